@@ -1,1 +1,136 @@
+//! nines-server: a TCP server built to be measured.
+//!
+//! It answers the nines protocol (echo, CPU work, sourcing bytes, counters) or plain byte echo,
+//! and is tuned the way a hand-written epoll server in C is: one event loop per worker thread,
+//! per-connection buffers reused for the connection's life, every complete pipelined request in a
+//! read handled before one write, no locks or allocation per request, and counters that cost a
+//! store per batch. Bad input closes one connection, never the process.
+//!
+//! The library takes already-bound listeners and returns a handle, so the `nines-server` binary,
+//! the driver's embedded server (`nines bench` with no target), `nines node` and the tests all
+//! run the very same code:
+//!
+//! ```no_run
+//! use nines_server::{listener, Server, ServerConfig};
+//! let listeners = listener::bind("127.0.0.1:0".parse().unwrap(), 1, &Default::default()).unwrap();
+//! let server = Server::start(ServerConfig::default(), listeners).unwrap();
+//! println!("serving on {}", server.local_addr());
+//! let counters = server.shutdown();
+//! println!("{counters}");
+//! ```
+//!
+//! Modules: [`listener`] (socket options), [`limits`] (RLIMIT_NOFILE), `acceptor` and `worker`
+//! (the pooled model's two kinds of thread), `conn` (one connection's buffers and I/O),
+//! [`handler`] (request → reply, shared by all models), [`stats`] (lock-free counters).
+#![deny(missing_docs, missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(not(feature = "pooled"))]
+compile_error!("nines-server needs a server model: enable the `pooled` feature");
+
+mod acceptor;
+pub mod config;
+mod conn;
+pub mod handler;
+pub mod limits;
+pub mod listener;
+mod model;
+pub mod stats;
+mod worker;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub use config::{Balance, Protocol, ServerConfig};
+pub use stats::Snapshot;
+
+/// Entry point for starting servers.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Starts the server on already-bound listeners (one acceptor per listener).
+    ///
+    /// # Errors
+    /// If `listeners` is empty, or a thread, poll or waker cannot be created.
+    pub fn start(config: ServerConfig, listeners: Vec<TcpListener>) -> io::Result<ServerHandle> {
+        let Some(first) = listeners.first() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no listener to serve",
+            ));
+        };
+        let local_addr = first.local_addr()?;
+        let mut registry = stats::Registry::default();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let running = model::pooled::start(&config, listeners, &mut registry, &shutdown)?;
+        Ok(ServerHandle {
+            local_addr,
+            shutdown,
+            running,
+            registry,
+        })
+    }
+
+    /// Binds `config.acceptors` listeners on `addr` and starts the server on them.
+    ///
+    /// # Errors
+    /// If the address cannot be bound (in use, not local, no permission) or [`Server::start`] fails.
+    pub fn bind(
+        addr: SocketAddr,
+        config: ServerConfig,
+        opts: &listener::ListenOptions,
+    ) -> io::Result<ServerHandle> {
+        let listeners = listener::bind(addr, config.acceptors, opts)?;
+        Server::start(config, listeners)
+    }
+}
+
+/// A running server. Dropping it shuts the server down; [`ServerHandle::shutdown`] also returns
+/// the final counters.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    running: model::Running,
+    registry: stats::Registry,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Snapshot {
+        self.registry.snapshot()
+    }
+
+    /// Stops accepting, closes every connection, waits for all threads, returns the counters.
+    pub fn shutdown(mut self) -> Snapshot {
+        self.stop();
+        self.registry.snapshot()
+    }
+
+    fn stop(&mut self) {
+        self.shutdown.store(true, Ordering::Release);
+        for w in &self.running.wakers {
+            // A failed wake means the thread's poll is gone already.
+            let _ = w.wake();
+        }
+        for t in self.running.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a server thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,216 @@
+//! One client connection of a pooled worker: its buffers, its reads and writes, its state.
+//!
+//! Buffers belong to the connection and are reused for its whole life: the read buffer starts
+//! small and grows only as far as the largest frame the client sends (never past the frame
+//! cap), the write buffer holds replies the socket has not taken yet. Both shrink back after a
+//! burst so ten thousand idle connections do not each keep a megabyte.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::handler::Handler;
+use crate::stats::{bump, Counters};
+
+/// First read buffer size; most requests and replies are far smaller.
+const INITIAL_READ_BYTES: usize = 4096;
+/// Buffers larger than this are released when empty.
+const SHRINK_ABOVE_BYTES: usize = 64 * 1024;
+
+/// What the worker does with a connection after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Keep it registered.
+    Keep,
+    /// Drop it (closing the socket).
+    Close,
+}
+
+/// Things a connection needs from its worker while handling an event.
+pub(crate) struct Ctx<'a> {
+    pub handler: &'a Handler,
+    pub counters: &'a Counters,
+    pub reply_offsets: &'a mut Vec<usize>,
+    pub write_high_water: usize,
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rlen: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Reading stopped because too many reply bytes are waiting (backpressure).
+    paused: bool,
+    /// Close as soon as pending replies are written (peer sent EOF, or sent a bad frame).
+    closing: bool,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            rbuf: Vec::new(),
+            rlen: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            paused: false,
+            closing: false,
+        }
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Handles one readiness event.
+    pub fn on_event(
+        &mut self,
+        readable: bool,
+        writable: bool,
+        read_closed: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Next {
+        if writable {
+            match self.flush(ctx.counters) {
+                Err(_) => return self.io_error(ctx.counters),
+                Ok(true) if self.closing => return Next::Close,
+                Ok(true) if self.paused => {
+                    // Edge-triggered: the data we left unread will not be announced again.
+                    self.paused = false;
+                    return self.read_and_reply(true, ctx);
+                }
+                Ok(_) => {}
+            }
+        }
+        if (readable || read_closed) && !self.paused && !self.closing {
+            return self.read_and_reply(read_closed, ctx);
+        }
+        Next::Keep
+    }
+
+    /// Reads what is available, handles every complete request, writes the replies once.
+    fn read_and_reply(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Next {
+        loop {
+            if self.wbuf.len() - self.wpos > ctx.write_high_water {
+                // The client is not reading its replies; stop reading its requests until it does.
+                self.paused = true;
+                break;
+            }
+            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(ctx.max_frame_bytes) {
+                // Cannot happen with a consistent decoder (a frame larger than the cap is an error
+                // before it fills the buffer), but never spin on a full buffer.
+                self.closing = true;
+                break;
+            }
+            let space = self.rbuf.len() - self.rlen;
+            match self.stream.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => {
+                    self.closing = true;
+                    break;
+                }
+                Ok(n) => {
+                    let read_at = Instant::now();
+                    self.rlen += n;
+                    bump(&ctx.counters.bytes_in, n as u64);
+                    if !self.handle_input(read_at, ctx) {
+                        self.closing = true;
+                        break;
+                    }
+                    // A short read on a stream socket means the receive queue is empty now; new
+                    // data raises a new edge, so the extra read() that would only say WouldBlock
+                    // is skipped. If the peer's FIN is already queued we keep reading to see it.
+                    if n < space && !drain_to_eof {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.io_error(ctx.counters),
+            }
+        }
+        match self.flush(ctx.counters) {
+            Err(_) => self.io_error(ctx.counters),
+            Ok(true) if self.closing => Next::Close,
+            Ok(_) => Next::Keep,
+        }
+    }
+
+    /// Runs the handler over the read buffer; false when the input was malformed.
+    fn handle_input(&mut self, read_at: Instant, ctx: &mut Ctx<'_>) -> bool {
+        let input = &self.rbuf[..self.rlen];
+        let (done, ok) = match ctx.handler.process(
+            input,
+            &mut self.wbuf,
+            read_at,
+            ctx.counters,
+            ctx.reply_offsets,
+        ) {
+            Ok(p) => (p, true),
+            Err((p, e)) => {
+                ctx.counters.count_decode_error(&e);
+                tracing::debug!(error = %e, "closing connection after a malformed frame");
+                (p, false)
+            }
+        };
+        bump(&ctx.counters.requests, done.requests);
+        if done.consumed == self.rlen {
+            self.rlen = 0;
+            if self.rbuf.len() > SHRINK_ABOVE_BYTES {
+                self.rbuf = Vec::new();
+            }
+        } else if done.consumed > 0 {
+            // Keep the partial frame at the front for the next read.
+            self.rbuf.copy_within(done.consumed..self.rlen, 0);
+            self.rlen -= done.consumed;
+        }
+        ok
+    }
+
+    /// Makes room to read; false if the buffer is already at the frame cap.
+    fn grow_read_buffer(&mut self, max_frame_bytes: usize) -> bool {
+        let cap = max_frame_bytes.max(INITIAL_READ_BYTES);
+        if self.rbuf.len() >= cap {
+            return false;
+        }
+        let new_len = (self.rbuf.len() * 2).clamp(INITIAL_READ_BYTES, cap);
+        self.rbuf.resize(new_len, 0);
+        true
+    }
+
+    /// Writes pending replies; Ok(true) when nothing is left to write.
+    fn flush(&mut self, counters: &Counters) -> io::Result<bool> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.wpos += n;
+                    bump(&counters.bytes_out, n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.wpos >= SHRINK_ABOVE_BYTES {
+                        self.wbuf.drain(..self.wpos);
+                        self.wpos = 0;
+                    }
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        if self.wbuf.capacity() > SHRINK_ABOVE_BYTES {
+            self.wbuf = Vec::new();
+        }
+        Ok(true)
+    }
+
+    fn io_error(&mut self, counters: &Counters) -> Next {
+        bump(&counters.err_io, 1);
+        Next::Close
+    }
+}

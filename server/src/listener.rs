@@ -1,0 +1,114 @@
+//! Listening sockets, set up the way a high-connection-rate server needs them.
+//!
+//! SO_REUSEADDR so a restarted server can bind while old connections sit in TIME_WAIT;
+//! SO_REUSEPORT so several acceptors each get their own accept queue on one port and the kernel
+//! spreads new connections across them; a large backlog so a burst of connects is queued rather
+//! than dropped; optional buffer sizes, set before listen() so window scaling is negotiated for
+//! them. Accepted sockets inherit the buffer sizes.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::DEFAULT_BACKLOG;
+
+/// Socket options for listeners.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenOptions {
+    /// listen() backlog; capped by the kernel at net.core.somaxconn.
+    pub backlog: i32,
+    /// SO_RCVBUF in bytes, if set.
+    pub recv_buffer_bytes: Option<usize>,
+    /// SO_SNDBUF in bytes, if set.
+    pub send_buffer_bytes: Option<usize>,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            backlog: DEFAULT_BACKLOG,
+            recv_buffer_bytes: None,
+            send_buffer_bytes: None,
+        }
+    }
+}
+
+/// Binds `count` SO_REUSEPORT listeners on `addr`, nonblocking.
+///
+/// With port 0 the first listener picks a free port and the others join it, so all `count`
+/// listeners share one port whatever `addr` said.
+pub fn bind(addr: SocketAddr, count: usize, opts: &ListenOptions) -> io::Result<Vec<TcpListener>> {
+    let mut out = Vec::with_capacity(count.max(1));
+    let mut addr = addr;
+    for _ in 0..count.max(1) {
+        let l = bind_one(addr, opts)?;
+        addr = l.local_addr()?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if let Some(n) = opts.recv_buffer_bytes {
+        socket.set_recv_buffer_size(n)?;
+    }
+    if let Some(n) = opts.send_buffer_bytes {
+        socket.set_send_buffer_size(n)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The kernel's cap on listen backlogs, if it can be read.
+pub fn somaxconn() -> Option<i64> {
+    read_proc_number("/proc/sys/net/core/somaxconn")
+}
+
+/// A warning to show when `backlog` is above what the kernel will grant, else `None`.
+pub fn backlog_warning(backlog: i32) -> Option<String> {
+    let cap = somaxconn()?;
+    (i64::from(backlog) > cap).then(|| {
+        format!(
+            "listen backlog {backlog} is silently capped by the kernel at net.core.somaxconn={cap}; \
+             raise it with `sysctl -w net.core.somaxconn={backlog}` (see sysctl.conf)"
+        )
+    })
+}
+
+/// Reads a single integer from a /proc or /sys file.
+pub fn read_proc_number(path: &str) -> Option<i64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_listeners_share_one_port() {
+        let ls = bind("127.0.0.1:0".parse().unwrap(), 3, &ListenOptions::default()).unwrap();
+        let ports: Vec<u16> = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        assert_eq!(ports.len(), 3);
+        assert!(ports[0] != 0 && ports.iter().all(|&p| p == ports[0]));
+    }
+
+    #[test]
+    fn backlog_warning_mentions_somaxconn_when_over() {
+        if let Some(cap) = somaxconn() {
+            assert!(backlog_warning(cap as i32).is_none());
+            let w = backlog_warning((cap + 1) as i32).unwrap();
+            assert!(w.contains("somaxconn"));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The pooled model: acceptor threads hand connections to a fixed pool of mio workers.
+//!
+//! Threads are created once at start, so a new connection costs an accept, a channel send and
+//! (once per accept batch) an eventfd wake, never a thread creation. The worker count bounds the
+//! server's parallelism and its memory no matter how many clients connect.
+
+use std::io;
+use std::net::TcpListener as StdListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+
+use mio::{Poll, Waker};
+
+use super::Running;
+use crate::acceptor::{self, Acceptor, Dispatch, WorkerLink};
+use crate::config::ServerConfig;
+use crate::handler::Handler;
+use crate::stats::Registry;
+use crate::worker::{self, Worker};
+
+/// Starts `config.workers` workers and one acceptor per listener.
+pub(crate) fn start(
+    config: &ServerConfig,
+    listeners: Vec<StdListener>,
+    registry: &mut Registry,
+    shutdown: &Arc<AtomicBool>,
+) -> io::Result<Running> {
+    let mut running = Running::default();
+    // Register every counter block first so the handler's Stats replies sum all threads.
+    let worker_counters: Vec<_> = (0..config.workers.max(1))
+        .map(|_| registry.register())
+        .collect();
+    let acceptor_counters: Vec<_> = (0..listeners.len()).map(|_| registry.register()).collect();
+    let handler = Handler::new(config, registry.clone());
+    let mut links = Vec::with_capacity(config.workers);
+    let mut workers = Vec::with_capacity(config.workers);
+    for counters in worker_counters {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), worker::WAKER)?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let load = Arc::new(AtomicUsize::new(0));
+        links.push(WorkerLink {
+            tx,
+            waker: waker.clone(),
+            load: load.clone(),
+        });
+        running.wakers.push(waker);
+        workers.push(Worker {
+            poll,
+            incoming: rx,
+            shutdown: shutdown.clone(),
+            handler: handler.clone(),
+            counters,
+            load,
+            config: config.clone(),
+        });
+    }
+    let mut acceptors = Vec::with_capacity(listeners.len());
+    let dispatch = Arc::new(Dispatch {
+        workers: links,
+        balance: config.balance,
+        next: AtomicUsize::new(0),
+    });
+    for (id, (listener, counters)) in listeners.into_iter().zip(acceptor_counters).enumerate() {
+        listener.set_nonblocking(true)?;
+        let poll = Poll::new()?;
+        running
+            .wakers
+            .push(Arc::new(Waker::new(poll.registry(), acceptor::WAKER)?));
+        acceptors.push(Acceptor {
+            id,
+            poll,
+            listener: mio::net::TcpListener::from_std(listener),
+            dispatch: dispatch.clone(),
+            shutdown: shutdown.clone(),
+            counters,
+        });
+    }
+    for (i, w) in workers.into_iter().enumerate() {
+        running.threads.push(
+            std::thread::Builder::new()
+                .name(format!("nines-worker-{i}"))
+                .spawn(move || w.run())?,
+        );
+    }
+    for a in acceptors {
+        let name = format!("nines-acceptor-{}", a.id);
+        running.threads.push(
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || a.run())?,
+        );
+    }
+    Ok(running)
+}

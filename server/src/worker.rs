@@ -1,0 +1,115 @@
+//! One pooled worker: a mio event loop that owns its connections.
+//!
+//! The loop reads like the design: poll → take hand-offs from the acceptors → for each ready
+//! connection read, handle, write → drop the ones that are done. Connections live in a slab
+//! indexed by their token, so an event finds its connection with one array index. Sockets are
+//! registered once for both readable and writable (edge-triggered), so a partial write needs no
+//! extra epoll_ctl: the kernel reports writability when the send buffer drains.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::config::ServerConfig;
+use crate::conn::{Conn, Ctx, Next};
+use crate::handler::Handler;
+use crate::stats::{bump, Counters};
+
+/// Token of the waker that announces hand-offs and shutdown.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+const EVENTS_CAPACITY: usize = 1024;
+
+pub(crate) struct Worker {
+    pub poll: Poll,
+    pub incoming: Receiver<TcpStream>,
+    pub shutdown: Arc<AtomicBool>,
+    pub handler: Handler,
+    pub counters: Arc<Counters>,
+    /// Open connections, read by the least-connections balancer.
+    pub load: Arc<AtomicUsize>,
+    pub config: ServerConfig,
+}
+
+impl Worker {
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let mut conns: Slab<Conn> = Slab::new();
+        let mut reply_offsets = Vec::new();
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(error = %e, "worker poll failed; closing its connections");
+                break;
+            }
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    self.take_handoffs(&mut conns);
+                    continue;
+                }
+                let key = event.token().0;
+                let Some(conn) = conns.get_mut(key) else {
+                    continue; // A spurious event for a connection already closed.
+                };
+                let mut ctx = Ctx {
+                    handler: &self.handler,
+                    counters: &self.counters,
+                    reply_offsets: &mut reply_offsets,
+                    write_high_water: self.config.write_high_water,
+                    max_frame_bytes: self.config.max_frame_bytes,
+                };
+                let next = conn.on_event(
+                    event.is_readable(),
+                    event.is_writable(),
+                    event.is_read_closed() || event.is_error(),
+                    &mut ctx,
+                );
+                if next == Next::Close {
+                    // Dropping the stream closes the fd, which also removes it from the epoll set.
+                    conns.remove(key);
+                    self.closed_one();
+                }
+            }
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        let open = conns.len();
+        drop(conns);
+        for _ in 0..open {
+            self.closed_one();
+        }
+        // Connections handed off after the last poll are closed too, and counted.
+        while self.incoming.try_recv().is_ok() {
+            self.closed_one();
+        }
+    }
+
+    fn take_handoffs(&mut self, conns: &mut Slab<Conn>) {
+        while let Ok(stream) = self.incoming.try_recv() {
+            let entry = conns.vacant_entry();
+            let token = Token(entry.key());
+            let conn = entry.insert(Conn::new(stream));
+            if let Err(e) = self.poll.registry().register(
+                conn.stream_mut(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                tracing::warn!(error = %e, "could not register a connection; closing it");
+                conns.remove(token.0);
+                bump(&self.counters.err_io, 1);
+                self.closed_one();
+            }
+        }
+    }
+
+    fn closed_one(&self) {
+        bump(&self.counters.closed, 1);
+        self.load.fetch_sub(1, Ordering::Relaxed);
+    }
+}
