@@ -1,1 +1,176 @@
-fn main() {}
+//! `nines`: the command line. Parses flags into a [`BenchConfig`], runs it, renders the report.
+//! Exit status: 0 the run completed, 1 it failed or was cut short (results still written),
+//! 2 bad usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use nines_driver::config::{parse_duration, BenchConfig, StopAt};
+use nines_driver::report::{render_text, to_json, write_json};
+use nines_driver::run::{run, RunHooks};
+use nines_driver::target::{ProtocolKind, RequestSpec};
+use nines_protocol::Op;
+use nines_server::config::{available_cpus, parse_bytes};
+
+/// nines: measure TCP servers honestly, down to p99.99.
+#[derive(Parser, Debug)]
+#[command(name = "nines", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load a server and report throughput and latency percentiles.
+    ///
+    /// Without TARGET, starts nines-server in-process on 127.0.0.1 and loads that.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Server to load, as host:port (host alone means port 9999). Omit to embed a server.
+    target: Option<String>,
+    /// Driver threads, each with its own event loop [default: CPUs, or half of them when the
+    /// server is embedded].
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Connections, spread over the threads.
+    #[arg(short, long, default_value_t = 64)]
+    connections: usize,
+    /// Requests in flight per connection.
+    #[arg(short, long, default_value_t = 1)]
+    pipeline: usize,
+    /// How long to measure, e.g. 10s, 500ms, 2m.
+    #[arg(short, long, default_value = "10s", value_parser = parse_duration, conflicts_with = "requests")]
+    duration: Duration,
+    /// Stop after exactly this many replies instead of after --duration.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// Load applied before measuring, reported apart and discarded, e.g. 2s, 0s.
+    #[arg(short, long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Request payload in bytes (echo), or reply size asked for (--op source), e.g. 64, 4k.
+    #[arg(long, default_value = "64", value_parser = parse_bytes)]
+    payload: usize,
+    /// nines operation: echo, work, source or stats.
+    #[arg(long, default_value = "echo", value_parser = parse_op)]
+    op: Op,
+    /// CPU microseconds each --op work request asks the server to spend.
+    #[arg(long, default_value_t = 10)]
+    work_us: u32,
+    /// Wire protocol: nines (nines-server) or echo (any byte-echo server).
+    #[arg(long, default_value = "nines", value_parser = |s: &str| s.parse::<ProtocolKind>())]
+    protocol: ProtocolKind,
+    /// Write the full report as JSON to FILE (atomically), or to stdout with `-`.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Stop the run (exit status 1, results kept) once this many errors have been counted.
+    #[arg(long, default_value_t = 100)]
+    max_errors: u64,
+    /// How long connecting may take.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// How long to wait for replies in flight when the measurement ends.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    drain_timeout: Duration,
+    /// Worker threads of the embedded server [default: half the CPUs].
+    #[arg(long)]
+    server_workers: Option<usize>,
+    /// Print progress every second even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "quiet")]
+    progress: bool,
+    /// No progress lines.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_op(s: &str) -> Result<Op, String> {
+    Op::ALL
+        .into_iter()
+        .find(|op| op.name() == s)
+        .ok_or_else(|| format!("unknown op `{s}` (expected echo, work, source or stats)"))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let Command::Bench(args) = Cli::parse().command;
+    bench(args)
+}
+
+fn bench(a: BenchArgs) -> ExitCode {
+    let embedded = a.target.is_none();
+    let half = (available_cpus() / 2).max(1);
+    let cfg = BenchConfig {
+        threads: a
+            .threads
+            .unwrap_or(if embedded { half } else { available_cpus() }),
+        target: a.target,
+        connections: a.connections,
+        pipeline: a.pipeline,
+        stop: a
+            .requests
+            .map_or(StopAt::Duration(a.duration), StopAt::Requests),
+        warmup: a.warmup,
+        request: RequestSpec {
+            protocol: a.protocol,
+            op: a.op,
+            payload_bytes: a.payload,
+            work_us: a.work_us,
+        },
+        max_errors: a.max_errors,
+        connect_timeout: a.connect_timeout,
+        drain_timeout: a.drain_timeout,
+        server_workers: a.server_workers.unwrap_or(half),
+    };
+    // Every connection is a descriptor (twice over when the server is embedded).
+    if let Err(e) = nines_server::limits::raise_nofile() {
+        eprintln!("nines: warning: could not raise RLIMIT_NOFILE: {e}");
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second Ctrl-C exits at once; the first stops the run and keeps its results.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, interrupt.clone());
+        let _ = signal_hook::flag::register(sig, interrupt.clone());
+    }
+    let hooks = RunHooks {
+        interrupt: Some(interrupt),
+        progress: !a.quiet && (a.progress || RunHooks::default_progress()),
+    };
+    let report = match run(&cfg, &hooks) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nines: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let json_to_stdout = a.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let summary = render_text(&report);
+    if json_to_stdout {
+        eprint!("{summary}");
+        println!("{}", to_json(&report));
+    } else {
+        print!("{summary}");
+    }
+    if let Some(path) = a.json.as_deref().filter(|_| !json_to_stdout) {
+        if let Err(e) = write_json(&report, path) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if report.completed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,103 @@
+//! A benchmark run's configuration: validated plain data, built once from the command line (or
+//! by `nines node` and tests), then read by every driver thread.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::target::RequestSpec;
+
+/// When the measured part of a run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopAt {
+    /// After this long.
+    #[serde(serialize_with = "ser_secs")]
+    Duration(Duration),
+    /// After exactly this many responses (spread over the threads).
+    Requests(u64),
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchConfig {
+    /// `host:port` to load; `None` starts the server in-process on 127.0.0.1.
+    pub target: Option<String>,
+    /// Driver threads, each with its own event loop and histograms.
+    pub threads: usize,
+    /// Connections, spread over the threads.
+    pub connections: usize,
+    /// Requests in flight per connection (closed loop).
+    pub pipeline: usize,
+    /// When the measurement ends.
+    pub stop: StopAt,
+    /// Load applied and measured before the measurement, then reported apart and discarded.
+    #[serde(serialize_with = "ser_secs")]
+    pub warmup: Duration,
+    /// What each request is.
+    pub request: RequestSpec,
+    /// Errors after which the run is stopped (exit status 1, partial results written).
+    pub max_errors: u64,
+    /// How long connecting may take.
+    #[serde(serialize_with = "ser_secs")]
+    pub connect_timeout: Duration,
+    /// How long to wait for replies still in flight when the measurement ends.
+    #[serde(serialize_with = "ser_secs")]
+    pub drain_timeout: Duration,
+    /// Worker threads of the embedded server (when there is no target).
+    pub server_workers: usize,
+}
+
+/// Parses a duration written like `10s`, `500ms`, `2m`, `1h`, `250us`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{t}` is not a duration (examples: 10s, 500ms, 2m)"))?;
+    let secs_per_unit = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "ns" => 1e-9,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown time unit `{other}` in `{t}` (use ns, us, ms, s, m or h)"
+            ))
+        }
+    };
+    let secs = value * secs_per_unit;
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("`{t}` is too long"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 fortnights")
+            .unwrap_err()
+            .contains("unknown time unit"));
+        assert!(parse_duration("-1s").is_err());
+    }
+}

@@ -1,0 +1,637 @@
+//! One driver thread: a mio event loop over its connections, closed-loop.
+//!
+//! The thread connects its share of the connections, waits for every other thread to be
+//! connected (so connection set-up is never inside the measurement), then keeps `pipeline`
+//! requests in flight on every connection: each reply is matched, checked, timed and recorded,
+//! and immediately replaced by a new request. Bytes are the codec's business; timing is the run
+//! clock's; this file only moves them between sockets and buffers.
+//!
+//! The clock is read once per read() that returned data: that instant is both the receive time
+//! of every reply in the batch and the intended send time of the requests that replace them, so
+//! a reply's latency never includes the time spent parsing the replies before it.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Barrier, OnceLock};
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::clock::RunClock;
+use crate::config::{BenchConfig, StopAt};
+use crate::errors::ErrorCounts;
+use crate::recorder::Recorder;
+use crate::target::{Codec, RequestSpec};
+
+const INITIAL_READ_BYTES: usize = 4096;
+/// Longest the loop sleeps before looking at the stop flag and the clock again.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(50);
+
+/// Why a run ended before its planned end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StopReason {
+    /// Still running, or ended as planned.
+    None = 0,
+    /// The user interrupted it (Ctrl-C / SIGTERM).
+    Interrupted = 1,
+    /// Errors passed `--max-errors`.
+    ErrorLimit = 2,
+}
+
+impl StopReason {
+    fn from_u8(v: u8) -> StopReason {
+        match v {
+            1 => StopReason::Interrupted,
+            2 => StopReason::ErrorLimit,
+            _ => StopReason::None,
+        }
+    }
+}
+
+/// The phases of a run on the run clock, fixed once every thread is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeline {
+    /// Load starts (warm-up begins).
+    pub start_ns: u64,
+    /// Warm-up ends and measurement begins.
+    pub measure_start_ns: u64,
+    /// Measurement ends (duration mode); `None` when stopping after a request count.
+    pub end_ns: Option<u64>,
+}
+
+/// State shared by the driver threads and the thread that started them.
+#[derive(Debug)]
+pub struct Shared {
+    stop: AtomicBool,
+    stop_reason: AtomicU8,
+    errors: AtomicU64,
+    max_errors: u64,
+    connected: Barrier,
+    timeline: OnceLock<Timeline>,
+    /// Replies recorded so far, one slot per thread, for progress reports.
+    pub completed: Vec<PaddedU64>,
+}
+
+/// A counter on its own cache line, so threads updating neighbours do not slow each other.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct PaddedU64(pub AtomicU64);
+
+impl Shared {
+    /// Shared state for `threads` driver threads.
+    pub fn new(threads: usize, max_errors: u64) -> Shared {
+        Shared {
+            stop: AtomicBool::new(false),
+            stop_reason: AtomicU8::new(0),
+            errors: AtomicU64::new(0),
+            max_errors,
+            connected: Barrier::new(threads),
+            timeline: OnceLock::new(),
+            completed: (0..threads).map(|_| PaddedU64::default()).collect(),
+        }
+    }
+
+    /// Asks every thread to stop now, keeping the first reason given.
+    pub fn request_stop(&self, reason: StopReason) {
+        let _ =
+            self.stop_reason
+                .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Why the run was stopped early, if it was.
+    pub fn stop_reason(&self) -> StopReason {
+        StopReason::from_u8(self.stop_reason.load(Ordering::Acquire))
+    }
+
+    /// The timeline, once the threads have fixed it.
+    pub fn timeline(&self) -> Option<Timeline> {
+        self.timeline.get().copied()
+    }
+
+    /// Errors counted so far by all threads.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// What one thread is asked to do.
+#[derive(Debug, Clone)]
+pub struct ThreadPlan {
+    /// Thread number, from 0.
+    pub index: usize,
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// Connections this thread owns.
+    pub connections: usize,
+    /// Requests to issue after warm-up (request-count mode).
+    pub budget: Option<u64>,
+}
+
+/// What one thread measured.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadOutcome {
+    /// Its histograms.
+    pub recorder: Recorder,
+    /// Its errors.
+    pub errors: ErrorCounts,
+    /// Connections it established.
+    pub connections_opened: u64,
+    /// Established connections it lost before the end.
+    pub connections_lost: u64,
+    /// Run-clock time of its last recorded measured reply.
+    pub last_completion_ns: u64,
+    /// Run-clock time it stopped.
+    pub stopped_ns: u64,
+    /// CPU time the thread used while applying load.
+    pub cpu: Duration,
+    /// Wall time the thread spent applying load.
+    pub wall: Duration,
+}
+
+struct InFlight {
+    id: u64,
+    intended_ns: u64,
+}
+
+struct Conn {
+    /// `None` once the connection is dead.
+    stream: Option<TcpStream>,
+    connecting: bool,
+    codec: Box<dyn Codec>,
+    rbuf: Vec<u8>,
+    rlen: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    in_flight: VecDeque<InFlight>,
+}
+
+struct Load<'a> {
+    plan: &'a ThreadPlan,
+    shared: &'a Shared,
+    clock: RunClock,
+    timeline: Timeline,
+    pipeline: usize,
+    budget: Option<u64>,
+    next_id: u64,
+    in_flight_total: usize,
+    open: usize,
+    out: ThreadOutcome,
+}
+
+/// Runs one driver thread to completion.
+pub fn run_thread(
+    plan: &ThreadPlan,
+    cfg: &BenchConfig,
+    shared: &Shared,
+    clock: RunClock,
+) -> ThreadOutcome {
+    let mut out = ThreadOutcome::default();
+    let mut conns = Vec::with_capacity(plan.connections);
+    let mut events = Events::with_capacity(1024);
+    let mut poll = match Poll::new() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "driver thread could not create its poll");
+            None
+        }
+    };
+    if let Some(poll) = poll.as_mut() {
+        connect_all(
+            poll,
+            plan,
+            &cfg.request,
+            cfg.connect_timeout,
+            clock,
+            shared,
+            &mut conns,
+            &mut events,
+            &mut out,
+        );
+    } else {
+        out.errors.connect += plan.connections as u64;
+    }
+    // Everyone connected (or gave up): the first thread through fixes the timeline for all.
+    shared.connected.wait();
+    let timeline = *shared
+        .timeline
+        .get_or_init(|| timeline_from(clock.now_ns(), cfg));
+    let Some(mut poll) = poll else {
+        out.stopped_ns = clock.now_ns();
+        return out;
+    };
+    let cpu_before = thread_cpu_time();
+    let mut load = Load {
+        plan,
+        shared,
+        clock,
+        timeline,
+        pipeline: cfg.pipeline.max(1),
+        budget: plan.budget,
+        next_id: (plan.index as u64) << 48,
+        in_flight_total: 0,
+        open: conns.iter().filter(|c| c.stream.is_some()).count(),
+        out,
+    };
+    load.run(&mut poll, &mut events, &mut conns, cfg.drain_timeout);
+    let mut out = load.out;
+    out.stopped_ns = clock.now_ns();
+    out.wall = Duration::from_nanos(out.stopped_ns.saturating_sub(timeline.start_ns));
+    out.cpu = thread_cpu_time().saturating_sub(cpu_before);
+    out
+}
+
+fn timeline_from(start_ns: u64, cfg: &BenchConfig) -> Timeline {
+    let measure_start_ns = start_ns + cfg.warmup.as_nanos() as u64;
+    let end_ns = match cfg.stop {
+        StopAt::Duration(d) => Some(measure_start_ns + d.as_nanos() as u64),
+        StopAt::Requests(_) => None,
+    };
+    Timeline {
+        start_ns,
+        measure_start_ns,
+        end_ns,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn connect_all(
+    poll: &mut Poll,
+    plan: &ThreadPlan,
+    spec: &RequestSpec,
+    timeout: Duration,
+    clock: RunClock,
+    shared: &Shared,
+    conns: &mut Vec<Conn>,
+    events: &mut Events,
+    out: &mut ThreadOutcome,
+) {
+    let mut pending = 0usize;
+    for i in 0..plan.connections {
+        let mut conn = Conn {
+            stream: None,
+            connecting: false,
+            codec: spec.codec(),
+            rbuf: Vec::new(),
+            rlen: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            in_flight: VecDeque::new(),
+        };
+        match TcpStream::connect(plan.addr) {
+            Ok(mut s) => match poll.registry().register(
+                &mut s,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                Ok(()) => {
+                    conn.stream = Some(s);
+                    conn.connecting = true;
+                    pending += 1;
+                }
+                Err(e) => connect_failed(out, shared, &e),
+            },
+            Err(e) => connect_failed(out, shared, &e),
+        }
+        conns.push(conn);
+    }
+    let deadline = clock.now_ns() + timeout.as_nanos() as u64;
+    while pending > 0 && !shared.stop.load(Ordering::Acquire) {
+        let now = clock.now_ns();
+        if now >= deadline {
+            break;
+        }
+        let wait = Duration::from_nanos(deadline - now).min(MAX_POLL_WAIT);
+        if let Err(e) = poll.poll(events, Some(wait)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        for ev in events.iter() {
+            let Some(conn) = conns.get_mut(ev.token().0) else {
+                continue;
+            };
+            if !conn.connecting {
+                continue;
+            }
+            let Some(s) = conn.stream.as_ref() else {
+                continue;
+            };
+            // mio's recipe for a nonblocking connect: an error is reported by take_error, success
+            // by peer_addr; NotConnected means the event was early and we wait for another.
+            let result = match s.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match s.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(false) => {}
+                Ok(true) => {
+                    conn.connecting = false;
+                    pending -= 1;
+                    out.connections_opened += 1;
+                }
+                Err(e) => {
+                    conn.stream = None;
+                    conn.connecting = false;
+                    pending -= 1;
+                    connect_failed(out, shared, &e);
+                }
+            }
+        }
+    }
+    for conn in conns.iter_mut().filter(|c| c.connecting) {
+        conn.stream = None;
+        conn.connecting = false;
+        connect_failed(
+            out,
+            shared,
+            &io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+        );
+    }
+}
+
+fn connect_failed(out: &mut ThreadOutcome, shared: &Shared, e: &io::Error) {
+    tracing::debug!(error = %e, "connect failed");
+    out.errors.connect += 1;
+    count_error(shared);
+}
+
+fn count_error(shared: &Shared) {
+    let n = shared.errors.fetch_add(1, Ordering::Relaxed) + 1;
+    if n >= shared.max_errors {
+        shared.request_stop(StopReason::ErrorLimit);
+    }
+}
+
+impl Load<'_> {
+    fn run(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        conns: &mut [Conn],
+        drain_timeout: Duration,
+    ) {
+        let start = self.clock.now_ns();
+        for i in 0..conns.len() {
+            if conns[i].stream.is_some() {
+                self.refill(&mut conns[i], start);
+                self.flush(&mut conns[i]);
+            }
+        }
+        let mut drain_deadline: Option<u64> = None;
+        loop {
+            self.publish_progress();
+            if self.shared.stop.load(Ordering::Acquire) || self.open == 0 {
+                break;
+            }
+            let now = self.clock.now_ns();
+            let mut wait = MAX_POLL_WAIT;
+            if !self.may_issue(now) {
+                if self.in_flight_total == 0 {
+                    break;
+                }
+                let deadline = *drain_deadline.get_or_insert(now + drain_timeout.as_nanos() as u64);
+                if now >= deadline {
+                    self.out.errors.timeout += self.in_flight_total as u64;
+                    break;
+                }
+                wait = wait.min(Duration::from_nanos(deadline - now));
+            }
+            if let Err(e) = poll.poll(events, Some(wait)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(error = %e, "driver poll failed");
+                break;
+            }
+            for ev in events.iter() {
+                let Some(conn) = conns.get_mut(ev.token().0) else {
+                    continue;
+                };
+                if conn.stream.is_none() {
+                    continue;
+                }
+                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    self.read(conn, ev.is_read_closed() || ev.is_error());
+                }
+                if ev.is_writable() && conn.stream.is_some() {
+                    self.flush(conn);
+                }
+            }
+        }
+        self.publish_progress();
+    }
+
+    fn publish_progress(&self) {
+        let done = self.out.recorder.measured.len();
+        self.shared.completed[self.plan.index]
+            .0
+            .store(done, Ordering::Relaxed);
+    }
+
+    /// Whether a request may be issued at `now`; in request-count mode this takes one from the budget.
+    fn may_issue(&self, now: u64) -> bool {
+        match (self.timeline.end_ns, self.budget) {
+            (Some(end), _) => now < end,
+            (None, Some(b)) => now < self.timeline.measure_start_ns || b > 0,
+            (None, None) => false,
+        }
+    }
+
+    fn take_issue_slot(&mut self, now: u64) -> bool {
+        if !self.may_issue(now) {
+            return false;
+        }
+        if self.timeline.end_ns.is_none() && now >= self.timeline.measure_start_ns {
+            if let Some(b) = self.budget.as_mut() {
+                *b -= 1;
+            }
+        }
+        true
+    }
+
+    /// Tops the connection up to `pipeline` requests in flight (closed loop).
+    fn refill(&mut self, conn: &mut Conn, now: u64) {
+        while conn.in_flight.len() < self.pipeline && self.take_issue_slot(now) {
+            let id = self.next_id;
+            self.next_id += 1;
+            conn.codec.encode_request(id, now, &mut conn.wbuf);
+            conn.in_flight.push_back(InFlight {
+                id,
+                intended_ns: now,
+            });
+            self.in_flight_total += 1;
+        }
+    }
+
+    fn read(&mut self, conn: &mut Conn, drain_to_eof: bool) {
+        loop {
+            if conn.rlen == conn.rbuf.len() {
+                let n = (conn.rbuf.len() * 2).max(INITIAL_READ_BYTES);
+                conn.rbuf.resize(n, 0);
+            }
+            let space = conn.rbuf.len() - conn.rlen;
+            let Some(stream) = conn.stream.as_mut() else {
+                return;
+            };
+            match stream.read(&mut conn.rbuf[conn.rlen..]) {
+                Ok(0) => {
+                    self.fail(conn, |e| e.connection_closed += 1);
+                    return;
+                }
+                Ok(n) => {
+                    conn.rlen += n;
+                    let now = self.clock.now_ns();
+                    if !self.take_replies(conn, now) {
+                        self.fail(conn, |e| e.decode += 1);
+                        return;
+                    }
+                    self.refill(conn, now);
+                    // Same reasoning as the server: a short read drained the socket.
+                    if n < space && !drain_to_eof {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.io_failure(conn, &e);
+                    return;
+                }
+            }
+        }
+        self.flush(conn);
+    }
+
+    /// Matches, checks and records every complete reply in the read buffer; false if the bytes
+    /// cannot be parsed at all.
+    fn take_replies(&mut self, conn: &mut Conn, now: u64) -> bool {
+        let mut pos = 0;
+        let ok = loop {
+            let oldest = conn.in_flight.front().map(|f| f.id);
+            match conn
+                .codec
+                .decode_response(&conn.rbuf[pos..conn.rlen], oldest)
+            {
+                Ok(Some(r)) => {
+                    pos += r.consumed;
+                    let entry = if oldest == Some(r.id) {
+                        conn.in_flight.pop_front()
+                    } else {
+                        let at = conn.in_flight.iter().position(|f| f.id == r.id);
+                        at.and_then(|i| conn.in_flight.remove(i))
+                    };
+                    let Some(req) = entry else {
+                        self.error(|e| e.unknown_id += 1);
+                        continue;
+                    };
+                    self.in_flight_total -= 1;
+                    if !r.valid {
+                        self.error(|e| e.bad_payload += 1);
+                        continue;
+                    }
+                    let warmup = req.intended_ns < self.timeline.measure_start_ns;
+                    self.out
+                        .recorder
+                        .record(now.saturating_sub(req.intended_ns), warmup);
+                    if !warmup {
+                        self.out.last_completion_ns = now;
+                    }
+                }
+                Ok(None) => break true,
+                Err(e) => {
+                    tracing::debug!(error = %e, "undecodable reply; dropping the connection");
+                    break false;
+                }
+            }
+        };
+        if pos == conn.rlen {
+            conn.rlen = 0;
+        } else if pos > 0 {
+            conn.rbuf.copy_within(pos..conn.rlen, 0);
+            conn.rlen -= pos;
+        }
+        ok
+    }
+
+    fn flush(&mut self, conn: &mut Conn) {
+        while conn.wpos < conn.wbuf.len() {
+            let Some(stream) = conn.stream.as_mut() else {
+                return;
+            };
+            match stream.write(&conn.wbuf[conn.wpos..]) {
+                Ok(0) => {
+                    self.fail(conn, |e| e.connection_closed += 1);
+                    return;
+                }
+                Ok(n) => conn.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.io_failure(conn, &e);
+                    return;
+                }
+            }
+        }
+        conn.wbuf.clear();
+        conn.wpos = 0;
+    }
+
+    fn io_failure(&mut self, conn: &mut Conn, e: &io::Error) {
+        let closed = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+        );
+        if closed {
+            self.fail(conn, |c| c.connection_closed += 1);
+        } else {
+            tracing::debug!(error = %e, "connection I/O error");
+            self.fail(conn, |c| c.io += 1);
+        }
+    }
+
+    /// Counts an error and drops the connection; its requests in flight are lost with it.
+    fn fail(&mut self, conn: &mut Conn, kind: impl FnOnce(&mut ErrorCounts)) {
+        self.error(kind);
+        if conn.stream.take().is_some() {
+            self.open -= 1;
+            self.out.connections_lost += 1;
+        }
+        self.in_flight_total -= conn.in_flight.len();
+        conn.in_flight.clear();
+        conn.wbuf = Vec::new();
+        conn.rbuf = Vec::new();
+        conn.rlen = 0;
+        conn.wpos = 0;
+    }
+
+    fn error(&mut self, kind: impl FnOnce(&mut ErrorCounts)) {
+        kind(&mut self.out.errors);
+        count_error(self.shared);
+    }
+}
+
+/// CPU time used by the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    match getrusage(UsageWho::RUSAGE_THREAD) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
+}

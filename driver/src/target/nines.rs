@@ -1,0 +1,145 @@
+//! The nines protocol, as a client: requests carry id and intended send time, replies carry them
+//! back plus the server's residence time.
+
+use super::{Codec, CodecError, RequestSpec, Response};
+use nines_protocol::{
+    decode, encode, encode_with, payload, Flags, Header, Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN,
+};
+
+/// Codec for nines-server.
+#[derive(Debug)]
+pub struct NinesCodec {
+    op: Op,
+    payload_bytes: usize,
+    arg: u32,
+    max_frame_bytes: usize,
+}
+
+impl NinesCodec {
+    /// A codec sending `spec.op` requests.
+    pub fn new(spec: &RequestSpec) -> NinesCodec {
+        let arg = match spec.op {
+            Op::Work => spec.work_us,
+            Op::Source => u32::try_from(spec.payload_bytes).unwrap_or(u32::MAX),
+            Op::Echo | Op::Stats => 0,
+        };
+        NinesCodec {
+            op: spec.op,
+            payload_bytes: spec.payload_bytes,
+            arg,
+            // Replies can be as large as what the server accepts; stay generous but bounded.
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES.max(spec.payload_bytes + HEADER_LEN),
+        }
+    }
+}
+
+impl Codec for NinesCodec {
+    fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>) {
+        let h = Header {
+            arg: self.arg,
+            sent_ns: intended_ns,
+            ..Header::request(self.op, id)
+        };
+        if self.op == Op::Echo {
+            let n = u32::try_from(self.payload_bytes).unwrap_or(u32::MAX);
+            encode_with(&h, n, out, |b| payload::fill(id, b));
+        } else {
+            encode(&h, &[], out);
+        }
+    }
+
+    fn decode_response(
+        &mut self,
+        buf: &[u8],
+        _oldest: Option<u64>,
+    ) -> Result<Option<Response>, CodecError> {
+        let (frame, consumed) = match decode(buf, self.max_frame_bytes) {
+            Ok(Some(x)) => x,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(CodecError(format!("undecodable reply: {e}"))),
+        };
+        let h = &frame.header;
+        let valid = h.flags.contains(Flags::RESPONSE)
+            && h.op == self.op
+            && match self.op {
+                Op::Echo => {
+                    frame.payload.len() == self.payload_bytes
+                        && payload::check(h.request_id, frame.payload)
+                }
+                Op::Source => {
+                    (frame.payload.len() == self.payload_bytes || h.flags.contains(Flags::CAPPED))
+                        && payload::check(h.request_id, frame.payload)
+                }
+                Op::Work => frame.payload.is_empty(),
+                Op::Stats => nines_protocol::stats::parse(frame.payload).is_ok(),
+            };
+        Ok(Some(Response {
+            consumed,
+            id: h.request_id,
+            valid,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::ProtocolKind;
+
+    fn spec(op: Op, payload_bytes: usize) -> RequestSpec {
+        RequestSpec {
+            protocol: ProtocolKind::Nines,
+            op,
+            payload_bytes,
+            work_us: 0,
+        }
+    }
+
+    /// What the server would send back for `req`.
+    fn reply_to(req: &[u8], payload: &[u8]) -> Vec<u8> {
+        let (f, _) = decode(req, 1 << 20).unwrap().unwrap();
+        let mut v = Vec::new();
+        encode(&f.header.reply(), payload, &mut v);
+        v
+    }
+
+    #[test]
+    fn echo_reply_is_checked_against_its_id() {
+        let mut c = NinesCodec::new(&spec(Op::Echo, 32));
+        let mut req = Vec::new();
+        c.encode_request(7, 1000, &mut req);
+        let (f, _) = decode(&req, 1 << 20).unwrap().unwrap();
+        assert_eq!(
+            (f.header.request_id, f.header.sent_ns, f.payload.len()),
+            (7, 1000, 32)
+        );
+        let good = reply_to(&req, f.payload);
+        let r = c.decode_response(&good, Some(7)).unwrap().unwrap();
+        assert_eq!(
+            r,
+            Response {
+                consumed: good.len(),
+                id: 7,
+                valid: true
+            }
+        );
+        let mut other = vec![0u8; 32];
+        payload::fill(8, &mut other);
+        let bad = reply_to(&req, &other);
+        assert!(!c.decode_response(&bad, Some(7)).unwrap().unwrap().valid);
+        assert!(c
+            .decode_response(&good[..good.len() - 1], Some(7))
+            .unwrap()
+            .is_none());
+        assert!(c.decode_response(b"HTTP/1.1 200 OK", Some(7)).is_err());
+    }
+
+    #[test]
+    fn a_request_echoed_verbatim_is_not_a_valid_reply() {
+        // An echo server bounces the request back without the RESPONSE flag.
+        let mut c = NinesCodec::new(&spec(Op::Echo, 8));
+        let mut req = Vec::new();
+        c.encode_request(1, 0, &mut req);
+        assert!(!c.decode_response(&req, Some(1)).unwrap().unwrap().valid);
+    }
+}
