@@ -381,11 +381,9 @@ impl Load<'_> {
         drain_timeout: Duration,
     ) {
         let start = self.clock.now_ns();
-        for i in 0..conns.len() {
-            if conns[i].stream.is_some() {
-                self.refill(&mut conns[i], start);
-                self.flush(&mut conns[i]);
-            }
+        for conn in conns.iter_mut().filter(|c| c.stream.is_some()) {
+            self.refill(conn, start);
+            self.flush(conn);
         }
         let mut drain_deadline: Option<u64> = None;
         loop {

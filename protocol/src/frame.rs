@@ -465,7 +465,7 @@ mod tests {
         for split in 0..=stream.len() {
             let mut buf = stream[..split].to_vec();
             let mut got = Vec::new();
-            let mut drain = |buf: &mut Vec<u8>, got: &mut Vec<(u64, Vec<u8>)>| {
+            let drain = |buf: &mut Vec<u8>, got: &mut Vec<(u64, Vec<u8>)>| {
                 while let Some((f, n)) = decode(buf, DEFAULT_MAX_FRAME_BYTES).unwrap() {
                     got.push((f.header.request_id, f.payload.to_vec()));
                     buf.drain(..n);

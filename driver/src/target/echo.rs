@@ -33,6 +33,9 @@ impl Codec for EchoCodec {
         buf: &[u8],
         oldest_in_flight: Option<u64>,
     ) -> Result<Option<Response>, CodecError> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
         let Some(id) = oldest_in_flight else {
             return Err(CodecError(format!(
                 "received {} byte(s) with no request in flight: the server sent data nobody asked for",
@@ -75,5 +78,7 @@ mod tests {
         let r = c.decode_response(&wire[16..], Some(1)).unwrap().unwrap();
         assert!(!r.valid);
         assert!(c.decode_response(b"x", None).is_err());
+        // Regression: nothing buffered and nothing in flight is "need more", not stray data.
+        assert_eq!(c.decode_response(b"", None), Ok(None));
     }
 }

@@ -1,0 +1,185 @@
+//! The `nines` binary as a user runs it: exit codes, one-line errors, the JSON report's keys,
+//! and a Ctrl-C that still writes what was measured.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn nines(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run nines")
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nines-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("report.json")
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn embedded_run_writes_the_design_json_keys() {
+    let path = temp_path("keys");
+    let out = nines(&[
+        "bench",
+        "--requests",
+        "3000",
+        "--warmup",
+        "0s",
+        "-c",
+        "8",
+        "--threads",
+        "1",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("throughput") && stdout.contains("p99.99"),
+        "{stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for k in [
+        "throughput_rps",
+        "requests",
+        "errors",
+        "duration_s",
+        "latency_us",
+        "config",
+        "host",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    let mut lat = keys(&v["latency_us"]);
+    lat.sort();
+    let mut want: Vec<String> = [
+        "min", "mean", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    want.sort();
+    assert_eq!(lat, want);
+    assert_eq!(v["requests"], 3000);
+    assert_eq!(v["errors"], 0);
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["embedded_server"], true);
+    assert_eq!(
+        v["server"]["requests"], 3000,
+        "server and driver agree on the count"
+    );
+    assert!(v["throughput_rps"].as_f64().unwrap() > 0.0);
+    assert!(v["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+}
+
+#[test]
+fn json_to_stdout_with_dash() {
+    let out = nines(&[
+        "bench",
+        "-n",
+        "500",
+        "-w",
+        "0s",
+        "-c",
+        "2",
+        "--protocol",
+        "echo",
+        "--json",
+        "-",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
+    assert_eq!(v["requests"], 500);
+    assert_eq!(v["config"]["request"]["protocol"], "echo");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("throughput"));
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["bench", "--connections", "many"][..],
+        &["bench", "--duration", "5 fortnights"],
+        &["bench", "--op", "dance"],
+        &["bench", "--no-such-flag"],
+        &["bench", "--duration", "1s", "--requests", "5"],
+    ] {
+        let out = nines(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error:"), "{args:?}: {err}");
+    }
+    let out = nines(&["bench", "-c", "0", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1"));
+}
+
+#[test]
+fn unreachable_target_is_one_clear_line() {
+    // Bind then drop a listener to get a port nobody is listening on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = nines(&["bench", &format!("127.0.0.1:{port}"), "-d", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot connect") && err.contains("refused"),
+        "{err}"
+    );
+    let out = nines(&["bench", "no-such-host.invalid:80", "-d", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot resolve"));
+}
+
+#[test]
+fn ctrl_c_writes_the_results_so_far_and_says_so() {
+    let path = temp_path("sigint");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args([
+            "bench",
+            "-d",
+            "60s",
+            "-w",
+            "0s",
+            "-c",
+            "4",
+            "--threads",
+            "1",
+            "--json",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "nines did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CUT SHORT"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(v["status"], "cut_short");
+    assert_eq!(v["cut_short_reason"], "interrupted");
+    assert!(v["requests"].as_u64().unwrap() > 0);
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0);
+}

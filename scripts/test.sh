@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The test command (README): install what the tests need on a fresh machine, then run them all.
+#
+# Tests start real processes on 127.0.0.1 only: nines-server, and (for the HTTP and Redis
+# targets) nginx and redis-server, installed here with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+install_missing_packages() {
+    local pkgs=()
+    command -v nginx >/dev/null 2>&1 || pkgs+=(nginx-light)
+    command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
+    ((${#pkgs[@]})) || return 0
+    if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "not root or no apt-get: cannot install ${pkgs[*]}; tests that need them will say so"
+        return 0
+    fi
+    log "installing ${pkgs[*]} (apt-get)"
+    # Packages must not start their own services: tests start and stop their own instances.
+    local policy=/usr/sbin/policy-rc.d created_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+    fi
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; }; then
+        log "warning: could not install ${pkgs[*]}; tests that need them will say so"
+    fi
+    ((created_policy)) && rm -f "$policy"
+    return 0
+}
+
+install_missing_packages
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust (https://rustup.rs) and rerun" >&2
+    exit 1
+fi
+
+log "building (crates come from crates.io via Cargo.lock)"
+cargo build --workspace --all-targets --locked
+
+log "cargo test --workspace"
+cargo test --workspace --locked
+
+if cargo fmt --version >/dev/null 2>&1; then
+    log "cargo fmt --check"
+    cargo fmt --all --check
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+    log "cargo clippy"
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+log "all checks passed"

@@ -1,0 +1,246 @@
+//! End to end: the real `nines-server` binary on a real socket, loaded by the driver library.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use nines_driver::report::Status;
+use nines_driver::run::{run, RunHooks};
+use nines_driver::target::ProtocolKind;
+use nines_driver::StopAt;
+use nines_protocol::Op;
+use util::{config, ServerProc};
+
+fn quiet() -> RunHooks {
+    RunHooks::default()
+}
+
+#[test]
+fn n_requests_in_n_responses_and_the_server_agrees() {
+    let server = ServerProc::start(&["--workers", "2"]);
+    let report = run(&config(server.addr, 10_000), &quiet()).unwrap();
+    assert_eq!(report.status, Status::Completed);
+    assert_eq!(report.requests, 10_000);
+    assert_eq!(report.errors, 0, "{:?}", report.errors_by_kind);
+    assert_eq!(report.histogram.len(), 10_000);
+    assert!(report.throughput_rps > 0.0 && report.duration_s > 0.0);
+    let l = report.latency_us;
+    assert!(
+        l.min > 0.0 && l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.p99_99 && l.p99_99 <= l.max
+    );
+    let c = server.stop_and_count();
+    assert_eq!(c.get("requests"), 10_000);
+    assert_eq!(
+        c.get("bytes_in"),
+        c.get("bytes_out"),
+        "every echo reply is as long as its request"
+    );
+    // Four load connections and the driver's one reachability check.
+    assert_eq!(c.get("connections_accepted"), 5);
+    assert_eq!(c.get("connections_closed"), 5);
+}
+
+#[test]
+fn pipelining_depth_16() {
+    let server = ServerProc::start(&["--workers", "1"]);
+    let mut cfg = config(server.addr, 20_000);
+    cfg.pipeline = 16;
+    cfg.connections = 3;
+    let report = run(&cfg, &quiet()).unwrap();
+    assert_eq!(
+        (report.requests, report.errors),
+        (20_000, 0),
+        "{:?}",
+        report.errors_by_kind
+    );
+    assert_eq!(server.stop_and_count().get("requests"), 20_000);
+}
+
+#[test]
+fn a_thousand_connections_at_once() {
+    let server = ServerProc::start(&["--workers", "2"]);
+    let mut cfg = config(server.addr, 5_000);
+    cfg.connections = 1_000;
+    let report = run(&cfg, &quiet()).unwrap();
+    assert_eq!(report.driver.connections_opened, 1_000);
+    assert_eq!(
+        (report.requests, report.errors),
+        (5_000, 0),
+        "{:?}",
+        report.errors_by_kind
+    );
+    let c = server.stop_and_count();
+    assert_eq!(c.get("connections_accepted"), 1_001);
+    assert_eq!(c.get("connections_closed"), 1_001);
+}
+
+#[test]
+fn every_op_and_the_echo_protocol() {
+    let server = ServerProc::start(&["--workers", "1", "--work-cap-us", "50"]);
+    for (op, payload, work_us) in [
+        (Op::Work, 0, 5),
+        (Op::Work, 0, 1_000),
+        (Op::Source, 3_000, 0),
+        (Op::Stats, 0, 0),
+    ] {
+        let mut cfg = config(server.addr, 500);
+        cfg.request.op = op;
+        cfg.request.payload_bytes = payload;
+        cfg.request.work_us = work_us;
+        let r = run(&cfg, &quiet()).unwrap();
+        assert_eq!(
+            (r.requests, r.errors),
+            (500, 0),
+            "{op} {:?}",
+            r.errors_by_kind
+        );
+    }
+    let c = server.stop_and_count();
+    assert_eq!(
+        c.get("work_capped"),
+        500,
+        "work of 1000 µs is over the 50 µs cap"
+    );
+
+    let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
+    let mut cfg = config(echo.addr, 5_000);
+    cfg.request.protocol = ProtocolKind::Echo;
+    cfg.pipeline = 8;
+    cfg.request.payload_bytes = 100;
+    let r = run(&cfg, &quiet()).unwrap();
+    assert_eq!((r.requests, r.errors), (5_000, 0), "{:?}", r.errors_by_kind);
+    assert_eq!(echo.stop_and_count().get("bytes_in"), 5_000 * 100);
+}
+
+/// Reads until EOF or reset; true if the server closed the connection within `limit`.
+fn closed_by_server(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn garbage_closes_one_connection_while_others_keep_working() {
+    let server = ServerProc::start(&["--workers", "1", "--max-frame", "4k"]);
+    let addr = server.addr;
+    let load = std::thread::spawn(move || {
+        let mut cfg = config(addr, 30_000);
+        cfg.connections = 2;
+        run(&cfg, &quiet()).unwrap()
+    });
+    // Garbage, a frame over --max-frame, and an unknown op, each on its own connection, while
+    // the load runs on the same (single) worker.
+    let mut too_large = b"N9\x01\x01\0\0\0\0".to_vec();
+    too_large.extend_from_slice(&(1u32 << 20).to_le_bytes());
+    let mut unknown_op = b"N9\x01\x09".to_vec();
+    unknown_op.extend_from_slice(&[0u8; 36]);
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        &too_large,
+        &unknown_op,
+    ] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(bad).unwrap();
+        assert!(
+            closed_by_server(&mut s, Duration::from_secs(5)),
+            "server kept a bad connection open"
+        );
+    }
+    let report = load.join().unwrap();
+    assert_eq!(
+        (report.requests, report.errors),
+        (30_000, 0),
+        "{:?}",
+        report.errors_by_kind
+    );
+    // And new connections still work after all that.
+    let r = run(&config(addr, 100), &quiet()).unwrap();
+    assert_eq!((r.requests, r.errors), (100, 0));
+    let c = server.stop_and_count();
+    assert_eq!(c.get("errors_bad_magic"), 1);
+    assert_eq!(c.get("errors_frame_too_large"), 1);
+    assert_eq!(c.get("errors_unknown_op"), 1);
+}
+
+#[test]
+fn sigterm_drains_cleanly_with_connections_open() {
+    let server = ServerProc::start(&["--workers", "2"]);
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    // Let the acceptor hand them all off.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let started = Instant::now();
+    let (ok, out, err) = {
+        std::thread::sleep(Duration::from_millis(200));
+        server.stop_with(libc::SIGTERM)
+    };
+    assert!(Instant::now() < deadline, "took {:?}", started.elapsed());
+    assert!(ok, "exit status not success; stderr:\n{err}");
+    let c = util::Counters::parse(&out);
+    assert_eq!(c.get("connections_accepted"), 20);
+    assert_eq!(c.get("connections_closed"), 20);
+    for mut s in idle {
+        assert!(closed_by_server(&mut s, Duration::from_secs(2)));
+    }
+}
+
+#[test]
+fn wrong_replies_are_errors_and_the_error_limit_cuts_the_run_short() {
+    // nines frames sent to an echo server come back without the RESPONSE flag: every reply is
+    // wrong, and the run must stop at the limit with what it has.
+    let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
+    let mut cfg = config(echo.addr, 1_000_000);
+    cfg.max_errors = 50;
+    let r = run(&cfg, &quiet()).unwrap();
+    assert_eq!(r.status, Status::CutShort);
+    assert!(r
+        .cut_short_reason
+        .as_deref()
+        .unwrap()
+        .contains("error limit"));
+    assert_eq!(r.requests, 0);
+    assert!(
+        r.errors >= 50 && r.errors_by_kind["bad_payload"] >= 50,
+        "{:?}",
+        r.errors_by_kind
+    );
+}
+
+#[test]
+fn server_death_mid_run_keeps_what_was_measured() {
+    let server = ServerProc::start(&["--workers", "1"]);
+    let mut cfg = config(server.addr, 0);
+    cfg.stop = StopAt::Duration(Duration::from_secs(20));
+    let addr = server.addr;
+    let load = std::thread::spawn(move || {
+        let mut cfg = cfg;
+        cfg.target = Some(addr.to_string());
+        run(&cfg, &quiet()).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let started = Instant::now();
+    let _ = server.stop_with(libc::SIGKILL);
+    let r = load.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "driver did not notice the server died"
+    );
+    assert_eq!(r.status, Status::CutShort);
+    assert!(r.requests > 0, "what was measured before the death is kept");
+    assert_eq!(r.driver.connections_lost, 4);
+    assert!(
+        r.errors_by_kind.contains_key("connection_closed"),
+        "{:?}",
+        r.errors_by_kind
+    );
+}

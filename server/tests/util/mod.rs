@@ -1,0 +1,139 @@
+//! Shared helpers: start the real `nines-server` binary on a free port and stop it.
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::target::{ProtocolKind, RequestSpec};
+use nines_protocol::Op;
+
+/// A running `nines-server` process, killed on drop if the test did not stop it.
+pub struct ServerProc {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProc {
+    pub fn start(args: &[&str]) -> ServerProc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nines-server"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nines-server");
+        let stdout = child.stdout.as_mut().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("nines-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address on the listening line");
+        ServerProc { child, addr }
+    }
+
+    /// Sends `sig`, waits (bounded) for exit, returns (exit success, stdout rest, stderr).
+    pub fn stop_with(mut self, sig: i32) -> (bool, String, String) {
+        // SAFETY: kill(2) on a pid we spawned and have not reaped; no memory is involved.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit within 10 s of signal {sig}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        let mut err = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status.success(), out, err)
+    }
+
+    /// SIGTERM, then the counters from the "stopped:" line.
+    pub fn stop_and_count(self) -> Counters {
+        let (ok, out, err) = self.stop_with(libc::SIGTERM);
+        assert!(ok, "server exited with failure; stderr:\n{err}");
+        Counters::parse(&out)
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `name=value` counters the server prints when it stops.
+pub struct Counters(pub Vec<(String, u64)>);
+
+impl Counters {
+    pub fn parse(stdout: &str) -> Counters {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("nines-server stopped: "))
+            .unwrap_or_else(|| panic!("no stopped line in {stdout:?}"));
+        Counters(
+            line.split_whitespace()
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').expect("name=value");
+                    (k.to_string(), v.parse().expect("number"))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .unwrap_or_else(|| panic!("no counter {name}"))
+            .1
+    }
+}
+
+/// A closed-loop config against `addr` that stops after `requests` replies, no warm-up.
+pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
+    BenchConfig {
+        target: Some(addr.to_string()),
+        threads: 2,
+        connections: 4,
+        pipeline: 1,
+        stop: StopAt::Requests(requests),
+        warmup: Duration::ZERO,
+        request: RequestSpec {
+            protocol: ProtocolKind::Nines,
+            op: Op::Echo,
+            payload_bytes: 64,
+            work_us: 0,
+        },
+        max_errors: 100,
+        connect_timeout: Duration::from_secs(5),
+        drain_timeout: Duration::from_secs(5),
+        server_workers: 1,
+    }
+}
