@@ -45,6 +45,9 @@ pub struct BenchConfig {
     /// How long connecting may take.
     #[serde(serialize_with = "ser_secs")]
     pub connect_timeout: Duration,
+    /// A request unanswered this long is an error (`timeout`) and stops occupying its slot.
+    #[serde(serialize_with = "ser_secs")]
+    pub request_timeout: Duration,
     /// How long to wait for replies still in flight when the measurement ends.
     #[serde(serialize_with = "ser_secs")]
     pub drain_timeout: Duration,

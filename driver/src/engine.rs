@@ -237,7 +237,13 @@ pub fn run_thread(
         open: conns.iter().filter(|c| c.stream.is_some()).count(),
         out,
     };
-    load.run(&mut poll, &mut events, &mut conns, cfg.drain_timeout);
+    load.run(
+        &mut poll,
+        &mut events,
+        &mut conns,
+        cfg.drain_timeout,
+        cfg.request_timeout,
+    );
     let mut out = load.out;
     out.stopped_ns = clock.now_ns();
     out.wall = Duration::from_nanos(out.stopped_ns.saturating_sub(timeline.start_ns));
@@ -379,8 +385,13 @@ impl Load<'_> {
         events: &mut Events,
         conns: &mut [Conn],
         drain_timeout: Duration,
+        request_timeout: Duration,
     ) {
         let start = self.clock.now_ns();
+        let timeout_ns = request_timeout.as_nanos().max(1) as u64;
+        // Look for expired requests ten times per timeout period (1 ms .. 100 ms apart).
+        let check_every_ns = (timeout_ns / 10).clamp(1_000_000, 100_000_000);
+        let mut next_check_ns = start + check_every_ns;
         for conn in conns.iter_mut().filter(|c| c.stream.is_some()) {
             self.refill(conn, start);
             self.flush(conn);
@@ -425,8 +436,44 @@ impl Load<'_> {
                     self.flush(conn);
                 }
             }
+            let now = self.clock.now_ns();
+            if now >= next_check_ns {
+                next_check_ns = now + check_every_ns;
+                self.expire(conns, now, timeout_ns);
+            }
         }
         self.publish_progress();
+    }
+
+    /// Gives up on requests older than the timeout, so a server that never answers cannot hold
+    /// the run (or a closed-loop slot) forever.
+    fn expire(&mut self, conns: &mut [Conn], now: u64, timeout_ns: u64) {
+        for conn in conns.iter_mut().filter(|c| c.stream.is_some()) {
+            let expired = conn
+                .in_flight
+                .iter()
+                .take_while(|f| now.saturating_sub(f.intended_ns) >= timeout_ns)
+                .count();
+            if expired == 0 {
+                continue;
+            }
+            if conn.codec.replies_carry_ids() {
+                // A late reply will find no entry and count as unknown_id.
+                conn.in_flight.drain(..expired);
+                self.in_flight_total -= expired;
+                for _ in 0..expired {
+                    self.error(|e| e.timeout += 1);
+                }
+                self.refill(conn, now);
+                self.flush(conn);
+            } else {
+                // In-order replies: once one is given up on, later bytes cannot be attributed.
+                for _ in 1..expired {
+                    self.error(|e| e.timeout += 1);
+                }
+                self.fail(conn, |e| e.timeout += 1);
+            }
+        }
     }
 
     fn publish_progress(&self) {

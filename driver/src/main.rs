@@ -76,6 +76,9 @@ struct BenchArgs {
     /// How long connecting may take.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// A request unanswered this long counts as an error (timeout) and frees its slot.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
     /// How long to wait for replies in flight when the measurement ends.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     drain_timeout: Duration,
@@ -130,6 +133,7 @@ fn bench(a: BenchArgs) -> ExitCode {
         },
         max_errors: a.max_errors,
         connect_timeout: a.connect_timeout,
+        request_timeout: a.timeout,
         drain_timeout: a.drain_timeout,
         server_workers: a.server_workers.unwrap_or(half),
     };

@@ -78,27 +78,51 @@ impl Conn {
             match self.flush(ctx.counters) {
                 Err(_) => return self.io_error(ctx.counters),
                 Ok(true) if self.closing => return Next::Close,
-                Ok(true) if self.paused => {
-                    // Edge-triggered: the data we left unread will not be announced again.
-                    self.paused = false;
-                    return self.read_and_reply(true, ctx);
-                }
+                Ok(true) if self.paused => return self.pump(true, ctx),
                 Ok(_) => {}
             }
         }
         if (readable || read_closed) && !self.paused && !self.closing {
-            return self.read_and_reply(read_closed, ctx);
+            return self.pump(read_closed, ctx);
         }
         Next::Keep
     }
 
-    /// Reads what is available, handles every complete request, writes the replies once.
-    fn read_and_reply(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Next {
+    /// Reads, handles and writes until the socket has nothing more for us or cannot take more.
+    ///
+    /// A paused connection is resumed only after a flush that emptied the write buffer. If that
+    /// flush never hit WouldBlock, no WRITABLE edge will follow, so the loop resumes right here
+    /// instead of waiting for one (the stall this loop exists to prevent).
+    fn pump(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Next {
         loop {
-            if self.wbuf.len() - self.wpos > ctx.write_high_water {
+            if self.paused {
+                self.paused = false;
+                // Requests left buffered when we paused are not announced again: handle them.
+                if self.rlen > 0 && !self.handle_input(Instant::now(), ctx) {
+                    self.closing = true;
+                }
+            }
+            if let Err(()) = self.read_and_handle(drain_to_eof, ctx) {
+                return self.io_error(ctx.counters);
+            }
+            match self.flush(ctx.counters) {
+                Err(_) => return self.io_error(ctx.counters),
+                Ok(false) => return Next::Keep, // WRITABLE will tell us when to go on.
+                Ok(true) if self.closing => return Next::Close,
+                Ok(true) if self.paused => continue,
+                Ok(true) => return Next::Keep,
+            }
+        }
+    }
+
+    /// Reads what is available and handles every complete request, stopping at WouldBlock, at
+    /// EOF (sets `closing`), or when too many replies wait to be written (sets `paused`).
+    fn read_and_handle(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Result<(), ()> {
+        while !self.closing {
+            if self.wbuf.len() - self.wpos >= ctx.write_high_water {
                 // The client is not reading its replies; stop reading its requests until it does.
                 self.paused = true;
-                break;
+                return Ok(());
             }
             if self.rlen == self.rbuf.len() && !self.grow_read_buffer(ctx.max_frame_bytes) {
                 // Cannot happen with a consistent decoder (a frame larger than the cap is an error
@@ -108,46 +132,44 @@ impl Conn {
             }
             let space = self.rbuf.len() - self.rlen;
             match self.stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => {
-                    self.closing = true;
-                    break;
-                }
+                Ok(0) => self.closing = true,
                 Ok(n) => {
                     let read_at = Instant::now();
                     self.rlen += n;
                     bump(&ctx.counters.bytes_in, n as u64);
                     if !self.handle_input(read_at, ctx) {
                         self.closing = true;
-                        break;
                     }
                     // A short read on a stream socket means the receive queue is empty now; new
                     // data raises a new edge, so the extra read() that would only say WouldBlock
                     // is skipped. If the peer's FIN is already queued we keep reading to see it.
-                    if n < space && !drain_to_eof {
+                    if n < space
+                        && !drain_to_eof
+                        && self.wbuf.len() - self.wpos < ctx.write_high_water
+                    {
                         break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.io_error(ctx.counters),
+                Err(_) => return Err(()),
             }
         }
-        match self.flush(ctx.counters) {
-            Err(_) => self.io_error(ctx.counters),
-            Ok(true) if self.closing => Next::Close,
-            Ok(_) => Next::Keep,
-        }
+        Ok(())
     }
 
     /// Runs the handler over the read buffer; false when the input was malformed.
     fn handle_input(&mut self, read_at: Instant, ctx: &mut Ctx<'_>) -> bool {
         let input = &self.rbuf[..self.rlen];
+        // Bound the replies buffered ahead of the socket (backpressure), per request.
+        let limit = self.wpos + ctx.write_high_water;
         let (done, ok) = match ctx.handler.process(
             input,
             &mut self.wbuf,
             read_at,
             ctx.counters,
             ctx.reply_offsets,
+            limit,
         ) {
             Ok(p) => (p, true),
             Err((p, e)) => {

@@ -42,7 +42,10 @@ impl Handler {
         }
     }
 
-    /// Handles every complete request in `input`, appending replies to `out`.
+    /// Handles complete requests in `input`, appending replies to `out`, and stops early once
+    /// `out` holds `out_limit` bytes or more: a 40-byte Source request can ask for a megabyte, so
+    /// the bound on buffered replies must be checked per request, not per read. The caller keeps
+    /// the unprocessed rest of `input` and calls again when the replies have drained.
     ///
     /// `read_at` is when the bytes were read: each nines reply's residence time is measured from
     /// it to the end of this call (one clock read per batch, patched into the batch's replies).
@@ -55,6 +58,7 @@ impl Handler {
         read_at: Instant,
         counters: &Counters,
         reply_offsets: &mut Vec<usize>,
+        out_limit: usize,
     ) -> Result<Processed, (Processed, DecodeError)> {
         match self.protocol {
             Protocol::Echo => {
@@ -65,7 +69,9 @@ impl Handler {
                     requests,
                 })
             }
-            Protocol::Nines => self.process_frames(input, out, read_at, counters, reply_offsets),
+            Protocol::Nines => {
+                self.process_frames(input, out, read_at, counters, reply_offsets, out_limit)
+            }
         }
     }
 
@@ -76,11 +82,12 @@ impl Handler {
         read_at: Instant,
         counters: &Counters,
         reply_offsets: &mut Vec<usize>,
+        out_limit: usize,
     ) -> Result<Processed, (Processed, DecodeError)> {
         reply_offsets.clear();
         let mut done = Processed::default();
         let mut failure = None;
-        loop {
+        while out.len() < out_limit {
             match decode(&input[done.consumed..], self.max_frame_bytes) {
                 Ok(Some((frame, len))) => {
                     reply_offsets.push(self.reply(&frame, out, counters));
@@ -205,7 +212,7 @@ mod tests {
         let mut out = Vec::new();
         let mut offs = Vec::new();
         let p = h
-            .process(&input, &mut out, Instant::now(), &c, &mut offs)
+            .process(&input, &mut out, Instant::now(), &c, &mut offs, usize::MAX)
             .unwrap();
         assert_eq!(
             p,
@@ -239,7 +246,7 @@ mod tests {
         input.extend(req(Op::Source, 2, 1_000_000, b""));
         let mut out = Vec::new();
         let started = Instant::now();
-        h.process(&input, &mut out, started, &c, &mut Vec::new())
+        h.process(&input, &mut out, started, &c, &mut Vec::new(), usize::MAX)
             .unwrap();
         assert!(
             started.elapsed() < Duration::from_millis(500),
@@ -260,7 +267,14 @@ mod tests {
         input.extend_from_slice(b"garbage");
         let mut out = Vec::new();
         let err = h
-            .process(&input, &mut out, Instant::now(), &c, &mut Vec::new())
+            .process(
+                &input,
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                usize::MAX,
+            )
             .unwrap_err();
         assert_eq!(err.0.requests, 1);
         assert_eq!(err.1, DecodeError::BadMagic);
@@ -268,11 +282,45 @@ mod tests {
     }
 
     #[test]
+    fn output_bound_stops_decoding_and_leaves_the_rest() {
+        let (h, c) = handler(Protocol::Nines);
+        let mut input = Vec::new();
+        for id in 0..10 {
+            input.extend(req(Op::Source, id, 1000, b""));
+        }
+        let mut out = Vec::new();
+        let p = h
+            .process(&input, &mut out, Instant::now(), &c, &mut Vec::new(), 2500)
+            .unwrap();
+        // Three replies of 1040 bytes pass 2500; the other seven requests wait.
+        assert_eq!(p.requests, 3);
+        assert_eq!(p.consumed, 3 * HEADER_LEN);
+        let p = h
+            .process(
+                &input[p.consumed..],
+                &mut Vec::new(),
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                usize::MAX,
+            )
+            .unwrap();
+        assert_eq!(p.requests, 7);
+    }
+
+    #[test]
     fn echo_protocol_returns_bytes_verbatim() {
         let (h, c) = handler(Protocol::Echo);
         let mut out = Vec::new();
         let p = h
-            .process(b"hello\n", &mut out, Instant::now(), &c, &mut Vec::new())
+            .process(
+                b"hello\n",
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                usize::MAX,
+            )
             .unwrap();
         assert_eq!((p.consumed, out.as_slice()), (6, &b"hello\n"[..]));
     }

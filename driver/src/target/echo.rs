@@ -22,6 +22,10 @@ impl EchoCodec {
 }
 
 impl Codec for EchoCodec {
+    fn replies_carry_ids(&self) -> bool {
+        false
+    }
+
     fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
         let at = out.len();
         out.resize(at + self.payload_bytes, 0);

@@ -46,6 +46,10 @@ pub trait Codec: Send {
         buf: &[u8],
         oldest_in_flight: Option<u64>,
     ) -> Result<Option<Response>, CodecError>;
+
+    /// Whether replies carry their request's id. If not, replies are matched in order, and a
+    /// request given up on (timed out) leaves the connection's order unknowable: it is closed.
+    fn replies_carry_ids(&self) -> bool;
 }
 
 /// The protocols the driver speaks.

@@ -34,6 +34,10 @@ impl NinesCodec {
 }
 
 impl Codec for NinesCodec {
+    fn replies_carry_ids(&self) -> bool {
+        true
+    }
+
     fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>) {
         let h = Header {
             arg: self.arg,

@@ -19,13 +19,18 @@ pub struct ServerProc {
 
 impl ServerProc {
     pub fn start(args: &[&str]) -> ServerProc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nines-server"))
+        let child = Command::new(env!("CARGO_BIN_EXE_nines-server"))
             .args(["--port", "0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start nines-server");
+        ServerProc::from_child(child)
+    }
+
+    /// Takes over a spawned server (stdout piped) and waits for its listening line.
+    pub fn from_child(mut child: Child) -> ServerProc {
         let stdout = child.stdout.as_mut().expect("piped stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -133,6 +138,7 @@ pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
         },
         max_errors: 100,
         connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
         server_workers: 1,
     }

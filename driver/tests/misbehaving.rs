@@ -1,0 +1,116 @@
+//! The driver against servers that answer wrongly: every wrong answer is an error of the right
+//! kind, and the error limit stops the run with what it measured.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::report::Status;
+use nines_driver::run::{run, RunHooks};
+use nines_driver::target::{ProtocolKind, RequestSpec};
+use nines_protocol::{decode, encode, Op};
+
+/// A nines server that answers every request with the given id shift (0 = correct).
+fn fake_server(id_shift: u64, answer_every: u64) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { return };
+            std::thread::spawn(move || serve(s, id_shift, answer_every));
+        }
+    });
+    addr
+}
+
+fn serve(mut s: TcpStream, id_shift: u64, answer_every: u64) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut seen = 0u64;
+    loop {
+        let n = match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut out = Vec::new();
+        let mut used = 0;
+        while let Ok(Some((f, len))) = decode(&buf[used..], 1 << 20) {
+            seen += 1;
+            let mut h = f.header.reply();
+            // Every `answer_every`-th request gets a reply with a shifted id.
+            if seen % answer_every == 0 {
+                h.request_id = h.request_id.wrapping_add(id_shift);
+            }
+            encode(&h, f.payload, &mut out);
+            used += len;
+        }
+        buf.drain(..used);
+        if s.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
+    BenchConfig {
+        target: Some(addr.to_string()),
+        threads: 1,
+        connections: 2,
+        pipeline: 4,
+        stop: StopAt::Requests(requests),
+        warmup: Duration::ZERO,
+        request: RequestSpec {
+            protocol: ProtocolKind::Nines,
+            op: Op::Echo,
+            payload_bytes: 32,
+            work_us: 0,
+        },
+        max_errors,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_millis(300),
+        drain_timeout: Duration::from_millis(300),
+        server_workers: 1,
+    }
+}
+
+#[test]
+fn replies_to_unknown_ids_are_counted_and_the_limit_stops_the_run() {
+    let addr = fake_server(1_000_000, 10);
+    let r = run(&config(addr, 2_000, 30), &RunHooks::default()).unwrap();
+    assert_eq!(r.status, Status::CutShort);
+    assert!(
+        r.errors_by_kind["unknown_id"] >= 1,
+        "{:?}",
+        r.errors_by_kind
+    );
+    assert!(r.errors >= 30);
+    assert!(r.requests > 0, "correct replies before the limit are kept");
+}
+
+#[test]
+fn unanswered_requests_become_timeouts_when_the_drain_expires() {
+    // With every 10th reply's id wrong, those requests never get their own reply; with a high
+    // error limit the run reaches its end and the unanswered requests are counted as timeouts.
+    let addr = fake_server(1_000_000, 10);
+    let r = run(&config(addr, 400, 1_000_000), &RunHooks::default()).unwrap();
+    let timeouts = r.errors_by_kind.get("timeout").copied().unwrap_or(0);
+    assert!(timeouts > 0, "{:?}", r.errors_by_kind);
+    // Every request issued ends as exactly one of: a recorded reply, or a timeout.
+    assert_eq!(r.requests + timeouts, 400, "{:?}", r.errors_by_kind);
+    // Each reply with a wrong id stands for one request that is never answered.
+    assert_eq!(r.errors_by_kind["unknown_id"], timeouts);
+    assert_eq!(r.status, Status::Completed);
+}
+
+#[test]
+fn a_correct_fake_server_gives_zero_errors() {
+    // The same fake with a zero shift is a correct server: the errors above come from the shift.
+    let addr = fake_server(0, 1);
+    let r = run(&config(addr, 2_000, 1), &RunHooks::default()).unwrap();
+    assert_eq!(
+        (r.requests, r.errors, r.status),
+        (2_000, 0, Status::Completed)
+    );
+}

@@ -1,0 +1,200 @@
+//! Limits under hostile or heavy conditions, on the real binary: a client that never reads its
+//! replies (backpressure), and a server out of descriptors (EMFILE back-off without spinning).
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nines_protocol::{decode, encode, payload, Header, Op, HEADER_LEN};
+use util::{Counters, ServerProc};
+
+fn request(op: Op, id: u64, arg: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    encode(
+        &Header {
+            arg,
+            ..Header::request(op, id)
+        },
+        &[],
+        &mut v,
+    );
+    v
+}
+
+/// Asks the server for its counters over a fresh connection.
+fn stats(addr: std::net::SocketAddr) -> Vec<(String, u64)> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&request(Op::Stats, 1, 0)).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("stats reply in time");
+        assert!(n > 0, "server closed the stats connection");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some((f, _)) = decode(&buf, 1 << 20).unwrap() {
+            return nines_protocol::stats::parse(f.payload).unwrap();
+        }
+    }
+}
+
+fn get(stats: &[(String, u64)], name: &str) -> u64 {
+    stats.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+#[test]
+fn a_client_that_does_not_read_is_held_back_and_loses_nothing() {
+    const N: u64 = 200;
+    const REPLY: u32 = 256 * 1024;
+    let server = ServerProc::start(&["--workers", "1", "--write-high-water", "64k"]);
+    let mut hog = TcpStream::connect(server.addr).unwrap();
+    let mut all = Vec::new();
+    for id in 0..N {
+        all.extend(request(Op::Source, id, REPLY));
+    }
+    // 8 KB of requests asking for 50 MB of replies, and then not reading.
+    hog.write_all(&all).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // Another connection on the same worker is still served, and the server stopped reading the
+    // hog's requests once its replies backed up.
+    let st = stats(server.addr);
+    let read = get(&st, "bytes_in");
+    assert!(
+        read < N * HEADER_LEN as u64,
+        "server read {read} bytes: it kept reading from a client that does not read"
+    );
+    assert!(get(&st, "requests") < N);
+    let rss = rss_kib(server.child.id());
+    assert!(
+        rss < 64 * 1024,
+        "server RSS {rss} KiB: replies were buffered without bound"
+    );
+    // Now read everything: every reply arrives, complete and correct.
+    hog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut got = 0u64;
+    while got < N {
+        let n = hog.read(&mut chunk).expect("replies keep coming");
+        assert!(n > 0, "server closed the connection after {got} replies");
+        buf.extend_from_slice(&chunk[..n]);
+        let mut used = 0;
+        while let Some((f, len)) = decode(&buf[used..], 2 << 20).unwrap() {
+            assert_eq!(f.header.request_id, got);
+            assert_eq!(f.payload.len(), REPLY as usize);
+            assert!(payload::check(got, f.payload));
+            got += 1;
+            used += len;
+        }
+        buf.drain(..used);
+    }
+    let c = server.stop_and_count();
+    assert_eq!(c.get("requests"), N + 1);
+    assert_eq!(c.get("errors_io"), 0);
+}
+
+#[test]
+fn out_of_descriptors_backs_off_without_spinning_and_recovers() {
+    // Soft and hard RLIMIT_NOFILE of 24, so the server cannot raise it: about a dozen
+    // descriptors are left for connections after its own (stdio, epoll, eventfds, listener).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nines-server"));
+    cmd.args(["--port", "0", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits; the
+    // closure allocates nothing and runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 24,
+                rlim_max: 24,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let server = ServerProc::from_child(child);
+    const CONNS: usize = 30;
+    let mut pending: Vec<(usize, TcpStream)> = (0..CONNS)
+        .map(|i| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(&request(Op::Echo, i as u64, 0)).unwrap();
+            (i, s)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Who got an answer before any descriptor was freed.
+    let answered_first = take_answered(&mut pending, Duration::from_millis(100));
+    assert!(
+        !answered_first.is_empty(),
+        "no connection was served at all"
+    );
+    assert!(
+        !pending.is_empty(),
+        "the descriptor limit did not bind; the test proves nothing"
+    );
+    // While connections wait in the accept queue the server must not spin.
+    let cpu0 = cpu_seconds(server.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_seconds(server.child.id()) - cpu0;
+    assert!(
+        spent < 0.3,
+        "server used {spent:.2} s of CPU in 1 s while out of descriptors"
+    );
+    // Free descriptors by closing answered connections: the rest are accepted and served.
+    drop(answered_first);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !pending.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections never served",
+            pending.len()
+        );
+        drop(take_answered(&mut pending, Duration::from_millis(50)));
+    }
+    let c: Counters = server.stop_and_count();
+    assert!(c.get("errors_accept_resources") > 0);
+    assert_eq!(c.get("connections_accepted"), CONNS as u64);
+    assert_eq!(c.get("requests"), CONNS as u64);
+}
+
+/// Removes and returns the connections whose echo reply has arrived.
+fn take_answered(pending: &mut Vec<(usize, TcpStream)>, wait: Duration) -> Vec<TcpStream> {
+    let mut answered = Vec::new();
+    let mut still = Vec::new();
+    for (i, mut s) in pending.drain(..) {
+        s.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0u8; HEADER_LEN];
+        match s.read_exact(&mut buf) {
+            Ok(()) => {
+                let (f, _) = decode(&buf, 1024).unwrap().unwrap();
+                assert_eq!(f.header.request_id, i as u64);
+                answered.push(s);
+            }
+            Err(_) => still.push((i, s)),
+        }
+    }
+    *pending = still;
+    answered
+}
