@@ -56,7 +56,7 @@ start_server() {
 # Total CPU seconds (user+sys) of process $1 and its threads.
 cpu_s() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 
-echo "round,server,client,rps,p99_us,server_cpu_pct" >"$TMP/raw.csv"
+echo "round,server,client,rps,p99_us,server_cpu_pct,server_cpu_us_per_req" >"$TMP/raw.csv"
 for round in $(seq "$ROUNDS"); do
   for s in "${SERVERS[@]}"; do
     start_server "$s"
@@ -65,11 +65,12 @@ for round in $(seq "$ROUNDS"); do
       --payload "$SIZE" -d "${SECS}s" -w 1s -q --json "$TMP/n.json" >/dev/null
     c1=$(cpu_s "$SPID")
     read -r rps p99 < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["throughput_rps"], r["latency_us"]["p99"])' "$TMP/n.json")
-    echo "$round,$s,nines,$rps,$p99,$(echo "($c1-$c0)*100/($SECS+1)" | bc -l)" >>"$TMP/raw.csv"
+        reqs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["requests"] + r["warmup"]["requests"])' "$TMP/n.json")
+    echo "$round,$s,nines,$rps,$p99,$(echo "($c1-$c0)*100/($SECS+1)" | bc -l),$(echo "($c1-$c0)*1000000/$reqs" | bc -l)" >>"$TMP/raw.csv"
     c0=$(cpu_s "$SPID")
-    crps=$(taskset -c 1 "$CDIR/epoll_echo_client" 127.0.0.1 "$PORT" "$CONNS" "$SIZE" "$SECS" | awk '{print $6}')
+    read -r creqs crps < <(taskset -c 1 "$CDIR/epoll_echo_client" 127.0.0.1 "$PORT" "$CONNS" "$SIZE" "$SECS" | awk '{print $2, $6}')
     c1=$(cpu_s "$SPID")
-    echo "$round,$s,c-client,$crps,,$(echo "($c1-$c0)*100/$SECS" | bc -l)" >>"$TMP/raw.csv"
+    echo "$round,$s,c-client,$crps,,$(echo "($c1-$c0)*100/$SECS" | bc -l),$(echo "($c1-$c0)*1000000/$creqs" | bc -l)" >>"$TMP/raw.csv"
     kill "$SPID"; wait "$SPID" 2>/dev/null || true
     echo "round $round $s done" >&2
   done
@@ -93,12 +94,13 @@ L.append(f"- Layout: server pinned to CPU 0, load pinned to CPU 1 (taskset); {co
          f"{size}-byte messages, closed loop, 1 server worker, 1 load thread; {rounds} interleaved rounds "
          f"of {secs} s per server and load; figures are medians over rounds.\n")
 L.append("## (a) Servers under the same load\n")
-L.append("| server | rps (nines load) | p99 µs (nines load) | rps (C client load) | server CPU % | rps vs floor (nines / C load) | p99 vs floor |")
-L.append("|---|---:|---:|---:|---:|---:|---:|")
+L.append("| server | rps (nines load) | p99 µs (nines load) | rps (C client load) | server CPU % | server CPU µs/request (nines / C load) | rps vs floor (nines / C load) | p99 vs floor |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
 fr, fp, fc = med("floor-mio", "nines", "rps"), med("floor-mio", "nines", "p99_us"), med("floor-mio", "c-client", "rps")
 for s in servers:
     r, p, c = med(s, "nines", "rps"), med(s, "nines", "p99_us"), med(s, "c-client", "rps")
-    L.append(f"| {s} | {r:,.0f} | {p:.1f} | {c:,.0f} | {med(s, 'nines', 'server_cpu_pct'):.0f} | {r/fr:.3f} / {c/fc:.3f} | {p/fp:.3f} |")
+    cn, cc = med(s, "nines", "server_cpu_us_per_req"), med(s, "c-client", "server_cpu_us_per_req")
+    L.append(f"| {s} | {r:,.0f} | {p:.1f} | {c:,.0f} | {med(s, 'nines', 'server_cpu_pct'):.0f} | {cn:.2f} / {cc:.2f} | {r/fr:.3f} / {c/fc:.3f} | {p/fp:.3f} |")
 L.append("\n## (b) Clients against the same server\n")
 L.append("| server | nines driver rps | C epoll client rps | nines / C |")
 L.append("|---|---:|---:|---:|")
@@ -106,11 +108,11 @@ for s in servers:
     r, c = med(s, "nines", "rps"), med(s, "c-client", "rps")
     L.append(f"| {s} | {r:,.0f} | {c:,.0f} | {r/c:.3f} |")
 L.append("\n## Raw rounds\n")
-L.append("| round | server | load | rps | p99 µs | server CPU % |")
-L.append("|---|---|---|---:|---:|---:|")
+L.append("| round | server | load | rps | p99 µs | server CPU % | server CPU µs/request |")
+L.append("|---|---|---|---:|---:|---:|---:|")
 for r in rows:
     p = f"{float(r['p99_us']):.1f}" if r["p99_us"] else ""
-    L.append(f"| {r['round']} | {r['server']} | {r['client']} | {float(r['rps']):,.0f} | {p} | {float(r['server_cpu_pct']):.0f} |")
+    L.append(f"| {r['round']} | {r['server']} | {r['client']} | {float(r['rps']):,.0f} | {p} | {float(r['server_cpu_pct']):.0f} | {float(r['server_cpu_us_per_req']):.2f} |")
 body = "\n".join(L) + "\n"
 # Hand-written notes below the marker survive a rerun (re-read them against the new figures).
 marker = "<!-- notes: kept by bench-core.sh -->"

@@ -1,0 +1,202 @@
+//! Open-loop arrival schedules: when each request is *due*, independent of when replies come.
+//!
+//! The schedule is pure arithmetic on the run clock, so it can be tested without sockets and a
+//! seed reproduces a Poisson run exactly. Due times are computed from the start time and the
+//! arrival count in f64 nanoseconds (exact to the nanosecond for 100 days), so a constant rate
+//! never drifts however long the run.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How arrivals are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced: one request every 1/rate seconds.
+    #[default]
+    Constant,
+    /// A Poisson process: exponentially distributed gaps with mean 1/rate, from a seeded RNG.
+    Poisson,
+}
+
+impl FromStr for Arrival {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(Arrival::Constant),
+            "poisson" => Ok(Arrival::Poisson),
+            _ => Err(format!("unknown arrival `{s}` (expected constant or poisson)")),
+        }
+    }
+}
+
+impl fmt::Display for Arrival {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Arrival::Constant => "constant",
+            Arrival::Poisson => "poisson",
+        })
+    }
+}
+
+/// SplitMix64: tiny, fast, and fully determined by its seed (what repeatable runs need).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1]: never 0, so its logarithm is finite.
+    pub fn next_open01(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+}
+
+/// The due times of one driver thread's requests.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    start_ns: u64,
+    mean_gap_ns: f64,
+    arrival: Arrival,
+    rng: SplitMix64,
+    /// Arrivals already taken.
+    count: u64,
+    /// Offset of the next arrival from `start_ns`, in ns.
+    next_offset_ns: f64,
+}
+
+impl Schedule {
+    /// A schedule of `rate_per_s` arrivals per second from `start_ns` on. `seed` matters only
+    /// for Poisson arrivals.
+    ///
+    /// # Panics
+    /// If `rate_per_s` is not positive and finite (validated before a run starts).
+    pub fn new(start_ns: u64, rate_per_s: f64, arrival: Arrival, seed: u64) -> Schedule {
+        assert!(rate_per_s > 0.0 && rate_per_s.is_finite(), "rate must be positive");
+        let mut s = Schedule {
+            start_ns,
+            mean_gap_ns: 1e9 / rate_per_s,
+            arrival,
+            rng: SplitMix64::new(seed),
+            count: 0,
+            next_offset_ns: 0.0,
+        };
+        if arrival == Arrival::Poisson {
+            // The first arrival is one random gap after the start, like every other.
+            s.next_offset_ns = s.gap();
+        }
+        s
+    }
+
+    fn gap(&mut self) -> f64 {
+        -self.rng.next_open01().ln() * self.mean_gap_ns
+    }
+
+    /// When the next request is due (run-clock ns).
+    #[inline]
+    pub fn peek(&self) -> u64 {
+        self.start_ns + self.next_offset_ns as u64
+    }
+
+    /// Takes the next due time and moves on.
+    #[inline]
+    pub fn take(&mut self) -> u64 {
+        let due = self.peek();
+        self.count += 1;
+        self.next_offset_ns = match self.arrival {
+            Arrival::Constant => self.count as f64 * self.mean_gap_ns,
+            Arrival::Poisson => self.next_offset_ns + self.gap(),
+        };
+        due
+    }
+
+    /// Arrivals taken so far.
+    pub fn taken(&self) -> u64 {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_before(s: &mut Schedule, end: u64) -> u64 {
+        let mut n = 0;
+        while s.peek() < end {
+            s.take();
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn constant_is_exact_and_does_not_drift() {
+        let mut s = Schedule::new(1_000, 3.0, Arrival::Constant, 0);
+        assert_eq!(s.take(), 1_000);
+        assert_eq!(s.take(), 1_000 + 333_333_333);
+        assert_eq!(s.take(), 1_000 + 666_666_666);
+        assert_eq!(s.take(), 1_000 + 1_000_000_000);
+        // A day at 1M/s lands exactly where it should.
+        let mut s = Schedule::new(0, 1e6, Arrival::Constant, 0);
+        for _ in 0..86_400_000u64 / 1000 {
+            s.take();
+        }
+        assert_eq!(s.peek(), 86_400_000u64 / 1000 * 1000);
+    }
+
+    #[test]
+    fn poisson_hits_its_rate_and_the_seed_repeats_it() {
+        let mut a = Schedule::new(0, 50_000.0, Arrival::Poisson, 42);
+        let n = count_before(&mut a, 10_000_000_000);
+        // 500,000 expected; a Poisson count's sd is ~707, so 0.5% is > 3.5 sd.
+        assert!((n as f64 - 500_000.0).abs() < 2_500.0, "{n}");
+        let mut b = Schedule::new(0, 50_000.0, Arrival::Poisson, 42);
+        let mut c = Schedule::new(0, 50_000.0, Arrival::Poisson, 43);
+        let first_b: Vec<u64> = (0..1000).map(|_| b.take()).collect();
+        let first_c: Vec<u64> = (0..1000).map(|_| c.take()).collect();
+        let mut a = Schedule::new(0, 50_000.0, Arrival::Poisson, 42);
+        let first_a: Vec<u64> = (0..1000).map(|_| a.take()).collect();
+        assert_eq!(first_a, first_b);
+        assert_ne!(first_a, first_c);
+        assert!(first_a.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn poisson_gaps_look_exponential() {
+        // For an exponential distribution the sd equals the mean.
+        let mut s = Schedule::new(0, 1000.0, Arrival::Poisson, 7);
+        let mut prev = 0u64;
+        let gaps: Vec<f64> = (0..100_000)
+            .map(|_| {
+                let t = s.take();
+                let g = (t - prev) as f64;
+                prev = t;
+                g
+            })
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        assert!((mean - 1e6).abs() / 1e6 < 0.02, "mean {mean}");
+        assert!((var.sqrt() - mean).abs() / mean < 0.03, "sd {} mean {mean}", var.sqrt());
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("poisson".parse::<Arrival>(), Ok(Arrival::Poisson));
+        assert!("bursty".parse::<Arrival>().is_err());
+    }
+}
