@@ -60,30 +60,13 @@ impl Handler {
         reply_offsets: &mut Vec<usize>,
         out_limit: usize,
     ) -> Result<Processed, (Processed, DecodeError)> {
-        match self.protocol {
-            Protocol::Echo => {
-                out.extend_from_slice(input);
-                let requests = u64::from(!input.is_empty());
-                Ok(Processed {
-                    consumed: input.len(),
-                    requests,
-                })
-            }
-            Protocol::Nines => {
-                self.process_frames(input, out, read_at, counters, reply_offsets, out_limit)
-            }
+        if self.protocol == Protocol::Echo {
+            out.extend_from_slice(input);
+            return Ok(Processed {
+                consumed: input.len(),
+                requests: u64::from(!input.is_empty()),
+            });
         }
-    }
-
-    fn process_frames(
-        &self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        read_at: Instant,
-        counters: &Counters,
-        reply_offsets: &mut Vec<usize>,
-        out_limit: usize,
-    ) -> Result<Processed, (Processed, DecodeError)> {
         reply_offsets.clear();
         let mut done = Processed::default();
         let mut failure = None;

@@ -16,36 +16,64 @@ pub(crate) fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-/// Counters of one worker thread (or, for the accept fields, one acceptor thread).
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct Counters {
-    /// Connections accepted (acceptors) or taken over (workers do not count these).
-    pub accepted: AtomicU64,
-    /// Connections closed, for any reason.
-    pub closed: AtomicU64,
+/// Declares every counter once: the per-thread block, the summed snapshot, the sum and the
+/// names the Stats op and shutdown print. Adding a counter is one line here.
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $field:ident => $name:literal, )*) => {
+        /// Counters of one worker or acceptor thread, written only by that thread.
+        #[derive(Debug, Default)]
+        #[repr(align(128))]
+        pub struct Counters {
+            $( $(#[doc = $doc])* pub $field: AtomicU64, )*
+        }
+
+        /// A point-in-time sum of all threads' counters (fields as in [`Counters`]).
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub struct Snapshot {
+            $( pub $field: u64, )*
+        }
+
+        impl Snapshot {
+            fn add(&mut self, c: &Counters) {
+                $( self.$field += c.$field.load(Relaxed); )*
+            }
+
+            /// Name/value pairs, in the order the Stats op sends them and shutdown prints them.
+            pub fn pairs(&self) -> Vec<(&'static str, u64)> {
+                vec![$( ($name, self.$field), )*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Connections accepted (acceptors).
+    accepted => "connections_accepted",
+    /// Connections closed, for any reason (workers).
+    closed => "connections_closed",
     /// Requests handled (frames for the nines protocol, read batches for echo).
-    pub requests: AtomicU64,
+    requests => "requests",
     /// Bytes read from clients.
-    pub bytes_in: AtomicU64,
+    bytes_in => "bytes_in",
     /// Bytes written to clients.
-    pub bytes_out: AtomicU64,
+    bytes_out => "bytes_out",
     /// Connections closed because a frame had a bad magic.
-    pub err_bad_magic: AtomicU64,
+    err_bad_magic => "errors_bad_magic",
     /// Connections closed because a frame had an unsupported version.
-    pub err_unsupported_version: AtomicU64,
+    err_unsupported_version => "errors_unsupported_version",
     /// Connections closed because a frame had an unknown op.
-    pub err_unknown_op: AtomicU64,
+    err_unknown_op => "errors_unknown_op",
     /// Connections closed because a frame was larger than `--max-frame`.
-    pub err_frame_too_large: AtomicU64,
+    err_frame_too_large => "errors_frame_too_large",
     /// Connections closed by a read or write error (reset by peer, broken pipe, ...).
-    pub err_io: AtomicU64,
+    err_io => "errors_io",
     /// accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM: the server backed off.
-    pub err_accept_resources: AtomicU64,
+    err_accept_resources => "errors_accept_resources",
     /// accept() failed for another reason.
-    pub err_accept_other: AtomicU64,
+    err_accept_other => "errors_accept_other",
     /// Work requests whose CPU time was lowered to the server's cap.
-    pub work_capped: AtomicU64,
+    work_capped => "work_capped",
 }
 
 impl Counters {
@@ -78,63 +106,13 @@ impl Registry {
     pub fn snapshot(&self) -> Snapshot {
         let mut s = Snapshot::default();
         for b in &self.blocks {
-            s.accepted += b.accepted.load(Relaxed);
-            s.closed += b.closed.load(Relaxed);
-            s.requests += b.requests.load(Relaxed);
-            s.bytes_in += b.bytes_in.load(Relaxed);
-            s.bytes_out += b.bytes_out.load(Relaxed);
-            s.err_bad_magic += b.err_bad_magic.load(Relaxed);
-            s.err_unsupported_version += b.err_unsupported_version.load(Relaxed);
-            s.err_unknown_op += b.err_unknown_op.load(Relaxed);
-            s.err_frame_too_large += b.err_frame_too_large.load(Relaxed);
-            s.err_io += b.err_io.load(Relaxed);
-            s.err_accept_resources += b.err_accept_resources.load(Relaxed);
-            s.err_accept_other += b.err_accept_other.load(Relaxed);
-            s.work_capped += b.work_capped.load(Relaxed);
+            s.add(b);
         }
         s
     }
 }
 
-/// A point-in-time sum of all counters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)] // Each field mirrors the `Counters` field of the same name.
-pub struct Snapshot {
-    pub accepted: u64,
-    pub closed: u64,
-    pub requests: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub err_bad_magic: u64,
-    pub err_unsupported_version: u64,
-    pub err_unknown_op: u64,
-    pub err_frame_too_large: u64,
-    pub err_io: u64,
-    pub err_accept_resources: u64,
-    pub err_accept_other: u64,
-    pub work_capped: u64,
-}
-
 impl Snapshot {
-    /// Name/value pairs, in the order the Stats op sends them and shutdown prints them.
-    pub fn pairs(&self) -> [(&'static str, u64); 13] {
-        [
-            ("connections_accepted", self.accepted),
-            ("connections_closed", self.closed),
-            ("requests", self.requests),
-            ("bytes_in", self.bytes_in),
-            ("bytes_out", self.bytes_out),
-            ("errors_bad_magic", self.err_bad_magic),
-            ("errors_unsupported_version", self.err_unsupported_version),
-            ("errors_unknown_op", self.err_unknown_op),
-            ("errors_frame_too_large", self.err_frame_too_large),
-            ("errors_io", self.err_io),
-            ("errors_accept_resources", self.err_accept_resources),
-            ("errors_accept_other", self.err_accept_other),
-            ("work_capped", self.work_capped),
-        ]
-    }
-
     /// Protocol errors of every kind: connections closed for bad input.
     pub fn protocol_errors(&self) -> u64 {
         self.err_bad_magic
@@ -146,12 +124,10 @@ impl Snapshot {
 
 impl std::fmt::Display for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut first = true;
-        for (k, v) in self.pairs() {
-            if !first {
+        for (i, (k, v)) in self.pairs().into_iter().enumerate() {
+            if i > 0 {
                 f.write_str(" ")?;
             }
-            first = false;
             write!(f, "{k}={v}")?;
         }
         Ok(())
