@@ -5,7 +5,19 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::schedule::Arrival;
 use crate::target::RequestSpec;
+
+/// Open-loop load: requests fall due on a schedule whatever the server does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OpenLoop {
+    /// Requests per second, across all threads and connections.
+    pub rate_per_s: f64,
+    /// Spacing of arrivals.
+    pub arrival: Arrival,
+    /// Seed of the Poisson schedule (each thread derives its own from it).
+    pub seed: u64,
+}
 
 /// When the measured part of a run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,8 +43,14 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Connections, spread over the threads.
     pub connections: usize,
-    /// Requests in flight per connection (closed loop).
+    /// Requests in flight per connection at most (closed loop: always).
     pub pipeline: usize,
+    /// Open-loop schedule; `None` is closed loop.
+    pub open_loop: Option<OpenLoop>,
+    /// Schedule lag p99 above which the report warns that the driver, not the server, limited
+    /// the result.
+    #[serde(serialize_with = "ser_secs")]
+    pub lag_threshold: Duration,
     /// When the measurement ends.
     pub stop: StopAt,
     /// Load applied and measured before the measurement, then reported apart and discarded.

@@ -1,10 +1,18 @@
-//! One driver thread: a mio event loop over its connections, closed-loop.
+//! One driver thread: a mio event loop over its connections, closed or open loop.
 //!
 //! The thread connects its share of the connections, waits for every other thread to be
-//! connected (so connection set-up is never inside the measurement), then keeps `pipeline`
-//! requests in flight on every connection: each reply is matched, checked, timed and recorded,
-//! and immediately replaced by a new request. Bytes are the codec's business; timing is the run
-//! clock's; this file only moves them between sockets and buffers.
+//! connected (so connection set-up is never inside the measurement), then applies load:
+//!
+//! - closed loop: every connection keeps `pipeline` requests in flight; each reply is matched,
+//!   checked, timed, recorded and immediately replaced;
+//! - open loop: requests fall due on the thread's [`Schedule`]. A due request goes out on a
+//!   connection with a free slot (connections take turns); when none has one it waits in a
+//!   backlog with its due time unchanged, so the wait is part of its latency. Nothing due is ever
+//!   dropped or moved. Latency is measured from the due time (corrected) and from the actual send
+//!   (uncorrected), and how late the driver itself got to each due request is recorded as lag.
+//!
+//! Bytes are the codec's business; timing is the run clock's and the schedule's; this file only
+//! moves requests between them and the sockets.
 //!
 //! The clock is read once per read() that returned data: that instant is both the receive time
 //! of every reply in the batch and the intended send time of the requests that replace them, so
@@ -20,11 +28,44 @@ use std::time::Duration;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use std::sync::mpsc::Sender;
+
+use hdrhistogram::Histogram;
+
 use crate::clock::RunClock;
 use crate::config::{BenchConfig, StopAt};
 use crate::errors::ErrorCounts;
 use crate::recorder::Recorder;
+use crate::schedule::Schedule;
 use crate::target::{Codec, RequestSpec};
+
+/// Length of one progress / interval-log interval.
+pub const INTERVAL_NS: u64 = 1_000_000_000;
+/// Below this much time to the next due request the loop spins instead of sleeping in epoll,
+/// whose timeout has millisecond granularity.
+const SPIN_BELOW_NS: u64 = 1_500_000;
+
+/// What driver threads tell the thread watching them while the run goes on.
+#[derive(Debug)]
+pub enum ThreadMsg {
+    /// Corrected latencies recorded in measurement interval `index` (1 s each from the start of
+    /// measurement), which ended at `end_ns` on the run clock.
+    Interval {
+        /// Sending thread.
+        thread: usize,
+        /// Interval number, from 0.
+        index: u64,
+        /// When the interval ended (earlier than a whole second for the last one).
+        end_ns: u64,
+        /// The interval's corrected latencies.
+        hist: Histogram<u64>,
+    },
+    /// The thread has sent its last interval.
+    Done {
+        /// Sending thread.
+        thread: usize,
+    },
+}
 
 const INITIAL_READ_BYTES: usize = 4096;
 /// Longest the loop sleeps before looking at the stop flag and the clock again.
@@ -149,6 +190,9 @@ pub struct ThreadOutcome {
     pub stopped_ns: u64,
     /// CPU time the thread used while applying load.
     pub cpu: Duration,
+    /// Part of that CPU time spent spinning with nothing to do (open loop waits for due times
+    /// closer than epoll can sleep); not work, so not counted as busy.
+    pub idle_spin: Duration,
     /// Wall time the thread spent applying load.
     pub wall: Duration,
 }
@@ -156,12 +200,16 @@ pub struct ThreadOutcome {
 struct InFlight {
     id: u64,
     intended_ns: u64,
+    sent_ns: u64,
 }
 
 struct Conn {
+    idx: usize,
     /// `None` once the connection is dead.
     stream: Option<TcpStream>,
     connecting: bool,
+    /// In the ready queue (open loop).
+    queued: bool,
     codec: Box<dyn Codec>,
     rbuf: Vec<u8>,
     rlen: usize,
@@ -181,6 +229,17 @@ struct Load<'a> {
     in_flight_total: usize,
     open: usize,
     out: ThreadOutcome,
+    /// Open loop: the thread's schedule.
+    schedule: Option<Schedule>,
+    /// Open loop: due times of requests waiting for a free slot, oldest first.
+    backlog: VecDeque<u64>,
+    /// Open loop: connections with a free slot, in turn.
+    ready: VecDeque<usize>,
+    touched: Vec<usize>,
+    interval_index: u64,
+    next_interval_ns: u64,
+    tx: Option<Sender<ThreadMsg>>,
+    idle_spin_ns: u64,
 }
 
 /// Runs one driver thread to completion.
@@ -189,6 +248,7 @@ pub fn run_thread(
     cfg: &BenchConfig,
     shared: &Shared,
     clock: RunClock,
+    tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
     let mut conns = Vec::with_capacity(plan.connections);
@@ -222,8 +282,20 @@ pub fn run_thread(
         .get_or_init(|| timeline_from(clock.now_ns(), cfg));
     let Some(mut poll) = poll else {
         out.stopped_ns = clock.now_ns();
+        if let Some(tx) = &tx {
+            let _ = tx.send(ThreadMsg::Done { thread: plan.index });
+        }
         return out;
     };
+    let schedule = cfg.open_loop.map(|o| {
+        let threads = shared.completed.len() as f64;
+        // Threads start at the same instant with independent streams derived from one seed.
+        let seed = crate::schedule::SplitMix64::new(
+            o.seed ^ (plan.index as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+        )
+        .next_u64();
+        Schedule::new(timeline.start_ns, o.rate_per_s / threads, o.arrival, seed)
+    });
     let cpu_before = thread_cpu_time();
     let mut load = Load {
         plan,
@@ -236,6 +308,14 @@ pub fn run_thread(
         in_flight_total: 0,
         open: conns.iter().filter(|c| c.stream.is_some()).count(),
         out,
+        schedule,
+        backlog: VecDeque::new(),
+        ready: VecDeque::new(),
+        touched: Vec::new(),
+        interval_index: 0,
+        next_interval_ns: timeline.measure_start_ns + INTERVAL_NS,
+        tx,
+        idle_spin_ns: 0,
     };
     load.run(
         &mut poll,
@@ -244,10 +324,12 @@ pub fn run_thread(
         cfg.drain_timeout,
         cfg.request_timeout,
     );
+    let load_idle = load.idle_spin_ns;
     let mut out = load.out;
     out.stopped_ns = clock.now_ns();
     out.wall = Duration::from_nanos(out.stopped_ns.saturating_sub(timeline.start_ns));
     out.cpu = thread_cpu_time().saturating_sub(cpu_before);
+    out.idle_spin = Duration::from_nanos(load_idle);
     out
 }
 
@@ -279,8 +361,10 @@ fn connect_all(
     let mut pending = 0usize;
     for i in 0..plan.connections {
         let mut conn = Conn {
+            idx: i,
             stream: None,
             connecting: false,
+            queued: false,
             codec: spec.codec(),
             rbuf: Vec::new(),
             rlen: 0,
@@ -393,7 +477,7 @@ impl Load<'_> {
         let check_every_ns = (timeout_ns / 10).clamp(1_000_000, 100_000_000);
         let mut next_check_ns = start + check_every_ns;
         for conn in conns.iter_mut().filter(|c| c.stream.is_some()) {
-            self.refill(conn, start);
+            self.replenish(conn, start);
             self.flush(conn);
         }
         let mut drain_deadline: Option<u64> = None;
@@ -403,17 +487,31 @@ impl Load<'_> {
                 break;
             }
             let now = self.clock.now_ns();
+            self.ship_intervals(now);
+            if self.schedule.is_some() {
+                self.issue_due(conns, now);
+            }
             let mut wait = MAX_POLL_WAIT;
-            if !self.may_issue(now) {
-                if self.in_flight_total == 0 {
+            if !self.issuing(now) {
+                if self.in_flight_total == 0 && self.backlog.is_empty() {
                     break;
                 }
                 let deadline = *drain_deadline.get_or_insert(now + drain_timeout.as_nanos() as u64);
                 if now >= deadline {
-                    self.out.errors.timeout += self.in_flight_total as u64;
+                    self.out.errors.timeout += (self.in_flight_total + self.backlog.len()) as u64;
+                    self.backlog.clear();
                     break;
                 }
                 wait = wait.min(Duration::from_nanos(deadline - now));
+            } else if let Some(s) = &self.schedule {
+                // epoll sleeps in whole milliseconds (rounded up): sleep until a millisecond
+                // before the next due time, then spin, so requests leave on time.
+                let due = s.peek();
+                wait = if due <= now || due - now < SPIN_BELOW_NS {
+                    Duration::ZERO
+                } else {
+                    wait.min(Duration::from_nanos(due - now - 1_000_000))
+                };
             }
             if let Err(e) = poll.poll(events, Some(wait)) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -421,6 +519,9 @@ impl Load<'_> {
                 }
                 tracing::error!(error = %e, "driver poll failed");
                 break;
+            }
+            if wait.is_zero() && events.is_empty() {
+                self.idle_spin_ns += self.clock.now_ns().saturating_sub(now);
             }
             for ev in events.iter() {
                 let Some(conn) = conns.get_mut(ev.token().0) else {
@@ -442,17 +543,104 @@ impl Load<'_> {
                 self.expire(conns, now, timeout_ns);
             }
         }
+        // Requests due but never sent (every connection lost, or the run was stopped).
+        self.out.errors.timeout += self.backlog.len() as u64;
+        self.backlog.clear();
         self.publish_progress();
+        self.finish_intervals();
+    }
+
+    /// Sends every request due by `now` (open loop).
+    fn issue_due(&mut self, conns: &mut [Conn], now: u64) {
+        loop {
+            let Some(due) = self.schedule.as_ref().map(Schedule::peek) else {
+                return;
+            };
+            if due > now || !self.take_issue_slot(due) {
+                break;
+            }
+            if let Some(s) = self.schedule.as_mut() {
+                s.take();
+            }
+            if due >= self.timeline.measure_start_ns {
+                self.out.recorder.record_lag(now - due);
+            }
+            match self.next_ready(conns) {
+                Some(i) => {
+                    let conn = &mut conns[i];
+                    self.send(conn, due, now);
+                    self.requeue(conn);
+                    self.touched.push(i);
+                }
+                None => self.backlog.push_back(due),
+            }
+        }
+        let touched = std::mem::take(&mut self.touched);
+        for &i in &touched {
+            self.flush(&mut conns[i]);
+        }
+        self.touched = touched;
+        self.touched.clear();
+    }
+
+    /// The next live connection with a free slot, taken off the ready queue.
+    fn next_ready(&mut self, conns: &mut [Conn]) -> Option<usize> {
+        while let Some(i) = self.ready.pop_front() {
+            let c = &mut conns[i];
+            c.queued = false;
+            if c.stream.is_some() && c.in_flight.len() < self.pipeline {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Puts a connection with a free slot at the back of the ready queue.
+    fn requeue(&mut self, conn: &mut Conn) {
+        if !conn.queued && conn.stream.is_some() && conn.in_flight.len() < self.pipeline {
+            conn.queued = true;
+            self.ready.push_back(conn.idx);
+        }
+    }
+
+    fn send(&mut self, conn: &mut Conn, intended_ns: u64, now: u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        conn.codec.encode_request(id, intended_ns, &mut conn.wbuf);
+        conn.in_flight.push_back(InFlight {
+            id,
+            intended_ns,
+            sent_ns: now,
+        });
+        self.in_flight_total += 1;
+    }
+
+    /// Fills a connection's free slots: in closed loop with new requests, in open loop with
+    /// requests waiting in the backlog (else the connection waits in the ready queue).
+    fn replenish(&mut self, conn: &mut Conn, now: u64) {
+        if self.schedule.is_none() {
+            while conn.in_flight.len() < self.pipeline && self.take_issue_slot(now) {
+                self.send(conn, now, now);
+            }
+            return;
+        }
+        while conn.in_flight.len() < self.pipeline {
+            let Some(due) = self.backlog.pop_front() else {
+                break;
+            };
+            self.send(conn, due, now);
+        }
+        self.requeue(conn);
     }
 
     /// Gives up on requests older than the timeout, so a server that never answers cannot hold
-    /// the run (or a closed-loop slot) forever.
+    /// the run (or a slot) forever.
     fn expire(&mut self, conns: &mut [Conn], now: u64, timeout_ns: u64) {
         for conn in conns.iter_mut().filter(|c| c.stream.is_some()) {
             let expired = conn
                 .in_flight
                 .iter()
-                .take_while(|f| now.saturating_sub(f.intended_ns) >= timeout_ns)
+                .take_while(|f| now.saturating_sub(f.sent_ns) >= timeout_ns)
                 .count();
             if expired == 0 {
                 continue;
@@ -464,7 +652,7 @@ impl Load<'_> {
                 for _ in 0..expired {
                     self.error(|e| e.timeout += 1);
                 }
-                self.refill(conn, now);
+                self.replenish(conn, now);
                 self.flush(conn);
             } else {
                 // In-order replies: once one is given up on, later bytes cannot be attributed.
@@ -476,6 +664,44 @@ impl Load<'_> {
         }
     }
 
+    /// Sends finished intervals to the watching thread.
+    fn ship_intervals(&mut self, now: u64) {
+        while now >= self.next_interval_ns {
+            let hist = self.out.recorder.take_interval();
+            self.send_interval(self.next_interval_ns, hist);
+            self.next_interval_ns += INTERVAL_NS;
+        }
+    }
+
+    fn send_interval(&mut self, end_ns: u64, hist: Histogram<u64>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(ThreadMsg::Interval {
+                thread: self.plan.index,
+                index: self.interval_index,
+                end_ns,
+                hist,
+            });
+        }
+        self.interval_index += 1;
+    }
+
+    fn finish_intervals(&mut self) {
+        let now = self.clock.now_ns();
+        if now > self.timeline.measure_start_ns {
+            self.ship_intervals(now);
+            // The last, partial interval, unless the run ended right on a boundary.
+            if !self.out.recorder.interval.is_empty() {
+                let hist = self.out.recorder.take_interval();
+                self.send_interval(now, hist);
+            }
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(ThreadMsg::Done {
+                thread: self.plan.index,
+            });
+        }
+    }
+
     fn publish_progress(&self) {
         let done = self.out.recorder.measured.len();
         self.shared.completed[self.plan.index]
@@ -483,39 +709,31 @@ impl Load<'_> {
             .store(done, Ordering::Relaxed);
     }
 
-    /// Whether a request may be issued at `now`; in request-count mode this takes one from the budget.
-    fn may_issue(&self, now: u64) -> bool {
+    /// Whether the measurement still wants requests: for open loop judged by the next due time,
+    /// for closed loop by `now`.
+    fn issuing(&self, now: u64) -> bool {
+        let t = self.schedule.as_ref().map_or(now, Schedule::peek);
         match (self.timeline.end_ns, self.budget) {
-            (Some(end), _) => now < end,
-            (None, Some(b)) => now < self.timeline.measure_start_ns || b > 0,
+            (Some(end), _) => t < end,
+            (None, Some(b)) => t < self.timeline.measure_start_ns || b > 0,
             (None, None) => false,
         }
     }
 
-    fn take_issue_slot(&mut self, now: u64) -> bool {
-        if !self.may_issue(now) {
-            return false;
-        }
-        if self.timeline.end_ns.is_none() && now >= self.timeline.measure_start_ns {
+    /// Whether a request due at `t` is part of the run; in request-count mode this takes one
+    /// from the budget (warm-up requests do not count against it).
+    fn take_issue_slot(&mut self, t: u64) -> bool {
+        let allowed = match (self.timeline.end_ns, self.budget) {
+            (Some(end), _) => t < end,
+            (None, Some(b)) => t < self.timeline.measure_start_ns || b > 0,
+            (None, None) => false,
+        };
+        if allowed && self.timeline.end_ns.is_none() && t >= self.timeline.measure_start_ns {
             if let Some(b) = self.budget.as_mut() {
                 *b -= 1;
             }
         }
-        true
-    }
-
-    /// Tops the connection up to `pipeline` requests in flight (closed loop).
-    fn refill(&mut self, conn: &mut Conn, now: u64) {
-        while conn.in_flight.len() < self.pipeline && self.take_issue_slot(now) {
-            let id = self.next_id;
-            self.next_id += 1;
-            conn.codec.encode_request(id, now, &mut conn.wbuf);
-            conn.in_flight.push_back(InFlight {
-                id,
-                intended_ns: now,
-            });
-            self.in_flight_total += 1;
-        }
+        allowed
     }
 
     fn read(&mut self, conn: &mut Conn, drain_to_eof: bool) {
@@ -540,7 +758,7 @@ impl Load<'_> {
                         self.fail(conn, |e| e.decode += 1);
                         return;
                     }
-                    self.refill(conn, now);
+                    self.replenish(conn, now);
                     // Same reasoning as the server: a short read drained the socket.
                     if n < space && !drain_to_eof {
                         break;
@@ -585,9 +803,11 @@ impl Load<'_> {
                         continue;
                     }
                     let warmup = req.intended_ns < self.timeline.measure_start_ns;
-                    self.out
-                        .recorder
-                        .record(now.saturating_sub(req.intended_ns), warmup);
+                    self.out.recorder.record(
+                        now.saturating_sub(req.intended_ns),
+                        now.saturating_sub(req.sent_ns),
+                        warmup,
+                    );
                     if !warmup {
                         self.out.last_completion_ns = now;
                     }

@@ -20,6 +20,7 @@ pub mod host;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod target;
 
 pub use config::{parse_duration, BenchConfig, StopAt};

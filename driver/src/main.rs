@@ -9,9 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use nines_driver::config::{parse_duration, BenchConfig, StopAt};
-use nines_driver::report::{render_text, to_json, write_json};
-use nines_driver::run::{run, RunHooks};
+use nines_driver::config::{parse_duration, BenchConfig, OpenLoop, StopAt};
+use nines_driver::report::hgrm::write_hgrm;
+use nines_driver::report::hlog::{merge_logs, HlogWriter};
+use nines_driver::report::{
+    render_merge_text, render_text, to_json, write_atomic, write_json, LatencySummary,
+};
+use nines_driver::run::{run_with, RunHooks};
+use nines_driver::schedule::Arrival;
 use nines_driver::target::{ProtocolKind, RequestSpec};
 use nines_protocol::Op;
 use nines_server::config::{available_cpus, parse_bytes};
@@ -29,7 +34,26 @@ enum Command {
     /// Load a server and report throughput and latency percentiles.
     ///
     /// Without TARGET, starts nines-server in-process on 127.0.0.1 and loads that.
-    Bench(BenchArgs),
+    /// With --rate, load is open loop and latency is corrected for coordinated omission.
+    Bench(Box<BenchArgs>),
+    /// Merge interval logs (.hlog) from several driver machines into one distribution.
+    ///
+    /// Histograms are added count by count, so the merged percentiles are true percentiles of
+    /// every request, never averages of each machine's percentiles.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// Interval logs written by `nines bench --hlog`.
+    #[arg(required = true)]
+    logs: Vec<PathBuf>,
+    /// Write the merged summary as JSON to FILE, or to stdout with `-`.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the merged percentile distribution (.hgrm) to FILE.
+    #[arg(long, value_name = "FILE")]
+    hdr_out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -43,9 +67,22 @@ struct BenchArgs {
     /// Connections, spread over the threads.
     #[arg(short, long, default_value_t = 64)]
     connections: usize,
-    /// Requests in flight per connection.
+    /// Requests in flight per connection at most.
     #[arg(short, long, default_value_t = 1)]
     pipeline: usize,
+    /// Open loop: requests per second in total, due on a schedule whatever the server does;
+    /// latency is measured from when each request was due. Without it, load is closed loop.
+    #[arg(short = 'R', long)]
+    rate: Option<f64>,
+    /// Open-loop arrivals: constant (evenly spaced) or poisson (exponential gaps).
+    #[arg(long, default_value = "constant", value_parser = |s: &str| s.parse::<Arrival>(), requires = "rate")]
+    arrival: Arrival,
+    /// Seed of the Poisson schedule: the same seed gives the same arrivals.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Warn when the driver's own schedule lag p99 is above this (it, not the server, is slow).
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    lag_threshold: Duration,
     /// How long to measure, e.g. 10s, 500ms, 2m.
     #[arg(short, long, default_value = "10s", value_parser = parse_duration, conflicts_with = "requests")]
     duration: Duration,
@@ -70,6 +107,13 @@ struct BenchArgs {
     /// Write the full report as JSON to FILE (atomically), or to stdout with `-`.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write the corrected latency distribution in HdrHistogram's .hgrm text format to FILE.
+    #[arg(long, value_name = "FILE")]
+    hdr_out: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (one histogram per second) to FILE, for `nines merge`
+    /// and HdrHistogram's tools.
+    #[arg(long, value_name = "FILE")]
+    hlog: Option<PathBuf>,
     /// Stop the run (exit status 1, results kept) once this many errors have been counted.
     #[arg(long, default_value_t = 100)]
     max_errors: u64,
@@ -107,8 +151,50 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let Command::Bench(args) = Cli::parse().command;
-    bench(args)
+    match Cli::parse().command {
+        Command::Bench(args) => bench(*args),
+        Command::Merge(args) => merge(args),
+    }
+}
+
+fn merge(a: MergeArgs) -> ExitCode {
+    let m = match merge_logs(&a.logs) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("nines: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let span_s = (m.last_unix_s - m.first_unix_s).max(0.0);
+    let summary = serde_json::json!({
+        "files": a.logs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "intervals": m.intervals,
+        "requests": m.histogram.len(),
+        "duration_s": span_s,
+        "throughput_rps": if span_s > 0.0 { m.histogram.len() as f64 / span_s } else { 0.0 },
+        "latency_us": LatencySummary::from_histogram(&m.histogram),
+    });
+    let to_stdout = a.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let text = render_merge_text(&a.logs, m.intervals, &m.histogram, span_s);
+    if to_stdout {
+        eprint!("{text}");
+        println!("{summary:#}");
+    } else {
+        print!("{text}");
+    }
+    if let Some(p) = a.json.as_deref().filter(|_| !to_stdout) {
+        if let Err(e) = write_atomic(p, format!("{summary:#}\n").as_bytes()) {
+            eprintln!("nines: error: cannot write {}: {e}", p.display());
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(p) = &a.hdr_out {
+        if let Err(e) = write_hgrm(&m.histogram, p) {
+            eprintln!("nines: error: cannot write {}: {e}", p.display());
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn bench(a: BenchArgs) -> ExitCode {
@@ -121,6 +207,12 @@ fn bench(a: BenchArgs) -> ExitCode {
         target: a.target,
         connections: a.connections,
         pipeline: a.pipeline,
+        open_loop: a.rate.map(|rate_per_s| OpenLoop {
+            rate_per_s,
+            arrival: a.arrival,
+            seed: a.seed,
+        }),
+        lag_threshold: a.lag_threshold,
         stop: a
             .requests
             .map_or(StopAt::Duration(a.duration), StopAt::Requests),
@@ -151,13 +243,40 @@ fn bench(a: BenchArgs) -> ExitCode {
         interrupt: Some(interrupt),
         progress: !a.quiet && (a.progress || RunHooks::default_progress()),
     };
-    let report = match run(&cfg, &hooks) {
+    let mut hlog = a.hlog.as_deref().map(HlogWriter::new);
+    let mut hlog_error = None;
+    let result = run_with(&cfg, &hooks, |iv| {
+        if let Some(w) = hlog.as_mut() {
+            if let Err(e) = w.append(iv) {
+                hlog_error.get_or_insert(e);
+            }
+        }
+    });
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("nines: error: {e}");
             return ExitCode::from(1);
         }
     };
+    let mut failed = false;
+    if let (Some(w), Some(path)) = (hlog, a.hlog.as_deref()) {
+        if let Some(e) = hlog_error
+            .take()
+            .map(Err)
+            .unwrap_or_else(|| w.finish())
+            .err()
+        {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            failed = true;
+        }
+    }
+    if let Some(path) = a.hdr_out.as_deref() {
+        if let Err(e) = write_hgrm(&report.histogram, path) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            failed = true;
+        }
+    }
     let json_to_stdout = a.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let summary = render_text(&report);
     if json_to_stdout {
@@ -169,10 +288,10 @@ fn bench(a: BenchArgs) -> ExitCode {
     if let Some(path) = a.json.as_deref().filter(|_| !json_to_stdout) {
         if let Err(e) = write_json(&report, path) {
             eprintln!("nines: error: cannot write {}: {e}", path.display());
-            return ExitCode::from(1);
+            failed = true;
         }
     }
-    if report.completed() {
+    if report.completed() && !failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

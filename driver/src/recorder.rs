@@ -4,6 +4,14 @@
 //! everywhere in that range), so a 20 µs loopback round trip and a 30 s stall are both exact to
 //! the reported precision. The bounds are fixed up front so recording never allocates; a value
 //! past 60 s is clamped to 60 s rather than lost.
+//!
+//! Three measurements per reply, kept apart:
+//! - corrected latency: reply time minus the request's *intended* send time (the schedule's), so
+//!   a stalled server is charged for every request that fell due during the stall;
+//! - uncorrected latency: reply time minus the time the request was actually written, which is
+//!   what a closed-loop tool reports, kept for comparison;
+//! - schedule lag: how late the driver itself got to a due request (open loop only); when this
+//!   grows, the driver, not the server, is the bottleneck.
 
 use hdrhistogram::Histogram;
 
@@ -20,45 +28,75 @@ pub fn new_histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
+#[inline]
+fn put(h: &mut Histogram<u64>, ns: u64) {
+    h.saturating_record(ns.clamp(1, MAX_LATENCY_NS));
+}
+
 /// One thread's histograms.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    /// Latencies of requests due inside the measurement window.
+    /// Corrected latencies of requests due inside the measurement window.
     pub measured: Histogram<u64>,
-    /// Latencies of warm-up requests: measured separately, reported, never mixed in.
+    /// Uncorrected latencies (from the actual send) of the same requests.
+    pub uncorrected: Histogram<u64>,
+    /// Corrected latencies of warm-up requests: measured separately, reported, never mixed in.
     pub warmup: Histogram<u64>,
+    /// How late the driver sent each due request (open loop).
+    pub lag: Histogram<u64>,
+    /// Corrected latencies of the current interval (for progress and interval logs).
+    pub interval: Histogram<u64>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             measured: new_histogram(),
+            uncorrected: new_histogram(),
             warmup: new_histogram(),
+            lag: new_histogram(),
+            interval: new_histogram(),
         }
     }
 }
 
 impl Recorder {
-    /// Records one latency.
+    /// Records one reply: `corrected_ns` from its intended send, `uncorrected_ns` from its send.
     #[inline]
-    pub fn record(&mut self, latency_ns: u64, warmup: bool) {
-        let h = if warmup {
-            &mut self.warmup
+    pub fn record(&mut self, corrected_ns: u64, uncorrected_ns: u64, warmup: bool) {
+        if warmup {
+            put(&mut self.warmup, corrected_ns);
         } else {
-            &mut self.measured
-        };
-        h.saturating_record(latency_ns.clamp(1, MAX_LATENCY_NS));
+            put(&mut self.measured, corrected_ns);
+            put(&mut self.uncorrected, uncorrected_ns);
+            put(&mut self.interval, corrected_ns);
+        }
     }
 
-    /// Adds another thread's recordings to these.
+    /// Records how late the driver got to a due request.
+    #[inline]
+    pub fn record_lag(&mut self, lag_ns: u64) {
+        put(&mut self.lag, lag_ns);
+    }
+
+    /// Takes the current interval's histogram, leaving an empty one.
+    pub fn take_interval(&mut self) -> Histogram<u64> {
+        let h = self.interval.clone();
+        self.interval.reset();
+        h
+    }
+
+    /// Adds another thread's recordings to these (intervals are merged elsewhere, as they come).
     pub fn merge(&mut self, other: &Recorder) {
-        // Same bounds on both sides, so `add` cannot fail.
-        self.measured
-            .add(&other.measured)
-            .expect("histograms share bounds");
-        self.warmup
-            .add(&other.warmup)
-            .expect("histograms share bounds");
+        // Same bounds on every side, so `add` cannot fail.
+        for (mine, theirs) in [
+            (&mut self.measured, &other.measured),
+            (&mut self.uncorrected, &other.uncorrected),
+            (&mut self.warmup, &other.warmup),
+            (&mut self.lag, &other.lag),
+        ] {
+            mine.add(theirs).expect("histograms share bounds");
+        }
     }
 }
 
@@ -71,23 +109,29 @@ mod tests {
         let mut a = Recorder::default();
         let mut b = Recorder::default();
         for _ in 0..99 {
-            a.record(10_000, false);
+            a.record(10_000, 10_000, false);
         }
-        b.record(5_000_000, false);
-        b.record(1, true);
+        b.record(5_000_000, 20_000, false);
+        b.record(1, 1, true);
+        b.record_lag(3_000);
         a.merge(&b);
         assert_eq!(a.measured.len(), 100);
+        assert_eq!(a.uncorrected.len(), 100);
         assert_eq!(a.warmup.len(), 1);
+        assert_eq!(a.lag.len(), 1);
         assert!(a.measured.value_at_quantile(0.99) < 11_000);
         assert!(a.measured.max() >= 4_990_000);
+        assert!(a.uncorrected.max() < 21_000);
     }
 
     #[test]
-    fn huge_values_are_clamped_not_lost() {
+    fn huge_values_are_clamped_not_lost_and_intervals_reset() {
         let mut r = Recorder::default();
-        r.record(u64::MAX, false);
-        r.record(0, false);
+        r.record(u64::MAX, u64::MAX, false);
+        r.record(0, 0, false);
         assert_eq!(r.measured.len(), 2);
         assert!(r.measured.max() >= MAX_LATENCY_NS - MAX_LATENCY_NS / 1000);
+        assert_eq!(r.take_interval().len(), 2);
+        assert_eq!(r.interval.len(), 0);
     }
 }

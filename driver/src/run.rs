@@ -1,20 +1,25 @@
 //! Running a benchmark: resolve or embed the target, check it answers, start the driver threads,
 //! report progress, merge what they measured into one [`Report`].
 
-use std::io::{IsTerminal, Write};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
 
 use crate::clock::RunClock;
 use crate::config::{BenchConfig, StopAt};
-use crate::engine::{run_thread, Shared, StopReason, ThreadOutcome, ThreadPlan};
+use crate::engine::{
+    run_thread, Shared, StopReason, ThreadMsg, ThreadOutcome, ThreadPlan, INTERVAL_NS,
+};
 use crate::errors::ErrorCounts;
 use crate::host::HostInfo;
-use crate::recorder::Recorder;
+use crate::recorder::{new_histogram, Recorder};
 use crate::report::{
-    text::thousands, DriverSummary, LatencySummary, Report, Status, WarmupSummary,
+    text::thousands, DriverSummary, LatencySummary, OpenLoopSummary, Report, Status, WarmupSummary,
 };
 use crate::target::ProtocolKind;
 
@@ -49,6 +54,19 @@ pub enum RunError {
     /// A driver thread could not be started.
     #[error("cannot start a driver thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// One second of measurement, merged over all driver threads.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Interval number from the start of measurement.
+    pub index: u64,
+    /// Wall-clock start, seconds since the Unix epoch.
+    pub start_unix_s: f64,
+    /// Length in seconds (the last one may be short).
+    pub duration_s: f64,
+    /// Corrected latencies recorded in it (ns).
+    pub hist: Histogram<u64>,
 }
 
 /// How a caller watches and steers a run.
@@ -108,6 +126,26 @@ fn has_port(t: &str) -> bool {
 /// Only for problems found before load starts (bad config, unresolvable or unreachable target,
 /// embedded server failure). Errors during the run are counted in the report.
 pub fn run(cfg: &BenchConfig, hooks: &RunHooks) -> Result<Report, RunError> {
+    run_with(cfg, hooks, |_| {})
+}
+
+/// [`run`], calling `on_interval` with each second of measurement as it completes (for interval
+/// logs and live displays), in order.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(
+    cfg: &BenchConfig,
+    hooks: &RunHooks,
+    mut on_interval: impl FnMut(&Interval),
+) -> Result<Report, RunError> {
+    if let Some(o) = cfg.open_loop {
+        if !(o.rate_per_s > 0.0 && o.rate_per_s.is_finite()) {
+            return Err(RunError::Config(
+                "--rate must be a positive number of requests per second".into(),
+            ));
+        }
+    }
     if cfg.connections == 0 || cfg.threads == 0 || cfg.pipeline == 0 {
         return Err(RunError::Config(
             "--connections, --threads and --pipeline must be at least 1".into(),
@@ -152,6 +190,11 @@ pub fn run(cfg: &BenchConfig, hooks: &RunHooks) -> Result<Report, RunError> {
     let threads = cfg.threads.min(cfg.connections);
     let shared = Arc::new(Shared::new(threads, cfg.max_errors.max(1)));
     let clock = RunClock::start();
+    let epoch_unix_s = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let (tx, rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
     for index in 0..threads {
         let plan = ThreadPlan {
@@ -163,10 +206,10 @@ pub fn run(cfg: &BenchConfig, hooks: &RunHooks) -> Result<Report, RunError> {
                 StopAt::Duration(_) => None,
             },
         };
-        let (thread_cfg, thread_shared) = (cfg.clone(), shared.clone());
+        let (thread_cfg, thread_shared, thread_tx) = (cfg.clone(), shared.clone(), tx.clone());
         let h = std::thread::Builder::new()
             .name(format!("nines-driver-{index}"))
-            .spawn(move || run_thread(&plan, &thread_cfg, &thread_shared, clock))
+            .spawn(move || run_thread(&plan, &thread_cfg, &thread_shared, clock, Some(thread_tx)))
             .map_err(|e| {
                 shared.request_stop(StopReason::Interrupted);
                 RunError::Thread(e)
@@ -174,7 +217,18 @@ pub fn run(cfg: &BenchConfig, hooks: &RunHooks) -> Result<Report, RunError> {
         handles.push(h);
     }
 
-    watch(&handles, &shared, cfg, clock, hooks);
+    drop(tx);
+    let mut intervals = IntervalMerger::new(threads, epoch_unix_s);
+    watch(
+        &handles,
+        &shared,
+        cfg,
+        clock,
+        hooks,
+        &rx,
+        &mut intervals,
+        &mut on_interval,
+    );
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {
@@ -201,18 +255,98 @@ fn share(total: u64, parts: usize, index: usize) -> u64 {
     total / parts + u64::from((index as u64) < total % parts)
 }
 
-/// Waits for the threads, forwarding interrupts and printing progress once a second.
+/// Gathers the threads' per-second histograms and releases each interval, merged, once every
+/// thread has sent it (or finished).
+struct IntervalMerger {
+    epoch_unix_s: f64,
+    last_sent: Vec<Option<u64>>,
+    done: Vec<bool>,
+    pending: BTreeMap<u64, (Histogram<u64>, u64)>,
+    next: u64,
+}
+
+impl IntervalMerger {
+    fn new(threads: usize, epoch_unix_s: f64) -> IntervalMerger {
+        IntervalMerger {
+            epoch_unix_s,
+            last_sent: vec![None; threads],
+            done: vec![false; threads],
+            pending: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    fn take(&mut self, msg: ThreadMsg) {
+        match msg {
+            ThreadMsg::Interval {
+                thread,
+                index,
+                end_ns,
+                hist,
+            } => {
+                self.last_sent[thread] = Some(index);
+                let entry = self
+                    .pending
+                    .entry(index)
+                    .or_insert_with(|| (new_histogram(), 0));
+                // Same bounds everywhere, so `add` cannot fail.
+                entry.0.add(&hist).expect("histograms share bounds");
+                entry.1 = entry.1.max(end_ns);
+            }
+            ThreadMsg::Done { thread } => self.done[thread] = true,
+        }
+    }
+
+    /// The next interval every thread is past, if there is one.
+    fn ready(&mut self, measure_start_ns: u64) -> Option<Interval> {
+        let k = self.next;
+        let complete = self
+            .last_sent
+            .iter()
+            .zip(&self.done)
+            .all(|(sent, done)| *done || sent.is_some_and(|s| s >= k));
+        if !complete {
+            return None;
+        }
+        let (hist, end_ns) = self.pending.remove(&k)?;
+        self.next += 1;
+        let start_ns = measure_start_ns + k * INTERVAL_NS;
+        Some(Interval {
+            index: k,
+            start_unix_s: self.epoch_unix_s + start_ns as f64 / 1e9,
+            duration_s: end_ns.saturating_sub(start_ns) as f64 / 1e9,
+            hist,
+        })
+    }
+}
+
+/// Waits for the threads: forwards interrupts, releases merged intervals in order, and prints a
+/// progress line per interval (and during connect and warm-up, once a second).
+#[allow(clippy::too_many_arguments)]
 fn watch(
     handles: &[std::thread::JoinHandle<ThreadOutcome>],
     shared: &Shared,
     cfg: &BenchConfig,
     clock: RunClock,
     hooks: &RunHooks,
+    rx: &mpsc::Receiver<ThreadMsg>,
+    intervals: &mut IntervalMerger,
+    on_interval: &mut dyn FnMut(&Interval),
 ) {
-    let mut last_print = Instant::now();
-    let mut last_done = 0u64;
-    while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
+    let mut last_line = Instant::now();
+    let total = match cfg.stop {
+        StopAt::Duration(d) => format!("{:.0}s", (cfg.warmup + d).as_secs_f64()),
+        StopAt::Requests(n) => format!("{} req", thousands(n)),
+    };
+    loop {
+        let finished = handles.iter().all(|h| h.is_finished());
+        while let Ok(msg) = rx.recv_timeout(if finished {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(20)
+        }) {
+            intervals.take(msg);
+        }
         if hooks
             .interrupt
             .as_ref()
@@ -220,33 +354,42 @@ fn watch(
         {
             shared.request_stop(StopReason::Interrupted);
         }
-        if hooks.progress && last_print.elapsed() >= Duration::from_secs(1) {
-            let done: u64 = shared
-                .completed
-                .iter()
-                .map(|c| c.0.load(Ordering::Relaxed))
-                .sum();
-            let rate = (done - last_done.min(done)) as f64 / last_print.elapsed().as_secs_f64();
-            last_print = Instant::now();
-            last_done = done;
-            let (elapsed, total) = match shared.timeline() {
-                Some(t) => (
-                    clock.now_ns().saturating_sub(t.start_ns) as f64 / 1e9,
-                    match cfg.stop {
-                        StopAt::Duration(d) => format!("{:.0}s", (cfg.warmup + d).as_secs_f64()),
-                        StopAt::Requests(n) => format!("{} req", thousands(n)),
-                    },
-                ),
-                None => (0.0, "connecting".into()),
+        let timeline = shared.timeline();
+        let elapsed = timeline.map_or(0.0, |t| {
+            clock.now_ns().saturating_sub(t.start_ns) as f64 / 1e9
+        });
+        while let Some(iv) = timeline.and_then(|t| intervals.ready(t.measure_start_ns)) {
+            on_interval(&iv);
+            if hooks.progress {
+                let rate = if iv.duration_s > 0.0 {
+                    iv.hist.len() as f64 / iv.duration_s
+                } else {
+                    0.0
+                };
+                eprintln!(
+                    "[{elapsed:>6.1}s / {total}] {:>10} req/s  p50 {:>9.1} µs  p99 {:>9.1} µs  errors {}",
+                    thousands(rate.round() as u64),
+                    iv.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                    iv.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                    shared.errors()
+                );
+                last_line = Instant::now();
+            }
+        }
+        if finished {
+            break;
+        }
+        if hooks.progress && last_line.elapsed() >= Duration::from_millis(1500) {
+            let phase = match timeline {
+                None => "connecting",
+                Some(t) if clock.now_ns() < t.measure_start_ns => "warming up",
+                Some(_) => "measuring",
             };
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(
-                err,
-                "[{elapsed:>6.1}s / {total}] {:>10} req/s  done {:>12}  errors {}",
-                thousands(rate.round() as u64),
-                thousands(done),
+            eprintln!(
+                "[{elapsed:>6.1}s / {total}] {phase}  errors {}",
                 shared.errors()
             );
+            last_line = Instant::now();
         }
     }
 }
@@ -295,12 +438,27 @@ fn build_report(
         StopReason::None => None,
     };
     let warmup_s = timeline.map_or(0.0, |t| (t.measure_start_ns - t.start_ns) as f64 / 1e9);
+    let busy_pct: Vec<f64> = outcomes
+        .iter()
+        .map(|o| pct(o.cpu.saturating_sub(o.idle_spin), o.wall))
+        .collect();
+    let open_loop = cfg.open_loop.map(|o| OpenLoopSummary {
+        requested_rps: o.rate_per_s,
+        achieved_rps: throughput_rps,
+        arrival: o.arrival,
+        seed: o.seed,
+        schedule_lag_us: LatencySummary::from_histogram(&rec.lag),
+    });
+    let warnings = self_checks(cfg, open_loop.as_ref(), &busy_pct, lost, reason.is_some());
     Report {
         throughput_rps,
         requests,
         errors: errors.total(),
         duration_s,
         latency_us: LatencySummary::from_histogram(&rec.measured),
+        latency_uncorrected_us: LatencySummary::from_histogram(&rec.uncorrected),
+        warnings,
+        open_loop,
         errors_by_kind: errors
             .by_kind()
             .into_iter()
@@ -312,7 +470,11 @@ fn build_report(
             Status::Completed
         },
         cut_short_reason: reason,
-        mode: "closed_loop",
+        mode: if cfg.open_loop.is_some() {
+            "open_loop"
+        } else {
+            "closed_loop"
+        },
         target: addr.to_string(),
         embedded_server: server.is_some(),
         warmup: WarmupSummary {
@@ -325,16 +487,8 @@ fn build_report(
             connections: cfg.connections,
             connections_opened: opened,
             connections_lost: lost,
-            thread_cpu_pct: outcomes
-                .iter()
-                .map(|o| {
-                    if o.wall.is_zero() {
-                        0.0
-                    } else {
-                        (o.cpu.as_secs_f64() / o.wall.as_secs_f64() * 1000.0).round() / 10.0
-                    }
-                })
-                .collect(),
+            thread_cpu_pct: outcomes.iter().map(|o| pct(o.cpu, o.wall)).collect(),
+            thread_busy_pct: busy_pct,
         },
         server: server.map(|s| s.pairs().iter().map(|(k, v)| (k.to_string(), *v)).collect()),
         config: cfg.clone(),
@@ -343,6 +497,54 @@ fn build_report(
         started_unix_s,
         histogram: rec.measured,
     }
+}
+
+/// `part` as a percentage of `whole`, one decimal.
+fn pct(part: Duration, whole: Duration) -> f64 {
+    if whole.is_zero() {
+        return 0.0;
+    }
+    (part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0
+}
+
+/// A driver thread this busy may have limited the result.
+const BUSY_WARN_PCT: f64 = 95.0;
+
+/// The checks that say when a result cannot be trusted as a measure of the server.
+fn self_checks(
+    cfg: &BenchConfig,
+    open: Option<&OpenLoopSummary>,
+    busy_pct: &[f64],
+    lost: u64,
+    cut_short: bool,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(o) = open {
+        if !cut_short && o.achieved_rps < 0.99 * o.requested_rps {
+            w.push(format!(
+                "achieved {:.0} req/s, below 99% of the requested {:.0} req/s: the target (or the driver) did not keep up, and the latencies include the queueing that caused",
+                o.achieved_rps, o.requested_rps
+            ));
+        }
+        let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
+        if o.schedule_lag_us.p99 > threshold_us {
+            w.push(format!(
+                "driver schedule lag p99 is {:.1} µs (threshold {:.1} µs): the load generator could not send on time, so it, not only the target, shaped these figures; add --threads or driver machines",
+                o.schedule_lag_us.p99, threshold_us
+            ));
+        }
+    }
+    for (i, b) in busy_pct.iter().enumerate() {
+        if *b >= BUSY_WARN_PCT {
+            w.push(format!(
+                "driver thread {i} was {b:.0}% busy: the driver may be the bottleneck; add --threads, or load from another machine"
+            ));
+        }
+    }
+    if lost > 0 {
+        w.push(format!("{lost} connection(s) were lost mid-run; their requests in flight were counted as errors"));
+    }
+    w
 }
 
 /// Whether the run had more to do when its connections were lost.

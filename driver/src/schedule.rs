@@ -27,7 +27,9 @@ impl FromStr for Arrival {
         match s {
             "constant" => Ok(Arrival::Constant),
             "poisson" => Ok(Arrival::Poisson),
-            _ => Err(format!("unknown arrival `{s}` (expected constant or poisson)")),
+            _ => Err(format!(
+                "unknown arrival `{s}` (expected constant or poisson)"
+            )),
         }
     }
 }
@@ -86,7 +88,10 @@ impl Schedule {
     /// # Panics
     /// If `rate_per_s` is not positive and finite (validated before a run starts).
     pub fn new(start_ns: u64, rate_per_s: f64, arrival: Arrival, seed: u64) -> Schedule {
-        assert!(rate_per_s > 0.0 && rate_per_s.is_finite(), "rate must be positive");
+        assert!(
+            rate_per_s > 0.0 && rate_per_s.is_finite(),
+            "rate must be positive"
+        );
         let mut s = Schedule {
             start_ns,
             mean_gap_ns: 1e9 / rate_per_s,
@@ -191,7 +196,11 @@ mod tests {
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         assert!((mean - 1e6).abs() / 1e6 < 0.02, "mean {mean}");
-        assert!((var.sqrt() - mean).abs() / mean < 0.03, "sd {} mean {mean}", var.sqrt());
+        assert!(
+            (var.sqrt() - mean).abs() / mean < 0.03,
+            "sd {} mean {mean}",
+            var.sqrt()
+        );
     }
 
     #[test]

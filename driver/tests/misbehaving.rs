@@ -59,6 +59,8 @@ fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
         threads: 1,
         connections: 2,
         pipeline: 4,
+        open_loop: None,
+        lag_threshold: Duration::from_millis(1),
         stop: StopAt::Requests(requests),
         warmup: Duration::ZERO,
         request: RequestSpec {

@@ -5,11 +5,13 @@
 //! `latency_us{min,mean,p50,p75,p90,p95,p99,p99_9,p99_99,max}`) are fields here, so a renamed
 //! field is a compile error in the tests, not a silent change in a user's pipeline.
 
+pub mod hgrm;
+pub mod hlog;
 mod json;
 pub mod text;
 
 pub use json::{to_json, write_json};
-pub use text::render_text;
+pub use text::{render_merge_text, render_text};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -96,9 +98,26 @@ pub struct DriverSummary {
     pub connections_opened: u64,
     /// Established connections lost before the end.
     pub connections_lost: u64,
-    /// Each thread's CPU time as a percentage of its wall time while loading. Near 100 means
-    /// that thread, not the server, may have limited the result.
+    /// Each thread's CPU time as a percentage of its wall time while loading.
     pub thread_cpu_pct: Vec<f64>,
+    /// The same without time spent spinning idle for the next due request (open loop). Near 100
+    /// means that thread, not the server, may have limited the result.
+    pub thread_busy_pct: Vec<f64>,
+}
+
+/// Open-loop figures: what was asked, what was achieved, how late the driver was.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenLoopSummary {
+    /// The requested rate (--rate).
+    pub requested_rps: f64,
+    /// Replies per second actually measured.
+    pub achieved_rps: f64,
+    /// Arrival process.
+    pub arrival: crate::schedule::Arrival,
+    /// Seed of the arrival process.
+    pub seed: u64,
+    /// How late the driver sent due requests (actual send minus due time, when a slot was free).
+    pub schedule_lag_us: LatencySummary,
 }
 
 /// One run's results.
@@ -112,15 +131,22 @@ pub struct Report {
     pub errors: u64,
     /// Seconds from the start of measurement to the last measured reply.
     pub duration_s: f64,
-    /// Measured latency.
+    /// Measured latency, corrected for coordinated omission: from each request's intended send
+    /// time (in closed loop, intended and actual send are the same).
     pub latency_us: LatencySummary,
+    /// Latency from each request's actual send, as a closed-loop tool would report it.
+    pub latency_uncorrected_us: LatencySummary,
+    /// Reasons these figures may not measure the target alone (see the self-checks).
+    pub warnings: Vec<String>,
+    /// Open-loop figures, when the run was open loop.
+    pub open_loop: Option<OpenLoopSummary>,
     /// Errors by kind (only kinds that occurred).
     pub errors_by_kind: BTreeMap<String, u64>,
     /// completed or cut_short.
     pub status: Status,
     /// Why the run was cut short, if it was.
     pub cut_short_reason: Option<String>,
-    /// Load model: `closed_loop`.
+    /// Load model: `closed_loop` or `open_loop`.
     pub mode: &'static str,
     /// The address loaded.
     pub target: String,
@@ -140,7 +166,7 @@ pub struct Report {
     pub nines_version: &'static str,
     /// Wall-clock start, seconds since the Unix epoch.
     pub started_unix_s: f64,
-    /// The merged measured histogram (nanoseconds), for .hgrm/.hlog outputs.
+    /// The merged corrected histogram (nanoseconds), for .hgrm output and merging.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
 }

@@ -128,6 +128,8 @@ pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
         threads: 2,
         connections: 4,
         pipeline: 1,
+        open_loop: None,
+        lag_threshold: Duration::from_millis(1),
         stop: StopAt::Requests(requests),
         warmup: Duration::ZERO,
         request: RequestSpec {
