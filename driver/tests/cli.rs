@@ -183,3 +183,128 @@ fn ctrl_c_writes_the_results_so_far_and_says_so() {
     assert!(v["requests"].as_u64().unwrap() > 0);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0);
 }
+
+#[test]
+fn interval_logs_from_two_runs_merge_into_one_true_distribution() {
+    let dir = temp_path("merge").parent().unwrap().to_path_buf();
+    let mut total = 0;
+    for name in ["a", "b"] {
+        let hlog = dir.join(format!("{name}.hlog"));
+        let json = dir.join(format!("{name}.json"));
+        let hgrm = dir.join(format!("{name}.hgrm"));
+        let out = nines(&[
+            "bench",
+            "-R",
+            "3000",
+            "-d",
+            "2s",
+            "-w",
+            "0s",
+            "-c",
+            "4",
+            "--threads",
+            "1",
+            "--hlog",
+            hlog.to_str().unwrap(),
+            "--hdr-out",
+            hgrm.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(v["mode"], "open_loop");
+        assert!(v["latency_uncorrected_us"]["p99"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["open_loop"]["requested_rps"], 3000.0);
+        assert!(v["warnings"].is_array());
+        total += v["requests"].as_u64().unwrap();
+        let log = std::fs::read_to_string(&hlog).unwrap();
+        assert!(log.contains("#[StartTime:") && log.contains("#[BaseTime:"));
+        let intervals = log
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .count();
+        assert!(
+            (2..=3).contains(&intervals),
+            "one histogram per second, got {intervals}"
+        );
+        let dist = std::fs::read_to_string(&hgrm).unwrap();
+        assert!(
+            dist.contains(&format!(
+                "Total count    = {:>12}]",
+                v["requests"].as_u64().unwrap()
+            )),
+            "{dist}"
+        );
+    }
+    let merged = dir.join("merged.json");
+    let out = nines(&[
+        "merge",
+        dir.join("a.hlog").to_str().unwrap(),
+        dir.join("b.hlog").to_str().unwrap(),
+        "--json",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 log(s)"));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(
+        m["requests"].as_u64().unwrap(),
+        total,
+        "every request of both runs, counted once"
+    );
+    assert!(m["latency_us"]["p99"].as_f64().unwrap() >= m["latency_us"]["p50"].as_f64().unwrap());
+
+    // A file that is not a log is one clear error.
+    let junk = dir.join("junk.hlog");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let out = nines(&["merge", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("junk.hlog") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn progress_lines_show_rate_and_percentiles_each_second() {
+    let out = nines(&[
+        "bench",
+        "-R",
+        "2000",
+        "-d",
+        "2s",
+        "-w",
+        "0s",
+        "-c",
+        "2",
+        "--threads",
+        "1",
+        "--progress",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("req/s") && l.contains("p99"))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(
+        lines[0].contains("p50") && lines[0].contains("errors 0"),
+        "{err}"
+    );
+    let quiet = nines(&[
+        "bench", "-R", "2000", "-d", "1s", "-w", "0s", "-c", "2", "-q",
+    ]);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("req/s"));
+}
