@@ -112,3 +112,29 @@ fn the_seed_makes_poisson_runs_repeatable() {
     assert_eq!(a.requests, b.requests);
     assert_ne!(a.requests, c.requests);
 }
+
+#[test]
+fn a_rate_the_server_cannot_serve_is_flagged_not_hidden() {
+    // One worker burning 2 ms per request serves at most 500 req/s; ask for 1,000.
+    let server = ServerProc::start(&["--workers", "1"]);
+    let mut cfg = open(server.addr, 1_000.0, Arrival::Constant, 1, 2);
+    cfg.request.op = nines_protocol::Op::Work;
+    cfg.request.work_us = 2_000;
+    cfg.connections = 4;
+    let r = go(&cfg);
+    let o = r.open_loop.as_ref().unwrap();
+    assert!(o.achieved_rps < 700.0, "achieved {}", o.achieved_rps);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("below 99% of the requested")),
+        "{:?}",
+        r.warnings
+    );
+    // The backlog grows all run long: the corrected tail is far beyond the 2 ms service time.
+    assert!(
+        r.latency_us.p99 > 100_000.0,
+        "corrected p99 {} µs",
+        r.latency_us.p99
+    );
+}
