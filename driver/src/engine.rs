@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Barrier, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use mio::net::TcpStream;
@@ -111,7 +111,9 @@ pub struct Shared {
     stop_reason: AtomicU8,
     errors: AtomicU64,
     max_errors: u64,
-    connected: Barrier,
+    /// Threads still connecting; load starts when it reaches zero.
+    connecting: Mutex<usize>,
+    connected: Condvar,
     timeline: OnceLock<Timeline>,
     /// Replies recorded so far, one slot per thread, for progress reports.
     pub completed: Vec<PaddedU64>,
@@ -130,7 +132,8 @@ impl Shared {
             stop_reason: AtomicU8::new(0),
             errors: AtomicU64::new(0),
             max_errors,
-            connected: Barrier::new(threads),
+            connecting: Mutex::new(threads),
+            connected: Condvar::new(),
             timeline: OnceLock::new(),
             completed: (0..threads).map(|_| PaddedU64::default()).collect(),
         }
@@ -142,6 +145,24 @@ impl Shared {
             self.stop_reason
                 .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
         self.stop.store(true, Ordering::Release);
+    }
+
+    /// Waits until every thread has connected, or the run is stopped (a thread that could not
+    /// be started must not leave the others waiting forever). Returns false if stopped.
+    fn all_connected(&self) -> bool {
+        let mut left = self.connecting.lock().unwrap_or_else(|e| e.into_inner());
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.connected.notify_all();
+        }
+        while *left > 0 && !self.stop.load(Ordering::Acquire) {
+            left = self
+                .connected
+                .wait_timeout(left, MAX_POLL_WAIT)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *left == 0
     }
 
     /// Why the run was stopped early, if it was.
@@ -276,7 +297,13 @@ pub fn run_thread(
         out.errors.connect += plan.connections as u64;
     }
     // Everyone connected (or gave up): the first thread through fixes the timeline for all.
-    shared.connected.wait();
+    if !shared.all_connected() {
+        out.stopped_ns = clock.now_ns();
+        if let Some(tx) = &tx {
+            let _ = tx.send(ThreadMsg::Done { thread: plan.index });
+        }
+        return out;
+    }
     let timeline = *shared
         .timeline
         .get_or_init(|| timeline_from(clock.now_ns(), cfg));
@@ -709,10 +736,8 @@ impl Load<'_> {
             .store(done, Ordering::Relaxed);
     }
 
-    /// Whether the measurement still wants requests: for open loop judged by the next due time,
-    /// for closed loop by `now`.
-    fn issuing(&self, now: u64) -> bool {
-        let t = self.schedule.as_ref().map_or(now, Schedule::peek);
+    /// Whether a request due at `t` belongs to the run (before the end, or within the budget).
+    fn window_allows(&self, t: u64) -> bool {
         match (self.timeline.end_ns, self.budget) {
             (Some(end), _) => t < end,
             (None, Some(b)) => t < self.timeline.measure_start_ns || b > 0,
@@ -720,14 +745,16 @@ impl Load<'_> {
         }
     }
 
-    /// Whether a request due at `t` is part of the run; in request-count mode this takes one
-    /// from the budget (warm-up requests do not count against it).
+    /// Whether the measurement still wants requests: for open loop judged by the next due time,
+    /// for closed loop by `now`.
+    fn issuing(&self, now: u64) -> bool {
+        self.window_allows(self.schedule.as_ref().map_or(now, Schedule::peek))
+    }
+
+    /// Like [`Load::window_allows`], and in request-count mode takes one from the budget
+    /// (warm-up requests do not count against it).
     fn take_issue_slot(&mut self, t: u64) -> bool {
-        let allowed = match (self.timeline.end_ns, self.budget) {
-            (Some(end), _) => t < end,
-            (None, Some(b)) => t < self.timeline.measure_start_ns || b > 0,
-            (None, None) => false,
-        };
+        let allowed = self.window_allows(t);
         if allowed && self.timeline.end_ns.is_none() && t >= self.timeline.measure_start_ns {
             if let Some(b) = self.budget.as_mut() {
                 *b -= 1;
