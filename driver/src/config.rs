@@ -73,6 +73,35 @@ pub struct BenchConfig {
     pub server_workers: usize,
 }
 
+impl Default for BenchConfig {
+    /// The command line's defaults: embedded server, closed loop, 64 connections, 10 s after
+    /// 1 s of warm-up, 64-byte nines echo.
+    fn default() -> Self {
+        let half_cpus = (nines_server::config::available_cpus() / 2).max(1);
+        BenchConfig {
+            target: None,
+            threads: half_cpus,
+            connections: 64,
+            pipeline: 1,
+            open_loop: None,
+            lag_threshold: Duration::from_millis(1),
+            stop: StopAt::Duration(Duration::from_secs(10)),
+            warmup: Duration::from_secs(1),
+            request: RequestSpec {
+                protocol: crate::target::ProtocolKind::Nines,
+                op: nines_protocol::Op::Echo,
+                payload_bytes: 64,
+                work_us: 10,
+            },
+            max_errors: 100,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(2),
+            server_workers: half_cpus,
+        }
+    }
+}
+
 /// Parses a duration written like `10s`, `500ms`, `2m`, `1h`, `250us`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();

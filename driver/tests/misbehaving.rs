@@ -8,8 +8,8 @@ use std::time::Duration;
 use nines_driver::config::{BenchConfig, StopAt};
 use nines_driver::report::Status;
 use nines_driver::run::{run, RunHooks};
-use nines_driver::target::{ProtocolKind, RequestSpec};
-use nines_protocol::{decode, encode, Op};
+use nines_driver::target::RequestSpec;
+use nines_protocol::{decode, encode};
 
 /// A nines server that answers every request with the given id shift (0 = correct).
 fn fake_server(id_shift: u64, answer_every: u64) -> SocketAddr {
@@ -59,21 +59,16 @@ fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
         threads: 1,
         connections: 2,
         pipeline: 4,
-        open_loop: None,
-        lag_threshold: Duration::from_millis(1),
         stop: StopAt::Requests(requests),
         warmup: Duration::ZERO,
         request: RequestSpec {
-            protocol: ProtocolKind::Nines,
-            op: Op::Echo,
             payload_bytes: 32,
-            work_us: 0,
+            ..BenchConfig::default().request
         },
         max_errors,
-        connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_millis(300),
         drain_timeout: Duration::from_millis(300),
-        server_workers: 1,
+        ..BenchConfig::default()
     }
 }
 

@@ -8,8 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nines_driver::config::{BenchConfig, StopAt};
-use nines_driver::target::{ProtocolKind, RequestSpec};
-use nines_protocol::Op;
 
 /// A running `nines-server` process, killed on drop if the test did not stop it.
 pub struct ServerProc {
@@ -127,21 +125,9 @@ pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
         target: Some(addr.to_string()),
         threads: 2,
         connections: 4,
-        pipeline: 1,
-        open_loop: None,
-        lag_threshold: Duration::from_millis(1),
         stop: StopAt::Requests(requests),
         warmup: Duration::ZERO,
-        request: RequestSpec {
-            protocol: ProtocolKind::Nines,
-            op: Op::Echo,
-            payload_bytes: 64,
-            work_us: 0,
-        },
-        max_errors: 100,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
-        server_workers: 1,
+        ..BenchConfig::default()
     }
 }
