@@ -17,6 +17,8 @@ pub mod config;
 pub mod engine;
 pub mod errors;
 pub mod host;
+pub mod kernel;
+pub mod profile;
 pub mod recorder;
 pub mod report;
 pub mod run;

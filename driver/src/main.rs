@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use nines_driver::config::{parse_duration, BenchConfig, OpenLoop, StopAt};
+use nines_driver::profile::{profile, render_profile};
 use nines_driver::report::hgrm::write_hgrm;
 use nines_driver::report::hlog::{merge_logs, HlogWriter};
 use nines_driver::report::{
@@ -41,6 +42,11 @@ enum Command {
     /// Histograms are added count by count, so the merged percentiles are true percentiles of
     /// every request, never averages of each machine's percentiles.
     Merge(MergeArgs),
+    /// Load a nines-server briefly and show where its time goes: accept, read, process, write,
+    /// overhead (from its phase counters, read before and after with the Stats op).
+    ///
+    /// Takes every bench option. Without TARGET, profiles an embedded server.
+    Profile(Box<BenchArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -83,9 +89,9 @@ struct BenchArgs {
     /// Warn when the driver's own schedule lag p99 is above this (it, not the server, is slow).
     #[arg(long, default_value = "1ms", value_parser = parse_duration)]
     lag_threshold: Duration,
-    /// How long to measure, e.g. 10s, 500ms, 2m.
-    #[arg(short, long, default_value = "10s", value_parser = parse_duration, conflicts_with = "requests")]
-    duration: Duration,
+    /// How long to measure, e.g. 10s, 500ms, 2m [default: 10s; 3s for profile].
+    #[arg(short, long, value_parser = parse_duration, conflicts_with = "requests")]
+    duration: Option<Duration>,
     /// Stop after exactly this many replies instead of after --duration.
     #[arg(short = 'n', long)]
     requests: Option<u64>,
@@ -154,6 +160,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Bench(args) => bench(*args),
         Command::Merge(args) => merge(args),
+        Command::Profile(args) => profile_cmd(*args),
     }
 }
 
@@ -197,14 +204,15 @@ fn merge(a: MergeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn bench(a: BenchArgs) -> ExitCode {
+/// The run configuration the flags describe.
+fn config_from(a: &BenchArgs, default_duration: Duration) -> BenchConfig {
     let embedded = a.target.is_none();
     let half = (available_cpus() / 2).max(1);
-    let cfg = BenchConfig {
+    BenchConfig {
         threads: a
             .threads
             .unwrap_or(if embedded { half } else { available_cpus() }),
-        target: a.target,
+        target: a.target.clone(),
         connections: a.connections,
         pipeline: a.pipeline,
         open_loop: a.rate.map(|rate_per_s| OpenLoop {
@@ -213,9 +221,10 @@ fn bench(a: BenchArgs) -> ExitCode {
             seed: a.seed,
         }),
         lag_threshold: a.lag_threshold,
-        stop: a
-            .requests
-            .map_or(StopAt::Duration(a.duration), StopAt::Requests),
+        stop: a.requests.map_or(
+            StopAt::Duration(a.duration.unwrap_or(default_duration)),
+            StopAt::Requests,
+        ),
         warmup: a.warmup,
         request: RequestSpec {
             protocol: a.protocol,
@@ -228,7 +237,11 @@ fn bench(a: BenchArgs) -> ExitCode {
         request_timeout: a.timeout,
         drain_timeout: a.drain_timeout,
         server_workers: a.server_workers.unwrap_or(half),
-    };
+    }
+}
+
+/// Raises the descriptor limit and turns Ctrl-C/SIGTERM into a stop request (a second one exits).
+fn prepare(a: &BenchArgs) -> RunHooks {
     // Every connection is a descriptor (twice over when the server is embedded).
     if let Err(e) = nines_server::limits::raise_nofile() {
         eprintln!("nines: warning: could not raise RLIMIT_NOFILE: {e}");
@@ -239,10 +252,47 @@ fn bench(a: BenchArgs) -> ExitCode {
         let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, interrupt.clone());
         let _ = signal_hook::flag::register(sig, interrupt.clone());
     }
-    let hooks = RunHooks {
+    RunHooks {
         interrupt: Some(interrupt),
         progress: !a.quiet && (a.progress || RunHooks::default_progress()),
+    }
+}
+
+fn profile_cmd(a: BenchArgs) -> ExitCode {
+    let cfg = config_from(&a, Duration::from_secs(3));
+    let hooks = prepare(&a);
+    let p = match profile(&cfg, &hooks) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("nines: error: {e}");
+            return ExitCode::from(1);
+        }
     };
+    let to_stdout = a.json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let text = render_profile(&p);
+    let json = serde_json::to_string_pretty(&p).expect("profile serializes");
+    if to_stdout {
+        eprint!("{text}");
+        println!("{json}");
+    } else {
+        print!("{text}");
+    }
+    if let Some(path) = a.json.as_deref().filter(|_| !to_stdout) {
+        if let Err(e) = write_atomic(path, format!("{json}\n").as_bytes()) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
+    if p.bench.completed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn bench(a: BenchArgs) -> ExitCode {
+    let cfg = config_from(&a, Duration::from_secs(10));
+    let hooks = prepare(&a);
     let mut hlog = a.hlog.as_deref().map(HlogWriter::new);
     let mut hlog_error = None;
     let result = run_with(&cfg, &hooks, |iv| {

@@ -187,6 +187,7 @@ pub fn run_with(
     TcpStream::connect_timeout(&addr, cfg.connect_timeout)
         .map_err(|source| RunError::Connect { addr, source })?;
 
+    let kernel_before = crate::kernel::KernelCounters::read();
     let threads = cfg.threads.min(cfg.connections);
     let shared = Arc::new(Shared::new(threads, cfg.max_errors.max(1)));
     let clock = RunClock::start();
@@ -239,14 +240,22 @@ pub fn run_with(
         })
         .collect();
     let server_counters = server.map(|s| s.shutdown());
-    Ok(build_report(
+    let mut report = build_report(
         cfg,
         addr,
         &shared,
         &outcomes,
         server_counters,
         started_unix_s,
-    ))
+    );
+    report.kernel = kernel_before.delta(&crate::kernel::KernelCounters::read());
+    if report.kernel.listen_overflows > 0 {
+        report.warnings.push(format!(
+            "the kernel counted {} accept-queue overflows (ListenOverflows) during the run: connections waited or were retried; raise the server's backlog and net.core.somaxconn",
+            report.kernel.listen_overflows
+        ));
+    }
+    Ok(report)
 }
 
 /// `total` split over `parts`, the remainder going to the first ones.
@@ -496,6 +505,7 @@ fn build_report(
         nines_version: env!("CARGO_PKG_VERSION"),
         started_unix_s,
         histogram: rec.measured,
+        kernel: Default::default(),
     }
 }
 

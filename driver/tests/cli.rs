@@ -308,3 +308,50 @@ fn progress_lines_show_rate_and_percentiles_each_second() {
     assert!(quiet.status.success());
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("req/s"));
 }
+
+#[test]
+fn profile_prints_a_breakdown_and_writes_its_keys() {
+    let out = nines(&[
+        "profile",
+        "-n",
+        "2000",
+        "-w",
+        "0s",
+        "-c",
+        "4",
+        "--threads",
+        "1",
+        "--json",
+        "-",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = [
+        "accept_pct",
+        "read_pct",
+        "process_pct",
+        "write_pct",
+        "overhead_pct",
+    ];
+    let sum: f64 = keys.iter().map(|k| v[k].as_f64().unwrap()).sum();
+    assert!((sum - 100.0).abs() < 0.01, "{sum}");
+    let b = v["bottleneck"].as_str().unwrap();
+    assert!(["accept", "read", "process", "write", "overhead"].contains(&b));
+    let largest = keys
+        .iter()
+        .map(|k| v[*k].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(v[format!("{b}_pct")].as_f64().unwrap(), largest);
+    assert_eq!(v["bench"]["requests"], 2000);
+    assert!(v["bench"]["kernel"]["listen_overflows"].is_u64());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bottleneck"));
+    // Profiling an echo server is a clear error, not a silent zero.
+    let out = nines(&["profile", "--protocol", "echo", "-n", "10"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nines protocol"));
+}

@@ -48,9 +48,106 @@ pub fn parse(payload: &[u8]) -> Result<Vec<(String, u64)>, ParseError> {
     Ok(out)
 }
 
+/// Where a server's time went between two Stats snapshots, as shares of the whole.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profile {
+    /// Accepting connections and handing them to workers.
+    pub accept_pct: f64,
+    /// Reading requests (read() calls that returned data).
+    pub read_pct: f64,
+    /// Decoding, handling and encoding.
+    pub process_pct: f64,
+    /// Writing replies.
+    pub write_pct: f64,
+    /// Everything else while awake: event dispatch, wakeups, registration, bookkeeping.
+    pub overhead_pct: f64,
+    /// Nanoseconds the shares are of.
+    pub total_ns: u64,
+}
+
+impl Profile {
+    /// Phase names, in the order of [`Profile::shares`].
+    pub const PHASES: [&'static str; 5] = ["accept", "read", "process", "write", "overhead"];
+
+    /// The five shares, in the order of [`Profile::PHASES`]; they sum to 100.
+    pub fn shares(&self) -> [f64; 5] {
+        [
+            self.accept_pct,
+            self.read_pct,
+            self.process_pct,
+            self.write_pct,
+            self.overhead_pct,
+        ]
+    }
+
+    /// The phase with the largest share: where to look first.
+    pub fn bottleneck(&self) -> &'static str {
+        let s = self.shares();
+        let mut best = 0;
+        for i in 1..s.len() {
+            if s[i] > s[best] {
+                best = i;
+            }
+        }
+        Self::PHASES[best]
+    }
+
+    /// The profile of what happened between two snapshots of Stats pairs, or `None` if the
+    /// server recorded no time in between (no load, or a server without phase counters).
+    pub fn between(before: &[(String, u64)], after: &[(String, u64)]) -> Option<Profile> {
+        let delta = |name: &str| {
+            let get = |pairs: &[(String, u64)]| {
+                pairs.iter().find(|(k, _)| k == name).map_or(0, |(_, v)| *v)
+            };
+            get(after).saturating_sub(get(before))
+        };
+        let accept = delta("phase_accept_ns");
+        let read = delta("phase_read_ns");
+        let process = delta("phase_process_ns");
+        let write = delta("phase_write_ns");
+        let overhead = delta("phase_busy_ns").saturating_sub(read + process + write);
+        let total = accept + read + process + write + overhead;
+        if total == 0 {
+            return None;
+        }
+        let pct = |v: u64| v as f64 * 100.0 / total as f64;
+        Some(Profile {
+            accept_pct: pct(accept),
+            read_pct: pct(read),
+            process_pct: pct(process),
+            write_pct: pct(write),
+            overhead_pct: pct(overhead),
+            total_ns: total,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+        v.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn profile_shares_sum_to_100_and_name_the_largest() {
+        let before = pairs(&[("phase_read_ns", 100), ("phase_busy_ns", 1000)]);
+        let after = pairs(&[
+            ("phase_accept_ns", 50),
+            ("phase_read_ns", 400),
+            ("phase_process_ns", 100),
+            ("phase_write_ns", 250),
+            ("phase_busy_ns", 1900),
+        ]);
+        // busy delta 900 - (300 + 100 + 250) = 250 overhead; total 950.
+        let p = Profile::between(&before, &after).unwrap();
+        assert_eq!(p.total_ns, 950);
+        assert!((p.shares().iter().sum::<f64>() - 100.0).abs() < 1e-9);
+        assert!((p.read_pct - 300.0 * 100.0 / 950.0).abs() < 1e-9);
+        assert_eq!(p.bottleneck(), "read");
+        assert!(Profile::between(&after, &after).is_none());
+    }
 
     #[test]
     fn round_trip_and_errors() {

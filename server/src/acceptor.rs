@@ -107,6 +107,8 @@ impl Acceptor {
                 return;
             }
             // Run the accept loop whether woken by the listener or by the back-off timeout.
+            let started = Instant::now();
+            let accepted_before = self.counters.accepted.load(Ordering::Relaxed);
             loop {
                 match self.listener.accept() {
                     Ok((stream, _peer)) => {
@@ -165,6 +167,13 @@ impl Acceptor {
                         tracing::warn!(error = %e, "could not wake a worker");
                     }
                 }
+            }
+            // Only batches that accepted something count: an empty accept() is idle polling.
+            if self.counters.accepted.load(Ordering::Relaxed) != accepted_before {
+                bump(
+                    &self.counters.phase_accept_ns,
+                    crate::stats::ns_between(started, Instant::now()),
+                );
             }
         }
     }

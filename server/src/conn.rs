@@ -11,7 +11,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use crate::handler::Handler;
-use crate::stats::{bump, Counters};
+use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 
 /// First read buffer size; most requests and replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
@@ -34,6 +34,7 @@ pub(crate) struct Ctx<'a> {
     pub reply_offsets: &'a mut Vec<usize>,
     pub write_high_water: usize,
     pub max_frame_bytes: usize,
+    pub phases: &'a mut PhaseTimes,
 }
 
 #[derive(Debug)]
@@ -75,7 +76,7 @@ impl Conn {
         ctx: &mut Ctx<'_>,
     ) -> Next {
         if writable {
-            match self.flush(ctx.counters) {
+            match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
                 Ok(true) if self.closing => return Next::Close,
                 Ok(true) if self.paused => return self.pump(true, ctx),
@@ -105,7 +106,7 @@ impl Conn {
             if let Err(()) = self.read_and_handle(drain_to_eof, ctx) {
                 return self.io_error(ctx.counters);
             }
-            match self.flush(ctx.counters) {
+            match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
                 Ok(false) => return Next::Keep, // WRITABLE will tell us when to go on.
                 Ok(true) if self.closing => return Next::Close,
@@ -131,10 +132,13 @@ impl Conn {
                 break;
             }
             let space = self.rbuf.len() - self.rlen;
+            let read_start = Instant::now();
             match self.stream.read(&mut self.rbuf[self.rlen..]) {
                 Ok(0) => self.closing = true,
                 Ok(n) => {
                     let read_at = Instant::now();
+                    ctx.phases.read_ns += ns_between(read_start, read_at);
+                    ctx.phases.reads += 1;
                     self.rlen += n;
                     bump(&ctx.counters.bytes_in, n as u64);
                     if !self.handle_input(read_at, ctx) {
@@ -178,6 +182,7 @@ impl Conn {
                 (p, false)
             }
         };
+        ctx.phases.process_ns += ns_between(read_at, done.finished_at.unwrap_or_else(Instant::now));
         bump(&ctx.counters.requests, done.requests);
         if done.consumed == self.rlen {
             self.rlen = 0;
@@ -204,11 +209,15 @@ impl Conn {
     }
 
     /// Writes pending replies; Ok(true) when nothing is left to write.
-    fn flush(&mut self, counters: &Counters) -> io::Result<bool> {
+    fn flush(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
         while self.wpos < self.wbuf.len() {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
+            let started = Instant::now();
+            let result = self.stream.write(&self.wbuf[self.wpos..]);
+            phases.write_ns += ns_between(started, Instant::now());
+            match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    phases.writes += 1;
                     self.wpos += n;
                     bump(&counters.bytes_out, n as u64);
                 }

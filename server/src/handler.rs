@@ -29,6 +29,9 @@ pub struct Processed {
     pub consumed: usize,
     /// Requests answered.
     pub requests: u64,
+    /// When processing ended, if the handler read the clock (nines replies need it for their
+    /// residence time); saves the caller a clock read for the phase profile.
+    pub finished_at: Option<Instant>,
 }
 
 impl Handler {
@@ -65,6 +68,7 @@ impl Handler {
             return Ok(Processed {
                 consumed: input.len(),
                 requests: u64::from(!input.is_empty()),
+                finished_at: None,
             });
         }
         reply_offsets.clear();
@@ -85,7 +89,12 @@ impl Handler {
             }
         }
         if !reply_offsets.is_empty() {
-            let residence_ns = read_at.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+            let now = Instant::now();
+            done.finished_at = Some(now);
+            let residence_ns = now
+                .saturating_duration_since(read_at)
+                .as_nanos()
+                .min(u128::from(u64::MAX)) as u64;
             for &at in reply_offsets.iter() {
                 patch_residence(out, at, residence_ns);
             }
@@ -197,13 +206,8 @@ mod tests {
         let p = h
             .process(&input, &mut out, Instant::now(), &c, &mut offs, usize::MAX)
             .unwrap();
-        assert_eq!(
-            p,
-            Processed {
-                consumed: full,
-                requests: 4
-            }
-        );
+        assert_eq!((p.consumed, p.requests), (full, 4));
+        assert!(p.finished_at.is_some());
         let mut rest = &out[..];
         let mut ids = Vec::new();
         while let Some((f, n)) = decode(rest, 1 << 20).unwrap() {

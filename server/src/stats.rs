@@ -74,6 +74,58 @@ counters! {
     err_accept_other => "errors_accept_other",
     /// Work requests whose CPU time was lowered to the server's cap.
     work_capped => "work_capped",
+    /// read() calls that returned data.
+    reads => "reads",
+    /// write() calls that wrote data.
+    writes => "writes",
+    /// Time in accept(), TCP_NODELAY and the hand-off to a worker (acceptor threads).
+    phase_accept_ns => "phase_accept_ns",
+    /// Time in read() calls that returned data.
+    phase_read_ns => "phase_read_ns",
+    /// Time decoding requests, doing what they ask and encoding replies.
+    phase_process_ns => "phase_process_ns",
+    /// Time in write() calls.
+    phase_write_ns => "phase_write_ns",
+    /// Time worker threads were awake (not waiting for events); what is not read, process or
+    /// write is overhead: event dispatch, wakeups, registration, bookkeeping.
+    phase_busy_ns => "phase_busy_ns",
+}
+
+/// Phase times a thread accumulates locally and publishes once per loop iteration, so the
+/// profile costs clock reads but no shared-memory traffic per request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PhaseTimes {
+    /// See [`Counters::phase_read_ns`].
+    pub read_ns: u64,
+    /// See [`Counters::phase_process_ns`].
+    pub process_ns: u64,
+    /// See [`Counters::phase_write_ns`].
+    pub write_ns: u64,
+    /// See [`Counters::phase_busy_ns`].
+    pub busy_ns: u64,
+    /// See [`Counters::reads`].
+    pub reads: u64,
+    /// See [`Counters::writes`].
+    pub writes: u64,
+}
+
+impl PhaseTimes {
+    /// Adds these to `c` and starts again from zero.
+    pub fn publish(&mut self, c: &Counters) {
+        bump(&c.phase_read_ns, self.read_ns);
+        bump(&c.phase_process_ns, self.process_ns);
+        bump(&c.phase_write_ns, self.write_ns);
+        bump(&c.phase_busy_ns, self.busy_ns);
+        bump(&c.reads, self.reads);
+        bump(&c.writes, self.writes);
+        *self = PhaseTimes::default();
+    }
+}
+
+/// Nanoseconds between two instants (0 if out of order).
+#[inline]
+pub fn ns_between(a: std::time::Instant, b: std::time::Instant) -> u64 {
+    b.saturating_duration_since(a).as_nanos() as u64
 }
 
 impl Counters {

@@ -17,7 +17,7 @@ use slab::Slab;
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next};
 use crate::handler::Handler;
-use crate::stats::{bump, Counters};
+use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 
 /// Token of the waker that announces hand-offs and shutdown.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -39,6 +39,7 @@ impl Worker {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut conns: Slab<Conn> = Slab::new();
         let mut reply_offsets = Vec::new();
+        let mut phases = PhaseTimes::default();
         loop {
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -47,6 +48,7 @@ impl Worker {
                 tracing::error!(error = %e, "worker poll failed; closing its connections");
                 break;
             }
+            let woke = std::time::Instant::now();
             for event in events.iter() {
                 if event.token() == WAKER {
                     self.take_handoffs(&mut conns);
@@ -62,6 +64,7 @@ impl Worker {
                     reply_offsets: &mut reply_offsets,
                     write_high_water: self.config.write_high_water,
                     max_frame_bytes: self.config.max_frame_bytes,
+                    phases: &mut phases,
                 };
                 let next = conn.on_event(
                     event.is_readable(),
@@ -75,6 +78,8 @@ impl Worker {
                     self.closed_one();
                 }
             }
+            phases.busy_ns += ns_between(woke, std::time::Instant::now());
+            phases.publish(&self.counters);
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }

@@ -244,3 +244,25 @@ fn server_death_mid_run_keeps_what_was_measured() {
         r.errors_by_kind
     );
 }
+
+#[test]
+fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
+    let server = ServerProc::start(&["--workers", "1"]);
+    let mut cfg = config(server.addr, 2_000);
+    cfg.request.op = Op::Work;
+    cfg.request.work_us = 200;
+    let p = nines_driver::profile::profile(&cfg, &quiet()).unwrap();
+    let sum = p.accept_pct + p.read_pct + p.process_pct + p.write_pct + p.overhead_pct;
+    assert!((sum - 100.0).abs() < 0.01, "sum {sum}");
+    // 200 µs of CPU per request dwarfs a syscall or two.
+    assert_eq!(p.bottleneck, "process", "{p:?}");
+    assert!(p.process_pct > 80.0);
+    assert_eq!(p.server_requests, 2_000);
+    assert!(
+        p.profiled_ns > 2_000 * 200_000,
+        "at least the work itself was timed"
+    );
+    let c = server.stop_and_count();
+    assert!(c.get("phase_process_ns") >= 2_000 * 200_000);
+    assert!(c.get("reads") > 0 && c.get("writes") > 0);
+}

@@ -162,6 +162,8 @@ pub struct Report {
     pub config: BenchConfig,
     /// The driver's machine.
     pub host: HostInfo,
+    /// Kernel TCP counters' change during the run (this machine's kernel).
+    pub kernel: crate::kernel::KernelDelta,
     /// nines version that produced this report.
     pub nines_version: &'static str,
     /// Wall-clock start, seconds since the Unix epoch.
