@@ -38,10 +38,10 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 log "building (crates come from crates.io via Cargo.lock)"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets --all-features --locked
 
-log "cargo test --workspace"
-cargo test --workspace --locked
+log "cargo test --workspace --all-features (both server models)"
+cargo test --workspace --all-features --locked
 
 if cargo fmt --version >/dev/null 2>&1; then
     log "cargo fmt --check"
@@ -49,6 +49,6 @@ if cargo fmt --version >/dev/null 2>&1; then
 fi
 if cargo clippy --version >/dev/null 2>&1; then
     log "cargo clippy"
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 fi
 log "all checks passed"

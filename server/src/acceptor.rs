@@ -72,6 +72,111 @@ fn xorshift(s: &mut u64) -> u64 {
     x
 }
 
+/// The accept loop every model shares: accept until WouldBlock, set TCP_NODELAY, count, and on
+/// running out of descriptors or memory back off instead of spinning or dying.
+#[derive(Debug, Default)]
+pub(crate) struct AcceptState {
+    backoff: Option<Duration>,
+    warn: WarnLimiter,
+}
+
+impl AcceptState {
+    /// How long to wait before trying accept() again after an error (None: wait for an event).
+    pub fn backoff(&self) -> Option<Duration> {
+        self.backoff
+    }
+
+    /// Accepts every pending connection and gives each to `take`; stops early (returning false)
+    /// if `take` returns false. Edge-triggered polling will not report connections left pending
+    /// after an error, so callers also run this when their back-off timeout expires.
+    pub fn accept_batch(
+        &mut self,
+        listener: &TcpListener,
+        counters: &Counters,
+        mut take: impl FnMut(TcpStream) -> bool,
+    ) -> bool {
+        let started = Instant::now();
+        let mut accepted = 0u64;
+        let mut go_on = true;
+        loop {
+            match listener.accept() {
+                Ok((stream, _peer)) => {
+                    self.backoff = None;
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY failed on an accepted socket");
+                    }
+                    accepted += 1;
+                    if !take(stream) {
+                        go_on = false;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => {
+                    self.failed(&e, counters);
+                    break;
+                }
+            }
+        }
+        if accepted > 0 {
+            bump(&counters.accepted, accepted);
+            // Only batches that accepted something count: an empty accept() is idle polling.
+            bump(
+                &counters.phase_accept_ns,
+                crate::stats::ns_between(started, Instant::now()),
+            );
+        }
+        go_on
+    }
+
+    fn failed(&mut self, e: &io::Error, counters: &Counters) {
+        let resources = is_resource_exhaustion(e);
+        bump(
+            if resources {
+                &counters.err_accept_resources
+            } else {
+                &counters.err_accept_other
+            },
+            1,
+        );
+        let d = self
+            .backoff
+            .map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
+        self.backoff = Some(d);
+        if self.warn.ready() {
+            if resources {
+                tracing::warn!(error = %e, backoff_ms = d.as_millis() as u64,
+                    "accept failed: out of descriptors or memory; existing connections are still served (raise ulimit -n / fs.file-max)");
+            } else {
+                tracing::warn!(error = %e, backoff_ms = d.as_millis() as u64, "accept failed");
+            }
+        }
+    }
+}
+
+/// Rate-limits a repeated warning to one per [`WARN_EVERY`].
+#[derive(Debug, Default)]
+pub(crate) struct WarnLimiter(Option<Instant>);
+
+impl WarnLimiter {
+    /// Whether to emit the warning now.
+    pub fn ready(&mut self) -> bool {
+        if self.0.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+            self.0 = Some(Instant::now());
+            return true;
+        }
+        false
+    }
+}
+
 pub(crate) struct Acceptor {
     pub id: usize,
     pub poll: Poll,
@@ -94,10 +199,9 @@ impl Acceptor {
         }
         let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ ((self.id as u64 + 1) << 32);
         let mut to_wake = vec![false; self.dispatch.workers.len()];
-        let mut backoff: Option<Duration> = None;
-        let mut last_warning: Option<Instant> = None;
+        let mut state = AcceptState::default();
         loop {
-            if let Err(e) = self.poll.poll(&mut events, backoff) {
+            if let Err(e) = self.poll.poll(&mut events, state.backoff()) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!(error = %e, "acceptor poll failed");
                     return;
@@ -106,60 +210,15 @@ impl Acceptor {
             if self.shutdown.load(Ordering::Acquire) {
                 return;
             }
-            // Run the accept loop whether woken by the listener or by the back-off timeout.
-            let started = Instant::now();
-            let accepted_before = self.counters.accepted.load(Ordering::Relaxed);
-            loop {
-                match self.listener.accept() {
-                    Ok((stream, _peer)) => {
-                        backoff = None;
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!(error = %e, "TCP_NODELAY failed on an accepted socket");
-                        }
-                        bump(&self.counters.accepted, 1);
-                        let w = self.dispatch.pick(&mut rng);
-                        let link = &self.dispatch.workers[w];
-                        link.load.fetch_add(1, Ordering::Relaxed);
-                        if link.tx.send(stream).is_err() {
-                            // The worker has exited: we are shutting down. The stream is dropped.
-                            return;
-                        }
-                        to_wake[w] = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                        ) =>
-                    {
-                        continue
-                    }
-                    Err(e) => {
-                        let resources = is_resource_exhaustion(&e);
-                        bump(
-                            if resources {
-                                &self.counters.err_accept_resources
-                            } else {
-                                &self.counters.err_accept_other
-                            },
-                            1,
-                        );
-                        let d = backoff.map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
-                        backoff = Some(d);
-                        if last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-                            last_warning = Some(Instant::now());
-                            if resources {
-                                tracing::warn!(error = %e, backoff_ms = d.as_millis() as u64,
-                                    "accept failed: out of descriptors or memory; existing connections are still served (raise ulimit -n / fs.file-max)");
-                            } else {
-                                tracing::warn!(error = %e, backoff_ms = d.as_millis() as u64, "accept failed");
-                            }
-                        }
-                        break;
-                    }
-                }
-            }
+            let dispatch = &self.dispatch;
+            let go_on = state.accept_batch(&self.listener, &self.counters, |stream| {
+                let w = dispatch.pick(&mut rng);
+                let link = &dispatch.workers[w];
+                link.load.fetch_add(1, Ordering::Relaxed);
+                to_wake[w] = true;
+                // A closed channel means the worker has exited: we are shutting down.
+                link.tx.send(stream).is_ok()
+            });
             for (w, flag) in to_wake.iter_mut().enumerate() {
                 if std::mem::take(flag) {
                     // One wake per worker per accept batch, not one per connection.
@@ -168,12 +227,8 @@ impl Acceptor {
                     }
                 }
             }
-            // Only batches that accepted something count: an empty accept() is idle polling.
-            if self.counters.accepted.load(Ordering::Relaxed) != accepted_before {
-                bump(
-                    &self.counters.phase_accept_ns,
-                    crate::stats::ns_between(started, Instant::now()),
-                );
+            if !go_on {
+                return;
             }
         }
     }

@@ -77,14 +77,83 @@ impl fmt::Display for Balance {
     }
 }
 
+/// How connections are scheduled onto threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Acceptors hand connections to a fixed pool of event-loop workers.
+    Pooled,
+    /// One acceptor; one blocking OS thread per connection.
+    ThreadPerConnection,
+}
+
+impl Model {
+    /// The models this build contains (cargo features `pooled`, `thread-per-connection`).
+    pub fn available() -> Vec<Model> {
+        let mut v = Vec::new();
+        if cfg!(feature = "pooled") {
+            v.push(Model::Pooled);
+        }
+        if cfg!(feature = "thread-per-connection") {
+            v.push(Model::ThreadPerConnection);
+        }
+        v
+    }
+}
+
+impl Default for Model {
+    /// Pooled when built in, else thread-per-connection.
+    fn default() -> Self {
+        Model::available().first().copied().unwrap_or(Model::Pooled)
+    }
+}
+
+impl FromStr for Model {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let m = match s {
+            "pooled" => Model::Pooled,
+            "thread-per-connection" | "threaded" => Model::ThreadPerConnection,
+            _ => {
+                return Err(format!(
+                    "unknown model `{s}` (expected pooled or thread-per-connection)"
+                ))
+            }
+        };
+        if Model::available().contains(&m) {
+            Ok(m)
+        } else {
+            Err(format!(
+                "this build has no {m} model; rebuild with `cargo build --release --features {m}`"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Model::Pooled => "pooled",
+            Model::ThreadPerConnection => "thread-per-connection",
+        })
+    }
+}
+
+/// Default cap on connection threads in the thread-per-connection model.
+pub const DEFAULT_MAX_THREADS: usize = 10_000;
+
 /// Everything a running server needs to know.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Wire protocol.
     pub protocol: Protocol,
+    /// Scheduling model.
+    pub model: Model,
+    /// Thread-per-connection: connections beyond this many threads are refused (closed at once).
+    pub max_threads: usize,
     /// Worker threads, each with its own event loop. At least 1.
     pub workers: usize,
-    /// Acceptor threads, each with its own SO_REUSEPORT listener. At least 1.
+    /// Acceptor threads, each with its own SO_REUSEPORT listener; 0 makes every worker own a
+    /// listener and accept for itself (pooled model).
     pub acceptors: usize,
     /// Worker choice for new connections.
     pub balance: Balance,
@@ -100,6 +169,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             protocol: Protocol::Nines,
+            model: Model::default(),
+            max_threads: DEFAULT_MAX_THREADS,
             workers: available_cpus(),
             acceptors: 1,
             balance: Balance::RoundRobin,

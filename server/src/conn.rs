@@ -67,6 +67,23 @@ impl Conn {
         &mut self.stream
     }
 
+    #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Whether replies are waiting for the socket to take them.
+    #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
+    pub fn wants_write(&self) -> bool {
+        self.wpos < self.wbuf.len()
+    }
+
+    /// Whether reading is paused until pending replies drain (backpressure).
+    #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// Handles one readiness event.
     pub fn on_event(
         &mut self,

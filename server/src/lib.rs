@@ -25,8 +25,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(not(feature = "pooled"))]
-compile_error!("nines-server needs a server model: enable the `pooled` feature");
+#[cfg(not(any(feature = "pooled", feature = "thread-per-connection")))]
+compile_error!("nines-server needs a server model: enable `pooled` and/or `thread-per-connection`");
 
 mod acceptor;
 pub mod config;
@@ -43,7 +43,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub use config::{Balance, Protocol, ServerConfig};
+pub use config::{Balance, Model, Protocol, ServerConfig};
 pub use stats::Snapshot;
 
 /// Entry point for starting servers.
@@ -65,7 +65,23 @@ impl Server {
         let local_addr = first.local_addr()?;
         let mut registry = stats::Registry::default();
         let shutdown = Arc::new(AtomicBool::new(false));
-        let running = model::pooled::start(&config, listeners, &mut registry, &shutdown)?;
+        let running = match config.model {
+            #[cfg(feature = "pooled")]
+            config::Model::Pooled => {
+                model::pooled::start(&config, listeners, &mut registry, &shutdown)?
+            }
+            #[cfg(feature = "thread-per-connection")]
+            config::Model::ThreadPerConnection => {
+                model::threaded::start(&config, listeners, &mut registry, &shutdown)?
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("this build has no {other} model; rebuild with `--features {other}`"),
+                ))
+            }
+        };
         Ok(ServerHandle {
             local_addr,
             shutdown,
@@ -83,8 +99,18 @@ impl Server {
         config: ServerConfig,
         opts: &listener::ListenOptions,
     ) -> io::Result<ServerHandle> {
-        let listeners = listener::bind(addr, config.acceptors, opts)?;
+        let listeners = listener::bind(addr, listener_count(&config), opts)?;
         Server::start(config, listeners)
+    }
+}
+
+/// Listeners a configuration needs: one per acceptor, one per worker when workers accept for
+/// themselves (`acceptors == 0`), exactly one for thread-per-connection.
+pub fn listener_count(config: &ServerConfig) -> usize {
+    match config.model {
+        config::Model::ThreadPerConnection => 1,
+        config::Model::Pooled if config.acceptors == 0 => config.workers.max(1),
+        config::Model::Pooled => config.acceptors,
     }
 }
 

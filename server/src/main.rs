@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use nines_server::config::{
-    parse_bytes, DEFAULT_BACKLOG, DEFAULT_PORT, DEFAULT_WORK_CAP_US, DEFAULT_WRITE_HIGH_WATER,
+    parse_bytes, Model, DEFAULT_BACKLOG, DEFAULT_MAX_THREADS, DEFAULT_PORT, DEFAULT_WORK_CAP_US,
+    DEFAULT_WRITE_HIGH_WATER,
 };
 use nines_server::listener::{backlog_warning, ListenOptions};
 use nines_server::{limits, Balance, Protocol, Server, ServerConfig};
@@ -28,12 +29,21 @@ struct Cli {
     /// nines frames, or plain byte echo (what any echo client expects).
     #[arg(long, default_value = "nines", value_parser = |s: &str| s.parse::<Protocol>())]
     protocol: Protocol,
-    /// Worker threads, each with its own event loop [default: CPUs available].
+    /// Server model: pooled (acceptors + worker pool) or thread-per-connection, as built in
+    /// (cargo features `pooled`, `thread-per-connection`) [default: pooled if built in].
+    #[arg(long, value_parser = |s: &str| s.parse::<Model>())]
+    model: Option<Model>,
+    /// Worker threads, each with its own event loop [default: CPUs available] (pooled).
     #[arg(long)]
     workers: Option<usize>,
-    /// Acceptor threads, each with its own SO_REUSEPORT listener.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// Acceptor threads, each with its own SO_REUSEPORT listener; 0 makes every worker own a
+    /// listener and accept for itself (pooled).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1024))]
     acceptors: u64,
+    /// Most connection threads at once; further connections are refused and counted
+    /// (thread-per-connection).
+    #[arg(long, default_value_t = DEFAULT_MAX_THREADS)]
+    max_threads: usize,
     /// How acceptors pick a worker: round-robin or least-connections.
     #[arg(long, default_value = "round-robin", value_parser = |s: &str| s.parse::<Balance>())]
     balance: Balance,
@@ -88,6 +98,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = ServerConfig {
         protocol: cli.protocol,
+        model: cli.model.unwrap_or_default(),
+        max_threads: cli.max_threads.max(1),
         workers: cli
             .workers
             .unwrap_or_else(nines_server::config::available_cpus),
@@ -108,9 +120,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let addr = SocketAddr::new(cli.bind, cli.port);
     let server = Server::bind(addr, config.clone(), &opts)
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let layout = match config.model {
+        Model::ThreadPerConnection => format!(
+            "1 acceptor, a thread per connection (at most {})",
+            config.max_threads
+        ),
+        Model::Pooled if config.acceptors == 0 => {
+            format!("{} worker(s) accepting for themselves", config.workers)
+        }
+        Model::Pooled => format!(
+            "{} acceptor(s) -> {} worker(s), balance {}",
+            config.acceptors, config.workers, config.balance
+        ),
+    };
     eprintln!(
-        "nines-server: protocol {} | {} worker(s) | {} acceptor(s) | balance {} | backlog {} | max frame {} B",
-        config.protocol, config.workers, config.acceptors, config.balance, cli.backlog, config.max_frame_bytes
+        "nines-server: {} model | protocol {} | {layout} | backlog {} | max frame {} B",
+        config.model, config.protocol, cli.backlog, config.max_frame_bytes
     );
     {
         let mut out = std::io::stdout().lock();

@@ -34,6 +34,19 @@ macro_rules! counters {
             $( pub $field: u64, )*
         }
 
+        impl Counters {
+            /// Moves these counts into `to` (which other threads also add to) and zeroes them:
+            /// how many short-lived threads share one registered block.
+            pub fn drain_into(&self, to: &Counters) {
+                $(
+                    let v = self.$field.swap(0, Relaxed);
+                    if v != 0 {
+                        to.$field.fetch_add(v, Relaxed);
+                    }
+                )*
+            }
+        }
+
         impl Snapshot {
             fn add(&mut self, c: &Counters) {
                 $( self.$field += c.$field.load(Relaxed); )*
@@ -74,6 +87,8 @@ counters! {
     err_accept_other => "errors_accept_other",
     /// Work requests whose CPU time was lowered to the server's cap.
     work_capped => "work_capped",
+    /// Connections refused because --max-threads connection threads were running.
+    refused_max_threads => "refused_max_threads",
     /// read() calls that returned data.
     reads => "reads",
     /// write() calls that wrote data.

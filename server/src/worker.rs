@@ -14,6 +14,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::acceptor::AcceptState;
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next};
 use crate::handler::Handler;
@@ -21,6 +22,8 @@ use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 
 /// Token of the waker that announces hand-offs and shutdown.
 pub(crate) const WAKER: Token = Token(usize::MAX);
+/// Token of the worker's own listener (`--acceptors 0`).
+const LISTENER: Token = Token(usize::MAX - 1);
 const EVENTS_CAPACITY: usize = 1024;
 
 pub(crate) struct Worker {
@@ -32,6 +35,8 @@ pub(crate) struct Worker {
     /// Open connections, read by the least-connections balancer.
     pub load: Arc<AtomicUsize>,
     pub config: ServerConfig,
+    /// Its own SO_REUSEPORT listener when workers accept for themselves (`--acceptors 0`).
+    pub listener: Option<mio::net::TcpListener>,
 }
 
 impl Worker {
@@ -40,8 +45,19 @@ impl Worker {
         let mut conns: Slab<Conn> = Slab::new();
         let mut reply_offsets = Vec::new();
         let mut phases = PhaseTimes::default();
+        let mut accept = AcceptState::default();
+        if let Some(l) = self.listener.as_mut() {
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(l, LISTENER, Interest::READABLE)
+            {
+                tracing::error!(error = %e, "worker could not register its listener");
+                return;
+            }
+        }
         loop {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            if let Err(e) = self.poll.poll(&mut events, accept.backoff()) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -49,9 +65,17 @@ impl Worker {
                 break;
             }
             let woke = std::time::Instant::now();
+            if accept.backoff().is_some() {
+                // Retry after an accept error: the pending connections raise no new edge.
+                self.accept_own(&mut accept, &mut conns);
+            }
             for event in events.iter() {
                 if event.token() == WAKER {
                     self.take_handoffs(&mut conns);
+                    continue;
+                }
+                if event.token() == LISTENER {
+                    self.accept_own(&mut accept, &mut conns);
                     continue;
                 }
                 let key = event.token().0;
@@ -95,8 +119,29 @@ impl Worker {
         }
     }
 
+    /// Accepts on the worker's own listener straight into its slab (no hand-off).
+    fn accept_own(&mut self, accept: &mut AcceptState, conns: &mut Slab<Conn>) {
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let counters = self.counters.clone();
+        accept.accept_batch(&listener, &counters, |stream| {
+            self.load.fetch_add(1, Ordering::Relaxed);
+            self.adopt(stream, conns);
+            true
+        });
+        self.listener = Some(listener);
+    }
+
     fn take_handoffs(&mut self, conns: &mut Slab<Conn>) {
         while let Ok(stream) = self.incoming.try_recv() {
+            self.adopt(stream, conns);
+        }
+    }
+
+    /// Registers a new connection in the slab and the poll.
+    fn adopt(&mut self, stream: TcpStream, conns: &mut Slab<Conn>) {
+        {
             let entry = conns.vacant_entry();
             let token = Token(entry.key());
             let conn = entry.insert(Conn::new(stream));

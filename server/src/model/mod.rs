@@ -3,6 +3,8 @@
 
 #[cfg(feature = "pooled")]
 pub mod pooled;
+#[cfg(feature = "thread-per-connection")]
+pub mod threaded;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;

@@ -30,7 +30,28 @@ pub(crate) fn start(
     let worker_counters: Vec<_> = (0..config.workers.max(1))
         .map(|_| registry.register())
         .collect();
-    let acceptor_counters: Vec<_> = (0..listeners.len()).map(|_| registry.register()).collect();
+    // With no acceptors, each worker owns one of the listeners and accepts for itself.
+    let own_listeners = config.acceptors == 0;
+    let acceptor_counters: Vec<_> = if own_listeners {
+        Vec::new()
+    } else {
+        (0..listeners.len()).map(|_| registry.register()).collect()
+    };
+    let mut listeners = listeners.into_iter();
+    let mut worker_listeners = Vec::new();
+    if own_listeners {
+        for _ in 0..config.workers.max(1) {
+            let l = listeners.next().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "--acceptors 0 needs one listener per worker",
+                )
+            })?;
+            l.set_nonblocking(true)?;
+            worker_listeners.push(Some(mio::net::TcpListener::from_std(l)));
+        }
+    }
+    let mut worker_listeners = worker_listeners.into_iter();
     let handler = Handler::new(config, registry.clone());
     let mut links = Vec::with_capacity(config.workers);
     let mut workers = Vec::with_capacity(config.workers);
@@ -53,6 +74,7 @@ pub(crate) fn start(
             counters,
             load,
             config: config.clone(),
+            listener: worker_listeners.next().flatten(),
         });
     }
     let mut acceptors = Vec::with_capacity(listeners.len());
@@ -61,7 +83,7 @@ pub(crate) fn start(
         balance: config.balance,
         next: AtomicUsize::new(0),
     });
-    for (id, (listener, counters)) in listeners.into_iter().zip(acceptor_counters).enumerate() {
+    for (id, (listener, counters)) in listeners.zip(acceptor_counters).enumerate() {
         listener.set_nonblocking(true)?;
         let poll = Poll::new()?;
         running
