@@ -37,8 +37,9 @@ declare -A CMD=(
 LAYOUTS=(pooled pooled-self-accept thread-per-connection)
 
 # Sums a field of /proc/PID/task/*/status over the server's threads.
-task_sum() { cat /proc/"$1"/task/*/status 2>/dev/null | awk -v f="$2:" '$1==f {s+=$2} END {print s+0}'; }
-status_field() { awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status"; }
+# Threads come and go while we read (thread-per-connection), so a vanished file is not an error.
+task_sum() { { cat /proc/"$1"/task/*/status 2>/dev/null || true; } | awk -v f="$2:" '$1==f {s+=$2} END {print s+0}'; }
+status_field() { awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 echo "layout,connections,load,rps,p50_us,p99_us,p99_9_us,errors,rss_kib,threads,ctxsw_per_s,listen_overflows" >"$TMP/raw.csv"
 for layout in "${LAYOUTS[@]}"; do
@@ -55,9 +56,12 @@ for layout in "${LAYOUTS[@]}"; do
       # Sample while measuring: once after warm-up, once near the end.
       sleep 2
       c0=$(( $(task_sum "$SPID" voluntary_ctxt_switches) + $(task_sum "$SPID" nonvoluntary_ctxt_switches) ))
+      rss=$(status_field "$SPID" VmRSS); threads=$(status_field "$SPID" Threads)
       sleep $(( SECS - 2 ))
       c1=$(( $(task_sum "$SPID" voluntary_ctxt_switches) + $(task_sum "$SPID" nonvoluntary_ctxt_switches) ))
-      rss=$(status_field "$SPID" VmRSS); threads=$(status_field "$SPID" Threads)
+      # Peak of the two samples: connection threads exit as soon as the load ends.
+      r2=$(status_field "$SPID" VmRSS); t2=$(status_field "$SPID" Threads)
+      (( r2 > rss )) && rss=$r2; (( t2 > threads )) && threads=$t2
       wait "$DPID" || true
       kill "$SPID"; wait "$SPID" 2>/dev/null || true
       python3 - "$TMP/r.json" "$layout" "$conns" "$load" "$rss" "$threads" "$(( (c1 - c0) / (SECS - 2) ))" >>"$TMP/raw.csv" <<'PY'
@@ -86,7 +90,7 @@ L = ["# Server models under the same load\n",
      f"- Command: `scripts/compare-models.sh {secs} {rate}` (CONNS=\"{conns}\")",
      "- Layout: server pinned to CPU 0 (one worker for the pooled layouts), `nines bench --threads 1` pinned to CPU 1; "
      f"closed loop (pipeline 1) and open loop at {int(rate):,} req/s; {secs} s after 1 s of warm-up; 64-byte nines echo. "
-     "RSS and threads at the end of the load; context switches per second summed over the server's threads while measuring.\n"]
+     "RSS and threads: the larger of two samples taken while measuring; context switches per second summed over the server's threads while measuring.\n"]
 for load in ["closed", "open"]:
     title = "Closed loop" if load == "closed" else f"Open loop, {int(rate):,} req/s (latency corrected for coordinated omission)"
     L.append(f"## {title}\n")

@@ -71,6 +71,9 @@ pub struct BenchConfig {
     pub drain_timeout: Duration,
     /// Worker threads of the embedded server (when there is no target).
     pub server_workers: usize,
+    /// Start the load (after connecting) at this wall-clock time, seconds since the Unix epoch,
+    /// so drivers on several machines start together.
+    pub start_at_unix_s: Option<f64>,
 }
 
 impl Default for BenchConfig {
@@ -98,7 +101,26 @@ impl Default for BenchConfig {
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(2),
             server_workers: half_cpus,
+            start_at_unix_s: None,
         }
+    }
+}
+
+/// Parses a start time: seconds since the Unix epoch (`1795398113`, as `date +%s` prints), or
+/// `+DURATION` from now (`+30s`).
+pub fn parse_start_at(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    if let Some(rel) = t.strip_prefix('+') {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?;
+        return Ok((now + parse_duration(rel)?).as_secs_f64());
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{t}` is not a start time (seconds since the epoch, e.g. $(( $(date +%s) + 30 )), or +30s)"
+        )),
     }
 }
 
@@ -135,6 +157,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_times() {
+        assert_eq!(parse_start_at("1795398113"), Ok(1_795_398_113.0));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let t = parse_start_at("+30s").unwrap();
+        assert!((t - now - 30.0).abs() < 1.0);
+        assert!(parse_start_at("noon").is_err());
+        assert!(parse_start_at("-5").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -209,6 +209,8 @@ pub struct ThreadOutcome {
     pub last_completion_ns: u64,
     /// Run-clock time it stopped.
     pub stopped_ns: u64,
+    /// Time this thread took to establish its connections.
+    pub connect: Duration,
     /// CPU time the thread used while applying load.
     pub cpu: Duration,
     /// Part of that CPU time spent spinning with nothing to do (open loop waits for due times
@@ -281,6 +283,7 @@ pub fn run_thread(
             None
         }
     };
+    let connect_started = clock.now_ns();
     if let Some(poll) = poll.as_mut() {
         connect_all(
             poll,
@@ -296,8 +299,9 @@ pub fn run_thread(
     } else {
         out.errors.connect += plan.connections as u64;
     }
+    out.connect = Duration::from_nanos(clock.now_ns().saturating_sub(connect_started));
     // Everyone connected (or gave up): the first thread through fixes the timeline for all.
-    if !shared.all_connected() {
+    if !shared.all_connected() || !wait_for_start(cfg.start_at_unix_s, shared) {
         out.stopped_ns = clock.now_ns();
         if let Some(tx) = &tx {
             let _ = tx.send(ThreadMsg::Done { thread: plan.index });
@@ -358,6 +362,23 @@ pub fn run_thread(
     out.cpu = thread_cpu_time().saturating_sub(cpu_before);
     out.idle_spin = Duration::from_nanos(load_idle);
     out
+}
+
+/// Sleeps until `start_at` (Unix seconds) if given; false if the run was stopped meanwhile.
+fn wait_for_start(start_at: Option<f64>, shared: &Shared) -> bool {
+    let Some(at) = start_at else { return true };
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep(Duration::from_secs_f64((at - now).min(0.05)));
+    }
 }
 
 fn timeline_from(start_ns: u64, cfg: &BenchConfig) -> Timeline {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use nines_driver::config::{parse_duration, BenchConfig, OpenLoop, StopAt};
+use nines_driver::config::{parse_duration, parse_start_at, BenchConfig, OpenLoop, StopAt};
 use nines_driver::profile::{profile, render_profile};
 use nines_driver::report::hgrm::write_hgrm;
 use nines_driver::report::hlog::{merge_logs, HlogWriter};
@@ -135,6 +135,10 @@ struct BenchArgs {
     /// Worker threads of the embedded server [default: half the CPUs].
     #[arg(long)]
     server_workers: Option<usize>,
+    /// Start the load at this time, after connecting: seconds since the epoch (as `date +%s`
+    /// prints) or +DURATION; lets drivers on several machines start together.
+    #[arg(long, value_parser = parse_start_at)]
+    start_at: Option<f64>,
     /// Print progress every second even when stderr is not a terminal.
     #[arg(long, conflicts_with = "quiet")]
     progress: bool,
@@ -237,6 +241,7 @@ fn config_from(a: &BenchArgs, default_duration: Duration) -> BenchConfig {
         request_timeout: a.timeout,
         drain_timeout: a.drain_timeout,
         server_workers: a.server_workers.unwrap_or(half),
+        start_at_unix_s: a.start_at,
     }
 }
 

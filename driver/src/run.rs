@@ -151,6 +151,17 @@ pub fn run_with(
             "--connections, --threads and --pipeline must be at least 1".into(),
         ));
     }
+    if let Some(at) = cfg.start_at_unix_s {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if at < now {
+            return Err(RunError::Config(format!(
+                "--start-at is {:.1} s in the past; give a time still to come (e.g. +30s)",
+                now - at
+            )));
+        }
+    }
     if cfg.stop == StopAt::Requests(0) || cfg.stop == StopAt::Duration(Duration::ZERO) {
         return Err(RunError::Config(
             "--requests or --duration must be more than zero".into(),
@@ -496,6 +507,10 @@ fn build_report(
             connections: cfg.connections,
             connections_opened: opened,
             connections_lost: lost,
+            connect_s: outcomes
+                .iter()
+                .map(|o| o.connect.as_secs_f64())
+                .fold(0.0, f64::max),
             thread_cpu_pct: outcomes.iter().map(|o| pct(o.cpu, o.wall)).collect(),
             thread_busy_pct: busy_pct,
         },

@@ -355,3 +355,40 @@ fn profile_prints_a_breakdown_and_writes_its_keys() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nines protocol"));
 }
+
+#[test]
+fn start_at_waits_for_the_given_time_and_refuses_the_past() {
+    let started = Instant::now();
+    let out = nines(&[
+        "bench",
+        "--start-at",
+        "+2s",
+        "-n",
+        "200",
+        "-w",
+        "0s",
+        "-c",
+        "2",
+        "-q",
+        "--json",
+        "-",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "load started before --start-at"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["requests"], 200);
+    assert!(
+        v["driver"]["connect_s"].as_f64().unwrap() < 1.9,
+        "connecting happens before the wait"
+    );
+    let out = nines(&["bench", "--start-at", "1000", "-n", "10"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in the past"));
+}

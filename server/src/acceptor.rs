@@ -8,17 +8,24 @@
 //! again, so after a back-off the acceptor retries accept() on its own.
 
 use std::io;
+#[cfg(feature = "pooled")]
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(feature = "pooled")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "pooled")]
 use crossbeam_channel::Sender;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::Token;
+#[cfg(feature = "pooled")]
+use mio::{Events, Interest, Poll, Waker};
 
+#[cfg(feature = "pooled")]
 use crate::config::Balance;
 use crate::stats::{bump, Counters};
 
+#[cfg(feature = "pooled")]
 const LISTENER: Token = Token(0);
 /// Token of the waker that announces shutdown.
 pub(crate) const WAKER: Token = Token(1);
@@ -28,6 +35,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(5);
 
 /// The way into one worker.
+#[cfg(feature = "pooled")]
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerLink {
     pub tx: Sender<TcpStream>,
@@ -36,6 +44,7 @@ pub(crate) struct WorkerLink {
 }
 
 /// Picks a worker for each new connection in O(1).
+#[cfg(feature = "pooled")]
 #[derive(Debug)]
 pub(crate) struct Dispatch {
     pub workers: Vec<WorkerLink>,
@@ -43,6 +52,7 @@ pub(crate) struct Dispatch {
     pub next: AtomicUsize,
 }
 
+#[cfg(feature = "pooled")]
 impl Dispatch {
     fn pick(&self, rng: &mut u64) -> usize {
         let n = self.workers.len();
@@ -63,6 +73,7 @@ impl Dispatch {
     }
 }
 
+#[cfg(feature = "pooled")]
 fn xorshift(s: &mut u64) -> u64 {
     let mut x = *s;
     x ^= x << 13;
@@ -177,6 +188,7 @@ impl WarnLimiter {
     }
 }
 
+#[cfg(feature = "pooled")]
 pub(crate) struct Acceptor {
     pub id: usize,
     pub poll: Poll,
@@ -186,6 +198,7 @@ pub(crate) struct Acceptor {
     pub counters: Arc<Counters>,
 }
 
+#[cfg(feature = "pooled")]
 impl Acceptor {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(16);

@@ -63,6 +63,7 @@ impl Conn {
         }
     }
 
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))]
     pub fn stream_mut(&mut self) -> &mut TcpStream {
         &mut self.stream
     }

@@ -36,6 +36,7 @@ pub mod limits;
 pub mod listener;
 mod model;
 pub mod stats;
+#[cfg(feature = "pooled")]
 mod worker;
 
 use std::io;

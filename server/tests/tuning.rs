@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn script() -> String {
@@ -30,7 +33,8 @@ const NETNS_KEYS: &str = r"^net\.(core\.somaxconn|ipv4\.(tcp_max_syn_backlog|ip_
 
 fn in_new_netns(script_body: &str, extra_env: &[(&str, &str)]) -> Output {
     let mut c = Command::new("unshare");
-    c.args(["-n", "bash", "-c", script_body]).env("NINES_TUNE_ONLY", NETNS_KEYS);
+    c.args(["-n", "bash", "-c", script_body])
+        .env("NINES_TUNE_ONLY", NETNS_KEYS);
     for (k, v) in extra_env {
         c.env(k, v);
     }
@@ -39,16 +43,25 @@ fn in_new_netns(script_body: &str, extra_env: &[(&str, &str)]) -> Output {
 
 #[test]
 fn show_lists_every_setting_and_the_limits() {
-    let out = Command::new("bash").args([&script(), "show"]).output().unwrap();
+    let out = Command::new("bash")
+        .args([&script(), "show"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let conf = std::fs::read_to_string(root_dir().join("sysctl.conf")).unwrap();
-    for line in conf.lines().filter(|l| !l.starts_with('#') && l.contains('=')) {
+    for line in conf
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+    {
         let key = line.split('=').next().unwrap().trim();
         assert!(text.contains(key), "show does not list {key}");
     }
     assert!(text.contains("open files (ulimit -n)"));
-    let bad = Command::new("bash").args([&script(), "frobnicate"]).output().unwrap();
+    let bad = Command::new("bash")
+        .args([&script(), "frobnicate"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -66,12 +79,26 @@ fn apply_then_restore_round_trips_exactly_in_a_private_network_namespace() {
     );
     let out = in_new_netns(&body, &[("NINES_TUNE_STATE", state.to_str().unwrap())]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let section = |name: &str| -> String {
-        text.split(name).nth(1).unwrap().lines().skip(1).take(3).collect::<Vec<_>>().join("|")
+        text.split(name)
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("|")
     };
     let (before, after, restored) = (section("BEFORE"), section("AFTER"), section("RESTORED"));
-    assert_eq!(after, "65535|15|1024 65535", "apply set sysctl.conf's values");
+    assert_eq!(
+        after, "65535|15|1024 65535",
+        "apply set sysctl.conf's values"
+    );
     assert_eq!(before, restored, "restore put back exactly what was there");
     assert_ne!(before, after);
     assert!(!state.exists(), "restore removes the saved values");
@@ -87,7 +114,11 @@ fn a_failing_setting_leaves_nothing_changed() {
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("sysctl.conf");
     // The first setting is fine, the second cannot be written: the first must be undone.
-    std::fs::write(&conf, "net.core.somaxconn = 12345\nnet.ipv4.tcp_fin_timeout = not-a-number\n").unwrap();
+    std::fs::write(
+        &conf,
+        "net.core.somaxconn = 12345\nnet.ipv4.tcp_fin_timeout = not-a-number\n",
+    )
+    .unwrap();
     let state = dir.join("saved");
     let body = format!(
         "before=$(cat /proc/sys/net/core/somaxconn); bash {s} apply; rc=$?; \
@@ -96,13 +127,25 @@ fn a_failing_setting_leaves_nothing_changed() {
     );
     let out = in_new_netns(
         &body,
-        &[("NINES_SYSCTL", conf.to_str().unwrap()), ("NINES_TUNE_STATE", state.to_str().unwrap())],
+        &[
+            ("NINES_SYSCTL", conf.to_str().unwrap()),
+            ("NINES_TUNE_STATE", state.to_str().unwrap()),
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.starts_with("rc=")).unwrap();
-    let field = |k: &str| line.split_whitespace().find_map(|w| w.strip_prefix(k)).unwrap().to_string();
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(field("rc="), "1", "{text}");
-    assert_eq!(field("before="), field("after="), "the first setting was put back");
+    assert_eq!(
+        field("before="),
+        field("after="),
+        "the first setting was put back"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"));
     assert!(!state.exists());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -116,12 +159,22 @@ fn apply_without_root_refuses_and_changes_nothing() {
     }
     let state = std::env::temp_dir().join(format!("nines-tune-nobody-{}", std::process::id()));
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash", &script(), "apply"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "bash",
+            &script(),
+            "apply",
+        ])
         .env("NINES_TUNE_STATE", &state)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refusing to apply") && err.contains("needs root"), "{err}");
+    assert!(
+        err.contains("refusing to apply") && err.contains("needs root"),
+        "{err}"
+    );
     assert!(!state.exists());
 }

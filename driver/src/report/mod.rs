@@ -98,6 +98,8 @@ pub struct DriverSummary {
     pub connections_opened: u64,
     /// Established connections lost before the end.
     pub connections_lost: u64,
+    /// Seconds until every connection was established (or gave up): the slowest thread's.
+    pub connect_s: f64,
     /// Each thread's CPU time as a percentage of its wall time while loading.
     pub thread_cpu_pct: Vec<f64>,
     /// The same without time spent spinning idle for the next due request (open loop). Near 100

@@ -1,0 +1,61 @@
+//! scripts/netns-lab.sh end to end: two network namespaces joined by a veth pair, the real
+//! server in one and the real driver in the other. Runs when root and ip(8) are available and
+//! says why it is skipped otherwise.
+
+use std::path::Path;
+use std::process::Command;
+
+fn skip_reason() -> Option<&'static str> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: network namespaces need CAP_SYS_ADMIN");
+    }
+    let ip = Command::new("sh").args(["-c", "command -v ip"]).output();
+    if !ip.is_ok_and(|o| o.status.success()) {
+        return Some("ip(8) (iproute2) is not installed");
+    }
+    None
+}
+
+#[test]
+fn a_benchmark_runs_across_two_network_namespaces_and_cleans_up() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let lab = format!("n9t{}", std::process::id() % 100_000);
+    // The test binaries' directory holds the debug nines-server; the driver binary is built by
+    // the workspace build that precedes the tests.
+    let bin = Path::new(env!("CARGO_BIN_EXE_nines-server"))
+        .parent()
+        .unwrap();
+    if !bin.join("nines").exists() {
+        eprintln!(
+            "skipped: {} has no nines binary (build the workspace first)",
+            bin.display()
+        );
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(root.join("scripts/netns-lab.sh"))
+        .args(["1", "--", "--json", "-"])
+        .env("LAB", &lab)
+        .env("NINES_BIN", bin)
+        .env("SERVER_SYSCTL", "net.core.somaxconn=1024")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "netns-lab failed:\n{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("driver JSON on stdout");
+    assert!(v["target"].as_str().unwrap().starts_with("10.99.0.1:"));
+    assert!(v["requests"].as_u64().unwrap() > 0);
+    assert_eq!(v["errors"], 0);
+    assert!(
+        stderr.contains(&format!("in namespace {lab}-srv")),
+        "{stderr}"
+    );
+    // Both namespaces are gone afterwards.
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(&lab));
+}
