@@ -4,11 +4,13 @@
 # ListenOverflows/ListenDrops during the burst and the time to establish every connection.
 #
 # Usage: scripts/backlog-experiment.sh [CONNS=10000] [ROUNDS=3]      (loopback only)
+#   env: SERVER_ARGS="--model thread-per-connection" (a slow acceptor: one thread creation per
+#        connection) — the pooled acceptor keeps up with one driver's burst on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-10000}
 ROUNDS=${2:-3}
-cargo build --release --quiet --bin nines --bin nines-server
+cargo build --release --quiet --bin nines --bin nines-server --features nines-server/thread-per-connection
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 ulimit -n "$(ulimit -Hn)"
@@ -16,7 +18,8 @@ echo "| backlog | round | connections | ListenOverflows | ListenDrops | connect 
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq "$ROUNDS"); do
   for backlog in 128 2048; do
-    taskset -c 0 target/release/nines-server --port 0 --workers 1 --backlog "$backlog" >"$TMP/port" 2>/dev/null &
+    # shellcheck disable=SC2086
+    taskset -c 0 target/release/nines-server --port 0 --workers 1 --backlog "$backlog" ${SERVER_ARGS:-} >"$TMP/port" 2>/dev/null &
     SPID=$!
     for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
     PORT=$(head -1 "$TMP/port" | sed 's/.*://')

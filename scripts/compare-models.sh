@@ -20,9 +20,9 @@ OUT=${OUT:-docs/results/models.md}
 (( $(nproc) >= 2 )) || { echo "needs 2 CPUs to pin server and load apart" >&2; exit 1; }
 mkdir -p target/models
 cargo build --release --quiet -p nines-server
-cp target/release/nines-server target/models/nines-server-pooled
+rm -f target/models/nines-server-pooled && cp target/release/nines-server target/models/nines-server-pooled
 cargo build --release --quiet -p nines-server --no-default-features --features thread-per-connection
-cp target/release/nines-server target/models/nines-server-threaded
+rm -f target/models/nines-server-threaded && cp target/release/nines-server target/models/nines-server-threaded
 cargo build --release --quiet -p nines-server   # leave the default build in place
 cargo build --release --quiet --bin nines
 TMP=$(mktemp -d)
@@ -91,6 +91,11 @@ L = ["# Server models under the same load\n",
      "- Layout: server pinned to CPU 0 (one worker for the pooled layouts), `nines bench --threads 1` pinned to CPU 1; "
      f"closed loop (pipeline 1) and open loop at {int(rate):,} req/s; {secs} s after 1 s of warm-up; 64-byte nines echo. "
      "RSS and threads: the larger of two samples taken while measuring; context switches per second summed over the server's threads while measuring.\n"]
+def ctx(r):
+    # Summed over live threads: if threads exited between the samples the sum can fall.
+    v = int(r["ctxsw_per_s"])
+    return f"{v:,}" if v >= 0 else "n/a (threads exited)"
+
 for load in ["closed", "open"]:
     title = "Closed loop" if load == "closed" else f"Open loop, {int(rate):,} req/s (latency corrected for coordinated omission)"
     L.append(f"## {title}\n")
@@ -100,7 +105,7 @@ for load in ["closed", "open"]:
         if r["load"] != load:
             continue
         L.append(f"| {r['layout']} | {int(r['connections']):,} | {int(float(r['rps'])):,} | {float(r['p50_us']):.1f} | {float(r['p99_us']):.1f} | "
-                 f"{float(r['p99_9_us']):.1f} | {r['errors']} | {int(r['rss_kib'] or 0)/1024:.1f} | {r['threads']} | {int(r['ctxsw_per_s']):,} | {r['listen_overflows']} |")
+                 f"{float(r['p99_9_us']):.1f} | {r['errors']} | {int(r['rss_kib'] or 0)/1024:.1f} | {r['threads']} | {ctx(r)} | {r['listen_overflows']} |")
     L.append("")
 body = "\n".join(L) + "\n"
 marker = "<!-- notes: kept by compare-models.sh -->"
