@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::BenchConfig;
 use crate::report::Report;
-use crate::run::{resolve, run, RunError, RunHooks};
+use crate::run::{resolve, run, start_embedded, RunError, RunHooks};
 use crate::target::ProtocolKind;
 
 /// Why a profile could not be taken.
@@ -117,16 +117,7 @@ pub fn profile(cfg: &BenchConfig, hooks: &RunHooks) -> Result<ProfileReport, Pro
     let embedded = match &cfg.target {
         Some(_) => None,
         None => {
-            let sc = nines_server::ServerConfig {
-                workers: cfg.server_workers.max(1),
-                ..Default::default()
-            };
-            let s = nines_server::Server::bind(
-                SocketAddr::from(([127, 0, 0, 1], 0)),
-                sc,
-                &nines_server::listener::ListenOptions::default(),
-            )
-            .map_err(RunError::Server)?;
+            let s = start_embedded(&cfg)?;
             cfg.target = Some(s.local_addr().to_string());
             Some(s)
         }

@@ -175,20 +175,7 @@ pub fn run_with(
     let addr = match &cfg.target {
         Some(t) => resolve(t)?,
         None => {
-            let sc = nines_server::ServerConfig {
-                protocol: match cfg.request.protocol {
-                    ProtocolKind::Nines => nines_server::Protocol::Nines,
-                    ProtocolKind::Echo => nines_server::Protocol::Echo,
-                },
-                workers: cfg.server_workers.max(1),
-                ..Default::default()
-            };
-            let s = nines_server::Server::bind(
-                SocketAddr::from(([127, 0, 0, 1], 0)),
-                sc,
-                &nines_server::listener::ListenOptions::default(),
-            )
-            .map_err(RunError::Server)?;
+            let s = start_embedded(cfg)?;
             let a = s.local_addr();
             server = Some(s);
             a
@@ -267,6 +254,25 @@ pub fn run_with(
         ));
     }
     Ok(report)
+}
+
+/// Starts nines-server in this process on 127.0.0.1 (a free port) for `nines bench` and
+/// `nines profile` without a target: same protocol as the load, `server_workers` workers.
+pub fn start_embedded(cfg: &BenchConfig) -> Result<nines_server::ServerHandle, RunError> {
+    let sc = nines_server::ServerConfig {
+        protocol: match cfg.request.protocol {
+            ProtocolKind::Nines => nines_server::Protocol::Nines,
+            ProtocolKind::Echo => nines_server::Protocol::Echo,
+        },
+        workers: cfg.server_workers.max(1),
+        ..Default::default()
+    };
+    nines_server::Server::bind(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        sc,
+        &nines_server::listener::ListenOptions::default(),
+    )
+    .map_err(RunError::Server)
 }
 
 /// `total` split over `parts`, the remainder going to the first ones.
