@@ -18,6 +18,7 @@ pub mod engine;
 pub mod errors;
 pub mod host;
 pub mod kernel;
+pub mod node;
 pub mod profile;
 pub mod recorder;
 pub mod report;

@@ -47,6 +47,9 @@ enum Command {
     ///
     /// Takes every bench option. Without TARGET, profiles an embedded server.
     Profile(Box<BenchArgs>),
+    /// Serve the JSON-lines benchmark node protocol on stdin/stdout (init, bench_run,
+    /// bench_profile, bench_sweep); logs go to stderr. See docs/node.md.
+    Node,
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +168,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(*args),
         Command::Merge(args) => merge(args),
         Command::Profile(args) => profile_cmd(*args),
+        Command::Node => node_cmd(),
     }
 }
 
@@ -260,6 +264,23 @@ fn prepare(a: &BenchArgs) -> RunHooks {
     RunHooks {
         interrupt: Some(interrupt),
         progress: !a.quiet && (a.progress || RunHooks::default_progress()),
+    }
+}
+
+fn node_cmd() -> ExitCode {
+    if let Err(e) = nines_server::limits::raise_nofile() {
+        eprintln!("nines node: warning: could not raise RLIMIT_NOFILE: {e}");
+    }
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    match nines_driver::node::Node::new().serve(stdin.lock(), stdout.lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The harness went away: nothing left to answer.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nines node: error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
