@@ -9,7 +9,8 @@
 
 use std::io;
 #[cfg(feature = "pooled")]
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 #[cfg(feature = "pooled")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,15 +18,14 @@ use std::time::{Duration, Instant};
 #[cfg(feature = "pooled")]
 use crossbeam_channel::Sender;
 use mio::net::{TcpListener, TcpStream};
-use mio::Token;
 #[cfg(feature = "pooled")]
-use mio::{Events, Interest, Poll, Waker};
+use mio::Waker;
+use mio::{Events, Interest, Poll, Token};
 
 #[cfg(feature = "pooled")]
 use crate::config::Balance;
 use crate::stats::{bump, Counters};
 
-#[cfg(feature = "pooled")]
 const LISTENER: Token = Token(0);
 /// Token of the waker that announces shutdown.
 pub(crate) const WAKER: Token = Token(1);
@@ -173,6 +173,50 @@ impl AcceptState {
     }
 }
 
+/// Where an acceptor thread's connections go: the one thing the models' acceptors differ in.
+pub(crate) trait AcceptSink {
+    /// Takes one accepted connection; false stops the acceptor (the server is going away).
+    fn take(&mut self, stream: TcpStream) -> bool;
+    /// Called after each accept batch (the pooled model wakes its workers here, once each).
+    fn batch_done(&mut self) {}
+}
+
+/// An acceptor thread's loop, shared by every model: wait for connections (or the end of a
+/// back-off), accept them all into `sink`, until shutdown or the sink says stop.
+pub(crate) fn run_acceptor(
+    mut poll: Poll,
+    mut listener: TcpListener,
+    shutdown: &AtomicBool,
+    counters: &Counters,
+    sink: &mut impl AcceptSink,
+) {
+    let mut events = Events::with_capacity(16);
+    if let Err(e) = poll
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+    {
+        tracing::error!(error = %e, "acceptor could not register its listener");
+        return;
+    }
+    let mut state = AcceptState::default();
+    while !shutdown.load(Ordering::Acquire) {
+        if let Err(e) = poll.poll(&mut events, state.backoff()) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                tracing::error!(error = %e, "acceptor poll failed");
+                return;
+            }
+        }
+        if shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let go_on = state.accept_batch(&listener, counters, |stream| sink.take(stream));
+        sink.batch_done();
+        if !go_on {
+            return;
+        }
+    }
+}
+
 /// Rate-limits a repeated warning to one per [`WARN_EVERY`].
 #[derive(Debug, Default)]
 pub(crate) struct WarnLimiter(Option<Instant>);
@@ -200,48 +244,48 @@ pub(crate) struct Acceptor {
 
 #[cfg(feature = "pooled")]
 impl Acceptor {
-    pub fn run(mut self) {
-        let mut events = Events::with_capacity(16);
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut self.listener, LISTENER, Interest::READABLE)
-        {
-            tracing::error!(error = %e, "acceptor could not register its listener");
-            return;
-        }
-        let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ ((self.id as u64 + 1) << 32);
-        let mut to_wake = vec![false; self.dispatch.workers.len()];
-        let mut state = AcceptState::default();
-        loop {
-            if let Err(e) = self.poll.poll(&mut events, state.backoff()) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    tracing::error!(error = %e, "acceptor poll failed");
-                    return;
+    pub fn run(self) {
+        let mut sink = HandOff {
+            to_wake: vec![false; self.dispatch.workers.len()],
+            rng: 0x9E37_79B9_7F4A_7C15_u64 ^ ((self.id as u64 + 1) << 32),
+            dispatch: &self.dispatch,
+        };
+        run_acceptor(
+            self.poll,
+            self.listener,
+            &self.shutdown,
+            &self.counters,
+            &mut sink,
+        );
+    }
+}
+
+/// The pooled model's sink: pick a worker in O(1), send it the connection, wake it once per batch.
+#[cfg(feature = "pooled")]
+struct HandOff<'a> {
+    dispatch: &'a Dispatch,
+    rng: u64,
+    to_wake: Vec<bool>,
+}
+
+#[cfg(feature = "pooled")]
+impl AcceptSink for HandOff<'_> {
+    fn take(&mut self, stream: TcpStream) -> bool {
+        let w = self.dispatch.pick(&mut self.rng);
+        let link = &self.dispatch.workers[w];
+        link.load.fetch_add(1, Ordering::Relaxed);
+        self.to_wake[w] = true;
+        // A closed channel means the worker has exited: we are shutting down.
+        link.tx.send(stream).is_ok()
+    }
+
+    fn batch_done(&mut self) {
+        for (w, flag) in self.to_wake.iter_mut().enumerate() {
+            if std::mem::take(flag) {
+                // One wake per worker per accept batch, not one per connection.
+                if let Err(e) = self.dispatch.workers[w].waker.wake() {
+                    tracing::warn!(error = %e, "could not wake a worker");
                 }
-            }
-            if self.shutdown.load(Ordering::Acquire) {
-                return;
-            }
-            let dispatch = &self.dispatch;
-            let go_on = state.accept_batch(&self.listener, &self.counters, |stream| {
-                let w = dispatch.pick(&mut rng);
-                let link = &dispatch.workers[w];
-                link.load.fetch_add(1, Ordering::Relaxed);
-                to_wake[w] = true;
-                // A closed channel means the worker has exited: we are shutting down.
-                link.tx.send(stream).is_ok()
-            });
-            for (w, flag) in to_wake.iter_mut().enumerate() {
-                if std::mem::take(flag) {
-                    // One wake per worker per accept batch, not one per connection.
-                    if let Err(e) = self.dispatch.workers[w].waker.wake() {
-                        tracing::warn!(error = %e, "could not wake a worker");
-                    }
-                }
-            }
-            if !go_on {
-                return;
             }
         }
     }

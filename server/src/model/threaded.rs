@@ -19,17 +19,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Poll, Waker};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use super::Running;
-use crate::acceptor::{self, AcceptState, WarnLimiter};
+use crate::acceptor::{self, run_acceptor, AcceptSink, WarnLimiter};
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next};
 use crate::handler::Handler;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
 
-const LISTENER: Token = Token(0);
 /// Stack of a connection thread: enough for the handler, small enough for 10,000 threads.
 const STACK_BYTES: usize = 256 * 1024;
 /// How often a connection thread looks at the shutdown flag and publishes its counters.
@@ -54,9 +53,8 @@ pub(crate) fn start(
     let handler = Handler::new(config, registry.clone());
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), acceptor::WAKER)?);
+    let listener = TcpListener::from_std(listener);
     let acceptor = ThreadedAcceptor {
-        poll,
-        listener: TcpListener::from_std(listener),
         shutdown: shutdown.clone(),
         counters: acceptor_counters,
         conn_counters,
@@ -66,7 +64,7 @@ pub(crate) fn start(
     };
     let thread = std::thread::Builder::new()
         .name("nines-acceptor-0".into())
-        .spawn(move || acceptor.run())?;
+        .spawn(move || acceptor.run(poll, listener))?;
     Ok(Running {
         threads: vec![thread],
         wakers: vec![waker],
@@ -74,8 +72,6 @@ pub(crate) fn start(
 }
 
 struct ThreadedAcceptor {
-    poll: Poll,
-    listener: TcpListener,
     shutdown: Arc<AtomicBool>,
     counters: Arc<Counters>,
     conn_counters: Arc<Counters>,
@@ -85,34 +81,12 @@ struct ThreadedAcceptor {
 }
 
 impl ThreadedAcceptor {
-    fn run(mut self) {
-        let mut events = Events::with_capacity(16);
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut self.listener, LISTENER, Interest::READABLE)
-        {
-            tracing::error!(error = %e, "acceptor could not register its listener");
-            return;
-        }
-        let mut state = AcceptState::default();
-        let mut refusals = WarnLimiter::default();
-        while !self.shutdown.load(Ordering::Acquire) {
-            if let Err(e) = self.poll.poll(&mut events, state.backoff()) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    tracing::error!(error = %e, "acceptor poll failed");
-                    break;
-                }
-            }
-            if self.shutdown.load(Ordering::Acquire) {
-                break;
-            }
-            let this = &self;
-            state.accept_batch(&self.listener, &self.counters, |stream| {
-                this.spawn_connection(stream, &mut refusals);
-                true
-            });
-        }
+    fn run(self, poll: Poll, listener: TcpListener) {
+        let mut sink = Spawner {
+            acceptor: &self,
+            refusals: WarnLimiter::default(),
+        };
+        run_acceptor(poll, listener, &self.shutdown, &self.counters, &mut sink);
         // Connection threads see the flag within a tick; wait so the final counters include them.
         let deadline = Instant::now() + EXIT_WAIT;
         while self.live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
@@ -155,6 +129,19 @@ impl ThreadedAcceptor {
                 tracing::warn!(error = %e, "cannot create a connection thread; refusing the connection");
             }
         }
+    }
+}
+
+/// This model's sink: one thread per accepted connection, bounded by --max-threads.
+struct Spawner<'a> {
+    acceptor: &'a ThreadedAcceptor,
+    refusals: WarnLimiter,
+}
+
+impl AcceptSink for Spawner<'_> {
+    fn take(&mut self, stream: TcpStream) -> bool {
+        self.acceptor.spawn_connection(stream, &mut self.refusals);
+        true
     }
 }
 
