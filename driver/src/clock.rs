@@ -30,3 +30,11 @@ impl RunClock {
         self.epoch + Duration::from_nanos(ns)
     }
 }
+
+/// Seconds since the Unix epoch now (wall clock: for reports and `--start-at`, never for
+/// measuring latency).
+pub fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

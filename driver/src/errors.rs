@@ -1,62 +1,145 @@
-//! What can go wrong with a request or connection during a run, counted by kind.
+//! What can go wrong during a run, counted by kind. Each kind is declared once, below; its name
+//! is what reports, `--max-errors` messages and the progress line show.
+//!
+//! Every request the driver sends ends as exactly one of: a recorded reply, or one
+//! request-level error (`bad_payload`, `aborted`, `timeout`, `drain_timeout`). A request that
+//! fell due but was never sent is `unsent`. Connection-level kinds (`connect`,
+//! `connection_closed`, `io`, `decode`) count connections, and `unknown_id` counts replies that
+//! answer no request.
 
 use std::collections::BTreeMap;
 
-/// Error counts of one thread or a whole run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ErrorCounts {
-    /// Connections that could not be established.
-    pub connect: u64,
-    /// Connections the server closed (or reset) while the run needed them.
-    pub connection_closed: u64,
-    /// Read/write failures other than a close.
-    pub io: u64,
-    /// Replies that could not be parsed at all (the connection is dropped).
-    pub decode: u64,
-    /// Replies to a request id the connection never sent or already had answered.
-    pub unknown_id: u64,
-    /// Replies whose content was wrong for their request.
-    pub bad_payload: u64,
-    /// Requests still unanswered when the drain timeout after the run expired.
-    pub timeout: u64,
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! error_kinds {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// A kind of error.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in report order.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$variant,)*];
+
+            /// The kind's name in reports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
+error_kinds! {
+    /// A connection could not be established (per connection).
+    Connect => "connect",
+    /// The server closed or reset a connection the run still needed (per connection).
+    ConnectionClosed => "connection_closed",
+    /// A read or write failed for another reason (per connection).
+    Io => "io",
+    /// Bytes that are no reply at all; the connection is dropped (per connection).
+    Decode => "decode",
+    /// A reply to no request in flight on its connection (per reply).
+    UnknownId => "unknown_id",
+    /// A reply whose content is wrong for its request (per request).
+    BadPayload => "bad_payload",
+    /// A request in flight on a connection that was lost (per request).
+    Aborted => "aborted",
+    /// A request unanswered for `--timeout` after it was sent (per request).
+    Timeout => "timeout",
+    /// A request still unanswered when `--drain-timeout` expired after the run (per request).
+    DrainTimeout => "drain_timeout",
+    /// A request that fell due (open loop) but was never sent: no connection had a free slot
+    /// within `--timeout` of its due time, or before the run ended (per request).
+    Unsent => "unsent",
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Error counts of one thread or a whole run. In reports, a map from kind name to count that
+/// lists only the kinds that occurred.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts([u64; ErrorKind::ALL.len()]);
+
 impl ErrorCounts {
+    /// Counts `n` errors of `kind`.
+    #[inline]
+    pub fn add(&mut self, kind: ErrorKind, n: u64) {
+        self.0[kind as usize] += n;
+    }
+
+    /// The count of one kind.
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+
     /// All errors.
     pub fn total(&self) -> u64 {
-        self.connect
-            + self.connection_closed
-            + self.io
-            + self.decode
-            + self.unknown_id
-            + self.bad_payload
-            + self.timeout
+        self.0.iter().sum()
     }
 
     /// Adds another set of counts.
-    pub fn add(&mut self, o: &ErrorCounts) {
-        self.connect += o.connect;
-        self.connection_closed += o.connection_closed;
-        self.io += o.io;
-        self.decode += o.decode;
-        self.unknown_id += o.unknown_id;
-        self.bad_payload += o.bad_payload;
-        self.timeout += o.timeout;
+    pub fn add_all(&mut self, other: &ErrorCounts) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
     }
 
-    /// Non-zero counts by name, for reports.
-    pub fn by_kind(&self) -> BTreeMap<&'static str, u64> {
-        [
-            ("connect", self.connect),
-            ("connection_closed", self.connection_closed),
-            ("io", self.io),
-            ("decode", self.decode),
-            ("unknown_id", self.unknown_id),
-            ("bad_payload", self.bad_payload),
-            ("timeout", self.timeout),
-        ]
-        .into_iter()
-        .filter(|(_, v)| *v > 0)
-        .collect()
+    /// The kinds that occurred, with their counts, in report order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        ErrorKind::ALL
+            .iter()
+            .map(|&k| (k, self.get(k)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+impl Serialize for ErrorCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.nonzero().map(|(k, n)| (k.name(), n)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, u64>::deserialize(d)?;
+        let mut counts = ErrorCounts::default();
+        for (name, n) in map {
+            let kind = ErrorKind::ALL
+                .iter()
+                .find(|k| k.name() == name)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown error kind `{name}`")))?;
+            counts.add(*kind, n);
+        }
+        Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_and_round_trip_by_name() {
+        let mut a = ErrorCounts::default();
+        a.add(ErrorKind::Timeout, 3);
+        a.add(ErrorKind::Unsent, 2);
+        let mut b = ErrorCounts::default();
+        b.add(ErrorKind::Timeout, 1);
+        a.add_all(&b);
+        assert_eq!((a.get(ErrorKind::Timeout), a.total()), (4, 6));
+        let v = serde_json::to_value(a).unwrap();
+        assert_eq!(v, serde_json::json!({"timeout": 4, "unsent": 2}));
+        assert_eq!(serde_json::from_value::<ErrorCounts>(v).unwrap(), a);
+        assert!(serde_json::from_value::<ErrorCounts>(serde_json::json!({"gremlins": 1})).is_err());
+        let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len(), "names are unique");
     }
 }

@@ -5,7 +5,7 @@
 //! These are the counters of the kernel the driver runs on: over loopback that is the server's
 //! kernel too; across machines, read the server machine's with `nstat` or from its own report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Counter values at one moment (absent files read as 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct KernelCounters {
 }
 
 /// What changed during a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelDelta {
     /// ListenOverflows during the run: the accept queue was full (raise the backlog /
     /// net.core.somaxconn, or accept faster).

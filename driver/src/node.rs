@@ -17,7 +17,8 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{BenchConfig, StopAt};
 use crate::profile::profile;
-use crate::run::{run, start_embedded, RunHooks};
+use crate::report::Report;
+use crate::run::{run, start_embedded, Hooks};
 
 /// Most requests one bench_run or bench_profile may ask for.
 pub const MAX_REQUESTS: u64 = 100_000;
@@ -79,14 +80,19 @@ impl Node {
         }
     }
 
-    /// Serves lines from `input` until EOF, writing replies to `output`.
-    pub fn serve(&mut self, input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
+    /// Serves lines from `input` until EOF, writing replies to `output` and log lines to `log`.
+    pub fn serve(
+        &mut self,
+        input: impl BufRead,
+        mut output: impl Write,
+        mut log: impl Write,
+    ) -> std::io::Result<()> {
         for line in input.lines() {
             let line = line?;
             if line.trim().is_empty() {
                 continue;
             }
-            if let Some(reply) = self.handle_line(&line) {
+            if let Some(reply) = self.handle_line(&line, &mut log) {
                 output.write_all(python_json(&reply).as_bytes())?;
                 output.write_all(b"\n")?;
                 output.flush()?;
@@ -99,11 +105,14 @@ impl Node {
     }
 
     /// The reply to one line, or None (logged) when there is no one to reply to.
-    pub fn handle_line(&mut self, line: &str) -> Option<Value> {
+    pub fn handle_line(&mut self, line: &str, log: &mut dyn Write) -> Option<Value> {
         let msg: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("nines node: ignoring a line that is not JSON ({e}): {line}");
+                let _ = writeln!(
+                    log,
+                    "nines node: ignoring a line that is not JSON ({e}): {line}"
+                );
                 return None;
             }
         };
@@ -112,7 +121,8 @@ impl Node {
         let body = msg.get("body").and_then(Value::as_object);
         let msg_id = body.and_then(|b| b.get("msg_id")).and_then(Value::as_u64);
         let (Some(src), Some(body), Some(msg_id)) = (src, body, msg_id) else {
-            eprintln!(
+            let _ = writeln!(
+                log,
                 "nines node: ignoring a message without src, body or a numeric body.msg_id: {line}"
             );
             return None;
@@ -127,7 +137,8 @@ impl Node {
             "" => Err((code::MALFORMED_REQUEST, "body.type is missing or not a string".to_string())),
             other => Err((code::NOT_SUPPORTED, format!("message type `{other}` is not supported (init, bench_run, bench_profile, bench_sweep)"))),
         };
-        eprintln!(
+        let _ = writeln!(
+            log,
             "nines node: {kind} {msg_id} handled in {} ms",
             started.elapsed().as_millis()
         );
@@ -198,7 +209,7 @@ impl Node {
                 format!("num_requests x payload_size_bytes must be at most {MAX_TOTAL_BYTES} bytes to finish within the 5 s reply timeout"),
             ));
         }
-        Ok(BenchConfig {
+        let cfg = BenchConfig {
             target: Some(self.server_addr()?),
             threads: 1,
             connections: concurrency as usize,
@@ -207,14 +218,18 @@ impl Node {
             warmup: Duration::ZERO,
             request: crate::target::RequestSpec {
                 payload_bytes: payload as usize,
-                ..BenchConfig::default().request
+                ..Default::default()
             },
             max_errors: 1,
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(1),
             ..BenchConfig::default()
-        })
+        };
+        match cfg.validate().first() {
+            Some(e) => Err((code::MALFORMED_REQUEST, e.to_string())),
+            None => Ok(cfg),
+        }
     }
 
     fn bench_run(
@@ -226,22 +241,24 @@ impl Node {
         let concurrency = field(body, "concurrency", 1, MAX_CONCURRENCY, None)?;
         let cfg = self.config(requests, concurrency, payload)?;
         let started = Instant::now();
-        let r = run(&cfg, &RunHooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let r = run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if !r.completed() || r.requests != requests {
             return Err((
                 code::CRASH,
                 format!(
                     "the run did not complete: {} of {requests} replies, errors {:?}",
-                    r.requests, r.errors_by_kind
+                    r.requests,
+                    serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
                 ),
             ));
         }
+        let l = r.latency_us.unwrap_or_default();
         let mut m = Map::new();
         m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
-        m.insert("latency_p50_us".into(), json!(r.latency_us.p50));
-        m.insert("latency_p95_us".into(), json!(r.latency_us.p95));
-        m.insert("latency_p99_us".into(), json!(r.latency_us.p99));
+        m.insert("latency_p50_us".into(), json!(l.p50));
+        m.insert("latency_p95_us".into(), json!(l.p95));
+        m.insert("latency_p99_us".into(), json!(l.p99));
         m.insert("elapsed_ms".into(), json!(round2(elapsed_ms)));
         Ok(("bench_run_ok", m))
     }
@@ -258,7 +275,11 @@ impl Node {
             Some(DEFAULT_PROFILE_REQUESTS),
         )?;
         let cfg = self.config(requests, 8.min(requests), 64)?;
-        let p = profile(&cfg, &RunHooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let r = profile(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let p = r
+            .profile
+            .as_ref()
+            .ok_or((code::CRASH, "the profile run measured nothing".to_string()))?;
         let mut breakdown = Map::new();
         breakdown.insert("accept_pct".into(), json!(p.accept_pct));
         breakdown.insert("read_pct".into(), json!(p.read_pct));
@@ -310,20 +331,24 @@ impl Node {
         let mut results = Vec::with_capacity(parsed.len());
         for c in parsed {
             let cfg = self.config(requests, c, 64)?;
-            let r = run(&cfg, &RunHooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+            let r: Report =
+                run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
             if !r.completed() {
                 return Err((
                     code::CRASH,
                     format!(
-                        "the run at concurrency {c} did not complete: {:?}",
-                        r.errors_by_kind
+                        "the run at concurrency {c} did not complete: {}",
+                        serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
                     ),
                 ));
             }
             let mut m = Map::new();
             m.insert("concurrency".into(), json!(c));
             m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
-            m.insert("latency_p50_us".into(), json!(r.latency_us.p50));
+            m.insert(
+                "latency_p50_us".into(),
+                json!(r.latency_us.unwrap_or_default().p50),
+            );
             results.push(Value::Object(m));
         }
         let mut m = Map::new();
@@ -404,7 +429,7 @@ mod tests {
     fn output_matches_the_seed_byte_for_byte() {
         let mut n = Node::new();
         let reply = n
-            .handle_line(r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#)
+            .handle_line(r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#, &mut std::io::sink())
             .unwrap();
         assert_eq!(
             python_json(&reply),
@@ -464,7 +489,7 @@ mod tests {
             (r#"{"src":"c","dest":"n","body":{"msg_id":13}}"#, 12, "type"),
         ];
         for (i, (line, code, text)) in cases.iter().enumerate() {
-            let r = n.handle_line(line).unwrap();
+            let r = n.handle_line(line, &mut std::io::sink()).unwrap();
             let b = &r["body"];
             assert_eq!(b["type"], "error", "{line}");
             assert_eq!(b["code"], *code, "{line}");
@@ -478,9 +503,15 @@ mod tests {
                 "msg_ids keep increasing across errors"
             );
         }
-        assert!(n.handle_line("not json").is_none());
+        let mut log = Vec::new();
+        assert!(n.handle_line("not json", &mut log).is_none());
         assert!(n
-            .handle_line(r#"{"src":"c","body":{"type":"init"}}"#)
+            .handle_line(r#"{"src":"c","body":{"type":"init"}}"#, &mut log)
             .is_none());
+        let log = String::from_utf8(log).unwrap();
+        assert!(
+            log.contains("not JSON") && log.contains("without src"),
+            "{log}"
+        );
     }
 }

@@ -3,20 +3,19 @@
 //! Reads the server's counters (the Stats op) before and after a short run and turns the
 //! difference in its phase clocks into shares of accept, read, process, write and overhead that
 //! sum to 100, naming the largest as the bottleneck. The load is an ordinary bench run, so every
-//! bench option applies.
+//! bench option applies, and the result is that run's [`Report`] with its `profile` filled in.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use nines_common::Protocol;
 use nines_protocol::stats::Profile;
 use nines_protocol::{decode, encode, Flags, Header, Op};
-use serde::Serialize;
 
 use crate::config::BenchConfig;
-use crate::report::Report;
-use crate::run::{resolve, run, start_embedded, RunError, RunHooks};
-use crate::target::ProtocolKind;
+use crate::report::{ProfileSummary, Report};
+use crate::run::{resolve, run, start_embedded, Hooks, RunError};
 
 /// Why a profile could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -35,29 +34,6 @@ pub enum ProfileError {
     /// The server recorded no time (no load reached it).
     #[error("the server recorded no work during the run; nothing to profile")]
     Empty,
-}
-
-/// The breakdown, with the run that produced it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProfileReport {
-    /// Share of server time accepting connections (%).
-    pub accept_pct: f64,
-    /// Share reading requests (%).
-    pub read_pct: f64,
-    /// Share decoding, handling and encoding (%).
-    pub process_pct: f64,
-    /// Share writing replies (%).
-    pub write_pct: f64,
-    /// Share of everything else while awake: event dispatch, wakeups, bookkeeping (%).
-    pub overhead_pct: f64,
-    /// The largest phase: accept, read, process, write or overhead.
-    pub bottleneck: &'static str,
-    /// Server nanoseconds the shares divide.
-    pub profiled_ns: u64,
-    /// Requests the server handled between the two snapshots.
-    pub server_requests: u64,
-    /// The load run.
-    pub bench: Report,
 }
 
 /// Reads a nines-server's counters with one Stats request on a new connection.
@@ -105,12 +81,20 @@ fn fail_reply(addr: SocketAddr) -> Result<Vec<(String, u64)>, ProfileError> {
 }
 
 /// Runs `cfg` as load and profiles the server it loads (embedding one if `cfg.target` is None).
-pub fn profile(cfg: &BenchConfig, hooks: &RunHooks) -> Result<ProfileReport, ProfileError> {
-    if cfg.request.protocol != ProtocolKind::Nines {
-        return Err(RunError::Config(
-            "profile loads with the nines protocol (drop --protocol echo)".into(),
-        )
+pub fn profile(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, ProfileError> {
+    if cfg.request.protocol != Protocol::Nines {
+        return Err(RunError::Usage(vec![nines_common::usage::UsageError::new(
+            "--protocol",
+            format!(
+                "{}: profile needs the nines protocol (the Stats op reads the server's clocks)",
+                cfg.request.protocol
+            ),
+        )])
         .into());
+    }
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        return Err(RunError::Usage(usage).into());
     }
     let mut cfg = cfg.clone();
     // The embedded server must outlive the run so its counters can be read afterwards.
@@ -124,49 +108,32 @@ pub fn profile(cfg: &BenchConfig, hooks: &RunHooks) -> Result<ProfileReport, Pro
     };
     let addr = resolve(cfg.target.as_deref().unwrap_or_default())?;
     let before = fetch_stats(addr, cfg.connect_timeout)?;
-    let bench = run(&cfg, hooks)?;
+    let mut report = run(&cfg, hooks)?;
     let after = fetch_stats(addr, cfg.connect_timeout)?;
-    drop(embedded);
+    if let Some(s) = embedded {
+        report.embedded_server = true;
+        report.server = Some(
+            s.shutdown()
+                .pairs()
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        );
+    }
     let p = Profile::between(&before, &after).ok_or(ProfileError::Empty)?;
     let get = |pairs: &[(String, u64)], k: &str| {
         pairs.iter().find(|(n, _)| n == k).map_or(0, |(_, v)| *v)
     };
-    Ok(ProfileReport {
+    report.profile = Some(ProfileSummary {
         accept_pct: p.accept_pct,
         read_pct: p.read_pct,
         process_pct: p.process_pct,
         write_pct: p.write_pct,
         overhead_pct: p.overhead_pct,
-        bottleneck: p.bottleneck(),
+        bottleneck: p.bottleneck().to_string(),
         profiled_ns: p.total_ns,
         // The "after" Stats request is counted before its reply is built; take it back out.
         server_requests: get(&after, "requests").saturating_sub(get(&before, "requests") + 1),
-        bench,
-    })
-}
-
-/// The breakdown as text.
-pub fn render_profile(p: &ProfileReport) -> String {
-    let mut s = String::new();
-    s.push_str(&crate::report::render_text(&p.bench));
-    s.push_str(&format!(
-        "  server time accept {:.1}% | read {:.1}% | process {:.1}% | write {:.1}% | overhead {:.1}%\n",
-        p.accept_pct, p.read_pct, p.process_pct, p.write_pct, p.overhead_pct
-    ));
-    s.push_str(&format!(
-        "  bottleneck  {} ({:.1}% of {:.3} s of server time over {} requests)\n",
-        p.bottleneck,
-        [
-            p.accept_pct,
-            p.read_pct,
-            p.process_pct,
-            p.write_pct,
-            p.overhead_pct
-        ]
-        .into_iter()
-        .fold(0.0, f64::max),
-        p.profiled_ns as f64 / 1e9,
-        crate::report::text::thousands(p.server_requests)
-    ));
-    s
+    });
+    Ok(report)
 }

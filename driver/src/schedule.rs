@@ -5,14 +5,11 @@
 //! arrival count in f64 nanoseconds (exact to the nanosecond for 100 days), so a constant rate
 //! never drifts however long the run.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How arrivals are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Arrival {
     /// Evenly spaced: one request every 1/rate seconds.
     #[default]
@@ -21,27 +18,7 @@ pub enum Arrival {
     Poisson,
 }
 
-impl FromStr for Arrival {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(Arrival::Constant),
-            "poisson" => Ok(Arrival::Poisson),
-            _ => Err(format!(
-                "unknown arrival `{s}` (expected constant or poisson)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Arrival {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Arrival::Constant => "constant",
-            Arrival::Poisson => "poisson",
-        })
-    }
-}
+nines_common::value_enum_display!(Arrival);
 
 /// SplitMix64: tiny, fast, and fully determined by its seed (what repeatable runs need).
 #[derive(Debug, Clone)]

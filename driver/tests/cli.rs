@@ -56,10 +56,14 @@ fn embedded_run_writes_the_design_json_keys() {
         "errors",
         "duration_s",
         "latency_us",
-        "config",
-        "host",
+        "manifest",
+        "histograms",
+        "intervals",
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
+    }
+    for k in ["nines_version", "git_commit", "command", "config", "host"] {
+        assert!(v["manifest"].get(k).is_some(), "missing manifest.{k}");
     }
     let mut lat = keys(&v["latency_us"]);
     lat.sort();
@@ -80,7 +84,9 @@ fn embedded_run_writes_the_design_json_keys() {
         "server and driver agree on the count"
     );
     assert!(v["throughput_rps"].as_f64().unwrap() > 0.0);
-    assert!(v["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    assert!(v["manifest"]["host"]["kernel"]
+        .as_str()
+        .is_some_and(|k| !k.is_empty()));
 }
 
 #[test]
@@ -101,7 +107,7 @@ fn json_to_stdout_with_dash() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     assert_eq!(v["requests"], 500);
-    assert_eq!(v["config"]["request"]["protocol"], "echo");
+    assert_eq!(v["manifest"]["config"]["request"]["protocol"], "echo");
     assert!(String::from_utf8_lossy(&out.stderr).contains("throughput"));
 }
 
@@ -120,8 +126,8 @@ fn bad_flags_are_usage_errors() {
         assert!(err.starts_with("error:"), "{args:?}: {err}");
     }
     let out = nines(&["bench", "-c", "0", "-n", "1"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--connections 0 is out of range"));
 }
 
 #[test]
@@ -179,7 +185,7 @@ fn ctrl_c_writes_the_results_so_far_and_says_so() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("CUT SHORT"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(v["status"], "cut_short");
-    assert_eq!(v["cut_short_reason"], "interrupted");
+    assert_eq!(v["cut_short"]["kind"], "interrupted");
     assert!(v["requests"].as_u64().unwrap() > 0);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0);
 }
@@ -254,7 +260,7 @@ fn interval_logs_from_two_runs_merge_into_one_true_distribution() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 log(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 result(s)"));
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
     assert_eq!(
         m["requests"].as_u64().unwrap(),
@@ -338,21 +344,22 @@ fn profile_prints_a_breakdown_and_writes_its_keys() {
         "write_pct",
         "overhead_pct",
     ];
-    let sum: f64 = keys.iter().map(|k| v[k].as_f64().unwrap()).sum();
+    let p = &v["profile"];
+    let sum: f64 = keys.iter().map(|k| p[k].as_f64().unwrap()).sum();
     assert!((sum - 100.0).abs() < 0.01, "{sum}");
-    let b = v["bottleneck"].as_str().unwrap();
+    let b = p["bottleneck"].as_str().unwrap();
     assert!(["accept", "read", "process", "write", "overhead"].contains(&b));
     let largest = keys
         .iter()
-        .map(|k| v[*k].as_f64().unwrap())
+        .map(|k| p[*k].as_f64().unwrap())
         .fold(0.0, f64::max);
-    assert_eq!(v[format!("{b}_pct")].as_f64().unwrap(), largest);
-    assert_eq!(v["bench"]["requests"], 2000);
-    assert!(v["bench"]["kernel"]["listen_overflows"].is_u64());
+    assert_eq!(p[format!("{b}_pct")].as_f64().unwrap(), largest);
+    assert_eq!(v["requests"], 2000);
+    assert!(v["kernel"]["listen_overflows"].is_u64());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bottleneck"));
     // Profiling an echo server is a clear error, not a silent zero.
     let out = nines(&["profile", "--protocol", "echo", "-n", "10"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nines protocol"));
 }
 
@@ -389,6 +396,6 @@ fn start_at_waits_for_the_given_time_and_refuses_the_past() {
         "connecting happens before the wait"
     );
     let out = nines(&["bench", "--start-at", "1000", "-n", "10"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in the past"));
 }

@@ -6,8 +6,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use nines_driver::config::{BenchConfig, StopAt};
-use nines_driver::report::Status;
-use nines_driver::run::{run, RunHooks};
+use nines_driver::errors::ErrorKind;
+use nines_driver::report::{CutShort, Outcome};
+use nines_driver::run::{run, Hooks};
 use nines_driver::target::RequestSpec;
 use nines_protocol::{decode, encode};
 
@@ -75,10 +76,13 @@ fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
 #[test]
 fn replies_to_unknown_ids_are_counted_and_the_limit_stops_the_run() {
     let addr = fake_server(1_000_000, 10);
-    let r = run(&config(addr, 2_000, 30), &RunHooks::default()).unwrap();
-    assert_eq!(r.status, Status::CutShort);
+    let r = run(&config(addr, 2_000, 30), &mut Hooks::default()).unwrap();
+    assert!(matches!(
+        r.outcome,
+        Outcome::CutShort(CutShort::ErrorLimit { .. })
+    ));
     assert!(
-        r.errors_by_kind["unknown_id"] >= 1,
+        r.errors_by_kind.get(ErrorKind::UnknownId) >= 1,
         "{:?}",
         r.errors_by_kind
     );
@@ -91,23 +95,25 @@ fn unanswered_requests_become_timeouts_when_the_drain_expires() {
     // With every 10th reply's id wrong, those requests never get their own reply; with a high
     // error limit the run reaches its end and the unanswered requests are counted as timeouts.
     let addr = fake_server(1_000_000, 10);
-    let r = run(&config(addr, 400, 1_000_000), &RunHooks::default()).unwrap();
-    let timeouts = r.errors_by_kind.get("timeout").copied().unwrap_or(0);
-    assert!(timeouts > 0, "{:?}", r.errors_by_kind);
-    // Every request issued ends as exactly one of: a recorded reply, or a timeout.
-    assert_eq!(r.requests + timeouts, 400, "{:?}", r.errors_by_kind);
+    let r = run(&config(addr, 400, 1_000_000), &mut Hooks::default()).unwrap();
+    let e = &r.errors_by_kind;
+    let unanswered = e.get(ErrorKind::Timeout) + e.get(ErrorKind::DrainTimeout);
+    assert!(unanswered > 0, "{e:?}");
+    // Every request sent ends as exactly one of: a recorded reply, or a request-level error.
+    assert_eq!(r.driver.requests_sent, 400);
+    assert_eq!(r.requests + unanswered, 400, "{e:?}");
     // Each reply with a wrong id stands for one request that is never answered.
-    assert_eq!(r.errors_by_kind["unknown_id"], timeouts);
-    assert_eq!(r.status, Status::Completed);
+    assert_eq!(e.get(ErrorKind::UnknownId), unanswered);
+    assert_eq!(r.outcome, Outcome::Completed);
 }
 
 #[test]
 fn a_correct_fake_server_gives_zero_errors() {
     // The same fake with a zero shift is a correct server: the errors above come from the shift.
     let addr = fake_server(0, 1);
-    let r = run(&config(addr, 2_000, 1), &RunHooks::default()).unwrap();
+    let r = run(&config(addr, 2_000, 1), &mut Hooks::default()).unwrap();
     assert_eq!(
-        (r.requests, r.errors, r.status),
-        (2_000, 0, Status::Completed)
+        (r.requests, r.errors, r.outcome),
+        (2_000, 0, Outcome::Completed)
     );
 }

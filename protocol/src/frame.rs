@@ -78,6 +78,11 @@ impl Op {
             Op::Stats => "stats",
         }
     }
+
+    /// The op with this [`Op::name`], if there is one.
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
 }
 
 impl fmt::Display for Op {

@@ -1,90 +1,49 @@
 //! Server configuration: plain data, validated once, shared read-only by every thread.
 
-use std::fmt;
-use std::str::FromStr;
+use nines_common::sys::available_cpus;
+use nines_common::usage::UsageError;
+pub use nines_common::{Protocol, DEFAULT_PORT};
+use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
-use nines_protocol::DEFAULT_MAX_FRAME_BYTES;
-
-/// Default TCP port when none is given.
-pub const DEFAULT_PORT: u16 = 9999;
 /// Default listen backlog. The kernel silently caps it at `net.core.somaxconn`.
 pub const DEFAULT_BACKLOG: i32 = 2048;
 /// Default cap on the CPU time one Work request may ask for: 100 ms.
 pub const DEFAULT_WORK_CAP_US: u32 = 100_000;
 /// Default bound on unsent reply bytes per connection before the server stops reading from it.
 pub const DEFAULT_WRITE_HIGH_WATER: usize = 256 * 1024;
-
-/// What the server speaks on every connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// nines frames (see the `nines-protocol` crate).
-    #[default]
-    Nines,
-    /// Plain byte echo: whatever is read is written back, as any echo client expects.
-    Echo,
-}
-
-impl FromStr for Protocol {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "nines" => Ok(Protocol::Nines),
-            "echo" => Ok(Protocol::Echo),
-            _ => Err(format!("unknown protocol `{s}` (expected nines or echo)")),
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Nines => "nines",
-            Protocol::Echo => "echo",
-        })
-    }
-}
+/// Most worker (and acceptor) threads a server may be asked for.
+pub const MAX_WORKERS: usize = 1024;
+/// Largest frame, read-pause threshold or socket buffer a server may be given: 1 GiB.
+pub const MAX_BUFFER_BYTES: usize = 1 << 30;
+/// Longest CPU time a Work request may be allowed: 60 s.
+pub const MAX_WORK_CAP_US: u32 = 60_000_000;
 
 /// How an acceptor picks the worker for a new connection. Both are O(1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Balance {
     /// Next worker in turn.
     #[default]
+    #[value(alias = "rr")]
     RoundRobin,
     /// The less loaded of two workers picked at random ("power of two choices"): close to
     /// least-connections without scanning every worker.
+    #[value(alias = "lc")]
     LeastConnections,
 }
 
-impl FromStr for Balance {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "round-robin" | "rr" => Ok(Balance::RoundRobin),
-            "least-connections" | "lc" => Ok(Balance::LeastConnections),
-            _ => Err(format!(
-                "unknown balance `{s}` (expected round-robin or least-connections)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Balance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Balance::RoundRobin => "round-robin",
-            Balance::LeastConnections => "least-connections",
-        })
-    }
-}
+nines_common::value_enum_display!(Balance);
 
 /// How connections are scheduled onto threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Model {
     /// Acceptors hand connections to a fixed pool of event-loop workers.
     Pooled,
     /// One acceptor; one blocking OS thread per connection.
+    #[value(alias = "threaded")]
     ThreadPerConnection,
 }
+
+nines_common::value_enum_display!(Model);
 
 impl Model {
     /// The models this build contains (cargo features `pooled`, `thread-per-connection`).
@@ -104,37 +63,6 @@ impl Default for Model {
     /// Pooled when built in, else thread-per-connection.
     fn default() -> Self {
         Model::available().first().copied().unwrap_or(Model::Pooled)
-    }
-}
-
-impl FromStr for Model {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let m = match s {
-            "pooled" => Model::Pooled,
-            "thread-per-connection" | "threaded" => Model::ThreadPerConnection,
-            _ => {
-                return Err(format!(
-                    "unknown model `{s}` (expected pooled or thread-per-connection)"
-                ))
-            }
-        };
-        if Model::available().contains(&m) {
-            Ok(m)
-        } else {
-            Err(format!(
-                "this build has no {m} model; rebuild with `cargo build --release --features {m}`"
-            ))
-        }
-    }
-}
-
-impl fmt::Display for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Model::Pooled => "pooled",
-            Model::ThreadPerConnection => "thread-per-connection",
-        })
     }
 }
 
@@ -181,38 +109,70 @@ impl Default for ServerConfig {
     }
 }
 
-/// CPUs this process may run on (respects taskset/cgroups), at least 1.
-pub fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-/// Parses a byte count written like `64`, `16k`, `4KiB`, `1m`, `1MiB` (k and m are binary).
-pub fn parse_bytes(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let (digits, mult) = if let Some(d) = lower
-        .strip_suffix("kib")
-        .or_else(|| lower.strip_suffix('k'))
-    {
-        (d, 1024)
-    } else if let Some(d) = lower
-        .strip_suffix("mib")
-        .or_else(|| lower.strip_suffix('m'))
-    {
-        (d, 1024 * 1024)
-    } else if let Some(d) = lower.strip_suffix('b') {
-        (d, 1)
-    } else {
-        (lower.as_str(), 1)
-    };
-    let n: usize = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{t}` is not a byte count (examples: 64, 16k, 1m)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{t}` is too large"))
+impl ServerConfig {
+    /// Every bound a user can trip, checked before anything starts: one [`UsageError`] per
+    /// violation, naming the flag and the range it accepts.
+    pub fn validate(&self) -> Vec<UsageError> {
+        let mut errors = Vec::new();
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            errors.push(UsageError::range(
+                "--workers",
+                self.workers,
+                1,
+                MAX_WORKERS,
+                "each worker is a thread with its own event loop",
+            ));
+        }
+        if self.acceptors > MAX_WORKERS {
+            errors.push(UsageError::range(
+                "--acceptors",
+                self.acceptors,
+                0,
+                MAX_WORKERS,
+                "0 makes every worker accept for itself",
+            ));
+        }
+        if self.max_threads == 0 {
+            errors.push(UsageError::range("--max-threads", 0, 1, usize::MAX, ""));
+        }
+        if !(HEADER_LEN..=MAX_BUFFER_BYTES).contains(&self.max_frame_bytes) {
+            errors.push(UsageError::range(
+                "--max-frame",
+                self.max_frame_bytes,
+                HEADER_LEN,
+                MAX_BUFFER_BYTES,
+                "a frame is at least its 40-byte header",
+            ));
+        }
+        if !(1..=MAX_BUFFER_BYTES).contains(&self.write_high_water) {
+            errors.push(UsageError::range(
+                "--write-high-water",
+                self.write_high_water,
+                1,
+                MAX_BUFFER_BYTES,
+                "",
+            ));
+        }
+        if self.work_cap_us > MAX_WORK_CAP_US {
+            errors.push(UsageError::range(
+                "--work-cap-us",
+                self.work_cap_us,
+                0,
+                MAX_WORK_CAP_US,
+                "60 s",
+            ));
+        }
+        if !Model::available().contains(&self.model) {
+            errors.push(UsageError::new(
+                "--model",
+                format!(
+                    "{m}: this build has no {m} model; rebuild with `cargo build --release --features {m}`",
+                    m = self.model
+                ),
+            ));
+        }
+        errors
+    }
 }
 
 #[cfg(test)]
@@ -220,27 +180,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn byte_counts() {
-        assert_eq!(parse_bytes("64"), Ok(64));
-        assert_eq!(parse_bytes("16k"), Ok(16 * 1024));
-        assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_bytes("2m"), Ok(2 << 20));
-        assert_eq!(parse_bytes("10b"), Ok(10));
-        assert!(parse_bytes("ten").is_err());
-        assert!(parse_bytes("-1").is_err());
-    }
-
-    #[test]
     fn names_parse_both_ways() {
-        for p in [Protocol::Nines, Protocol::Echo] {
-            assert_eq!(p.to_string().parse::<Protocol>(), Ok(p));
-        }
         for b in [Balance::RoundRobin, Balance::LeastConnections] {
             assert_eq!(b.to_string().parse::<Balance>(), Ok(b));
         }
-        assert!("http"
-            .parse::<Protocol>()
-            .unwrap_err()
-            .contains("nines or echo"));
+        assert_eq!("rr".parse::<Balance>(), Ok(Balance::RoundRobin));
+        assert_eq!("threaded".parse::<Model>(), Ok(Model::ThreadPerConnection));
+        assert_eq!(
+            Model::ThreadPerConnection.to_string(),
+            "thread-per-connection"
+        );
+    }
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_flag() {
+        assert_eq!(ServerConfig::default().validate(), vec![]);
+        let bad = ServerConfig {
+            workers: 0,
+            max_frame_bytes: 8,
+            ..ServerConfig::default()
+        };
+        let errors = bad.validate();
+        let flags: Vec<&str> = errors.iter().map(|e| e.flag).collect();
+        assert_eq!(flags, ["--workers", "--max-frame"]);
+        assert!(errors[0].to_string().contains("allowed 1 to 1024"));
     }
 }

@@ -19,7 +19,7 @@
 //! println!("{counters}");
 //! ```
 //!
-//! Modules: [`listener`] (socket options), [`limits`] (RLIMIT_NOFILE), `acceptor` and `worker`
+//! Modules: [`listener`] (socket options), `acceptor` and `worker`
 //! (the pooled model's two kinds of thread), `conn` (one connection's buffers and I/O),
 //! [`handler`] (request → reply, shared by all models), [`stats`] (lock-free counters).
 #![deny(missing_docs, missing_debug_implementations)]
@@ -32,7 +32,6 @@ mod acceptor;
 pub mod config;
 mod conn;
 pub mod handler;
-pub mod limits;
 pub mod listener;
 mod model;
 pub mod stats;

@@ -11,7 +11,12 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::DEFAULT_BACKLOG;
+use nines_common::usage::UsageError;
+
+use crate::config::{DEFAULT_BACKLOG, MAX_BUFFER_BYTES};
+
+/// Largest listen backlog accepted (the kernel caps it at net.core.somaxconn anyway).
+pub const MAX_BACKLOG: i32 = 1 << 20;
 
 /// Socket options for listeners.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +36,31 @@ impl Default for ListenOptions {
             recv_buffer_bytes: None,
             send_buffer_bytes: None,
         }
+    }
+}
+
+impl ListenOptions {
+    /// The bounds a user can trip, one [`UsageError`] each.
+    pub fn validate(&self) -> Vec<UsageError> {
+        let mut errors = Vec::new();
+        if !(1..=MAX_BACKLOG).contains(&self.backlog) {
+            errors.push(UsageError::range(
+                "--backlog",
+                self.backlog,
+                1,
+                MAX_BACKLOG,
+                "the kernel caps it at net.core.somaxconn",
+            ));
+        }
+        for (flag, v) in [
+            ("--rcvbuf", self.recv_buffer_bytes),
+            ("--sndbuf", self.send_buffer_bytes),
+        ] {
+            if let Some(n) = v.filter(|n| !(1..=MAX_BUFFER_BYTES).contains(n)) {
+                errors.push(UsageError::range(flag, n, 1, MAX_BUFFER_BYTES, ""));
+            }
+        }
+        errors
     }
 }
 

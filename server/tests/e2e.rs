@@ -6,27 +6,28 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use nines_driver::report::Status;
-use nines_driver::run::{run, RunHooks};
-use nines_driver::target::ProtocolKind;
+use nines_common::Protocol;
+use nines_driver::errors::ErrorKind;
+use nines_driver::report::{CutShort, Outcome};
+use nines_driver::run::{run, Hooks};
 use nines_driver::StopAt;
 use nines_protocol::Op;
 use util::{config, ServerProc};
 
-fn quiet() -> RunHooks {
-    RunHooks::default()
+fn quiet() -> Hooks<'static> {
+    Hooks::default()
 }
 
 #[test]
 fn n_requests_in_n_responses_and_the_server_agrees() {
     let server = ServerProc::start(&["--workers", "2"]);
-    let report = run(&config(server.addr, 10_000), &quiet()).unwrap();
-    assert_eq!(report.status, Status::Completed);
+    let report = run(&config(server.addr, 10_000), &mut quiet()).unwrap();
+    assert_eq!(report.outcome, Outcome::Completed);
     assert_eq!(report.requests, 10_000);
     assert_eq!(report.errors, 0, "{:?}", report.errors_by_kind);
-    assert_eq!(report.histogram.len(), 10_000);
+    assert_eq!(report.histograms.corrected.0.len(), 10_000);
     assert!(report.throughput_rps > 0.0 && report.duration_s > 0.0);
-    let l = report.latency_us;
+    let l = report.latency_us.unwrap();
     assert!(
         l.min > 0.0 && l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.p99_99 && l.p99_99 <= l.max
     );
@@ -48,7 +49,7 @@ fn pipelining_depth_16() {
     let mut cfg = config(server.addr, 20_000);
     cfg.pipeline = 16;
     cfg.connections = 3;
-    let report = run(&cfg, &quiet()).unwrap();
+    let report = run(&cfg, &mut quiet()).unwrap();
     assert_eq!(
         (report.requests, report.errors),
         (20_000, 0),
@@ -63,7 +64,7 @@ fn a_thousand_connections_at_once() {
     let server = ServerProc::start(&["--workers", "2"]);
     let mut cfg = config(server.addr, 5_000);
     cfg.connections = 1_000;
-    let report = run(&cfg, &quiet()).unwrap();
+    let report = run(&cfg, &mut quiet()).unwrap();
     assert_eq!(report.driver.connections_opened, 1_000);
     assert_eq!(
         (report.requests, report.errors),
@@ -89,7 +90,7 @@ fn every_op_and_the_echo_protocol() {
         cfg.request.op = op;
         cfg.request.payload_bytes = payload;
         cfg.request.work_us = work_us;
-        let r = run(&cfg, &quiet()).unwrap();
+        let r = run(&cfg, &mut quiet()).unwrap();
         assert_eq!(
             (r.requests, r.errors),
             (500, 0),
@@ -106,10 +107,10 @@ fn every_op_and_the_echo_protocol() {
 
     let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
     let mut cfg = config(echo.addr, 5_000);
-    cfg.request.protocol = ProtocolKind::Echo;
+    cfg.request.protocol = Protocol::Echo;
     cfg.pipeline = 8;
     cfg.request.payload_bytes = 100;
-    let r = run(&cfg, &quiet()).unwrap();
+    let r = run(&cfg, &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (5_000, 0), "{:?}", r.errors_by_kind);
     assert_eq!(echo.stop_and_count().get("bytes_in"), 5_000 * 100);
 }
@@ -135,7 +136,7 @@ fn garbage_closes_one_connection_while_others_keep_working() {
     let load = std::thread::spawn(move || {
         let mut cfg = config(addr, 30_000);
         cfg.connections = 2;
-        run(&cfg, &quiet()).unwrap()
+        run(&cfg, &mut quiet()).unwrap()
     });
     // Garbage, a frame over --max-frame, and an unknown op, each on its own connection, while
     // the load runs on the same (single) worker.
@@ -163,7 +164,7 @@ fn garbage_closes_one_connection_while_others_keep_working() {
         report.errors_by_kind
     );
     // And new connections still work after all that.
-    let r = run(&config(addr, 100), &quiet()).unwrap();
+    let r = run(&config(addr, 100), &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (100, 0));
     let c = server.stop_and_count();
     assert_eq!(c.get("errors_bad_magic"), 1);
@@ -201,16 +202,15 @@ fn wrong_replies_are_errors_and_the_error_limit_cuts_the_run_short() {
     let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
     let mut cfg = config(echo.addr, 1_000_000);
     cfg.max_errors = 50;
-    let r = run(&cfg, &quiet()).unwrap();
-    assert_eq!(r.status, Status::CutShort);
-    assert!(r
-        .cut_short_reason
-        .as_deref()
-        .unwrap()
-        .contains("error limit"));
+    let r = run(&cfg, &mut quiet()).unwrap();
+    assert!(
+        matches!(r.outcome, Outcome::CutShort(CutShort::ErrorLimit { .. })),
+        "{:?}",
+        r.outcome
+    );
     assert_eq!(r.requests, 0);
     assert!(
-        r.errors >= 50 && r.errors_by_kind["bad_payload"] >= 50,
+        r.errors >= 50 && r.errors_by_kind.get(ErrorKind::BadPayload) >= 50,
         "{:?}",
         r.errors_by_kind
     );
@@ -225,7 +225,7 @@ fn server_death_mid_run_keeps_what_was_measured() {
     let load = std::thread::spawn(move || {
         let mut cfg = cfg;
         cfg.target = Some(addr.to_string());
-        run(&cfg, &quiet()).unwrap()
+        run(&cfg, &mut quiet()).unwrap()
     });
     std::thread::sleep(Duration::from_millis(700));
     let started = Instant::now();
@@ -235,11 +235,18 @@ fn server_death_mid_run_keeps_what_was_measured() {
         started.elapsed() < Duration::from_secs(10),
         "driver did not notice the server died"
     );
-    assert_eq!(r.status, Status::CutShort);
+    assert!(
+        matches!(
+            r.outcome,
+            Outcome::CutShort(CutShort::ConnectionsLost { lost: 4 })
+        ),
+        "{:?}",
+        r.outcome
+    );
     assert!(r.requests > 0, "what was measured before the death is kept");
     assert_eq!(r.driver.connections_lost, 4);
     assert!(
-        r.errors_by_kind.contains_key("connection_closed"),
+        r.errors_by_kind.get(ErrorKind::ConnectionClosed) > 0,
         "{:?}",
         r.errors_by_kind
     );
@@ -251,7 +258,8 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     let mut cfg = config(server.addr, 2_000);
     cfg.request.op = Op::Work;
     cfg.request.work_us = 200;
-    let p = nines_driver::profile::profile(&cfg, &quiet()).unwrap();
+    let r = nines_driver::profile::profile(&cfg, &mut quiet()).unwrap();
+    let p = r.profile.unwrap();
     let sum = p.accept_pct + p.read_pct + p.process_pct + p.write_pct + p.overhead_pct;
     assert!((sum - 100.0).abs() < 0.01, "sum {sum}");
     // 200 µs of CPU per request dwarfs a syscall or two.

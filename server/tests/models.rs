@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use nines_driver::run::{run, RunHooks};
+use nines_driver::run::{run, Hooks};
 use util::{config, ServerProc};
 
 fn exercise(args: &[&str]) {
@@ -17,7 +17,7 @@ fn exercise(args: &[&str]) {
     let mut cfg = config(server.addr, 20_000);
     cfg.connections = 200;
     cfg.pipeline = 4;
-    let r = run(&cfg, &RunHooks::default()).unwrap();
+    let r = run(&cfg, &mut Hooks::default()).unwrap();
     assert_eq!(
         (r.requests, r.errors),
         (20_000, 0),

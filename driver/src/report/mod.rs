@@ -1,105 +1,146 @@
-//! The report: one value per run, built once from the merged measurements, rendered by every
-//! output (terminal text, JSON, and later CSV, Markdown, .hgrm, SVG).
+//! The report: one value per result, built once from the merged measurements of a run (or by
+//! adding results together), saved as JSON, read back, merged, and rendered by every output —
+//! terminal text, Markdown, CSV, `.hgrm`, `.hlog` and JSON all render this one value.
 //!
-//! The JSON keys DESIGN.md promises (`throughput_rps`, `requests`, `errors`, `duration_s`,
-//! `latency_us{min,mean,p50,p75,p90,p95,p99,p99_9,p99_99,max}`) are fields here, so a renamed
-//! field is a compile error in the tests, not a silent change in a user's pipeline.
+//! A saved report is complete: besides the figures (`throughput_rps`, `requests`, `errors`,
+//! `duration_s`, `latency_us{min,mean,p50,p75,p90,p95,p99,p99_9,p99_99,max}`, the keys
+//! DESIGN.md promises) it carries its corrected, uncorrected, warm-up and schedule-lag
+//! histograms, one histogram per second of measurement, typed self-checks, and a manifest of the
+//! build, configuration and host. `nines report` re-renders it; `nines merge` adds several into
+//! one true distribution.
 
-pub mod hgrm;
-pub mod hlog;
-mod json;
-pub mod text;
+mod build;
+pub mod checks;
+mod files;
+pub mod histogram;
+mod merge;
+pub mod render;
+mod summary;
 
-pub use json::{to_json, write_json};
-pub use text::{render_merge_text, render_text};
+pub use build::{build, RunRecord};
+pub use checks::{Check, Finding};
+pub use files::{load, write_atomic, LoadError};
+pub use merge::{merge, MergeError};
+pub use render::{render, Format};
+pub use summary::LatencySummary;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
 
-use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::BenchConfig;
-use crate::host::HostInfo;
+use crate::errors::ErrorCounts;
+use crate::kernel::KernelDelta;
+use crate::manifest::Manifest;
+use histogram::{Hist, Packed};
 
-/// Latency percentiles in microseconds (recorded in nanoseconds, so fractions are real).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
-#[allow(missing_docs)] // The field names are the percentile names.
-pub struct LatencySummary {
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p75: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p99_9: f64,
-    pub p99_99: f64,
-    pub max: f64,
+/// The `format` of reports this nines writes and reads.
+pub const FORMAT: &str = "nines-report/1";
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "cut_short", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Ran as planned and measured replies.
+    Completed,
+    /// Stopped early, or measured nothing: the figures cover what was measured until then.
+    CutShort(CutShort),
 }
 
-impl LatencySummary {
-    /// Summarises a nanosecond histogram (all zeros when it is empty).
-    pub fn from_histogram(h: &Histogram<u64>) -> LatencySummary {
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
-        let us = |ns: u64| round3(ns as f64 / 1000.0);
-        LatencySummary {
-            min: us(h.min()),
-            mean: round3(h.mean() / 1000.0),
-            p50: us(h.value_at_quantile(0.50)),
-            p75: us(h.value_at_quantile(0.75)),
-            p90: us(h.value_at_quantile(0.90)),
-            p95: us(h.value_at_quantile(0.95)),
-            p99: us(h.value_at_quantile(0.99)),
-            p99_9: us(h.value_at_quantile(0.999)),
-            p99_99: us(h.value_at_quantile(0.9999)),
-            max: us(h.max()),
+/// Why a run was cut short.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CutShort {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// Errors reached `--max-errors`.
+    ErrorLimit {
+        /// Errors counted.
+        errors: u64,
+        /// The limit.
+        max_errors: u64,
+    },
+    /// Every established connection was lost.
+    ConnectionsLost {
+        /// Connections lost.
+        lost: u64,
+    },
+    /// No connection could be established.
+    NoConnections {
+        /// Connections tried.
+        tried: u64,
+    },
+    /// The run went to its end without one measured reply.
+    NoReplies,
+    /// A merged part was cut short.
+    PartCutShort {
+        /// The part's file.
+        file: String,
+    },
+}
+
+impl std::fmt::Display for CutShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CutShort::Interrupted => f.write_str("interrupted"),
+            CutShort::ErrorLimit { errors, max_errors } => {
+                write!(
+                    f,
+                    "error limit reached ({errors} errors, --max-errors {max_errors})"
+                )
+            }
+            CutShort::ConnectionsLost { lost } => write!(f, "every connection was lost ({lost})"),
+            CutShort::NoConnections { tried } => {
+                write!(f, "no connection could be established ({tried} tried)")
+            }
+            CutShort::NoReplies => f.write_str("no reply was measured"),
+            CutShort::PartCutShort { file } => write!(f, "{file} was cut short"),
         }
     }
 }
 
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
-/// How the run ended.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+/// Load model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Ran as planned.
-    Completed,
-    /// Stopped early (interrupted, error limit, connections lost): figures cover what was
-    /// measured until then.
-    CutShort,
+pub enum Mode {
+    /// Each connection keeps `--pipeline` requests in flight.
+    ClosedLoop,
+    /// Requests fall due on a schedule (`--rate`).
+    OpenLoop,
 }
 
 /// Warm-up figures, kept apart from the measurement.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WarmupSummary {
     /// Replies recorded during warm-up.
     pub requests: u64,
     /// Warm-up length in seconds.
     pub duration_s: f64,
-    /// Warm-up latency.
-    pub latency_us: LatencySummary,
+    /// Warm-up latency (none without replies).
+    pub latency_us: Option<LatencySummary>,
 }
 
 /// The driver's own side of the run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct DriverSummary {
     /// Driver threads used.
     pub threads: usize,
     /// Connections asked for.
-    pub connections: usize,
+    pub connections: u64,
     /// Connections established.
     pub connections_opened: u64,
     /// Established connections lost before the end.
     pub connections_lost: u64,
+    /// Failed connects by OS error name (`EMFILE`, `ECONNREFUSED`, `ETIMEDOUT`, ...).
+    pub connect_failures: BTreeMap<String, u64>,
     /// Seconds until every connection was established (or gave up): the slowest thread's.
     pub connect_s: f64,
+    /// Requests written (warm-up included). Each ended as a reply or a request-level error,
+    /// or was still in flight when the run was stopped early.
+    pub requests_sent: u64,
+    /// Requests in flight when the run was stopped early.
+    pub in_flight_at_stop: u64,
+    /// Replies the server marked CAPPED (it did less than asked).
+    pub capped_replies: u64,
     /// Each thread's CPU time as a percentage of its wall time while loading.
     pub thread_cpu_pct: Vec<f64>,
     /// The same without time spent spinning idle for the next due request (open loop). Near 100
@@ -108,9 +149,9 @@ pub struct DriverSummary {
 }
 
 /// Open-loop figures: what was asked, what was achieved, how late the driver was.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OpenLoopSummary {
-    /// The requested rate (--rate).
+    /// The requested rate (`--rate`).
     pub requested_rps: f64,
     /// Replies per second actually measured.
     pub achieved_rps: f64,
@@ -118,13 +159,112 @@ pub struct OpenLoopSummary {
     pub arrival: crate::schedule::Arrival,
     /// Seed of the arrival process.
     pub seed: u64,
-    /// How late the driver sent due requests (actual send minus due time, when a slot was free).
-    pub schedule_lag_us: LatencySummary,
+    /// How late the driver sent due requests, from when a slot was free (none if none sent).
+    pub schedule_lag_us: Option<LatencySummary>,
 }
 
-/// One run's results.
-#[derive(Debug, Clone, Serialize)]
+/// Where a nines-server's time went during the run (`nines profile`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileSummary {
+    /// Share of server time accepting connections (%).
+    pub accept_pct: f64,
+    /// Share reading requests (%).
+    pub read_pct: f64,
+    /// Share decoding, handling and encoding (%).
+    pub process_pct: f64,
+    /// Share writing replies (%).
+    pub write_pct: f64,
+    /// Share of everything else while awake: event dispatch, wakeups, bookkeeping (%).
+    pub overhead_pct: f64,
+    /// The largest phase: accept, read, process, write or overhead.
+    pub bottleneck: String,
+    /// Server nanoseconds the shares divide.
+    pub profiled_ns: u64,
+    /// Requests the server handled between the two snapshots.
+    pub server_requests: u64,
+}
+
+/// One second of measurement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntervalRecord {
+    /// Start, seconds after the start of measurement.
+    pub start_s: f64,
+    /// Length in seconds (the last one may be short).
+    pub duration_s: f64,
+    /// Replies received in it.
+    pub requests: u64,
+    /// Errors counted in it.
+    pub errors: u64,
+    /// Their corrected latency (none without replies).
+    pub latency_us: Option<LatencySummary>,
+    /// Their corrected latencies.
+    pub histogram: Packed,
+}
+
+/// The distributions behind the figures, in nanoseconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Histograms {
+    /// How they are encoded ([`histogram::ENCODING`]).
+    pub encoding: String,
+    /// Measured latency from each request's intended send time.
+    pub corrected: Hist,
+    /// Measured latency from each request's actual send (absent when a merged part lacked it).
+    pub uncorrected: Option<Hist>,
+    /// Warm-up latency (corrected).
+    pub warmup: Option<Hist>,
+    /// Open loop: the driver's schedule lag.
+    pub schedule_lag: Option<Hist>,
+}
+
+/// One result merged into another.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Part {
+    /// The file it was read from.
+    pub file: String,
+    /// The address it loaded.
+    pub target: String,
+    /// Its measured replies.
+    pub requests: u64,
+    /// Its errors.
+    pub errors: u64,
+    /// Its throughput.
+    pub throughput_rps: f64,
+    /// Its measured seconds.
+    pub duration_s: f64,
+    /// When its measurement started, seconds since the Unix epoch.
+    pub measure_start_unix_s: f64,
+    /// Whether it completed.
+    pub completed: bool,
+    /// Its manifest, when it was a run.
+    pub manifest: Option<Manifest>,
+}
+
+/// Where a result came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "origin", rename_all = "snake_case")]
+pub enum Origin {
+    /// A run of `nines bench` or `nines profile`.
+    Run {
+        /// Build, configuration and host.
+        manifest: Box<Manifest>,
+    },
+    /// Results added together by `nines merge`.
+    Merged {
+        /// What was added.
+        parts: Vec<Part>,
+    },
+    /// An HdrHistogram interval log, read as a result.
+    IntervalLog {
+        /// The log.
+        file: String,
+    },
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
+    /// Report format ([`FORMAT`]).
+    pub format: String,
     /// Measured replies per second.
     pub throughput_rps: f64,
     /// Measured replies (errors excluded).
@@ -134,124 +274,127 @@ pub struct Report {
     /// Seconds from the start of measurement to the last measured reply.
     pub duration_s: f64,
     /// Measured latency, corrected for coordinated omission: from each request's intended send
-    /// time (in closed loop, intended and actual send are the same).
-    pub latency_us: LatencySummary,
+    /// time (in closed loop, intended and actual send are the same). None without replies.
+    pub latency_us: Option<LatencySummary>,
     /// Latency from each request's actual send, as a closed-loop tool would report it.
-    pub latency_uncorrected_us: LatencySummary,
-    /// Reasons these figures may not measure the target alone (see the self-checks).
-    pub warnings: Vec<String>,
-    /// Open-loop figures, when the run was open loop.
-    pub open_loop: Option<OpenLoopSummary>,
+    pub latency_uncorrected_us: Option<LatencySummary>,
+    /// completed, or cut_short with why.
+    #[serde(flatten)]
+    pub outcome: Outcome,
     /// Errors by kind (only kinds that occurred).
-    pub errors_by_kind: BTreeMap<String, u64>,
-    /// completed or cut_short.
-    pub status: Status,
-    /// Why the run was cut short, if it was.
-    pub cut_short_reason: Option<String>,
-    /// Load model: `closed_loop` or `open_loop`.
-    pub mode: &'static str,
+    pub errors_by_kind: ErrorCounts,
+    /// Reasons these figures may not measure the target alone.
+    pub warnings: Vec<Check>,
+    /// Load model (none when merged results differ, or unknown for an interval log).
+    pub mode: Option<Mode>,
     /// The address loaded.
     pub target: String,
     /// Whether the server was started in-process by the driver.
     pub embedded_server: bool,
+    /// Open-loop figures, when the run was open loop.
+    pub open_loop: Option<OpenLoopSummary>,
     /// Warm-up figures.
-    pub warmup: WarmupSummary,
+    pub warmup: Option<WarmupSummary>,
     /// Driver-side facts.
     pub driver: DriverSummary,
     /// The embedded server's counters at the end, when there was one.
     pub server: Option<BTreeMap<String, u64>>,
-    /// The run's configuration.
-    pub config: BenchConfig,
-    /// The driver's machine.
-    pub host: HostInfo,
-    /// Kernel TCP counters' change during the run (this machine's kernel).
-    pub kernel: crate::kernel::KernelDelta,
-    /// nines version that produced this report.
-    pub nines_version: &'static str,
-    /// Wall-clock start, seconds since the Unix epoch.
+    /// Kernel TCP counters' change during the run (the driver machine's kernel).
+    pub kernel: Option<KernelDelta>,
+    /// Where the server's time went (`nines profile`).
+    pub profile: Option<ProfileSummary>,
+    /// When load started, seconds since the Unix epoch.
     pub started_unix_s: f64,
-    /// The merged corrected histogram (nanoseconds), for .hgrm output and merging.
-    #[serde(skip)]
-    pub histogram: Histogram<u64>,
+    /// When measurement started, seconds since the Unix epoch.
+    pub measure_start_unix_s: f64,
+    /// Where the result came from: a run and its manifest, or the parts merged.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// The distributions behind the figures.
+    pub histograms: Histograms,
+    /// One entry per second of measurement.
+    pub intervals: Vec<IntervalRecord>,
 }
 
 impl Report {
-    /// Whether the run went as planned.
+    /// Whether the run went as planned and measured replies: the exit status is 0 only then.
     pub fn completed(&self) -> bool {
-        self.status == Status::Completed
+        self.outcome == Outcome::Completed
     }
-}
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path`, so a reader never sees half a report and an interrupted write never
-/// destroys the previous one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "output path has no file name",
-        )
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::recorder::new_histogram;
-
-    #[test]
-    fn summary_is_in_microseconds_and_ordered() {
-        let mut h = new_histogram();
-        for v in 1..=10_000u64 {
-            h.record(v * 1000).unwrap();
+    /// The run's manifest, when the result is one run.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.origin {
+            Origin::Run { manifest } => Some(manifest),
+            _ => None,
         }
-        let s = LatencySummary::from_histogram(&h);
-        assert!((s.min - 1.0).abs() < 0.01);
-        assert!((s.p50 - 5000.0).abs() / 5000.0 < 0.001);
-        assert!((s.p99 - 9900.0).abs() / 9900.0 < 0.001);
-        let v = [
-            s.min, s.p50, s.p75, s.p90, s.p95, s.p99, s.p99_9, s.p99_99, s.max,
-        ];
-        assert!(v.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(
-            LatencySummary::from_histogram(&new_histogram()),
-            LatencySummary::default()
-        );
     }
 
-    #[test]
-    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
-        let dir = std::env::temp_dir().join(format!("nines-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("r.json");
-        write_atomic(&p, b"first").unwrap();
-        write_atomic(&p, b"second").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        assert!(write_atomic(&dir.join("missing-dir").join("x.json"), b"x").is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+    /// Whether a self-check of this kind fired.
+    pub fn warned(&self, kind: impl Fn(&Finding) -> bool) -> bool {
+        self.warnings.iter().any(|c| kind(&c.finding))
+    }
+}
+
+impl Histograms {
+    /// Only a corrected distribution (an interval log carries no more).
+    pub fn corrected_only(corrected: Hist) -> Histograms {
+        Histograms {
+            encoding: histogram::ENCODING.to_string(),
+            corrected,
+            uncorrected: None,
+            warmup: None,
+            schedule_lag: None,
+        }
+    }
+}
+
+/// A report with the figures every result has, computed from its histograms; the rest empty
+/// for the caller (a run, a merge, a log reader) to fill in.
+pub(crate) fn skeleton(
+    origin: Origin,
+    histograms: Histograms,
+    duration_s: f64,
+    measure_start_unix_s: f64,
+    intervals: Vec<IntervalRecord>,
+) -> Report {
+    let requests = histograms.corrected.0.len();
+    let throughput_rps = if duration_s > 0.0 {
+        requests as f64 / duration_s
+    } else {
+        0.0
+    };
+    Report {
+        format: FORMAT.to_string(),
+        throughput_rps,
+        requests,
+        errors: 0,
+        duration_s,
+        latency_us: LatencySummary::from_histogram(&histograms.corrected.0),
+        latency_uncorrected_us: histograms
+            .uncorrected
+            .as_ref()
+            .and_then(|h| LatencySummary::from_histogram(&h.0)),
+        outcome: if requests > 0 {
+            Outcome::Completed
+        } else {
+            Outcome::CutShort(CutShort::NoReplies)
+        },
+        errors_by_kind: ErrorCounts::default(),
+        warnings: Vec::new(),
+        mode: None,
+        target: String::new(),
+        embedded_server: false,
+        open_loop: None,
+        warmup: None,
+        driver: DriverSummary::default(),
+        server: None,
+        kernel: None,
+        profile: None,
+        started_unix_s: measure_start_unix_s,
+        measure_start_unix_s,
+        origin,
+        histograms,
+        intervals,
     }
 }

@@ -54,6 +54,7 @@ impl Codec for EchoCodec {
             consumed: self.payload_bytes,
             id,
             valid: payload::check(id, bytes),
+            capped: false,
         }))
     }
 }
@@ -75,7 +76,8 @@ mod tests {
             Response {
                 consumed: 16,
                 id: 1,
-                valid: true
+                valid: true,
+                capped: false,
             }
         );
         // Swapped order: the second reply is not request 1's bytes.

@@ -14,8 +14,9 @@ mod nines;
 pub use echo::EchoCodec;
 pub use nines::NinesCodec;
 
-use std::fmt;
-use std::str::FromStr;
+use nines_common::Protocol;
+use nines_protocol::Op;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One parsed response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,10 @@ pub struct Response {
     pub id: u64,
     /// Whether the content is what that request must get back (payload, length, flags).
     pub valid: bool,
+    /// The server did less than asked and said so (nines' CAPPED flag: Work over its CPU cap,
+    /// Source over its largest frame): the reply is counted, and the report says what it
+    /// measured.
+    pub capped: bool,
 }
 
 /// Bytes the driver cannot parse as a response at all; the connection is closed and counted.
@@ -35,7 +40,7 @@ pub struct Response {
 pub struct CodecError(pub String);
 
 /// A request/response wire format.
-pub trait Codec: Send {
+pub trait Codec: Send + std::fmt::Debug {
     /// Appends the request with this `id` and intended send time (ns on the driver's run clock).
     fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>);
 
@@ -52,61 +57,57 @@ pub trait Codec: Send {
     fn replies_carry_ids(&self) -> bool;
 }
 
-/// The protocols the driver speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProtocolKind {
-    /// nines frames, to nines-server.
-    #[default]
-    Nines,
-    /// Raw echo: send N bytes, expect the same N bytes back.
-    Echo,
-}
-
-impl FromStr for ProtocolKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "nines" => Ok(ProtocolKind::Nines),
-            "echo" => Ok(ProtocolKind::Echo),
-            _ => Err(format!("unknown protocol `{s}` (expected nines or echo)")),
-        }
-    }
-}
-
-impl fmt::Display for ProtocolKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProtocolKind::Nines => "nines",
-            ProtocolKind::Echo => "echo",
-        })
-    }
-}
-
 /// What each request asks for, independent of the connection it goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestSpec {
     /// Protocol spoken.
-    pub protocol: ProtocolKind,
+    pub protocol: Protocol,
     /// nines op (ignored by echo).
-    #[serde(serialize_with = "serialize_op")]
-    pub op: nines_protocol::Op,
+    #[serde(serialize_with = "serialize_op", deserialize_with = "deserialize_op")]
+    pub op: Op,
     /// Request payload bytes (echo), or reply bytes asked for (Source).
     pub payload_bytes: usize,
     /// CPU microseconds asked for by Work.
     pub work_us: u32,
 }
 
-fn serialize_op<S: serde::Serializer>(op: &nines_protocol::Op, s: S) -> Result<S::Ok, S::Error> {
+impl Default for RequestSpec {
+    /// `nines bench`'s default: 64-byte nines echo.
+    fn default() -> Self {
+        RequestSpec {
+            protocol: Protocol::Nines,
+            op: Op::Echo,
+            payload_bytes: crate::config::defaults::PAYLOAD_BYTES,
+            work_us: crate::config::defaults::WORK_US,
+        }
+    }
+}
+
+fn serialize_op<S: Serializer>(op: &Op, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(op.name())
+}
+
+fn deserialize_op<'de, D: Deserializer<'de>>(d: D) -> Result<Op, D::Error> {
+    let name = String::deserialize(d)?;
+    Op::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown op `{name}`")))
 }
 
 impl RequestSpec {
     /// A fresh codec for one connection.
     pub fn codec(&self) -> Box<dyn Codec> {
         match self.protocol {
-            ProtocolKind::Nines => Box::new(NinesCodec::new(self)),
-            ProtocolKind::Echo => Box::new(EchoCodec::new(self.payload_bytes)),
+            Protocol::Nines => Box::new(NinesCodec::new(self)),
+            Protocol::Echo => Box::new(EchoCodec::new(self.payload_bytes)),
+        }
+    }
+
+    /// What each request asks for, in words (`nines echo 64 B`, `nines work 10 µs`, `64 B echo`).
+    pub fn describe(&self) -> String {
+        match (self.protocol, self.op) {
+            (Protocol::Echo, _) => format!("{} B echo", self.payload_bytes),
+            (Protocol::Nines, Op::Work) => format!("nines work {} µs", self.work_us),
+            (Protocol::Nines, Op::Stats) => "nines stats".to_string(),
+            (Protocol::Nines, op) => format!("nines {op} {} B", self.payload_bytes),
         }
     }
 }

@@ -81,6 +81,7 @@ impl Codec for NinesCodec {
             consumed,
             id: h.request_id,
             valid,
+            capped: h.flags.contains(Flags::CAPPED),
         }))
     }
 }
@@ -88,11 +89,11 @@ impl Codec for NinesCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::ProtocolKind;
+    use nines_common::Protocol;
 
     fn spec(op: Op, payload_bytes: usize) -> RequestSpec {
         RequestSpec {
-            protocol: ProtocolKind::Nines,
+            protocol: Protocol::Nines,
             op,
             payload_bytes,
             work_us: 0,
@@ -124,7 +125,8 @@ mod tests {
             Response {
                 consumed: good.len(),
                 id: 7,
-                valid: true
+                valid: true,
+                capped: false,
             }
         );
         let mut other = vec![0u8; 32];

@@ -3,17 +3,14 @@
 //! around wrk2 output read it unchanged. Values are written in milliseconds (recorded in ns).
 
 use std::fmt::Write;
-use std::path::Path;
 
 use hdrhistogram::Histogram;
-
-use super::write_atomic;
 
 /// Recorded nanoseconds per written unit (milliseconds).
 pub const NS_PER_UNIT: f64 = 1e6;
 
 /// The distribution as `.hgrm` text (5 ticks per half-distance, like HdrHistogram's default).
-pub fn to_hgrm(h: &Histogram<u64>) -> String {
+pub fn render(h: &Histogram<u64>) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -58,11 +55,6 @@ pub fn to_hgrm(h: &Histogram<u64>) -> String {
     s
 }
 
-/// Writes the distribution to `path` atomically.
-pub fn write_hgrm(h: &Histogram<u64>, path: &Path) -> std::io::Result<()> {
-    write_atomic(path, to_hgrm(h).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,7 +66,7 @@ mod tests {
         for v in 1..=1000u64 {
             h.record(v * 1_000_000).unwrap(); // 1 .. 1000 ms
         }
-        let text = to_hgrm(&h);
+        let text = render(&h);
         let rows: Vec<Vec<f64>> = text
             .lines()
             .skip(2)

@@ -1,0 +1,155 @@
+//! Usage errors: a flag value nines refuses, said in one line that names the flag and what it
+//! accepts, and exit status 2 (the convention ripgrep and the BSD tools follow).
+//!
+//! Command-line parsing has two stages (flags, then validation of the whole configuration) and
+//! both end here: clap's own errors are folded to one line by [`parse_or_exit`], and a
+//! configuration's bounds are checked into [`UsageError`]s that the binary prints the same way.
+
+use std::fmt;
+
+/// Exit status for bad usage.
+pub const EXIT_USAGE: u8 = 2;
+
+/// One refused setting: which flag, and why, with the range it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    /// The flag as a user types it (`--connections`).
+    pub flag: &'static str,
+    /// What is wrong and what is allowed; read after the flag.
+    pub message: String,
+}
+
+impl UsageError {
+    /// `flag` followed by `message`.
+    pub fn new(flag: &'static str, message: impl Into<String>) -> UsageError {
+        UsageError {
+            flag,
+            message: message.into(),
+        }
+    }
+
+    /// `--flag VALUE is out of range: allowed LO to HI (why)`.
+    pub fn range(
+        flag: &'static str,
+        value: impl fmt::Display,
+        lo: impl fmt::Display,
+        hi: impl fmt::Display,
+        why: &str,
+    ) -> UsageError {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
+        UsageError::new(
+            flag,
+            format!("{value} is out of range: allowed {lo} to {hi}{why}"),
+        )
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.flag, self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Prints each error as one `error: ...` line on stderr and exits with status 2.
+pub fn exit_with(errors: &[UsageError]) -> ! {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    std::process::exit(i32::from(EXIT_USAGE))
+}
+
+/// Parses the command line; help and version print as clap prints them, and any other error
+/// is one line (clap's first line, plus its tip if it has one) and exit status 2.
+pub fn parse_or_exit<T: clap::Parser>() -> T {
+    use clap::error::ErrorKind;
+    match T::try_parse() {
+        Ok(t) => t,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("{}", one_line(&e.render().to_string()));
+            std::process::exit(i32::from(EXIT_USAGE))
+        }
+    }
+}
+
+/// clap's error text folded to one line: the `error:` line, its possible values and any `tip:`
+/// lines, without the usage block and the "For more information" line.
+fn one_line(rendered: &str) -> String {
+    let mut parts = rendered.lines().map(str::trim).filter(|l| {
+        l.starts_with("error:") || l.starts_with("tip:") || l.starts_with("[possible values")
+    });
+    let mut out = parts.next().unwrap_or("error: bad usage").to_string();
+    for tip in parts {
+        out.push_str("; ");
+        out.push_str(tip);
+    }
+    out.push_str(" (--help lists every flag)");
+    out
+}
+
+/// Implements `Display` (the flag spelling) and `FromStr` (accepting what the flag accepts) for
+/// a `clap::ValueEnum`, so an enum's names are written down once, in its derive.
+#[macro_export]
+macro_rules! value_enum_display {
+    ($t:ty) => {
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let v = ::clap::ValueEnum::to_possible_value(self)
+                    .expect("no variant of a nines setting is hidden from clap");
+                f.write_str(v.get_name())
+            }
+        }
+
+        impl ::std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                <$t as ::clap::ValueEnum>::from_str(s, false).map_err(|_| {
+                    let names: Vec<String> = <$t as ::clap::ValueEnum>::value_variants()
+                        .iter()
+                        .filter_map(::clap::ValueEnum::to_possible_value)
+                        .map(|v| v.get_name().to_string())
+                        .collect();
+                    format!("unknown value `{s}` (expected {})", names.join(", "))
+                })
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_fold_to_one_line_with_their_tip() {
+        let rendered = "error: unexpected argument '--conections' found\n\n  tip: a similar argument exists: '--connections'\n\nUsage: nines bench [OPTIONS] [TARGET]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "error: unexpected argument '--conections' found; tip: a similar argument exists: '--connections' (--help lists every flag)"
+        );
+    }
+
+    #[test]
+    fn range_errors_name_the_flag_and_the_range() {
+        let e = UsageError::range("--connections", 0, 1, "19,936", "the descriptor limit");
+        assert_eq!(
+            e.to_string(),
+            "--connections 0 is out of range: allowed 1 to 19,936 (the descriptor limit)"
+        );
+    }
+}

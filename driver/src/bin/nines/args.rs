@@ -1,0 +1,217 @@
+//! The command line: clap structs whose defaults are the library's constants
+//! (`nines_driver::config::defaults`), turned into a [`BenchConfig`] that the library validates.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use nines_common::units::{parse_rate, ByteCount, HumanDuration};
+use nines_common::Protocol;
+use nines_driver::config::{defaults, parse_start_at, BenchConfig, OpenLoop, StopAt};
+use nines_driver::report::Format;
+use nines_driver::schedule::Arrival;
+use nines_driver::target::RequestSpec;
+use nines_protocol::Op;
+
+/// nines: measure TCP servers honestly, down to p99.99.
+#[derive(Parser, Debug)]
+#[command(name = "nines", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load a server and report throughput and latency percentiles.
+    ///
+    /// Without TARGET, starts nines-server in-process on 127.0.0.1 and loads that.
+    /// With --rate, load is open loop and latency is corrected for coordinated omission.
+    Bench(Box<BenchArgs>),
+    /// Load a nines-server briefly and show where its time goes: accept, read, process, write,
+    /// overhead (from its phase counters, read before and after with the Stats op).
+    ///
+    /// Takes every bench option. Without TARGET, profiles an embedded server.
+    Profile(Box<BenchArgs>),
+    /// Add results from several driver processes or machines into one true distribution.
+    ///
+    /// Takes JSON results (`--json`) and HdrHistogram interval logs (`--hlog`). Histograms are
+    /// added count by count, so the merged percentiles are true percentiles of every request,
+    /// never averages of each part's percentiles.
+    Merge(MergeArgs),
+    /// Print a saved result again, in any format.
+    Report(ReportArgs),
+    /// Serve the JSON-lines benchmark node protocol on stdin/stdout (init, bench_run,
+    /// bench_profile, bench_sweep); logs go to stderr. See docs/node.md.
+    Node,
+}
+
+/// Files a result is written to, besides the summary on stdout.
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// Write the whole result, histograms included, as JSON to FILE (atomically), or to stdout
+    /// with `-`; `nines report` and `nines merge` read it.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the corrected latency distribution in HdrHistogram's .hgrm text format to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_out: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (one histogram per second) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Results to add: JSON reports or .hlog interval logs.
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Saved results (JSON reports or .hlog interval logs).
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Server to load, as host:port (host alone means port 9999). Omit to embed a server.
+    pub target: Option<String>,
+    /// Driver threads, each with its own event loop [default: CPUs, or half of them when the
+    /// server is embedded].
+    #[arg(short, long)]
+    pub threads: Option<usize>,
+    /// Connections, spread over the threads.
+    #[arg(short, long, default_value_t = defaults::CONNECTIONS)]
+    pub connections: usize,
+    /// Requests in flight per connection at most.
+    #[arg(short, long, default_value_t = defaults::PIPELINE)]
+    pub pipeline: usize,
+    /// Open loop: requests per second in total (50000, 50k, 1.5m), due on a schedule whatever
+    /// the server does; latency is measured from when each request was due. Without it, load
+    /// is closed loop.
+    #[arg(short = 'R', long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Open-loop arrivals.
+    #[arg(long, value_enum, default_value_t = Arrival::default(), requires = "rate")]
+    pub arrival: Arrival,
+    /// Seed of the Poisson schedule: the same seed gives the same arrivals.
+    #[arg(long, default_value_t = defaults::SEED)]
+    pub seed: u64,
+    /// Warn when the driver's own schedule lag p99 is above this (it, not the server, is slow).
+    #[arg(long, default_value_t = HumanDuration(defaults::LAG_THRESHOLD))]
+    pub lag_threshold: HumanDuration,
+    /// How long to measure, e.g. 10s, 500ms, 2m [default: 10s; 3s for profile].
+    #[arg(short, long, conflicts_with = "requests")]
+    pub duration: Option<HumanDuration>,
+    /// Stop after exactly this many replies instead of after --duration.
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Load applied before measuring, reported apart and discarded, e.g. 2s, 0s.
+    #[arg(short, long, default_value_t = HumanDuration(defaults::WARMUP))]
+    pub warmup: HumanDuration,
+    /// Request payload (echo), or reply size asked for (--op source), e.g. 64, 4k.
+    #[arg(long, default_value_t = ByteCount(defaults::PAYLOAD_BYTES))]
+    pub payload: ByteCount,
+    /// nines operation.
+    #[arg(long, default_value_t = Op::Echo, value_parser = op_parser())]
+    pub op: Op,
+    /// CPU microseconds each --op work request asks the server to spend.
+    #[arg(long, default_value_t = defaults::WORK_US)]
+    pub work_us: u32,
+    /// Wire protocol.
+    #[arg(long, value_enum, default_value_t = Protocol::default())]
+    pub protocol: Protocol,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Stop the run (exit status 1, results kept) once this many errors have been counted.
+    #[arg(long, default_value_t = defaults::MAX_ERRORS)]
+    pub max_errors: u64,
+    /// How long connecting may take.
+    #[arg(long, default_value_t = HumanDuration(defaults::CONNECT_TIMEOUT))]
+    pub connect_timeout: HumanDuration,
+    /// A request unanswered this long counts as an error (timeout) and frees its slot; in open
+    /// loop, a request still unsent this long after it was due counts as unsent.
+    #[arg(long, default_value_t = HumanDuration(defaults::REQUEST_TIMEOUT))]
+    pub timeout: HumanDuration,
+    /// How long to wait for replies in flight when the measurement ends.
+    #[arg(long, default_value_t = HumanDuration(defaults::DRAIN_TIMEOUT))]
+    pub drain_timeout: HumanDuration,
+    /// Worker threads of the embedded server [default: half the CPUs].
+    #[arg(long)]
+    pub server_workers: Option<usize>,
+    /// Start the load at this time, after connecting: seconds since the epoch (as `date +%s`
+    /// prints) or +DURATION; lets drivers on several machines start together.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<f64>,
+    /// Print progress every second even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "quiet")]
+    pub progress: bool,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The nines ops by name, listed in `--help`.
+fn op_parser() -> impl TypedValueParser<Value = Op> {
+    PossibleValuesParser::new(Op::ALL.map(Op::name))
+        .try_map(|s: String| Op::from_name(&s).ok_or("not a nines op"))
+}
+
+impl BenchArgs {
+    /// The run configuration the flags describe (validated by the library).
+    pub fn config(&self, default_duration: Duration) -> BenchConfig {
+        let embedded = self.target.is_none();
+        BenchConfig {
+            target: self.target.clone(),
+            threads: self.threads.unwrap_or_else(|| defaults::threads(embedded)),
+            connections: self.connections,
+            pipeline: self.pipeline,
+            open_loop: self.rate.map(|rate_per_s| OpenLoop {
+                rate_per_s,
+                arrival: self.arrival,
+                seed: self.seed,
+            }),
+            lag_threshold: self.lag_threshold.0,
+            stop: self.requests.map_or(
+                StopAt::Duration(self.duration.map_or(default_duration, |d| d.0)),
+                StopAt::Requests,
+            ),
+            warmup: self.warmup.0,
+            request: RequestSpec {
+                protocol: self.protocol,
+                op: self.op,
+                payload_bytes: self.payload.0,
+                work_us: self.work_us,
+            },
+            max_errors: self.max_errors,
+            connect_timeout: self.connect_timeout.0,
+            request_timeout: self.timeout.0,
+            drain_timeout: self.drain_timeout.0,
+            server_workers: self.server_workers.unwrap_or_else(defaults::server_workers),
+            start_at_unix_s: self.start_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_left_out_give_the_library_defaults() {
+        let cli = Cli::try_parse_from(["nines", "bench"]).unwrap();
+        let Command::Bench(a) = cli.command else {
+            panic!("bench")
+        };
+        assert_eq!(a.config(defaults::DURATION), BenchConfig::default());
+    }
+}

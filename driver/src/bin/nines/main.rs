@@ -1,0 +1,166 @@
+//! `nines`: the command line. Parses flags, runs the library, and writes the one result value
+//! every command produces or reads.
+//!
+//! Exit status: 0 the run completed and measured replies; 1 it could not start, was cut short
+//! (Ctrl-C, `--max-errors`, every connection lost, no reply measured) or a file could not be
+//! written — the figures measured until then are still printed and written; 2 bad usage.
+
+mod args;
+mod output;
+mod progress;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use args::{BenchArgs, Cli, Command, MergeArgs, ReportArgs};
+use nines_common::usage::{exit_with, parse_or_exit, UsageError};
+use nines_driver::config::defaults;
+use nines_driver::profile::{profile, ProfileError};
+use nines_driver::report::{load, merge, render::render_many, Origin, Report};
+use nines_driver::run::{run, Hooks, RunError};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli: Cli = parse_or_exit();
+    match cli.command {
+        Command::Bench(a) => bench(&a, false),
+        Command::Profile(a) => bench(&a, true),
+        Command::Merge(a) => merge_cmd(&a),
+        Command::Report(a) => report_cmd(&a),
+        Command::Node => node_cmd(),
+    }
+}
+
+/// `nines bench` and `nines profile`.
+fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
+    raise_nofile();
+    let default_duration = if profiling {
+        defaults::PROFILE_DURATION
+    } else {
+        defaults::DURATION
+    };
+    let cfg = a.config(default_duration);
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        exit_with(&usage);
+    }
+    let mut progress = progress::Progress::new(
+        &cfg,
+        !a.quiet && (a.progress || std::io::stderr().is_terminal()),
+    );
+    let mut hooks = Hooks {
+        interrupt: Some(interrupt_on_signals()),
+        observer: Some(&mut progress),
+    };
+    let result = if profiling {
+        profile(&cfg, &mut hooks)
+    } else {
+        run(&cfg, &mut hooks).map_err(ProfileError::Run)
+    };
+    let mut report = match result {
+        Ok(r) => r,
+        Err(ProfileError::Run(RunError::Usage(errors))) => exit_with(&errors),
+        Err(e) => return fail(&e),
+    };
+    if let Origin::Run { manifest } = &mut report.origin {
+        manifest.command = std::env::args().collect();
+    }
+    finish(&report, output::emit(&report, &a.output))
+}
+
+/// `nines merge`.
+fn merge_cmd(a: &MergeArgs) -> ExitCode {
+    let parts = match load_all(&a.results) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let named = a
+        .results
+        .iter()
+        .map(|p| p.display().to_string())
+        .zip(parts)
+        .collect();
+    match merge(named) {
+        Ok(report) => finish(&report, output::emit(&report, &a.output)),
+        Err(e) => fail(&e),
+    }
+}
+
+/// `nines report`.
+fn report_cmd(a: &ReportArgs) -> ExitCode {
+    if a.results.len() > 1 && !a.format.takes_many() {
+        let why = format!(
+            "{}: takes one result; merge several first with `nines merge`",
+            a.format
+        );
+        exit_with(&[UsageError::new("--format", why)]);
+    }
+    match load_all(&a.results) {
+        Ok(reports) => {
+            print!("{}", render_many(&reports, a.format));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+fn load_all(paths: &[PathBuf]) -> Result<Vec<Report>, ExitCode> {
+    paths
+        .iter()
+        .map(|p| load(p).map_err(|e| fail(&e)))
+        .collect()
+}
+
+fn node_cmd() -> ExitCode {
+    raise_nofile();
+    let mut node = nines_driver::node::Node::new();
+    match node.serve(
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+        std::io::stderr(),
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The harness went away: nothing left to answer.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Exit status for a result: 0 only when it completed and every file was written.
+fn finish(report: &Report, written: bool) -> ExitCode {
+    if report.completed() && written {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("nines: error: {e}");
+    ExitCode::from(1)
+}
+
+/// Every connection is a descriptor (twice over when the server is embedded): use them all.
+fn raise_nofile() {
+    if let Err(e) = nines_common::sys::raise_nofile() {
+        eprintln!("nines: warning: could not raise RLIMIT_NOFILE: {e}");
+    }
+}
+
+/// Ctrl-C/SIGTERM stop the run and keep its results; a second one exits at once.
+fn interrupt_on_signals() -> Arc<AtomicBool> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, interrupt.clone());
+        let _ = signal_hook::flag::register(sig, interrupt.clone());
+    }
+    interrupt
+}

@@ -1,0 +1,39 @@
+//! Where a result goes: the summary on stdout (or stderr when the JSON takes stdout), and each
+//! requested file written atomically. Every command that makes a result ends here, so output
+//! handling exists once.
+
+use std::path::Path;
+
+use nines_driver::report::{render, write_atomic, Format, Report};
+
+use crate::args::OutputArgs;
+
+/// Prints and writes `report` as `out` asks; false if a file could not be written.
+pub fn emit(report: &Report, out: &OutputArgs) -> bool {
+    let json_to_stdout = out.json.as_deref().is_some_and(is_stdout);
+    let summary = render(report, Format::Text);
+    if json_to_stdout {
+        eprint!("{summary}");
+        print!("{}", render(report, Format::Json));
+    } else {
+        print!("{summary}");
+    }
+    let files = [
+        (out.json.as_deref().filter(|p| !is_stdout(p)), Format::Json),
+        (out.hdr_out.as_deref(), Format::Hgrm),
+        (out.hlog.as_deref(), Format::Hlog),
+    ];
+    let mut ok = true;
+    for (path, format) in files {
+        let Some(path) = path else { continue };
+        if let Err(e) = write_atomic(path, render(report, format).as_bytes()) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}

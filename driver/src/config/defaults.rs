@@ -1,0 +1,47 @@
+//! Every default of `nines bench`, defined once: the command line shows these in `--help` and
+//! [`super::BenchConfig::default`] is built from them, so the two cannot disagree.
+
+use std::time::Duration;
+
+use nines_common::sys::available_cpus;
+
+/// Connections, spread over the driver threads.
+pub const CONNECTIONS: usize = 64;
+/// Requests in flight per connection at most.
+pub const PIPELINE: usize = 1;
+/// Measured time of a bench run.
+pub const DURATION: Duration = Duration::from_secs(10);
+/// Measured time of a profile run.
+pub const PROFILE_DURATION: Duration = Duration::from_secs(3);
+/// Load applied before measuring, reported apart and discarded.
+pub const WARMUP: Duration = Duration::from_secs(1);
+/// Request payload (echo) or reply size asked for (source), bytes.
+pub const PAYLOAD_BYTES: usize = 64;
+/// CPU microseconds a Work request asks for.
+pub const WORK_US: u32 = 10;
+/// Seed of the Poisson schedule.
+pub const SEED: u64 = 1;
+/// Schedule lag p99 above which the driver warns that it shaped the result.
+pub const LAG_THRESHOLD: Duration = Duration::from_millis(1);
+/// Errors after which a run stops.
+pub const MAX_ERRORS: u64 = 100;
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request may go unanswered (or, open loop, unsent) before it is an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for replies in flight when the measurement ends.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Driver threads: one per CPU, or half of them when the server is embedded and needs the rest.
+pub fn threads(embedded: bool) -> usize {
+    if embedded {
+        server_workers()
+    } else {
+        available_cpus()
+    }
+}
+
+/// Worker threads of the embedded server: half the CPUs (the driver has the other half).
+pub fn server_workers() -> usize {
+    (available_cpus() / 2).max(1)
+}

@@ -1,0 +1,419 @@
+//! Bounds on every setting a user can trip, checked once before anything starts (no socket
+//! opened, no buffer allocated): each violation is one [`UsageError`] naming the flag and the
+//! range it accepts, and the binary exits 2.
+
+use std::time::Duration;
+
+use nines_common::units::{thousands, ByteCount, HumanDuration};
+use nines_common::usage::UsageError;
+use nines_common::Protocol;
+use nines_protocol::{Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
+
+use super::{BenchConfig, StopAt};
+
+/// Most driver threads (and embedded server workers).
+pub const MAX_THREADS: usize = 1024;
+/// Most requests in flight per connection.
+pub const MAX_PIPELINE: usize = 4096;
+/// Most requests per second one driver thread is asked to schedule. No TCP driver thread sends
+/// this many; past it the schedule itself would cost more than a core.
+pub const MAX_RATE_PER_THREAD: f64 = 10_000_000.0;
+/// Largest request payload (or Source reply asked for): one nines frame at the default maximum.
+pub const MAX_PAYLOAD_BYTES: usize = DEFAULT_MAX_FRAME_BYTES - HEADER_LEN;
+/// Most request bytes all connections may have in flight at once.
+pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
+/// Longest measurement: a report keeps one histogram per second.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// Longest warm-up.
+pub const MAX_WARMUP: Duration = Duration::from_secs(3600);
+/// Longest request timeout: the histograms track latencies up to 60 s.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest connect or drain timeout.
+pub const MAX_OTHER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Most CPU microseconds a Work request may ask for (60 s).
+pub const MAX_WORK_US: u32 = 60_000_000;
+/// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
+const RESERVED_FDS: u64 = 64;
+
+/// What the host allows, read when validating.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Descriptors this process may have open (RLIMIT_NOFILE soft limit).
+    pub nofile: u64,
+    /// The RLIMIT_NOFILE hard limit (what `ulimit -n` may be raised to).
+    pub nofile_hard: u64,
+    /// Now, seconds since the Unix epoch (for `--start-at`).
+    pub now_unix_s: f64,
+}
+
+impl Limits {
+    /// This process's limits now.
+    pub fn current() -> Limits {
+        let l = nines_common::sys::nofile().ok();
+        Limits {
+            nofile: l.map_or(1024, |l| l.soft),
+            nofile_hard: l.map_or(1024, |l| l.hard),
+            now_unix_s: crate::clock::unix_now_s(),
+        }
+    }
+}
+
+impl BenchConfig {
+    /// Checks every bound against this process's limits now; empty when the run may start.
+    pub fn validate(&self) -> Vec<UsageError> {
+        self.validate_with(&Limits::current())
+    }
+
+    /// Checks every bound against `limits`; empty when the run may start.
+    pub fn validate_with(&self, limits: &Limits) -> Vec<UsageError> {
+        let mut e = Vec::new();
+        self.check_shape(limits, &mut e);
+        self.check_load(&mut e);
+        self.check_times(limits, &mut e);
+        if e.is_empty() {
+            self.check_in_flight(&mut e);
+        }
+        e
+    }
+
+    /// Most connections the descriptor limit leaves room for.
+    pub fn max_connections(&self, limits: &Limits) -> u64 {
+        let threads = self.threads.min(MAX_THREADS) as u64;
+        let mut reserved = RESERVED_FDS + 2 * threads;
+        let mut per_connection = 1;
+        if self.embedded() {
+            // The embedded server's side of each connection is a descriptor of this process too.
+            reserved += 4 * self.server_workers.min(MAX_THREADS) as u64;
+            per_connection = 2;
+        }
+        limits.nofile.saturating_sub(reserved) / per_connection
+    }
+
+    fn check_shape(&self, limits: &Limits, e: &mut Vec<UsageError>) {
+        if !(1..=MAX_THREADS).contains(&self.threads) {
+            e.push(UsageError::range(
+                "--threads",
+                self.threads,
+                1,
+                MAX_THREADS,
+                "",
+            ));
+        }
+        if self.embedded() && !(1..=MAX_THREADS).contains(&self.server_workers) {
+            let w = self.server_workers;
+            e.push(UsageError::range("--server-workers", w, 1, MAX_THREADS, ""));
+        }
+        let max_conns = self.max_connections(limits);
+        if self.connections == 0 || self.connections as u64 > max_conns {
+            e.push(UsageError::range(
+                "--connections",
+                self.connections,
+                1,
+                thousands(max_conns),
+                &self.descriptor_reason(limits),
+            ));
+        }
+        if !(1..=MAX_PIPELINE).contains(&self.pipeline) {
+            e.push(UsageError::range(
+                "--pipeline",
+                self.pipeline,
+                1,
+                MAX_PIPELINE,
+                "",
+            ));
+        }
+    }
+
+    /// Connections x pipeline x request size: what may be in flight at once, bounded.
+    fn check_in_flight(&self, e: &mut Vec<UsageError>) {
+        let request_bytes = (self.request.payload_bytes + HEADER_LEN) as u64;
+        let in_flight = (self.connections as u64)
+            .saturating_mul(self.pipeline as u64)
+            .saturating_mul(request_bytes);
+        if in_flight > MAX_IN_FLIGHT_BYTES {
+            e.push(UsageError::new(
+                "--pipeline",
+                format!(
+                    "{}: --connections {} x --pipeline {} x {request_bytes} B requests would keep {} MiB in flight, more than the {} MiB allowed; lower one of them",
+                    self.pipeline,
+                    self.connections,
+                    self.pipeline,
+                    thousands(in_flight >> 20),
+                    MAX_IN_FLIGHT_BYTES >> 20
+                ),
+            ));
+        }
+    }
+
+    fn descriptor_reason(&self, limits: &Limits) -> String {
+        let each = if self.embedded() {
+            "each connection takes two descriptors here, the driver's and the embedded server's"
+        } else {
+            "each connection is a descriptor"
+        };
+        let raise = if limits.nofile < limits.nofile_hard {
+            format!("raise it with `ulimit -n {}`", limits.nofile_hard)
+        } else {
+            "the hard limit binds: run several driver processes or machines".to_string()
+        };
+        format!(
+            "{each}, and this process may open {} (ulimit -n; hard limit {}); {raise}",
+            thousands(limits.nofile),
+            thousands(limits.nofile_hard)
+        )
+    }
+
+    fn check_load(&self, e: &mut Vec<UsageError>) {
+        if let Some(o) = self.open_loop {
+            let max = MAX_RATE_PER_THREAD * self.threads_used() as f64;
+            if !(o.rate_per_s.is_finite() && o.rate_per_s > 0.0 && o.rate_per_s <= max) {
+                e.push(UsageError::range(
+                    "--rate",
+                    o.rate_per_s,
+                    "above 0",
+                    thousands(max as u64),
+                    "requests per second in total, at most 10,000,000 per driver thread; add --threads or driver machines for more",
+                ));
+            }
+        }
+        let spec = &self.request;
+        let min_payload = usize::from(spec.protocol == Protocol::Echo);
+        let sized = spec.protocol == Protocol::Echo || matches!(spec.op, Op::Echo | Op::Source);
+        if sized && !(min_payload..=MAX_PAYLOAD_BYTES).contains(&spec.payload_bytes) {
+            e.push(UsageError::range(
+                "--payload",
+                ByteCount(spec.payload_bytes),
+                min_payload,
+                MAX_PAYLOAD_BYTES,
+                "one nines frame of at most 1 MiB, less its 40-byte header",
+            ));
+        }
+        if spec.work_us > MAX_WORK_US {
+            e.push(UsageError::range(
+                "--work-us",
+                spec.work_us,
+                0,
+                MAX_WORK_US,
+                "60 s",
+            ));
+        }
+        if self.max_errors == 0 {
+            let why = "the run stops at this many errors; give a large number to never stop";
+            e.push(UsageError::range("--max-errors", 0, 1, u64::MAX, why));
+        }
+    }
+
+    fn check_times(&self, limits: &Limits, e: &mut Vec<UsageError>) {
+        match self.stop {
+            StopAt::Duration(d) => {
+                check_duration(e, "--duration", d, Duration::from_millis(1), MAX_DURATION)
+            }
+            StopAt::Requests(0) => e.push(UsageError::range("--requests", 0, 1, u64::MAX, "")),
+            StopAt::Requests(_) => {}
+        }
+        check_duration(e, "--warmup", self.warmup, Duration::ZERO, MAX_WARMUP);
+        let ms = Duration::from_millis(1);
+        check_duration(
+            e,
+            "--timeout",
+            self.request_timeout,
+            ms,
+            MAX_REQUEST_TIMEOUT,
+        );
+        check_duration(
+            e,
+            "--connect-timeout",
+            self.connect_timeout,
+            ms,
+            MAX_OTHER_TIMEOUT,
+        );
+        check_duration(
+            e,
+            "--drain-timeout",
+            self.drain_timeout,
+            Duration::ZERO,
+            MAX_OTHER_TIMEOUT,
+        );
+        check_duration(
+            e,
+            "--lag-threshold",
+            self.lag_threshold,
+            Duration::from_micros(1),
+            MAX_REQUEST_TIMEOUT,
+        );
+        if let Some(at) = self.start_at_unix_s {
+            let ahead = at - limits.now_unix_s;
+            if !(0.0..=86_400.0).contains(&ahead) {
+                e.push(UsageError::new(
+                    "--start-at",
+                    format!(
+                        "{at:.1} is {:.1} s {}: give a time within the next 24 h (e.g. +30s)",
+                        ahead.abs(),
+                        if ahead < 0.0 { "in the past" } else { "ahead" }
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn check_duration(
+    e: &mut Vec<UsageError>,
+    flag: &'static str,
+    d: Duration,
+    lo: Duration,
+    hi: Duration,
+) {
+    if !(lo..=hi).contains(&d) {
+        e.push(UsageError::range(
+            flag,
+            HumanDuration(d),
+            HumanDuration(lo),
+            HumanDuration(hi),
+            "",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OpenLoop;
+    use crate::schedule::Arrival;
+
+    const LIMITS: Limits = Limits {
+        nofile: 20_000,
+        nofile_hard: 20_000,
+        now_unix_s: 1_000_000.0,
+    };
+
+    fn flags(cfg: &BenchConfig) -> Vec<&'static str> {
+        cfg.validate_with(&LIMITS).iter().map(|e| e.flag).collect()
+    }
+
+    #[test]
+    fn defaults_pass() {
+        assert_eq!(flags(&BenchConfig::default()), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_flag() {
+        let base = BenchConfig::default();
+        let open = |rate| BenchConfig {
+            open_loop: Some(OpenLoop {
+                rate_per_s: rate,
+                arrival: Arrival::Constant,
+                seed: 1,
+            }),
+            ..base.clone()
+        };
+        let cases: Vec<(BenchConfig, &str)> = vec![
+            (
+                BenchConfig {
+                    connections: 0,
+                    ..base.clone()
+                },
+                "--connections",
+            ),
+            (
+                BenchConfig {
+                    threads: 0,
+                    ..base.clone()
+                },
+                "--threads",
+            ),
+            (
+                BenchConfig {
+                    pipeline: 0,
+                    ..base.clone()
+                },
+                "--pipeline",
+            ),
+            (open(0.0), "--rate"),
+            (open(f64::NAN), "--rate"),
+            (open(1e12), "--rate"),
+            (
+                BenchConfig {
+                    stop: StopAt::Duration(Duration::ZERO),
+                    ..base.clone()
+                },
+                "--duration",
+            ),
+            (
+                BenchConfig {
+                    stop: StopAt::Requests(0),
+                    ..base.clone()
+                },
+                "--requests",
+            ),
+            (
+                BenchConfig {
+                    request_timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "--timeout",
+            ),
+            (
+                BenchConfig {
+                    max_errors: 0,
+                    ..base.clone()
+                },
+                "--max-errors",
+            ),
+            (
+                BenchConfig {
+                    start_at_unix_s: Some(5.0),
+                    ..base.clone()
+                },
+                "--start-at",
+            ),
+        ];
+        for (cfg, flag) in cases {
+            assert_eq!(flags(&cfg), [flag], "{cfg:?}");
+        }
+        let mut huge = base.clone();
+        huge.request.payload_bytes = 8192 << 20;
+        assert_eq!(flags(&huge), ["--payload"]);
+    }
+
+    #[test]
+    fn connections_are_bounded_by_the_descriptor_limit() {
+        let external = BenchConfig {
+            target: Some("h:1".into()),
+            threads: 2,
+            connections: 25_000,
+            ..BenchConfig::default()
+        };
+        let e = external.validate_with(&LIMITS);
+        assert_eq!(e.len(), 1);
+        let msg = e[0].to_string();
+        assert!(msg.contains("allowed 1 to 19,932"), "{msg}");
+        assert!(msg.contains("ulimit -n") && msg.contains("20,000"), "{msg}");
+        // Embedded, both ends of every connection are this process's descriptors.
+        let embedded = BenchConfig {
+            connections: 10_000,
+            threads: 1,
+            server_workers: 1,
+            ..BenchConfig::default()
+        };
+        let msg = embedded.validate_with(&LIMITS)[0].to_string();
+        assert!(
+            msg.contains("allowed 1 to 9,965") && msg.contains("two descriptors"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn requests_in_flight_are_bounded_in_bytes() {
+        let mut cfg = BenchConfig {
+            target: Some("h:1".into()),
+            connections: 10_000,
+            pipeline: 200,
+            ..BenchConfig::default()
+        };
+        cfg.request.payload_bytes = 1 << 19;
+        let e = cfg.validate_with(&LIMITS);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].to_string().contains("in flight"), "{}", e[0]);
+    }
+}

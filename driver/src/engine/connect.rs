@@ -1,0 +1,97 @@
+//! Connecting a thread's share of the connections: all at once, nonblocking, in the thread's
+//! own poll, bounded by `--connect-timeout`. Failures are counted by errno (`EMFILE`,
+//! `ECONNREFUSED`, ...), so a report says why connections are missing, not only how many.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token};
+
+use super::conn::{Conn, Connecting};
+use super::{Books, ThreadPlan};
+use crate::clock::RunClock;
+use crate::errors::ErrorKind;
+use crate::target::RequestSpec;
+
+/// Longest the connect loop sleeps before looking at the stop flag again.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+
+/// The connections of one thread, and how connecting them went.
+#[derive(Debug, Default)]
+pub(crate) struct Connected {
+    /// Every connection asked for, open or closed, indexed by token.
+    pub conns: Vec<Conn>,
+    /// How many opened.
+    pub opened: u64,
+    /// Failed connects by errno name.
+    pub failures: BTreeMap<String, u64>,
+}
+
+impl Connected {
+    fn failed(&mut self, e: &io::Error, books: &mut Books<'_>) {
+        tracing::debug!(error = %e, "connect failed");
+        let name = match e.raw_os_error() {
+            Some(code) => nines_common::sys::errno_name(code),
+            None if e.kind() == io::ErrorKind::TimedOut => "ETIMEDOUT".to_string(),
+            None => e.kind().to_string(),
+        };
+        *self.failures.entry(name).or_default() += 1;
+        books.tally.add(ErrorKind::Connect, 1);
+    }
+}
+
+/// Opens `plan.connections` connections and waits until each is open, failed or timed out.
+pub(crate) fn connect_all(
+    poll: &mut Poll,
+    events: &mut Events,
+    plan: &ThreadPlan,
+    spec: &RequestSpec,
+    timeout: Duration,
+    clock: RunClock,
+    books: &mut Books<'_>,
+) -> Connected {
+    let mut c = Connected::default();
+    let mut pending = 0usize;
+    for i in 0..plan.connections {
+        let (conn, err) = Conn::connect(plan.addr, Token(i), poll.registry(), spec.codec());
+        match err {
+            Some(e) => c.failed(&e, books),
+            None => pending += 1,
+        }
+        c.conns.push(conn);
+    }
+    let deadline = clock.now_ns() + timeout.as_nanos() as u64;
+    while pending > 0 && !books.tally.control.stopped() {
+        let now = clock.now_ns();
+        if now >= deadline {
+            break;
+        }
+        let wait = Duration::from_nanos(deadline - now).min(MAX_WAIT);
+        if let Err(e) = poll.poll(events, Some(wait)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        for ev in events.iter() {
+            let Some(conn) = c.conns.get_mut(ev.token().0) else {
+                continue;
+            };
+            match conn.poll_connect() {
+                Connecting::Pending => continue,
+                Connecting::Established => c.opened += 1,
+                Connecting::Failed(e) => c.failed(&e, books),
+            }
+            pending -= 1;
+        }
+    }
+    let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+    for i in 0..c.conns.len() {
+        if c.conns[i].is_connecting() {
+            c.conns[i].close();
+            c.failed(&timed_out, books);
+        }
+    }
+    c
+}

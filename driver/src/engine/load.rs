@@ -1,0 +1,360 @@
+//! The load loop of one driver thread: poll, read replies, give free slots the requests the
+//! pacer says are due, write, and give up on what has waited too long. It reads like the
+//! design: the pacer decides when, the connection moves bytes, the books record.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Poll};
+
+use super::conn::Conn;
+use super::control::Timeline;
+use super::intervals::Shipper;
+use super::pacer::Pacer;
+use super::{thread_cpu_time, Books};
+use crate::clock::RunClock;
+use crate::config::BenchConfig;
+use crate::errors::ErrorKind;
+
+/// Longest the loop sleeps before looking at the stop flag and the clock again.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(50);
+/// Below this much time to the next due request the loop spins instead of sleeping in epoll,
+/// whose timeout has millisecond granularity.
+const SPIN_BELOW_NS: u64 = 1_500_000;
+
+/// What the loop measured about itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoopTimes {
+    /// CPU time used while loading.
+    pub cpu: Duration,
+    /// Part of it spent spinning idle before due times.
+    pub idle_spin: Duration,
+    /// Wall time spent loading.
+    pub wall: Duration,
+    /// Requests in flight when the run was stopped early.
+    pub in_flight_at_stop: u64,
+}
+
+/// Connections with a free slot, oldest first, each with the time its slot became free.
+#[derive(Debug, Default)]
+struct Ready {
+    queue: VecDeque<(usize, u64)>,
+    queued: Vec<bool>,
+}
+
+impl Ready {
+    fn push(&mut self, i: usize, since: u64) {
+        if !self.queued[i] {
+            self.queued[i] = true;
+            self.queue.push_back((i, since));
+        }
+    }
+
+    /// Returns a connection to the front: nothing was due for it, and it has waited longest.
+    fn put_back(&mut self, i: usize, since: u64) {
+        if !self.queued[i] {
+            self.queued[i] = true;
+            self.queue.push_front((i, since));
+        }
+    }
+
+    fn pop(&mut self) -> Option<(usize, u64)> {
+        let (i, since) = self.queue.pop_front()?;
+        self.queued[i] = false;
+        Some((i, since))
+    }
+}
+
+/// One thread's load loop.
+pub(crate) struct Load<'a, 'b> {
+    clock: RunClock,
+    pipeline: usize,
+    timeout_ns: u64,
+    drain_ns: u64,
+    check_every_ns: u64,
+    pacer: Pacer,
+    ready: Ready,
+    next_id: u64,
+    open: usize,
+    books: &'b mut Books<'a>,
+    shipper: &'b mut Shipper,
+    drain_deadline: Option<u64>,
+    next_check_ns: u64,
+    idle_spin_ns: u64,
+    touched: Vec<usize>,
+    thread: usize,
+}
+
+impl<'a, 'b> Load<'a, 'b> {
+    /// A loop for thread `thread` over `conns`.
+    pub(crate) fn new(
+        cfg: &BenchConfig,
+        thread: usize,
+        clock: RunClock,
+        pacer: Pacer,
+        books: &'b mut Books<'a>,
+        shipper: &'b mut Shipper,
+        conns: &[Conn],
+    ) -> Load<'a, 'b> {
+        let timeout_ns = cfg.request_timeout.as_nanos().max(1) as u64;
+        Load {
+            clock,
+            pipeline: cfg.pipeline.max(1),
+            timeout_ns,
+            drain_ns: cfg.drain_timeout.as_nanos() as u64,
+            // Look for expired requests ten times per timeout period (1 ms .. 100 ms apart).
+            check_every_ns: (timeout_ns / 10).clamp(1_000_000, 100_000_000),
+            pacer,
+            ready: Ready {
+                queue: VecDeque::with_capacity(conns.len()),
+                queued: vec![false; conns.len()],
+            },
+            next_id: (thread as u64) << 48,
+            open: conns.iter().filter(|c| c.is_open()).count(),
+            books,
+            shipper,
+            drain_deadline: None,
+            next_check_ns: 0,
+            idle_spin_ns: 0,
+            touched: Vec::new(),
+            thread,
+        }
+    }
+
+    /// Applies load from `timeline.start_ns` until the window closes and the replies are in
+    /// (or the drain timeout passes, or the run is stopped).
+    pub(crate) fn run(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        conns: &mut [Conn],
+        timeline: Timeline,
+    ) -> LoopTimes {
+        self.books.measure_start_ns = timeline.measure_start_ns;
+        let cpu_before = thread_cpu_time();
+        let start = self.clock.now_ns();
+        self.next_check_ns = start + self.check_every_ns;
+        for i in 0..conns.len() {
+            self.fill(conns, i, start);
+        }
+        loop {
+            self.publish_progress();
+            if self.books.tally.control.stopped() || self.open == 0 {
+                break;
+            }
+            let now = self.clock.now_ns();
+            let books = &mut *self.books;
+            self.shipper.ship_due(now, &mut || books.take_interval());
+            let unsent = self.pacer.expire_unsent(now);
+            self.books.tally.add(ErrorKind::Unsent, unsent);
+            self.send_due(conns, now);
+            let Some(wait) = self.wait(now) else { break };
+            if !self.poll_once(poll, events, conns, wait) {
+                break;
+            }
+            self.expire_if_due(conns);
+        }
+        let in_flight_at_stop = self.finish();
+        let stopped = self.clock.now_ns();
+        LoopTimes {
+            cpu: thread_cpu_time().saturating_sub(cpu_before),
+            idle_spin: Duration::from_nanos(self.idle_spin_ns),
+            wall: Duration::from_nanos(stopped.saturating_sub(start)),
+            in_flight_at_stop,
+        }
+    }
+
+    /// Gives connection `i` the requests due for its free slots, writes them, and queues it as
+    /// ready if slots are left.
+    fn fill(&mut self, conns: &mut [Conn], i: usize, now: u64) {
+        let conn = &mut conns[i];
+        if !conn.is_open() {
+            return;
+        }
+        while conn.in_flight() < self.pipeline {
+            let Some(due) = self.pacer.take(now, now) else {
+                break;
+            };
+            send(conn, &mut self.next_id, self.books, due, now);
+        }
+        self.flush(conns, i);
+        if conns[i].is_open() && conns[i].in_flight() < self.pipeline {
+            self.ready.push(i, now);
+        }
+    }
+
+    /// Open loop: sends every request due now on connections waiting with a free slot, in turn.
+    fn send_due(&mut self, conns: &mut [Conn], now: u64) {
+        while let Some((i, since)) = self.ready.pop() {
+            let conn = &mut conns[i];
+            if !conn.is_open() || conn.in_flight() >= self.pipeline {
+                continue;
+            }
+            let Some(due) = self.pacer.take(now, since) else {
+                self.ready.put_back(i, since);
+                break;
+            };
+            send(conn, &mut self.next_id, self.books, due, now);
+            self.touched.push(i);
+            if conn.in_flight() < self.pipeline {
+                self.ready.push(i, since);
+            }
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        for &i in &touched {
+            self.flush(conns, i);
+        }
+        touched.clear();
+        self.touched = touched;
+    }
+
+    /// How long the next poll may sleep, or `None` when the thread is done.
+    fn wait(&mut self, now: u64) -> Option<Duration> {
+        if !self.pacer.issuing(now) {
+            if self.books.in_flight == 0 {
+                return None;
+            }
+            let deadline = *self.drain_deadline.get_or_insert(now + self.drain_ns);
+            return (now < deadline)
+                .then(|| Duration::from_nanos(deadline - now).min(MAX_POLL_WAIT));
+        }
+        match self.pacer.next_due() {
+            // epoll sleeps in whole milliseconds (rounded up): sleep until a millisecond before
+            // the next due time, then spin, so requests leave on time.
+            Some(due) if !self.ready.queue.is_empty() => {
+                Some(if due <= now || due - now < SPIN_BELOW_NS {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos(due - now - 1_000_000).min(MAX_POLL_WAIT)
+                })
+            }
+            // Closed loop, or nothing free: replies wake the loop.
+            _ => Some(MAX_POLL_WAIT),
+        }
+    }
+
+    /// One poll and the events it returned; false if polling failed for good.
+    fn poll_once(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        conns: &mut [Conn],
+        wait: Duration,
+    ) -> bool {
+        let before = self.clock.now_ns();
+        if let Err(e) = poll.poll(events, Some(wait)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return true;
+            }
+            tracing::error!(error = %e, "driver poll failed");
+            return false;
+        }
+        if wait.is_zero() && events.is_empty() {
+            self.idle_spin_ns += self.clock.now_ns().saturating_sub(before);
+        }
+        for ev in events.iter() {
+            let i = ev.token().0;
+            if !conns.get(i).is_some_and(Conn::is_open) {
+                continue;
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                self.read(conns, i, ev.is_read_closed() || ev.is_error());
+            }
+            if ev.is_writable() {
+                self.flush(conns, i);
+            }
+        }
+        true
+    }
+
+    fn read(&mut self, conns: &mut [Conn], i: usize, to_eof: bool) {
+        let books = &mut *self.books;
+        match conns[i].read(self.clock, to_eof, &mut |now, r| books.on_reply(now, r)) {
+            Ok(0) => {}
+            Ok(now) => self.fill(conns, i, now),
+            Err(lost) => {
+                self.books.on_lost(lost);
+                self.open -= 1;
+            }
+        }
+    }
+
+    fn flush(&mut self, conns: &mut [Conn], i: usize) {
+        if let Err(lost) = conns[i].flush() {
+            self.books.on_lost(lost);
+            self.open -= 1;
+        }
+    }
+
+    /// Gives up on requests older than the timeout, so a server that never answers cannot hold
+    /// the run (or a slot) forever.
+    fn expire_if_due(&mut self, conns: &mut [Conn]) {
+        let now = self.clock.now_ns();
+        if now < self.next_check_ns {
+            return;
+        }
+        self.next_check_ns = now + self.check_every_ns;
+        for i in 0..conns.len() {
+            if !conns[i].is_open() {
+                continue;
+            }
+            let expired = conns[i].expire(now, self.timeout_ns);
+            self.books.tally.add(ErrorKind::Timeout, expired.timed_out);
+            self.books.in_flight -= expired.timed_out;
+            match expired.closed_aborting {
+                Some(aborted) => {
+                    self.books.aborted(aborted);
+                    self.open -= 1;
+                }
+                None if expired.timed_out > 0 => self.fill(conns, i, now),
+                None => {}
+            }
+        }
+    }
+
+    /// Settles what is left when the loop ends; returns the requests in flight at an early stop.
+    fn finish(&mut self) -> u64 {
+        let now = self.clock.now_ns();
+        let unsent = self.pacer.abandon(now);
+        self.books.tally.add(ErrorKind::Unsent, unsent);
+        let left = std::mem::take(&mut self.books.in_flight);
+        let stopped_early = self.books.tally.control.stopped() || self.open == 0;
+        self.publish_progress();
+        if stopped_early {
+            left
+        } else {
+            // The window closed and the drain timeout passed with these still unanswered.
+            self.books.tally.add(ErrorKind::DrainTimeout, left);
+            0
+        }
+    }
+
+    fn publish_progress(&self) {
+        self.books.tally.control.completed[self.thread].0.store(
+            self.books.recorder.measured.len(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+/// Queues one due request on `conn` and books it.
+#[inline]
+fn send(
+    conn: &mut Conn,
+    next_id: &mut u64,
+    books: &mut Books<'_>,
+    due: super::pacer::Due,
+    now: u64,
+) {
+    conn.send(*next_id, due.intended_ns, now);
+    *next_id += 1;
+    books.in_flight += 1;
+    books.sent += 1;
+    if let Some(lag) = due
+        .lag_ns
+        .filter(|_| due.intended_ns >= books.measure_start_ns)
+    {
+        books.recorder.record_lag(lag);
+    }
+}

@@ -1,0 +1,326 @@
+//! One driver thread: connects its share of the connections, waits for every other thread (so
+//! connection set-up is never inside the measurement), then applies load in one mio event loop
+//! until the pacer's window closes and the replies in flight are in.
+//!
+//! The parts, each in its own file:
+//! - [`conn`]: one connection (connecting, open or closed), its buffers, its requests in flight;
+//! - `pacer`: when a request is due, closed or open loop (the only place that knows which);
+//! - `connect`: the connect phase; `load`: the event loop that ties them together;
+//! - [`intervals`]: shipping each second's histogram to the watching thread;
+//! - [`control`]: what threads share (stop flag, error count, timeline).
+//!
+//! Bytes are the codec's business, timing the run clock's and the pacer's, recording the
+//! [`Recorder`]'s; every error of every kind is counted through one [`Tally`].
+
+pub mod conn;
+mod connect;
+pub mod control;
+pub mod intervals;
+mod load;
+mod pacer;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use mio::{Events, Poll};
+
+use crate::clock::RunClock;
+use crate::config::{BenchConfig, StopAt};
+use crate::errors::{ErrorCounts, ErrorKind};
+use crate::recorder::Recorder;
+use crate::schedule::{Schedule, SplitMix64};
+use conn::{Lost, Reply};
+use control::{Control, Timeline};
+use intervals::{Shipper, ThreadMsg};
+use pacer::{Pacer, Window};
+
+/// What one thread is asked to do.
+#[derive(Debug, Clone)]
+pub struct ThreadPlan {
+    /// Thread number, from 0.
+    pub index: usize,
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// Connections this thread owns.
+    pub connections: usize,
+    /// Measured requests this thread issues (request-count mode).
+    pub budget: Option<u64>,
+}
+
+/// What one thread measured.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadOutcome {
+    /// Its histograms.
+    pub recorder: Recorder,
+    /// Its errors.
+    pub errors: ErrorCounts,
+    /// Failed connects by errno name.
+    pub connect_failures: BTreeMap<String, u64>,
+    /// Connections it established.
+    pub connections_opened: u64,
+    /// Established connections it lost before the end.
+    pub connections_lost: u64,
+    /// Requests written.
+    pub sent: u64,
+    /// Replies the server marked CAPPED (it did less than asked).
+    pub capped: u64,
+    /// Requests still in flight when the run was stopped early (neither answered nor errors).
+    pub in_flight_at_stop: u64,
+    /// Run-clock time of its last recorded measured reply.
+    pub last_completion_ns: u64,
+    /// Run-clock time it stopped.
+    pub stopped_ns: u64,
+    /// Time this thread took to establish its connections.
+    pub connect: Duration,
+    /// CPU time the thread used while applying load.
+    pub cpu: Duration,
+    /// Part of that CPU time spent spinning with nothing to do (open loop waits for due times
+    /// closer than epoll can sleep); not work, so not counted as busy.
+    pub idle_spin: Duration,
+    /// Wall time the thread spent applying load.
+    pub wall: Duration,
+}
+
+/// The one path every error takes: this thread's counts, the current interval's count, and the
+/// shared count that `--max-errors` and the progress line read.
+#[derive(Debug)]
+pub(crate) struct Tally<'a> {
+    pub control: &'a Control,
+    pub counts: ErrorCounts,
+    interval: u64,
+}
+
+impl<'a> Tally<'a> {
+    fn new(control: &'a Control) -> Tally<'a> {
+        Tally {
+            control,
+            counts: ErrorCounts::default(),
+            interval: 0,
+        }
+    }
+
+    /// Counts `n` errors of `kind`.
+    pub(crate) fn add(&mut self, kind: ErrorKind, n: u64) {
+        if n > 0 {
+            self.counts.add(kind, n);
+            self.interval += n;
+            self.control.count_errors(n);
+        }
+    }
+
+    fn take_interval(&mut self) -> u64 {
+        std::mem::take(&mut self.interval)
+    }
+}
+
+/// A thread's measurements while it runs: what each reply and each loss does to them.
+#[derive(Debug)]
+pub(crate) struct Books<'a> {
+    pub tally: Tally<'a>,
+    pub recorder: Recorder,
+    pub measure_start_ns: u64,
+    pub in_flight: u64,
+    pub sent: u64,
+    pub capped: u64,
+    pub lost: u64,
+    pub last_completion_ns: u64,
+}
+
+impl<'a> Books<'a> {
+    fn new(control: &'a Control) -> Books<'a> {
+        Books {
+            tally: Tally::new(control),
+            recorder: Recorder::default(),
+            measure_start_ns: u64::MAX,
+            in_flight: 0,
+            sent: 0,
+            capped: 0,
+            lost: 0,
+            last_completion_ns: 0,
+        }
+    }
+
+    /// Records a reply received at `now`, or counts it as the error it is.
+    #[inline]
+    pub(crate) fn on_reply(&mut self, now: u64, reply: Reply) {
+        match reply {
+            Reply::Answered {
+                intended_ns,
+                sent_ns,
+                capped,
+            } => {
+                self.in_flight -= 1;
+                let warmup = intended_ns < self.measure_start_ns;
+                self.recorder.record(
+                    now.saturating_sub(intended_ns),
+                    now.saturating_sub(sent_ns),
+                    warmup,
+                );
+                self.capped += u64::from(capped);
+                if !warmup {
+                    self.last_completion_ns = now;
+                }
+            }
+            Reply::BadPayload => {
+                self.in_flight -= 1;
+                self.tally.add(ErrorKind::BadPayload, 1);
+            }
+            Reply::Stray => self.tally.add(ErrorKind::UnknownId, 1),
+        }
+    }
+
+    /// Counts a lost connection: its own error and the requests that went with it.
+    pub(crate) fn on_lost(&mut self, lost: Lost) {
+        self.tally.add(lost.kind, 1);
+        self.aborted(lost.aborted);
+    }
+
+    /// Counts requests in flight on a connection that was closed.
+    pub(crate) fn aborted(&mut self, n: u64) {
+        self.tally.add(ErrorKind::Aborted, n);
+        self.in_flight -= n;
+        self.lost += 1;
+    }
+
+    /// The current interval's histogram and error count, starting the next.
+    fn take_interval(&mut self) -> (hdrhistogram::Histogram<u64>, u64) {
+        (self.recorder.take_interval(), self.tally.take_interval())
+    }
+}
+
+/// Runs one driver thread to completion.
+pub fn run_thread(
+    plan: &ThreadPlan,
+    cfg: &BenchConfig,
+    control: &Control,
+    clock: RunClock,
+    tx: Option<Sender<ThreadMsg>>,
+) -> ThreadOutcome {
+    let mut out = ThreadOutcome::default();
+    let mut books = Books::new(control);
+    let mut events = Events::with_capacity(1024);
+    let started = clock.now_ns();
+    let mut connected = match Poll::new() {
+        Ok(mut poll) => {
+            let c = connect::connect_all(
+                &mut poll,
+                &mut events,
+                plan,
+                &cfg.request,
+                cfg.connect_timeout,
+                clock,
+                &mut books,
+            );
+            Some((poll, c))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "driver thread could not create its poll");
+            books.tally.add(ErrorKind::Connect, plan.connections as u64);
+            None
+        }
+    };
+    out.connect = Duration::from_nanos(clock.now_ns().saturating_sub(started));
+    // Everyone connected (or gave up): the first thread through fixes the timeline for all.
+    let go = control.all_connected() && wait_for_start(cfg.start_at_unix_s, control);
+    let timeline = go.then(|| control.fix_timeline(|| timeline_from(clock.now_ns(), cfg)));
+    let mut shipper = Shipper::new(
+        plan.index,
+        tx,
+        timeline.map_or(u64::MAX, |t| t.measure_start_ns),
+    );
+    if let Some((poll, c)) = connected.as_mut() {
+        out.connections_opened = c.opened;
+        out.connect_failures = std::mem::take(&mut c.failures);
+        if let Some(t) = timeline {
+            let pacer = pacer_for(plan, cfg, control, t);
+            let mut load = load::Load::new(
+                cfg,
+                plan.index,
+                clock,
+                pacer,
+                &mut books,
+                &mut shipper,
+                &c.conns,
+            );
+            let times = load.run(poll, &mut events, &mut c.conns, t);
+            (out.cpu, out.idle_spin, out.wall) = (times.cpu, times.idle_spin, times.wall);
+            out.in_flight_at_stop = times.in_flight_at_stop;
+        }
+    }
+    out.stopped_ns = clock.now_ns();
+    shipper.finish(out.stopped_ns, &mut || books.take_interval());
+    out.errors = books.tally.counts;
+    out.connections_lost = books.lost;
+    out.sent = books.sent;
+    out.capped = books.capped;
+    out.last_completion_ns = books.last_completion_ns;
+    out.recorder = books.recorder;
+    out
+}
+
+/// The pacer for this thread: closed loop, or open loop on its own schedule (a share of the
+/// rate, with an independent stream derived from the run's seed).
+fn pacer_for(plan: &ThreadPlan, cfg: &BenchConfig, control: &Control, t: Timeline) -> Pacer {
+    let window = match (t.end_ns, plan.budget) {
+        (Some(end_ns), _) => Window::Until { end_ns },
+        (None, budget) => Window::Count {
+            measure_start_ns: t.measure_start_ns,
+            left: budget.unwrap_or(0),
+        },
+    };
+    let Some(o) = cfg.open_loop else {
+        return Pacer::Closed { window };
+    };
+    let threads = control.completed.len() as f64;
+    let seed = SplitMix64::new(o.seed ^ (plan.index as u64).wrapping_mul(0xA24B_AED4_963E_E407))
+        .next_u64();
+    Pacer::Open {
+        schedule: Schedule::new(t.start_ns, o.rate_per_s / threads, o.arrival, seed),
+        window,
+        timeout_ns: cfg.request_timeout.as_nanos() as u64,
+    }
+}
+
+/// Sleeps until `start_at` (Unix seconds) if given; false if the run was stopped meanwhile.
+fn wait_for_start(start_at: Option<f64>, control: &Control) -> bool {
+    let Some(at) = start_at else { return true };
+    loop {
+        if control.stopped() {
+            return false;
+        }
+        let now = crate::clock::unix_now_s();
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep(Duration::from_secs_f64((at - now).min(0.05)));
+    }
+}
+
+fn timeline_from(start_ns: u64, cfg: &BenchConfig) -> Timeline {
+    let measure_start_ns = start_ns + cfg.warmup.as_nanos() as u64;
+    let end_ns = match cfg.stop {
+        StopAt::Duration(d) => Some(measure_start_ns + d.as_nanos() as u64),
+        StopAt::Requests(_) => None,
+    };
+    Timeline {
+        start_ns,
+        measure_start_ns,
+        end_ns,
+    }
+}
+
+/// CPU time used by the calling thread so far.
+pub(crate) fn thread_cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    match getrusage(UsageWho::RUSAGE_THREAD) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
+}

@@ -1,0 +1,247 @@
+//! A run's report from what its threads measured: histograms added (true percentiles, never
+//! averages of percentiles), errors added, the outcome decided, and the self-checks run.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::checks::{Check, Finding};
+use super::histogram::Hist;
+use super::{
+    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, Mode,
+    OpenLoopSummary, Origin, Outcome, Report, WarmupSummary,
+};
+use crate::config::{BenchConfig, StopAt};
+use crate::engine::control::{StopReason, Timeline};
+use crate::engine::ThreadOutcome;
+use crate::errors::{ErrorCounts, ErrorKind};
+use crate::kernel::KernelDelta;
+use crate::manifest::Manifest;
+use crate::recorder::Recorder;
+
+/// Below this much load time a thread's busy share says nothing.
+const MIN_WALL_FOR_BUSY: Duration = Duration::from_millis(100);
+/// A driver thread this busy may have limited the result.
+const BUSY_WARN_PCT: f64 = 95.0;
+
+/// Everything a finished run hands to [`build`].
+#[derive(Debug)]
+pub struct RunRecord<'a> {
+    /// Build, configuration and host.
+    pub manifest: Manifest,
+    /// The address loaded.
+    pub target: SocketAddr,
+    /// What each driver thread measured.
+    pub outcomes: &'a [ThreadOutcome],
+    /// Why the run stopped early, if it did.
+    pub stop: StopReason,
+    /// The run's phases on the run clock (none if load never started).
+    pub timeline: Option<Timeline>,
+    /// The Unix time of the run clock's zero.
+    pub epoch_unix_s: f64,
+    /// The seconds of measurement, merged over the threads.
+    pub intervals: Vec<IntervalRecord>,
+    /// The embedded server's counters, when there was one.
+    pub server: Option<BTreeMap<String, u64>>,
+    /// Kernel TCP counters' change.
+    pub kernel: KernelDelta,
+}
+
+/// The threads' outcomes added up.
+#[derive(Debug, Default)]
+struct Totals {
+    rec: Recorder,
+    errors: ErrorCounts,
+    driver: DriverSummary,
+    last_completion_ns: u64,
+    stopped_ns: u64,
+}
+
+fn totals(outcomes: &[ThreadOutcome]) -> Totals {
+    let mut t = Totals::default();
+    for o in outcomes {
+        t.rec.merge(&o.recorder);
+        t.errors.add_all(&o.errors);
+        let d = &mut t.driver;
+        d.connections_opened += o.connections_opened;
+        d.connections_lost += o.connections_lost;
+        d.requests_sent += o.sent;
+        d.capped_replies += o.capped;
+        d.in_flight_at_stop += o.in_flight_at_stop;
+        d.connect_s = d.connect_s.max(o.connect.as_secs_f64());
+        for (errno, n) in &o.connect_failures {
+            *d.connect_failures.entry(errno.clone()).or_default() += n;
+        }
+        d.thread_cpu_pct.push(pct(o.cpu, o.wall));
+        let busy = if o.wall < MIN_WALL_FOR_BUSY {
+            0.0
+        } else {
+            pct(o.cpu.saturating_sub(o.idle_spin), o.wall)
+        };
+        d.thread_busy_pct.push(busy);
+        t.last_completion_ns = t.last_completion_ns.max(o.last_completion_ns);
+        t.stopped_ns = t.stopped_ns.max(o.stopped_ns);
+    }
+    t.driver.threads = outcomes.len();
+    t
+}
+
+/// The report of one run.
+pub fn build(run: RunRecord<'_>) -> Report {
+    let cfg = run.manifest.config.clone();
+    let t = totals(run.outcomes);
+    let (start_ns, measure_start_ns) = run
+        .timeline
+        .map_or((0, 0), |tl| (tl.start_ns, tl.measure_start_ns));
+    // Measured time runs to the last measured reply; with none, to when the threads stopped.
+    let end_ns = if t.rec.measured.is_empty() {
+        t.stopped_ns
+    } else {
+        t.last_completion_ns
+    };
+    let duration_s = end_ns.saturating_sub(measure_start_ns) as f64 / 1e9;
+    let unix = |ns: u64| run.epoch_unix_s + ns as f64 / 1e9;
+    let histograms = Histograms {
+        uncorrected: Some(Hist(t.rec.uncorrected.clone())),
+        warmup: Some(Hist(t.rec.warmup.clone())),
+        schedule_lag: cfg.open_loop.map(|_| Hist(t.rec.lag.clone())),
+        ..Histograms::corrected_only(Hist(t.rec.measured.clone()))
+    };
+    let origin = Origin::Run {
+        manifest: Box::new(run.manifest),
+    };
+    let mut r = skeleton(
+        origin,
+        histograms,
+        duration_s,
+        unix(measure_start_ns),
+        run.intervals,
+    );
+    r.started_unix_s = unix(start_ns);
+    r.errors = t.errors.total();
+    r.errors_by_kind = t.errors;
+    r.mode = Some(if cfg.open_loop.is_some() {
+        Mode::OpenLoop
+    } else {
+        Mode::ClosedLoop
+    });
+    r.target = run.target.to_string();
+    r.embedded_server = cfg.embedded();
+    r.open_loop = cfg.open_loop.map(|o| OpenLoopSummary {
+        requested_rps: o.rate_per_s,
+        achieved_rps: r.throughput_rps,
+        arrival: o.arrival,
+        seed: o.seed,
+        schedule_lag_us: LatencySummary::from_histogram(&t.rec.lag),
+    });
+    r.warmup = Some(WarmupSummary {
+        requests: t.rec.warmup.len(),
+        duration_s: measure_start_ns.saturating_sub(start_ns) as f64 / 1e9,
+        latency_us: LatencySummary::from_histogram(&t.rec.warmup),
+    });
+    r.driver = DriverSummary {
+        connections: cfg.connections as u64,
+        ..t.driver
+    };
+    r.server = run.server;
+    r.kernel = Some(run.kernel);
+    r.outcome = outcome(run.stop, &r, &cfg);
+    r.warnings = self_checks(&r, &cfg);
+    r
+}
+
+/// How the run ended: completed only if it ran as planned and measured replies.
+fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
+    let d = &r.driver;
+    let expected_more = match cfg.stop {
+        StopAt::Requests(n) => r.requests < n,
+        StopAt::Duration(_) => true,
+    };
+    let why = match stop {
+        StopReason::Interrupted => CutShort::Interrupted,
+        StopReason::ErrorLimit => CutShort::ErrorLimit {
+            errors: r.errors,
+            max_errors: cfg.max_errors,
+        },
+        StopReason::None if d.connections_opened == 0 => CutShort::NoConnections {
+            tried: d.connections,
+        },
+        StopReason::None if d.connections_lost == d.connections_opened && expected_more => {
+            CutShort::ConnectionsLost {
+                lost: d.connections_lost,
+            }
+        }
+        StopReason::None if r.requests == 0 => CutShort::NoReplies,
+        StopReason::None => return Outcome::Completed,
+    };
+    Outcome::CutShort(why)
+}
+
+/// The checks that say when a result cannot be trusted as a measure of the target alone.
+pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
+    let mut found = Vec::new();
+    let d = &r.driver;
+    if let Some(o) = &r.open_loop {
+        if r.completed() && o.achieved_rps < 0.99 * o.requested_rps {
+            found.push(Finding::RateNotAchieved {
+                requested_rps: o.requested_rps,
+                achieved_rps: o.achieved_rps,
+            });
+        }
+        let unsent = r.errors_by_kind.get(ErrorKind::Unsent);
+        if unsent > 0 {
+            found.push(Finding::UnsentRequests {
+                unsent,
+                timeout_s: cfg.request_timeout.as_secs_f64(),
+            });
+        }
+        let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
+        if let Some(lag) = o.schedule_lag_us.filter(|l| l.p99 > threshold_us) {
+            found.push(Finding::ScheduleLag {
+                p99_us: lag.p99,
+                threshold_us,
+            });
+        }
+    }
+    for (thread, &busy_pct) in d.thread_busy_pct.iter().enumerate() {
+        if busy_pct >= BUSY_WARN_PCT {
+            found.push(Finding::DriverBusy { thread, busy_pct });
+        }
+    }
+    let failed: u64 = d.connect_failures.values().sum();
+    if failed > 0 {
+        found.push(Finding::ConnectFailures {
+            failed,
+            asked: d.connections,
+            by_errno: d.connect_failures.clone(),
+        });
+    }
+    if d.connections_lost > 0 {
+        found.push(Finding::ConnectionsLost {
+            lost: d.connections_lost,
+            opened: d.connections_opened,
+        });
+    }
+    if let Some(count) = r.kernel.map(|k| k.listen_overflows).filter(|n| *n > 0) {
+        found.push(Finding::ListenOverflows { count });
+    }
+    if d.capped_replies > 0 {
+        let replies = r.requests + r.warmup.as_ref().map_or(0, |w| w.requests);
+        found.push(Finding::CappedReplies {
+            capped: d.capped_replies,
+            replies,
+            asked: cfg.request.describe(),
+        });
+    }
+    found.into_iter().map(Check::from).collect()
+}
+
+/// `part` as a percentage of `whole`, one decimal, at most 100.
+fn pct(part: Duration, whole: Duration) -> f64 {
+    if whole.is_zero() {
+        return 0.0;
+    }
+    // getrusage is charged in scheduler ticks, so a thread's CPU can read a little over its
+    // wall time; the share is capped rather than shown above 100%.
+    ((part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0).min(100.0)
+}

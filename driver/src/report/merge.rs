@@ -1,0 +1,294 @@
+//! `nines merge`: several results added into one. Histograms are added count by count, so the
+//! merged p99.99 is the p99.99 of every request of every part, never an average of percentiles.
+//!
+//! Merging is for drivers that ran together (several processes or machines loading one target,
+//! started with `--start-at`): throughput is all replies over the span from the first part's
+//! start to the last part's end, and seconds of the parts' timelines that fall together are
+//! added together.
+
+use std::collections::BTreeMap;
+
+use super::checks::{Check, Finding};
+use super::histogram::{self, growable, Hist, HistogramError, Packed};
+use super::{
+    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, OpenLoopSummary,
+    Origin, Outcome, Part, Report, WarmupSummary,
+};
+use crate::errors::ErrorCounts;
+
+/// Results that cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("nothing to merge")]
+    Empty,
+    /// A part's histograms could not be added.
+    #[error("{file}: {source}")]
+    Histogram {
+        /// The part.
+        file: String,
+        /// Why.
+        source: HistogramError,
+    },
+}
+
+/// Adds `parts` (each with the file it came from) into one result.
+pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
+    if parts.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    let histograms = add_histograms(&parts)?;
+    let start = parts
+        .iter()
+        .map(|(_, r)| r.measure_start_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    let end = parts
+        .iter()
+        .map(|(_, r)| r.measure_start_unix_s + r.duration_s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let intervals = add_intervals(&parts, start)?;
+    let lag = histograms
+        .schedule_lag
+        .as_ref()
+        .map(|h| LatencySummary::from_histogram(&h.0));
+    let warmup_latency = histograms
+        .warmup
+        .as_ref()
+        .and_then(|h| LatencySummary::from_histogram(&h.0));
+    let origin = Origin::Merged {
+        parts: parts.iter().flat_map(|(f, r)| part_of(f, r)).collect(),
+    };
+    let mut r = skeleton(origin, histograms, (end - start).max(0.0), start, intervals);
+    let reports: Vec<&Report> = parts.iter().map(|(_, r)| r).collect();
+    let mut errors = ErrorCounts::default();
+    for p in &reports {
+        errors.add_all(&p.errors_by_kind);
+    }
+    (r.errors, r.errors_by_kind) = (errors.total(), errors);
+    if let Some((file, _)) = parts.iter().find(|(_, p)| !p.completed()) {
+        r.outcome = Outcome::CutShort(CutShort::PartCutShort { file: file.clone() });
+    }
+    r.mode = same(&reports, |p| p.mode).flatten();
+    r.target = distinct(&reports, |p| p.target.clone()).join(", ");
+    r.embedded_server = reports.iter().all(|p| p.embedded_server);
+    r.started_unix_s = reports
+        .iter()
+        .map(|p| p.started_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    r.open_loop = lag.and_then(|lag| open_loop(&reports, r.throughput_rps, lag));
+    r.warmup = reports
+        .iter()
+        .all(|p| p.warmup.is_some())
+        .then(|| WarmupSummary {
+            requests: reports
+                .iter()
+                .filter_map(|p| p.warmup.as_ref())
+                .map(|w| w.requests)
+                .sum(),
+            duration_s: reports
+                .iter()
+                .filter_map(|p| p.warmup.as_ref())
+                .map(|w| w.duration_s)
+                .fold(0.0, f64::max),
+            latency_us: warmup_latency,
+        });
+    r.driver = add_drivers(&reports);
+    r.warnings = merged_checks(&reports);
+    Ok(r)
+}
+
+fn add_histograms(parts: &[(String, Report)]) -> Result<Histograms, MergeError> {
+    let pick: [fn(&Histograms) -> Option<&Hist>; 4] = [
+        |h| Some(&h.corrected),
+        |h| h.uncorrected.as_ref(),
+        |h| h.warmup.as_ref(),
+        |h| h.schedule_lag.as_ref(),
+    ];
+    let mut sums = Vec::with_capacity(4);
+    for which in pick {
+        let mut total = Some(growable());
+        for (file, r) in parts {
+            // A distribution one part lacks (an interval log has no uncorrected one) is absent
+            // from the merge rather than partial.
+            match (total.as_mut(), which(&r.histograms)) {
+                (Some(t), Some(h)) => {
+                    histogram::add(t, &h.0).map_err(|source| MergeError::Histogram {
+                        file: file.clone(),
+                        source,
+                    })?
+                }
+                _ => total = None,
+            }
+        }
+        sums.push(total.map(Hist));
+    }
+    let mut sums = sums.into_iter();
+    let corrected = sums.next().flatten().unwrap_or_else(|| Hist(growable()));
+    Ok(Histograms {
+        uncorrected: sums.next().flatten(),
+        warmup: sums.next().flatten(),
+        schedule_lag: sums.next().flatten(),
+        ..Histograms::corrected_only(corrected)
+    })
+}
+
+/// The parts' seconds, added where they fall in the same second of the merged span.
+fn add_intervals(
+    parts: &[(String, Report)],
+    start: f64,
+) -> Result<Vec<IntervalRecord>, MergeError> {
+    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, f64, u64)> = BTreeMap::new();
+    for (file, r) in parts {
+        for iv in &r.intervals {
+            let bad = |source| MergeError::Histogram {
+                file: file.clone(),
+                source,
+            };
+            let h = iv.histogram.unpack().map_err(bad)?;
+            let at = (r.measure_start_unix_s + iv.start_s - start)
+                .max(0.0)
+                .round() as u64;
+            let entry = seconds.entry(at).or_insert_with(|| (growable(), 0.0, 0));
+            histogram::add(&mut entry.0, &h).map_err(bad)?;
+            entry.1 = entry.1.max(iv.duration_s);
+            entry.2 += iv.errors;
+        }
+    }
+    Ok(seconds
+        .into_iter()
+        .map(|(at, (h, duration_s, errors))| IntervalRecord {
+            start_s: at as f64,
+            duration_s,
+            requests: h.len(),
+            errors,
+            latency_us: LatencySummary::from_histogram(&h),
+            histogram: Packed::pack(&h),
+        })
+        .collect())
+}
+
+/// A part as the merged result lists it; a merged part contributes its own parts.
+fn part_of(file: &str, r: &Report) -> Vec<Part> {
+    match &r.origin {
+        Origin::Merged { parts } => parts.clone(),
+        origin => vec![Part {
+            file: file.to_string(),
+            target: r.target.clone(),
+            requests: r.requests,
+            errors: r.errors,
+            throughput_rps: r.throughput_rps,
+            duration_s: r.duration_s,
+            measure_start_unix_s: r.measure_start_unix_s,
+            completed: r.completed(),
+            manifest: match origin {
+                Origin::Run { manifest } => Some((**manifest).clone()),
+                _ => None,
+            },
+        }],
+    }
+}
+
+fn open_loop(
+    reports: &[&Report],
+    achieved_rps: f64,
+    lag: Option<LatencySummary>,
+) -> Option<OpenLoopSummary> {
+    let all: Option<Vec<&OpenLoopSummary>> = reports.iter().map(|p| p.open_loop.as_ref()).collect();
+    let all = all?;
+    Some(OpenLoopSummary {
+        requested_rps: all.iter().map(|o| o.requested_rps).sum(),
+        achieved_rps,
+        arrival: all[0].arrival,
+        seed: all[0].seed,
+        schedule_lag_us: lag,
+    })
+}
+
+fn add_drivers(reports: &[&Report]) -> DriverSummary {
+    let mut d = DriverSummary::default();
+    for p in reports {
+        let o = &p.driver;
+        d.threads += o.threads;
+        d.connections += o.connections;
+        d.connections_opened += o.connections_opened;
+        d.connections_lost += o.connections_lost;
+        d.requests_sent += o.requests_sent;
+        d.in_flight_at_stop += o.in_flight_at_stop;
+        d.capped_replies += o.capped_replies;
+        d.connect_s = d.connect_s.max(o.connect_s);
+        for (errno, n) in &o.connect_failures {
+            *d.connect_failures.entry(errno.clone()).or_default() += n;
+        }
+        d.thread_cpu_pct.extend(&o.thread_cpu_pct);
+        d.thread_busy_pct.extend(&o.thread_busy_pct);
+    }
+    d
+}
+
+/// The parts' own warnings (once each), and what merging them found.
+fn merged_checks(reports: &[&Report]) -> Vec<Check> {
+    let mut checks: Vec<Check> = Vec::new();
+    for c in reports.iter().flat_map(|p| &p.warnings) {
+        if !checks.contains(c) {
+            checks.push(c.clone());
+        }
+    }
+    let latest_start = reports
+        .iter()
+        .map(|p| p.measure_start_unix_s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let earliest_end = reports
+        .iter()
+        .map(|p| p.measure_start_unix_s + p.duration_s)
+        .fold(f64::INFINITY, f64::min);
+    if reports.len() > 1 && latest_start >= earliest_end {
+        checks.push(
+            Finding::MergedRunsApart {
+                parts: reports.len(),
+            }
+            .into(),
+        );
+    }
+    let mut differ = Vec::new();
+    if distinct(reports, |p| p.target.clone()).len() > 1 {
+        differ.push("target");
+    }
+    let requests = distinct(reports, |p| {
+        p.manifest()
+            .map(|m| m.config.request.describe())
+            .unwrap_or_default()
+    });
+    if requests.len() > 1 {
+        differ.push("requests");
+    }
+    if same(reports, |p| p.mode).is_none() {
+        differ.push("load model");
+    }
+    if !differ.is_empty() {
+        checks.push(
+            Finding::MergedDifferentLoads {
+                what: differ.join(" and "),
+            }
+            .into(),
+        );
+    }
+    checks
+}
+
+/// The value every report has, if they all have the same one.
+fn same<T: PartialEq>(reports: &[&Report], f: impl Fn(&Report) -> T) -> Option<T> {
+    let first = f(reports[0]);
+    reports[1..].iter().all(|p| f(p) == first).then_some(first)
+}
+
+/// The distinct values, in first-seen order.
+fn distinct(reports: &[&Report], f: impl Fn(&Report) -> String) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in reports {
+        let v = f(p);
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}

@@ -1,0 +1,76 @@
+//! CSV: one header line and one row per result, for spreadsheets and for comparing runs.
+//! Latencies are in microseconds; a figure a result does not have is an empty field.
+
+use crate::config::StopAt;
+use crate::report::{LatencySummary, Mode, Outcome, Report};
+
+/// The column names.
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s";
+
+/// One result as a row under [`HEADER`].
+pub fn row(r: &Report) -> String {
+    let c = r.manifest().map(|m| &m.config);
+    let mode = match r.mode {
+        Some(Mode::ClosedLoop) => "closed_loop",
+        Some(Mode::OpenLoop) => "open_loop",
+        None => "",
+    };
+    let status = match &r.outcome {
+        Outcome::Completed => "completed".to_string(),
+        Outcome::CutShort(why) => format!("cut short: {why}"),
+    };
+    let mut fields = vec![
+        r.target.clone(),
+        mode.to_string(),
+        c.map_or(String::new(), |c| c.threads.to_string()),
+        c.map_or(String::new(), |c| c.connections.to_string()),
+        c.map_or(String::new(), |c| c.pipeline.to_string()),
+        c.map_or(String::new(), |c| c.request.describe()),
+        c.and_then(|c| c.open_loop)
+            .map_or(String::new(), |o| o.rate_per_s.to_string()),
+        c.map_or(String::new(), |c| match c.stop {
+            StopAt::Duration(d) => format!("{}s", d.as_secs_f64()),
+            StopAt::Requests(n) => format!("{n} requests"),
+        }),
+        status,
+        r.requests.to_string(),
+        r.errors.to_string(),
+        format!("{:.3}", r.duration_s),
+        format!("{:.1}", r.throughput_rps),
+    ];
+    let named = r.latency_us.as_ref().map(LatencySummary::named);
+    for i in 0..10 {
+        fields.push(named.map_or(String::new(), |n| n[i].1.to_string()));
+    }
+    fields.push(
+        r.latency_uncorrected_us
+            .map_or(String::new(), |l| l.p99.to_string()),
+    );
+    fields.push(r.warnings.len().to_string());
+    fields.push(format!("{:.3}", r.started_unix_s));
+    fields
+        .iter()
+        .map(|f| quote(f))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A field as CSV writes it: quoted (quotes doubled) when it holds a comma, quote or newline.
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_with_commas_are_quoted() {
+        assert_eq!(super::quote("a, b"), "\"a, b\"");
+        assert_eq!(super::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::quote("plain"), "plain");
+        assert_eq!(super::HEADER.split(',').count(), 26);
+    }
+}

@@ -1,0 +1,101 @@
+//! Markdown: a heading, the figures and the latency percentiles as tables, the warnings as a
+//! list, and the manifest in one line — ready to paste into a pull request or a results file.
+
+use std::fmt::Write;
+
+use nines_common::units::thousands;
+
+use super::text;
+use crate::report::{LatencySummary, Origin, Outcome, Report};
+
+/// The result as a Markdown section.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let title = text::render(r)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let _ = writeln!(s, "### {title}\n");
+    let status = match &r.outcome {
+        Outcome::Completed => "completed".to_string(),
+        Outcome::CutShort(why) => format!("**cut short**: {why}"),
+    };
+    let _ = writeln!(s, "| throughput | replies | errors | measured | status |");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        s,
+        "| {} req/s | {} | {} | {:.3} s | {status} |\n",
+        thousands(r.throughput_rps.round() as u64),
+        thousands(r.requests),
+        thousands(r.errors),
+        r.duration_s
+    );
+    let rows = [
+        ("corrected", r.latency_us.as_ref()),
+        (
+            "uncorrected",
+            r.latency_uncorrected_us
+                .as_ref()
+                .filter(|_| r.open_loop.is_some()),
+        ),
+    ];
+    latency_table(&mut s, &rows);
+    if r.errors > 0 {
+        let kinds: Vec<String> = r
+            .errors_by_kind
+            .nonzero()
+            .map(|(k, n)| format!("{k} {}", thousands(n)))
+            .collect();
+        let _ = writeln!(s, "Errors: {}\n", kinds.join(", "));
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "- **warning** ({}): {}", w.finding.kind(), w.message);
+    }
+    if !r.warnings.is_empty() {
+        s.push('\n');
+    }
+    let _ = writeln!(s, "{}", provenance(r));
+    s
+}
+
+fn latency_table(s: &mut String, rows: &[(&str, Option<&LatencySummary>)]) {
+    let rows: Vec<(&str, &LatencySummary)> = rows
+        .iter()
+        .filter_map(|(n, l)| l.map(|l| (*n, l)))
+        .collect();
+    if rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "No replies were measured, so there are no percentiles.\n"
+        );
+        return;
+    }
+    let names: Vec<&str> = rows[0].1.named().iter().map(|(n, _)| *n).collect();
+    let _ = writeln!(s, "| latency µs | {} |", names.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(names.len()));
+    for (name, l) in rows {
+        let values: Vec<String> = l.named().iter().map(|(_, v)| format!("{v:.1}")).collect();
+        let _ = writeln!(s, "| {name} | {} |", values.join(" | "));
+    }
+    s.push('\n');
+}
+
+/// Where the result came from, in one line.
+fn provenance(r: &Report) -> String {
+    match &r.origin {
+        Origin::Run { manifest: m } => format!(
+            "<sub>nines {} ({}) on {} ({}, {} cores, kernel {}, nofile {}); `{}`</sub>",
+            m.nines_version,
+            m.git_commit,
+            m.host.hostname,
+            m.host.cpu_model,
+            m.host.cores,
+            m.host.kernel,
+            m.host.nofile_soft,
+            m.command.join(" ")
+        ),
+        Origin::Merged { parts } => format!("<sub>merged from {} result(s)</sub>", parts.len()),
+        Origin::IntervalLog { file } => format!("<sub>read from interval log {file}</sub>"),
+    }
+}

@@ -1,0 +1,74 @@
+//! Every output of a result renders the one [`Report`] value: the terminal text a live run
+//! prints is the same function `nines report` calls, so a saved result re-renders identically.
+
+pub mod csv;
+pub mod hgrm;
+pub mod hlog;
+mod markdown;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use super::Report;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// The terminal summary.
+    Text,
+    /// A Markdown section with tables, to paste into a pull request or a results file.
+    Markdown,
+    /// A header line and one row of figures, for spreadsheets.
+    Csv,
+    /// The corrected latency distribution as HdrHistogram's percentile text (.hgrm, in ms).
+    Hgrm,
+    /// The per-second histograms as an HdrHistogram interval log (.hlog).
+    Hlog,
+    /// The whole result, histograms included (what `--json` writes and `nines report` reads).
+    Json,
+}
+
+nines_common::value_enum_display!(Format);
+
+impl Format {
+    /// Whether several results render into one output of this format (tables do; a
+    /// distribution or a log is one result's).
+    pub fn takes_many(self) -> bool {
+        matches!(self, Format::Text | Format::Markdown | Format::Csv)
+    }
+}
+
+/// `report` in `format`.
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Text => text::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Csv => format!("{}\n{}\n", csv::HEADER, csv::row(report)),
+        Format::Hgrm => hgrm::render(&report.histograms.corrected.0),
+        Format::Hlog => hlog::render(report),
+        Format::Json => json(report),
+    }
+}
+
+/// Several results in one output: tables get one section (text, Markdown) or row (CSV) each.
+pub fn render_many(reports: &[Report], format: Format) -> String {
+    match format {
+        Format::Csv => {
+            let rows: Vec<String> = reports.iter().map(csv::row).collect();
+            format!("{}\n{}\n", csv::HEADER, rows.join("\n"))
+        }
+        _ => reports
+            .iter()
+            .map(|r| render(r, format))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+fn json(report: &Report) -> String {
+    // Numbers, strings, maps and lists only: serialization cannot fail.
+    let mut s = serde_json::to_string_pretty(report).expect("report serializes");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,215 @@
+//! The terminal summary: what a person reads first, so it leads with the figures, says plainly
+//! when a run was cut short or had errors, and names the load shape. A live run and
+//! `nines report` print exactly this.
+
+use std::fmt::Write;
+
+use nines_common::units::thousands;
+
+use crate::config::StopAt;
+use crate::manifest::Manifest;
+use crate::report::{LatencySummary, Origin, Outcome, ProfileSummary, Report};
+
+/// Multi-line human summary.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", title(r));
+    let _ = writeln!(
+        s,
+        "  throughput  {:>12} req/s   ({} replies in {:.3} s)",
+        thousands(r.throughput_rps.round() as u64),
+        thousands(r.requests),
+        r.duration_s
+    );
+    latency(&mut s, r);
+    if let Some(o) = &r.open_loop {
+        let lag = match &o.schedule_lag_us {
+            Some(l) => format!(
+                "driver schedule lag p50 {:.1} µs p99 {:.1} µs max {:.1} µs",
+                l.p50, l.p99, l.max
+            ),
+            None => "no request was sent".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  open loop   requested {} req/s, achieved {} req/s; {lag}",
+            thousands(o.requested_rps.round() as u64),
+            thousands(o.achieved_rps.round() as u64),
+        );
+    }
+    errors(&mut s, r);
+    if let Some(w) = r.warmup.as_ref().filter(|w| w.requests > 0) {
+        let p99 = w
+            .latency_us
+            .map_or(String::new(), |l| format!(" (p99 {:.1} µs)", l.p99));
+        let _ = writeln!(
+            s,
+            "  warm-up     {} replies in {:.1} s, discarded{p99}",
+            thousands(w.requests),
+            w.duration_s
+        );
+    }
+    connections(&mut s, r);
+    if let Some(p) = &r.profile {
+        profile(&mut s, p);
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "  WARNING     {}", w.message);
+    }
+    if let Outcome::CutShort(why) = &r.outcome {
+        let _ = writeln!(
+            s,
+            "  CUT SHORT   {why}; figures cover what was measured until then"
+        );
+    }
+    s
+}
+
+/// The first line: what was loaded, how, and for how long.
+fn title(r: &Report) -> String {
+    match &r.origin {
+        Origin::Run { manifest } => run_title(r, manifest),
+        Origin::Merged { parts } => {
+            let files: Vec<&str> = parts.iter().map(|p| p.file.as_str()).collect();
+            format!(
+                "nines merge {} | {} result(s): {}",
+                r.target,
+                parts.len(),
+                files.join(", ")
+            )
+        }
+        Origin::IntervalLog { file } => {
+            format!("interval log {file} | {} interval(s)", r.intervals.len())
+        }
+    }
+}
+
+fn run_title(r: &Report, m: &Manifest) -> String {
+    let c = &m.config;
+    let stop = match c.stop {
+        StopAt::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
+        StopAt::Requests(n) => format!("{} requests", thousands(n)),
+    };
+    let load = match &c.open_loop {
+        Some(o) => format!(
+            "open loop {} req/s {}",
+            thousands(o.rate_per_s.round() as u64),
+            o.arrival
+        ),
+        None => "closed loop".to_string(),
+    };
+    format!(
+        "nines bench {}{} | {load} | {} thread(s) x {} connection(s) x pipeline {} | {} | {stop}",
+        r.target,
+        if r.embedded_server {
+            " (embedded server)"
+        } else {
+            ""
+        },
+        r.driver.threads,
+        c.connections,
+        c.pipeline,
+        c.request.describe(),
+    )
+}
+
+fn latency(s: &mut String, r: &Report) {
+    let Some(corrected) = &r.latency_us else {
+        let _ = writeln!(
+            s,
+            "  latency     no replies were measured, so there are no percentiles"
+        );
+        return;
+    };
+    if r.open_loop.is_some() {
+        latency_lines(
+            s,
+            "latency µs  (corrected: from when each request was due)",
+            corrected,
+        );
+        if let Some(u) = &r.latency_uncorrected_us {
+            latency_lines(s, "uncorrected (from when each was sent; hides stalls)", u);
+        }
+    } else {
+        latency_lines(s, "latency µs", corrected);
+    }
+}
+
+fn latency_lines(s: &mut String, title: &str, l: &LatencySummary) {
+    let _ = writeln!(s, "  {title}");
+    let _ = writeln!(
+        s,
+        "              min {:.1}  mean {:.1}  p50 {:.1}  p75 {:.1}  p90 {:.1}  p95 {:.1}",
+        l.min, l.mean, l.p50, l.p75, l.p90, l.p95
+    );
+    let _ = writeln!(
+        s,
+        "              p99 {:.1}  p99.9 {:.1}  p99.99 {:.1}  max {:.1}",
+        l.p99, l.p99_9, l.p99_99, l.max
+    );
+}
+
+fn errors(s: &mut String, r: &Report) {
+    if r.errors == 0 {
+        let _ = writeln!(s, "  errors      0");
+        return;
+    }
+    let kinds: Vec<String> = r
+        .errors_by_kind
+        .nonzero()
+        .map(|(k, v)| format!("{k} {}", thousands(v)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "  errors      {} ({})",
+        thousands(r.errors),
+        kinds.join(", ")
+    );
+}
+
+fn connections(s: &mut String, r: &Report) {
+    let d = &r.driver;
+    let failed: u64 = d.connect_failures.values().sum();
+    if d.connections_opened >= d.connections && d.connections_lost == 0 {
+        return;
+    }
+    let mut line = format!(
+        "  connections {} of {} opened, {} lost",
+        thousands(d.connections_opened),
+        thousands(d.connections),
+        thousands(d.connections_lost)
+    );
+    if failed > 0 {
+        let by: Vec<String> = d
+            .connect_failures
+            .iter()
+            .map(|(e, n)| format!("{e} {}", thousands(*n)))
+            .collect();
+        let _ = write!(line, "; failed: {}", by.join(", "));
+    }
+    let _ = writeln!(s, "{line}");
+}
+
+fn profile(s: &mut String, p: &ProfileSummary) {
+    let _ = writeln!(
+        s,
+        "  server time accept {:.1}% | read {:.1}% | process {:.1}% | write {:.1}% | overhead {:.1}%",
+        p.accept_pct, p.read_pct, p.process_pct, p.write_pct, p.overhead_pct
+    );
+    let largest = [
+        p.accept_pct,
+        p.read_pct,
+        p.process_pct,
+        p.write_pct,
+        p.overhead_pct,
+    ]
+    .into_iter()
+    .fold(0.0, f64::max);
+    let _ = writeln!(
+        s,
+        "  bottleneck  {} ({largest:.1}% of {:.3} s of server time over {} requests)",
+        p.bottleneck,
+        p.profiled_ns as f64 / 1e9,
+        thousands(p.server_requests)
+    );
+}

@@ -1,0 +1,175 @@
+//! Running a benchmark: validate, resolve or embed the target and check it answers, start the
+//! driver threads, watch them, and build one [`Report`] from what they measured.
+
+mod target;
+mod watch;
+
+pub use target::{resolve, start_embedded};
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use nines_common::usage::UsageError;
+
+use crate::clock::{unix_now_s, RunClock};
+use crate::config::{BenchConfig, StopAt};
+use crate::engine::control::{Control, StopReason};
+use crate::engine::intervals::ThreadMsg;
+use crate::engine::{run_thread, ThreadOutcome, ThreadPlan};
+use crate::kernel::KernelCounters;
+use crate::manifest::Manifest;
+use crate::observer::Observer;
+use crate::report::{build, Report, RunRecord};
+
+/// Why a run could not start. Once it has started, problems are in the report instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Settings out of bounds (exit status 2), one error per flag.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Usage(Vec<UsageError>),
+    /// The target name did not resolve.
+    #[error("cannot resolve target `{target}`: {source}")]
+    Resolve {
+        /// What the user wrote.
+        target: String,
+        /// Resolver error.
+        source: std::io::Error,
+    },
+    /// Nothing answered at the target.
+    #[error("cannot connect to {addr}: {source} (is a server listening there? start one with `nines-server --port {port}`)", port = addr.port())]
+    Connect {
+        /// Address tried.
+        addr: SocketAddr,
+        /// Connect error.
+        source: std::io::Error,
+    },
+    /// The embedded server could not start.
+    #[error("cannot start the embedded server: {0}")]
+    Server(std::io::Error),
+    /// A driver thread could not be started.
+    #[error("cannot start a driver thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// How a caller watches and steers a run.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Set (e.g. by a Ctrl-C handler) to stop the run early; the report is still produced.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Receives progress events.
+    pub observer: Option<&'a mut dyn Observer>,
+}
+
+impl std::fmt::Debug for Hooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("interrupt", &self.interrupt)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+/// Runs the benchmark `cfg` describes and returns its report.
+///
+/// # Errors
+/// Only for problems found before load starts (settings out of bounds, unresolvable or
+/// unreachable target, embedded server failure). Errors during the run are in the report.
+pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError> {
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        return Err(RunError::Usage(usage));
+    }
+    let manifest = Manifest::new(cfg, Vec::new());
+    let (target, server) = target::open(cfg)?;
+    let kernel_before = KernelCounters::read();
+    let threads = cfg.threads_used();
+    let control = Arc::new(Control::new(threads, cfg.max_errors));
+    let clock = RunClock::start();
+    let epoch_unix_s = unix_now_s();
+    let (tx, rx) = mpsc::channel();
+    let handles = spawn(threads, target, cfg, &control, clock, tx)?;
+    let intervals = watch::watch(&handles, &control, clock, hooks, &rx);
+    let outcomes: Vec<ThreadOutcome> = handles
+        .into_iter()
+        .map(|h| {
+            h.join().unwrap_or_else(|_| {
+                tracing::error!("a driver thread panicked; its measurements are lost");
+                ThreadOutcome::default()
+            })
+        })
+        .collect();
+    let server = server.map(|s| {
+        let counters = s.shutdown();
+        counters
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
+    });
+    Ok(build(RunRecord {
+        manifest,
+        target,
+        outcomes: &outcomes,
+        stop: control.stop_reason(),
+        timeline: control.timeline(),
+        epoch_unix_s,
+        intervals,
+        server,
+        kernel: kernel_before.delta(&KernelCounters::read()),
+    }))
+}
+
+/// Starts the driver threads, each with its share of the connections (and requests).
+fn spawn(
+    threads: usize,
+    addr: SocketAddr,
+    cfg: &BenchConfig,
+    control: &Arc<Control>,
+    clock: RunClock,
+    tx: mpsc::Sender<ThreadMsg>,
+) -> Result<Vec<JoinHandle<ThreadOutcome>>, RunError> {
+    let mut handles = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let plan = ThreadPlan {
+            index,
+            addr,
+            connections: share(cfg.connections as u64, threads, index) as usize,
+            budget: match cfg.stop {
+                StopAt::Requests(n) => Some(share(n, threads, index)),
+                StopAt::Duration(_) => None,
+            },
+        };
+        let (thread_cfg, thread_control, tx) = (cfg.clone(), control.clone(), tx.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("nines-driver-{index}"))
+            .spawn(move || run_thread(&plan, &thread_cfg, &thread_control, clock, Some(tx)))
+            .map_err(|e| {
+                // The threads already started must not wait for this one at the gate.
+                control.request_stop(StopReason::Interrupted);
+                RunError::Thread(e)
+            })?;
+        handles.push(h);
+    }
+    Ok(handles)
+}
+
+/// `total` split over `parts`, the remainder going to the first ones.
+fn share(total: u64, parts: usize, index: usize) -> u64 {
+    let parts = parts as u64;
+    total / parts + u64::from((index as u64) < total % parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        for (total, parts) in [(10u64, 3usize), (2, 5), (1000, 7), (0, 2)] {
+            let sum: u64 = (0..parts).map(|i| share(total, parts, i)).sum();
+            assert_eq!(sum, total);
+        }
+    }
+}

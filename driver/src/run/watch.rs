@@ -1,0 +1,97 @@
+//! The thread that started a run watches it: forwards an interrupt to the driver threads,
+//! releases each second's merged histogram to the observer and the report's timeline, and sends
+//! a heartbeat while there is nothing else to say.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::Hooks;
+use crate::clock::RunClock;
+use crate::engine::control::{Control, StopReason};
+use crate::engine::intervals::{Merger, ThreadMsg};
+use crate::engine::ThreadOutcome;
+use crate::observer::{Event, Phase};
+use crate::report::histogram::Packed;
+use crate::report::{IntervalRecord, LatencySummary};
+
+/// How long without an interval before a heartbeat.
+const HEARTBEAT: Duration = Duration::from_millis(1500);
+
+/// Watches until every driver thread has finished; returns the merged seconds of measurement.
+pub(crate) fn watch(
+    handles: &[JoinHandle<ThreadOutcome>],
+    control: &Control,
+    clock: RunClock,
+    hooks: &mut Hooks<'_>,
+    rx: &Receiver<ThreadMsg>,
+) -> Vec<IntervalRecord> {
+    let mut merger = Merger::new(handles.len());
+    let mut records = Vec::new();
+    let mut last_event = Instant::now();
+    loop {
+        let finished = handles.iter().all(JoinHandle::is_finished);
+        let wait = if finished {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(20)
+        };
+        while let Ok(msg) = rx.recv_timeout(wait) {
+            merger.take(msg);
+        }
+        if hooks
+            .interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            control.request_stop(StopReason::Interrupted);
+        }
+        let timeline = control.timeline();
+        let elapsed_s = timeline.map_or(0.0, |t| {
+            clock.now_ns().saturating_sub(t.start_ns) as f64 / 1e9
+        });
+        while let Some(iv) = timeline.and_then(|t| merger.ready(t.measure_start_ns)) {
+            if let Some(o) = hooks.observer.as_deref_mut() {
+                o.on_event(&Event::Interval {
+                    interval: &iv,
+                    elapsed_s,
+                    errors: control.errors(),
+                });
+            }
+            records.push(record(&iv));
+            last_event = Instant::now();
+        }
+        if finished {
+            return records;
+        }
+        if last_event.elapsed() >= HEARTBEAT {
+            let phase = match timeline {
+                None => Phase::Connecting,
+                Some(t) if clock.now_ns() < t.measure_start_ns => Phase::WarmingUp,
+                Some(_) => Phase::Measuring,
+            };
+            if let Some(o) = hooks.observer.as_deref_mut() {
+                o.on_event(&Event::Phase {
+                    phase,
+                    elapsed_s,
+                    errors: control.errors(),
+                });
+            }
+            last_event = Instant::now();
+        }
+    }
+}
+
+/// A second as the report keeps it: its histogram packed (a few hundred bytes, where the
+/// histogram in memory is a couple of hundred kilobytes).
+fn record(iv: &crate::engine::intervals::Interval) -> IntervalRecord {
+    IntervalRecord {
+        start_s: iv.offset_ns as f64 / 1e9,
+        duration_s: iv.duration_ns as f64 / 1e9,
+        requests: iv.hist.len(),
+        errors: iv.errors,
+        latency_us: LatencySummary::from_histogram(&iv.hist),
+        histogram: Packed::pack(&iv.hist),
+    }
+}
