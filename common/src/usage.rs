@@ -48,6 +48,26 @@ impl UsageError {
     }
 }
 
+impl UsageError {
+    /// `--flag VALUE is out of range: allowed LO or more (why)`.
+    pub fn at_least(
+        flag: &'static str,
+        value: impl fmt::Display,
+        lo: impl fmt::Display,
+        why: &str,
+    ) -> UsageError {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
+        UsageError::new(
+            flag,
+            format!("{value} is out of range: allowed {lo} or more{why}"),
+        )
+    }
+}
+
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.flag, self.message)

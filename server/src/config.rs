@@ -133,7 +133,7 @@ impl ServerConfig {
             ));
         }
         if self.max_threads == 0 {
-            errors.push(UsageError::range("--max-threads", 0, 1, usize::MAX, ""));
+            errors.push(UsageError::at_least("--max-threads", 0, 1, ""));
         }
         if !(HEADER_LEN..=MAX_BUFFER_BYTES).contains(&self.max_frame_bytes) {
             errors.push(UsageError::range(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nines_common::Protocol;
 use nines_driver::errors::ErrorKind;
-use nines_driver::report::{CutShort, Outcome};
+use nines_driver::report::{CutShort, Finding, Outcome};
 use nines_driver::run::{run, Hooks};
 use nines_driver::StopAt;
 use nines_protocol::Op;
@@ -96,6 +96,20 @@ fn every_op_and_the_echo_protocol() {
             (500, 0),
             "{op} {:?}",
             r.errors_by_kind
+        );
+        // Work over the server's cap is done only up to the cap: every such reply is counted
+        // and the report says the figures measure the cap, not what was asked.
+        let capped = work_us > 50;
+        assert_eq!(
+            r.driver.capped_replies,
+            if capped { 500 } else { 0 },
+            "{op} {work_us}"
+        );
+        assert_eq!(
+            r.warned(|f| matches!(f, Finding::CappedReplies { capped: 500, .. })),
+            capped,
+            "{op} {work_us}: {:?}",
+            r.warnings
         );
     }
     let c = server.stop_and_count();
@@ -273,4 +287,50 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     let c = server.stop_and_count();
     assert!(c.get("phase_process_ns") >= 2_000 * 200_000);
     assert!(c.get("reads") > 0 && c.get("writes") > 0);
+}
+
+#[test]
+fn source_replies_over_the_servers_frame_limit_are_counted_as_capped() {
+    let server = ServerProc::start(&["--workers", "1", "--max-frame", "4k"]);
+    let mut cfg = config(server.addr, 300);
+    cfg.request.op = Op::Source;
+    cfg.request.payload_bytes = 8_000;
+    let r = run(&cfg, &mut quiet()).unwrap();
+    assert_eq!((r.requests, r.errors), (300, 0), "{:?}", r.errors_by_kind);
+    assert_eq!(r.driver.capped_replies, 300);
+    let capped = r
+        .warnings
+        .iter()
+        .find(|c| matches!(c.finding, Finding::CappedReplies { .. }));
+    let message = &capped.expect("a capped_replies warning").message;
+    assert!(message.contains("nines source 8000 B"), "{message}");
+}
+
+#[test]
+fn bad_server_flags_are_one_line_and_exit_2() {
+    for (args, flag) in [
+        (
+            &["--workers", "0"][..],
+            "--workers 0 is out of range: allowed 1 to 1024",
+        ),
+        (&["--max-frame", "8"], "--max-frame 8 is out of range"),
+        (&["--backlog", "0"], "--backlog 0 is out of range"),
+        (
+            &["--balance", "random"],
+            "possible values: round-robin, least-connections",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nines-server"))
+            .args(["--port", "0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(flag),
+            "{args:?}: {err}"
+        );
+    }
 }

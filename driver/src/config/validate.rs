@@ -167,12 +167,13 @@ impl BenchConfig {
         if let Some(o) = self.open_loop {
             let max = MAX_RATE_PER_THREAD * self.threads_used() as f64;
             if !(o.rate_per_s.is_finite() && o.rate_per_s > 0.0 && o.rate_per_s <= max) {
-                e.push(UsageError::range(
+                e.push(UsageError::new(
                     "--rate",
-                    o.rate_per_s,
-                    "above 0",
-                    thousands(max as u64),
-                    "requests per second in total, at most 10,000,000 per driver thread; add --threads or driver machines for more",
+                    format!(
+                        "{} is out of range: allowed more than 0 and at most {} requests per second in total (10,000,000 per driver thread; add --threads or driver machines for more)",
+                        o.rate_per_s,
+                        thousands(max as u64)
+                    ),
                 ));
             }
         }
@@ -184,8 +185,8 @@ impl BenchConfig {
                 "--payload",
                 ByteCount(spec.payload_bytes),
                 min_payload,
-                MAX_PAYLOAD_BYTES,
-                "one nines frame of at most 1 MiB, less its 40-byte header",
+                thousands(MAX_PAYLOAD_BYTES as u64),
+                "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
             ));
         }
         if spec.work_us > MAX_WORK_US {
@@ -199,7 +200,7 @@ impl BenchConfig {
         }
         if self.max_errors == 0 {
             let why = "the run stops at this many errors; give a large number to never stop";
-            e.push(UsageError::range("--max-errors", 0, 1, u64::MAX, why));
+            e.push(UsageError::at_least("--max-errors", 0, 1, why));
         }
     }
 
@@ -208,7 +209,7 @@ impl BenchConfig {
             StopAt::Duration(d) => {
                 check_duration(e, "--duration", d, Duration::from_millis(1), MAX_DURATION)
             }
-            StopAt::Requests(0) => e.push(UsageError::range("--requests", 0, 1, u64::MAX, "")),
+            StopAt::Requests(0) => e.push(UsageError::at_least("--requests", 0, 1, "")),
             StopAt::Requests(_) => {}
         }
         check_duration(e, "--warmup", self.warmup, Duration::ZERO, MAX_WARMUP);

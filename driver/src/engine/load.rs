@@ -209,10 +209,12 @@ impl<'a, 'b> Load<'a, 'b> {
         self.touched = touched;
     }
 
-    /// How long the next poll may sleep, or `None` when the thread is done.
+    /// How long the next poll may sleep, or `None` when the thread is done. Once the window
+    /// closes, requests in flight and (open loop) requests due in the window but still waiting
+    /// for a slot get `--drain-timeout` to finish.
     fn wait(&mut self, now: u64) -> Option<Duration> {
         if !self.pacer.issuing(now) {
-            if self.books.in_flight == 0 {
+            if self.books.in_flight == 0 && !self.pacer.backlogged(now) {
                 return None;
             }
             let deadline = *self.drain_deadline.get_or_insert(now + self.drain_ns);

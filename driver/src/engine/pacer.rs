@@ -111,14 +111,23 @@ impl Pacer {
         }
     }
 
-    /// Whether requests will still fall due: the window is open (closed loop), or the next due
-    /// time is inside it (open loop, which includes a backlog still to send).
+    /// Whether the window is still open: requests will still fall due after `now`.
     pub(crate) fn issuing(&self, now: u64) -> bool {
         match self {
             Pacer::Closed { window } => window.allows(now),
             Pacer::Open {
                 schedule, window, ..
-            } => window.allows(schedule.peek()),
+            } => window.allows(schedule.peek().max(now)),
+        }
+    }
+
+    /// Open loop: whether requests that fell due in the window are still waiting for a slot.
+    pub(crate) fn backlogged(&self, now: u64) -> bool {
+        match self {
+            Pacer::Closed { .. } => false,
+            Pacer::Open {
+                schedule, window, ..
+            } => schedule.peek() <= now && window.allows(schedule.peek()),
         }
     }
 
@@ -258,8 +267,11 @@ mod tests {
         assert_eq!(p.expire_unsent(1_000 * MS), 900_001);
         assert_eq!(p.next_due(), Some(900 * MS + 1_000));
         // At the end, what is due and unsent is abandoned too.
+        assert!(p.backlogged(1_000 * MS));
         assert_eq!(p.abandon(1_000 * MS), 100_000);
-        assert!(p.issuing(1_000 * MS));
+        assert!(p.issuing(1_000 * MS) && !p.backlogged(1_000 * MS));
+        // Past the window's end nothing more falls due, backlog or not.
+        assert!(!p.issuing(10_000 * MS));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub use summary::LatencySummary;
 
 use std::collections::BTreeMap;
 
+use nines_common::units::thousands;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::ErrorCounts;
@@ -82,15 +83,21 @@ impl std::fmt::Display for CutShort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CutShort::Interrupted => f.write_str("interrupted"),
-            CutShort::ErrorLimit { errors, max_errors } => {
+            CutShort::ErrorLimit { errors, max_errors } => write!(
+                f,
+                "error limit reached ({} errors, --max-errors {})",
+                thousands(*errors),
+                thousands(*max_errors)
+            ),
+            CutShort::ConnectionsLost { lost } => {
+                write!(f, "every connection was lost ({})", thousands(*lost))
+            }
+            CutShort::NoConnections { tried } => {
                 write!(
                     f,
-                    "error limit reached ({errors} errors, --max-errors {max_errors})"
+                    "no connection could be established ({} tried)",
+                    thousands(*tried)
                 )
-            }
-            CutShort::ConnectionsLost { lost } => write!(f, "every connection was lost ({lost})"),
-            CutShort::NoConnections { tried } => {
-                write!(f, "no connection could be established ({tried} tried)")
             }
             CutShort::NoReplies => f.write_str("no reply was measured"),
             CutShort::PartCutShort { file } => write!(f, "{file} was cut short"),
@@ -396,5 +403,103 @@ pub(crate) fn skeleton(
         origin,
         histograms,
         intervals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::BenchConfig;
+    use crate::recorder::new_histogram;
+
+    /// A run's report holding `values` (ns), one interval per `per_interval` values.
+    fn report_of(values: &[u64], per_interval: usize, start: f64) -> Report {
+        let mut all = new_histogram();
+        let mut intervals = Vec::new();
+        for (i, chunk) in values.chunks(per_interval.max(1)).enumerate() {
+            let mut h = new_histogram();
+            for &v in chunk {
+                h.record(v).unwrap();
+                all.record(v).unwrap();
+            }
+            intervals.push(IntervalRecord {
+                start_s: i as f64,
+                duration_s: 1.0,
+                requests: h.len(),
+                errors: 0,
+                latency_us: LatencySummary::from_histogram(&h),
+                histogram: Packed::pack(&h),
+            });
+        }
+        let histograms = Histograms {
+            uncorrected: Some(Hist(all.clone())),
+            ..Histograms::corrected_only(Hist(all))
+        };
+        let manifest = Box::new(Manifest::new(&BenchConfig::default(), vec!["nines".into()]));
+        let n = intervals.len() as f64;
+        let mut r = skeleton(Origin::Run { manifest }, histograms, n, start, intervals);
+        r.target = "127.0.0.1:9999".into();
+        r
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_report_survives_json_and_merging_it_with_itself_doubles_counts_not_percentiles(
+            values in prop::collection::vec(1u64..60_000_000_000, 1..400),
+            per_interval in 1usize..50,
+        ) {
+            let r = report_of(&values, per_interval, 1_700_000_000.0);
+            let text = serde_json::to_string(&r).unwrap();
+            let back: Report = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(&back, &r);
+            prop_assert_eq!(render(&back, Format::Text), render(&r, Format::Text));
+
+            let m = merge(vec![("a.json".into(), r.clone()), ("a.json".into(), back)]).unwrap();
+            prop_assert_eq!(m.requests, 2 * r.requests);
+            prop_assert_eq!(m.latency_us, r.latency_us);
+            prop_assert_eq!(m.latency_uncorrected_us, r.latency_uncorrected_us);
+            prop_assert_eq!(m.intervals.len(), r.intervals.len());
+            for (mi, ri) in m.intervals.iter().zip(&r.intervals) {
+                prop_assert_eq!(mi.requests, 2 * ri.requests);
+                prop_assert_eq!(mi.latency_us, ri.latency_us);
+            }
+            // Same window twice: twice the replies in the same time.
+            prop_assert!((m.throughput_rps - 2.0 * r.throughput_rps).abs() < 1e-6 * m.throughput_rps.max(1.0));
+        }
+    }
+
+    #[test]
+    fn merged_percentiles_are_true_percentiles_not_averages() {
+        // One part: 99 fast replies; another: 1 very slow one. Averaging the parts' p99s would
+        // be wrong; the merged p99 comes from all 100 values.
+        let fast = report_of(&[10_000; 99], 60, 1_700_000_000.0);
+        let slow = report_of(&[900_000_000], 60, 1_700_000_000.5);
+        let m = merge(vec![("fast".into(), fast), ("slow".into(), slow)]).unwrap();
+        let l = m.latency_us.unwrap();
+        assert_eq!(m.requests, 100);
+        assert!(l.p99 < 11.0, "p99 {} µs", l.p99);
+        assert!(l.max > 899_000.0);
+        assert!(matches!(&m.origin, Origin::Merged { parts } if parts.len() == 2));
+    }
+
+    #[test]
+    fn results_that_never_overlapped_or_loaded_different_targets_say_so() {
+        let a = report_of(&[10_000; 10], 5, 1_700_000_000.0);
+        let mut b = report_of(&[10_000; 10], 5, 1_700_000_100.0);
+        b.target = "10.0.0.2:9999".into();
+        let m = merge(vec![("a".into(), a), ("b".into(), b)]).unwrap();
+        let kinds: Vec<String> = m.warnings.iter().map(|c| c.finding.kind()).collect();
+        assert!(
+            kinds.contains(&"merged_runs_apart".to_string()),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&"merged_different_loads".to_string()),
+            "{kinds:?}"
+        );
     }
 }

@@ -1,0 +1,198 @@
+//! A result is a value: `nines bench --json` saves it whole, `nines report` prints it again in
+//! every format (the text exactly as the live run printed it), and `nines merge` adds saved
+//! results and interval logs into one true distribution.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn nines(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run nines")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = nines(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nines-results-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// One short open-loop run saved as JSON and as an interval log; returns the live summary.
+fn saved_run(json: &Path, hlog: &Path) -> String {
+    ok(&[
+        "bench",
+        "-R",
+        "2000",
+        "-d",
+        "2s",
+        "-w",
+        "200ms",
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "-q",
+        "--json",
+        s(json),
+        "--hlog",
+        s(hlog),
+    ])
+}
+
+#[test]
+fn a_saved_run_prints_the_same_figures_and_renders_in_every_format() {
+    let d = dir();
+    let (json, hlog) = (d.join("r.json"), d.join("r.hlog"));
+    let live = saved_run(&json, &hlog);
+    assert_eq!(
+        ok(&["report", s(&json)]),
+        live,
+        "one renderer for the live run and the saved one"
+    );
+
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["format"], "nines-report/1");
+    assert_eq!(v["mode"], "open_loop");
+    for h in ["corrected", "uncorrected", "warmup", "schedule_lag"] {
+        assert!(
+            v["histograms"][h]
+                .as_str()
+                .is_some_and(|b| b.starts_with("HISTF")),
+            "{h}"
+        );
+    }
+    let intervals = v["intervals"].as_array().unwrap();
+    assert!(
+        (2..=3).contains(&intervals.len()),
+        "one per second: {}",
+        intervals.len()
+    );
+    let in_intervals: u64 = intervals
+        .iter()
+        .map(|i| i["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        in_intervals,
+        v["requests"].as_u64().unwrap(),
+        "every reply is in one second"
+    );
+
+    let again: Value =
+        serde_json::from_str(&ok(&["report", s(&json), "--format", "json"])).unwrap();
+    assert_eq!(again, v, "json re-renders the very same value");
+
+    let md = ok(&["report", s(&json), "--format", "markdown"]);
+    assert!(
+        md.starts_with("### nines bench") && md.contains("| latency µs | min |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| corrected |") && md.contains("| uncorrected |"),
+        "{md}"
+    );
+
+    let csv = ok(&["report", s(&json), s(&json), "--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "a header and a row per result: {csv}");
+    let header: Vec<&str> = rows[0].split(',').collect();
+    let row: Vec<&str> = rows[1].split(',').collect();
+    assert_eq!(header.len(), row.len());
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(col("requests"), v["requests"].to_string());
+    assert_eq!(col("p99_us"), v["latency_us"]["p99"].to_string());
+
+    let hgrm = ok(&["report", s(&json), "--format", "hgrm"]);
+    let total = v["requests"].as_u64().unwrap();
+    assert!(
+        hgrm.contains(&format!("Total count    = {total:>12}]")),
+        "{hgrm}"
+    );
+    let log = ok(&["report", s(&json), "--format", "hlog"]);
+    assert!(
+        log.contains("#[StartTime:")
+            && log.lines().filter(|l| l.contains("HISTF")).count() == intervals.len()
+    );
+}
+
+#[test]
+fn merging_a_result_with_itself_doubles_the_requests_and_keeps_the_percentiles() {
+    let d = dir();
+    let (json, hlog) = (d.join("m.json"), d.join("m.hlog"));
+    saved_run(&json, &hlog);
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let merged = d.join("merged.json");
+    let text = ok(&["merge", s(&json), s(&json), "--json", s(&merged)]);
+    assert!(text.contains("2 result(s)"), "{text}");
+    let m: Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(m["origin"], "merged");
+    assert_eq!(
+        m["requests"].as_u64().unwrap(),
+        2 * v["requests"].as_u64().unwrap()
+    );
+    assert_eq!(
+        m["latency_us"], v["latency_us"],
+        "same distribution, twice the counts"
+    );
+    assert_eq!(m["latency_uncorrected_us"], v["latency_uncorrected_us"]);
+    // A merged result is a result: it renders, and merges again.
+    assert!(ok(&["report", s(&merged)]).contains("nines merge"));
+    let twice = ok(&["merge", s(&merged), s(&json), "--json", "-"]);
+    let t: Value = serde_json::from_str(&twice).unwrap();
+    assert_eq!(
+        t["requests"].as_u64().unwrap(),
+        3 * v["requests"].as_u64().unwrap()
+    );
+    assert_eq!(
+        t["parts"].as_array().unwrap().len(),
+        3,
+        "merged parts are listed, not nested"
+    );
+
+    // An interval log merges with JSON results too (it carries corrected latencies only).
+    let mixed: Value =
+        serde_json::from_str(&ok(&["merge", s(&json), s(&hlog), "--json", "-"])).unwrap();
+    assert_eq!(
+        mixed["requests"].as_u64().unwrap(),
+        2 * v["requests"].as_u64().unwrap()
+    );
+    assert!(
+        mixed["latency_uncorrected_us"].is_null(),
+        "the log has no uncorrected histogram"
+    );
+}
+
+#[test]
+fn files_that_are_not_results_are_one_clear_line() {
+    let d = dir();
+    let junk = d.join("junk.json");
+    std::fs::write(&junk, "{\"requests\": 1}").unwrap();
+    for cmd in ["report", "merge"] {
+        let out = nines(&[cmd, s(&junk)]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("junk.json") && err.trim().lines().count() == 1,
+            "{cmd}: {err}"
+        );
+    }
+    let out = nines(&["report", s(&junk), s(&junk), "--format", "hgrm"]);
+    assert_eq!(out.status.code(), Some(2), "a distribution is one result's");
+}
