@@ -1,5 +1,6 @@
-//! Usage errors: a flag value nines refuses, said in one line that names the flag and what it
-//! accepts, and exit status 2 (the convention ripgrep and the BSD tools follow).
+//! A binary's edge. Usage errors: a flag value nines refuses, said in one line that names the
+//! flag and what it accepts, and exit status 2 (the convention ripgrep and the BSD tools
+//! follow). Logging is set up here too, once per binary.
 //!
 //! Command-line parsing has two stages (flags, then validation of the whole configuration) and
 //! both end here: clap's own errors are folded to one line by [`parse_or_exit`], and a
@@ -36,19 +37,13 @@ impl UsageError {
         hi: impl fmt::Display,
         why: &str,
     ) -> UsageError {
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(" ({why})")
-        };
-        UsageError::new(
-            flag,
-            format!("{value} is out of range: allowed {lo} to {hi}{why}"),
-        )
+        let message = format!(
+            "{value} is out of range: allowed {lo} to {hi}{}",
+            reason(why)
+        );
+        UsageError::new(flag, message)
     }
-}
 
-impl UsageError {
     /// `--flag VALUE is out of range: allowed LO or more (why)`.
     pub fn at_least(
         flag: &'static str,
@@ -56,15 +51,33 @@ impl UsageError {
         lo: impl fmt::Display,
         why: &str,
     ) -> UsageError {
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(" ({why})")
-        };
-        UsageError::new(
-            flag,
-            format!("{value} is out of range: allowed {lo} or more{why}"),
-        )
+        let message = format!(
+            "{value} is out of range: allowed {lo} or more{}",
+            reason(why)
+        );
+        UsageError::new(flag, message)
+    }
+}
+
+/// ` (why)`, or nothing.
+fn reason(why: &str) -> String {
+    if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({why})")
+    }
+}
+
+/// Adds a [`UsageError::range`] to `errors` unless `value` is within `lo..=hi`.
+pub fn check_range<T: PartialOrd + fmt::Display>(
+    errors: &mut Vec<UsageError>,
+    flag: &'static str,
+    value: T,
+    (lo, hi): (T, T),
+    why: &str,
+) {
+    if !(lo <= value && value <= hi) {
+        errors.push(UsageError::range(flag, value, lo, hi, why));
     }
 }
 
@@ -75,6 +88,18 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Sends `tracing` events to stderr at `default_level` (`RUST_LOG` overrides it): binaries call
+/// this once; libraries only emit events.
+pub fn init_logging(default_level: &str) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
+        )
+        .init();
+}
 
 /// Prints each error as one `error: ...` line on stderr and exits with status 2.
 pub fn exit_with(errors: &[UsageError]) -> ! {

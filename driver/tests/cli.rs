@@ -1,22 +1,16 @@
 //! The `nines` binary as a user runs it: exit codes, one-line errors, the JSON report's keys,
 //! and a Ctrl-C that still writes what was measured.
 
+mod util;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn nines(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run nines")
-}
+use util::{nines, scratch};
 
 fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nines-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("report.json")
+    scratch(&format!("cli-{name}")).join("report.json")
 }
 
 fn keys(v: &serde_json::Value) -> Vec<String> {

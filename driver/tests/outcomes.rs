@@ -3,25 +3,18 @@
 //! good reply never exits 0, an overloaded open loop stays small and ends on time, and a
 //! descriptor limit that binds anyway is reported by its OS error.
 
+mod util;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn nines(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run nines")
-}
+use util::{nines, scratch};
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nines-outcomes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch("outcomes").join(name)
 }
 
 fn json(path: &PathBuf) -> Value {
@@ -294,26 +287,27 @@ fn peak_rss_kib(child: &mut std::process::Child) -> u64 {
 fn an_open_loop_rate_far_past_the_target_stays_small_ends_on_time_and_counts_unsent() {
     // 2,000,000 requests a second against one embedded worker that serves a small fraction of
     // that: the backlog is counted, never stored, and requests unsent for --timeout are errors.
+    const OVERLOAD: [&str; 10] = [
+        "bench",
+        "--rate",
+        "2000000",
+        "-d",
+        "2s",
+        "-w",
+        "0s",
+        "--timeout",
+        "300ms",
+        "-q",
+    ];
     let path = temp("overload.json");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args([
-            "bench",
-            "--rate",
-            "2000000",
-            "-d",
-            "2s",
-            "-w",
-            "0s",
-            "--timeout",
-            "300ms",
-        ])
+        .args(OVERLOAD)
         .args([
             "--drain-timeout",
             "300ms",
             "--max-errors",
             "1000000000000",
-            "-q",
             "--json",
         ])
         .arg(&path)
@@ -338,18 +332,7 @@ fn an_open_loop_rate_far_past_the_target_stays_small_ends_on_time_and_counts_uns
         "{kinds:?}"
     );
     // And with the default --max-errors the same overload stops the run: exit 1, cut short.
-    let out = nines(&[
-        "bench",
-        "--rate",
-        "2000000",
-        "-d",
-        "2s",
-        "-w",
-        "0s",
-        "--timeout",
-        "300ms",
-        "-q",
-    ]);
+    let out = nines(&OVERLOAD);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("error limit reached"));
 }

@@ -2,18 +2,12 @@
 //! every format (the text exactly as the live run printed it), and `nines merge` adds saved
 //! results and interval logs into one true distribution.
 
+mod util;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-
-fn nines(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run nines")
-}
+use util::{nines, scratch};
 
 fn ok(args: &[&str]) -> String {
     let out = nines(args);
@@ -26,9 +20,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nines-results-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch("results")
 }
 
 fn s(p: &Path) -> &str {

@@ -1,7 +1,7 @@
 //! Server configuration: plain data, validated once, shared read-only by every thread.
 
 use nines_common::sys::available_cpus;
-use nines_common::usage::UsageError;
+use nines_common::usage::{check_range, UsageError};
 pub use nines_common::{Protocol, DEFAULT_PORT};
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
@@ -114,54 +114,30 @@ impl ServerConfig {
     /// violation, naming the flag and the range it accepts.
     pub fn validate(&self) -> Vec<UsageError> {
         let mut errors = Vec::new();
-        if !(1..=MAX_WORKERS).contains(&self.workers) {
-            errors.push(UsageError::range(
-                "--workers",
-                self.workers,
-                1,
-                MAX_WORKERS,
-                "each worker is a thread with its own event loop",
-            ));
-        }
-        if self.acceptors > MAX_WORKERS {
-            errors.push(UsageError::range(
-                "--acceptors",
-                self.acceptors,
-                0,
-                MAX_WORKERS,
-                "0 makes every worker accept for itself",
-            ));
-        }
-        if self.max_threads == 0 {
-            errors.push(UsageError::at_least("--max-threads", 0, 1, ""));
-        }
-        if !(HEADER_LEN..=MAX_BUFFER_BYTES).contains(&self.max_frame_bytes) {
-            errors.push(UsageError::range(
-                "--max-frame",
-                self.max_frame_bytes,
-                HEADER_LEN,
-                MAX_BUFFER_BYTES,
-                "a frame is at least its 40-byte header",
-            ));
-        }
-        if !(1..=MAX_BUFFER_BYTES).contains(&self.write_high_water) {
-            errors.push(UsageError::range(
-                "--write-high-water",
-                self.write_high_water,
-                1,
-                MAX_BUFFER_BYTES,
-                "",
-            ));
-        }
-        if self.work_cap_us > MAX_WORK_CAP_US {
-            errors.push(UsageError::range(
-                "--work-cap-us",
-                self.work_cap_us,
-                0,
-                MAX_WORK_CAP_US,
-                "60 s",
-            ));
-        }
+        let e = &mut errors;
+        let worker_why = "each worker is a thread with its own event loop";
+        check_range(e, "--workers", self.workers, (1, MAX_WORKERS), worker_why);
+        let acceptor_why = "0 makes every worker accept for itself";
+        check_range(
+            e,
+            "--acceptors",
+            self.acceptors,
+            (0, MAX_WORKERS),
+            acceptor_why,
+        );
+        check_range(e, "--max-threads", self.max_threads, (1, usize::MAX), "");
+        let frame = (HEADER_LEN, MAX_BUFFER_BYTES);
+        let frame_why = "a frame is at least its 40-byte header";
+        check_range(e, "--max-frame", self.max_frame_bytes, frame, frame_why);
+        let buffer = (1, MAX_BUFFER_BYTES);
+        check_range(e, "--write-high-water", self.write_high_water, buffer, "");
+        check_range(
+            e,
+            "--work-cap-us",
+            self.work_cap_us,
+            (0, MAX_WORK_CAP_US),
+            "60 s",
+        );
         if !Model::available().contains(&self.model) {
             errors.push(UsageError::new(
                 "--model",

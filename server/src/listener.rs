@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use nines_common::usage::UsageError;
+use nines_common::usage::{check_range, UsageError};
 
 use crate::config::{DEFAULT_BACKLOG, MAX_BUFFER_BYTES};
 
@@ -43,21 +43,20 @@ impl ListenOptions {
     /// The bounds a user can trip, one [`UsageError`] each.
     pub fn validate(&self) -> Vec<UsageError> {
         let mut errors = Vec::new();
-        if !(1..=MAX_BACKLOG).contains(&self.backlog) {
-            errors.push(UsageError::range(
-                "--backlog",
-                self.backlog,
-                1,
-                MAX_BACKLOG,
-                "the kernel caps it at net.core.somaxconn",
-            ));
-        }
+        let why = "the kernel caps it at net.core.somaxconn";
+        check_range(
+            &mut errors,
+            "--backlog",
+            self.backlog,
+            (1, MAX_BACKLOG),
+            why,
+        );
         for (flag, v) in [
             ("--rcvbuf", self.recv_buffer_bytes),
             ("--sndbuf", self.send_buffer_bytes),
         ] {
-            if let Some(n) = v.filter(|n| !(1..=MAX_BUFFER_BYTES).contains(n)) {
-                errors.push(UsageError::range(flag, n, 1, MAX_BUFFER_BYTES, ""));
+            if let Some(n) = v {
+                check_range(&mut errors, flag, n, (1, MAX_BUFFER_BYTES), "");
             }
         }
         errors

@@ -70,12 +70,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    nines_common::usage::init_logging("info");
     let cli: Cli = parse_or_exit();
     let (config, opts) = settings(&cli);
     let errors: Vec<_> = config

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use nines_common::units::{thousands, ByteCount, HumanDuration};
-use nines_common::usage::UsageError;
+use nines_common::usage::{check_range, UsageError};
 use nines_common::Protocol;
 use nines_protocol::{Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
@@ -90,18 +90,15 @@ impl BenchConfig {
     }
 
     fn check_shape(&self, limits: &Limits, e: &mut Vec<UsageError>) {
-        if !(1..=MAX_THREADS).contains(&self.threads) {
-            e.push(UsageError::range(
-                "--threads",
-                self.threads,
-                1,
-                MAX_THREADS,
+        check_range(e, "--threads", self.threads, (1, MAX_THREADS), "");
+        if self.embedded() {
+            check_range(
+                e,
+                "--server-workers",
+                self.server_workers,
+                (1, MAX_THREADS),
                 "",
-            ));
-        }
-        if self.embedded() && !(1..=MAX_THREADS).contains(&self.server_workers) {
-            let w = self.server_workers;
-            e.push(UsageError::range("--server-workers", w, 1, MAX_THREADS, ""));
+            );
         }
         let max_conns = self.max_connections(limits);
         if self.connections == 0 || self.connections as u64 > max_conns {
@@ -113,15 +110,7 @@ impl BenchConfig {
                 &self.descriptor_reason(limits),
             ));
         }
-        if !(1..=MAX_PIPELINE).contains(&self.pipeline) {
-            e.push(UsageError::range(
-                "--pipeline",
-                self.pipeline,
-                1,
-                MAX_PIPELINE,
-                "",
-            ));
-        }
+        check_range(e, "--pipeline", self.pipeline, (1, MAX_PIPELINE), "");
     }
 
     /// Connections x pipeline x request size: what may be in flight at once, bounded.
@@ -189,15 +178,7 @@ impl BenchConfig {
                 "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
             ));
         }
-        if spec.work_us > MAX_WORK_US {
-            e.push(UsageError::range(
-                "--work-us",
-                spec.work_us,
-                0,
-                MAX_WORK_US,
-                "60 s",
-            ));
-        }
+        check_range(e, "--work-us", spec.work_us, (0, MAX_WORK_US), "60 s");
         if self.max_errors == 0 {
             let why = "the run stops at this many errors; give a large number to never stop";
             e.push(UsageError::at_least("--max-errors", 0, 1, why));
@@ -205,43 +186,42 @@ impl BenchConfig {
     }
 
     fn check_times(&self, limits: &Limits, e: &mut Vec<UsageError>) {
+        let h = HumanDuration;
+        let (zero, us, ms) = (
+            h(Duration::ZERO),
+            h(Duration::from_micros(1)),
+            h(Duration::from_millis(1)),
+        );
         match self.stop {
-            StopAt::Duration(d) => {
-                check_duration(e, "--duration", d, Duration::from_millis(1), MAX_DURATION)
-            }
+            StopAt::Duration(d) => check_range(e, "--duration", h(d), (ms, h(MAX_DURATION)), ""),
             StopAt::Requests(0) => e.push(UsageError::at_least("--requests", 0, 1, "")),
             StopAt::Requests(_) => {}
         }
-        check_duration(e, "--warmup", self.warmup, Duration::ZERO, MAX_WARMUP);
-        let ms = Duration::from_millis(1);
-        check_duration(
-            e,
-            "--timeout",
-            self.request_timeout,
-            ms,
-            MAX_REQUEST_TIMEOUT,
-        );
-        check_duration(
-            e,
-            "--connect-timeout",
-            self.connect_timeout,
-            ms,
-            MAX_OTHER_TIMEOUT,
-        );
-        check_duration(
-            e,
-            "--drain-timeout",
-            self.drain_timeout,
-            Duration::ZERO,
-            MAX_OTHER_TIMEOUT,
-        );
-        check_duration(
-            e,
-            "--lag-threshold",
-            self.lag_threshold,
-            Duration::from_micros(1),
-            MAX_REQUEST_TIMEOUT,
-        );
+        let timeouts = [
+            ("--warmup", self.warmup, zero, MAX_WARMUP),
+            ("--timeout", self.request_timeout, ms, MAX_REQUEST_TIMEOUT),
+            (
+                "--connect-timeout",
+                self.connect_timeout,
+                ms,
+                MAX_OTHER_TIMEOUT,
+            ),
+            (
+                "--drain-timeout",
+                self.drain_timeout,
+                zero,
+                MAX_OTHER_TIMEOUT,
+            ),
+            (
+                "--lag-threshold",
+                self.lag_threshold,
+                us,
+                MAX_REQUEST_TIMEOUT,
+            ),
+        ];
+        for (flag, d, lo, hi) in timeouts {
+            check_range(e, flag, h(d), (lo, h(hi)), "");
+        }
         if let Some(at) = self.start_at_unix_s {
             let ahead = at - limits.now_unix_s;
             if !(0.0..=86_400.0).contains(&ahead) {
@@ -255,24 +235,6 @@ impl BenchConfig {
                 ));
             }
         }
-    }
-}
-
-fn check_duration(
-    e: &mut Vec<UsageError>,
-    flag: &'static str,
-    d: Duration,
-    lo: Duration,
-    hi: Duration,
-) {
-    if !(lo..=hi).contains(&d) {
-        e.push(UsageError::range(
-            flag,
-            HumanDuration(d),
-            HumanDuration(lo),
-            HumanDuration(hi),
-            "",
-        ));
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::checks::{Check, Finding};
-use super::histogram::{self, growable, Hist, HistogramError, Packed};
+use super::histogram::{self, growable, Hist, HistogramError};
 use super::{
     skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, OpenLoopSummary,
     Origin, Outcome, Part, Report, WarmupSummary,
@@ -156,14 +156,7 @@ fn add_intervals(
     }
     Ok(seconds
         .into_iter()
-        .map(|(at, (h, duration_s, errors))| IntervalRecord {
-            start_s: at as f64,
-            duration_s,
-            requests: h.len(),
-            errors,
-            latency_us: LatencySummary::from_histogram(&h),
-            histogram: Packed::pack(&h),
-        })
+        .map(|(at, (h, duration_s, errors))| IntervalRecord::new(at as f64, duration_s, &h, errors))
         .collect())
 }
 

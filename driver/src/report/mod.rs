@@ -343,6 +343,26 @@ impl Report {
     }
 }
 
+impl IntervalRecord {
+    /// A second that started `start_s` after measurement began and lasted `duration_s`, with
+    /// the corrected latencies of its replies and its error count.
+    pub fn new(
+        start_s: f64,
+        duration_s: f64,
+        hist: &hdrhistogram::Histogram<u64>,
+        errors: u64,
+    ) -> IntervalRecord {
+        IntervalRecord {
+            start_s,
+            duration_s,
+            requests: hist.len(),
+            errors,
+            latency_us: LatencySummary::from_histogram(hist),
+            histogram: Packed::pack(hist),
+        }
+    }
+}
+
 impl Histograms {
     /// Only a corrected distribution (an interval log carries no more).
     pub fn corrected_only(corrected: Hist) -> Histograms {
@@ -424,14 +444,7 @@ mod tests {
                 h.record(v).unwrap();
                 all.record(v).unwrap();
             }
-            intervals.push(IntervalRecord {
-                start_s: i as f64,
-                duration_s: 1.0,
-                requests: h.len(),
-                errors: 0,
-                latency_us: LatencySummary::from_histogram(&h),
-                histogram: Packed::pack(&h),
-            });
+            intervals.push(IntervalRecord::new(i as f64, 1.0, &h, 0));
         }
         let histograms = Histograms {
             uncorrected: Some(Hist(all.clone())),

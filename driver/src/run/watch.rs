@@ -13,13 +13,14 @@ use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::{Merger, ThreadMsg};
 use crate::engine::ThreadOutcome;
 use crate::observer::{Event, Phase};
-use crate::report::histogram::Packed;
-use crate::report::{IntervalRecord, LatencySummary};
+use crate::report::IntervalRecord;
 
 /// How long without an interval before a heartbeat.
 const HEARTBEAT: Duration = Duration::from_millis(1500);
 
-/// Watches until every driver thread has finished; returns the merged seconds of measurement.
+/// Watches until every driver thread has finished; returns the merged seconds of measurement,
+/// their histograms packed (a few hundred bytes each, where a histogram in memory is a couple
+/// of hundred kilobytes).
 pub(crate) fn watch(
     handles: &[JoinHandle<ThreadOutcome>],
     control: &Control,
@@ -59,7 +60,13 @@ pub(crate) fn watch(
                     errors: control.errors(),
                 });
             }
-            records.push(record(&iv));
+            let start_s = iv.offset_ns as f64 / 1e9;
+            records.push(IntervalRecord::new(
+                start_s,
+                iv.duration_ns as f64 / 1e9,
+                &iv.hist,
+                iv.errors,
+            ));
             last_event = Instant::now();
         }
         if finished {
@@ -80,18 +87,5 @@ pub(crate) fn watch(
             }
             last_event = Instant::now();
         }
-    }
-}
-
-/// A second as the report keeps it: its histogram packed (a few hundred bytes, where the
-/// histogram in memory is a couple of hundred kilobytes).
-fn record(iv: &crate::engine::intervals::Interval) -> IntervalRecord {
-    IntervalRecord {
-        start_s: iv.offset_ns as f64 / 1e9,
-        duration_s: iv.duration_ns as f64 / 1e9,
-        requests: iv.hist.len(),
-        errors: iv.errors,
-        latency_us: LatencySummary::from_histogram(&iv.hist),
-        histogram: Packed::pack(&iv.hist),
     }
 }

@@ -23,12 +23,7 @@ use nines_driver::report::{load, merge, render::render_many, Origin, Report};
 use nines_driver::run::{run, Hooks, RunError};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    nines_common::usage::init_logging("warn");
     let cli: Cli = parse_or_exit();
     match cli.command {
         Command::Bench(a) => bench(&a, false),

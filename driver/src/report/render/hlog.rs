@@ -10,8 +10,7 @@ use hdrhistogram::serialization::interval_log::{
 };
 use hdrhistogram::serialization::V2DeflateSerializer;
 
-use crate::report::histogram::{self, growable, Hist, Packed};
-use crate::report::summary::LatencySummary;
+use crate::report::histogram::{self, growable, Hist};
 use crate::report::{skeleton, Histograms, IntervalRecord, Origin, Report};
 
 /// The report's intervals as an interval log.
@@ -50,7 +49,7 @@ pub fn render(r: &Report) -> String {
 /// Reads an interval log as a result; the error says what is wrong.
 pub fn read(bytes: &[u8], file: &str) -> Result<Report, String> {
     let mut total = growable();
-    let mut records: Vec<(f64, f64, Packed, u64, Option<LatencySummary>)> = Vec::new();
+    let mut seconds: Vec<(f64, f64, hdrhistogram::Histogram<u64>)> = Vec::new();
     let mut base = None::<f64>;
     for entry in IntervalLogIterator::new(bytes) {
         match entry.map_err(|e| format!("not a valid HdrHistogram interval log ({e:?})"))? {
@@ -59,39 +58,23 @@ pub fn read(bytes: &[u8], file: &str) -> Result<Report, String> {
             }
             LogEntry::BaseTime(t) => base = Some(t.as_secs_f64()),
             LogEntry::Interval(iv) => {
-                let n = records.len();
+                let n = seconds.len();
                 let h = histogram::decode(iv.encoded_histogram())
                     .map_err(|e| format!("interval {n}: {e}"))?;
                 histogram::add(&mut total, &h).map_err(|e| format!("interval {n}: {e}"))?;
                 let start = base.unwrap_or(0.0) + iv.start_timestamp().as_secs_f64();
-                let summary = LatencySummary::from_histogram(&h);
-                records.push((
-                    start,
-                    iv.duration().as_secs_f64(),
-                    Packed::pack(&h),
-                    h.len(),
-                    summary,
-                ));
+                seconds.push((start, iv.duration().as_secs_f64(), h));
             }
         }
     }
-    if records.is_empty() {
+    if seconds.is_empty() {
         return Err("not a valid HdrHistogram interval log (no interval histograms in it)".into());
     }
-    let first = records.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
-    let last = records.iter().map(|r| r.0 + r.1).fold(0.0, f64::max);
-    let intervals = records
-        .into_iter()
-        .map(
-            |(start, duration_s, histogram, requests, latency_us)| IntervalRecord {
-                start_s: start - first,
-                duration_s,
-                requests,
-                errors: 0,
-                latency_us,
-                histogram,
-            },
-        )
+    let first = seconds.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+    let last = seconds.iter().map(|s| s.0 + s.1).fold(0.0, f64::max);
+    let intervals = seconds
+        .iter()
+        .map(|(start, duration_s, h)| IntervalRecord::new(start - first, *duration_s, h, 0))
         .collect();
     let histograms = Histograms::corrected_only(Hist(total));
     let origin = Origin::IntervalLog {
@@ -114,14 +97,7 @@ mod tests {
                 for &v in *values {
                     h.record(v).unwrap();
                 }
-                IntervalRecord {
-                    start_s: i as f64,
-                    duration_s: 1.0,
-                    requests: h.len(),
-                    errors: 0,
-                    latency_us: LatencySummary::from_histogram(&h),
-                    histogram: Packed::pack(&h),
-                }
+                IntervalRecord::new(i as f64, 1.0, &h, 0)
             })
             .collect();
         let origin = Origin::IntervalLog { file: "x".into() };

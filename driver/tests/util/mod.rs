@@ -1,0 +1,22 @@
+//! Shared helpers: run the real `nines` binary, and a scratch directory per test file.
+
+#![allow(dead_code)] // Each test file uses a different subset.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `nines ARGS` to completion, stdin closed.
+pub fn nines(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run nines")
+}
+
+/// A scratch directory for this test process, named for `tag`.
+pub fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nines-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
