@@ -259,6 +259,13 @@ fn server_death_mid_run_keeps_what_was_measured() {
     );
     assert!(r.requests > 0, "what was measured before the death is kept");
     assert_eq!(r.driver.connections_lost, 4);
+    // Every request sent is accounted for once: answered, or lost with its connection.
+    let aborted = r.errors_by_kind.get(ErrorKind::Aborted);
+    let answered = r.requests + r.warmup.as_ref().map_or(0, |w| w.requests);
+    assert_eq!(
+        r.driver.requests_sent,
+        answered + aborted + r.driver.in_flight_at_stop
+    );
     assert!(
         r.errors_by_kind.get(ErrorKind::ConnectionClosed) > 0,
         "{:?}",

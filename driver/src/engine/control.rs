@@ -2,8 +2,7 @@
 //! flag and its reason, the running error count that `--max-errors` and progress read, the gate
 //! every thread passes once connected, and the run's timeline.
 //!
-//! Nothing here is touched per request except the error count (per error) and each thread's
-//! completed counter (per loop turn, on its own cache line).
+//! Nothing here is touched per request except the error count, and that only per error.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -42,11 +41,6 @@ pub struct Timeline {
     pub end_ns: Option<u64>,
 }
 
-/// A counter on its own cache line, so threads updating neighbours do not slow each other.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub struct PaddedU64(pub AtomicU64);
-
 /// State shared by the driver threads and the thread that started them.
 #[derive(Debug)]
 pub struct Control {
@@ -58,8 +52,7 @@ pub struct Control {
     connecting: Mutex<usize>,
     connected: Condvar,
     timeline: OnceLock<Timeline>,
-    /// Measured replies so far, one slot per thread, for progress reports.
-    pub completed: Vec<PaddedU64>,
+    threads: usize,
 }
 
 impl Control {
@@ -73,7 +66,7 @@ impl Control {
             connecting: Mutex::new(threads),
             connected: Condvar::new(),
             timeline: OnceLock::new(),
-            completed: (0..threads).map(|_| PaddedU64::default()).collect(),
+            threads,
         }
     }
 
@@ -123,12 +116,9 @@ impl Control {
         *self.timeline.get_or_init(make)
     }
 
-    /// Measured replies so far, all threads.
-    pub fn completed(&self) -> u64 {
-        self.completed
-            .iter()
-            .map(|c| c.0.load(Ordering::Relaxed))
-            .sum()
+    /// Driver threads in the run.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Waits until every thread has connected, or the run is stopped (a thread that could not

@@ -83,7 +83,6 @@ pub(crate) struct Load<'a, 'b> {
     next_check_ns: u64,
     idle_spin_ns: u64,
     touched: Vec<usize>,
-    thread: usize,
 }
 
 impl<'a, 'b> Load<'a, 'b> {
@@ -118,7 +117,6 @@ impl<'a, 'b> Load<'a, 'b> {
             next_check_ns: 0,
             idle_spin_ns: 0,
             touched: Vec::new(),
-            thread,
         }
     }
 
@@ -139,7 +137,6 @@ impl<'a, 'b> Load<'a, 'b> {
             self.fill(conns, i, start);
         }
         loop {
-            self.publish_progress();
             if self.books.tally.control.stopped() || self.open == 0 {
                 break;
             }
@@ -317,12 +314,12 @@ impl<'a, 'b> Load<'a, 'b> {
 
     /// Settles what is left when the loop ends; returns the requests in flight at an early stop.
     fn finish(&mut self) -> u64 {
+        // Decided before counting what is left: that count may itself reach --max-errors.
+        let stopped_early = self.books.tally.control.stopped() || self.open == 0;
         let now = self.clock.now_ns();
         let unsent = self.pacer.abandon(now);
         self.books.tally.add(ErrorKind::Unsent, unsent);
         let left = std::mem::take(&mut self.books.in_flight);
-        let stopped_early = self.books.tally.control.stopped() || self.open == 0;
-        self.publish_progress();
         if stopped_early {
             left
         } else {
@@ -330,13 +327,6 @@ impl<'a, 'b> Load<'a, 'b> {
             self.books.tally.add(ErrorKind::DrainTimeout, left);
             0
         }
-    }
-
-    fn publish_progress(&self) {
-        self.books.tally.control.completed[self.thread].0.store(
-            self.books.recorder.measured.len(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
     }
 }
 

@@ -273,7 +273,7 @@ fn pacer_for(plan: &ThreadPlan, cfg: &BenchConfig, control: &Control, t: Timelin
     let Some(o) = cfg.open_loop else {
         return Pacer::Closed { window };
     };
-    let threads = control.completed.len() as f64;
+    let threads = control.threads() as f64;
     let seed = SplitMix64::new(o.seed ^ (plan.index as u64).wrapping_mul(0xA24B_AED4_963E_E407))
         .next_u64();
     Pacer::Open {
