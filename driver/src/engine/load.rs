@@ -59,6 +59,11 @@ impl Ready {
         }
     }
 
+    /// When the connection that has waited longest became free.
+    fn oldest_since(&self) -> Option<u64> {
+        self.queue.front().map(|(_, since)| *since)
+    }
+
     fn pop(&mut self) -> Option<(usize, u64)> {
         let (i, since) = self.queue.pop_front()?;
         self.queued[i] = false;
@@ -145,10 +150,14 @@ impl<'a, 'b> Load<'a, 'b> {
             self.shipper.ship_due(now, &mut || books.take_interval());
             let unsent = self.pacer.expire_unsent(now);
             self.books.tally.add(ErrorKind::Unsent, unsent);
-            self.send_due(conns, now);
+            let sent = self.send_due(conns, now);
             let Some(wait) = self.wait(now) else { break };
-            if !self.poll_once(poll, events, conns, wait) {
+            let Some(had_events) = self.poll_once(poll, events, conns, wait) else {
                 break;
+            };
+            if wait.is_zero() && !had_events && sent == 0 && unsent == 0 {
+                // A turn of the spin before a due time: nothing to do but look at the clock.
+                self.idle_spin_ns += self.clock.now_ns().saturating_sub(now);
             }
             self.expire_if_due(conns);
         }
@@ -169,8 +178,12 @@ impl<'a, 'b> Load<'a, 'b> {
         if !conn.is_open() {
             return;
         }
+        // A slot has been free since the oldest connection waiting in the ready queue became
+        // free (or since now): a request due after that and sent only now was late by the
+        // driver's doing, whichever connection takes it.
+        let free_since = self.ready.oldest_since().map_or(now, |t| t.min(now));
         while conn.in_flight() < self.pipeline {
-            let Some(due) = self.pacer.take(now, now) else {
+            let Some(due) = self.pacer.take(now, free_since) else {
                 break;
             };
             send(conn, &mut self.next_id, self.books, due, now);
@@ -182,7 +195,8 @@ impl<'a, 'b> Load<'a, 'b> {
     }
 
     /// Open loop: sends every request due now on connections waiting with a free slot, in turn.
-    fn send_due(&mut self, conns: &mut [Conn], now: u64) {
+    /// Returns how many it sent.
+    fn send_due(&mut self, conns: &mut [Conn], now: u64) -> usize {
         while let Some((i, since)) = self.ready.pop() {
             let conn = &mut conns[i];
             if !conn.is_open() || conn.in_flight() >= self.pipeline {
@@ -199,11 +213,13 @@ impl<'a, 'b> Load<'a, 'b> {
             }
         }
         let mut touched = std::mem::take(&mut self.touched);
+        let sent = touched.len();
         for &i in &touched {
             self.flush(conns, i);
         }
         touched.clear();
         self.touched = touched;
+        sent
     }
 
     /// How long the next poll may sleep, or `None` when the thread is done. Once the window
@@ -233,24 +249,21 @@ impl<'a, 'b> Load<'a, 'b> {
         }
     }
 
-    /// One poll and the events it returned; false if polling failed for good.
+    /// One poll and the events it returned: `Some(whether there were any)`, or `None` if
+    /// polling failed for good.
     fn poll_once(
         &mut self,
         poll: &mut Poll,
         events: &mut Events,
         conns: &mut [Conn],
         wait: Duration,
-    ) -> bool {
-        let before = self.clock.now_ns();
+    ) -> Option<bool> {
         if let Err(e) = poll.poll(events, Some(wait)) {
             if e.kind() == io::ErrorKind::Interrupted {
-                return true;
+                return Some(false);
             }
             tracing::error!(error = %e, "driver poll failed");
-            return false;
-        }
-        if wait.is_zero() && events.is_empty() {
-            self.idle_spin_ns += self.clock.now_ns().saturating_sub(before);
+            return None;
         }
         for ev in events.iter() {
             let i = ev.token().0;
@@ -264,7 +277,7 @@ impl<'a, 'b> Load<'a, 'b> {
                 self.flush(conns, i);
             }
         }
-        true
+        Some(!events.is_empty())
     }
 
     fn read(&mut self, conns: &mut [Conn], i: usize, to_eof: bool) {

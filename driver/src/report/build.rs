@@ -245,3 +245,24 @@ fn pct(part: Duration, whole: Duration) -> f64 {
     // wall time; the share is capped rather than shown above 100%.
     ((part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0).min(100.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_share_is_never_above_100_percent() {
+        let s = Duration::from_secs;
+        assert_eq!(pct(s(1), s(2)), 50.0);
+        // getrusage ticks can put CPU a little past wall time; the share stops at 100.
+        assert_eq!(pct(Duration::from_millis(1_050), s(1)), 100.0);
+        assert_eq!(pct(s(1), Duration::ZERO), 0.0);
+        // A thread that loaded for a few milliseconds has no meaningful busy share.
+        let brief = ThreadOutcome {
+            cpu: Duration::from_millis(5),
+            wall: Duration::from_millis(5),
+            ..ThreadOutcome::default()
+        };
+        assert_eq!(totals(&[brief]).driver.thread_busy_pct, [0.0]);
+    }
+}
