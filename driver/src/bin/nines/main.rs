@@ -5,6 +5,8 @@
 //! (Ctrl-C, `--max-errors`, every connection lost, no reply measured) or a file could not be
 //! written — the figures measured until then are still printed and written; 2 bad usage.
 
+#![warn(clippy::too_many_lines)]
+
 mod args;
 mod output;
 mod progress;
