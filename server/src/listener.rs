@@ -27,6 +27,10 @@ pub struct ListenOptions {
     pub recv_buffer_bytes: Option<usize>,
     /// SO_SNDBUF in bytes, if set.
     pub send_buffer_bytes: Option<usize>,
+    /// Share the port with other processes on purpose (SO_REUSEPORT across processes). Off by
+    /// default: a server refuses to start where another process already listens, instead of
+    /// silently taking part of its traffic.
+    pub reuse_port: bool,
 }
 
 impl Default for ListenOptions {
@@ -35,6 +39,7 @@ impl Default for ListenOptions {
             backlog: DEFAULT_BACKLOG,
             recv_buffer_bytes: None,
             send_buffer_bytes: None,
+            reuse_port: false,
         }
     }
 }
@@ -66,8 +71,13 @@ impl ListenOptions {
 /// Binds `count` SO_REUSEPORT listeners on `addr`, nonblocking.
 ///
 /// With port 0 the first listener picks a free port and the others join it, so all `count`
-/// listeners share one port whatever `addr` said.
+/// listeners share one port whatever `addr` said. Unless `opts.reuse_port`, a named port that
+/// another process already listens on is refused (`AddrInUse`, with what to do) rather than
+/// shared: SO_REUSEPORT would otherwise let this server quietly take part of the other's traffic.
 pub fn bind(addr: SocketAddr, count: usize, opts: &ListenOptions) -> io::Result<Vec<TcpListener>> {
+    if addr.port() != 0 && !opts.reuse_port {
+        probe_exclusive(addr)?;
+    }
     let mut out = Vec::with_capacity(count.max(1));
     let mut addr = addr;
     for _ in 0..count.max(1) {
@@ -76,6 +86,23 @@ pub fn bind(addr: SocketAddr, count: usize, opts: &ListenOptions) -> io::Result<
         out.push(l);
     }
     Ok(out)
+}
+
+/// Binds and drops a socket *without* SO_REUSEPORT: that fails with EADDRINUSE exactly when
+/// another socket listens on `addr` (SO_REUSEADDR still lets a restarted server bind past its
+/// old connections in TIME_WAIT).
+fn probe_exclusive(addr: SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    match probe.bind(&addr.into()) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "another process is already listening on {addr} (pass --reuse-port to share the port on purpose, or choose another --port)"
+            ),
+        )),
+        other => other,
+    }
 }
 
 fn bind_one(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
@@ -123,6 +150,24 @@ pub fn read_proc_number(path: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_used_port_is_refused_unless_sharing_is_asked_for() {
+        let first = bind("127.0.0.1:0".parse().unwrap(), 1, &ListenOptions::default()).unwrap();
+        let addr = first[0].local_addr().unwrap();
+        let e = bind(addr, 1, &ListenOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("--reuse-port"), "{e}");
+        let shared = ListenOptions {
+            reuse_port: true,
+            ..ListenOptions::default()
+        };
+        assert_eq!(bind(addr, 2, &shared).unwrap().len(), 2);
+        // A plain (non-SO_REUSEPORT) listener elsewhere is refused the same way.
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let e = bind(plain.local_addr().unwrap(), 1, &ListenOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    }
 
     #[test]
     fn several_listeners_share_one_port() {

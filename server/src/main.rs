@@ -58,6 +58,10 @@ struct Cli {
     /// SO_SNDBUF for every connection, e.g. 256k [default: kernel's autotuning].
     #[arg(long)]
     sndbuf: Option<ByteCount>,
+    /// Share the port with other processes already listening on it (SO_REUSEPORT), on
+    /// purpose; without it the server refuses to start on a port in use.
+    #[arg(long)]
+    reuse_port: bool,
     /// Largest nines frame accepted (header + payload); larger ones close the connection.
     #[arg(long, default_value_t = ByteCount(nines_protocol::DEFAULT_MAX_FRAME_BYTES))]
     max_frame: ByteCount,
@@ -107,6 +111,7 @@ fn settings(cli: &Cli) -> (ServerConfig, ListenOptions) {
         backlog: cli.backlog,
         recv_buffer_bytes: cli.rcvbuf.map(|b| b.0),
         send_buffer_bytes: cli.sndbuf.map(|b| b.0),
+        reuse_port: cli.reuse_port,
     };
     (config, opts)
 }

@@ -341,3 +341,33 @@ fn bad_server_flags_are_one_line_and_exit_2() {
         );
     }
 }
+
+#[test]
+fn a_second_server_on_a_used_port_exits_with_one_clear_line() {
+    let first = ServerProc::start(&["--workers", "1"]);
+    let port = first.addr.port().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nines-server"))
+        .args(["--port", &port, "--workers", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().find(|l| l.contains("error")).unwrap_or_default();
+    assert!(
+        line.contains("already listening") && line.contains("--reuse-port"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "it never said it was listening");
+    // Sharing on purpose works, and both serve.
+    let shared = ServerProc::from_child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_nines-server"))
+            .args(["--port", &port, "--workers", "1", "--reuse-port"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(shared.addr, first.addr);
+    let r = run(&config(first.addr, 2_000), &mut quiet()).unwrap();
+    assert_eq!((r.requests, r.errors), (2_000, 0));
+}

@@ -157,14 +157,17 @@ fn apply_without_root_refuses_and_changes_nothing() {
         eprintln!("skipped: needs root and setpriv(1) to run the script as an unprivileged user");
         return;
     }
-    let state = std::env::temp_dir().join(format!("nines-tune-nobody-{}", std::process::id()));
+    // The unprivileged user may not be able to read the clone (a root user's home is 0700):
+    // give it a copy of the script and its sysctl.conf in a directory it can read.
+    let copy = readable_copy_of_the_tuning_kit();
+    let state = copy.join("saved");
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
             "bash",
-            &script(),
+            copy.join("scripts/tune.sh").to_str().unwrap(),
             "apply",
         ])
         .env("NINES_TUNE_STATE", &state)
@@ -177,4 +180,23 @@ fn apply_without_root_refuses_and_changes_nothing() {
         "{err}"
     );
     assert!(!state.exists());
+    std::fs::remove_dir_all(&copy).unwrap();
+}
+
+/// scripts/tune.sh and sysctl.conf copied into a fresh directory every user can read.
+fn readable_copy_of_the_tuning_kit() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("nines-tune-kit-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::copy(script(), dir.join("scripts/tune.sh")).unwrap();
+    std::fs::copy(root_dir().join("sysctl.conf"), dir.join("sysctl.conf")).unwrap();
+    for (path, mode) in [
+        (dir.clone(), 0o755),
+        (dir.join("scripts"), 0o755),
+        (dir.join("scripts/tune.sh"), 0o755),
+        (dir.join("sysctl.conf"), 0o644),
+    ] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    dir
 }
