@@ -195,3 +195,52 @@ fn a_session_of_every_message_type_with_bad_lines_between() {
         "no replies to lines that could not be answered"
     );
 }
+
+#[test]
+fn bad_bytes_and_huge_lines_are_skipped_and_the_node_carries_on() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
+        .arg("node")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(b"\xff\xfe not utf-8 \x80\n").unwrap();
+        stdin
+            .write_all(b"{\"src\":\"c0\",\"body\":{\"type\":\"init\",\"msg_id\":\"\xff\"}}\n")
+            .unwrap();
+        // 20 MB of control characters on one line: far past the cap, never echoed in full.
+        let huge = vec![0x1bu8; 20 << 20];
+        stdin.write_all(&huge).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin
+            .write_all(br#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":-3,"node_id":"n1","node_ids":["n1"]}}"#)
+            .unwrap();
+        stdin.write_all(b"\n").unwrap();
+        // EOF: the node must end cleanly after answering.
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "the node survived every line");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        r#"{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": -3, "msg_id": 0}}"#
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.len() < 4_096,
+        "bad lines are logged short: {} bytes",
+        stderr.len()
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "control characters never reach the terminal"
+    );
+    assert!(
+        stderr.contains("not JSON") && stderr.contains("longer than"),
+        "{stderr}"
+    );
+}

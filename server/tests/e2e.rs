@@ -352,7 +352,10 @@ fn a_second_server_on_a_used_port_exits_with_one_clear_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    let line = err.lines().find(|l| l.contains("error")).unwrap_or_default();
+    let line = err
+        .lines()
+        .find(|l| l.contains("error"))
+        .unwrap_or_default();
     assert!(
         line.contains("already listening") && line.contains("--reuse-port"),
         "{err}"

@@ -1,0 +1,236 @@
+//! The four message types of seed 000 (init, bench_run, bench_profile, bench_sweep): each
+//! field checked against the caps that keep a reply inside the harness's 5 s, then the run
+//! made through the same code as `nines bench` and `nines profile`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::{code, Node, Reject};
+use crate::config::{BenchConfig, StopAt};
+use crate::profile::profile;
+use crate::report::Report;
+use crate::run::{run, start_embedded, Hooks};
+
+/// Most requests one bench_run or bench_profile may ask for.
+pub const MAX_REQUESTS: u64 = 100_000;
+/// Most connections one run may use.
+pub const MAX_CONCURRENCY: u64 = 1_000;
+/// Largest payload per request.
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
+/// Most bytes one run may echo (requests × payload), so big payloads stay inside the timeout.
+pub const MAX_TOTAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Most levels in one bench_sweep.
+pub const MAX_SWEEP_LEVELS: usize = 20;
+/// Requests per sweep level unless the message says otherwise.
+pub const DEFAULT_SWEEP_REQUESTS: u64 = 5_000;
+/// Requests for a bench_profile unless the message says otherwise.
+pub const DEFAULT_PROFILE_REQUESTS: u64 = 1_000;
+
+/// A successful reply: its type and fields.
+pub(super) type Reply = (&'static str, Map<String, Value>);
+
+impl Node {
+    pub(super) fn init(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
+        let id = body.get("node_id").and_then(Value::as_str).ok_or((
+            code::MALFORMED_REQUEST,
+            "init needs node_id (a string)".to_string(),
+        ))?;
+        self.node_id = Some(id.to_string());
+        Ok(("init_ok", Map::new()))
+    }
+
+    /// The reused in-process server's address (started on first use).
+    fn server_addr(&mut self) -> Result<String, Reject> {
+        if self.server.is_none() {
+            let cfg = BenchConfig {
+                server_workers: 1,
+                ..BenchConfig::default()
+            };
+            let s = start_embedded(&cfg).map_err(|e| (code::CRASH, e.to_string()))?;
+            self.server = Some(s);
+        }
+        Ok(self
+            .server
+            .as_ref()
+            .map(|s| s.local_addr().to_string())
+            .unwrap_or_default())
+    }
+
+    fn config(
+        &mut self,
+        requests: u64,
+        concurrency: u64,
+        payload: u64,
+    ) -> Result<BenchConfig, Reject> {
+        if payload.saturating_mul(requests) > MAX_TOTAL_BYTES {
+            return Err((
+                code::MALFORMED_REQUEST,
+                format!("num_requests x payload_size_bytes must be at most {MAX_TOTAL_BYTES} bytes to finish within the 5 s reply timeout"),
+            ));
+        }
+        let cfg = BenchConfig {
+            target: Some(self.server_addr()?),
+            threads: 1,
+            connections: concurrency as usize,
+            pipeline: 1,
+            stop: StopAt::Requests(requests),
+            warmup: Duration::ZERO,
+            request: crate::target::RequestSpec {
+                payload_bytes: payload as usize,
+                ..Default::default()
+            },
+            max_errors: 1,
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(3),
+            drain_timeout: Duration::from_secs(1),
+            ..BenchConfig::default()
+        };
+        match cfg.validate().first() {
+            Some(e) => Err((code::MALFORMED_REQUEST, e.to_string())),
+            None => Ok(cfg),
+        }
+    }
+
+    pub(super) fn bench_run(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
+        let requests = field(body, "num_requests", 1, MAX_REQUESTS, None)?;
+        let payload = field(body, "payload_size_bytes", 1, MAX_PAYLOAD_BYTES, None)?;
+        let concurrency = field(body, "concurrency", 1, MAX_CONCURRENCY, None)?;
+        let cfg = self.config(requests, concurrency, payload)?;
+        let started = Instant::now();
+        let r = run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if !r.completed() || r.requests != requests {
+            return Err((
+                code::CRASH,
+                format!(
+                    "the run did not complete: {} of {requests} replies, errors {:?}",
+                    r.requests,
+                    serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
+                ),
+            ));
+        }
+        let l = r.latency_us.unwrap_or_default();
+        let mut m = Map::new();
+        m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
+        m.insert("latency_p50_us".into(), json!(l.p50));
+        m.insert("latency_p95_us".into(), json!(l.p95));
+        m.insert("latency_p99_us".into(), json!(l.p99));
+        m.insert("elapsed_ms".into(), json!(round2(elapsed_ms)));
+        Ok(("bench_run_ok", m))
+    }
+
+    pub(super) fn bench_profile(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
+        let requests = field(
+            body,
+            "num_requests",
+            1,
+            MAX_REQUESTS,
+            Some(DEFAULT_PROFILE_REQUESTS),
+        )?;
+        let cfg = self.config(requests, 8.min(requests), 64)?;
+        let r = profile(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let p = r
+            .profile
+            .as_ref()
+            .ok_or((code::CRASH, "the profile run measured nothing".to_string()))?;
+        let mut breakdown = Map::new();
+        breakdown.insert("accept_pct".into(), json!(p.accept_pct));
+        breakdown.insert("read_pct".into(), json!(p.read_pct));
+        breakdown.insert("process_pct".into(), json!(p.process_pct));
+        breakdown.insert("write_pct".into(), json!(p.write_pct));
+        breakdown.insert("overhead_pct".into(), json!(p.overhead_pct));
+        let mut m = Map::new();
+        m.insert("breakdown".into(), Value::Object(breakdown));
+        m.insert("bottleneck".into(), json!(p.bottleneck));
+        Ok(("bench_profile_ok", m))
+    }
+
+    pub(super) fn bench_sweep(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
+        let levels = body
+            .get("concurrency_levels")
+            .and_then(Value::as_array)
+            .ok_or((
+                code::MALFORMED_REQUEST,
+                "bench_sweep needs concurrency_levels (a list of whole numbers)".to_string(),
+            ))?;
+        if levels.is_empty() || levels.len() > MAX_SWEEP_LEVELS {
+            return Err((
+                code::MALFORMED_REQUEST,
+                format!("concurrency_levels must have 1 to {MAX_SWEEP_LEVELS} entries"),
+            ));
+        }
+        let requests = field(
+            body,
+            "num_requests",
+            1,
+            MAX_REQUESTS / levels.len() as u64,
+            Some(DEFAULT_SWEEP_REQUESTS),
+        )?;
+        let mut parsed = Vec::with_capacity(levels.len());
+        for v in levels {
+            match v.as_u64() {
+                Some(c) if (1..=MAX_CONCURRENCY).contains(&c) => parsed.push(c),
+                _ => {
+                    return Err((
+                        code::MALFORMED_REQUEST,
+                        format!("each concurrency level must be a whole number from 1 to {MAX_CONCURRENCY}, got {v}"),
+                    ))
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(parsed.len());
+        for c in parsed {
+            let cfg = self.config(requests, c, 64)?;
+            let r: Report =
+                run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+            if !r.completed() {
+                return Err((
+                    code::CRASH,
+                    format!(
+                        "the run at concurrency {c} did not complete: {}",
+                        serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
+                    ),
+                ));
+            }
+            let mut m = Map::new();
+            m.insert("concurrency".into(), json!(c));
+            m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
+            m.insert(
+                "latency_p50_us".into(),
+                json!(r.latency_us.unwrap_or_default().p50),
+            );
+            results.push(Value::Object(m));
+        }
+        let mut m = Map::new();
+        m.insert("results".into(), Value::Array(results));
+        Ok(("bench_sweep_ok", m))
+    }
+}
+
+/// A whole-number field in `lo..=hi`, or its default when absent and one is given.
+fn field(
+    body: &Map<String, Value>,
+    name: &str,
+    lo: u64,
+    hi: u64,
+    default: Option<u64>,
+) -> Result<u64, Reject> {
+    let v = match (body.get(name), default) {
+        (None, Some(d)) => return Ok(d),
+        (None, None) => return Err((code::MALFORMED_REQUEST, format!("{name} is missing"))),
+        (Some(v), _) => v,
+    };
+    match v.as_u64() {
+        Some(n) if (lo..=hi).contains(&n) => Ok(n),
+        Some(n) => Err((
+            code::MALFORMED_REQUEST,
+            format!("{name} = {n} is out of range: it must be from {lo} to {hi} (the upper bound keeps each reply within the harness's 5 s)"),
+        )),
+        None => Err((code::MALFORMED_REQUEST, format!("{name} must be a whole number from {lo} to {hi}, got {v}"))),
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
