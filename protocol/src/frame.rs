@@ -305,6 +305,15 @@ pub fn decode(
     )))
 }
 
+/// Appends only the header of a frame whose `payload_len` bytes the caller appends afterwards
+/// (a large reply produced a piece at a time). Returns the offset of the frame in `out`.
+#[inline]
+pub fn encode_header(header: &Header, payload_len: u32, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    write_header(header, payload_len, out);
+    start
+}
+
 /// Appends `header` followed by `payload_len` bytes produced by `fill` to `out`.
 ///
 /// `fill` receives a slice of exactly `payload_len` zeroed bytes to write the payload into, which

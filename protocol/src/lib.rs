@@ -19,6 +19,6 @@ pub mod payload;
 pub mod stats;
 
 pub use frame::{
-    decode, encode, encode_with, patch_residence, DecodeError, Flags, Frame, Header, Op,
-    DEFAULT_MAX_FRAME_BYTES, HEADER_LEN, MAGIC, VERSION,
+    decode, encode, encode_header, encode_with, patch_residence, DecodeError, Flags, Frame, Header,
+    Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN, MAGIC, VERSION,
 };

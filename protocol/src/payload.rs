@@ -34,6 +34,25 @@ pub fn fill(id: u64, out: &mut [u8]) {
     }
 }
 
+/// Writes bytes `offset .. offset + out.len()` of request `id`'s pattern into `out`, so a long
+/// payload can be produced a piece at a time: `fill_at(id, 0, out)` is `fill(id, out)` when `out`
+/// is the whole payload.
+#[inline]
+pub fn fill_at(id: u64, offset: usize, out: &mut [u8]) {
+    let idb = id.to_le_bytes();
+    let mut pos = 0;
+    while pos < out.len() && offset + pos < 8 {
+        out[pos] = idb[offset + pos];
+        pos += 1;
+    }
+    while pos < out.len() {
+        let off = (offset + pos) % PERIOD;
+        let take = (PERIOD - off).min(out.len() - pos);
+        out[pos..pos + take].copy_from_slice(&TABLE[off..off + take]);
+        pos += take;
+    }
+}
+
 /// Whether `payload` is exactly the pattern for request `id`.
 #[inline]
 pub fn check(id: u64, payload: &[u8]) -> bool {
@@ -57,6 +76,28 @@ pub fn check(id: u64, payload: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payload_filled_in_pieces_is_the_same_payload() {
+        for (len, piece) in [
+            (5usize, 2usize),
+            (300, 7),
+            (70_000, 4096),
+            (70_000, 1),
+            (9, 8),
+        ] {
+            let mut whole = vec![0u8; len];
+            fill(42, &mut whole);
+            let mut pieces = vec![0u8; len];
+            let mut at = 0;
+            while at < len {
+                let n = piece.min(len - at);
+                fill_at(42, at, &mut pieces[at..at + n]);
+                at += n;
+            }
+            assert_eq!(pieces, whole, "len {len} in pieces of {piece}");
+        }
+    }
 
     #[test]
     fn fill_then_check_for_many_sizes() {

@@ -38,7 +38,7 @@ const WARN_EVERY: Duration = Duration::from_secs(5);
 #[cfg(feature = "pooled")]
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerLink {
-    pub tx: Sender<TcpStream>,
+    pub tx: Sender<crate::worker::Handoff>,
     pub waker: Arc<Waker>,
     pub load: Arc<AtomicUsize>,
 }
@@ -50,6 +50,7 @@ pub(crate) struct Dispatch {
     pub workers: Vec<WorkerLink>,
     pub balance: Balance,
     pub next: AtomicUsize,
+    pub admission: Arc<crate::limits::Admission>,
 }
 
 #[cfg(feature = "pooled")]
@@ -275,8 +276,12 @@ impl AcceptSink for HandOff<'_> {
         let link = &self.dispatch.workers[w];
         link.load.fetch_add(1, Ordering::Relaxed);
         self.to_wake[w] = true;
+        // Over --max-connections, the worker makes room or closes it: either way it is counted
+        // there, where the connections and their idle times are.
+        let over_limit = self.dispatch.admission.admit();
+        let handoff = crate::worker::Handoff { stream, over_limit };
         // A closed channel means the worker has exited: we are shutting down.
-        link.tx.send(stream).is_ok()
+        link.tx.send(handoff).is_ok()
     }
 
     fn batch_done(&mut self) {

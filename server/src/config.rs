@@ -1,8 +1,12 @@
 //! Server configuration: plain data, validated once, shared read-only by every thread.
 
+use std::time::Duration;
+
 use nines_common::sys::available_cpus;
 use nines_common::usage::{check_range, UsageError};
 pub use nines_common::{Protocol, DEFAULT_PORT};
+
+use crate::limits;
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
 /// Default listen backlog. The kernel silently caps it at `net.core.somaxconn`.
@@ -91,6 +95,17 @@ pub struct ServerConfig {
     pub work_cap_us: u32,
     /// Unsent reply bytes per connection above which the server stops reading from it.
     pub write_high_water: usize,
+    /// Close a connection with no complete request for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Close a connection whose request, once begun, is not complete within this (`None`:
+    /// never); what stops a slowloris.
+    pub read_timeout: Option<Duration>,
+    /// Close a connection whose unsent replies make no progress for this long (`None`: never).
+    pub send_timeout: Option<Duration>,
+    /// Most connections at once (`None`: as many as the descriptor limit leaves room for).
+    pub max_connections: Option<usize>,
+    /// Unsent reply bytes the whole process may hold.
+    pub max_buffered: usize,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +120,11 @@ impl Default for ServerConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             work_cap_us: DEFAULT_WORK_CAP_US,
             write_high_water: DEFAULT_WRITE_HIGH_WATER,
+            idle_timeout: Some(limits::DEFAULT_IDLE_TIMEOUT),
+            read_timeout: Some(limits::DEFAULT_READ_TIMEOUT),
+            send_timeout: Some(limits::DEFAULT_SEND_TIMEOUT),
+            max_connections: None,
+            max_buffered: limits::DEFAULT_MAX_BUFFERED,
         }
     }
 }
@@ -131,13 +151,14 @@ impl ServerConfig {
         check_range(e, "--max-frame", self.max_frame_bytes, frame, frame_why);
         let buffer = (1, MAX_BUFFER_BYTES);
         check_range(e, "--write-high-water", self.write_high_water, buffer, "");
-        check_range(
-            e,
-            "--work-cap-us",
-            self.work_cap_us,
-            (0, MAX_WORK_CAP_US),
-            "60 s",
-        );
+        let cap = (0, MAX_WORK_CAP_US);
+        check_range(e, "--work-cap-us", self.work_cap_us, cap, "60 s");
+        let budget = (1 << 20, 16 * MAX_BUFFER_BYTES);
+        let budget_why = "unsent reply bytes the whole server may hold";
+        check_range(e, "--max-buffered", self.max_buffered, budget, budget_why);
+        if let Some(n) = self.max_connections {
+            check_range(e, "--max-connections", n, (1, usize::MAX), "");
+        }
         if !Model::available().contains(&self.model) {
             errors.push(UsageError::new(
                 "--model",

@@ -1,16 +1,28 @@
-//! One client connection of a pooled worker: its buffers, its reads and writes, its state.
+//! One client connection: its buffers, its reads and writes, and the limits it is held to.
 //!
 //! Buffers belong to the connection and are reused for its whole life: the read buffer starts
 //! small and grows only as far as the largest frame the client sends (never past the frame
 //! cap), the write buffer holds replies the socket has not taken yet. Both shrink back after a
 //! burst so ten thousand idle connections do not each keep a megabyte.
+//!
+//! A connection does a bounded amount per turn (`limits::TURN_*`): when its allowance is spent
+//! with work left it says [`Next::Yield`] and its worker gives it another turn after the
+//! others. It holds at most its bound of unsent replies (its high-water mark, or its fair share
+//! of the budget when that is smaller) and stops reading while it does; and it starts a reply
+//! only if the reply fits what the process-wide [`BufferBudget`] has left — if not, it says
+//! [`Next::Wait`] and its worker wakes it when there is room. It keeps the times the timeouts
+//! need, taken from clock reads it makes anyway.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::handler::Handler;
+use crate::handler::{Allowance, Handler, SourceRest};
+use crate::limits::{
+    BufferBudget, ConnLimits, Expiry, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
+};
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 
 /// First read buffer size; most requests and replies are far smaller.
@@ -21,10 +33,37 @@ const SHRINK_ABOVE_BYTES: usize = 64 * 1024;
 /// What the worker does with a connection after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Next {
-    /// Keep it registered.
+    /// Keep it; the next event will say when there is more to do.
     Keep,
+    /// Its turn's allowance is spent with work left: give it another turn after the others.
+    Yield,
+    /// Its next reply does not fit the budget: give it a turn once [`Conn::needs`] bytes are free.
+    Wait,
     /// Drop it (closing the socket).
     Close,
+}
+
+/// What woke a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Readiness {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer closed its side, or the socket has an error: read to the end.
+    pub read_closed: bool,
+}
+
+/// Whether the connection takes requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intake {
+    /// Reading and answering.
+    Open,
+    /// Holding as much as it may: no reading or answering until its client takes the replies.
+    Full,
+    /// Its next reply does not fit what the budget has left: no reading or answering until
+    /// there is room (or, if it holds replies, until its client takes them).
+    Starved,
+    /// The peer is done (EOF) or sent a bad frame: write what is owed, then close.
+    Closing,
 }
 
 /// Things a connection needs from its worker while handling an event.
@@ -32,8 +71,7 @@ pub(crate) struct Ctx<'a> {
     pub handler: &'a Handler,
     pub counters: &'a Counters,
     pub reply_offsets: &'a mut Vec<usize>,
-    pub write_high_water: usize,
-    pub max_frame_bytes: usize,
+    pub limits: &'a ConnLimits,
     pub phases: &'a mut PhaseTimes,
 }
 
@@ -44,22 +82,50 @@ pub(crate) struct Conn {
     rlen: usize,
     wbuf: Vec<u8>,
     wpos: usize,
-    /// Reading stopped because too many reply bytes are waiting (backpressure).
-    paused: bool,
-    /// Close as soon as pending replies are written (peer sent EOF, or sent a bad frame).
-    closing: bool,
+    intake: Intake,
+    /// A Source reply still being produced; later requests wait for it.
+    source: Option<SourceRest>,
+    /// The last turn ended before the socket was drained: read again without a new edge.
+    unread: bool,
+    /// When the last complete request arrived (or the connection was accepted).
+    active_at: Instant,
+    /// When the request now buffered in part began to arrive.
+    partial_since: Option<Instant>,
+    /// Since when unsent replies have made no progress toward the client.
+    stalled_since: Option<Instant>,
+    /// Unsent bytes counted in the budget.
+    held: usize,
+    /// Budget room its next reply needs (while starved).
+    needs: usize,
+    budget: Arc<BufferBudget>,
+    /// In its worker's run queue.
+    pub queued: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.budget.account(self.held, 0);
+    }
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
+    pub fn new(stream: TcpStream, budget: Arc<BufferBudget>, now: Instant) -> Conn {
         Conn {
             stream,
             rbuf: Vec::new(),
             rlen: 0,
             wbuf: Vec::new(),
             wpos: 0,
-            paused: false,
-            closing: false,
+            intake: Intake::Open,
+            source: None,
+            unread: false,
+            active_at: now,
+            partial_since: None,
+            stalled_since: None,
+            held: 0,
+            needs: 0,
+            budget,
+            queued: false,
         }
     }
 
@@ -79,96 +145,185 @@ impl Conn {
         self.wpos < self.wbuf.len()
     }
 
-    /// Whether reading is paused until pending replies drain (backpressure).
+    /// Whether it takes input now (a full or closing connection must not be polled for input,
+    /// or a client that does not read would make a level-triggered poller spin).
     #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
-    pub fn is_paused(&self) -> bool {
-        self.paused
+    pub fn wants_read(&self) -> bool {
+        self.intake == Intake::Open
+    }
+
+    /// Budget room it waits for, after [`Next::Wait`].
+    pub fn needs(&self) -> usize {
+        self.needs
+    }
+
+    fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos
     }
 
     /// Handles one readiness event.
-    pub fn on_event(
-        &mut self,
-        readable: bool,
-        writable: bool,
-        read_closed: bool,
-        ctx: &mut Ctx<'_>,
-    ) -> Next {
-        if writable {
+    pub fn on_event(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
+        if ev.writable {
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
-                Ok(true) if self.closing => return Next::Close,
-                Ok(true) if self.paused => return self.pump(true, ctx),
+                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                Ok(true) if matches!(self.intake, Intake::Full | Intake::Starved) => {
+                    return self.pump(false, ctx)
+                }
                 Ok(_) => {}
             }
         }
-        if (readable || read_closed) && !self.paused && !self.closing {
-            return self.pump(read_closed, ctx);
+        if (ev.readable || ev.read_closed) && self.intake == Intake::Open {
+            return self.pump(ev.read_closed, ctx);
         }
         Next::Keep
     }
 
-    /// Reads, handles and writes until the socket has nothing more for us or cannot take more.
+    /// Another turn after a [`Next::Yield`] or [`Next::Wait`], with no new event.
+    pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        if matches!(self.intake, Intake::Full | Intake::Starved) && self.wants_write() {
+            // Still full: WRITABLE will bring it back.
+            return Next::Keep;
+        }
+        self.pump(false, ctx)
+    }
+
+    /// One turn: answer what is buffered, read and answer more, write — until the socket has
+    /// nothing more for us, cannot take more, or the turn's allowance is spent.
     ///
-    /// A paused connection is resumed only after a flush that emptied the write buffer. If that
-    /// flush never hit WouldBlock, no WRITABLE edge will follow, so the loop resumes right here
-    /// instead of waiting for one (the stall this loop exists to prevent).
+    /// A full connection comes back to life only after a flush that emptied its write buffer.
+    /// If that flush never hit WouldBlock, no WRITABLE edge will follow, so the loop goes on
+    /// right here instead of waiting for one.
     fn pump(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Next {
+        let mut allow = ctx.limits.turn(0);
         loop {
-            if self.paused {
-                self.paused = false;
-                // Requests left buffered when we paused are not announced again: handle them.
-                if self.rlen > 0 && !self.handle_input(Instant::now(), ctx) {
-                    self.closing = true;
-                }
+            if matches!(self.intake, Intake::Full | Intake::Starved) {
+                self.intake = Intake::Open;
             }
-            if let Err(()) = self.read_and_handle(drain_to_eof, ctx) {
-                return self.io_error(ctx.counters);
+            self.answer_buffered(&mut allow, ctx);
+            if self.intake == Intake::Open && !allow.spent() {
+                if let Err(()) = self.read_and_answer(drain_to_eof, &mut allow, ctx) {
+                    return self.io_error(ctx.counters);
+                }
             }
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
                 Ok(false) => return Next::Keep, // WRITABLE will tell us when to go on.
-                Ok(true) if self.closing => return Next::Close,
-                Ok(true) if self.paused => continue,
+                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                // Nothing held, and the next reply does not fit the budget: wait for room.
+                Ok(true) if self.intake == Intake::Starved => return Next::Wait,
+                // A large reply goes out a high-water mark's worth per turn.
+                Ok(true) if self.source.is_some() => return Next::Yield,
+                Ok(true) if allow.spent() && self.has_work() => return Next::Yield,
+                Ok(true) if self.intake == Intake::Full => continue,
                 Ok(true) => return Next::Keep,
             }
         }
     }
 
-    /// Reads what is available and handles every complete request, stopping at WouldBlock, at
-    /// EOF (sets `closing`), or when too many replies wait to be written (sets `paused`).
-    fn read_and_handle(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Result<(), ()> {
-        while !self.closing {
-            if self.wbuf.len() - self.wpos >= ctx.write_high_water {
-                // The client is not reading its replies; stop reading its requests until it does.
-                self.paused = true;
+    /// Whether a turn would find something to do without a new event.
+    fn has_work(&self) -> bool {
+        self.unread || self.source.is_some() || self.rlen > 0 || self.intake == Intake::Full
+    }
+
+    /// The bound on `wbuf` for producing replies now: the high-water mark, or the connection's
+    /// fair share of the budget when that is smaller.
+    fn out_limit(&self, limits: &ConnLimits) -> usize {
+        self.wpos + limits.write_high_water.min(self.budget.share())
+    }
+
+    /// This turn's allowance, bounded by the connection's limit and what the budget has left.
+    fn bound(&self, allow: &mut Allowance, limits: &ConnLimits) {
+        allow.out_limit = self.out_limit(limits);
+        allow.budget = self.budget.room();
+    }
+
+    /// Notes that the next reply did not fit the budget, and how much room it waits for.
+    fn starve(&mut self, needs: usize) {
+        if self.intake == Intake::Open {
+            self.intake = Intake::Starved;
+            self.needs = needs;
+        }
+    }
+
+    /// Stops intake when the connection holds as much as it may; true if it did.
+    fn fill_check(&mut self, limits: &ConnLimits) -> bool {
+        if self.intake == Intake::Open && self.wbuf.len() >= self.out_limit(limits) {
+            self.intake = Intake::Full;
+        }
+        self.intake == Intake::Full
+    }
+
+    /// Produces what is owed from input already read: the rest of a Source reply, then the
+    /// buffered requests (after a full spell, or a turn that ran out of allowance).
+    fn answer_buffered(&mut self, allow: &mut Allowance, ctx: &mut Ctx<'_>) {
+        if self.intake == Intake::Closing {
+            return;
+        }
+        if let Some(mut rest) = self.source.take() {
+            self.bound(allow, ctx.limits);
+            if !ctx
+                .handler
+                .continue_source(&mut rest, &mut self.wbuf, allow)
+            {
+                self.source = Some(rest);
+                if allow.budget == 0 {
+                    self.starve(SOURCE_RESUME_BYTES);
+                }
+                self.fill_check(ctx.limits);
+                return;
+            }
+        }
+        if self.rlen > 0
+            && !self.fill_check(ctx.limits)
+            && !allow.spent()
+            && !self.handle_input(Instant::now(), allow, ctx)
+        {
+            self.intake = Intake::Closing;
+        }
+    }
+
+    /// Reads what is available and answers every complete request, stopping at WouldBlock, at
+    /// EOF (closing), when the connection is full, or when the turn's allowance is spent.
+    fn read_and_answer(
+        &mut self,
+        drain_to_eof: bool,
+        allow: &mut Allowance,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(), ()> {
+        self.unread = false;
+        while self.intake == Intake::Open && self.source.is_none() {
+            if self.fill_check(ctx.limits) {
                 return Ok(());
             }
-            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(ctx.max_frame_bytes) {
+            if allow.spent() {
+                // The socket may hold more, and no new edge will say so: read next turn.
+                self.unread = true;
+                return Ok(());
+            }
+            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(ctx.limits.max_frame_bytes) {
                 // Cannot happen with a consistent decoder (a frame larger than the cap is an error
                 // before it fills the buffer), but never spin on a full buffer.
-                self.closing = true;
+                self.intake = Intake::Closing;
                 break;
             }
             let space = self.rbuf.len() - self.rlen;
             let read_start = Instant::now();
             match self.stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => self.closing = true,
+                Ok(0) => self.intake = Intake::Closing,
                 Ok(n) => {
                     let read_at = Instant::now();
                     ctx.phases.read_ns += ns_between(read_start, read_at);
                     ctx.phases.reads += 1;
                     self.rlen += n;
                     bump(&ctx.counters.bytes_in, n as u64);
-                    if !self.handle_input(read_at, ctx) {
-                        self.closing = true;
+                    if !self.handle_input(read_at, allow, ctx) {
+                        self.intake = Intake::Closing;
                     }
                     // A short read on a stream socket means the receive queue is empty now; new
                     // data raises a new edge, so the extra read() that would only say WouldBlock
                     // is skipped. If the peer's FIN is already queued we keep reading to see it.
-                    if n < space
-                        && !drain_to_eof
-                        && self.wbuf.len() - self.wpos < ctx.write_high_water
-                    {
+                    if n < space && !drain_to_eof && self.source.is_none() {
                         break;
                     }
                 }
@@ -181,17 +336,15 @@ impl Conn {
     }
 
     /// Runs the handler over the read buffer; false when the input was malformed.
-    fn handle_input(&mut self, read_at: Instant, ctx: &mut Ctx<'_>) -> bool {
-        let input = &self.rbuf[..self.rlen];
-        // Bound the replies buffered ahead of the socket (backpressure), per request.
-        let limit = self.wpos + ctx.write_high_water;
+    fn handle_input(&mut self, read_at: Instant, allow: &mut Allowance, ctx: &mut Ctx<'_>) -> bool {
+        self.bound(allow, ctx.limits);
         let (done, ok) = match ctx.handler.process(
-            input,
+            &self.rbuf[..self.rlen],
             &mut self.wbuf,
             read_at,
             ctx.counters,
             ctx.reply_offsets,
-            limit,
+            allow,
         ) {
             Ok(p) => (p, true),
             Err((p, e)) => {
@@ -202,17 +355,36 @@ impl Conn {
         };
         ctx.phases.process_ns += ns_between(read_at, done.finished_at.unwrap_or_else(Instant::now));
         bump(&ctx.counters.requests, done.requests);
-        if done.consumed == self.rlen {
+        self.source = done.source;
+        self.consume(done.consumed, read_at);
+        if let Some(needs) = done.starved {
+            self.starve(needs);
+        }
+        self.fill_check(ctx.limits);
+        ok
+    }
+
+    /// Drops `n` answered bytes from the read buffer and keeps the request timers right: a
+    /// complete request makes the connection active; a request left in part starts the read
+    /// timeout (a slowloris cannot reset it by trickling bytes).
+    fn consume(&mut self, n: usize, read_at: Instant) {
+        if n > 0 {
+            self.active_at = read_at;
+            self.partial_since = None;
+        }
+        if n == self.rlen {
             self.rlen = 0;
             if self.rbuf.len() > SHRINK_ABOVE_BYTES {
                 self.rbuf = Vec::new();
             }
-        } else if done.consumed > 0 {
+        } else if n > 0 {
             // Keep the partial frame at the front for the next read.
-            self.rbuf.copy_within(done.consumed..self.rlen, 0);
-            self.rlen -= done.consumed;
+            self.rbuf.copy_within(n..self.rlen, 0);
+            self.rlen -= n;
         }
-        ok
+        if self.rlen > 0 && self.partial_since.is_none() {
+            self.partial_since = Some(read_at);
+        }
     }
 
     /// Makes room to read; false if the buffer is already at the frame cap.
@@ -226,8 +398,20 @@ impl Conn {
         true
     }
 
-    /// Writes pending replies; Ok(true) when nothing is left to write.
+    /// Writes pending replies; Ok(true) when nothing is left to write. What is left after
+    /// trying is counted in the budget, and a write that makes no progress starts the send
+    /// timeout.
     fn flush(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
+        let drained = self.write_out(counters, phases);
+        let held = self.pending();
+        if held != self.held {
+            self.budget.account(self.held, held);
+            self.held = held;
+        }
+        drained
+    }
+
+    fn write_out(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
         while self.wpos < self.wbuf.len() {
             let started = Instant::now();
             let result = self.stream.write(&self.wbuf[self.wpos..]);
@@ -237,12 +421,18 @@ impl Conn {
                 Ok(n) => {
                     phases.writes += 1;
                     self.wpos += n;
+                    self.stalled_since = None;
                     bump(&counters.bytes_out, n as u64);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.wpos >= SHRINK_ABOVE_BYTES {
-                        self.wbuf.drain(..self.wpos);
-                        self.wpos = 0;
+                    self.stalled_since.get_or_insert(started);
+                    // What stays is what the budget counts: drop the bytes already written and
+                    // memory the rest does not need (this is the slow path of a client not
+                    // keeping up).
+                    self.wbuf.drain(..self.wpos);
+                    self.wpos = 0;
+                    if self.wbuf.capacity() > 2 * self.wbuf.len() + INITIAL_READ_BYTES {
+                        self.wbuf.shrink_to(self.wbuf.len());
                     }
                     return Ok(false);
                 }
@@ -252,10 +442,57 @@ impl Conn {
         }
         self.wbuf.clear();
         self.wpos = 0;
+        self.stalled_since = None;
         if self.wbuf.capacity() > SHRINK_ABOVE_BYTES {
             self.wbuf = Vec::new();
         }
         Ok(true)
+    }
+
+    /// The limit this connection has run past at `now`, if any.
+    pub fn expired(&self, now: Instant, limits: &ConnLimits) -> Option<Expiry> {
+        let past = |since: Option<Instant>, limit: Option<std::time::Duration>| match (since, limit)
+        {
+            (Some(t), Some(d)) => now.saturating_duration_since(t) >= d,
+            _ => false,
+        };
+        if past(self.stalled_since, limits.send_timeout) {
+            return Some(Expiry::Send);
+        }
+        // A request waiting only because the connection is full, or behind a Source reply, is
+        // not a slow client's doing.
+        let reading = self.intake == Intake::Open && self.source.is_none();
+        if reading && past(self.partial_since, limits.read_timeout) {
+            return Some(Expiry::Read);
+        }
+        if self.is_idle() && past(Some(self.active_at), limits.idle_timeout) {
+            return Some(Expiry::Idle);
+        }
+        None
+    }
+
+    /// Under budget pressure: whether it holds more than twice its share with no progress
+    /// toward its client for a while, so closing it is what makes room.
+    pub fn over_share(&self, now: Instant) -> bool {
+        let stalled = self
+            .stalled_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= PRESSURE_STALL);
+        stalled && self.pending() > 2 * self.budget.share()
+    }
+
+    /// Nothing in progress: no request in part, no reply owed.
+    fn is_idle(&self) -> bool {
+        self.rlen == 0
+            && self.source.is_none()
+            && !self.wants_write()
+            && self.intake != Intake::Closing
+    }
+
+    /// How long it has been idle, if it may be closed to make room for a new connection.
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))]
+    pub fn evictable_for(&self, now: Instant) -> Option<std::time::Duration> {
+        let idle = now.saturating_duration_since(self.active_at);
+        (self.is_idle() && idle >= EVICT_IDLE_AFTER).then_some(idle)
     }
 
     fn io_error(&mut self, counters: &Counters) -> Next {

@@ -3,15 +3,25 @@
 //! The pooled workers and the thread-per-connection model differ only in how they schedule
 //! connections; both call [`Handler::process`] on whatever bytes a read produced, so protocol
 //! behaviour, limits and counters cannot drift apart between the models.
+//!
+//! Each call does at most what its [`Allowance`] allows: replies up to an output bound (the
+//! connection's share of the buffered-reply budget), a number of requests and an amount of
+//! Work time per event-loop turn, so one connection's pipelined requests cannot hold a worker.
+//! A Source reply larger than the room left is started and then produced a piece at a time as
+//! the socket drains ([`Handler::continue_source`]), never materialised whole for a client that
+//! does not read.
 
 use std::time::{Duration, Instant};
 
 use nines_protocol::{
-    decode, encode, encode_with, patch_residence, payload, DecodeError, Flags, Op, HEADER_LEN,
+    decode, encode, encode_header, patch_residence, payload, DecodeError, Flags, Op, HEADER_LEN,
 };
 
 use crate::config::{Protocol, ServerConfig};
 use crate::stats::{bump, Counters, Registry};
+
+/// The smallest piece of a reply worth producing on its own.
+pub const SOURCE_PIECE_BYTES: usize = 16 * 1024;
 
 /// Turns request bytes into reply bytes. Cheap to clone; one per thread.
 #[derive(Debug, Clone)]
@@ -22,16 +32,50 @@ pub struct Handler {
     registry: Registry,
 }
 
+/// How much one connection may still do in this turn of its event loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Replies stop once the output holds this many bytes: the connection's own bound, which
+    /// one reply may pass (so a reply larger than the bound still goes out, alone).
+    pub out_limit: usize,
+    /// Reply bytes this call may produce at most: what the process-wide budget has left. A
+    /// reply that does not fit is not started.
+    pub budget: usize,
+    /// Requests it may still answer this turn.
+    pub requests: u32,
+    /// Microseconds of Work it may still ask for this turn.
+    pub work_us: u64,
+}
+
+impl Allowance {
+    /// Whether the turn's requests or Work time are used up.
+    pub fn spent(&self) -> bool {
+        self.requests == 0 || self.work_us == 0
+    }
+}
+
+/// A Source reply whose header is out and whose payload is still being produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRest {
+    id: u64,
+    written: usize,
+    len: usize,
+}
+
 /// What one call to [`Handler::process`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Processed {
     /// Input bytes used; the caller keeps the rest (a partial frame) for the next read.
     pub consumed: usize,
-    /// Requests answered.
+    /// Requests answered (or, for a Source still being produced, started).
     pub requests: u64,
     /// When processing ended, if the handler read the clock (nines replies need it for their
     /// residence time); saves the caller a clock read for the phase profile.
     pub finished_at: Option<Instant>,
+    /// A Source reply to finish with [`Handler::continue_source`] before any later request.
+    pub source: Option<SourceRest>,
+    /// It stopped because the next reply did not fit the budget: the room that reply needs.
+    pub starved: Option<usize>,
 }
 
 impl Handler {
@@ -45,10 +89,10 @@ impl Handler {
         }
     }
 
-    /// Handles complete requests in `input`, appending replies to `out`, and stops early once
-    /// `out` holds `out_limit` bytes or more: a 40-byte Source request can ask for a megabyte, so
-    /// the bound on buffered replies must be checked per request, not per read. The caller keeps
-    /// the unprocessed rest of `input` and calls again when the replies have drained.
+    /// Handles complete requests in `input`, appending replies to `out`, until the input runs
+    /// out, `allow` is spent, or `out` reaches `allow.out_limit` (checked before each request: a
+    /// 40-byte Source request can ask for a megabyte). The caller keeps the unprocessed rest of
+    /// `input` and calls again later.
     ///
     /// `read_at` is when the bytes were read: each nines reply's residence time is measured from
     /// it to the end of this call (one clock read per batch, patched into the batch's replies).
@@ -61,25 +105,30 @@ impl Handler {
         read_at: Instant,
         counters: &Counters,
         reply_offsets: &mut Vec<usize>,
-        out_limit: usize,
+        allow: &mut Allowance,
     ) -> Result<Processed, (Processed, DecodeError)> {
         if self.protocol == Protocol::Echo {
-            out.extend_from_slice(input);
-            return Ok(Processed {
-                consumed: input.len(),
-                requests: u64::from(!input.is_empty()),
-                finished_at: None,
-            });
+            return Ok(echo(input, out, allow));
         }
         reply_offsets.clear();
         let mut done = Processed::default();
         let mut failure = None;
-        while out.len() < out_limit {
+        while out.len() < allow.out_limit && !allow.spent() && done.source.is_none() {
             match decode(&input[done.consumed..], self.max_frame_bytes) {
                 Ok(Some((frame, len))) => {
-                    reply_offsets.push(self.reply(&frame, out, counters));
+                    let needs = reply_bytes(&frame);
+                    if needs > allow.budget {
+                        done.starved = Some(needs);
+                        break;
+                    }
+                    let before = out.len();
+                    let (at, rest) = self.reply(&frame, out, counters, allow);
+                    allow.budget = allow.budget.saturating_sub(out.len() - before);
+                    reply_offsets.push(at);
+                    done.source = rest;
                     done.consumed += len;
                     done.requests += 1;
+                    allow.requests -= 1;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -105,16 +154,37 @@ impl Handler {
         }
     }
 
+    /// Produces more of a Source reply, as far as `allow` lets it (its output bound and the
+    /// budget); true once the whole payload is out.
+    pub fn continue_source(
+        &self,
+        rest: &mut SourceRest,
+        out: &mut Vec<u8>,
+        allow: &mut Allowance,
+    ) -> bool {
+        let room = allow.out_limit.saturating_sub(out.len()).min(allow.budget);
+        let take = (rest.len - rest.written).min(room);
+        allow.budget -= take;
+        let at = out.len();
+        out.resize(at + take, 0);
+        payload::fill_at(rest.id, rest.written, &mut out[at..]);
+        rest.written += take;
+        rest.written == rest.len
+    }
+
+    /// Appends the reply to one request; returns where it starts, and the rest of a Source
+    /// reply that did not fit.
     fn reply(
         &self,
         frame: &nines_protocol::Frame<'_>,
         out: &mut Vec<u8>,
         counters: &Counters,
-    ) -> usize {
+        allow: &mut Allowance,
+    ) -> (usize, Option<SourceRest>) {
         let req = &frame.header;
         let mut h = req.reply();
         match req.op {
-            Op::Echo => encode(&h, frame.payload, out),
+            Op::Echo => (encode(&h, frame.payload, out), None),
             Op::Work => {
                 let us = if req.arg > self.work_cap_us {
                     h.flags = h.flags.with(Flags::CAPPED);
@@ -123,8 +193,9 @@ impl Handler {
                 } else {
                     req.arg
                 };
+                allow.work_us = allow.work_us.saturating_sub(u64::from(us));
                 burn_cpu(Duration::from_micros(u64::from(us)));
-                encode(&h, &[], out)
+                (encode(&h, &[], out), None)
             }
             Op::Source => {
                 let max_payload =
@@ -135,15 +206,56 @@ impl Handler {
                 } else {
                     req.arg
                 };
-                encode_with(&h, n, out, |b| payload::fill(req.request_id, b))
+                let at = encode_header(&h, n, out);
+                allow.budget = allow.budget.saturating_sub(HEADER_LEN);
+                let mut rest = SourceRest {
+                    id: req.request_id,
+                    written: 0,
+                    len: n as usize,
+                };
+                let finished = self.continue_source(&mut rest, out, allow);
+                (at, (!finished).then_some(rest))
             }
             Op::Stats => {
                 let mut body = Vec::new();
                 nines_protocol::stats::encode(self.registry.snapshot().pairs(), &mut body);
-                encode(&h, &body, out)
+                (encode(&h, &body, out), None)
             }
         }
     }
+}
+
+/// Plain echo: the input back, as much as the output bound and the budget allow (one
+/// "request" per call).
+fn echo(input: &[u8], out: &mut Vec<u8>, allow: &mut Allowance) -> Processed {
+    let room = allow.out_limit.saturating_sub(out.len());
+    let take = input.len().min(room).min(allow.budget);
+    // The budget, not the input or the connection's bound, is what stopped it.
+    let starved = (allow.budget < input.len() && allow.budget < room).then_some(1);
+    out.extend_from_slice(&input[..take]);
+    allow.budget -= take;
+    if take > 0 {
+        allow.requests = allow.requests.saturating_sub(1);
+    }
+    Processed {
+        consumed: take,
+        requests: u64::from(take > 0),
+        finished_at: None,
+        source: None,
+        starved,
+    }
+}
+
+/// The bytes a request's reply needs before it may start: all of it, except for Source, whose
+/// payload goes out a piece at a time (its header must fit). Stats replies are a few hundred
+/// bytes; 4 KiB covers them.
+fn reply_bytes(frame: &nines_protocol::Frame<'_>) -> usize {
+    HEADER_LEN
+        + match frame.header.op {
+            Op::Echo => frame.payload.len(),
+            Op::Stats => 4096,
+            Op::Work | Op::Source => 0,
+        }
 }
 
 /// Spins on the CPU for `d`: a stand-in for request processing that really uses the core, unlike
@@ -178,6 +290,15 @@ mod tests {
         (Handler::new(&cfg, reg), c)
     }
 
+    fn unlimited() -> Allowance {
+        Allowance {
+            out_limit: usize::MAX,
+            budget: usize::MAX,
+            requests: u32::MAX,
+            work_us: u64::MAX,
+        }
+    }
+
     fn req(op: Op, id: u64, arg: u32, payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         encode(
@@ -204,7 +325,14 @@ mod tests {
         let mut out = Vec::new();
         let mut offs = Vec::new();
         let p = h
-            .process(&input, &mut out, Instant::now(), &c, &mut offs, usize::MAX)
+            .process(
+                &input,
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut offs,
+                &mut unlimited(),
+            )
             .unwrap();
         assert_eq!((p.consumed, p.requests), (full, 4));
         assert!(p.finished_at.is_some());
@@ -233,8 +361,15 @@ mod tests {
         input.extend(req(Op::Source, 2, 1_000_000, b""));
         let mut out = Vec::new();
         let started = Instant::now();
-        h.process(&input, &mut out, started, &c, &mut Vec::new(), usize::MAX)
-            .unwrap();
+        h.process(
+            &input,
+            &mut out,
+            started,
+            &c,
+            &mut Vec::new(),
+            &mut unlimited(),
+        )
+        .unwrap();
         assert!(
             started.elapsed() < Duration::from_millis(500),
             "work cap of 1 ms was not applied"
@@ -260,7 +395,7 @@ mod tests {
                 Instant::now(),
                 &c,
                 &mut Vec::new(),
-                usize::MAX,
+                &mut unlimited(),
             )
             .unwrap_err();
         assert_eq!(err.0.requests, 1);
@@ -276,8 +411,19 @@ mod tests {
             input.extend(req(Op::Source, id, 1000, b""));
         }
         let mut out = Vec::new();
+        let mut allow = Allowance {
+            out_limit: 2500,
+            ..unlimited()
+        };
         let p = h
-            .process(&input, &mut out, Instant::now(), &c, &mut Vec::new(), 2500)
+            .process(
+                &input,
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
             .unwrap();
         // Three replies of 1040 bytes pass 2500; the other seven requests wait.
         assert_eq!(p.requests, 3);
@@ -289,10 +435,141 @@ mod tests {
                 Instant::now(),
                 &c,
                 &mut Vec::new(),
-                usize::MAX,
+                &mut unlimited(),
             )
             .unwrap();
         assert_eq!(p.requests, 7);
+    }
+
+    #[test]
+    fn a_turn_is_bounded_in_requests_and_in_work_time() {
+        let (h, c) = handler(Protocol::Nines);
+        let mut input = Vec::new();
+        for id in 0..10 {
+            input.extend(req(Op::Echo, id, 0, b"x"));
+        }
+        let mut allow = Allowance {
+            requests: 4,
+            ..unlimited()
+        };
+        let p = h
+            .process(
+                &input,
+                &mut Vec::new(),
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
+            .unwrap();
+        assert_eq!((p.requests, allow.spent()), (4, true));
+        // Work: 300 µs each against 500 µs for the turn: the second one spends it.
+        let mut work = Vec::new();
+        for id in 0..5 {
+            work.extend(req(Op::Work, id, 300, b""));
+        }
+        let mut allow = Allowance {
+            work_us: 500,
+            ..unlimited()
+        };
+        let p = h
+            .process(
+                &work,
+                &mut Vec::new(),
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
+            .unwrap();
+        assert_eq!(p.requests, 2);
+        assert_eq!(p.consumed, 2 * HEADER_LEN);
+    }
+
+    #[test]
+    fn a_large_source_reply_is_produced_a_piece_at_a_time() {
+        let (h, c) = handler(Protocol::Nines);
+        let mut input = req(Op::Source, 7, 4000, b"");
+        input.extend(req(Op::Echo, 8, 0, b"after"));
+        let mut out = Vec::new();
+        let mut allow = Allowance {
+            out_limit: 1000,
+            ..unlimited()
+        };
+        let p = h
+            .process(
+                &input,
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
+            .unwrap();
+        // The header and as much payload as fits; the Echo behind it waits.
+        assert_eq!((p.requests, p.consumed, out.len()), (1, HEADER_LEN, 1000));
+        let mut rest = p.source.expect("the rest of the Source reply");
+        let mut limit = 1000;
+        loop {
+            limit += 1500;
+            let mut allow = Allowance {
+                out_limit: limit,
+                ..unlimited()
+            };
+            if h.continue_source(&mut rest, &mut out, &mut allow) {
+                break;
+            }
+        }
+        let (f, n) = decode(&out, 1 << 20).unwrap().unwrap();
+        assert_eq!(n, out.len());
+        assert!(f.payload.len() == 4000 && payload::check(7, f.payload));
+    }
+
+    #[test]
+    fn a_reply_that_does_not_fit_the_budget_is_not_started() {
+        let (h, c) = handler(Protocol::Nines);
+        let mut input = req(Op::Echo, 1, 0, &[7; 100]);
+        input.extend(req(Op::Echo, 2, 0, &[7; 100]));
+        input.extend(req(Op::Source, 3, 10_000, b""));
+        let mut out = Vec::new();
+        // Room for one echo reply (140 bytes) and a Source header plus 60 payload bytes.
+        let mut allow = Allowance {
+            budget: 140 + 100,
+            ..unlimited()
+        };
+        let p = h
+            .process(
+                &input,
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
+            .unwrap();
+        assert_eq!((p.requests, p.starved, out.len()), (1, Some(140), 140));
+        assert_eq!(allow.budget, 100);
+        // The rest waits; with 100 bytes more, the second echo would not fit either.
+        let mut allow = Allowance {
+            budget: 150,
+            ..unlimited()
+        };
+        let p = h
+            .process(
+                &input[p.consumed..],
+                &mut out,
+                Instant::now(),
+                &c,
+                &mut Vec::new(),
+                &mut allow,
+            )
+            .unwrap();
+        assert_eq!(out.len(), 280, "the second echo reply fit in 150");
+        assert_eq!(
+            (p.requests, p.starved),
+            (1, Some(HEADER_LEN)),
+            "10 bytes left: not even a Source header"
+        );
     }
 
     #[test]
@@ -306,7 +583,7 @@ mod tests {
                 Instant::now(),
                 &c,
                 &mut Vec::new(),
-                usize::MAX,
+                &mut unlimited(),
             )
             .unwrap();
         assert_eq!((p.consumed, out.as_slice()), (6, &b"hello\n"[..]));

@@ -32,6 +32,7 @@ mod acceptor;
 pub mod config;
 mod conn;
 pub mod handler;
+pub mod limits;
 pub mod listener;
 mod model;
 pub mod stats;
@@ -64,15 +65,26 @@ impl Server {
         };
         let local_addr = first.local_addr()?;
         let mut registry = stats::Registry::default();
-        let shutdown = Arc::new(AtomicBool::new(false));
+        let nofile = nines_common::sys::nofile().map_or(1024, |l| l.soft);
+        let admission = Arc::new(limits::Admission::new(limits::max_connections(
+            &config, nofile,
+        )));
+        let shared = model::Shared {
+            shutdown: Arc::new(AtomicBool::new(false)),
+            budget: Arc::new(limits::BufferBudget::new(
+                config.max_buffered,
+                admission.clone(),
+            )),
+            admission,
+        };
         let running = match config.model {
             #[cfg(feature = "pooled")]
             config::Model::Pooled => {
-                model::pooled::start(&config, listeners, &mut registry, &shutdown)?
+                model::pooled::start(&config, listeners, &mut registry, &shared)?
             }
             #[cfg(feature = "thread-per-connection")]
             config::Model::ThreadPerConnection => {
-                model::threaded::start(&config, listeners, &mut registry, &shutdown)?
+                model::threaded::start(&config, listeners, &mut registry, &shared)?
             }
             #[allow(unreachable_patterns)]
             other => {
@@ -84,7 +96,7 @@ impl Server {
         };
         Ok(ServerHandle {
             local_addr,
-            shutdown,
+            shared,
             running,
             registry,
         })
@@ -119,7 +131,7 @@ pub fn listener_count(config: &ServerConfig) -> usize {
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    shutdown: Arc<AtomicBool>,
+    shared: model::Shared,
     running: model::Running,
     registry: stats::Registry,
 }
@@ -135,6 +147,17 @@ impl ServerHandle {
         self.registry.snapshot()
     }
 
+    /// Most connections it holds at once (`--max-connections`, or what the descriptor limit
+    /// leaves room for).
+    pub fn max_connections(&self) -> usize {
+        self.shared.admission.max()
+    }
+
+    /// Unsent reply bytes its connections hold now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.budget.used()
+    }
+
     /// Stops accepting, closes every connection, waits for all threads, returns the counters.
     pub fn shutdown(mut self) -> Snapshot {
         self.stop();
@@ -142,7 +165,7 @@ impl ServerHandle {
     }
 
     fn stop(&mut self) {
-        self.shutdown.store(true, Ordering::Release);
+        self.shared.shutdown.store(true, Ordering::Release);
         for w in &self.running.wakers {
             // A failed wake means the thread's poll is gone already.
             let _ = w.wake();

@@ -5,14 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::Parser;
-use nines_common::units::ByteCount;
+use nines_common::units::{ByteCount, HumanDuration};
 use nines_common::usage::{exit_with, parse_or_exit};
 use nines_common::{sys, DEFAULT_PORT};
 use nines_server::config::{
     Model, DEFAULT_BACKLOG, DEFAULT_MAX_THREADS, DEFAULT_WORK_CAP_US, DEFAULT_WRITE_HIGH_WATER,
 };
 use nines_server::listener::{backlog_warning, ListenOptions};
-use nines_server::{Balance, Protocol, Server, ServerConfig};
+use nines_server::{limits, Balance, Protocol, Server, ServerConfig};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// A tuned mio/epoll TCP server for the nines protocol or plain echo.
@@ -71,6 +71,25 @@ struct Cli {
     /// Unsent reply bytes per connection above which reading from it pauses (backpressure).
     #[arg(long, default_value_t = ByteCount(DEFAULT_WRITE_HIGH_WATER))]
     write_high_water: ByteCount,
+    /// Unsent reply bytes the whole server may hold; past it, clients that do not read their
+    /// replies are held back (and closed by --send-timeout), those that read go on.
+    #[arg(long, default_value_t = ByteCount(limits::DEFAULT_MAX_BUFFERED))]
+    max_buffered: ByteCount,
+    /// Close a connection whose request, once begun, is not complete within this (stops a
+    /// slowloris); 0 never.
+    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_READ_TIMEOUT))]
+    read_timeout: HumanDuration,
+    /// Close a connection with no request for this long; 0 never.
+    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_IDLE_TIMEOUT))]
+    idle_timeout: HumanDuration,
+    /// Close a connection whose replies make no progress toward the client for this long; 0
+    /// never.
+    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_SEND_TIMEOUT))]
+    send_timeout: HumanDuration,
+    /// Most connections at once; at the limit the longest-idle connection (idle 1 s or more) is
+    /// closed to make room, else the new one [default: what `ulimit -n` leaves room for].
+    #[arg(long)]
+    max_connections: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +125,11 @@ fn settings(cli: &Cli) -> (ServerConfig, ListenOptions) {
         max_frame_bytes: cli.max_frame.0,
         work_cap_us: cli.work_cap_us,
         write_high_water: cli.write_high_water.0,
+        idle_timeout: nonzero(cli.idle_timeout),
+        read_timeout: nonzero(cli.read_timeout),
+        send_timeout: nonzero(cli.send_timeout),
+        max_connections: cli.max_connections,
+        max_buffered: cli.max_buffered.0,
     };
     let opts = ListenOptions {
         backlog: cli.backlog,
@@ -125,6 +149,15 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     if let Some(w) = backlog_warning(cli.backlog) {
         tracing::warn!("{w}");
     }
+    if let (Some(asked), Ok(l)) = (config.max_connections, sys::nofile()) {
+        let room = limits::descriptor_room(config, l.soft);
+        if asked > room {
+            tracing::warn!(
+                "--max-connections {asked} is more than the descriptor limit leaves room for ({room}, ulimit -n {}): past that, accept() fails with EMFILE and the server backs off",
+                l.soft
+            );
+        }
+    }
     // Register the signal handlers before any thread exists, so none of them takes the signal.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .context("installing signal handlers")?;
@@ -132,12 +165,14 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     let server = Server::bind(addr, config.clone(), opts)
         .with_context(|| format!("cannot listen on {addr}"))?;
     eprintln!(
-        "nines-server: {} model | protocol {} | {} | backlog {} | max frame {} B",
+        "nines-server: {} model | protocol {} | {} | backlog {} | max frame {} B | max {} connections, {} buffered",
         config.model,
         config.protocol,
         layout(config),
         cli.backlog,
-        config.max_frame_bytes
+        config.max_frame_bytes,
+        server.max_connections(),
+        ByteCount(config.max_buffered),
     );
     {
         let mut out = std::io::stdout().lock();
@@ -152,6 +187,11 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     let stats = server.shutdown();
     println!("nines-server stopped: {stats}");
     Ok(())
+}
+
+/// A timeout flag: 0 means never.
+fn nonzero(d: HumanDuration) -> Option<std::time::Duration> {
+    (!d.0.is_zero()).then_some(d.0)
 }
 
 /// The thread layout in words, for the start-up line.

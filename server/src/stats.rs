@@ -89,6 +89,20 @@ counters! {
     work_capped => "work_capped",
     /// Connections refused because --max-threads connection threads were running.
     refused_max_threads => "refused_max_threads",
+    /// Connections closed at once because --max-connections were open and none was idle.
+    refused_max_connections => "refused_max_connections",
+    /// Idle connections closed to make room for a new one at --max-connections.
+    evicted_idle => "evicted_idle",
+    /// Connections closed because a request begun was not finished within --read-timeout.
+    closed_read_timeout => "closed_read_timeout",
+    /// Connections closed after --idle-timeout without a request.
+    closed_idle_timeout => "closed_idle_timeout",
+    /// Connections closed because their replies made no progress for --send-timeout.
+    closed_send_timeout => "closed_send_timeout",
+    /// Connections closed under --max-buffered pressure: far over their share, not reading.
+    closed_over_budget => "closed_over_budget",
+    /// Turns a connection ended with work left, to give the others theirs (fairness).
+    turns_yielded => "turns_yielded",
     /// read() calls that returned data.
     reads => "reads",
     /// write() calls that wrote data.
@@ -144,6 +158,20 @@ pub fn ns_between(a: std::time::Instant, b: std::time::Instant) -> u64 {
 }
 
 impl Counters {
+    /// Counts a connection closed by a limit.
+    pub(crate) fn count_expiry(&self, why: crate::limits::Expiry) {
+        use crate::limits::Expiry;
+        bump(
+            match why {
+                Expiry::Read => &self.closed_read_timeout,
+                Expiry::Idle => &self.closed_idle_timeout,
+                Expiry::Send => &self.closed_send_timeout,
+                Expiry::OverBudget => &self.closed_over_budget,
+            },
+            1,
+        );
+    }
+
     pub(crate) fn count_decode_error(&self, e: &DecodeError) {
         let c = match e {
             DecodeError::BadMagic => &self.err_bad_magic,

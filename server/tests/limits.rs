@@ -9,56 +9,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nines_protocol::{decode, encode, payload, Header, Op, HEADER_LEN};
-use util::{Counters, ServerProc};
-
-fn request(op: Op, id: u64, arg: u32) -> Vec<u8> {
-    let mut v = Vec::new();
-    encode(
-        &Header {
-            arg,
-            ..Header::request(op, id)
-        },
-        &[],
-        &mut v,
-    );
-    v
-}
-
-/// Asks the server for its counters over a fresh connection.
-fn stats(addr: std::net::SocketAddr) -> Vec<(String, u64)> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&request(Op::Stats, 1, 0)).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = s.read(&mut chunk).expect("stats reply in time");
-        assert!(n > 0, "server closed the stats connection");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some((f, _)) = decode(&buf, 1 << 20).unwrap() {
-            return nines_protocol::stats::parse(f.payload).unwrap();
-        }
-    }
-}
-
-fn get(stats: &[(String, u64)], name: &str) -> u64 {
-    stats.iter().find(|(k, _)| k == name).unwrap().1
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
-}
+use nines_protocol::{decode, payload, Op, HEADER_LEN};
+use util::{cpu_seconds, get, request, rss_kib, stats, Counters, ServerProc};
 
 #[test]
 fn a_client_that_does_not_read_is_held_back_and_loses_nothing() {
@@ -116,7 +68,9 @@ fn out_of_descriptors_backs_off_without_spinning_and_recovers() {
     // Soft and hard RLIMIT_NOFILE of 24, so the server cannot raise it: about a dozen
     // descriptors are left for connections after its own (stdio, epoll, eventfds, listener).
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nines-server"));
-    cmd.args(["--port", "0", "--workers", "1"])
+    // --max-connections past the descriptor limit, on purpose: without it the server would
+    // never let the descriptor limit be what refuses (the point of the limit).
+    cmd.args(["--port", "0", "--workers", "1", "--max-connections", "1000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits; the

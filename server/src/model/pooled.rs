@@ -6,15 +6,16 @@
 
 use std::io;
 use std::net::TcpListener as StdListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use mio::{Poll, Waker};
 
-use super::Running;
+use super::{Running, Shared};
 use crate::acceptor::{self, Acceptor, Dispatch, WorkerLink};
 use crate::config::ServerConfig;
 use crate::handler::Handler;
+use crate::limits::ConnLimits;
 use crate::stats::Registry;
 use crate::worker::{self, Worker};
 
@@ -23,8 +24,9 @@ pub(crate) fn start(
     config: &ServerConfig,
     listeners: Vec<StdListener>,
     registry: &mut Registry,
-    shutdown: &Arc<AtomicBool>,
+    shared: &Shared,
 ) -> io::Result<Running> {
+    let shutdown = &shared.shutdown;
     let mut running = Running::default();
     // Register every counter block first so the handler's Stats replies sum all threads.
     let worker_counters: Vec<_> = (0..config.workers.max(1))
@@ -73,7 +75,9 @@ pub(crate) fn start(
             handler: handler.clone(),
             counters,
             load,
-            config: config.clone(),
+            limits: ConnLimits::new(config),
+            budget: shared.budget.clone(),
+            admission: shared.admission.clone(),
             listener: worker_listeners.next().flatten(),
         });
     }
@@ -82,6 +86,7 @@ pub(crate) fn start(
         workers: links,
         balance: config.balance,
         next: AtomicUsize::new(0),
+        admission: shared.admission.clone(),
     });
     for (id, (listener, counters)) in listeners.zip(acceptor_counters).enumerate() {
         listener.set_nonblocking(true)?;

@@ -14,7 +14,7 @@
 use std::io;
 use std::net::TcpListener as StdListener;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,11 +22,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Waker};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
-use super::Running;
+use super::{Running, Shared};
 use crate::acceptor::{self, run_acceptor, AcceptSink, WarnLimiter};
 use crate::config::ServerConfig;
-use crate::conn::{Conn, Ctx, Next};
+use crate::conn::{Conn, Ctx, Next, Readiness};
 use crate::handler::Handler;
+use crate::limits::{ConnLimits, Expiry};
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
 
 /// Stack of a connection thread: enough for the handler, small enough for 10,000 threads.
@@ -41,7 +42,7 @@ pub(crate) fn start(
     config: &ServerConfig,
     listeners: Vec<StdListener>,
     registry: &mut Registry,
-    shutdown: &Arc<AtomicBool>,
+    shared: &Shared,
 ) -> io::Result<Running> {
     let listener = listeners
         .into_iter()
@@ -55,7 +56,7 @@ pub(crate) fn start(
     let waker = Arc::new(Waker::new(poll.registry(), acceptor::WAKER)?);
     let listener = TcpListener::from_std(listener);
     let acceptor = ThreadedAcceptor {
-        shutdown: shutdown.clone(),
+        shared: shared.clone(),
         counters: acceptor_counters,
         conn_counters,
         handler,
@@ -72,7 +73,7 @@ pub(crate) fn start(
 }
 
 struct ThreadedAcceptor {
-    shutdown: Arc<AtomicBool>,
+    shared: Shared,
     counters: Arc<Counters>,
     conn_counters: Arc<Counters>,
     handler: Handler,
@@ -86,7 +87,13 @@ impl ThreadedAcceptor {
             acceptor: &self,
             refusals: WarnLimiter::default(),
         };
-        run_acceptor(poll, listener, &self.shutdown, &self.counters, &mut sink);
+        run_acceptor(
+            poll,
+            listener,
+            &self.shared.shutdown,
+            &self.counters,
+            &mut sink,
+        );
         // Connection threads see the flag within a tick; wait so the final counters include them.
         let deadline = Instant::now() + EXIT_WAIT;
         while self.live.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
@@ -95,14 +102,24 @@ impl ThreadedAcceptor {
     }
 
     fn spawn_connection(&self, stream: TcpStream, refusals: &mut WarnLimiter) {
-        let live = self.live.load(Ordering::Acquire);
-        if live >= self.config.max_threads {
-            bump(&self.counters.refused_max_threads, 1);
+        let over_connections = self.shared.admission.admit();
+        let over_threads = self.live.load(Ordering::Acquire) >= self.config.max_threads;
+        if over_connections || over_threads {
+            // This model has no event loop to find an idle connection in: past either limit
+            // the new connection is closed (the pooled model closes the longest-idle instead).
+            let counter = if over_threads {
+                &self.counters.refused_max_threads
+            } else {
+                &self.counters.refused_max_connections
+            };
+            bump(counter, 1);
             bump(&self.counters.closed, 1);
+            self.shared.admission.release();
             if refusals.ready() {
                 tracing::warn!(
                     max_threads = self.config.max_threads,
-                    "refusing connections: --max-threads connection threads are running (raise --max-threads, or use the pooled model)"
+                    max_connections = self.shared.admission.max(),
+                    "refusing connections: --max-threads or --max-connections reached (raise them, or use the pooled model)"
                 );
             }
             return; // Dropping the stream closes it.
@@ -110,11 +127,10 @@ impl ThreadedAcceptor {
         self.live.fetch_add(1, Ordering::AcqRel);
         let conn = ConnThread {
             handler: self.handler.clone(),
-            shared: self.conn_counters.clone(),
-            shutdown: self.shutdown.clone(),
+            counters: self.conn_counters.clone(),
+            shared: self.shared.clone(),
             live: self.live.clone(),
-            write_high_water: self.config.write_high_water,
-            max_frame_bytes: self.config.max_frame_bytes,
+            limits: ConnLimits::new(&self.config),
         };
         let spawned = std::thread::Builder::new()
             .name("nines-conn".into())
@@ -123,6 +139,7 @@ impl ThreadedAcceptor {
         if let Err(e) = spawned {
             // The closure (and the stream in it) was dropped: the connection is closed.
             self.live.fetch_sub(1, Ordering::AcqRel);
+            self.shared.admission.release();
             bump(&self.counters.refused_max_threads, 1);
             bump(&self.counters.closed, 1);
             if refusals.ready() {
@@ -147,11 +164,10 @@ impl AcceptSink for Spawner<'_> {
 
 struct ConnThread {
     handler: Handler,
-    shared: Arc<Counters>,
-    shutdown: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    shared: Shared,
     live: Arc<AtomicUsize>,
-    write_high_water: usize,
-    max_frame_bytes: usize,
+    limits: ConnLimits,
 }
 
 impl ConnThread {
@@ -159,65 +175,94 @@ impl ConnThread {
         let local = Counters::default();
         let mut phases = PhaseTimes::default();
         let mut reply_offsets = Vec::new();
-        let mut conn = Conn::new(stream);
+        let mut conn = Conn::new(stream, self.shared.budget.clone(), Instant::now());
         let mut last_publish = Instant::now();
-        while !self.shutdown.load(Ordering::Acquire) {
-            // Level-triggered poll(2) on our one socket; never ask for input while paused, or a
-            // client that does not read its replies would make us spin.
-            // A peer's FIN shows as readable (read returns 0); POLLHUP/POLLERR come regardless.
-            let mut want = PollFlags::empty();
-            if !conn.is_paused() {
-                want |= PollFlags::POLLIN;
-            }
-            if conn.wants_write() {
-                want |= PollFlags::POLLOUT;
-            }
-            let revents = {
-                let fd = conn.stream().as_fd();
-                let mut fds = [PollFd::new(fd, want)];
-                match nix::poll::poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
-                    Ok(0) => None,
-                    Ok(_) => fds[0].revents(),
-                    Err(nix::errno::Errno::EINTR) => None,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "poll failed on a connection");
+        let mut next = Next::Keep;
+        while !self.shared.shutdown.load(Ordering::Acquire) {
+            let event = if next == Next::Yield {
+                // It yielded with work left: carry on without waiting (the kernel schedules the
+                // other connections' threads in between).
+                None
+            } else {
+                match wait(&conn) {
+                    Ok(r) => r,
+                    Err(()) => {
                         bump(&local.err_io, 1);
                         break;
                     }
                 }
             };
-            if let Some(r) = revents {
-                let woke = Instant::now();
-                let mut ctx = Ctx {
-                    handler: &self.handler,
-                    counters: &local,
-                    reply_offsets: &mut reply_offsets,
-                    write_high_water: self.write_high_water,
-                    max_frame_bytes: self.max_frame_bytes,
-                    phases: &mut phases,
-                };
-                let closed = r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
-                let next = conn.on_event(
-                    r.contains(PollFlags::POLLIN),
-                    r.contains(PollFlags::POLLOUT),
-                    closed,
-                    &mut ctx,
-                );
-                phases.busy_ns += ns_between(woke, Instant::now());
-                phases.publish(&local);
-                if next == Next::Close {
-                    break;
+            let woke = Instant::now();
+            let mut ctx = Ctx {
+                handler: &self.handler,
+                counters: &local,
+                reply_offsets: &mut reply_offsets,
+                limits: &self.limits,
+                phases: &mut phases,
+            };
+            next = match (next, event) {
+                (Next::Yield, _) => conn.resume(&mut ctx),
+                (Next::Wait, _) if self.shared.budget.room() >= conn.needs() => {
+                    conn.resume(&mut ctx)
                 }
+                (Next::Wait, _) => Next::Wait,
+                (_, Some(ev)) => conn.on_event(ev, &mut ctx),
+                (_, None) => Next::Keep,
+            };
+            phases.busy_ns += ns_between(woke, Instant::now());
+            phases.publish(&local);
+            if next == Next::Yield {
+                bump(&local.turns_yielded, 1);
+            }
+            if next == Next::Close {
+                break;
+            }
+            let over = self.shared.budget.under_pressure() && conn.over_share(woke);
+            if let Some(why) = conn
+                .expired(woke, &self.limits)
+                .or(over.then_some(Expiry::OverBudget))
+            {
+                local.count_expiry(why);
+                break;
             }
             if last_publish.elapsed() >= TICK {
-                local.drain_into(&self.shared);
+                local.drain_into(&self.counters);
                 last_publish = Instant::now();
             }
         }
         drop(conn);
         bump(&local.closed, 1);
         phases.publish(&local);
-        local.drain_into(&self.shared);
+        local.drain_into(&self.counters);
+        self.shared.admission.release();
         self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Waits up to a tick on the connection's one socket (level-triggered poll(2)); `Ok(None)` when
+/// the tick passed with nothing to do. Input is asked for only while the connection takes it, or
+/// a client that does not read its replies would make this spin. A peer's FIN shows as readable
+/// (read returns 0); POLLHUP/POLLERR come regardless.
+fn wait(conn: &Conn) -> Result<Option<Readiness>, ()> {
+    let mut want = PollFlags::empty();
+    if conn.wants_read() {
+        want |= PollFlags::POLLIN;
+    }
+    if conn.wants_write() {
+        want |= PollFlags::POLLOUT;
+    }
+    let fd = conn.stream().as_fd();
+    let mut fds = [PollFd::new(fd, want)];
+    match nix::poll::poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(None),
+        Ok(_) => Ok(fds[0].revents().map(|r| Readiness {
+            readable: r.contains(PollFlags::POLLIN),
+            writable: r.contains(PollFlags::POLLOUT),
+            read_closed: r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+        })),
+        Err(e) => {
+            tracing::debug!(error = %e, "poll failed on a connection");
+            Err(())
+        }
     }
 }

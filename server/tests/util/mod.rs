@@ -2,12 +2,14 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nines_driver::config::{BenchConfig, StopAt};
+use nines_protocol::{decode, encode, Header, Op};
 
 /// A running `nines-server` process, killed on drop if the test did not stop it.
 pub struct ServerProc {
@@ -130,4 +132,53 @@ pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
         drain_timeout: Duration::from_secs(5),
         ..BenchConfig::default()
     }
+}
+
+/// One nines request frame.
+pub fn request(op: Op, id: u64, arg: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    encode(
+        &Header {
+            arg,
+            ..Header::request(op, id)
+        },
+        &[],
+        &mut v,
+    );
+    v
+}
+
+/// Asks the server for its counters over a fresh connection.
+pub fn stats(addr: std::net::SocketAddr) -> Vec<(String, u64)> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&request(Op::Stats, 1, 0)).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("stats reply in time");
+        assert!(n > 0, "server closed the stats connection");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some((f, _)) = decode(&buf, 1 << 20).unwrap() {
+            return nines_protocol::stats::parse(f.payload).unwrap();
+        }
+    }
+}
+
+pub fn get(stats: &[(String, u64)], name: &str) -> u64 {
+    stats.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
 }

@@ -1,0 +1,191 @@
+//! Hostile and careless clients against the real binary: each is held to a limit that is
+//! counted, and none of them costs the other clients their service.
+//!
+//! - a slowloris (a request trickled a byte at a time) is closed within `--read-timeout`;
+//! - a connection with no requests is closed after `--idle-timeout`;
+//! - clients that ask for megabytes and never read cannot push the server's memory past
+//!   `--max-buffered` (besides each connection's read buffer), and are closed by
+//!   `--send-timeout` once their kernel buffers are full;
+//! - one connection's pipelined Work cannot make a light client wait behind all of it.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::run::{run, Hooks};
+use nines_protocol::Op;
+use util::{config, get, request, rss_kib, stats, ServerProc};
+
+/// Waits (bounded) until the server closes `s`; how long that took.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(started.elapsed())
+            }
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+#[test]
+fn a_slowloris_is_closed_within_the_read_timeout_in_both_models() {
+    for model in ["pooled", "thread-per-connection"] {
+        let server =
+            ServerProc::start(&["--workers", "1", "--model", model, "--read-timeout", "1s"]);
+        let mut slow = TcpStream::connect(server.addr).unwrap();
+        let frame = request(Op::Echo, 1, 0);
+        let started = Instant::now();
+        // A byte every 200 ms: each keeps the socket busy, none completes the 40-byte header.
+        let mut closed = None;
+        for b in &frame[..10] {
+            if slow.write_all(&[*b]).is_err() {
+                break;
+            }
+            if let Some(t) = closed_within(&mut slow, Duration::from_millis(200)) {
+                closed = Some(t);
+                break;
+            }
+        }
+        let closed = closed.or_else(|| closed_within(&mut slow, Duration::from_secs(3)));
+        let took = started.elapsed();
+        assert!(closed.is_some(), "{model}: the slowloris was never closed");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_millis(2_000),
+            "{model}: closed after {took:?}"
+        );
+        // A well-behaved client beside it is served throughout.
+        let r = run(&config(server.addr, 500), &mut Hooks::default()).unwrap();
+        assert_eq!((r.requests, r.errors), (500, 0), "{model}");
+        let c = server.stop_and_count();
+        assert_eq!(c.get("closed_read_timeout"), 1, "{model}");
+    }
+}
+
+#[test]
+fn a_connection_without_requests_is_closed_after_the_idle_timeout() {
+    let server = ServerProc::start(&["--workers", "1", "--idle-timeout", "1s"]);
+    let mut idle = TcpStream::connect(server.addr).unwrap();
+    idle.write_all(&request(Op::Echo, 1, 0)).unwrap();
+    let mut reply = [0u8; 40];
+    idle.read_exact(&mut reply).unwrap();
+    let t = closed_within(&mut idle, Duration::from_secs(5)).expect("closed");
+    assert!(
+        t >= Duration::from_millis(900) && t < Duration::from_millis(2_000),
+        "{t:?}"
+    );
+    let c = server.stop_and_count();
+    assert_eq!(c.get("closed_idle_timeout"), 1);
+    assert_eq!(c.get("closed_read_timeout"), 0);
+}
+
+#[test]
+fn clients_that_never_read_cannot_push_memory_past_the_budget() {
+    const CONNS: usize = 2_000;
+    const BUDGET_MIB: u64 = 16;
+    let server = ServerProc::start(&[
+        "--workers",
+        "1",
+        "--max-buffered",
+        "16m",
+        "--send-timeout",
+        "3s",
+        "--read-timeout",
+        "60s",
+    ]);
+    let pid = server.child.id();
+    let before = rss_kib(pid);
+    // Each asks for four 1 MiB replies in 160 bytes and never reads: 8 GiB asked in all.
+    let mut ask = Vec::new();
+    for id in 0..4 {
+        ask.extend(request(Op::Source, id, 1 << 20));
+    }
+    let greedy: Vec<TcpStream> = (0..CONNS)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(&ask).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let grown_kib = rss_kib(pid).saturating_sub(before);
+    // The budget is a hard bound on unsent replies; besides it each connection has its 4 KiB
+    // read buffer and a little bookkeeping (8 KiB is generous), and the allocator keeps some
+    // slack. About 36 MiB in all, where it was 2 GB before the budget.
+    let bound_kib = BUDGET_MIB * 1024 + CONNS as u64 * 8 + 4 * 1024;
+    assert!(
+        grown_kib < bound_kib,
+        "server RSS grew {grown_kib} KiB (bound {bound_kib} KiB)"
+    );
+    // A client that does read is served meanwhile.
+    let r = run(&config(server.addr, 300), &mut Hooks::default()).unwrap();
+    assert_eq!((r.requests, r.errors), (300, 0), "{:?}", r.errors_by_kind);
+    // Once their kernel buffers are full their replies make no progress, and the send timeout
+    // closes every one of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&stats(server.addr), "closed_send_timeout") < CONNS as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "never-reading clients were not closed"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let c = server.stop_and_count();
+    assert_eq!(c.get("closed_send_timeout"), CONNS as u64);
+    drop(greedy);
+}
+
+#[test]
+fn a_light_client_is_not_stuck_behind_another_connections_pipelined_work() {
+    // One worker; one connection pipelines 40 Work requests of 50 ms (2 s of CPU). Without
+    // per-turn bounds a light client's request waited behind all of it.
+    let server = ServerProc::start(&["--workers", "1"]);
+    let heavy_cfg = BenchConfig {
+        connections: 1,
+        pipeline: 40,
+        stop: StopAt::Requests(40),
+        threads: 1,
+        ..config(server.addr, 40)
+    };
+    let mut heavy_cfg = heavy_cfg;
+    heavy_cfg.request.op = Op::Work;
+    heavy_cfg.request.work_us = 50_000;
+    let heavy = std::thread::spawn(move || run(&heavy_cfg, &mut Hooks::default()).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    let light_cfg = BenchConfig {
+        connections: 1,
+        threads: 1,
+        stop: StopAt::Duration(Duration::from_millis(1_200)),
+        ..config(server.addr, 0)
+    };
+    let light = run(&light_cfg, &mut Hooks::default()).unwrap();
+    let heavy = heavy.join().unwrap();
+    assert_eq!((heavy.requests, heavy.errors), (40, 0));
+    let l = light.latency_us.expect("the light client was answered");
+    // Each of its requests waits at most for the one Work request in progress (50 ms).
+    assert!(
+        l.p99 < 120_000.0,
+        "light client p99 {} µs beside the heavy one",
+        l.p99
+    );
+    assert!(
+        light.requests >= 15,
+        "{} light requests in 1.2 s",
+        light.requests
+    );
+    let c = server.stop_and_count();
+    assert!(
+        c.get("turns_yielded") >= 30,
+        "the heavy connection gave way: {}",
+        c.get("turns_yielded")
+    );
+}
