@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod errors;
+pub mod hostile;
 pub mod kernel;
 pub mod manifest;
 pub mod node;

@@ -33,6 +33,21 @@ const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// At most one accept-error warning per this long, so a storm of EMFILEs is not a storm of logs.
 const WARN_EVERY: Duration = Duration::from_secs(5);
+/// How long an acceptor leaves connections in the kernel's queue when it is ahead of the
+/// workers at `--max-connections` (see [`Taken::Pause`]).
+const PAUSE: Duration = Duration::from_millis(5);
+
+/// What an accept loop does after handing one connection on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// Accept the next.
+    Go,
+    /// Stop for a moment: the connections accepted but not yet placed would use descriptors
+    /// the server keeps in reserve. The rest wait in the kernel's queue.
+    Pause,
+    /// Stop for good: the server is going away.
+    Stop,
+}
 
 /// The way into one worker.
 #[cfg(feature = "pooled")]
@@ -99,13 +114,14 @@ impl AcceptState {
     }
 
     /// Accepts every pending connection and gives each to `take`; stops early (returning false)
-    /// if `take` returns false. Edge-triggered polling will not report connections left pending
-    /// after an error, so callers also run this when their back-off timeout expires.
+    /// if `take` says [`Taken::Stop`], and for a moment (a short back-off) if it says
+    /// [`Taken::Pause`]. Edge-triggered polling will not report connections left pending, so
+    /// callers also run this when their back-off timeout expires.
     pub fn accept_batch(
         &mut self,
         listener: &TcpListener,
         counters: &Counters,
-        mut take: impl FnMut(TcpStream) -> bool,
+        mut take: impl FnMut(TcpStream) -> Taken,
     ) -> bool {
         let started = Instant::now();
         let mut accepted = 0u64;
@@ -118,9 +134,16 @@ impl AcceptState {
                         tracing::debug!(error = %e, "TCP_NODELAY failed on an accepted socket");
                     }
                     accepted += 1;
-                    if !take(stream) {
-                        go_on = false;
-                        break;
+                    match take(stream) {
+                        Taken::Go => {}
+                        Taken::Pause => {
+                            self.backoff = Some(PAUSE);
+                            break;
+                        }
+                        Taken::Stop => {
+                            go_on = false;
+                            break;
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -176,8 +199,8 @@ impl AcceptState {
 
 /// Where an acceptor thread's connections go: the one thing the models' acceptors differ in.
 pub(crate) trait AcceptSink {
-    /// Takes one accepted connection; false stops the acceptor (the server is going away).
-    fn take(&mut self, stream: TcpStream) -> bool;
+    /// Takes one accepted connection, and says whether to accept the next.
+    fn take(&mut self, stream: TcpStream) -> Taken;
     /// Called after each accept batch (the pooled model wakes its workers here, once each).
     fn batch_done(&mut self) {}
 }
@@ -271,7 +294,7 @@ struct HandOff<'a> {
 
 #[cfg(feature = "pooled")]
 impl AcceptSink for HandOff<'_> {
-    fn take(&mut self, stream: TcpStream) -> bool {
+    fn take(&mut self, stream: TcpStream) -> Taken {
         let w = self.dispatch.pick(&mut self.rng);
         let link = &self.dispatch.workers[w];
         link.load.fetch_add(1, Ordering::Relaxed);
@@ -281,7 +304,17 @@ impl AcceptSink for HandOff<'_> {
         let over_limit = self.dispatch.admission.admit();
         let handoff = crate::worker::Handoff { stream, over_limit };
         // A closed channel means the worker has exited: we are shutting down.
-        link.tx.send(handoff).is_ok()
+        if link.tx.send(handoff).is_err() {
+            return Taken::Stop;
+        }
+        // Past the limit, every connection accepted holds a descriptor until its worker makes
+        // room or closes it: do not get further ahead than the reserve allows.
+        let admission = &self.dispatch.admission;
+        if admission.open() >= admission.max() + crate::limits::ACCEPT_AHEAD {
+            Taken::Pause
+        } else {
+            Taken::Go
+        }
     }
 
     fn batch_done(&mut self) {

@@ -43,8 +43,12 @@ pub const PRESSURE_STALL: Duration = Duration::from_millis(500);
 pub const SOURCE_RESUME_BYTES: usize = SOURCE_PIECE_BYTES / 16;
 /// At `--max-connections`, only a connection idle at least this long is closed to make room.
 pub const EVICT_IDLE_AFTER: Duration = Duration::from_secs(1);
-/// Descriptors kept back from `--max-connections` for listeners, epoll, eventfds and files.
+/// Descriptors kept back from `--max-connections` for listeners, epoll, eventfds and files, and
+/// for connections accepted past the limit that are not yet placed ([`ACCEPT_AHEAD`]).
 pub const RESERVED_FDS: usize = 64;
+/// How far past `--max-connections` an acceptor may get before it pauses and leaves new
+/// connections in the kernel's queue until its workers have made room or refused them.
+pub const ACCEPT_AHEAD: usize = 16;
 
 /// A connection's limits, fixed for the server's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::acceptor::AcceptState;
+use crate::acceptor::{AcceptState, Taken};
 use crate::conn::{Conn, Ctx, Next, Readiness};
 use crate::handler::Handler;
 use crate::limits::{Admission, BufferBudget, ConnLimits, Expiry};
@@ -244,7 +244,7 @@ impl Worker {
             let over_limit = self.admission.admit();
             self.load.fetch_add(1, Ordering::Relaxed);
             self.adopt(st, Handoff { stream, over_limit });
-            true
+            Taken::Go
         });
         st.accept = accept;
         self.listener = Some(listener);

@@ -189,3 +189,45 @@ fn a_light_client_is_not_stuck_behind_another_connections_pipelined_work() {
         c.get("turns_yielded")
     );
 }
+
+#[test]
+fn at_max_connections_idle_ones_make_room_and_busy_ones_are_kept() {
+    let server = ServerProc::start(&["--workers", "1", "--max-connections", "4"]);
+    // Four connections, each mid-request (a partial frame): not idle, not evictable.
+    let frame = request(Op::Echo, 1, 0);
+    let mut busy: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(&frame[..10]).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_200));
+    // A fifth finds no idle connection to replace: it is closed at once.
+    let mut fifth = TcpStream::connect(server.addr).unwrap();
+    assert!(
+        closed_within(&mut fifth, Duration::from_secs(2)).is_some(),
+        "refused"
+    );
+    // Finish one request: that connection becomes idle, and after a second it makes room.
+    busy[0].write_all(&frame[10..]).unwrap();
+    let mut reply = [0u8; 40];
+    busy[0].read_exact(&mut reply).unwrap();
+    std::thread::sleep(Duration::from_millis(1_200));
+    let mut newcomer = TcpStream::connect(server.addr).unwrap();
+    newcomer
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    newcomer.write_all(&frame).unwrap();
+    newcomer
+        .read_exact(&mut reply)
+        .expect("the newcomer is served");
+    let c = server.stop_and_count();
+    assert_eq!(c.get("refused_max_connections"), 1, "the fifth");
+    assert_eq!(
+        c.get("evicted_idle"),
+        1,
+        "the idle one made room for the newcomer"
+    );
+    drop(busy);
+}

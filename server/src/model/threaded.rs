@@ -23,7 +23,7 @@ use mio::{Poll, Waker};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use super::{Running, Shared};
-use crate::acceptor::{self, run_acceptor, AcceptSink, WarnLimiter};
+use crate::acceptor::{self, run_acceptor, AcceptSink, Taken, WarnLimiter};
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next, Readiness};
 use crate::handler::Handler;
@@ -156,9 +156,9 @@ struct Spawner<'a> {
 }
 
 impl AcceptSink for Spawner<'_> {
-    fn take(&mut self, stream: TcpStream) -> bool {
+    fn take(&mut self, stream: TcpStream) -> Taken {
         self.acceptor.spawn_connection(stream, &mut self.refusals);
-        true
+        Taken::Go
     }
 }
 

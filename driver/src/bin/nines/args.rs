@@ -42,6 +42,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print a saved result again, in any format.
     Report(ReportArgs),
+    /// Misbehave at a server on purpose (idle, slowloris, never-reading or connect-and-drop
+    /// clients) and report how it dealt with them; see docs/limits.md.
+    Hostile(HostileArgs),
     /// Serve the JSON-lines benchmark node protocol on stdin/stdout (init, bench_run,
     /// bench_profile, bench_sweep); logs go to stderr. See docs/node.md.
     Node,
@@ -79,6 +82,27 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct HostileArgs {
+    /// Server to pester, as host:port.
+    pub target: String,
+    /// How the clients misbehave.
+    #[arg(long, value_enum)]
+    pub mode: nines_driver::hostile::Mode,
+    /// Connections kept open (replaced when the server closes them).
+    #[arg(short, long, default_value_t = 100)]
+    pub connections: usize,
+    /// connect-drop: connections opened and closed per second.
+    #[arg(short = 'R', long, default_value = "100", value_parser = parse_rate)]
+    pub rate: f64,
+    /// How long.
+    #[arg(short, long, default_value_t = HumanDuration(Duration::from_secs(10)))]
+    pub duration: HumanDuration,
+    /// Write the summary as JSON to FILE, or to stdout with `-`.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

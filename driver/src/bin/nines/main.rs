@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use args::{BenchArgs, Cli, Command, MergeArgs, ReportArgs};
+use args::{BenchArgs, Cli, Command, HostileArgs, MergeArgs, ReportArgs};
 use nines_common::usage::{exit_with, parse_or_exit, UsageError};
 use nines_driver::config::defaults;
 use nines_driver::profile::{profile, ProfileError};
@@ -32,8 +32,47 @@ fn main() -> ExitCode {
         Command::Profile(a) => bench(&a, true),
         Command::Merge(a) => merge_cmd(&a),
         Command::Report(a) => report_cmd(&a),
+        Command::Hostile(a) => hostile_cmd(&a),
         Command::Node => node_cmd(),
     }
+}
+
+/// `nines hostile`.
+fn hostile_cmd(a: &HostileArgs) -> ExitCode {
+    use nines_driver::hostile;
+    let target = match nines_driver::run::resolve(&a.target) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let cfg = hostile::HostileConfig {
+        target,
+        mode: a.mode,
+        connections: a.connections,
+        rate_per_s: a.rate,
+        duration: a.duration.0,
+    };
+    raise_nofile();
+    let stop = interrupt_on_signals();
+    let report = hostile::run(&cfg, &stop, |n| {
+        // Scripts wait for this line before loading the server beside the hostile clients.
+        eprintln!("nines hostile: {n} connections open");
+    });
+    let text = hostile::render(&cfg, &report);
+    let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
+    match a.json.as_deref() {
+        Some(p) if p.as_os_str() == "-" => {
+            eprint!("{text}");
+            print!("{json}");
+        }
+        Some(p) => {
+            print!("{text}");
+            if let Err(e) = nines_driver::report::write_atomic(p, json.as_bytes()) {
+                return fail(&format!("cannot write {}: {e}", p.display()));
+            }
+        }
+        None => print!("{text}"),
+    }
+    ExitCode::SUCCESS
 }
 
 /// `nines bench` and `nines profile`.
