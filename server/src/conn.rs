@@ -195,7 +195,9 @@ impl Conn {
     /// If that flush never hit WouldBlock, no WRITABLE edge will follow, so the loop goes on
     /// right here instead of waiting for one.
     fn pump(&mut self, drain_to_eof: bool, ctx: &mut Ctx<'_>) -> Next {
-        let mut allow = ctx.limits.turn(0);
+        let mut allow = ctx
+            .limits
+            .turn(self.budget.cap(ctx.limits.write_high_water));
         loop {
             if matches!(self.intake, Intake::Full | Intake::Starved) {
                 self.intake = Intake::Open;
@@ -226,15 +228,10 @@ impl Conn {
         self.unread || self.source.is_some() || self.rlen > 0 || self.intake == Intake::Full
     }
 
-    /// The bound on `wbuf` for producing replies now: the high-water mark, or the connection's
-    /// fair share of the budget when that is smaller.
-    fn out_limit(&self, limits: &ConnLimits) -> usize {
-        self.wpos + limits.write_high_water.min(self.budget.share())
-    }
-
-    /// This turn's allowance, bounded by the connection's limit and what the budget has left.
-    fn bound(&self, allow: &mut Allowance, limits: &ConnLimits) {
-        allow.out_limit = self.out_limit(limits);
+    /// Bounds the next call to the handler: the connection's cap this turn (its high-water
+    /// mark, or its fair share of the budget), and what the budget has left.
+    fn bound(&self, allow: &mut Allowance) {
+        allow.out_limit = self.wpos + allow.cap;
         allow.budget = self.budget.room();
     }
 
@@ -247,8 +244,8 @@ impl Conn {
     }
 
     /// Stops intake when the connection holds as much as it may; true if it did.
-    fn fill_check(&mut self, limits: &ConnLimits) -> bool {
-        if self.intake == Intake::Open && self.wbuf.len() >= self.out_limit(limits) {
+    fn fill_check(&mut self, allow: &Allowance) -> bool {
+        if self.intake == Intake::Open && self.wbuf.len() >= self.wpos + allow.cap {
             self.intake = Intake::Full;
         }
         self.intake == Intake::Full
@@ -261,7 +258,7 @@ impl Conn {
             return;
         }
         if let Some(mut rest) = self.source.take() {
-            self.bound(allow, ctx.limits);
+            self.bound(allow);
             if !ctx
                 .handler
                 .continue_source(&mut rest, &mut self.wbuf, allow)
@@ -270,12 +267,12 @@ impl Conn {
                 if allow.budget == 0 {
                     self.starve(SOURCE_RESUME_BYTES);
                 }
-                self.fill_check(ctx.limits);
+                self.fill_check(allow);
                 return;
             }
         }
         if self.rlen > 0
-            && !self.fill_check(ctx.limits)
+            && !self.fill_check(allow)
             && !allow.spent()
             && !self.handle_input(Instant::now(), allow, ctx)
         {
@@ -293,7 +290,7 @@ impl Conn {
     ) -> Result<(), ()> {
         self.unread = false;
         while self.intake == Intake::Open && self.source.is_none() {
-            if self.fill_check(ctx.limits) {
+            if self.fill_check(allow) {
                 return Ok(());
             }
             if allow.spent() {
@@ -337,7 +334,7 @@ impl Conn {
 
     /// Runs the handler over the read buffer; false when the input was malformed.
     fn handle_input(&mut self, read_at: Instant, allow: &mut Allowance, ctx: &mut Ctx<'_>) -> bool {
-        self.bound(allow, ctx.limits);
+        self.bound(allow);
         let (done, ok) = match ctx.handler.process(
             &self.rbuf[..self.rlen],
             &mut self.wbuf,
@@ -360,7 +357,7 @@ impl Conn {
         if let Some(needs) = done.starved {
             self.starve(needs);
         }
-        self.fill_check(ctx.limits);
+        self.fill_check(allow);
         ok
     }
 

@@ -71,11 +71,12 @@ impl ConnLimits {
         }
     }
 
-    /// A fresh turn's allowance, with replies bounded at `out_limit`.
-    pub fn turn(&self, out_limit: usize) -> Allowance {
+    /// A fresh turn's allowance: the connection may hold at most `cap` unsent bytes.
+    pub fn turn(&self, cap: usize) -> Allowance {
         Allowance {
-            out_limit,
+            out_limit: 0,
             budget: 0,
+            cap,
             requests: TURN_REQUESTS,
             work_us: TURN_WORK_US,
         }
@@ -120,6 +121,18 @@ impl BufferBudget {
     #[inline]
     pub fn share(&self) -> usize {
         (self.limit / (2 * self.admission.open().max(1))).max(MIN_SHARE_BYTES)
+    }
+
+    /// `cap`, or the fair share when that is smaller (without dividing in the common case of a
+    /// share far larger than any connection's cap).
+    #[inline]
+    pub fn cap(&self, cap: usize) -> usize {
+        let open = self.admission.open().max(1);
+        if self.limit / 2 >= open.saturating_mul(cap) {
+            cap
+        } else {
+            cap.min(self.share())
+        }
     }
 
     /// Whether more than half the budget is held: connections far over their share and not
@@ -240,6 +253,7 @@ mod tests {
         let admission = Arc::new(Admission::new(100_000));
         let b = BufferBudget::new(16 << 20, admission.clone());
         assert_eq!(b.share(), 8 << 20, "alone, half of it");
+        assert_eq!(b.cap(256 << 10), 256 << 10, "a cap under the share stands");
         for _ in 0..2_000 {
             admission.admit();
         }
@@ -248,6 +262,7 @@ mod tests {
             admission.admit();
         }
         assert_eq!(b.share(), MIN_SHARE_BYTES);
+        assert_eq!(b.cap(256 << 10), MIN_SHARE_BYTES);
         assert!(!b.under_pressure());
         b.account(0, 9 << 20);
         assert!(b.under_pressure());
