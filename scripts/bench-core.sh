@@ -84,11 +84,11 @@ def med(server, client, key):
     v = [float(r[key]) for r in rows if r["server"] == server and r["client"] == client and r[key]]
     return statistics.median(v) if v else float("nan")
 servers = ["nines-server", "floor-mio", "c-epoll"]
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+sys.path.insert(0, "scripts/lib"); import results
 L = []
 L.append("# Core speed: nines-server vs the floor, nines driver vs a C client\n")
 L.append(f"- Date: {datetime.date.today().isoformat()}")
-L.append(f"- Machine: {os.cpu_count()} cores ({cpu}), kernel {platform.release()}")
+L.append(f"- Machine: {results.machine()}")
 L.append(f"- Command: `scripts/bench-core.sh {rounds} {secs}` (CONNS={conns} SIZE={size})")
 L.append(f"- Layout: server pinned to CPU 0, load pinned to CPU 1 (taskset); {conns} connections, "
          f"{size}-byte messages, closed loop, 1 server worker, 1 load thread; {rounds} interleaved rounds "
@@ -115,11 +115,6 @@ for r in rows:
     L.append(f"| {r['round']} | {r['server']} | {r['client']} | {float(r['rps']):,.0f} | {p} | {float(r['server_cpu_pct']):.0f} | {float(r['server_cpu_us_per_req']):.2f} |")
 body = "\n".join(L) + "\n"
 # Hand-written notes below the marker survive a rerun (re-read them against the new figures).
-marker = "<!-- notes: kept by bench-core.sh -->"
-if os.path.exists(out) and marker in open(out).read():
-    body += "\n" + marker + open(out).read().split(marker, 1)[1]
-tmp = out + ".tmp"
-open(tmp, "w").write(body)
-os.replace(tmp, out)
+body = results.write(out, body, "bench-core.sh")
 print(body)
 PY

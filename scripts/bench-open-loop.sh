@@ -32,10 +32,10 @@ done
 python3 - "$TMP" "$OUT" "$RATE" "$SECS" "$ROUNDS" "$CONNS" "$CMD_BASE" <<'PY'
 import glob, json, os, platform, subprocess, sys, datetime
 tmp, out, rate, secs, rounds, conns, cmd = sys.argv[1:]
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+sys.path.insert(0, "scripts/lib"); import results
 L = ["# Open-loop driver accuracy\n",
      f"- Date: {datetime.date.today().isoformat()}",
-     f"- Machine: {os.cpu_count()} cores ({cpu}), kernel {platform.release()}",
+     f"- Machine: {results.machine()}",
      f"- Command: `scripts/bench-open-loop.sh {rate} {secs} {rounds}` (CONNS={conns}), which runs "
      f"`{cmd} --arrival constant|poisson` pinned to CPU 1 against `nines-server --workers 1` pinned to CPU 0.",
      "- Target: the driver's schedule lag p99 (actual send minus due time) under 50 µs at 50,000 req/s "
@@ -51,10 +51,7 @@ for f in sorted(glob.glob(os.path.join(tmp, "*.json")), key=lambda p: (p.split("
              f"{lag['p99_9']:.1f} | {lag['max']:.1f} | {r['latency_us']['p99']:.1f} | {r['latency_uncorrected_us']['p99']:.1f} | "
              f"{r['driver']['thread_busy_pct'][0]:.0f} | {len(r['warnings'])} |")
 body = "\n".join(L) + "\n"
-marker = "<!-- notes: kept by bench-open-loop.sh -->"
-if os.path.exists(out) and marker in open(out).read():
-    body += "\n" + marker + open(out).read().split(marker, 1)[1]
-open(out + ".tmp", "w").write(body)
-os.replace(out + ".tmp", out)
+# Hand-written notes below the marker survive a rerun (re-read them against the new figures).
+body = results.write(out, body, "bench-open-loop.sh")
 print(body)
 PY

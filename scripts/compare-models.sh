@@ -83,10 +83,10 @@ python3 - "$TMP/raw.csv" "$OUT" "$SECS" "$RATE" "$CONNS" <<'PY'
 import csv, datetime, os, platform, subprocess, sys
 raw, out, secs, rate, conns = sys.argv[1:]
 rows = list(csv.DictReader(open(raw)))
-cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+sys.path.insert(0, "scripts/lib"); import results
 L = ["# Server models under the same load\n",
      f"- Date: {datetime.date.today().isoformat()}",
-     f"- Machine: {os.cpu_count()} cores ({cpu}), kernel {platform.release()}",
+     f"- Machine: {results.machine()}",
      f"- Command: `scripts/compare-models.sh {secs} {rate}` (CONNS=\"{conns}\")",
      "- Layout: server pinned to CPU 0 (one worker for the pooled layouts), `nines bench --threads 1` pinned to CPU 1; "
      f"closed loop (pipeline 1) and open loop at {int(rate):,} req/s; {secs} s after 1 s of warm-up; 64-byte nines echo. "
@@ -108,10 +108,7 @@ for load in ["closed", "open"]:
                  f"{float(r['p99_9_us']):.1f} | {r['errors']} | {int(r['rss_kib'] or 0)/1024:.1f} | {r['threads']} | {ctx(r)} | {r['listen_overflows']} |")
     L.append("")
 body = "\n".join(L) + "\n"
-marker = "<!-- notes: kept by compare-models.sh -->"
-if os.path.exists(out) and marker in open(out).read():
-    body += "\n" + marker + open(out).read().split(marker, 1)[1]
-open(out + ".tmp", "w").write(body)
-os.replace(out + ".tmp", out)
+# Hand-written notes below the marker survive a rerun (re-read them against the new figures).
+body = results.write(out, body, "compare-models.sh")
 print(body)
 PY
