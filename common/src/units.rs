@@ -81,10 +81,13 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
             None => (lower.as_str(), 1.0),
         },
     };
-    num.trim()
-        .parse::<f64>()
-        .map(|v| v * mult)
-        .map_err(|_| format!("`{t}` is not a rate (examples: 50000, 50k, 1.5m)"))
+    match num.trim().parse::<f64>().map(|v| v * mult) {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(_) => Err(format!(
+            "`{t}` is not a rate: a rate is a finite number of requests per second, 0 or more"
+        )),
+        Err(_) => Err(format!("`{t}` is not a rate (examples: 50000, 50k, 1.5m)")),
+    }
 }
 
 /// A duration that prints the way [`parse_duration`] reads it (`1s`, `500ms`, `2m`).
@@ -196,6 +199,10 @@ mod tests {
         assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
         assert_eq!(parse_rate("1e12"), Ok(1e12));
         assert!(parse_rate("fast").is_err());
+        // Found by the units fuzz target: a rate parsed as negative, NaN or infinite.
+        for bad in ["-8", "nan", "inf", "1e400", "-1k"] {
+            assert!(parse_rate(bad).unwrap_err().contains("finite"), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod requests;
 pub use lines::{MAX_LINE_BYTES, PREVIEW_BYTES};
 pub use pyjson::python_json;
 pub use requests::{
-    DEFAULT_PROFILE_REQUESTS, DEFAULT_SWEEP_REQUESTS, MAX_CONCURRENCY, MAX_PAYLOAD_BYTES,
+    Request, DEFAULT_PROFILE_REQUESTS, DEFAULT_SWEEP_REQUESTS, MAX_CONCURRENCY, MAX_PAYLOAD_BYTES,
     MAX_REQUESTS, MAX_SWEEP_LEVELS, MAX_TOTAL_BYTES,
 };
 
@@ -28,7 +28,8 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use lines::{preview, read_line, Line};
+use lines::preview;
+pub(crate) use lines::{read_line, Line};
 
 /// Maelstrom error codes used here.
 pub(crate) mod code {
@@ -41,7 +42,55 @@ pub(crate) mod code {
 }
 
 /// A request error: (Maelstrom code, text).
-type Reject = (u64, String);
+pub type Reject = (u64, String);
+
+/// One line, parsed: who sent it, the id to answer, and what it asks for (or why it cannot be
+/// served). A line with no one to answer is not a Message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The sender, replied to.
+    pub src: String,
+    /// The node the sender addressed (the reply's `src` until `init` names the node).
+    pub dest: Option<String>,
+    /// `body.msg_id`, any JSON number, answered as it came.
+    pub msg_id: Value,
+    /// What the body asks for, checked.
+    pub request: Result<Request, Reject>,
+}
+
+impl Message {
+    /// Parses one line without running anything. Err is the log line for a line that gets no
+    /// reply: it is not a JSON object with `src` and a `body` holding a numeric `msg_id`.
+    pub fn parse(line: &[u8]) -> Result<Message, String> {
+        let msg: Value = serde_json::from_slice(line).map_err(|e| {
+            format!(
+                "nines node: skipping a line that is not JSON ({e}): {}",
+                preview(line)
+            )
+        })?;
+        let src = msg.get("src").and_then(Value::as_str).map(str::to_string);
+        let dest = msg.get("dest").and_then(Value::as_str).map(str::to_string);
+        let body = msg.get("body").and_then(Value::as_object);
+        // Any JSON number is a msg_id and is answered as it came (integers past 64 bits come
+        // back as the nearest double, which is how serde_json reads them).
+        let msg_id = body
+            .and_then(|b| b.get("msg_id"))
+            .filter(|v| v.is_number())
+            .cloned();
+        let (Some(src), Some(body), Some(msg_id)) = (src, body, msg_id) else {
+            return Err(format!(
+                "nines node: skipping a message without src, body or a numeric body.msg_id: {}",
+                preview(line)
+            ));
+        };
+        Ok(Message {
+            src,
+            dest,
+            msg_id,
+            request: Request::parse(body),
+        })
+    }
+}
 
 /// The node's state across messages.
 pub struct Node {
@@ -112,48 +161,23 @@ impl Node {
     /// The reply to one line, or None (logged) when there is no one to reply to: the line is
     /// not a JSON object with `src` and a `body` holding a numeric `msg_id`.
     pub fn handle(&mut self, line: &[u8], log: &mut dyn Write) -> Option<Value> {
-        let msg: Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = writeln!(
-                    log,
-                    "nines node: skipping a line that is not JSON ({e}): {}",
-                    preview(line)
-                );
+        let msg = match Message::parse(line) {
+            Ok(m) => m,
+            Err(skip) => {
+                let _ = writeln!(log, "{skip}");
                 return None;
             }
         };
-        let src = msg.get("src").and_then(Value::as_str).map(str::to_string);
-        let dest = msg.get("dest").and_then(Value::as_str).map(str::to_string);
-        let body = msg.get("body").and_then(Value::as_object);
-        // Any JSON number is a msg_id and is answered as it came (integers past 64 bits come
-        // back as the nearest double, which is how serde_json reads them).
-        let msg_id = body
-            .and_then(|b| b.get("msg_id"))
-            .filter(|v| v.is_number())
-            .cloned();
-        let (Some(src), Some(body), Some(msg_id)) = (src, body, msg_id) else {
-            let _ = writeln!(
-                log,
-                "nines node: skipping a message without src, body or a numeric body.msg_id: {}",
-                preview(line)
-            );
-            return None;
+        let kind = match &msg.request {
+            Ok(r) => r.type_name(),
+            Err(_) => "bad request",
         };
-        let kind = body.get("type").and_then(Value::as_str).unwrap_or("");
         let started = Instant::now();
-        let result = match kind {
-            "init" => self.init(body),
-            "bench_run" => self.bench_run(body),
-            "bench_profile" => self.bench_profile(body),
-            "bench_sweep" => self.bench_sweep(body),
-            "" => Err((code::MALFORMED_REQUEST, "body.type is missing or not a string".to_string())),
-            other => Err((code::NOT_SUPPORTED, format!("message type `{}` is not supported (init, bench_run, bench_profile, bench_sweep)", other.escape_debug()))),
-        };
+        let result = msg.request.and_then(|r| self.execute(r));
+        let msg_id = msg.msg_id;
         let _ = writeln!(
             log,
-            "nines node: {} {msg_id} handled in {} ms",
-            kind.escape_debug(),
+            "nines node: {kind} {msg_id} handled in {} ms",
             started.elapsed().as_millis()
         );
         let mut reply = Map::new();
@@ -172,8 +196,8 @@ impl Node {
                 reply.insert("text".into(), json!(text));
             }
         }
-        let me = self.node_id.clone().or(dest).unwrap_or_default();
-        Some(json!({"src": me, "dest": src, "body": Value::Object(reply)}))
+        let me = self.node_id.clone().or(msg.dest).unwrap_or_default();
+        Some(json!({"src": me, "dest": msg.src, "body": Value::Object(reply)}))
     }
 
     fn take_msg_id(&mut self) -> u64 {

@@ -30,14 +30,162 @@ pub const DEFAULT_PROFILE_REQUESTS: u64 = 1_000;
 /// A successful reply: its type and fields.
 pub(super) type Reply = (&'static str, Map<String, Value>);
 
-impl Node {
-    pub(super) fn init(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
-        let id = body.get("node_id").and_then(Value::as_str).ok_or((
+/// One message body, checked against the caps: what the node was asked to do. Parsing does no
+/// I/O and starts nothing, so every line can be judged (and fuzzed) before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `init`: the node's own id.
+    Init {
+        /// The id replies are sent from.
+        node_id: String,
+    },
+    /// `bench_run`: one closed-loop run.
+    Run {
+        /// Replies to measure.
+        requests: u64,
+        /// Payload bytes per request.
+        payload: u64,
+        /// Connections.
+        concurrency: u64,
+    },
+    /// `bench_profile`: one run with the server's phase profile.
+    Profile {
+        /// Replies to measure.
+        requests: u64,
+    },
+    /// `bench_sweep`: one run per concurrency level.
+    Sweep {
+        /// Replies to measure per level.
+        requests: u64,
+        /// Connections at each level, in order.
+        levels: Vec<u64>,
+    },
+}
+
+impl Request {
+    /// The request a body asks for, or the error reply it gets.
+    pub fn parse(body: &Map<String, Value>) -> Result<Request, Reject> {
+        match body.get("type").and_then(Value::as_str).unwrap_or("") {
+            "init" => {
+                let id = body.get("node_id").and_then(Value::as_str).ok_or((
+                    code::MALFORMED_REQUEST,
+                    "init needs node_id (a string)".to_string(),
+                ))?;
+                Ok(Request::Init {
+                    node_id: id.to_string(),
+                })
+            }
+            "bench_run" => {
+                let requests = field(body, "num_requests", 1, MAX_REQUESTS, None)?;
+                let payload = field(body, "payload_size_bytes", 1, MAX_PAYLOAD_BYTES, None)?;
+                let concurrency = field(body, "concurrency", 1, MAX_CONCURRENCY, None)?;
+                if payload.saturating_mul(requests) > MAX_TOTAL_BYTES {
+                    return Err((
+                        code::MALFORMED_REQUEST,
+                        format!("num_requests x payload_size_bytes must be at most {MAX_TOTAL_BYTES} bytes to finish within the 5 s reply timeout"),
+                    ));
+                }
+                Ok(Request::Run {
+                    requests,
+                    payload,
+                    concurrency,
+                })
+            }
+            "bench_profile" => Ok(Request::Profile {
+                requests: field(
+                    body,
+                    "num_requests",
+                    1,
+                    MAX_REQUESTS,
+                    Some(DEFAULT_PROFILE_REQUESTS),
+                )?,
+            }),
+            "bench_sweep" => sweep(body),
+            "" => Err((
+                code::MALFORMED_REQUEST,
+                "body.type is missing or not a string".to_string(),
+            )),
+            other => Err((
+                code::NOT_SUPPORTED,
+                format!(
+                    "message type `{}` is not supported (init, bench_run, bench_profile, bench_sweep)",
+                    other.escape_debug()
+                ),
+            )),
+        }
+    }
+
+    /// The message type it came as.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Request::Init { .. } => "init",
+            Request::Run { .. } => "bench_run",
+            Request::Profile { .. } => "bench_profile",
+            Request::Sweep { .. } => "bench_sweep",
+        }
+    }
+
+    /// Whether carrying it out runs load (and so takes up to the harness's 5 s).
+    pub fn runs_load(&self) -> bool {
+        !matches!(self, Request::Init { .. })
+    }
+}
+
+fn sweep(body: &Map<String, Value>) -> Result<Request, Reject> {
+    let levels = body
+        .get("concurrency_levels")
+        .and_then(Value::as_array)
+        .ok_or((
             code::MALFORMED_REQUEST,
-            "init needs node_id (a string)".to_string(),
+            "bench_sweep needs concurrency_levels (a list of whole numbers)".to_string(),
         ))?;
-        self.node_id = Some(id.to_string());
-        Ok(("init_ok", Map::new()))
+    if levels.is_empty() || levels.len() > MAX_SWEEP_LEVELS {
+        return Err((
+            code::MALFORMED_REQUEST,
+            format!("concurrency_levels must have 1 to {MAX_SWEEP_LEVELS} entries"),
+        ));
+    }
+    let requests = field(
+        body,
+        "num_requests",
+        1,
+        MAX_REQUESTS / levels.len() as u64,
+        Some(DEFAULT_SWEEP_REQUESTS),
+    )?;
+    let mut parsed = Vec::with_capacity(levels.len());
+    for v in levels {
+        match v.as_u64() {
+            Some(c) if (1..=MAX_CONCURRENCY).contains(&c) => parsed.push(c),
+            _ => {
+                return Err((
+                    code::MALFORMED_REQUEST,
+                    format!("each concurrency level must be a whole number from 1 to {MAX_CONCURRENCY}, got {v}"),
+                ))
+            }
+        }
+    }
+    Ok(Request::Sweep {
+        requests,
+        levels: parsed,
+    })
+}
+
+impl Node {
+    /// Carries out a parsed request.
+    pub(super) fn execute(&mut self, request: Request) -> Result<Reply, Reject> {
+        match request {
+            Request::Init { node_id } => {
+                self.node_id = Some(node_id);
+                Ok(("init_ok", Map::new()))
+            }
+            Request::Run {
+                requests,
+                payload,
+                concurrency,
+            } => self.bench_run(requests, payload, concurrency),
+            Request::Profile { requests } => self.bench_profile(requests),
+            Request::Sweep { requests, levels } => self.bench_sweep(requests, &levels),
+        }
     }
 
     /// The reused in-process server's address (started on first use).
@@ -63,12 +211,6 @@ impl Node {
         concurrency: u64,
         payload: u64,
     ) -> Result<BenchConfig, Reject> {
-        if payload.saturating_mul(requests) > MAX_TOTAL_BYTES {
-            return Err((
-                code::MALFORMED_REQUEST,
-                format!("num_requests x payload_size_bytes must be at most {MAX_TOTAL_BYTES} bytes to finish within the 5 s reply timeout"),
-            ));
-        }
         let cfg = BenchConfig {
             target: Some(self.server_addr()?),
             threads: 1,
@@ -92,10 +234,12 @@ impl Node {
         }
     }
 
-    pub(super) fn bench_run(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
-        let requests = field(body, "num_requests", 1, MAX_REQUESTS, None)?;
-        let payload = field(body, "payload_size_bytes", 1, MAX_PAYLOAD_BYTES, None)?;
-        let concurrency = field(body, "concurrency", 1, MAX_CONCURRENCY, None)?;
+    fn bench_run(
+        &mut self,
+        requests: u64,
+        payload: u64,
+        concurrency: u64,
+    ) -> Result<Reply, Reject> {
         let cfg = self.config(requests, concurrency, payload)?;
         let started = Instant::now();
         let r = run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
@@ -120,14 +264,7 @@ impl Node {
         Ok(("bench_run_ok", m))
     }
 
-    pub(super) fn bench_profile(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
-        let requests = field(
-            body,
-            "num_requests",
-            1,
-            MAX_REQUESTS,
-            Some(DEFAULT_PROFILE_REQUESTS),
-        )?;
+    fn bench_profile(&mut self, requests: u64) -> Result<Reply, Reject> {
         let cfg = self.config(requests, 8.min(requests), 64)?;
         let r = profile(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
         let p = r
@@ -146,41 +283,9 @@ impl Node {
         Ok(("bench_profile_ok", m))
     }
 
-    pub(super) fn bench_sweep(&mut self, body: &Map<String, Value>) -> Result<Reply, Reject> {
-        let levels = body
-            .get("concurrency_levels")
-            .and_then(Value::as_array)
-            .ok_or((
-                code::MALFORMED_REQUEST,
-                "bench_sweep needs concurrency_levels (a list of whole numbers)".to_string(),
-            ))?;
-        if levels.is_empty() || levels.len() > MAX_SWEEP_LEVELS {
-            return Err((
-                code::MALFORMED_REQUEST,
-                format!("concurrency_levels must have 1 to {MAX_SWEEP_LEVELS} entries"),
-            ));
-        }
-        let requests = field(
-            body,
-            "num_requests",
-            1,
-            MAX_REQUESTS / levels.len() as u64,
-            Some(DEFAULT_SWEEP_REQUESTS),
-        )?;
-        let mut parsed = Vec::with_capacity(levels.len());
-        for v in levels {
-            match v.as_u64() {
-                Some(c) if (1..=MAX_CONCURRENCY).contains(&c) => parsed.push(c),
-                _ => {
-                    return Err((
-                        code::MALFORMED_REQUEST,
-                        format!("each concurrency level must be a whole number from 1 to {MAX_CONCURRENCY}, got {v}"),
-                    ))
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(parsed.len());
-        for c in parsed {
+    fn bench_sweep(&mut self, requests: u64, levels: &[u64]) -> Result<Reply, Reject> {
+        let mut results = Vec::with_capacity(levels.len());
+        for &c in levels {
             let cfg = self.config(requests, c, 64)?;
             let r: Report =
                 run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;

@@ -34,33 +34,38 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let bad = |what: String| LoadError::Format {
+    parse(&bytes, &path.display().to_string()).map_err(|what| LoadError::Format {
         path: path.to_path_buf(),
         what,
-    };
+    })
+}
+
+/// A result from its bytes (`name` is used in what an interval log's errors say): JSON when
+/// the first non-blank byte is `{`, else an interval log. Err says what is wrong.
+pub fn parse(bytes: &[u8], name: &str) -> Result<Report, String> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
-        return super::render::hlog::read(&bytes, &path.display().to_string()).map_err(bad);
+        return super::render::hlog::read(bytes, name);
     }
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
-        Some(other) => return Err(bad(format!("a {other} report; this nines reads {FORMAT}"))),
+        Some(other) => return Err(format!("a {other} report; this nines reads {FORMAT}")),
         None => {
-            return Err(bad(format!(
+            return Err(format!(
                 "not a {FORMAT} report (no `format` key; reports from earlier nines versions carry no histograms: rerun the benchmark)"
-            )))
+            ))
         }
     }
     let report: Report =
-        serde_json::from_value(value).map_err(|e| bad(format!("damaged report ({e})")))?;
+        serde_json::from_value(value).map_err(|e| format!("damaged report ({e})"))?;
     let held = report.histograms.corrected.0.len();
     if held != report.requests {
-        return Err(bad(format!(
+        return Err(format!(
             "damaged report: its histogram holds {held} replies but `requests` says {}",
             report.requests
-        )));
+        ));
     }
     Ok(report)
 }

@@ -19,7 +19,7 @@ mod summary;
 
 pub use build::{build, RunRecord};
 pub use checks::{Check, Finding};
-pub use files::{load, write_atomic, LoadError};
+pub use files::{load, parse, write_atomic, LoadError};
 pub use merge::{merge, MergeError};
 pub use render::{render, Format};
 pub use summary::LatencySummary;
