@@ -23,6 +23,8 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hostile;
 pub mod kernel;
 pub mod manifest;

@@ -1,0 +1,235 @@
+//! Entry points for arbitrary bytes: what `fuzz/` feeds to libFuzzer (`scripts/fuzz.sh`) and
+//! what the proptests in `tests/fuzz_entry.rs` run on every `cargo test`.
+//!
+//! Each takes any bytes, hands them to one parser, and asserts what must hold whatever the
+//! bytes are: no panic, nothing consumed past the input, incremental parsing that agrees with
+//! parsing all at once, round trips where there is one. A new parser (HTTP, WebSocket, RESP)
+//! gets a function here and a target in `fuzz/fuzz_targets/`; a new [`Protocol`] is fuzzed by
+//! [`codecs`] without any change here.
+
+use std::io::BufRead;
+use std::time::Instant;
+
+use clap::ValueEnum;
+use nines_common::Protocol;
+use nines_protocol::{decode, encode, payload, stats, Op, HEADER_LEN};
+use nines_server::handler::{Allowance, Handler};
+use nines_server::ServerConfig;
+
+use crate::node::{Message, Node};
+use crate::report::{self, Format};
+use crate::target::RequestSpec;
+
+/// Frames as the server reads them: decoded one after another from a stream, each checked
+/// against incremental decoding (every prefix of a whole frame asks for more bytes) and
+/// re-encoding; payload checks and Stats parsing on what decodes.
+pub fn frame(data: &[u8]) {
+    let Some((&sel, mut buf)) = data.split_first() else {
+        return;
+    };
+    let max = HEADER_LEN + usize::from(sel) * 16;
+    let _ = stats::parse(data);
+    while let Ok(Some((f, n))) = decode(buf, max) {
+        assert!(
+            (HEADER_LEN..=max.min(buf.len())).contains(&n),
+            "consumed {n}"
+        );
+        assert_eq!(f.payload.len(), f.header.payload_len as usize);
+        for cut in (0..n).step_by(1 + n / 64) {
+            assert!(
+                matches!(decode(&buf[..cut], max), Ok(None)),
+                "a prefix of {cut} of a {n}-byte frame must ask for more"
+            );
+        }
+        let mut again = Vec::new();
+        encode(&f.header, f.payload, &mut again);
+        let (g, m) = decode(&again, max).expect("re-encoded").expect("whole");
+        assert_eq!((g.header, g.payload, m), (f.header, f.payload, n));
+        let _ = payload::check(f.header.request_id, f.payload);
+        if f.header.op == Op::Stats {
+            if let Ok(pairs) = stats::parse(f.payload) {
+                let _ = stats::Profile::between(&pairs, &pairs);
+            }
+        }
+        buf = &buf[n..];
+    }
+}
+
+/// The server's request handling (the code a hostile client reaches), on one connection's
+/// bytes: whatever arrives, every reply produced is a whole, well-formed frame (or echo bytes),
+/// nothing is consumed past the input, and limits are honoured.
+pub fn server_handler(data: &[u8]) {
+    let Some((&sel, input)) = data.split_first() else {
+        return;
+    };
+    let protocol = if sel & 1 == 0 {
+        Protocol::Nines
+    } else {
+        Protocol::Echo
+    };
+    let cfg = ServerConfig {
+        protocol,
+        max_frame_bytes: 64 * 1024,
+        // Work requests spin for real: keep each one short.
+        work_cap_us: 20,
+        ..ServerConfig::default()
+    };
+    let mut registry = nines_server::stats::Registry::default();
+    let counters = registry.register();
+    let handler = Handler::new(&cfg, registry);
+    let mut allow = Allowance {
+        out_limit: 1024 << (sel >> 5),
+        budget: usize::MAX,
+        cap: usize::MAX,
+        requests: u32::from(sel >> 1 & 15) + 1,
+        work_us: 100,
+    };
+    let (mut out, mut offsets, mut at) = (Vec::new(), Vec::new(), 0);
+    // Each call makes progress or stops; bounded by the input's length anyway.
+    for _ in 0..=input.len() {
+        allow.requests = allow.requests.max(1);
+        allow.work_us = allow.work_us.max(1);
+        let res = handler.process(
+            &input[at..],
+            &mut out,
+            Instant::now(),
+            &counters,
+            &mut offsets,
+            &mut allow,
+        );
+        let (done, failed) = match res {
+            Ok(p) => (p, false),
+            Err((p, _)) => (p, true),
+        };
+        assert!(done.consumed <= input.len() - at);
+        at += done.consumed;
+        if let Some(mut rest) = done.source {
+            while !handler.continue_source(&mut rest, &mut out, &allow) {
+                allow.out_limit += 4096;
+            }
+        }
+        if failed || done.consumed == 0 && done.source.is_none() {
+            break;
+        }
+    }
+    if protocol == Protocol::Nines {
+        let mut replies = &out[..];
+        while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
+            assert!(f.header.flags.contains(nines_protocol::Flags::RESPONSE));
+            replies = &replies[n..];
+        }
+        assert!(
+            replies.is_empty(),
+            "{} bytes of reply are not a frame",
+            replies.len()
+        );
+    } else {
+        assert_eq!(out, input[..at], "echo returns what it consumed");
+    }
+}
+
+/// Every driver codec's response parser, on bytes a misbehaving server might send: replies are
+/// parsed one after another, each consuming something and never past the input.
+pub fn codecs(data: &[u8]) {
+    let Some((&sel, buf)) = data.split_first() else {
+        return;
+    };
+    for &protocol in Protocol::value_variants() {
+        for &op in &Op::ALL {
+            let spec = RequestSpec {
+                protocol,
+                op,
+                payload_bytes: usize::from(sel) + 1,
+                work_us: 1,
+            };
+            let mut codec = spec.codec();
+            let mut rest = buf;
+            let mut oldest = u64::from(sel);
+            while let Ok(Some(r)) = codec.decode_response(rest, Some(oldest)) {
+                assert!(
+                    (1..=rest.len()).contains(&r.consumed),
+                    "{protocol} consumed {} of {}",
+                    r.consumed,
+                    rest.len()
+                );
+                rest = &rest[r.consumed..];
+                oldest += 1;
+            }
+            let _ = codec.decode_response(rest, None);
+        }
+    }
+}
+
+/// One `nines node` line: parsed without running anything; lines that need no load (init,
+/// errors, lines without a sender) are answered in full and rendered as the node writes them.
+pub fn node_line(data: &[u8]) {
+    let runs_load =
+        matches!(Message::parse(data), Ok(Message { request: Ok(ref r), .. }) if r.runs_load());
+    if !runs_load {
+        let mut log = Vec::new();
+        if let Some(reply) = Node::new().handle(data, &mut log) {
+            let text = crate::node::python_json(&reply);
+            assert!(!text.contains('\n'), "a reply is one line");
+        }
+        assert!(
+            !log.iter().any(|&b| b < b' ' && b != b'\n'),
+            "the log holds no control characters"
+        );
+    }
+}
+
+/// The node's line reader over any input with a small cap: every byte is accounted for as part
+/// of a kept line, a skipped long line, or a newline.
+pub fn node_lines(data: &[u8]) {
+    let cap = 16;
+    let mut input = std::io::Cursor::new(data);
+    let mut buf = Vec::new();
+    let mut seen = 0;
+    loop {
+        match crate::node::read_line(&mut input, &mut buf, cap).expect("reading memory") {
+            crate::node::Line::Eof => break,
+            crate::node::Line::Complete => {
+                assert!(buf.len() <= cap && !buf.contains(&b'\n'));
+                seen += buf.len();
+            }
+            crate::node::Line::TooLong(n) => {
+                assert!(n > cap);
+                seen += n;
+            }
+        }
+        if data.get(seen) == Some(&b'\n') {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, data.len(), "every byte is part of a line");
+    assert!(input.fill_buf().expect("memory").is_empty());
+}
+
+/// A result file (`nines report`, `nines merge`): JSON report or interval log. What loads
+/// renders in every format, merges with itself, and survives a JSON round trip.
+pub fn result_file(data: &[u8]) {
+    let Ok(r) = report::parse(data, "fuzz") else {
+        return;
+    };
+    for &f in Format::value_variants() {
+        let _ = report::render(&r, f);
+    }
+    let json = report::render(&r, Format::Json);
+    let again = report::parse(json.as_bytes(), "again").expect("its own JSON loads");
+    assert_eq!(again.requests, r.requests);
+    let _ = report::merge(vec![("a".into(), r.clone()), ("b".into(), r)]);
+}
+
+/// The flag parsers for sizes, durations, rates and start times.
+pub fn units(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = nines_common::units::parse_bytes(s);
+    let _ = nines_common::units::parse_duration(s);
+    if let Ok(r) = nines_common::units::parse_rate(s) {
+        assert!(r.is_finite() && r >= 0.0, "{s} -> {r}");
+    }
+    let _ = crate::config::parse_start_at(s);
+    let _ = Op::from_name(s);
+}
