@@ -26,16 +26,10 @@ case $WHAT in
   *) echo "WHAT must be driver or server, not '$WHAT'" >&2; exit 2 ;;
 esac
 OUT=${OUT:-docs/results/$WHAT-ab.md}
-command -v taskset >/dev/null || { echo "taskset not found (apt-get install util-linux)" >&2; exit 1; }
-(( $(nproc) >= 2 )) || { echo "needs 2 CPUs to pin server and load apart" >&2; exit 1; }
+source scripts/lib/bench.sh
+need_pinning
 
-A_SHA=$(git rev-parse --short "$REV_A")
-B_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo -dirty)"
-WT=target/ab-worktree
-if [[ ! -d $WT ]] || [[ $(git -C "$WT" rev-parse --short HEAD 2>/dev/null) != "$A_SHA" ]]; then
-  git worktree remove --force "$WT" 2>/dev/null || rm -rf "$WT"
-  git worktree add --detach "$WT" "$REV_A" >/dev/null
-fi
+ab_worktree "$REV_A"
 echo "building A ($A_SHA) and B ($B_SHA)" >&2
 (cd "$WT" && cargo build --release --quiet --bin nines --bin nines-server)
 cargo build --release --quiet --bin nines --bin nines-server

@@ -21,9 +21,9 @@ SECS=${2:-5}
 CONNS=${CONNS:-64}
 SIZE=${SIZE:-64}
 OUT=${OUT:-docs/results/core.md}
-command -v taskset >/dev/null || { echo "taskset not found (apt-get install util-linux)" >&2; exit 1; }
+source scripts/lib/bench.sh
+need_pinning
 command -v gcc >/dev/null || { echo "gcc not found (apt-get install gcc)" >&2; exit 1; }
-(( $(nproc) >= 2 )) || { echo "needs 2 CPUs to pin server and load apart" >&2; exit 1; }
 
 cargo build --release --quiet --bin nines --bin nines-server --example floor_echo
 BIN=target/release

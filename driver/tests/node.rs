@@ -9,15 +9,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[test]
-fn a_session_of_every_message_type_with_bad_lines_between() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
+/// `nines node` with every stream piped.
+fn node() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_nines"))
         .arg("node")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_session_of_every_message_type_with_bad_lines_between() {
+    let mut child = node();
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -198,13 +203,7 @@ fn a_session_of_every_message_type_with_bad_lines_between() {
 
 #[test]
 fn bad_bytes_and_huge_lines_are_skipped_and_the_node_carries_on() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nines"))
-        .arg("node")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = node();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         stdin.write_all(b"\xff\xfe not utf-8 \x80\n").unwrap();

@@ -331,6 +331,19 @@ mod tests {
         }
     }
 
+    /// Processes `input` into a fresh output buffer, expecting no decode error.
+    fn run(h: &Handler, c: &Counters, input: &[u8], allow: &mut Allowance) -> Processed {
+        h.process(
+            input,
+            &mut Vec::new(),
+            Instant::now(),
+            c,
+            &mut Vec::new(),
+            allow,
+        )
+        .unwrap()
+    }
+
     fn req(op: Op, id: u64, arg: u32, payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         encode(
@@ -484,16 +497,7 @@ mod tests {
             requests: 4,
             ..unlimited()
         };
-        let p = h
-            .process(
-                &input,
-                &mut Vec::new(),
-                Instant::now(),
-                &c,
-                &mut Vec::new(),
-                &mut allow,
-            )
-            .unwrap();
+        let p = run(&h, &c, &input, &mut allow);
         assert_eq!((p.requests, allow.spent()), (4, true));
         // Work: 300 µs each against 500 µs for the turn: the second one spends it.
         let mut work = Vec::new();
@@ -504,16 +508,7 @@ mod tests {
             work_us: 500,
             ..unlimited()
         };
-        let p = h
-            .process(
-                &work,
-                &mut Vec::new(),
-                Instant::now(),
-                &c,
-                &mut Vec::new(),
-                &mut allow,
-            )
-            .unwrap();
+        let p = run(&h, &c, &work, &mut allow);
         assert_eq!(p.requests, 2);
         assert_eq!(p.consumed, 2 * HEADER_LEN);
     }
