@@ -98,8 +98,19 @@ pub(crate) struct Conn {
     /// Budget room its next reply needs (while starved).
     needs: usize,
     budget: Arc<BufferBudget>,
-    /// In its worker's run queue.
-    pub queued: bool,
+    /// Where it waits for its next turn in its worker, if anywhere.
+    pub queued: Queued,
+}
+
+/// Where a connection waits for its next turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Nowhere: an event brings its next turn.
+    No,
+    /// In the run queue: its turn was cut short by the turn's allowance.
+    Runnable,
+    /// On the list of connections waiting for room in the buffered-reply budget.
+    Waiting,
 }
 
 impl Drop for Conn {
@@ -125,7 +136,7 @@ impl Conn {
             held: 0,
             needs: 0,
             budget,
-            queued: false,
+            queued: Queued::No,
         }
     }
 
@@ -175,6 +186,20 @@ impl Conn {
         }
         if (ev.readable || ev.read_closed) && self.intake == Intake::Open {
             return self.pump(ev.read_closed, ctx);
+        }
+        Next::Keep
+    }
+
+    /// An event for a connection already in the run queue. Its queued turn reads the socket
+    /// (a turn reads once its buffered requests are answered), so only its replies move on
+    /// now: one connection gets one turn per pass of the loop however often its client writes.
+    /// A close is handled at once, as the edge that reports it will not come again.
+    pub fn on_event_queued(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
+        if ev.read_closed {
+            return self.on_event(ev, ctx);
+        }
+        if ev.writable && self.wants_write() && self.flush(ctx.counters, ctx.phases).is_err() {
+            return self.io_error(ctx.counters);
         }
         Next::Keep
     }

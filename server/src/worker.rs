@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::acceptor::{AcceptState, Taken};
-use crate::conn::{Conn, Ctx, Next, Readiness};
+use crate::conn::{Conn, Ctx, Next, Queued, Readiness};
 use crate::handler::Handler;
 use crate::limits::{Admission, BufferBudget, ConnLimits, Expiry};
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
@@ -96,6 +96,9 @@ impl Worker {
                 break;
             }
             let woke = Instant::now();
+            // Connections that yield while handling this pass's events wait for the next pass:
+            // one turn per connection per pass, whether it came from an event or the queue.
+            let queued_before = st.runnable.len();
             if st.accept.backoff().is_some() {
                 // Retry after an accept error: the pending connections raise no new edge.
                 self.accept_own(&mut st);
@@ -114,8 +117,8 @@ impl Worker {
                     }
                 }
             }
+            self.run_queue(&mut st, queued_before);
             self.wake_waiting(&mut st);
-            self.run_queue(&mut st);
             self.sweep(&mut st, woke);
             st.phases.busy_ns += ns_between(woke, Instant::now());
             st.phases.publish(&self.counters);
@@ -154,8 +157,9 @@ impl Worker {
             conns,
             ..
         } = st;
-        waiting.retain(|&key| match conns.get(key) {
+        waiting.retain(|&key| match conns.get_mut(key) {
             Some(c) if c.needs() <= room => {
+                c.queued = Queued::Runnable;
                 runnable.push_back(key);
                 false
             }
@@ -177,6 +181,7 @@ impl Worker {
             phases: &mut st.phases,
         };
         let next = match ev {
+            Some(ev) if conn.queued == Queued::Runnable => conn.on_event_queued(ev, &mut ctx),
             Some(ev) => conn.on_event(ev, &mut ctx),
             None => conn.resume(&mut ctx),
         };
@@ -184,12 +189,14 @@ impl Worker {
             Next::Keep => {}
             Next::Yield => {
                 bump(&self.counters.turns_yielded, 1);
-                if !std::mem::replace(&mut conn.queued, true) {
+                if conn.queued == Queued::No {
+                    conn.queued = Queued::Runnable;
                     st.runnable.push_back(key);
                 }
             }
             Next::Wait => {
-                if !std::mem::replace(&mut conn.queued, true) {
+                if conn.queued == Queued::No {
+                    conn.queued = Queued::Waiting;
                     st.waiting.push(key);
                 }
             }
@@ -197,14 +204,15 @@ impl Worker {
         }
     }
 
-    /// Gives each connection queued before this call one more turn.
-    fn run_queue(&mut self, st: &mut State) {
-        for _ in 0..st.runnable.len() {
+    /// Gives the first `n` connections in the run queue (those queued in earlier passes) one
+    /// more turn each.
+    fn run_queue(&mut self, st: &mut State, n: usize) {
+        for _ in 0..n {
             let Some(key) = st.runnable.pop_front() else {
                 break;
             };
             if let Some(conn) = st.conns.get_mut(key) {
-                conn.queued = false;
+                conn.queued = Queued::No;
                 self.turn(st, key, None);
             }
         }
