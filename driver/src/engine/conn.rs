@@ -116,6 +116,11 @@ impl Conn {
             in_flight: VecDeque::new(),
         };
         let started = TcpStream::connect(addr).and_then(|mut s| {
+            // Without it, Nagle's algorithm holds a request written while an earlier one on the
+            // connection is unacknowledged until that ACK arrives (with the earlier reply, if
+            // the server delays its ACKs): pipelined and open-loop requests would leave late,
+            // and be timed from when they were written, not sent.
+            s.set_nodelay(true)?;
             registry.register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
             Ok(s)
         });
@@ -349,5 +354,28 @@ fn io_kind(e: &io::Error) -> ErrorKind {
             tracing::debug!(error = %e, "connection I/O error");
             ErrorKind::Io
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::RequestSpec;
+
+    #[test]
+    fn connections_send_at_once_without_waiting_for_acks() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let (conn, err) = Conn::connect(
+            listener.local_addr().unwrap(),
+            Token(0),
+            poll.registry(),
+            RequestSpec::default().codec(),
+        );
+        assert!(err.is_none());
+        let State::Connecting(s) = &conn.state else {
+            panic!("not connecting: {:?}", conn.state);
+        };
+        assert!(s.nodelay().unwrap(), "TCP_NODELAY is set");
     }
 }
