@@ -77,8 +77,10 @@ taskset -c 1 "$BIN/nines" bench "$ADDR" --rate "$RATE" -c "$CONNS" --threads 1 -
   --json "$TMP/bench.json" >"$TMP/bench.txt" 2>&1 || status=$?
 sleep 1
 alive=1; kill -0 "$SPID" 2>/dev/null || alive=0
+# The hostile clients end with the load; whatever is left of them (a never-read round that
+# started late) is stopped here, so the soak never outlives its bound.
+for j in $(jobs -p); do [[ $j == "$SPID" ]] || kill "$j" 2>/dev/null || true; done
 kill -TERM "$SPID" 2>/dev/null || true
-wait "$SPID" 2>/dev/null || true
 wait 2>/dev/null || true
 
 python3 - "$TMP" "$OUT" "$MIN" "$SECS" "$RATE" "$CONNS" "$HOSTILE" "$WARMUP_S" "$RSS_GROWTH_MIB" "$status" "$alive" "$SERVER_FLAGS" <<'PY'
