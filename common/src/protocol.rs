@@ -13,6 +13,39 @@ pub enum Protocol {
     Nines,
     /// Plain byte echo: whatever is sent comes back, as any echo server does.
     Echo,
+    /// HTTP/1.1 with keep-alive (`http://` targets): nginx, or `nines-server --protocol http`.
+    Http,
+    /// WebSocket (RFC 6455) messages echoed back (`ws://` targets): an echo gateway, or
+    /// `nines-server --protocol ws`.
+    Ws,
+    /// Redis RESP2 commands (`redis://` targets): redis-server or anything that speaks RESP.
+    Redis,
+}
+
+impl Protocol {
+    /// The URL scheme that names this protocol in a target (`http://host:port/path`); nines and
+    /// echo targets are plain `host:port`.
+    pub fn scheme(self) -> Option<&'static str> {
+        match self {
+            Protocol::Nines | Protocol::Echo => None,
+            Protocol::Http => Some("http"),
+            Protocol::Ws => Some("ws"),
+            Protocol::Redis => Some("redis"),
+        }
+    }
+
+    /// The protocol a URL scheme names.
+    pub fn from_scheme(scheme: &str) -> Option<Protocol> {
+        <Protocol as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .find(|p| p.scheme().is_some_and(|s| s.eq_ignore_ascii_case(scheme)))
+    }
+
+    /// Whether nines-server can serve it (it does not implement Redis).
+    pub fn served_by_nines_server(self) -> bool {
+        !matches!(self, Protocol::Redis)
+    }
 }
 
 crate::value_enum_display!(Protocol);
@@ -39,5 +72,12 @@ mod tests {
             .parse::<Protocol>()
             .unwrap_err()
             .contains("nines, echo"));
+        assert_eq!(Protocol::from_scheme("HTTP"), Some(Protocol::Http));
+        assert_eq!(Protocol::from_scheme("gopher"), None);
+        for p in Protocol::value_variants() {
+            if let Some(s) = p.scheme() {
+                assert_eq!(Protocol::from_scheme(s), Some(*p));
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! is what reports, `--max-errors` messages and the progress line show.
 //!
 //! Every request the driver sends ends as exactly one of: a recorded reply, or one
-//! request-level error (`bad_payload`, `aborted`, `timeout`, `drain_timeout`). A request that
+//! request-level error (`bad_payload`, `rejected`, `aborted`, `timeout`, `drain_timeout`). A request that
 //! fell due but was never sent is `unsent`. Connection-level kinds (`connect`,
 //! `connection_closed`, `io`, `decode`) count connections, and `unknown_id` counts replies that
 //! answer no request.
@@ -46,6 +46,9 @@ error_kinds! {
     UnknownId => "unknown_id",
     /// A reply whose content is wrong for its request (per request).
     BadPayload => "bad_payload",
+    /// A reply saying the request failed: an HTTP status outside 2xx and `--accept`, a Redis
+    /// error reply (per request; the report's reply kinds say which).
+    Rejected => "rejected",
     /// A request in flight on a connection that was lost (per request).
     Aborted => "aborted",
     /// A request unanswered for `--timeout` after it was sent (per request).

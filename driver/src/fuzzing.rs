@@ -18,7 +18,9 @@ use nines_server::ServerConfig;
 
 use crate::node::{Message, Node};
 use crate::report::{self, Format};
-use crate::target::RequestSpec;
+use crate::target::{
+    Codec, Decoded, HttpCodec, HttpSpec, RedisCodec, RedisSpec, RequestSpec, WsCodec, WsMessage,
+};
 
 /// Frames as the server reads them: decoded one after another from a stream, each checked
 /// against incremental decoding (every prefix of a whole frame asks for more bytes) and
@@ -141,23 +143,142 @@ pub fn codecs(data: &[u8]) {
                 op,
                 payload_bytes: usize::from(sel) + 1,
                 work_us: 1,
+                ..RequestSpec::default()
             };
             let mut codec = spec.codec();
-            let mut rest = buf;
-            let mut oldest = u64::from(sel);
-            while let Ok(Some(r)) = codec.decode_response(rest, Some(oldest)) {
-                assert!(
-                    (1..=rest.len()).contains(&r.consumed),
-                    "{protocol} consumed {} of {}",
-                    r.consumed,
-                    rest.len()
-                );
-                rest = &rest[r.consumed..];
-                oldest += 1;
+            // Handshake replies (WebSocket) are parsed from the same bytes.
+            let mut opening = Vec::new();
+            if codec.start(&mut opening) {
+                if let Ok(Some(n)) = codec.finish_start(buf) {
+                    assert!(n <= buf.len(), "{protocol} handshake consumed past the input");
+                }
             }
-            let _ = codec.decode_response(rest, None);
+            decode_all(&mut *codec, buf, u64::from(sel), &protocol.to_string());
         }
     }
+}
+
+/// Decodes `buf` reply after reply until the codec needs more or refuses: each step consumes
+/// something and nothing past the input. Returns the bytes left.
+fn decode_all<'a>(codec: &mut dyn Codec, buf: &'a [u8], first_id: u64, what: &str) -> &'a [u8] {
+    let mut rest = buf;
+    let mut oldest = first_id;
+    let mut out = Vec::new();
+    while let Ok(Some(d)) = codec.decode(rest, Some(oldest), &mut out) {
+        let n = match d {
+            Decoded::Reply(r) => {
+                oldest += 1;
+                r.consumed
+            }
+            Decoded::Skip(n) | Decoded::Closing(n) => n,
+        };
+        assert!(
+            (1..=rest.len()).contains(&n),
+            "{what} consumed {n} of {}",
+            rest.len()
+        );
+        rest = &rest[n..];
+    }
+    let _ = codec.decode(rest, None, &mut out);
+    rest
+}
+
+/// HTTP responses as the driver parses them: whatever the bytes, fed whole or cut in two at
+/// any point (as reads cut them), the parser finds the same replies.
+pub fn http_response(data: &[u8]) {
+    let Some((&sel, buf)) = data.split_first() else {
+        return;
+    };
+    let spec = HttpSpec {
+        method: if sel & 1 == 0 { "GET" } else { "HEAD" }.to_string(),
+        accept: vec![404],
+        ..HttpSpec::default()
+    };
+    in_pieces_agrees(|| Box::new(HttpCodec::new(&spec)), buf, usize::from(sel));
+}
+
+/// RESP replies as the driver parses them, whole and in two pieces.
+pub fn resp_reply(data: &[u8]) {
+    let Some((&sel, buf)) = data.split_first() else {
+        return;
+    };
+    let commands = ["GET k", "SET k:__rand__ v", "PING", "LRANGE l 0 9", "OBJECT"];
+    let spec = RedisSpec {
+        command: commands[usize::from(sel) % commands.len()].to_string(),
+        ..RedisSpec::default()
+    };
+    in_pieces_agrees(|| Box::new(RedisCodec::new(&spec)), buf, usize::from(sel));
+}
+
+/// WebSocket frames: the shared frame decoder (a frame it accepts re-encodes to the same
+/// bytes) and the driver's echo client, whole and in two pieces.
+pub fn ws_frame(data: &[u8]) {
+    let Some((&sel, buf)) = data.split_first() else {
+        return;
+    };
+    if let Ok(Some(h)) = nines_protocol::ws::decode(buf, 1 << 20) {
+        assert!(h.header_len <= nines_protocol::ws::MAX_HEADER_LEN);
+        if buf.len() >= h.frame_len() {
+            let mut again = Vec::new();
+            let payload = &buf[h.header_len..h.frame_len()];
+            nines_protocol::ws::encode_header(h.fin, h.opcode, h.mask, payload.len(), &mut again);
+            // Lengths may be encoded longer than needed on the wire; the decoded header is
+            // what must agree.
+            let re = nines_protocol::ws::decode(&again, 1 << 20).unwrap().unwrap();
+            assert_eq!((re.fin, re.opcode, re.mask, re.payload_len), (h.fin, h.opcode, h.mask, h.payload_len));
+        }
+    }
+    let spec = RequestSpec {
+        protocol: Protocol::Ws,
+        payload_bytes: usize::from(sel) + 1,
+        ws_message: if sel & 1 == 0 { WsMessage::Binary } else { WsMessage::Text },
+        ..RequestSpec::default()
+    };
+    in_pieces_agrees(|| Box::new(WsCodec::new(&spec)), buf, usize::from(sel));
+}
+
+/// Parsing `buf` whole and parsing it cut at `cut` (the first piece parsed, then the rest
+/// appended, as a second read would) find the same sequence of replies.
+fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize) {
+    let whole = replies(&mut *make(), buf, buf.len());
+    let cut = cut % (buf.len() + 1);
+    let pieces = replies(&mut *make(), buf, cut);
+    assert_eq!(whole, pieces, "cut at {cut}");
+}
+
+/// What a codec finds in `buf` when the first `first` bytes arrive, then the rest.
+fn replies(codec: &mut dyn Codec, buf: &[u8], first: usize) -> Vec<Result<Decoded, &'static str>> {
+    let mut found = Vec::new();
+    let mut pos = 0;
+    let mut out = Vec::new();
+    let mut id = 1;
+    for avail in [first, buf.len()] {
+        loop {
+            match codec.decode(&buf[pos..avail], Some(id), &mut out) {
+                Ok(Some(d)) => {
+                    let n = match d {
+                        Decoded::Reply(r) => {
+                            id += 1;
+                            r.consumed
+                        }
+                        Decoded::Skip(n) | Decoded::Closing(n) => n,
+                    };
+                    assert!((1..=avail - pos).contains(&n));
+                    pos += n;
+                    found.push(Ok(d));
+                    if matches!(d, Decoded::Closing(_)) {
+                        return found;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    found.push(Err(e.kind));
+                    return found;
+                }
+            }
+        }
+    }
+    found
 }
 
 /// One `nines node` line: parsed without running anything; lines that need no load (init,

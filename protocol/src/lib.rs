@@ -17,6 +17,7 @@
 mod frame;
 pub mod payload;
 pub mod stats;
+pub mod ws;
 
 pub use frame::{
     decode, encode, encode_header, encode_with, patch_residence, DecodeError, Flags, Frame, Header,

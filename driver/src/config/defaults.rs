@@ -19,6 +19,10 @@ pub const WARMUP: Duration = Duration::from_secs(1);
 pub const PAYLOAD_BYTES: usize = 64;
 /// CPU microseconds a Work request asks for.
 pub const WORK_US: u32 = 10;
+/// Redis command sent when `--command` is not given.
+pub const REDIS_COMMAND: &str = "PING";
+/// Distinct keys `__rand__` picks from in a Redis command.
+pub const KEYSPACE: u64 = 1_000_000;
 /// Seed of the Poisson schedule.
 pub const SEED: u64 = 1;
 /// Schedule lag p99 above which the driver warns that it shaped the result.

@@ -3,6 +3,7 @@
 //! then read by every driver thread and saved in every report's manifest.
 
 pub mod defaults;
+mod requests;
 pub(crate) mod secs;
 mod validate;
 

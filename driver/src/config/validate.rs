@@ -70,6 +70,7 @@ impl BenchConfig {
         self.check_shape(limits, &mut e);
         self.check_load(&mut e);
         self.check_times(limits, &mut e);
+        self.check_request(&mut e);
         if e.is_empty() {
             self.check_in_flight(&mut e);
         }
@@ -168,7 +169,11 @@ impl BenchConfig {
         }
         let spec = &self.request;
         let min_payload = usize::from(spec.protocol == Protocol::Echo);
-        let sized = spec.protocol == Protocol::Echo || matches!(spec.op, Op::Echo | Op::Source);
+        let sized = match spec.protocol {
+            Protocol::Echo | Protocol::Ws => true,
+            Protocol::Nines => matches!(spec.op, Op::Echo | Op::Source),
+            Protocol::Http | Protocol::Redis => false,
+        };
         if sized && !(min_payload..=MAX_PAYLOAD_BYTES).contains(&spec.payload_bytes) {
             e.push(UsageError::range(
                 "--payload",

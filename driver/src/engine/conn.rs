@@ -4,6 +4,10 @@
 //! The connection moves bytes and matches replies to requests; the codec alone knows the
 //! protocol; what a reply means for the run (recorded, counted as an error) is the load loop's
 //! business, told through [`Reply`] and [`Lost`].
+//!
+//! A connection whose protocol opens with a handshake (WebSocket) is `Starting` between the TCP
+//! connect and the handshake reply; one the server closes as it said it would (HTTP
+//! `Connection: close`) can be connected again with [`Conn::reconnect`].
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -14,7 +18,7 @@ use mio::{Interest, Registry, Token};
 
 use crate::clock::RunClock;
 use crate::errors::ErrorKind;
-use crate::target::{Codec, Response};
+use crate::target::{Codec, Decoded, ReplyKind, Response, Verdict};
 
 /// First read buffer size; it doubles when a read fills it (up to the codec's largest reply).
 const INITIAL_READ_BYTES: usize = 4096;
@@ -31,7 +35,9 @@ struct InFlight {
 enum State {
     /// Nonblocking connect issued; the first writable event says how it went.
     Connecting(TcpStream),
-    /// Established.
+    /// Connected; the protocol's opening handshake is out and its reply awaited.
+    Starting(TcpStream),
+    /// Established and ready for requests.
     Open(TcpStream),
     /// Failed, lost or given up; nothing is sent or read again.
     Closed,
@@ -42,10 +48,12 @@ enum State {
 pub(crate) enum Connecting {
     /// Not decided yet.
     Pending,
-    /// The connection is open.
+    /// The connection is open (and its handshake done).
     Established,
     /// It failed; the connection is closed.
     Failed(io::Error),
+    /// The handshake was refused or garbled (its kind); the connection is closed.
+    Refused(&'static str),
 }
 
 /// A reply taken off the wire and matched (or not) to a request.
@@ -62,15 +70,28 @@ pub(crate) enum Reply {
     },
     /// An answer to a request, with the wrong content.
     BadPayload,
+    /// A well-formed answer saying the request failed (HTTP status, Redis error).
+    Rejected,
     /// A reply no request in flight asked for.
     Stray,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// A connection-level error.
+    Error(ErrorKind),
+    /// Bytes that are no reply at all, of this kind (`http_status_line`, `resp_type`, ...).
+    Decode(&'static str),
+    /// The server closed it after a reply, as that reply said it would: connect again.
+    ServerClosed,
 }
 
 /// A connection was lost: why, and how many requests in flight went with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Lost {
-    /// The connection-level error.
-    pub kind: ErrorKind,
+    /// Why.
+    pub cause: Cause,
     /// Requests that were in flight on it.
     pub aborted: u64,
 }
@@ -89,6 +110,10 @@ pub(crate) struct Expired {
 #[derive(Debug)]
 pub(crate) struct Conn {
     state: State,
+    addr: SocketAddr,
+    token: Token,
+    /// When the current connect began (run clock), for the connect timeout of reconnects.
+    connect_started_ns: u64,
     codec: Box<dyn Codec>,
     rbuf: Vec<u8>,
     rlen: usize,
@@ -108,6 +133,9 @@ impl Conn {
     ) -> (Conn, Option<io::Error>) {
         let mut conn = Conn {
             state: State::Closed,
+            addr,
+            token,
+            connect_started_ns: 0,
             codec,
             rbuf: Vec::new(),
             rlen: 0,
@@ -115,6 +143,38 @@ impl Conn {
             wpos: 0,
             in_flight: VecDeque::new(),
         };
+        let err = conn.start_connect(registry).err();
+        (conn, err)
+    }
+
+    /// Connects again after the server closed the connection as it said it would, at `now`.
+    /// Requests pipelined behind the closing reply were never answered (the server stops
+    /// reading at `Connection: close`): they stay in flight and are sent again, with their
+    /// original due times, once the new connection is open ([`Conn::resend`]). On failure the
+    /// connection stays closed.
+    pub(crate) fn reconnect(&mut self, registry: &Registry, now: u64) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.in_flight);
+        self.close();
+        self.in_flight = pending;
+        self.connect_started_ns = now;
+        self.start_connect(registry)
+    }
+
+    /// Queues again every request still in flight (after a reconnect), sent now.
+    pub(crate) fn resend(&mut self, now: u64) {
+        for f in &mut self.in_flight {
+            self.codec.encode_request(f.id, f.intended_ns, &mut self.wbuf);
+            f.sent_ns = now;
+        }
+    }
+
+    /// Whether a connect (or handshake) begun at least `timeout_ns` ago is still undecided.
+    pub(crate) fn connect_overdue(&self, now: u64, timeout_ns: u64) -> bool {
+        self.is_connecting() && now.saturating_sub(self.connect_started_ns) >= timeout_ns
+    }
+
+    fn start_connect(&mut self, registry: &Registry) -> io::Result<()> {
+        let (addr, token) = (self.addr, self.token);
         let started = TcpStream::connect(addr).and_then(|mut s| {
             // Without it, Nagle's algorithm holds a request written while an earlier one on the
             // connection is unacknowledged until that ACK arrives (with the earlier reply, if
@@ -124,18 +184,88 @@ impl Conn {
             registry.register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
             Ok(s)
         });
-        match started {
-            Ok(s) => {
-                conn.state = State::Connecting(s);
-                (conn, None)
+        self.state = State::Connecting(started?);
+        Ok(())
+    }
+
+    /// Moves a connecting (or handshaking) connection on after an event.
+    pub(crate) fn poll_connect(&mut self) -> Connecting {
+        match self.state {
+            State::Connecting(_) => match self.poll_tcp_connect() {
+                Connecting::Established => self.begin_handshake(),
+                other => other,
+            },
+            State::Starting(_) => self.poll_handshake(),
+            State::Open(_) | State::Closed => Connecting::Pending,
+        }
+    }
+
+    /// Sends the protocol's opening handshake, if it has one.
+    fn begin_handshake(&mut self) -> Connecting {
+        if !self.codec.start(&mut self.wbuf) {
+            return Connecting::Established;
+        }
+        let State::Open(s) = std::mem::replace(&mut self.state, State::Closed) else {
+            unreachable!("just established");
+        };
+        self.state = State::Starting(s);
+        if let Err(lost) = self.flush() {
+            return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
+        }
+        // The reply may already be here.
+        self.poll_handshake()
+    }
+
+    /// Reads the handshake reply as far as it has come.
+    fn poll_handshake(&mut self) -> Connecting {
+        if let Err(lost) = self.flush() {
+            return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
+        }
+        loop {
+            if self.rlen == self.rbuf.len() {
+                let n = (self.rbuf.len() * 2).max(INITIAL_READ_BYTES);
+                self.rbuf.resize(n, 0);
             }
-            Err(e) => (conn, Some(e)),
+            let State::Starting(stream) = &mut self.state else {
+                return Connecting::Pending;
+            };
+            match stream.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => {
+                    self.close();
+                    return Connecting::Failed(io::ErrorKind::ConnectionReset.into());
+                }
+                Ok(n) => self.rlen += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Connecting::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.close();
+                    return Connecting::Failed(e);
+                }
+            }
+            match self.codec.finish_start(&self.rbuf[..self.rlen]) {
+                Ok(None) => {}
+                Ok(Some(used)) => {
+                    self.rbuf.copy_within(used..self.rlen, 0);
+                    self.rlen -= used;
+                    let State::Starting(s) = std::mem::replace(&mut self.state, State::Closed)
+                    else {
+                        unreachable!("checked above");
+                    };
+                    self.state = State::Open(s);
+                    return Connecting::Established;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "handshake refused");
+                    self.close();
+                    return Connecting::Refused(e.kind);
+                }
+            }
         }
     }
 
     /// Checks a connecting socket after an event (mio's recipe: an error is reported by
     /// `take_error`, success by `peer_addr`; `NotConnected` means the event came early).
-    pub(crate) fn poll_connect(&mut self) -> Connecting {
+    fn poll_tcp_connect(&mut self) -> Connecting {
         let State::Connecting(s) = &self.state else {
             return Connecting::Pending;
         };
@@ -163,9 +293,9 @@ impl Conn {
         }
     }
 
-    /// Whether a connect is still undecided.
+    /// Whether a connect (or its handshake) is still undecided.
     pub(crate) fn is_connecting(&self) -> bool {
-        matches!(self.state, State::Connecting(_))
+        matches!(self.state, State::Connecting(_) | State::Starting(_))
     }
 
     /// Whether the connection is open.
@@ -194,15 +324,15 @@ impl Conn {
     /// Writes what is queued, until done or the socket is full (the rest goes on WRITABLE).
     pub(crate) fn flush(&mut self) -> Result<(), Lost> {
         while self.wpos < self.wbuf.len() {
-            let State::Open(stream) = &mut self.state else {
+            let (State::Open(stream) | State::Starting(stream)) = &mut self.state else {
                 return Ok(());
             };
             match stream.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => return Err(self.lose(ErrorKind::ConnectionClosed)),
+                Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
                 Ok(n) => self.wpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.lose(io_kind(&e))),
+                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
             }
         }
         self.wbuf.clear();
@@ -211,14 +341,28 @@ impl Conn {
     }
 
     /// Reads until the socket is drained (or, with `to_eof`, until it closes), handing every
-    /// complete reply to `on_reply` with its receive time: the clock is read once per read()
-    /// that returned data, so a reply's latency never includes parsing the replies before it.
-    /// Returns the time of the last such read (0 if none).
+    /// complete reply to `on_reply` with its receive time and kind: the clock is read once per
+    /// read() that returned data, so a reply's latency never includes parsing the replies
+    /// before it. Returns the time of the last such read (0 if none). Anything the protocol
+    /// answers by itself (pongs) is written before it returns.
     pub(crate) fn read(
         &mut self,
         clock: RunClock,
         to_eof: bool,
-        on_reply: &mut impl FnMut(u64, Reply),
+        on_reply: &mut impl FnMut(u64, Reply, Option<ReplyKind>),
+    ) -> Result<u64, Lost> {
+        let last = self.read_replies(clock, to_eof, on_reply)?;
+        if !self.wbuf.is_empty() {
+            self.flush()?;
+        }
+        Ok(last)
+    }
+
+    fn read_replies(
+        &mut self,
+        clock: RunClock,
+        to_eof: bool,
+        on_reply: &mut impl FnMut(u64, Reply, Option<ReplyKind>),
     ) -> Result<u64, Lost> {
         let mut last_read_ns = 0;
         loop {
@@ -231,12 +375,12 @@ impl Conn {
                 return Ok(last_read_ns);
             };
             match stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => return Err(self.lose(ErrorKind::ConnectionClosed)),
+                Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
                 Ok(n) => {
                     self.rlen += n;
                     last_read_ns = clock.now_ns();
-                    if !self.take_replies(last_read_ns, on_reply) {
-                        return Err(self.lose(ErrorKind::Decode));
+                    if let Some(cause) = self.take_replies(last_read_ns, on_reply) {
+                        return Err(self.lose(cause));
                     }
                     // A short read drained the socket: skip the read that would say EAGAIN.
                     if n < space && !to_eof {
@@ -245,30 +389,43 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(last_read_ns),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.lose(io_kind(&e))),
+                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
             }
         }
     }
 
-    /// Decodes, matches and hands on every complete reply in the read buffer; false if the
-    /// bytes cannot be parsed at all.
-    fn take_replies(&mut self, now: u64, on_reply: &mut impl FnMut(u64, Reply)) -> bool {
+    /// Decodes, matches and hands on every complete reply in the read buffer; says why the
+    /// connection must end if it must (bytes that are no reply, a close from the server).
+    fn take_replies(
+        &mut self,
+        now: u64,
+        on_reply: &mut impl FnMut(u64, Reply, Option<ReplyKind>),
+    ) -> Option<Cause> {
         let mut pos = 0;
-        let ok = loop {
+        let end = loop {
             let oldest = self.in_flight.front().map(|f| f.id);
-            match self
-                .codec
-                .decode_response(&self.rbuf[pos..self.rlen], oldest)
-            {
-                Ok(Some(r)) => {
+            let decoded =
+                self.codec
+                    .decode(&self.rbuf[pos..self.rlen], oldest, &mut self.wbuf);
+            match decoded {
+                Ok(Some(Decoded::Reply(r))) => {
                     pos += r.consumed;
                     let reply = self.match_reply(&r, oldest);
-                    on_reply(now, reply);
+                    on_reply(now, reply, r.kind);
+                    if r.close {
+                        break Some(Cause::ServerClosed);
+                    }
                 }
-                Ok(None) => break true,
+                Ok(Some(Decoded::Skip(n))) => pos += n,
+                Ok(Some(Decoded::Closing(_))) => {
+                    // Answer the close before going (best effort), then count the loss.
+                    let _ = self.flush();
+                    break Some(Cause::Error(ErrorKind::ConnectionClosed));
+                }
+                Ok(None) => break None,
                 Err(e) => {
                     tracing::debug!(error = %e, "undecodable reply; dropping the connection");
-                    break false;
+                    break Some(Cause::Decode(e.kind));
                 }
             }
         };
@@ -278,7 +435,7 @@ impl Conn {
             self.rbuf.copy_within(pos..self.rlen, 0);
             self.rlen -= pos;
         }
-        ok
+        end
     }
 
     fn match_reply(&mut self, r: &Response, oldest: Option<u64>) -> Reply {
@@ -288,14 +445,17 @@ impl Conn {
             let at = self.in_flight.iter().position(|f| f.id == r.id);
             at.and_then(|i| self.in_flight.remove(i))
         };
-        match entry {
-            None => Reply::Stray,
-            Some(_) if !r.valid => Reply::BadPayload,
-            Some(req) => Reply::Answered {
+        let Some(req) = entry else {
+            return Reply::Stray;
+        };
+        match r.verdict {
+            Verdict::Ok | Verdict::Capped => Reply::Answered {
                 intended_ns: req.intended_ns,
                 sent_ns: req.sent_ns,
-                capped: r.capped,
+                capped: r.verdict == Verdict::Capped,
             },
+            Verdict::WrongContent => Reply::BadPayload,
+            Verdict::Rejected => Reply::Rejected,
         }
     }
 
@@ -336,11 +496,15 @@ impl Conn {
         n
     }
 
-    fn lose(&mut self, kind: ErrorKind) -> Lost {
-        Lost {
-            kind,
-            aborted: self.close(),
-        }
+    /// Ends the connection for `cause`; a close the server announced leaves the requests in
+    /// flight for [`Conn::reconnect`] to send again.
+    fn lose(&mut self, cause: Cause) -> Lost {
+        let aborted = if cause == Cause::ServerClosed {
+            0
+        } else {
+            self.close()
+        };
+        Lost { cause, aborted }
     }
 }
 

@@ -39,6 +39,12 @@ impl Connected {
         *self.failures.entry(name).or_default() += 1;
         books.tally.add(ErrorKind::Connect, 1);
     }
+
+    /// The handshake was refused or garbled: counted by what was wrong (`ws_handshake_accept`).
+    fn refused(&mut self, kind: &'static str, books: &mut Books<'_>) {
+        *self.failures.entry(kind.to_string()).or_default() += 1;
+        books.tally.add(ErrorKind::Connect, 1);
+    }
 }
 
 /// Opens `plan.connections` connections and waits until each is open, failed or timed out.
@@ -82,6 +88,7 @@ pub(crate) fn connect_all(
                 Connecting::Pending => continue,
                 Connecting::Established => c.opened += 1,
                 Connecting::Failed(e) => c.failed(&e, books),
+                Connecting::Refused(kind) => c.refused(kind, books),
             }
             pending -= 1;
         }

@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use mio::{Events, Poll};
+use mio::{Events, Poll, Registry};
 
-use super::conn::Conn;
+use super::conn::{Cause, Conn, Connecting};
 use super::control::Timeline;
 use super::intervals::Shipper;
 use super::pacer::Pacer;
@@ -76,6 +76,7 @@ pub(crate) struct Load<'a, 'b> {
     clock: RunClock,
     pipeline: usize,
     timeout_ns: u64,
+    connect_timeout_ns: u64,
     drain_ns: u64,
     check_every_ns: u64,
     pacer: Pacer,
@@ -106,6 +107,7 @@ impl<'a, 'b> Load<'a, 'b> {
             clock,
             pipeline: cfg.pipeline.max(1),
             timeout_ns,
+            connect_timeout_ns: cfg.connect_timeout.as_nanos() as u64,
             drain_ns: cfg.drain_timeout.as_nanos() as u64,
             // Look for expired requests ten times per timeout period (1 ms .. 100 ms apart).
             check_every_ns: (timeout_ns / 10).clamp(1_000_000, 100_000_000),
@@ -267,11 +269,15 @@ impl<'a, 'b> Load<'a, 'b> {
         }
         for ev in events.iter() {
             let i = ev.token().0;
+            if conns.get(i).is_some_and(Conn::is_connecting) {
+                self.progress_connect(conns, i);
+                continue;
+            }
             if !conns.get(i).is_some_and(Conn::is_open) {
                 continue;
             }
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                self.read(conns, i, ev.is_read_closed() || ev.is_error());
+                self.read(poll.registry(), conns, i, ev.is_read_closed() || ev.is_error());
             }
             if ev.is_writable() {
                 self.flush(conns, i);
@@ -280,16 +286,59 @@ impl<'a, 'b> Load<'a, 'b> {
         Some(!events.is_empty())
     }
 
-    fn read(&mut self, conns: &mut [Conn], i: usize, to_eof: bool) {
+    fn read(&mut self, registry: &Registry, conns: &mut [Conn], i: usize, to_eof: bool) {
         let books = &mut *self.books;
-        match conns[i].read(self.clock, to_eof, &mut |now, r| books.on_reply(now, r)) {
+        match conns[i].read(self.clock, to_eof, &mut |now, r, k| books.on_reply(now, r, k)) {
             Ok(0) => {}
             Ok(now) => self.fill(conns, i, now),
+            Err(lost) if lost.cause == Cause::ServerClosed => {
+                // The server closed it after a reply, as it said it would (HTTP `Connection:
+                // close`): connect again and send what was pipelined behind that reply.
+                self.books.reconnects += 1;
+                if !self.books.tally.control.stopped() {
+                    if let Err(e) = conns[i].reconnect(registry, self.clock.now_ns()) {
+                        tracing::debug!(error = %e, "reconnect failed");
+                        self.connect_failed(conns, i);
+                    }
+                } else {
+                    let pending = conns[i].close();
+                    self.books.aborted(pending);
+                    self.open -= 1;
+                }
+            }
             Err(lost) => {
                 self.books.on_lost(lost);
                 self.open -= 1;
             }
         }
+    }
+
+    /// Moves a reconnecting connection on; once open, it takes requests again.
+    fn progress_connect(&mut self, conns: &mut [Conn], i: usize) {
+        match conns[i].poll_connect() {
+            Connecting::Pending => {}
+            Connecting::Established => {
+                let now = self.clock.now_ns();
+                conns[i].resend(now);
+                self.fill(conns, i, now);
+            }
+            Connecting::Failed(e) => {
+                tracing::debug!(error = %e, "reconnect failed");
+                self.connect_failed(conns, i);
+            }
+            Connecting::Refused(kind) => {
+                *self.books.decode_failures.entry(kind).or_default() += 1;
+                self.connect_failed(conns, i);
+            }
+        }
+    }
+
+    /// A reconnect failed: the connection is lost with what it was to send again.
+    fn connect_failed(&mut self, conns: &mut [Conn], i: usize) {
+        let pending = conns[i].close();
+        self.books.tally.add(ErrorKind::Connect, 1);
+        self.books.aborted(pending);
+        self.open -= 1;
     }
 
     fn flush(&mut self, conns: &mut [Conn], i: usize) {
@@ -308,6 +357,10 @@ impl<'a, 'b> Load<'a, 'b> {
         }
         self.next_check_ns = now + self.check_every_ns;
         for i in 0..conns.len() {
+            if conns[i].connect_overdue(now, self.connect_timeout_ns) {
+                self.connect_failed(conns, i);
+                continue;
+            }
             if !conns[i].is_open() {
                 continue;
             }

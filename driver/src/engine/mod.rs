@@ -31,7 +31,8 @@ use crate::config::{BenchConfig, StopAt};
 use crate::errors::{ErrorCounts, ErrorKind};
 use crate::recorder::Recorder;
 use crate::schedule::{Schedule, SplitMix64};
-use conn::{Lost, Reply};
+use crate::target::ReplyKind;
+use conn::{Cause, Lost, Reply};
 use control::{Control, Timeline};
 use intervals::{Shipper, ThreadMsg};
 use pacer::{Pacer, Window};
@@ -66,6 +67,13 @@ pub struct ThreadOutcome {
     pub sent: u64,
     /// Replies the server marked CAPPED (it did less than asked).
     pub capped: u64,
+    /// Replies by kind (HTTP status, RESP type), warm-up included.
+    pub reply_kinds: BTreeMap<String, u64>,
+    /// Connections dropped for bytes that were no reply, by what was wrong.
+    pub decode_failures: BTreeMap<String, u64>,
+    /// Connections the server closed after a reply, as it said it would, and the driver opened
+    /// again.
+    pub reconnects: u64,
     /// Requests still in flight when the run was stopped early (neither answered nor errors).
     pub in_flight_at_stop: u64,
     /// Run-clock time of its last recorded measured reply.
@@ -126,6 +134,10 @@ pub(crate) struct Books<'a> {
     pub capped: u64,
     pub lost: u64,
     pub last_completion_ns: u64,
+    /// Reply kinds seen and their counts: a handful, so a list beats a map per reply.
+    pub kinds: Vec<(ReplyKind, u64)>,
+    pub decode_failures: BTreeMap<&'static str, u64>,
+    pub reconnects: u64,
 }
 
 impl<'a> Books<'a> {
@@ -139,12 +151,27 @@ impl<'a> Books<'a> {
             capped: 0,
             lost: 0,
             last_completion_ns: 0,
+            kinds: Vec::new(),
+            decode_failures: BTreeMap::new(),
+            reconnects: 0,
+        }
+    }
+
+    /// Counts a reply's kind.
+    #[inline]
+    pub(crate) fn count_kind(&mut self, kind: ReplyKind) {
+        match self.kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.kinds.push((kind, 1)),
         }
     }
 
     /// Records a reply received at `now`, or counts it as the error it is.
     #[inline]
-    pub(crate) fn on_reply(&mut self, now: u64, reply: Reply) {
+    pub(crate) fn on_reply(&mut self, now: u64, reply: Reply, kind: Option<ReplyKind>) {
+        if let Some(k) = kind {
+            self.count_kind(k);
+        }
         match reply {
             Reply::Answered {
                 intended_ns,
@@ -167,13 +194,26 @@ impl<'a> Books<'a> {
                 self.in_flight -= 1;
                 self.tally.add(ErrorKind::BadPayload, 1);
             }
+            Reply::Rejected => {
+                self.in_flight -= 1;
+                self.tally.add(ErrorKind::Rejected, 1);
+            }
             Reply::Stray => self.tally.add(ErrorKind::UnknownId, 1),
         }
     }
 
-    /// Counts a lost connection: its own error and the requests that went with it.
+    /// Counts a lost connection: its own error (none when the server closed it as it said it
+    /// would) and the requests that went with it.
     pub(crate) fn on_lost(&mut self, lost: Lost) {
-        self.tally.add(lost.kind, 1);
+        match lost.cause {
+            Cause::Error(kind) => self.tally.add(kind, 1),
+            Cause::Decode(what) => {
+                self.tally.add(ErrorKind::Decode, 1);
+                *self.decode_failures.entry(what).or_default() += 1;
+            }
+            // Not lost: the load loop connects again.
+            Cause::ServerClosed => return,
+        }
         self.aborted(lost.aborted);
     }
 
@@ -255,6 +295,17 @@ pub fn run_thread(
     out.connections_lost = books.lost;
     out.sent = books.sent;
     out.capped = books.capped;
+    out.reconnects = books.reconnects;
+    out.reply_kinds = books
+        .kinds
+        .iter()
+        .map(|(k, n)| (k.to_string(), *n))
+        .collect();
+    out.decode_failures = books
+        .decode_failures
+        .iter()
+        .map(|(k, n)| ((*k).to_string(), *n))
+        .collect();
     out.last_completion_ns = books.last_completion_ns;
     out.recorder = books.recorder;
     out

@@ -72,6 +72,9 @@ fn totals(outcomes: &[ThreadOutcome]) -> Totals {
         for (errno, n) in &o.connect_failures {
             *d.connect_failures.entry(errno.clone()).or_default() += n;
         }
+        add_counts(&mut d.reply_kinds, &o.reply_kinds);
+        add_counts(&mut d.decode_failures, &o.decode_failures);
+        d.reconnects += o.reconnects;
         d.thread_cpu_pct.push(pct(o.cpu, o.wall));
         let busy = if o.wall < MIN_WALL_FOR_BUSY {
             0.0
@@ -125,7 +128,14 @@ pub fn build(run: RunRecord<'_>) -> Report {
     } else {
         Mode::ClosedLoop
     });
-    r.target = run.target.to_string();
+    // URL targets keep their scheme and path around the address they resolved to.
+    r.target = match cfg.request.protocol.scheme() {
+        Some(scheme) if cfg.target.as_deref().is_some_and(|t| t.contains("://")) => {
+            let path = if scheme == "redis" { "" } else { cfg.request.http.path.as_str() };
+            format!("{scheme}://{}{path}", run.target)
+        }
+        _ => run.target.to_string(),
+    };
     r.embedded_server = cfg.embedded();
     r.open_loop = cfg.open_loop.map(|o| OpenLoopSummary {
         requested_rps: o.rate_per_s,
@@ -264,5 +274,12 @@ mod tests {
             ..ThreadOutcome::default()
         };
         assert_eq!(totals(&[brief]).driver.thread_busy_pct, [0.0]);
+    }
+}
+
+/// Adds counts by name.
+pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *into.entry(k.clone()).or_default() += n;
     }
 }

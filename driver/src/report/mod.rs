@@ -148,6 +148,18 @@ pub struct DriverSummary {
     pub in_flight_at_stop: u64,
     /// Replies the server marked CAPPED (it did less than asked).
     pub capped_replies: u64,
+    /// Replies by kind, warm-up included: HTTP status (`200`), RESP reply type (`bulk`,
+    /// `error WRONGTYPE`). Absent for protocols without kinds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reply_kinds: BTreeMap<String, u64>,
+    /// Connections dropped for bytes that were no reply, by what was wrong
+    /// (`http_status_line`, `resp_type`, `ws_masked`, `bad_magic`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub decode_failures: BTreeMap<String, u64>,
+    /// Connections the server closed after a reply as it said it would (HTTP `Connection:
+    /// close`), opened again by the driver.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reconnects: u64,
     /// Each thread's CPU time as a percentage of its wall time while loading.
     pub thread_cpu_pct: Vec<f64>,
     /// The same without time spent spinning idle for the next due request (open loop). Near 100
@@ -515,4 +527,8 @@ mod tests {
             "{kinds:?}"
         );
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -8,13 +8,18 @@ use nines_common::DEFAULT_PORT;
 
 use super::RunError;
 use crate::config::BenchConfig;
+use crate::target::url::has_port;
 
-/// Resolves `host:port` (or `host`, meaning port 9999) to one address.
+/// Resolves `host:port` (or `host`, meaning port 9999), or a URL's host and port, to one
+/// address.
 pub fn resolve(target: &str) -> Result<SocketAddr, RunError> {
     let err = |source| RunError::Resolve {
         target: target.to_string(),
         source,
     };
+    let url = crate::target::url::parse(target)
+        .map_err(|msg| err(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)))?;
+    let target = url.authority.as_str();
     let with_port = if target.parse::<SocketAddr>().is_ok() || has_port(target) {
         target.to_string()
     } else {
@@ -32,17 +37,6 @@ pub fn resolve(target: &str) -> Result<SocketAddr, RunError> {
     })
 }
 
-fn has_port(t: &str) -> bool {
-    match t.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && !host.ends_with(':')
-                && port.parse::<u16>().is_ok()
-                && (!host.contains(':') || host.ends_with(']'))
-        }
-        None => false,
-    }
-}
 
 /// Starts nines-server in this process on 127.0.0.1 (a free port) for runs without a target:
 /// the protocol of the load, `server_workers` workers.

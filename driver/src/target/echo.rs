@@ -3,7 +3,7 @@
 //! Echo carries no ids, so replies are matched in order; the pattern embeds the request id, so
 //! a server that reorders, drops or corrupts bytes is caught rather than credited.
 
-use super::{Codec, CodecError, Response};
+use super::{Codec, CodecError, Decoded, Response, Verdict};
 use nines_protocol::payload;
 
 /// Codec for any byte-echo server.
@@ -32,30 +32,39 @@ impl Codec for EchoCodec {
         payload::fill(id, &mut out[at..]);
     }
 
-    fn decode_response(
+    fn decode(
         &mut self,
         buf: &[u8],
         oldest_in_flight: Option<u64>,
-    ) -> Result<Option<Response>, CodecError> {
+        _out: &mut Vec<u8>,
+    ) -> Result<Option<Decoded>, CodecError> {
         if buf.is_empty() {
             return Ok(None);
         }
         let Some(id) = oldest_in_flight else {
-            return Err(CodecError(format!(
-                "received {} byte(s) with no request in flight: the server sent data nobody asked for",
-                buf.len()
-            )));
+            return Err(CodecError::new(
+                "unasked",
+                format!(
+                    "received {} byte(s) with no request in flight: the server sent data nobody \
+                     asked for",
+                    buf.len()
+                ),
+            ));
         };
         if buf.len() < self.payload_bytes {
             return Ok(None);
         }
         let bytes = &buf[..self.payload_bytes];
-        Ok(Some(Response {
-            consumed: self.payload_bytes,
+        let verdict = if payload::check(id, bytes) {
+            Verdict::Ok
+        } else {
+            Verdict::WrongContent
+        };
+        Ok(Some(Decoded::Reply(Response::new(
+            self.payload_bytes,
             id,
-            valid: payload::check(id, bytes),
-            capped: false,
-        }))
+            verdict,
+        ))))
     }
 }
 
@@ -69,22 +78,15 @@ mod tests {
         let mut wire = Vec::new();
         c.encode_request(1, 0, &mut wire);
         c.encode_request(2, 0, &mut wire);
-        assert_eq!(c.decode_response(&wire[..15], Some(1)), Ok(None));
-        let r = c.decode_response(&wire, Some(1)).unwrap().unwrap();
-        assert_eq!(
-            r,
-            Response {
-                consumed: 16,
-                id: 1,
-                valid: true,
-                capped: false,
-            }
-        );
+        let out = &mut Vec::new();
+        assert_eq!(c.decode(&wire[..15], Some(1), out), Ok(None));
+        let r = c.decode(&wire, Some(1), out).unwrap().unwrap();
+        assert_eq!(r, Decoded::Reply(Response::new(16, 1, Verdict::Ok)));
         // Swapped order: the second reply is not request 1's bytes.
-        let r = c.decode_response(&wire[16..], Some(1)).unwrap().unwrap();
-        assert!(!r.valid);
-        assert!(c.decode_response(b"x", None).is_err());
+        let r = c.decode(&wire[16..], Some(1), out).unwrap().unwrap();
+        assert_eq!(r, Decoded::Reply(Response::new(16, 1, Verdict::WrongContent)));
+        assert!(c.decode(b"x", None, out).is_err());
         // Regression: nothing buffered and nothing in flight is "need more", not stray data.
-        assert_eq!(c.decode_response(b"", None), Ok(None));
+        assert_eq!(c.decode(b"", None, out), Ok(None));
     }
 }

@@ -1,22 +1,49 @@
 //! Wire codecs: how the driver writes a request and recognises its response.
 //!
 //! Everything protocol-specific the driver does goes through [`Codec`]; connection handling,
-//! scheduling and recording never look at bytes. A codec for a new kind of server (HTTP/1.1,
-//! Redis RESP) is one more implementation of this trait.
+//! scheduling and recording never look at bytes. A new protocol is one more implementation of
+//! this trait (a module here) and one arm in [`RequestSpec::codec`].
 //!
-//! Codecs whose replies carry the request id (nines) report it; for the others (echo, and later
-//! HTTP and RESP, which answer in order) the connection matches replies to its oldest request
-//! in flight, and passes that request's id in so the codec can check the reply's content.
+//! Codecs whose replies carry the request id (nines) report it; for the others (echo, HTTP,
+//! WebSocket and RESP, which answer in order) the connection matches replies to its oldest
+//! request in flight, and passes that request's id in so the codec can check the reply's content.
 
 mod echo;
+mod http;
+mod kind;
 mod nines;
+mod redis;
+mod spec;
+pub mod url;
+mod ws;
 
 pub use echo::EchoCodec;
+pub use http::HttpCodec;
+pub use kind::ReplyKind;
 pub use nines::NinesCodec;
+pub use redis::RedisCodec;
+pub use spec::{parse_accept, parse_header, split_command, HttpSpec, RedisSpec, WsMessage};
+pub use ws::WsCodec;
 
 use nines_common::Protocol;
 use nines_protocol::Op;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What a reply says about its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The right answer.
+    Ok,
+    /// The right answer to less than was asked, and the server said so (nines' CAPPED flag: Work
+    /// over its CPU cap, Source over its largest frame): counted, and the report says what it
+    /// measured.
+    Capped,
+    /// An answer with the wrong content (payload, length, reply type).
+    WrongContent,
+    /// A well-formed answer saying the request failed: an HTTP status not accepted, a Redis
+    /// error reply.
+    Rejected,
+}
 
 /// One parsed response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,31 +53,88 @@ pub struct Response {
     /// The request this answers: from the wire when the protocol carries ids, else the
     /// `oldest_in_flight` the connection passed in.
     pub id: u64,
-    /// Whether the content is what that request must get back (payload, length, flags).
-    pub valid: bool,
-    /// The server did less than asked and said so (nines' CAPPED flag: Work over its CPU cap,
-    /// Source over its largest frame): the reply is counted, and the report says what it
-    /// measured.
-    pub capped: bool,
+    /// What it says about the request.
+    pub verdict: Verdict,
+    /// Its kind for the report's distribution (HTTP status, RESP reply type), if the protocol
+    /// has kinds.
+    pub kind: Option<ReplyKind>,
+    /// The server closes the connection after this reply, as it said (HTTP `Connection:
+    /// close`): the driver reconnects and counts it.
+    pub close: bool,
 }
 
-/// Bytes the driver cannot parse as a response at all; the connection is closed and counted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CodecError(pub String);
+impl Response {
+    /// A reply with no kind that keeps the connection open.
+    pub fn new(consumed: usize, id: u64, verdict: Verdict) -> Response {
+        Response {
+            consumed,
+            id,
+            verdict,
+            kind: None,
+            close: false,
+        }
+    }
+}
 
-/// A request/response wire format.
+/// What one call to [`Codec::decode`] found at the front of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// A reply to a request.
+    Reply(Response),
+    /// Bytes that answer no request (a ping, answered in the output; a pong; an interim 1xx).
+    Skip(usize),
+    /// The server began closing the connection (a WebSocket close frame, answered in the
+    /// output): the connection is lost.
+    Closing(usize),
+}
+
+/// Bytes the driver cannot parse as a response at all; the connection is closed and counted
+/// under `kind` (a short stable name: `http_status_line`, `resp_type`, `ws_frame`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct CodecError {
+    /// Short stable name, for the report's counts.
+    pub kind: &'static str,
+    /// What was wrong, for the log.
+    pub detail: String,
+}
+
+impl CodecError {
+    /// An error of `kind`.
+    pub fn new(kind: &'static str, detail: impl Into<String>) -> CodecError {
+        CodecError {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A request/response wire format, one instance per connection.
 pub trait Codec: Send + std::fmt::Debug {
+    /// Appends what must be sent as soon as the connection is open, before any request (the
+    /// WebSocket upgrade), and says whether there is any. Called again on every reconnect.
+    fn start(&mut self, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Parses the reply to what [`Codec::start`] sent: `Ok(Some(consumed))` once the connection
+    /// is ready for requests, `Ok(None)` while more bytes are needed.
+    fn finish_start(&mut self, _buf: &[u8]) -> Result<Option<usize>, CodecError> {
+        Ok(Some(0))
+    }
+
     /// Appends the request with this `id` and intended send time (ns on the driver's run clock).
     fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>);
 
-    /// Parses one response from the front of `buf`. `Ok(None)` means more bytes are needed.
+    /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed.
     /// `oldest_in_flight` is the id of the connection's oldest unanswered request, if any.
-    fn decode_response(
+    /// Anything the protocol requires in answer (a pong) is appended to `out`.
+    fn decode(
         &mut self,
         buf: &[u8],
         oldest_in_flight: Option<u64>,
-    ) -> Result<Option<Response>, CodecError>;
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Decoded>, CodecError>;
 
     /// Whether replies carry their request's id. If not, replies are matched in order, and a
     /// request given up on (timed out) leaves the connection's order unknowable: it is closed.
@@ -58,7 +142,7 @@ pub trait Codec: Send + std::fmt::Debug {
 }
 
 /// What each request asks for, independent of the connection it goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestSpec {
     /// Protocol spoken.
     pub protocol: Protocol,
@@ -69,6 +153,15 @@ pub struct RequestSpec {
     pub payload_bytes: usize,
     /// CPU microseconds asked for by Work.
     pub work_us: u32,
+    /// The HTTP request (http), or the upgrade request's path and headers (ws).
+    #[serde(default, skip_serializing_if = "HttpSpec::is_default")]
+    pub http: HttpSpec,
+    /// WebSocket message type (ws).
+    #[serde(default, skip_serializing_if = "WsMessage::is_default")]
+    pub ws_message: WsMessage,
+    /// The command sent (redis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSpec>,
 }
 
 impl Default for RequestSpec {
@@ -79,6 +172,9 @@ impl Default for RequestSpec {
             op: Op::Echo,
             payload_bytes: crate::config::defaults::PAYLOAD_BYTES,
             work_us: crate::config::defaults::WORK_US,
+            http: HttpSpec::default(),
+            ws_message: WsMessage::default(),
+            redis: None,
         }
     }
 }
@@ -98,6 +194,9 @@ impl RequestSpec {
         match self.protocol {
             Protocol::Nines => Box::new(NinesCodec::new(self)),
             Protocol::Echo => Box::new(EchoCodec::new(self.payload_bytes)),
+            Protocol::Http => Box::new(HttpCodec::new(&self.http)),
+            Protocol::Ws => Box::new(WsCodec::new(self)),
+            Protocol::Redis => Box::new(RedisCodec::new(&self.redis.clone().unwrap_or_default())),
         }
     }
 
@@ -108,6 +207,14 @@ impl RequestSpec {
             (Protocol::Nines, Op::Work) => format!("nines work {} µs", self.work_us),
             (Protocol::Nines, Op::Stats) => "nines stats".to_string(),
             (Protocol::Nines, op) => format!("nines {op} {} B", self.payload_bytes),
+            (Protocol::Http, _) => format!("HTTP {} {}", self.http.method, self.http.path),
+            (Protocol::Ws, _) => {
+                format!("WebSocket {} {} B", self.ws_message, self.payload_bytes)
+            }
+            (Protocol::Redis, _) => format!(
+                "Redis {}",
+                self.redis.clone().unwrap_or_default().command
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The nines protocol, as a client: requests carry id and intended send time, replies carry them
 //! back plus the server's residence time.
 
-use super::{Codec, CodecError, RequestSpec, Response};
+use super::{Codec, CodecError, Decoded, RequestSpec, Response, Verdict};
 use nines_protocol::{
     decode, encode, encode_with, payload, Flags, Header, Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN,
 };
@@ -52,15 +52,16 @@ impl Codec for NinesCodec {
         }
     }
 
-    fn decode_response(
+    fn decode(
         &mut self,
         buf: &[u8],
         _oldest: Option<u64>,
-    ) -> Result<Option<Response>, CodecError> {
+        _out: &mut Vec<u8>,
+    ) -> Result<Option<Decoded>, CodecError> {
         let (frame, consumed) = match decode(buf, self.max_frame_bytes) {
             Ok(Some(x)) => x,
             Ok(None) => return Ok(None),
-            Err(e) => return Err(CodecError(format!("undecodable reply: {e}"))),
+            Err(e) => return Err(CodecError::new(e.kind(), format!("undecodable reply: {e}"))),
         };
         let h = &frame.header;
         let valid = h.flags.contains(Flags::RESPONSE)
@@ -77,12 +78,16 @@ impl Codec for NinesCodec {
                 Op::Work => frame.payload.is_empty(),
                 Op::Stats => nines_protocol::stats::parse(frame.payload).is_ok(),
             };
-        Ok(Some(Response {
+        let verdict = match (valid, h.flags.contains(Flags::CAPPED)) {
+            (false, _) => Verdict::WrongContent,
+            (true, true) => Verdict::Capped,
+            (true, false) => Verdict::Ok,
+        };
+        Ok(Some(Decoded::Reply(Response::new(
             consumed,
-            id: h.request_id,
-            valid,
-            capped: h.flags.contains(Flags::CAPPED),
-        }))
+            h.request_id,
+            verdict,
+        ))))
     }
 }
 
@@ -97,6 +102,14 @@ mod tests {
             op,
             payload_bytes,
             work_us: 0,
+            ..RequestSpec::default()
+        }
+    }
+
+    fn verdict(c: &mut NinesCodec, bytes: &[u8]) -> Verdict {
+        match c.decode(bytes, Some(1), &mut Vec::new()) {
+            Ok(Some(Decoded::Reply(r))) => r.verdict,
+            other => panic!("{other:?}"),
         }
     }
 
@@ -119,25 +132,18 @@ mod tests {
             (7, 1000, 32)
         );
         let good = reply_to(&req, f.payload);
-        let r = c.decode_response(&good, Some(7)).unwrap().unwrap();
-        assert_eq!(
-            r,
-            Response {
-                consumed: good.len(),
-                id: 7,
-                valid: true,
-                capped: false,
-            }
-        );
+        let r = c.decode(&good, Some(7), &mut Vec::new()).unwrap().unwrap();
+        assert_eq!(r, Decoded::Reply(Response::new(good.len(), 7, Verdict::Ok)));
         let mut other = vec![0u8; 32];
         payload::fill(8, &mut other);
         let bad = reply_to(&req, &other);
-        assert!(!c.decode_response(&bad, Some(7)).unwrap().unwrap().valid);
+        assert_eq!(verdict(&mut c, &bad), Verdict::WrongContent);
         assert!(c
-            .decode_response(&good[..good.len() - 1], Some(7))
+            .decode(&good[..good.len() - 1], Some(7), &mut Vec::new())
             .unwrap()
             .is_none());
-        assert!(c.decode_response(b"HTTP/1.1 200 OK", Some(7)).is_err());
+        let e = c.decode(b"HTTP/1.1 200 OK", Some(7), &mut Vec::new());
+        assert_eq!(e.unwrap_err().kind, "bad_magic");
     }
 
     #[test]
@@ -146,6 +152,6 @@ mod tests {
         let mut c = NinesCodec::new(&spec(Op::Echo, 8));
         let mut req = Vec::new();
         c.encode_request(1, 0, &mut req);
-        assert!(!c.decode_response(&req, Some(1)).unwrap().unwrap().valid);
+        assert_eq!(verdict(&mut c, &req), Verdict::WrongContent);
     }
 }

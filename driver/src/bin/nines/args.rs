@@ -11,7 +11,8 @@ use nines_common::Protocol;
 use nines_driver::config::{defaults, parse_start_at, BenchConfig, OpenLoop, StopAt};
 use nines_driver::report::Format;
 use nines_driver::schedule::Arrival;
-use nines_driver::target::RequestSpec;
+use nines_common::usage::UsageError;
+use nines_driver::target::{self, url, HttpSpec, RedisSpec, RequestSpec, WsMessage};
 use nines_protocol::Op;
 
 /// nines: measure TCP servers honestly, down to p99.99.
@@ -107,7 +108,8 @@ pub struct HostileArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Server to load, as host:port (host alone means port 9999). Omit to embed a server.
+    /// Server to load: host:port (nines or --protocol echo; host alone means port 9999), or
+    /// http://host:port/path, ws://host:port/path, redis://host:port. Omit to embed a server.
     pub target: Option<String>,
     /// Driver threads, each with its own event loop [default: CPUs, or half of them when the
     /// server is embedded].
@@ -151,9 +153,11 @@ pub struct BenchArgs {
     /// CPU microseconds each --op work request asks the server to spend.
     #[arg(long, default_value_t = defaults::WORK_US)]
     pub work_us: u32,
-    /// Wire protocol.
-    #[arg(long, value_enum, default_value_t = Protocol::default())]
-    pub protocol: Protocol,
+    /// Wire protocol [default: the target URL's scheme, else nines].
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Stop the run (exit status 1, results kept) once this many errors have been counted.
@@ -184,6 +188,34 @@ pub struct BenchArgs {
     pub quiet: bool,
 }
 
+/// What HTTP, WebSocket and Redis requests carry.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "HTTP, WebSocket and Redis")]
+pub struct HttpArgs {
+    /// HTTP request method.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Extra request header, `Name: value` (repeatable; also sent with the WebSocket upgrade).
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = target::parse_header)]
+    pub headers: Vec<String>,
+    /// Send this file's bytes as the HTTP request body.
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+    /// HTTP statuses counted as answers besides 2xx, e.g. 404,3xx (others are `rejected`).
+    #[arg(long, value_name = "CODES", value_parser = target::parse_accept)]
+    pub accept: Option<Vec<u16>>,
+    /// WebSocket message type.
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub message: Option<WsMessage>,
+    /// Redis command sent, e.g. "SET key:__rand__ __data__" (`__rand__`: a key number below
+    /// --keyspace; `__data__`: --payload bytes) [default: PING].
+    #[arg(long, value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Distinct key numbers `__rand__` takes.
+    #[arg(long, default_value_t = defaults::KEYSPACE)]
+    pub keyspace: u64,
+}
+
 /// The nines ops by name, listed in `--help`.
 fn op_parser() -> impl TypedValueParser<Value = Op> {
     PossibleValuesParser::new(Op::ALL.map(Op::name))
@@ -191,10 +223,11 @@ fn op_parser() -> impl TypedValueParser<Value = Op> {
 }
 
 impl BenchArgs {
-    /// The run configuration the flags describe (validated by the library).
-    pub fn config(&self, default_duration: Duration) -> BenchConfig {
+    /// The run configuration the flags describe (validated by the library); an error here is
+    /// a target or flag that cannot even be read.
+    pub fn config(&self, default_duration: Duration) -> Result<BenchConfig, UsageError> {
         let embedded = self.target.is_none();
-        BenchConfig {
+        Ok(BenchConfig {
             target: self.target.clone(),
             threads: self.threads.unwrap_or_else(|| defaults::threads(embedded)),
             connections: self.connections,
@@ -210,19 +243,74 @@ impl BenchArgs {
                 StopAt::Requests,
             ),
             warmup: self.warmup.0,
-            request: RequestSpec {
-                protocol: self.protocol,
-                op: self.op,
-                payload_bytes: self.payload.0,
-                work_us: self.work_us,
-            },
+            request: self.request()?,
             max_errors: self.max_errors,
             connect_timeout: self.connect_timeout.0,
             request_timeout: self.timeout.0,
             drain_timeout: self.drain_timeout.0,
             server_workers: self.server_workers.unwrap_or_else(defaults::server_workers),
             start_at_unix_s: self.start_at,
+        })
+    }
+
+    /// What each request is: the protocol from `--protocol` or the target's scheme (which must
+    /// agree), and what HTTP, WebSocket and Redis requests carry.
+    fn request(&self) -> Result<RequestSpec, UsageError> {
+        let url = match &self.target {
+            Some(t) => Some(url::parse(t).map_err(|m| UsageError::new("TARGET", m))?),
+            None => None,
+        };
+        let from_url = url.as_ref().and_then(|u| u.protocol);
+        let protocol = match (self.protocol, from_url) {
+            (Some(p), Some(u)) if p != u => {
+                return Err(UsageError::new(
+                    "--protocol",
+                    format!("{p} disagrees with the target's {u}:// scheme; drop one"),
+                ))
+            }
+            (Some(p), _) | (None, Some(p)) => p,
+            (None, None) => Protocol::default(),
+        };
+        let h = &self.http;
+        let mut http = HttpSpec::default();
+        if let Some(u) = &url {
+            http.path.clone_from(&u.path);
+            http.host.clone_from(&u.host_header);
         }
+        if let Some(m) = &h.method {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
+                return Err(UsageError::new("--method", format!("`{m}` is not a method (GET, POST, ...)")));
+            }
+            http.method.clone_from(m);
+        }
+        http.headers.clone_from(&h.headers);
+        if let Some(path) = &h.body {
+            http.body = std::fs::read(path).map_err(|e| {
+                UsageError::new("--body", format!("cannot read {}: {e}", path.display()))
+            })?;
+        }
+        http.accept = h.accept.clone().unwrap_or_default();
+        let redis = (protocol == Protocol::Redis || h.command.is_some()).then(|| RedisSpec {
+            command: h
+                .command
+                .clone()
+                .unwrap_or_else(|| defaults::REDIS_COMMAND.to_string()),
+            keyspace: self.http.keyspace,
+            data_bytes: self.payload.0,
+        });
+        if protocol != Protocol::Http && protocol != Protocol::Ws && !http.host.is_empty() {
+            // A plain host:port target: no HTTP request to describe.
+            http.host.clear();
+        }
+        Ok(RequestSpec {
+            protocol,
+            op: self.op,
+            payload_bytes: self.payload.0,
+            work_us: self.work_us,
+            http,
+            ws_message: h.message.unwrap_or_default(),
+            redis,
+        })
     }
 }
 
@@ -236,6 +324,6 @@ mod tests {
         let Command::Bench(a) = cli.command else {
             panic!("bench")
         };
-        assert_eq!(a.config(defaults::DURATION), BenchConfig::default());
+        assert_eq!(a.config(defaults::DURATION).unwrap(), BenchConfig::default());
     }
 }

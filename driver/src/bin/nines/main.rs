@@ -83,7 +83,10 @@ fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
     } else {
         defaults::DURATION
     };
-    let cfg = a.config(default_duration);
+    let cfg = match a.config(default_duration) {
+        Ok(c) => c,
+        Err(e) => exit_with(&[e]),
+    };
     let usage = cfg.validate();
     if !usage.is_empty() {
         exit_with(&usage);

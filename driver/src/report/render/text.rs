@@ -38,6 +38,7 @@ pub fn render(r: &Report) -> String {
         );
     }
     errors(&mut s, r);
+    replies(&mut s, r);
     if let Some(w) = r.warmup.as_ref().filter(|w| w.requests > 0) {
         let p99 = w
             .latency_us
@@ -165,6 +166,30 @@ fn errors(s: &mut String, r: &Report) {
         thousands(r.errors),
         kinds.join(", ")
     );
+}
+
+/// Reply kinds (HTTP statuses, RESP types), reconnects and undecodable replies, when any.
+fn replies(s: &mut String, r: &Report) {
+    let d = &r.driver;
+    let counts = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k} {}", thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !d.reply_kinds.is_empty() {
+        let _ = writeln!(s, "  replies     {} (warm-up included)", counts(&d.reply_kinds));
+    }
+    if d.reconnects > 0 {
+        let _ = writeln!(
+            s,
+            "  reconnects  {} (the server closed connections after replies, as it said it would)",
+            thousands(d.reconnects)
+        );
+    }
+    if !d.decode_failures.is_empty() {
+        let _ = writeln!(s, "  undecodable {}", counts(&d.decode_failures));
+    }
 }
 
 fn connections(s: &mut String, r: &Report) {

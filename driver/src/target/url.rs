@@ -1,0 +1,126 @@
+//! Targets as the user writes them: `host:port` (nines, or echo with `--protocol echo`), or a
+//! URL whose scheme names the protocol: `http://host:port/path`, `ws://host:port/path`,
+//! `redis://host:port`.
+
+use nines_common::{Protocol, DEFAULT_PORT};
+
+/// A target, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetUrl {
+    /// The protocol the scheme names (`None` for a plain `host:port`).
+    pub protocol: Option<Protocol>,
+    /// `host:port` to connect to (the scheme's default port filled in).
+    pub authority: String,
+    /// The `Host` header: the authority as written.
+    pub host_header: String,
+    /// Path and query (`/` when none).
+    pub path: String,
+}
+
+/// Takes a target apart; the error is one line saying what is wrong.
+pub fn parse(target: &str) -> Result<TargetUrl, String> {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return Ok(TargetUrl {
+            protocol: None,
+            authority: target.to_string(),
+            host_header: target.to_string(),
+            path: "/".to_string(),
+        });
+    };
+    let protocol = match Protocol::from_scheme(scheme) {
+        Some(p) => p,
+        None if matches!(scheme.to_ascii_lowercase().as_str(), "https" | "wss" | "rediss") => {
+            return Err(format!(
+                "`{target}`: TLS ({scheme}://) is not supported; load the plain-text port"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "`{target}`: unknown scheme `{scheme}` (use http://, ws://, redis://, or host:port)"
+            ))
+        }
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!(
+            "`{target}`: expected {scheme}://host[:port]/path (no user info)"
+        ));
+    }
+    let path = match path {
+        "" => "/".to_string(),
+        p if p.starts_with('?') => format!("/{p}"),
+        p => p.to_string(),
+    };
+    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(format!("`{target}`: the path has spaces or control characters"));
+    }
+    if protocol == Protocol::Redis && path != "/" {
+        return Err(format!(
+            "`{target}`: redis:// targets take no path or database number (database 0 is used)"
+        ));
+    }
+    let with_port = if has_port(authority) {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", default_port(protocol))
+    };
+    Ok(TargetUrl {
+        protocol: Some(protocol),
+        authority: with_port,
+        host_header: authority.to_string(),
+        path,
+    })
+}
+
+/// The port a scheme implies.
+fn default_port(p: Protocol) -> u16 {
+    match p {
+        Protocol::Http | Protocol::Ws => 80,
+        Protocol::Redis => 6379,
+        Protocol::Nines | Protocol::Echo => DEFAULT_PORT,
+    }
+}
+
+/// Whether `host[:port]` (or `[v6]:port`) names a port.
+pub(crate) fn has_port(t: &str) -> bool {
+    match t.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.ends_with(':')
+                && port.parse::<u16>().is_ok()
+                && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_protocol_address_and_path() {
+        let u = parse("http://127.0.0.1:8080/a/b?c=1").unwrap();
+        assert_eq!(u.protocol, Some(Protocol::Http));
+        assert_eq!((u.authority.as_str(), u.path.as_str()), ("127.0.0.1:8080", "/a/b?c=1"));
+        let u = parse("ws://localhost").unwrap();
+        assert_eq!((u.authority.as_str(), u.host_header.as_str(), u.path.as_str()), ("localhost:80", "localhost", "/"));
+        let u = parse("redis://[::1]").unwrap();
+        assert_eq!((u.protocol, u.authority.as_str()), (Some(Protocol::Redis), "[::1]:6379"));
+        let u = parse("10.0.0.1:9999").unwrap();
+        assert_eq!((u.protocol, u.authority.as_str()), (None, "10.0.0.1:9999"));
+        assert_eq!(parse("http://h:1?x").unwrap().path, "/?x");
+    }
+
+    #[test]
+    fn bad_urls_say_why() {
+        assert!(parse("https://h/").unwrap_err().contains("TLS"));
+        assert!(parse("gopher://h/").unwrap_err().contains("unknown scheme"));
+        assert!(parse("http:///x").unwrap_err().contains("host"));
+        assert!(parse("redis://h/3").unwrap_err().contains("database"));
+        assert!(parse("http://h/a b").unwrap_err().contains("spaces"));
+    }
+}

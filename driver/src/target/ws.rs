@@ -1,0 +1,337 @@
+//! WebSocket (RFC 6455) as a client of an echo service: the upgrade handshake (its
+//! `Sec-WebSocket-Accept` checked), masked messages of `--payload` bytes whose content names the
+//! request, and every echoed message checked byte for byte against the oldest message in flight.
+//! Pings are answered with pongs; a close frame from the server is answered and loses the
+//! connection. Fragmented echoes are reassembled by checking each fragment where it falls.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nines_protocol::payload;
+use nines_protocol::ws::{self, Opcode};
+
+use super::{Codec, CodecError, Decoded, HttpSpec, RequestSpec, Response, Verdict, WsMessage};
+
+/// Most headers a handshake response may have.
+const MAX_HEADERS: usize = 64;
+/// Longest handshake response accepted.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Largest message frame accepted from the server.
+const MAX_FRAME_PAYLOAD: usize = 1 << 30;
+
+/// Handshake keys differ per connection.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+/// A fragmented message being received: its type, bytes so far, and whether they matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Partial {
+    opcode: Opcode,
+    received: usize,
+    matches: bool,
+}
+
+/// Codec for WebSocket echo servers.
+#[derive(Debug)]
+pub struct WsCodec {
+    http: HttpSpec,
+    message: WsMessage,
+    payload_bytes: usize,
+    key: String,
+    partial: Option<Partial>,
+}
+
+impl WsCodec {
+    /// A codec sending `spec.payload_bytes`-byte messages of type `spec.ws_message` after an
+    /// upgrade to `spec.http.path`.
+    pub fn new(spec: &RequestSpec) -> WsCodec {
+        WsCodec {
+            http: spec.http.clone(),
+            message: spec.ws_message,
+            payload_bytes: spec.payload_bytes,
+            key: String::new(),
+            partial: None,
+        }
+    }
+
+    fn opcode(&self) -> Opcode {
+        match self.message {
+            WsMessage::Binary => Opcode::Binary,
+            WsMessage::Text => Opcode::Text,
+        }
+    }
+
+    /// Whether `bytes`, found `offset` bytes into a message, are what request `id` sent there.
+    fn matches(&self, id: u64, offset: usize, bytes: &[u8]) -> bool {
+        if offset == 0 && self.message == WsMessage::Binary && bytes.len() == self.payload_bytes {
+            return payload::check(id, bytes);
+        }
+        if offset + bytes.len() > self.payload_bytes {
+            return false;
+        }
+        let mut expect = [0u8; 256];
+        bytes.chunks(expect.len()).enumerate().all(|(i, chunk)| {
+            let e = &mut expect[..chunk.len()];
+            fill_at(self.message, id, offset + i * 256, e);
+            e == chunk
+        })
+    }
+}
+
+impl Codec for WsCodec {
+    fn replies_carry_ids(&self) -> bool {
+        false
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>) -> bool {
+        self.key = ws::client_key(NEXT_KEY.fetch_add(1, Ordering::Relaxed));
+        self.partial = None;
+        let mut r = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
+            self.http.path, self.http.host, self.key
+        );
+        for h in &self.http.headers {
+            r.push_str(h);
+            r.push_str("\r\n");
+        }
+        r.push_str("\r\n");
+        out.extend_from_slice(r.as_bytes());
+        true
+    }
+
+    fn finish_start(&mut self, buf: &[u8]) -> Result<Option<usize>, CodecError> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let len = match resp.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+                return Err(CodecError::new("ws_handshake", "handshake response too large"))
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => {
+                return Err(CodecError::new(
+                    "ws_handshake",
+                    format!("malformed handshake response: {e}"),
+                ))
+            }
+        };
+        if resp.code != Some(101) {
+            return Err(CodecError::new(
+                "ws_handshake_status",
+                format!(
+                    "the server answered the upgrade with {} instead of 101",
+                    resp.code.unwrap_or(0)
+                ),
+            ));
+        }
+        let header = |name: &str| {
+            resp.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value.trim_ascii())
+        };
+        let expected = ws::accept_key(self.key.as_bytes());
+        if header("sec-websocket-accept") != Some(expected.as_bytes()) {
+            return Err(CodecError::new(
+                "ws_handshake_accept",
+                "Sec-WebSocket-Accept is missing or does not match the key sent",
+            ));
+        }
+        if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket")) {
+            return Err(CodecError::new(
+                "ws_handshake",
+                "the 101 response does not say Upgrade: websocket",
+            ));
+        }
+        Ok(Some(len))
+    }
+
+    fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
+        let mask = (id as u32 ^ 0x5A3C_96E1).wrapping_mul(0x9E37_79B1).to_le_bytes();
+        ws::encode_header(true, self.opcode(), Some(mask), self.payload_bytes, out);
+        let at = out.len();
+        out.resize(at + self.payload_bytes, 0);
+        fill_at(self.message, id, 0, &mut out[at..]);
+        ws::apply_mask(mask, 0, &mut out[at..]);
+    }
+
+    fn decode(
+        &mut self,
+        buf: &[u8],
+        oldest: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Decoded>, CodecError> {
+        let head = match ws::decode(buf, MAX_FRAME_PAYLOAD) {
+            Ok(Some(h)) if buf.len() >= h.frame_len() => h,
+            Ok(_) => return Ok(None),
+            Err(e) => return Err(CodecError::new(e.kind(), e.to_string())),
+        };
+        if head.mask.is_some() {
+            return Err(CodecError::new(
+                "ws_masked",
+                "a masked frame from the server (RFC 6455 §5.1 forbids it)",
+            ));
+        }
+        let len = head.frame_len();
+        let body = &buf[head.header_len..len];
+        match head.opcode {
+            Opcode::Ping => {
+                ws::encode(true, Opcode::Pong, Some([0x11, 0x22, 0x33, 0x44]), body, out);
+                return Ok(Some(Decoded::Skip(len)));
+            }
+            Opcode::Pong => return Ok(Some(Decoded::Skip(len))),
+            Opcode::Close => {
+                let code = body.get(..2).unwrap_or(&[0x03, 0xE8]);
+                ws::encode(true, Opcode::Close, Some([1, 2, 3, 4]), code, out);
+                return Ok(Some(Decoded::Closing(len)));
+            }
+            Opcode::Text | Opcode::Binary | Opcode::Continuation => {}
+        }
+        let id = oldest.unwrap_or(u64::MAX);
+        let (opcode, offset, matched) = match (head.opcode, self.partial) {
+            (Opcode::Continuation, Some(p)) => (p.opcode, p.received, p.matches),
+            (Opcode::Continuation, None) => {
+                return Err(CodecError::new(
+                    "ws_fragment",
+                    "a continuation frame with no message begun",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(CodecError::new(
+                    "ws_fragment",
+                    "a new message before the last one's final fragment",
+                ))
+            }
+            (op, None) => (op, 0, true),
+        };
+        let matched = matched && opcode == self.opcode() && self.matches(id, offset, body);
+        if !head.fin {
+            self.partial = Some(Partial {
+                opcode,
+                received: offset + body.len(),
+                matches: matched,
+            });
+            return Ok(Some(Decoded::Skip(len)));
+        }
+        self.partial = None;
+        let whole = offset + body.len() == self.payload_bytes;
+        let verdict = if matched && whole {
+            Verdict::Ok
+        } else {
+            Verdict::WrongContent
+        };
+        Ok(Some(Decoded::Reply(Response::new(len, id, verdict))))
+    }
+}
+
+/// Writes bytes `offset ..` of the message for request `id`: the payload pattern (binary), or
+/// ASCII (text): the id in 16 hex digits, then letters.
+fn fill_at(message: WsMessage, id: u64, offset: usize, out: &mut [u8]) {
+    match message {
+        WsMessage::Binary => payload::fill_at(id, offset, out),
+        WsMessage::Text => {
+            let hex = format!("{id:016x}");
+            for (i, b) in out.iter_mut().enumerate() {
+                let pos = offset + i;
+                *b = match hex.as_bytes().get(pos) {
+                    Some(&h) => h,
+                    None => b'a' + (pos % 26) as u8,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nines_common::Protocol;
+
+    fn codec(message: WsMessage, payload_bytes: usize) -> WsCodec {
+        WsCodec::new(&RequestSpec {
+            protocol: Protocol::Ws,
+            payload_bytes,
+            ws_message: message,
+            ..RequestSpec::default()
+        })
+    }
+
+    /// What an echo server sends back for the request frame `req`.
+    fn echo(req: &[u8], fragments: usize) -> Vec<u8> {
+        let h = ws::decode(req, 1 << 20).unwrap().unwrap();
+        let mut p = req[h.header_len..].to_vec();
+        ws::apply_mask(h.mask.unwrap(), 0, &mut p);
+        let mut out = Vec::new();
+        let n = p.len().div_ceil(fragments).max(1);
+        let pieces: Vec<&[u8]> = p.chunks(n).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let op = if i == 0 { h.opcode } else { Opcode::Continuation };
+            ws::encode(i + 1 == pieces.len(), op, None, piece, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn handshake_checks_the_accept_key() {
+        let mut c = codec(WsMessage::Binary, 8);
+        let mut req = Vec::new();
+        assert!(c.start(&mut req));
+        let accept = ws::accept_key(c.key.as_bytes());
+        let good = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert_eq!(c.finish_start(&good.as_bytes()[..20]), Ok(None));
+        assert_eq!(c.finish_start(good.as_bytes()), Ok(Some(good.len())));
+        let wrong = good.replace(&accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        assert_eq!(c.finish_start(wrong.as_bytes()).unwrap_err().kind, "ws_handshake_accept");
+        let refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(c.finish_start(refused.as_bytes()).unwrap_err().kind, "ws_handshake_status");
+    }
+
+    #[test]
+    fn echoes_are_checked_whole_or_in_fragments() {
+        for message in [WsMessage::Binary, WsMessage::Text] {
+            for fragments in [1, 3] {
+                let mut c = codec(message, 300);
+                let mut req = Vec::new();
+                c.encode_request(9, 0, &mut req);
+                let back = echo(&req, fragments);
+                let mut at = 0;
+                let mut out = Vec::new();
+                let reply = loop {
+                    match c.decode(&back[at..], Some(9), &mut out).unwrap().unwrap() {
+                        Decoded::Skip(n) => at += n,
+                        Decoded::Reply(r) => break r,
+                        Decoded::Closing(_) => panic!("closing"),
+                    }
+                };
+                assert_eq!(reply.verdict, Verdict::Ok, "{message} in {fragments}");
+                assert_eq!(at + reply.consumed, back.len());
+                // The same echo, attributed to another request, is wrong.
+                let r = c.decode(&back, Some(10), &mut out).unwrap().unwrap();
+                if fragments == 1 {
+                    assert_eq!(r, Decoded::Reply(Response::new(back.len(), 10, Verdict::WrongContent)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pings_get_pongs_and_close_is_answered() {
+        let mut c = codec(WsMessage::Binary, 4);
+        let mut ping = Vec::new();
+        ws::encode(true, Opcode::Ping, None, b"hi", &mut ping);
+        let mut out = Vec::new();
+        assert_eq!(c.decode(&ping, None, &mut out), Ok(Some(Decoded::Skip(4))));
+        let pong = ws::decode(&out, 125).unwrap().unwrap();
+        assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 2));
+        assert!(pong.mask.is_some(), "client frames are masked");
+        let mut close = Vec::new();
+        ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
+        assert_eq!(c.decode(&close, Some(1), &mut out), Ok(Some(Decoded::Closing(4))));
+        let mut masked = Vec::new();
+        ws::encode(true, Opcode::Binary, Some([1, 1, 1, 1]), b"abcd", &mut masked);
+        assert_eq!(c.decode(&masked, Some(1), &mut out).unwrap_err().kind, "ws_masked");
+        assert_eq!(c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind, "ws_reserved_bits");
+    }
+}
