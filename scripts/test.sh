@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README): install what the tests need on a fresh machine, then run them all.
 #
-# Tests start real processes on 127.0.0.1 only: nines-server, and (for the HTTP and Redis
-# targets) nginx and redis-server, installed here with apt-get when missing.
+# Tests start real processes on 127.0.0.1 only: nines-server, and (for the HTTP, Redis and
+# WebSocket targets) nginx, redis-server and a python3-websockets echo server, installed here
+# with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ install_missing_packages() {
     local pkgs=()
     command -v nginx >/dev/null 2>&1 || pkgs+=(nginx-light)
     command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
+    # A WebSocket implementation nines did not write, for the interop tests (Debian's python3).
+    /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || pkgs+=(python3-websockets)
     ((${#pkgs[@]})) || return 0
     if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         log "not root or no apt-get: cannot install ${pkgs[*]}; tests that need them will say so"

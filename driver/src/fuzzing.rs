@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::ValueEnum;
 use nines_common::Protocol;
 use nines_protocol::{decode, encode, payload, stats, Op, HEADER_LEN};
-use nines_server::handler::{Allowance, Handler};
+use nines_server::handler::{Allowance, Handler, Session};
 use nines_server::ServerConfig;
 
 use crate::node::{Message, Node};
@@ -69,6 +69,83 @@ pub fn server_handler(data: &[u8]) {
     } else {
         Protocol::Echo
     };
+    let (out, at) = handle(protocol, sel, input);
+    if protocol == Protocol::Nines {
+        let mut replies = &out[..];
+        while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
+            assert!(f.header.flags.contains(nines_protocol::Flags::RESPONSE));
+            replies = &replies[n..];
+        }
+        assert!(
+            replies.is_empty(),
+            "{} bytes of reply are not a frame",
+            replies.len()
+        );
+    } else {
+        assert_eq!(out, input[..at], "echo returns what it consumed");
+    }
+}
+
+/// The server's HTTP responder on one connection's bytes: what it writes is a sequence of whole
+/// HTTP responses, each with a Content-Length the bytes after its head honour.
+pub fn server_http(data: &[u8]) {
+    let Some((&sel, input)) = data.split_first() else {
+        return;
+    };
+    let (out, _) = handle(Protocol::Http, sel, input);
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut resp = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(n)) = resp.parse(rest) else {
+            panic!("the server wrote something that is not an HTTP response");
+        };
+        let len: usize = resp
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+            .expect("every response has a Content-Length");
+        // HEAD replies announce the body they do not carry.
+        let head_reply = rest.len() == n || rest[n..].starts_with(b"HTTP/1.1 ");
+        let body = if head_reply { 0 } else { len };
+        assert!(rest.len() >= n + body, "a response cut short");
+        rest = &rest[n + body..];
+    }
+}
+
+/// The server's WebSocket echo on one connection's bytes (an upgrade is put in front when the
+/// selector says so, to reach the frames): after the 101, what it writes is unmasked frames.
+pub fn server_ws(data: &[u8]) {
+    let Some((&sel, input)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = Vec::new();
+    if sel & 1 == 0 {
+        bytes.extend(nines_server::ws::upgrade_request("dGhlIHNhbXBsZSBub25jZQ=="));
+    }
+    bytes.extend_from_slice(input);
+    let (out, _) = handle(Protocol::Ws, sel, &bytes);
+    let mut rest = &out[..];
+    if rest.starts_with(b"HTTP/1.1 101") {
+        let end = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("whole head");
+        rest = &rest[end + 4..];
+    } else if rest.starts_with(b"HTTP/1.1 ") {
+        return; // the upgrade was refused, with a close
+    }
+    while !rest.is_empty() {
+        let h = nines_protocol::ws::decode(rest, usize::MAX)
+            .expect("the server writes valid frames")
+            .expect("whole frames");
+        assert!(h.mask.is_none(), "server frames are unmasked");
+        assert!(rest.len() >= h.frame_len(), "a frame cut short");
+        rest = &rest[h.frame_len()..];
+    }
+}
+
+/// Runs one connection's bytes through the server's handler for `protocol`, the turn's limits
+/// taken from `sel`, until it stops making progress; returns what it wrote and consumed.
+fn handle(protocol: Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
     let cfg = ServerConfig {
         protocol,
         max_frame_bytes: 64 * 1024,
@@ -87,10 +164,12 @@ pub fn server_handler(data: &[u8]) {
         work_us: 100,
     };
     let (mut out, mut offsets, mut at) = (Vec::new(), Vec::new(), 0);
+    let mut session = Session::default();
     // Each call makes progress or stops; bounded by the input's length anyway.
     for _ in 0..=input.len() {
         allow.requests = allow.requests.max(1);
         allow.work_us = allow.work_us.max(1);
+        allow.out_limit = allow.out_limit.max(out.len() + 1024);
         let res = handler.process(
             &input[at..],
             &mut out,
@@ -98,6 +177,7 @@ pub fn server_handler(data: &[u8]) {
             &counters,
             &mut offsets,
             &mut allow,
+            &mut session,
         );
         let (done, failed) = match res {
             Ok(p) => (p, false),
@@ -110,24 +190,11 @@ pub fn server_handler(data: &[u8]) {
                 allow.out_limit += 4096;
             }
         }
-        if failed || done.consumed == 0 && done.source.is_none() {
+        if failed || done.close || done.consumed == 0 && done.source.is_none() {
             break;
         }
     }
-    if protocol == Protocol::Nines {
-        let mut replies = &out[..];
-        while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
-            assert!(f.header.flags.contains(nines_protocol::Flags::RESPONSE));
-            replies = &replies[n..];
-        }
-        assert!(
-            replies.is_empty(),
-            "{} bytes of reply are not a frame",
-            replies.len()
-        );
-    } else {
-        assert_eq!(out, input[..at], "echo returns what it consumed");
-    }
+    (out, at)
 }
 
 /// Every driver codec's response parser, on bytes a misbehaving server might send: replies are

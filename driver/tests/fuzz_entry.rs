@@ -45,6 +45,36 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Bytes put together from pieces of HTTP, RESP and WebSocket traffic, so random input reaches
+/// past the first line of each parser.
+fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop::sample::select(vec![
+        &b"HTTP/1.1 200 OK\r\n"[..],
+        b"GET / HTTP/1.1\r\n",
+        b"Content-Length: 5\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Connection: close\r\n",
+        b"\r\n",
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"hello",
+        b"+OK\r\n",
+        b"$3\r\nabc\r\n",
+        b"*2\r\n",
+        b"-ERR x\r\n",
+        b":1\r\n",
+        &[0x82, 0x03, b'a', b'b', b'c'],
+        &[0x82, 0x83, 1, 2, 3, 4, 0x60, 0x60, 0x60],
+        &[0x89, 0x00],
+        &[0x88, 0x02, 0x03, 0xE8],
+        &[0x7F, 0xFF],
+    ]);
+    (any::<u8>(), prop::collection::vec(piece, 0..12)).prop_map(|(sel, p)| {
+        let mut v = vec![sel];
+        v.extend(p.concat());
+        v
+    })
+}
+
 /// Node lines put together from the pieces a harness sends.
 fn node_lines() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop::sample::select(vec![
@@ -91,6 +121,17 @@ proptest! {
     }
 
     #[test]
+    fn http_resp_and_ws_parsers_never_panic(data in prop::collection::vec(any::<u8>(), 0..512), m in protocol_bytes()) {
+        for input in [&data, &m] {
+            fuzzing::http_response(input);
+            fuzzing::resp_reply(input);
+            fuzzing::ws_frame(input);
+            fuzzing::server_http(input);
+            fuzzing::server_ws(input);
+        }
+    }
+
+    #[test]
     fn node_lines_never_panic(data in prop::collection::vec(any::<u8>(), 0..256), line in node_lines()) {
         fuzzing::node_line(&data);
         fuzzing::node_line(&line);
@@ -116,6 +157,11 @@ fn entry(name: &str) -> fn(&[u8]) {
         "node_lines" => fuzzing::node_lines,
         "result_file" => fuzzing::result_file,
         "units" => fuzzing::units,
+        "http_response" => fuzzing::http_response,
+        "resp_reply" => fuzzing::resp_reply,
+        "ws_frame" => fuzzing::ws_frame,
+        "server_http" => fuzzing::server_http,
+        "server_ws" => fuzzing::server_ws,
         other => panic!("fuzz/regressions/{other}: no such entry point"),
     }
 }
@@ -143,7 +189,7 @@ fn replay(kind: &str) -> usize {
 #[test]
 fn seeds_and_saved_crashes_still_pass() {
     assert!(
-        replay("seeds") >= 7,
+        replay("seeds") >= 12,
         "fuzz/seeds holds a start for each target"
     );
     // Each file under fuzz/regressions is an input that once failed; it must pass now.
@@ -166,5 +212,5 @@ fn every_fuzz_target_has_an_entry_point_and_seeds() {
         );
         targets += 1;
     }
-    assert_eq!(targets, 7);
+    assert_eq!(targets, 12);
 }

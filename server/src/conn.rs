@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::handler::{Allowance, Handler, SourceRest};
+use crate::handler::{Allowance, Handler, Session, SourceRest};
 use crate::limits::{
     BufferBudget, ConnLimits, Expiry, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
 };
@@ -100,6 +100,8 @@ pub(crate) struct Conn {
     budget: Arc<BufferBudget>,
     /// Where it waits for its next turn in its worker, if anywhere.
     pub queued: Queued,
+    /// What its protocol remembers between reads.
+    session: Session,
 }
 
 /// Where a connection waits for its next turn.
@@ -137,6 +139,7 @@ impl Conn {
             needs: 0,
             budget,
             queued: Queued::No,
+            session: Session::default(),
         }
     }
 
@@ -365,6 +368,7 @@ impl Conn {
             ctx.counters,
             ctx.reply_offsets,
             allow,
+            &mut self.session,
         ) {
             Ok(p) => (p, true),
             Err((p, e)) => {
@@ -374,6 +378,9 @@ impl Conn {
             }
         };
         ctx.phases.process_ns += ns_between(read_at, done.finished_at.unwrap_or_else(Instant::now));
+        // The protocol ends the connection once its replies are out (HTTP close, WebSocket
+        // close, a refused request).
+        let ok = ok && !done.close;
         bump(&ctx.counters.requests, done.requests);
         self.source = done.source;
         self.consume(done.consumed, read_at);

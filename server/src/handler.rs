@@ -18,6 +18,9 @@ use nines_protocol::{
 };
 
 use crate::config::{Protocol, ServerConfig};
+use crate::http::{self, HttpError};
+use crate::ws::{self, WsState};
+use nines_protocol::ws::WsError;
 use crate::stats::{bump, Counters, Registry};
 
 /// The smallest piece of a reply worth producing on its own.
@@ -65,6 +68,48 @@ pub struct SourceRest {
     len: usize,
 }
 
+/// What a connection's protocol remembers between reads (only WebSocket remembers anything:
+/// whether the upgrade is done).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    ws: WsState,
+}
+
+/// Why a connection's input was refused; the connection is closed after what is owed is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// A nines frame that does not decode.
+    Frame(DecodeError),
+    /// An HTTP request (or WebSocket upgrade) the server cannot answer.
+    Http(HttpError),
+    /// A WebSocket frame the server refuses.
+    Ws(WsError),
+    /// A WebSocket frame from a client without a mask (RFC 6455 §5.1).
+    Unmasked,
+}
+
+impl RequestError {
+    /// Short stable name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RequestError::Frame(e) => e.kind(),
+            RequestError::Http(e) => e.kind(),
+            RequestError::Ws(e) => e.kind(),
+            RequestError::Unmasked => "ws_unmasked",
+        }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Frame(e) => e.fmt(f),
+            RequestError::Ws(e) => e.fmt(f),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
 /// What one call to [`Handler::process`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Processed {
@@ -79,6 +124,9 @@ pub struct Processed {
     pub source: Option<SourceRest>,
     /// It stopped because the next reply did not fit the budget: the room that reply needs.
     pub starved: Option<usize>,
+    /// The protocol ends the connection once the replies are sent (HTTP `Connection: close`,
+    /// a WebSocket close, a refused request).
+    pub close: bool,
 }
 
 impl Handler {
@@ -101,6 +149,7 @@ impl Handler {
     /// it to the end of this call (one clock read per batch, patched into the batch's replies).
     /// On a decode error, replies already produced for earlier frames stay in `out` and the
     /// caller should send them and then close the connection.
+    #[allow(clippy::too_many_arguments)]
     pub fn process(
         &self,
         input: &[u8],
@@ -109,9 +158,16 @@ impl Handler {
         counters: &Counters,
         reply_offsets: &mut Vec<usize>,
         allow: &mut Allowance,
-    ) -> Result<Processed, (Processed, DecodeError)> {
-        if self.protocol == Protocol::Echo {
-            return Ok(echo(input, out, allow));
+        session: &mut Session,
+    ) -> Result<Processed, (Processed, RequestError)> {
+        match self.protocol {
+            Protocol::Nines => {}
+            // Validated away: nines-server does not serve Redis; echo keeps the bytes flowing.
+            Protocol::Echo | Protocol::Redis => return Ok(echo(input, out, allow)),
+            Protocol::Http => return http::process(input, out, self.max_frame_bytes, allow),
+            Protocol::Ws => {
+                return ws::process(&mut session.ws, input, out, self.max_frame_bytes, allow)
+            }
         }
         reply_offsets.clear();
         let mut done = Processed::default();
@@ -172,7 +228,7 @@ impl Handler {
         }
         match failure {
             None => Ok(done),
-            Some(e) => Err((done, e)),
+            Some(e) => Err((done, RequestError::Frame(e))),
         }
     }
 
@@ -274,6 +330,7 @@ fn echo(input: &[u8], out: &mut Vec<u8>, allow: &mut Allowance) -> Processed {
         finished_at: None,
         source: None,
         starved,
+        close: false,
     }
 }
 

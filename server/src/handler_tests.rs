@@ -34,6 +34,7 @@ fn run(h: &Handler, c: &Counters, input: &[u8], allow: &mut Allowance) -> Proces
         c,
         &mut Vec::new(),
         allow,
+        &mut Session::default(),
     )
     .unwrap()
 }
@@ -71,6 +72,7 @@ fn pipelined_frames_get_replies_in_order_and_partial_tail_is_kept() {
             &c,
             &mut offs,
             &mut unlimited(),
+            &mut Session::default(),
         )
         .unwrap();
     assert_eq!((p.consumed, p.requests), (full, 4));
@@ -107,6 +109,7 @@ fn caps_are_applied_and_flagged() {
         &c,
         &mut Vec::new(),
         &mut unlimited(),
+        &mut Session::default(),
     )
     .unwrap();
     assert!(
@@ -135,6 +138,7 @@ fn bad_frame_after_good_ones_keeps_earlier_replies() {
             &c,
             &mut Vec::new(),
             &mut unlimited(),
+            &mut Session::default(),
         )
         .unwrap_err();
     assert_eq!(err.0.requests, 1);
@@ -162,6 +166,7 @@ fn output_bound_stops_decoding_and_leaves_the_rest() {
             &c,
             &mut Vec::new(),
             &mut allow,
+            &mut Session::default(),
         )
         .unwrap();
     // Three replies of 1040 bytes pass 2500; the other seven requests wait.
@@ -175,6 +180,7 @@ fn output_bound_stops_decoding_and_leaves_the_rest() {
             &c,
             &mut Vec::new(),
             &mut unlimited(),
+            &mut Session::default(),
         )
         .unwrap();
     assert_eq!(p.requests, 7);
@@ -225,6 +231,7 @@ fn a_large_source_reply_is_produced_a_piece_at_a_time() {
             &c,
             &mut Vec::new(),
             &mut allow,
+            &mut Session::default(),
         )
         .unwrap();
     // The header and as much payload as fits; the Echo behind it waits.
@@ -266,6 +273,7 @@ fn a_reply_that_does_not_fit_the_budget_is_not_started() {
             &c,
             &mut Vec::new(),
             &mut allow,
+            &mut Session::default(),
         )
         .unwrap();
     assert_eq!((p.requests, p.starved, out.len()), (1, Some(140), 140));
@@ -283,6 +291,7 @@ fn a_reply_that_does_not_fit_the_budget_is_not_started() {
             &c,
             &mut Vec::new(),
             &mut allow,
+            &mut Session::default(),
         )
         .unwrap();
     assert_eq!(out.len(), 280, "the second echo reply fit in 150");
@@ -305,6 +314,7 @@ fn echo_protocol_returns_bytes_verbatim() {
             &c,
             &mut Vec::new(),
             &mut unlimited(),
+            &mut Session::default(),
         )
         .unwrap();
     assert_eq!((p.consumed, out.as_slice()), (6, &b"hello\n"[..]));

@@ -32,12 +32,14 @@ mod acceptor;
 pub mod config;
 mod conn;
 pub mod handler;
+pub mod http;
 pub mod limits;
 pub mod listener;
 mod model;
 pub mod stats;
 #[cfg(feature = "pooled")]
 mod worker;
+pub mod ws;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use nines_protocol::DecodeError;
 
+use crate::handler::RequestError;
+
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
 pub(crate) fn bump(c: &AtomicU64, n: u64) {
@@ -79,6 +81,11 @@ counters! {
     err_unknown_op => "errors_unknown_op",
     /// Connections closed because a frame was larger than `--max-frame`.
     err_frame_too_large => "errors_frame_too_large",
+    /// Connections closed after an HTTP request that could not be parsed or answered (400,
+    /// 413, 431).
+    err_bad_http => "errors_bad_http",
+    /// Connections closed after a WebSocket upgrade or frame that was refused.
+    err_bad_ws => "errors_bad_ws",
     /// Connections closed by a read or write error (reset by peer, broken pipe, ...).
     err_io => "errors_io",
     /// accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM: the server backed off.
@@ -172,12 +179,18 @@ impl Counters {
         );
     }
 
-    pub(crate) fn count_decode_error(&self, e: &DecodeError) {
+    pub(crate) fn count_decode_error(&self, e: &RequestError) {
         let c = match e {
-            DecodeError::BadMagic => &self.err_bad_magic,
-            DecodeError::UnsupportedVersion(_) => &self.err_unsupported_version,
-            DecodeError::UnknownOp(_) => &self.err_unknown_op,
-            DecodeError::FrameTooLarge { .. } => &self.err_frame_too_large,
+            RequestError::Frame(DecodeError::BadMagic) => &self.err_bad_magic,
+            RequestError::Frame(DecodeError::UnsupportedVersion(_)) => {
+                &self.err_unsupported_version
+            }
+            RequestError::Frame(DecodeError::UnknownOp(_)) => &self.err_unknown_op,
+            RequestError::Frame(DecodeError::FrameTooLarge { .. }) => &self.err_frame_too_large,
+            e if crate::ws::is_ws_error(e) => &self.err_bad_ws,
+            RequestError::Http(_) | RequestError::Ws(_) | RequestError::Unmasked => {
+                &self.err_bad_http
+            }
         };
         bump(c, 1);
     }
@@ -214,6 +227,8 @@ impl Snapshot {
             + self.err_unsupported_version
             + self.err_unknown_op
             + self.err_frame_too_large
+            + self.err_bad_http
+            + self.err_bad_ws
     }
 }
 
@@ -240,8 +255,8 @@ mod tests {
         let b = r.register();
         bump(&a.requests, 3);
         bump(&b.requests, 4);
-        a.count_decode_error(&DecodeError::BadMagic);
-        b.count_decode_error(&DecodeError::FrameTooLarge { len: 9, max: 8 });
+        a.count_decode_error(&RequestError::Frame(DecodeError::BadMagic));
+        b.count_decode_error(&RequestError::Frame(DecodeError::FrameTooLarge { len: 9, max: 8 }));
         let s = r.snapshot();
         assert_eq!(s.requests, 7);
         assert_eq!(s.protocol_errors(), 2);

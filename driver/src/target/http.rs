@@ -197,7 +197,9 @@ impl Codec for HttpCodec {
 
 /// The request's bytes, rendered once per connection.
 fn render_request(spec: &HttpSpec) -> Vec<u8> {
-    let mut r = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", spec.method, spec.path, spec.host);
+    // HTTP/1.1 requires a Host; an embedded server has no name of its own.
+    let host = if spec.host.is_empty() { "localhost" } else { &spec.host };
+    let mut r = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", spec.method, spec.path);
     for h in &spec.headers {
         r.push_str(h);
         r.push_str("\r\n");

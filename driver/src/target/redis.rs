@@ -141,7 +141,8 @@ pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)
     let Some(&tag) = buf.first() else {
         return Ok(None);
     };
-    let Some(eol) = find(buf, b"\r\n") else {
+    // The line after the type byte (which may itself be a CR).
+    let Some(eol) = find(&buf[1..], b"\r\n").map(|e| e + 1) else {
         if buf.len() as i64 > MAX_BULK_BYTES {
             return Err(CodecError::new("resp_line", "a RESP line with no end"));
         }
@@ -320,5 +321,7 @@ mod tests {
         assert_eq!(kind(b"$-5\r\n"), "resp_bulk");
         assert_eq!(kind(b"$1\r\nabc\r\n"), "resp_bulk");
         assert_eq!(kind(&b"*1\r\n".repeat(40)), "resp_nesting");
+        // Regression (proptest): a reply that starts with CRLF.
+        assert_eq!(kind(b"\r\n"), "resp_type");
     }
 }

@@ -87,7 +87,9 @@ impl Codec for WsCodec {
         let mut r = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
-            self.http.path, self.http.host, self.key
+            self.http.path,
+            if self.http.host.is_empty() { "localhost" } else { &self.http.host },
+            self.key
         );
         for h in &self.http.headers {
             r.push_str(h);

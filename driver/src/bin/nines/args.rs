@@ -202,8 +202,8 @@ pub struct HttpArgs {
     #[arg(long, value_name = "FILE")]
     pub body: Option<PathBuf>,
     /// HTTP statuses counted as answers besides 2xx, e.g. 404,3xx (others are `rejected`).
-    #[arg(long, value_name = "CODES", value_parser = target::parse_accept)]
-    pub accept: Option<Vec<u16>>,
+    #[arg(long, value_name = "CODES", value_parser = |s: &str| target::parse_accept(s).map(Codes))]
+    pub accept: Option<Codes>,
     /// WebSocket message type.
     #[arg(long, value_enum, value_name = "TYPE")]
     pub message: Option<WsMessage>,
@@ -215,6 +215,10 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = defaults::KEYSPACE)]
     pub keyspace: u64,
 }
+
+/// Status codes from `--accept` (a newtype: one value holding a list, not a repeated flag).
+#[derive(Debug, Clone)]
+pub struct Codes(pub Vec<u16>);
 
 /// The nines ops by name, listed in `--help`.
 fn op_parser() -> impl TypedValueParser<Value = Op> {
@@ -289,7 +293,7 @@ impl BenchArgs {
                 UsageError::new("--body", format!("cannot read {}: {e}", path.display()))
             })?;
         }
-        http.accept = h.accept.clone().unwrap_or_default();
+        http.accept = h.accept.clone().map(|c| c.0).unwrap_or_default();
         let redis = (protocol == Protocol::Redis || h.command.is_some()).then(|| RedisSpec {
             command: h
                 .command

@@ -1,0 +1,30 @@
+"""A WebSocket echo server nines did not write (python3-websockets), for nines' interop tests
+and scripts/bench-peers.sh. Listens on 127.0.0.1:PORT (0 picks one), prints `listening PORT`,
+echoes every message, and on SIGTERM prints `messages N` (messages echoed) and exits."""
+import asyncio
+import signal
+import sys
+
+import websockets
+
+count = 0
+
+
+async def echo(ws, _path=None):
+    global count
+    async for message in ws:
+        count += 1
+        await ws.send(message)
+
+
+async def main(port):
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    # No compression: nines offers no extension, and an echo should cost what it costs.
+    async with websockets.serve(echo, "127.0.0.1", port, compression=None, max_size=None) as srv:
+        print("listening", srv.sockets[0].getsockname()[1], flush=True)
+        await stop
+    print("messages", count, flush=True)
+
+
+asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
