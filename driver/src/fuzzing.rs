@@ -122,13 +122,18 @@ pub fn server_ws(data: &[u8]) {
     };
     let mut bytes = Vec::new();
     if sel & 1 == 0 {
-        bytes.extend(nines_server::ws::upgrade_request("dGhlIHNhbXBsZSBub25jZQ=="));
+        bytes.extend(nines_server::ws::upgrade_request(
+            "dGhlIHNhbXBsZSBub25jZQ==",
+        ));
     }
     bytes.extend_from_slice(input);
     let (out, _) = handle(Protocol::Ws, sel, &bytes);
     let mut rest = &out[..];
     if rest.starts_with(b"HTTP/1.1 101") {
-        let end = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("whole head");
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("whole head");
         rest = &rest[end + 4..];
     } else if rest.starts_with(b"HTTP/1.1 ") {
         return; // the upgrade was refused, with a close
@@ -217,7 +222,10 @@ pub fn codecs(data: &[u8]) {
             let mut opening = Vec::new();
             if codec.start(&mut opening) {
                 if let Ok(Some(n)) = codec.finish_start(buf) {
-                    assert!(n <= buf.len(), "{protocol} handshake consumed past the input");
+                    assert!(
+                        n <= buf.len(),
+                        "{protocol} handshake consumed past the input"
+                    );
                 }
             }
             decode_all(&mut *codec, buf, u64::from(sel), &protocol.to_string());
@@ -269,7 +277,13 @@ pub fn resp_reply(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
     };
-    let commands = ["GET k", "SET k:__rand__ v", "PING", "LRANGE l 0 9", "OBJECT"];
+    let commands = [
+        "GET k",
+        "SET k:__rand__ v",
+        "PING",
+        "LRANGE l 0 9",
+        "OBJECT",
+    ];
     let spec = RedisSpec {
         command: commands[usize::from(sel) % commands.len()].to_string(),
         ..RedisSpec::default()
@@ -291,14 +305,23 @@ pub fn ws_frame(data: &[u8]) {
             nines_protocol::ws::encode_header(h.fin, h.opcode, h.mask, payload.len(), &mut again);
             // Lengths may be encoded longer than needed on the wire; the decoded header is
             // what must agree.
-            let re = nines_protocol::ws::decode(&again, 1 << 20).unwrap().unwrap();
-            assert_eq!((re.fin, re.opcode, re.mask, re.payload_len), (h.fin, h.opcode, h.mask, h.payload_len));
+            let re = nines_protocol::ws::decode(&again, 1 << 20)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (re.fin, re.opcode, re.mask, re.payload_len),
+                (h.fin, h.opcode, h.mask, h.payload_len)
+            );
         }
     }
     let spec = RequestSpec {
         protocol: Protocol::Ws,
         payload_bytes: usize::from(sel) + 1,
-        ws_message: if sel & 1 == 0 { WsMessage::Binary } else { WsMessage::Text },
+        ws_message: if sel & 1 == 0 {
+            WsMessage::Binary
+        } else {
+            WsMessage::Text
+        },
         ..RequestSpec::default()
     };
     in_pieces_agrees(|| Box::new(WsCodec::new(&spec)), buf, usize::from(sel));

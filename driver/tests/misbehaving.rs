@@ -117,3 +117,114 @@ fn a_correct_fake_server_gives_zero_errors() {
         (2_000, 0, Outcome::Completed)
     );
 }
+
+/// A server that answers every read with `reply`, after answering a WebSocket upgrade first
+/// when `upgrade` is set.
+fn scripted_server(reply: &'static [u8], upgrade: bool) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let mut upgraded = !upgrade;
+                loop {
+                    let n = match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let out = if upgraded {
+                        reply.to_vec()
+                    } else {
+                        upgraded = true;
+                        accept(&buf[..n])
+                    };
+                    if s.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A valid 101 for the upgrade request in `req`.
+fn accept(req: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(req);
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .expect("a key");
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        nines_protocol::ws::accept_key(key.trim().as_bytes())
+    )
+    .into_bytes()
+}
+
+#[test]
+fn malformed_http_resp_and_websocket_replies_are_counted_by_kind() {
+    use nines_common::Protocol;
+    let cases: [(Protocol, &'static [u8], bool, &str); 6] = [
+        (Protocol::Http, b"HTTP/1.1 2x0 OK\r\n\r\n", false, "http_status_line"),
+        (Protocol::Http, b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, "http_content_length"),
+        // Says 10 bytes, sends 5: the next reply's head is read as body, the rest is garbage.
+        (
+            Protocol::Http,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+            false,
+            "http_status_line",
+        ),
+        (Protocol::Redis, b"?what\r\n", false, "resp_type"),
+        (Protocol::Ws, &[0x82, 0x81, 1, 2, 3, 4, 0x61], true, "ws_masked"),
+        (Protocol::Ws, &[0xC2, 0x01, 0x61], true, "ws_reserved_bits"),
+    ];
+    for (protocol, reply, upgrade, kind) in cases {
+        let addr = scripted_server(reply, upgrade);
+        let mut cfg = config(addr, 100, 1_000);
+        cfg.request.protocol = protocol;
+        cfg.request.redis = (protocol == Protocol::Redis).then(Default::default);
+        let r = run(&cfg, &mut Hooks::default()).unwrap();
+        assert_eq!(
+            r.driver.decode_failures.get(kind).copied(),
+            Some(2),
+            "{protocol} {kind}: {:?} {:?} {:?}",
+            r.driver.decode_failures,
+            r.errors_by_kind,
+            r.outcome
+        );
+        assert_eq!(
+            r.errors_by_kind.get(ErrorKind::Decode),
+            2,
+            "{protocol} {kind}"
+        );
+        assert!(
+            matches!(r.outcome, Outcome::CutShort(_)),
+            "{protocol} {kind}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_websocket_upgrade_is_a_connect_failure_by_kind() {
+    let addr = scripted_server(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        false,
+    );
+    let mut cfg = config(addr, 100, 1_000);
+    cfg.request.protocol = nines_common::Protocol::Ws;
+    let r = run(&cfg, &mut Hooks::default()).unwrap();
+    assert_eq!(
+        r.driver
+            .connect_failures
+            .get("ws_handshake_status")
+            .copied(),
+        Some(2),
+        "{:?}",
+        r.driver.connect_failures
+    );
+    assert_eq!(r.requests, 0);
+}

@@ -37,7 +37,11 @@ fn all_answered(tag: &str, code: i32, r: &Value, kind: &str) -> u64 {
     assert_eq!(n(&r["errors"]), 0, "{tag}: {}", r["errors_by_kind"]);
     let sent = n(&r["driver"]["requests_sent"]);
     let kinds = &r["driver"]["reply_kinds"];
-    assert_eq!(n(&kinds[kind]), sent, "{tag}: every request answered {kind}: {kinds}");
+    assert_eq!(
+        n(&kinds[kind]),
+        sent,
+        "{tag}: every request answered {kind}: {kinds}"
+    );
     sent
 }
 
@@ -62,18 +66,28 @@ fn nginx_serves_every_request_nines_counts_closed_and_open_loop_pipelined() {
     assert_eq!(r["mode"], "open_loop");
     assert!(n(&r["requests"]) >= 2_900, "{}", r["requests"]);
     let log = nginx.stop_and_count();
-    assert_eq!(log.get("200").copied(), Some(answered), "nginx's access log: {log:?}");
+    assert_eq!(
+        log.get("200").copied(),
+        Some(answered),
+        "nginx's access log: {log:?}"
+    );
 }
 
 #[test]
 fn statuses_outside_2xx_are_rejected_unless_accepted() {
     let nginx = Nginx::start(&scratch("nginx-404"));
     let url = format!("http://{}/missing", nginx.addr);
-    let (code, r) = bench("404", &[&url, "-c", "2", "-n", "300", "--max-errors", "1000"]);
+    let (code, r) = bench(
+        "404",
+        &[&url, "-c", "2", "-n", "300", "--max-errors", "1000"],
+    );
     assert_ne!(code, 0, "no measured replies is not a success");
     assert_eq!(n(&r["errors_by_kind"]["rejected"]), 300, "{r}");
     assert_eq!(n(&r["driver"]["reply_kinds"]["404"]), 300);
-    let (code, r) = bench("accepted", &[&url, "-c", "2", "-n", "300", "--accept", "404"]);
+    let (code, r) = bench(
+        "accepted",
+        &[&url, "-c", "2", "-n", "300", "--accept", "404"],
+    );
     assert_eq!(all_answered("accepted", code, &r, "404"), 300);
     assert_eq!(n(&r["requests"]), 300);
     assert_eq!(nginx.stop_and_count().get("404").copied(), Some(600));
@@ -86,12 +100,36 @@ fn redis_processes_every_command_nines_sends_and_error_replies_are_named() {
     let before = redis.commands_processed();
     let (code, r) = bench(
         "set",
-        &[&url, "--command", "SET key:__rand__ __data__", "-c", "4", "-p", "16", "-n", "5000"],
+        &[
+            &url,
+            "--command",
+            "SET key:__rand__ __data__",
+            "-c",
+            "4",
+            "-p",
+            "16",
+            "-n",
+            "5000",
+        ],
     );
     let set = all_answered("set", code, &r, "status");
     let (code, r) = bench(
         "get-open",
-        &[&url, "--command", "GET key:__rand__", "--keyspace", "100", "-c", "2", "-p", "4", "-R", "2000", "-d", "1s"],
+        &[
+            &url,
+            "--command",
+            "GET key:__rand__",
+            "--keyspace",
+            "100",
+            "-c",
+            "2",
+            "-p",
+            "4",
+            "-R",
+            "2000",
+            "-d",
+            "1s",
+        ],
     );
     assert_eq!(code, 0);
     assert_eq!(n(&r["errors"]), 0);
@@ -103,7 +141,17 @@ fn redis_processes_every_command_nines_sends_and_error_replies_are_named() {
     redis.command(&["SET", "plain", "x"]);
     let (code, r) = bench(
         "wrongtype",
-        &[&url, "--command", "LPUSH plain x", "-c", "1", "-n", "50", "--max-errors", "1000"],
+        &[
+            &url,
+            "--command",
+            "LPUSH plain x",
+            "-c",
+            "1",
+            "-n",
+            "50",
+            "--max-errors",
+            "1000",
+        ],
     );
     assert_ne!(code, 0);
     assert_eq!(n(&r["errors_by_kind"]["rejected"]), 50, "{r}");
@@ -114,11 +162,26 @@ fn redis_processes_every_command_nines_sends_and_error_replies_are_named() {
 fn a_real_websocket_echo_server_echoes_every_message_nines_sends() {
     let echo = WsEcho::start();
     let url = format!("ws://{}/", echo.addr);
-    let (code, r) = bench("ws-binary", &[&url, "-c", "4", "-n", "2000", "--payload", "300"]);
+    let (code, r) = bench(
+        "ws-binary",
+        &[&url, "-c", "4", "-n", "2000", "--payload", "300"],
+    );
     let mut sent = all_answered_ws("ws-binary", code, &r);
     let (code, r) = bench(
         "ws-text-open",
-        &[&url, "-c", "2", "-p", "4", "-R", "2000", "-d", "1s", "--message", "text"],
+        &[
+            &url,
+            "-c",
+            "2",
+            "-p",
+            "4",
+            "-R",
+            "2000",
+            "-d",
+            "1s",
+            "--message",
+            "text",
+        ],
     );
     sent += all_answered_ws("ws-text-open", code, &r);
     assert_eq!(echo.stop_and_count(), sent, "the server's own count");

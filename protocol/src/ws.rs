@@ -187,7 +187,13 @@ pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<FrameHead>, WsErr
 
 /// Appends a frame header for a `len`-byte payload; with a mask, the caller appends the payload
 /// and masks it with [`apply_mask`] from offset 0.
-pub fn encode_header(fin: bool, opcode: Opcode, mask: Option<[u8; 4]>, len: usize, out: &mut Vec<u8>) {
+pub fn encode_header(
+    fin: bool,
+    opcode: Opcode,
+    mask: Option<[u8; 4]>,
+    len: usize,
+    out: &mut Vec<u8>,
+) {
     out.push(u8::from(fin) << 7 | opcode.bits());
     let m = if mask.is_some() { 0x80 } else { 0 };
     if len < 126 {
@@ -273,7 +279,10 @@ mod tests {
             let mut out = Vec::new();
             encode(true, Opcode::Binary, Some([1, 2, 3, 4]), &payload, &mut out);
             let h = decode(&out, 1 << 20).unwrap().unwrap();
-            assert_eq!((h.fin, h.opcode, h.payload_len), (true, Opcode::Binary, len));
+            assert_eq!(
+                (h.fin, h.opcode, h.payload_len),
+                (true, Opcode::Binary, len)
+            );
             assert_eq!(h.frame_len(), out.len());
             assert_eq!(decode(&out[..h.header_len - 1], 1 << 20), Ok(None));
             let mut p = out[h.header_len..].to_vec();
@@ -299,7 +308,10 @@ mod tests {
         assert_eq!(decode(&[0xC2, 0], 10), Err(WsError::ReservedBits));
         assert_eq!(decode(&[0x83, 0], 10), Err(WsError::UnknownOpcode(3)));
         assert_eq!(decode(&[0x09, 0], 10), Err(WsError::BadControlFrame));
-        assert_eq!(decode(&[0x89, 126, 0, 200], 1000), Err(WsError::BadControlFrame));
+        assert_eq!(
+            decode(&[0x89, 126, 0, 200], 1000),
+            Err(WsError::BadControlFrame)
+        );
         assert_eq!(
             decode(&[0x82, 127, 0xFF, 0, 0, 0, 0, 0, 0, 0], 10),
             Err(WsError::TooLarge {

@@ -19,9 +19,9 @@ use nines_protocol::{
 
 use crate::config::{Protocol, ServerConfig};
 use crate::http::{self, HttpError};
+use crate::stats::{bump, Counters, Registry};
 use crate::ws::{self, WsState};
 use nines_protocol::ws::WsError;
-use crate::stats::{bump, Counters, Registry};
 
 /// The smallest piece of a reply worth producing on its own.
 pub const SOURCE_PIECE_BYTES: usize = 16 * 1024;

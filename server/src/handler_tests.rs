@@ -142,7 +142,7 @@ fn bad_frame_after_good_ones_keeps_earlier_replies() {
         )
         .unwrap_err();
     assert_eq!(err.0.requests, 1);
-    assert_eq!(err.1, DecodeError::BadMagic);
+    assert_eq!(err.1, RequestError::Frame(DecodeError::BadMagic));
     assert!(decode(&out, 1 << 20).unwrap().is_some());
 }
 

@@ -278,11 +278,23 @@ mod tests {
         let p = process(b"GET / HTTP/1.1\r\nHost:", &mut out, 1024, &mut unlimited()).unwrap();
         assert_eq!((p.consumed, p.requests), (0, 0));
         let http10 = b"GET / HTTP/1.0\r\n\r\n";
-        assert!(process(http10, &mut out, 1024, &mut unlimited()).unwrap().close);
+        assert!(
+            process(http10, &mut out, 1024, &mut unlimited())
+                .unwrap()
+                .close
+        );
         out.clear();
-        let (p, e) = process(b"\x16\x03\x01garbage\r\n\r\n", &mut out, 1024, &mut unlimited())
-            .unwrap_err();
-        assert_eq!((e, p.close), (RequestError::Http(HttpError::Malformed), true));
+        let (p, e) = process(
+            b"\x16\x03\x01garbage\r\n\r\n",
+            &mut out,
+            1024,
+            &mut unlimited(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e, p.close),
+            (RequestError::Http(HttpError::Malformed), true)
+        );
         assert!(out.starts_with(b"HTTP/1.1 400 Bad Request"));
         let big = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES));
         let (_, e) = process(big.as_bytes(), &mut Vec::new(), 1024, &mut unlimited()).unwrap_err();

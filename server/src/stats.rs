@@ -256,7 +256,10 @@ mod tests {
         bump(&a.requests, 3);
         bump(&b.requests, 4);
         a.count_decode_error(&RequestError::Frame(DecodeError::BadMagic));
-        b.count_decode_error(&RequestError::Frame(DecodeError::FrameTooLarge { len: 9, max: 8 }));
+        b.count_decode_error(&RequestError::Frame(DecodeError::FrameTooLarge {
+            len: 9,
+            max: 8,
+        }));
         let s = r.snapshot();
         assert_eq!(s.requests, 7);
         assert_eq!(s.protocol_errors(), 2);

@@ -62,7 +62,11 @@ pub(crate) fn process(
             Ok(Some(h)) if rest.len() >= h.frame_len() => h,
             Ok(_) => break,
             Err(e) => {
-                let code = if matches!(e, WsError::TooLarge { .. }) { 1009 } else { 1002 };
+                let code = if matches!(e, WsError::TooLarge { .. }) {
+                    1009
+                } else {
+                    1002
+                };
                 return Err(refuse(done, out, code, RequestError::Ws(e)));
             }
         };
@@ -78,7 +82,13 @@ pub(crate) fn process(
             Opcode::Pong => {}
             Opcode::Ping => echo(true, Opcode::Pong, mask, payload, out),
             Opcode::Close => {
-                echo(true, Opcode::Close, mask, payload.get(..2).unwrap_or(&[]), out);
+                echo(
+                    true,
+                    Opcode::Close,
+                    mask,
+                    payload.get(..2).unwrap_or(&[]),
+                    out,
+                );
                 done.consumed += head.frame_len();
                 done.close = true;
                 return Ok(done);
@@ -150,9 +160,21 @@ mod tests {
         let mut input = upgrade_request("dGhlIHNhbXBsZSBub25jZQ==");
         ws::encode(true, Opcode::Text, Some([1, 2, 3, 4]), b"hello", &mut input);
         ws::encode(false, Opcode::Binary, Some([5, 6, 7, 8]), b"ab", &mut input);
-        ws::encode(true, Opcode::Continuation, Some([5, 6, 7, 8]), b"c", &mut input);
+        ws::encode(
+            true,
+            Opcode::Continuation,
+            Some([5, 6, 7, 8]),
+            b"c",
+            &mut input,
+        );
         ws::encode(true, Opcode::Ping, Some([9, 9, 9, 9]), b"p", &mut input);
-        ws::encode(true, Opcode::Close, Some([1, 1, 1, 1]), &[0x03, 0xE8], &mut input);
+        ws::encode(
+            true,
+            Opcode::Close,
+            Some([1, 1, 1, 1]),
+            &[0x03, 0xE8],
+            &mut input,
+        );
         let mut out = Vec::new();
         let p = process(&mut state, &input, &mut out, 1 << 20, &mut unlimited()).unwrap();
         assert_eq!((p.consumed, p.requests, p.close), (input.len(), 3, true));
@@ -181,7 +203,8 @@ mod tests {
     fn bad_upgrades_and_frames_are_refused() {
         let mut state = WsState::default();
         let plain = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        let (_, e) = process(&mut state, plain, &mut Vec::new(), 1024, &mut unlimited()).unwrap_err();
+        let (_, e) =
+            process(&mut state, plain, &mut Vec::new(), 1024, &mut unlimited()).unwrap_err();
         assert_eq!(e, RequestError::Http(HttpError::BadUpgrade));
         let mut state = WsState::Open;
         let mut unmasked = Vec::new();

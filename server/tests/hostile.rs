@@ -72,6 +72,64 @@ fn a_slowloris_is_closed_within_the_read_timeout_in_both_models() {
 }
 
 #[test]
+fn slow_http_headers_and_slow_websocket_frames_are_closed_within_the_read_timeout() {
+    // The classic slowloris: an HTTP header a byte at a time; and a WebSocket frame trickled
+    // after a prompt upgrade.
+    let upgrade = nines_server::ws::upgrade_request("dGhlIHNhbXBsZSBub25jZQ==");
+    let cases: [(&str, &[u8], &[u8]); 2] = [
+        (
+            "http",
+            b"",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaa",
+        ),
+        ("ws", &upgrade, &[0x82, 0x8A, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    ];
+    for (protocol, opening, trickle) in cases {
+        let server = ServerProc::start(&[
+            "--workers",
+            "1",
+            "--protocol",
+            protocol,
+            "--read-timeout",
+            "1s",
+        ]);
+        let mut slow = TcpStream::connect(server.addr).unwrap();
+        if !opening.is_empty() {
+            slow.write_all(opening).unwrap();
+            let mut head = [0u8; 129];
+            let n = slow.read(&mut head).unwrap();
+            assert!(
+                head[..n].starts_with(b"HTTP/1.1 101"),
+                "{protocol}: upgrade"
+            );
+        }
+        let started = Instant::now();
+        let mut closed = None;
+        for b in trickle {
+            if slow.write_all(&[*b]).is_err() {
+                break;
+            }
+            if let Some(t) = closed_within(&mut slow, Duration::from_millis(200)) {
+                closed = Some(t);
+                break;
+            }
+        }
+        let closed = closed.or_else(|| closed_within(&mut slow, Duration::from_secs(3)));
+        let took = started.elapsed();
+        assert!(
+            closed.is_some(),
+            "{protocol}: the slowloris was never closed"
+        );
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_millis(2_000),
+            "{protocol}: closed after {took:?}"
+        );
+        let c = server.stop_and_count();
+        assert_eq!(c.get("closed_read_timeout"), 1, "{protocol}");
+    }
+}
+
+#[test]
 fn a_connection_without_requests_is_closed_after_the_idle_timeout() {
     let server = ServerProc::start(&["--workers", "1", "--idle-timeout", "1s"]);
     let mut idle = TcpStream::connect(server.addr).unwrap();

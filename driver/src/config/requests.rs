@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn flags_for_another_protocol_are_refused() {
         assert!(errors(|_| {}).is_empty());
-        assert_eq!(errors(|c| c.request.http.method = "POST".into()), ["--method"]);
+        assert_eq!(
+            errors(|c| c.request.http.method = "POST".into()),
+            ["--method"]
+        );
         assert_eq!(
             errors(|c| c.request.redis = Some(RedisSpec::default())),
             ["--command"]

@@ -163,7 +163,8 @@ impl Conn {
     /// Queues again every request still in flight (after a reconnect), sent now.
     pub(crate) fn resend(&mut self, now: u64) {
         for f in &mut self.in_flight {
-            self.codec.encode_request(f.id, f.intended_ns, &mut self.wbuf);
+            self.codec
+                .encode_request(f.id, f.intended_ns, &mut self.wbuf);
             f.sent_ns = now;
         }
     }
@@ -404,9 +405,9 @@ impl Conn {
         let mut pos = 0;
         let end = loop {
             let oldest = self.in_flight.front().map(|f| f.id);
-            let decoded =
-                self.codec
-                    .decode(&self.rbuf[pos..self.rlen], oldest, &mut self.wbuf);
+            let decoded = self
+                .codec
+                .decode(&self.rbuf[pos..self.rlen], oldest, &mut self.wbuf);
             match decoded {
                 Ok(Some(Decoded::Reply(r))) => {
                     pos += r.consumed;

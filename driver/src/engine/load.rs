@@ -277,7 +277,12 @@ impl<'a, 'b> Load<'a, 'b> {
                 continue;
             }
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                self.read(poll.registry(), conns, i, ev.is_read_closed() || ev.is_error());
+                self.read(
+                    poll.registry(),
+                    conns,
+                    i,
+                    ev.is_read_closed() || ev.is_error(),
+                );
             }
             if ev.is_writable() {
                 self.flush(conns, i);
@@ -288,7 +293,9 @@ impl<'a, 'b> Load<'a, 'b> {
 
     fn read(&mut self, registry: &Registry, conns: &mut [Conn], i: usize, to_eof: bool) {
         let books = &mut *self.books;
-        match conns[i].read(self.clock, to_eof, &mut |now, r, k| books.on_reply(now, r, k)) {
+        match conns[i].read(self.clock, to_eof, &mut |now, r, k| {
+            books.on_reply(now, r, k)
+        }) {
             Ok(0) => {}
             Ok(now) => self.fill(conns, i, now),
             Err(lost) if lost.cause == Cause::ServerClosed => {

@@ -131,7 +131,11 @@ pub fn build(run: RunRecord<'_>) -> Report {
     // URL targets keep their scheme and path around the address they resolved to.
     r.target = match cfg.request.protocol.scheme() {
         Some(scheme) if cfg.target.as_deref().is_some_and(|t| t.contains("://")) => {
-            let path = if scheme == "redis" { "" } else { cfg.request.http.path.as_str() };
+            let path = if scheme == "redis" {
+                ""
+            } else {
+                cfg.request.http.path.as_str()
+            };
             format!("{scheme}://{}{path}", run.target)
         }
         _ => run.target.to_string(),
@@ -256,6 +260,13 @@ fn pct(part: Duration, whole: Duration) -> f64 {
     ((part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0).min(100.0)
 }
 
+/// Adds counts by name.
+pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *into.entry(k.clone()).or_default() += n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,12 +285,5 @@ mod tests {
             ..ThreadOutcome::default()
         };
         assert_eq!(totals(&[brief]).driver.thread_busy_pct, [0.0]);
-    }
-}
-
-/// Adds counts by name.
-pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
-    for (k, n) in from {
-        *into.entry(k.clone()).or_default() += n;
     }
 }

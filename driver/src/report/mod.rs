@@ -438,6 +438,10 @@ pub(crate) fn skeleton(
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -527,8 +531,4 @@ mod tests {
             "{kinds:?}"
         );
     }
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }

@@ -37,7 +37,6 @@ pub fn resolve(target: &str) -> Result<SocketAddr, RunError> {
     })
 }
 
-
 /// Starts nines-server in this process on 127.0.0.1 (a free port) for runs without a target:
 /// the protocol of the load, `server_workers` workers.
 pub fn start_embedded(cfg: &BenchConfig) -> Result<nines_server::ServerHandle, RunError> {

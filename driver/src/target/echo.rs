@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(r, Decoded::Reply(Response::new(16, 1, Verdict::Ok)));
         // Swapped order: the second reply is not request 1's bytes.
         let r = c.decode(&wire[16..], Some(1), out).unwrap().unwrap();
-        assert_eq!(r, Decoded::Reply(Response::new(16, 1, Verdict::WrongContent)));
+        assert_eq!(
+            r,
+            Decoded::Reply(Response::new(16, 1, Verdict::WrongContent))
+        );
         assert!(c.decode(b"x", None, out).is_err());
         // Regression: nothing buffered and nothing in flight is "need more", not stray data.
         assert_eq!(c.decode(b"", None, out), Ok(None));

@@ -105,19 +105,19 @@ impl HttpCodec {
                 }
             }
         }
-        let no_body = self.head_request || (100..200).contains(&status) || status == 204 || status == 304;
-        let body = match (no_body, chunked, length) {
-            (true, _, _) => Body::Length(0),
-            (false, true, _) => Body::Chunked { next: head_len },
-            (false, false, Some(n)) => Body::Length(n),
-            (false, false, None) => {
-                return Err(CodecError::new(
+        let no_body =
+            self.head_request || (100..200).contains(&status) || status == 204 || status == 304;
+        let body =
+            match (no_body, chunked, length) {
+                (true, _, _) => Body::Length(0),
+                (false, true, _) => Body::Chunked { next: head_len },
+                (false, false, Some(n)) => Body::Length(n),
+                (false, false, None) => return Err(CodecError::new(
                     "http_no_length",
                     "a response body delimited only by the connection closing: the driver needs \
                      Content-Length or chunked encoding to keep the connection",
-                ))
-            }
-        };
+                )),
+            };
         Ok(Some((
             head_len,
             Head {
@@ -198,7 +198,11 @@ impl Codec for HttpCodec {
 /// The request's bytes, rendered once per connection.
 fn render_request(spec: &HttpSpec) -> Vec<u8> {
     // HTTP/1.1 requires a Host; an embedded server has no name of its own.
-    let host = if spec.host.is_empty() { "localhost" } else { &spec.host };
+    let host = if spec.host.is_empty() {
+        "localhost"
+    } else {
+        &spec.host
+    };
     let mut r = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", spec.method, spec.path);
     for h in &spec.headers {
         r.push_str(h);
@@ -223,7 +227,12 @@ fn head_error(e: httparse::Error) -> CodecError {
 }
 
 fn parse_length(v: &[u8]) -> Result<usize, CodecError> {
-    let bad = || CodecError::new("http_content_length", "a Content-Length that is not a length");
+    let bad = || {
+        CodecError::new(
+            "http_content_length",
+            "a Content-Length that is not a length",
+        )
+    };
     let s = std::str::from_utf8(v).map_err(|_| bad())?.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
@@ -246,7 +255,12 @@ fn scan_chunks(buf: &[u8], mut next: usize) -> Result<(usize, Option<usize>), Co
         let (size_len, size) = match httparse::parse_chunk_size(rest) {
             Ok(httparse::Status::Complete(x)) => x,
             Ok(httparse::Status::Partial) => return Ok((next, None)),
-            Err(_) => return Err(CodecError::new("http_chunk_size", "malformed chunk size line")),
+            Err(_) => {
+                return Err(CodecError::new(
+                    "http_chunk_size",
+                    "malformed chunk size line",
+                ))
+            }
         };
         if size > MAX_BODY_BYTES {
             return Err(CodecError::new(
@@ -270,7 +284,10 @@ fn scan_chunks(buf: &[u8], mut next: usize) -> Result<(usize, Option<usize>), Co
             return Ok((next, None));
         }
         if &rest[data_end..data_end + 2] != b"\r\n" {
-            return Err(CodecError::new("http_chunk", "chunk data not followed by CRLF"));
+            return Err(CodecError::new(
+                "http_chunk",
+                "chunk data not followed by CRLF",
+            ));
         }
         next += data_end + 2;
     }
@@ -325,7 +342,10 @@ mod tests {
         let Some(Decoded::Reply(r)) = reply(&mut c, &two).unwrap() else {
             panic!("no reply");
         };
-        assert_eq!((r.consumed, r.verdict, r.close), (one.len(), Verdict::Ok, false));
+        assert_eq!(
+            (r.consumed, r.verdict, r.close),
+            (one.len(), Verdict::Ok, false)
+        );
         assert_eq!(r.kind, Some(ReplyKind::status(200)));
         let Some(Decoded::Reply(r)) = reply(&mut c, &two[one.len()..]).unwrap() else {
             panic!("no reply");
@@ -358,7 +378,10 @@ mod tests {
         let kind = |b: &[u8]| reply(&mut codec(), b).unwrap_err().kind;
         assert_eq!(kind(b"HTTP/1.1 2x0 OK\r\n\r\n"), "http_status_line");
         assert_eq!(kind(b"SSH-2.0-OpenSSH\r\n\r\n"), "http_status_line");
-        assert_eq!(kind(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"), "http_content_length");
+        assert_eq!(
+            kind(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+            "http_content_length"
+        );
         assert_eq!(kind(b"HTTP/1.1 200 OK\r\n\r\n"), "http_no_length");
         assert_eq!(
             kind(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),

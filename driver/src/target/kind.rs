@@ -32,7 +32,13 @@ impl ReplyKind {
     pub fn status(code: u16) -> ReplyKind {
         let mut bytes = [0u8; MAX_LEN];
         let mut n = code;
-        let digits = if code >= 100 { 3 } else if code >= 10 { 2 } else { 1 };
+        let digits = if code >= 100 {
+            3
+        } else if code >= 10 {
+            2
+        } else {
+            1
+        };
         for i in (0..digits).rev() {
             bytes[i] = b'0' + (n % 10) as u8;
             n /= 10;
@@ -71,7 +77,10 @@ mod tests {
         assert_eq!(ReplyKind::status(200).as_str(), "200");
         assert_eq!(ReplyKind::status(99).as_str(), "99");
         assert_eq!(ReplyKind::status(200), ReplyKind::new("200"));
-        assert_eq!(ReplyKind::new("error WRONGTYPE").to_string(), "error WRONGTYPE");
+        assert_eq!(
+            ReplyKind::new("error WRONGTYPE").to_string(),
+            "error WRONGTYPE"
+        );
         let long = "é".repeat(20);
         assert!(ReplyKind::new(&long).as_str().len() <= MAX_LEN);
     }

@@ -211,10 +211,9 @@ impl RequestSpec {
             (Protocol::Ws, _) => {
                 format!("WebSocket {} {} B", self.ws_message, self.payload_bytes)
             }
-            (Protocol::Redis, _) => format!(
-                "Redis {}",
-                self.redis.clone().unwrap_or_default().command
-            ),
+            (Protocol::Redis, _) => {
+                format!("Redis {}", self.redis.clone().unwrap_or_default().command)
+            }
         }
     }
 }

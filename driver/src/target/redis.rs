@@ -141,7 +141,13 @@ pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)
     let Some(&tag) = buf.first() else {
         return Ok(None);
     };
-    // The line after the type byte (which may itself be a CR).
+    if !matches!(tag, b'+' | b'-' | b':' | b'$' | b'*') {
+        return Err(CodecError::new(
+            "resp_type",
+            format!("reply starts with byte {tag:#04x}, not a RESP type"),
+        ));
+    }
+    // The line after the type byte.
     let Some(eol) = find(&buf[1..], b"\r\n").map(|e| e + 1) else {
         if buf.len() as i64 > MAX_BULK_BYTES {
             return Err(CodecError::new("resp_line", "a RESP line with no end"));
@@ -165,7 +171,10 @@ pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)
                     return Ok(None);
                 }
                 if &buf[end..end + 2] != b"\r\n" {
-                    return Err(CodecError::new("resp_bulk", "bulk string not followed by CRLF"));
+                    return Err(CodecError::new(
+                        "resp_bulk",
+                        "bulk string not followed by CRLF",
+                    ));
                 }
                 (RespType::Bulk, end + 2)
             }
@@ -188,12 +197,7 @@ pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)
             }
             n => return Err(CodecError::new("resp_array", format!("array length {n}"))),
         },
-        other => {
-            return Err(CodecError::new(
-                "resp_type",
-                format!("reply starts with byte {other:#04x}, not a RESP type"),
-            ))
-        }
+        _ => unreachable!("checked above"),
     }))
 }
 
@@ -294,9 +298,15 @@ mod tests {
         let mut out = Vec::new();
         c.encode_request(1, 0, &mut out);
         let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("*3\r\n$3\r\nSET\r\n$16\r\nkey:0000000000"), "{s}");
+        assert!(
+            s.starts_with("*3\r\n$3\r\nSET\r\n$16\r\nkey:0000000000"),
+            "{s}"
+        );
         assert!(s.ends_with("\r\n$3\r\nxxx\r\n"), "{s}");
-        assert_eq!(parse(s.as_bytes(), 0).unwrap(), Some((RespType::Array, s.len())));
+        assert_eq!(
+            parse(s.as_bytes(), 0).unwrap(),
+            Some((RespType::Array, s.len()))
+        );
     }
 
     #[test]
@@ -307,15 +317,26 @@ mod tests {
         assert_eq!(decoded(&mut get, b"$-1\r\n").kind.unwrap().as_str(), "nil");
         assert_eq!(decoded(&mut get, b":1\r\n").verdict, Verdict::WrongContent);
         let e = decoded(&mut get, b"-WRONGTYPE Operation against a key\r\n");
-        assert_eq!((e.verdict, e.kind.unwrap().as_str()), (Verdict::Rejected, "error WRONGTYPE"));
+        assert_eq!(
+            (e.verdict, e.kind.unwrap().as_str()),
+            (Verdict::Rejected, "error WRONGTYPE")
+        );
         assert_eq!(get.decode(b"$3\r\nab", Some(1), &mut Vec::new()), Ok(None));
         let nested = b"*2\r\n*1\r\n:1\r\n$1\r\na\r\n";
-        assert_eq!(parse(nested, 0).unwrap(), Some((RespType::Array, nested.len())));
+        assert_eq!(
+            parse(nested, 0).unwrap(),
+            Some((RespType::Array, nested.len()))
+        );
     }
 
     #[test]
     fn malformed_replies_are_errors_by_kind() {
-        let kind = |b: &[u8]| codec("GET k").decode(b, Some(1), &mut Vec::new()).unwrap_err().kind;
+        let kind = |b: &[u8]| {
+            codec("GET k")
+                .decode(b, Some(1), &mut Vec::new())
+                .unwrap_err()
+                .kind
+        };
         assert_eq!(kind(b"HTTP/1.1 200 OK\r\n"), "resp_type");
         assert_eq!(kind(b"$abc\r\n"), "resp_integer");
         assert_eq!(kind(b"$-5\r\n"), "resp_bulk");

@@ -104,9 +104,7 @@ pub fn parse_header(s: &str) -> Result<String, String> {
 }
 
 /// The type of WebSocket message sent.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WsMessage {
     /// Binary frames: the payload pattern (ids in the first bytes).

@@ -29,7 +29,11 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
     };
     let protocol = match Protocol::from_scheme(scheme) {
         Some(p) => p,
-        None if matches!(scheme.to_ascii_lowercase().as_str(), "https" | "wss" | "rediss") => {
+        None if matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "https" | "wss" | "rediss"
+        ) =>
+        {
             return Err(format!(
                 "`{target}`: TLS ({scheme}://) is not supported; load the plain-text port"
             ))
@@ -54,8 +58,13 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
         p if p.starts_with('?') => format!("/{p}"),
         p => p.to_string(),
     };
-    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-        return Err(format!("`{target}`: the path has spaces or control characters"));
+    if path
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!(
+            "`{target}`: the path has spaces or control characters"
+        ));
     }
     if protocol == Protocol::Redis && path != "/" {
         return Err(format!(
@@ -105,11 +114,24 @@ mod tests {
     fn urls_name_protocol_address_and_path() {
         let u = parse("http://127.0.0.1:8080/a/b?c=1").unwrap();
         assert_eq!(u.protocol, Some(Protocol::Http));
-        assert_eq!((u.authority.as_str(), u.path.as_str()), ("127.0.0.1:8080", "/a/b?c=1"));
+        assert_eq!(
+            (u.authority.as_str(), u.path.as_str()),
+            ("127.0.0.1:8080", "/a/b?c=1")
+        );
         let u = parse("ws://localhost").unwrap();
-        assert_eq!((u.authority.as_str(), u.host_header.as_str(), u.path.as_str()), ("localhost:80", "localhost", "/"));
+        assert_eq!(
+            (
+                u.authority.as_str(),
+                u.host_header.as_str(),
+                u.path.as_str()
+            ),
+            ("localhost:80", "localhost", "/")
+        );
         let u = parse("redis://[::1]").unwrap();
-        assert_eq!((u.protocol, u.authority.as_str()), (Some(Protocol::Redis), "[::1]:6379"));
+        assert_eq!(
+            (u.protocol, u.authority.as_str()),
+            (Some(Protocol::Redis), "[::1]:6379")
+        );
         let u = parse("10.0.0.1:9999").unwrap();
         assert_eq!((u.protocol, u.authority.as_str()), (None, "10.0.0.1:9999"));
         assert_eq!(parse("http://h:1?x").unwrap().path, "/?x");

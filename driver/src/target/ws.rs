@@ -88,7 +88,11 @@ impl Codec for WsCodec {
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
             self.http.path,
-            if self.http.host.is_empty() { "localhost" } else { &self.http.host },
+            if self.http.host.is_empty() {
+                "localhost"
+            } else {
+                &self.http.host
+            },
             self.key
         );
         for h in &self.http.headers {
@@ -106,7 +110,10 @@ impl Codec for WsCodec {
         let len = match resp.parse(buf) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-                return Err(CodecError::new("ws_handshake", "handshake response too large"))
+                return Err(CodecError::new(
+                    "ws_handshake",
+                    "handshake response too large",
+                ))
             }
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => {
@@ -148,7 +155,9 @@ impl Codec for WsCodec {
     }
 
     fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
-        let mask = (id as u32 ^ 0x5A3C_96E1).wrapping_mul(0x9E37_79B1).to_le_bytes();
+        let mask = (id as u32 ^ 0x5A3C_96E1)
+            .wrapping_mul(0x9E37_79B1)
+            .to_le_bytes();
         ws::encode_header(true, self.opcode(), Some(mask), self.payload_bytes, out);
         let at = out.len();
         out.resize(at + self.payload_bytes, 0);
@@ -177,7 +186,13 @@ impl Codec for WsCodec {
         let body = &buf[head.header_len..len];
         match head.opcode {
             Opcode::Ping => {
-                ws::encode(true, Opcode::Pong, Some([0x11, 0x22, 0x33, 0x44]), body, out);
+                ws::encode(
+                    true,
+                    Opcode::Pong,
+                    Some([0x11, 0x22, 0x33, 0x44]),
+                    body,
+                    out,
+                );
                 return Ok(Some(Decoded::Skip(len)));
             }
             Opcode::Pong => return Ok(Some(Decoded::Skip(len))),
@@ -266,7 +281,11 @@ mod tests {
         let n = p.len().div_ceil(fragments).max(1);
         let pieces: Vec<&[u8]> = p.chunks(n).collect();
         for (i, piece) in pieces.iter().enumerate() {
-            let op = if i == 0 { h.opcode } else { Opcode::Continuation };
+            let op = if i == 0 {
+                h.opcode
+            } else {
+                Opcode::Continuation
+            };
             ws::encode(i + 1 == pieces.len(), op, None, piece, &mut out);
         }
         out
@@ -285,9 +304,15 @@ mod tests {
         assert_eq!(c.finish_start(&good.as_bytes()[..20]), Ok(None));
         assert_eq!(c.finish_start(good.as_bytes()), Ok(Some(good.len())));
         let wrong = good.replace(&accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-        assert_eq!(c.finish_start(wrong.as_bytes()).unwrap_err().kind, "ws_handshake_accept");
+        assert_eq!(
+            c.finish_start(wrong.as_bytes()).unwrap_err().kind,
+            "ws_handshake_accept"
+        );
         let refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(c.finish_start(refused.as_bytes()).unwrap_err().kind, "ws_handshake_status");
+        assert_eq!(
+            c.finish_start(refused.as_bytes()).unwrap_err().kind,
+            "ws_handshake_status"
+        );
     }
 
     #[test]
@@ -312,7 +337,10 @@ mod tests {
                 // The same echo, attributed to another request, is wrong.
                 let r = c.decode(&back, Some(10), &mut out).unwrap().unwrap();
                 if fragments == 1 {
-                    assert_eq!(r, Decoded::Reply(Response::new(back.len(), 10, Verdict::WrongContent)));
+                    assert_eq!(
+                        r,
+                        Decoded::Reply(Response::new(back.len(), 10, Verdict::WrongContent))
+                    );
                 }
             }
         }
@@ -330,10 +358,25 @@ mod tests {
         assert!(pong.mask.is_some(), "client frames are masked");
         let mut close = Vec::new();
         ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
-        assert_eq!(c.decode(&close, Some(1), &mut out), Ok(Some(Decoded::Closing(4))));
+        assert_eq!(
+            c.decode(&close, Some(1), &mut out),
+            Ok(Some(Decoded::Closing(4)))
+        );
         let mut masked = Vec::new();
-        ws::encode(true, Opcode::Binary, Some([1, 1, 1, 1]), b"abcd", &mut masked);
-        assert_eq!(c.decode(&masked, Some(1), &mut out).unwrap_err().kind, "ws_masked");
-        assert_eq!(c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind, "ws_reserved_bits");
+        ws::encode(
+            true,
+            Opcode::Binary,
+            Some([1, 1, 1, 1]),
+            b"abcd",
+            &mut masked,
+        );
+        assert_eq!(
+            c.decode(&masked, Some(1), &mut out).unwrap_err().kind,
+            "ws_masked"
+        );
+        assert_eq!(
+            c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind,
+            "ws_reserved_bits"
+        );
     }
 }

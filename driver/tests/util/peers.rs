@@ -102,8 +102,13 @@ impl Nginx {
         let mut by_status = std::collections::BTreeMap::new();
         for line in log.lines() {
             // `... "GET / HTTP/1.1" 200 6 "-" "-"`: the status follows the quoted request.
-            let status = line.split('"').nth(2).and_then(|s| s.split_whitespace().next());
-            *by_status.entry(status.unwrap_or("?").to_string()).or_default() += 1;
+            let status = line
+                .split('"')
+                .nth(2)
+                .and_then(|s| s.split_whitespace().next());
+            *by_status
+                .entry(status.unwrap_or("?").to_string())
+                .or_default() += 1;
         }
         by_status
     }
@@ -145,7 +150,8 @@ impl Redis {
             req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
         }
         s.write_all(req.as_bytes()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 65536];
         while let Ok(n) = s.read(&mut buf) {

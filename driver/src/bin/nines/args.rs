@@ -7,11 +7,11 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use nines_common::units::{parse_rate, ByteCount, HumanDuration};
+use nines_common::usage::UsageError;
 use nines_common::Protocol;
 use nines_driver::config::{defaults, parse_start_at, BenchConfig, OpenLoop, StopAt};
 use nines_driver::report::Format;
 use nines_driver::schedule::Arrival;
-use nines_common::usage::UsageError;
 use nines_driver::target::{self, url, HttpSpec, RedisSpec, RequestSpec, WsMessage};
 use nines_protocol::Op;
 
@@ -283,7 +283,10 @@ impl BenchArgs {
         }
         if let Some(m) = &h.method {
             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
-                return Err(UsageError::new("--method", format!("`{m}` is not a method (GET, POST, ...)")));
+                return Err(UsageError::new(
+                    "--method",
+                    format!("`{m}` is not a method (GET, POST, ...)"),
+                ));
             }
             http.method.clone_from(m);
         }
@@ -328,6 +331,9 @@ mod tests {
         let Command::Bench(a) = cli.command else {
             panic!("bench")
         };
-        assert_eq!(a.config(defaults::DURATION).unwrap(), BenchConfig::default());
+        assert_eq!(
+            a.config(defaults::DURATION).unwrap(),
+            BenchConfig::default()
+        );
     }
 }

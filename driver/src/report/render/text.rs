@@ -178,7 +178,11 @@ fn replies(s: &mut String, r: &Report) {
             .join(", ")
     };
     if !d.reply_kinds.is_empty() {
-        let _ = writeln!(s, "  replies     {} (warm-up included)", counts(&d.reply_kinds));
+        let _ = writeln!(
+            s,
+            "  replies     {} (warm-up included)",
+            counts(&d.reply_kinds)
+        );
     }
     if d.reconnects > 0 {
         let _ = writeln!(
