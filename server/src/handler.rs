@@ -54,6 +54,15 @@ pub struct Allowance {
 }
 
 impl Allowance {
+    /// No bound at all (tests, tools that handle one connection's bytes).
+    pub const UNLIMITED: Allowance = Allowance {
+        out_limit: usize::MAX,
+        budget: usize::MAX,
+        cap: usize::MAX,
+        requests: u32::MAX,
+        work_us: u64::MAX,
+    };
+
     /// Whether the turn's requests or Work time are used up.
     pub fn spent(&self) -> bool {
         self.requests == 0 || self.work_us == 0

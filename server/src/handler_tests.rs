@@ -16,13 +16,7 @@ fn handler(protocol: Protocol) -> (Handler, std::sync::Arc<Counters>) {
 }
 
 fn unlimited() -> Allowance {
-    Allowance {
-        out_limit: usize::MAX,
-        budget: usize::MAX,
-        cap: usize::MAX,
-        requests: u32::MAX,
-        work_us: u64::MAX,
-    }
+    Allowance::UNLIMITED
 }
 
 /// Processes `input` into a fresh output buffer, expecting no decode error.

@@ -145,13 +145,7 @@ mod tests {
     use super::*;
 
     fn unlimited() -> Allowance {
-        Allowance {
-            out_limit: usize::MAX,
-            budget: usize::MAX,
-            cap: usize::MAX,
-            requests: u32::MAX,
-            work_us: u64::MAX,
-        }
+        Allowance::UNLIMITED
     }
 
     #[test]

@@ -37,28 +37,30 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
     None
 }
 
+/// Sends `bytes` one every 200 ms, as a slowloris does, until the server closes the connection
+/// (or 3 s after the last): whether it closed, and how long after the first byte.
+fn trickle(slow: &mut TcpStream, bytes: &[u8]) -> (bool, Duration) {
+    let started = Instant::now();
+    for b in bytes {
+        if slow.write_all(&[*b]).is_err()
+            || closed_within(slow, Duration::from_millis(200)).is_some()
+        {
+            return (true, started.elapsed());
+        }
+    }
+    let closed = closed_within(slow, Duration::from_secs(3)).is_some();
+    (closed, started.elapsed())
+}
+
 #[test]
 fn a_slowloris_is_closed_within_the_read_timeout_in_both_models() {
     for model in ["pooled", "thread-per-connection"] {
         let server =
             ServerProc::start(&["--workers", "1", "--model", model, "--read-timeout", "1s"]);
         let mut slow = TcpStream::connect(server.addr).unwrap();
-        let frame = request(Op::Echo, 1, 0);
-        let started = Instant::now();
-        // A byte every 200 ms: each keeps the socket busy, none completes the 40-byte header.
-        let mut closed = None;
-        for b in &frame[..10] {
-            if slow.write_all(&[*b]).is_err() {
-                break;
-            }
-            if let Some(t) = closed_within(&mut slow, Duration::from_millis(200)) {
-                closed = Some(t);
-                break;
-            }
-        }
-        let closed = closed.or_else(|| closed_within(&mut slow, Duration::from_secs(3)));
-        let took = started.elapsed();
-        assert!(closed.is_some(), "{model}: the slowloris was never closed");
+        // None of the first 10 bytes completes the 40-byte header.
+        let (closed, took) = trickle(&mut slow, &request(Op::Echo, 1, 0)[..10]);
+        assert!(closed, "{model}: the slowloris was never closed");
         assert!(
             took >= Duration::from_millis(900) && took < Duration::from_millis(2_000),
             "{model}: closed after {took:?}"
@@ -84,7 +86,7 @@ fn slow_http_headers_and_slow_websocket_frames_are_closed_within_the_read_timeou
         ),
         ("ws", &upgrade, &[0x82, 0x8A, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
     ];
-    for (protocol, opening, trickle) in cases {
+    for (protocol, opening, slowly) in cases {
         let server = ServerProc::start(&[
             "--workers",
             "1",
@@ -103,23 +105,8 @@ fn slow_http_headers_and_slow_websocket_frames_are_closed_within_the_read_timeou
                 "{protocol}: upgrade"
             );
         }
-        let started = Instant::now();
-        let mut closed = None;
-        for b in trickle {
-            if slow.write_all(&[*b]).is_err() {
-                break;
-            }
-            if let Some(t) = closed_within(&mut slow, Duration::from_millis(200)) {
-                closed = Some(t);
-                break;
-            }
-        }
-        let closed = closed.or_else(|| closed_within(&mut slow, Duration::from_secs(3)));
-        let took = started.elapsed();
-        assert!(
-            closed.is_some(),
-            "{protocol}: the slowloris was never closed"
-        );
+        let (closed, took) = trickle(&mut slow, slowly);
+        assert!(closed, "{protocol}: the slowloris was never closed");
         assert!(
             took >= Duration::from_millis(900) && took < Duration::from_millis(2_000),
             "{protocol}: closed after {took:?}"
