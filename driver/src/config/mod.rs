@@ -4,7 +4,7 @@
 
 pub mod defaults;
 mod requests;
-pub(crate) mod secs;
+pub mod secs;
 mod validate;
 
 pub use validate::{Limits, MAX_RATE_PER_THREAD};

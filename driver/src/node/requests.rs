@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use super::{code, Node, Reject};
 use crate::config::{BenchConfig, StopAt};
 use crate::profile::profile;
-use crate::report::Report;
 use crate::run::{run, start_embedded, Hooks};
+use crate::sweep::{run_sweep, SweepConfig};
 
 /// Most requests one bench_run or bench_profile may ask for.
 pub const MAX_REQUESTS: u64 = 100_000;
@@ -284,22 +284,37 @@ impl Node {
     }
 
     fn bench_sweep(&mut self, requests: u64, levels: &[u64]) -> Result<Reply, Reject> {
-        let mut results = Vec::with_capacity(levels.len());
+        // Each level checked as a bench_run would be, then the sweep run by `nines sweep`'s code.
+        let mut base = None;
         for &c in levels {
-            let cfg = self.config(requests, c, 64)?;
-            let r: Report =
-                run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+            base = Some(self.config(requests, c, 64)?);
+        }
+        let base = base.ok_or((code::MALFORMED_REQUEST, "no levels".to_string()))?;
+        let cfg = SweepConfig {
+            base,
+            connections: levels.iter().map(|&c| c as usize).collect(),
+            rates: Vec::new(),
+            peak_duration: crate::sweep::DEFAULT_PEAK_DURATION,
+            slo_p99: None,
+            knee_multiple: crate::sweep::DEFAULT_KNEE_MULTIPLE,
+        };
+        let sweep = run_sweep(&cfg, &mut Hooks::default(), &mut |_| {})
+            .map_err(|e| (code::CRASH, e.to_string()))?;
+        let mut results = Vec::with_capacity(sweep.steps.len());
+        for step in &sweep.steps {
+            let r = &step.report;
             if !r.completed() {
                 return Err((
                     code::CRASH,
                     format!(
-                        "the run at concurrency {c} did not complete: {}",
+                        "the run at concurrency {} did not complete: {}",
+                        step.connections,
                         serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
                     ),
                 ));
             }
             let mut m = Map::new();
-            m.insert("concurrency".into(), json!(c));
+            m.insert("concurrency".into(), json!(step.connections));
             m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
             m.insert(
                 "latency_p50_us".into(),

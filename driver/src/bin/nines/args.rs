@@ -12,6 +12,7 @@ use nines_common::Protocol;
 use nines_driver::config::{defaults, parse_start_at, BenchConfig, OpenLoop, StopAt};
 use nines_driver::report::Format;
 use nines_driver::schedule::Arrival;
+use nines_driver::sweep::{self, RateLevel, SweepConfig};
 use nines_driver::target::{self, url, HttpSpec, RedisSpec, RequestSpec, WsMessage};
 use nines_protocol::Op;
 
@@ -35,6 +36,12 @@ pub enum Command {
     ///
     /// Takes every bench option. Without TARGET, profiles an embedded server.
     Profile(Box<BenchArgs>),
+    /// Find the knee: one closed-loop step per --connections level, then (with --rates) a short
+    /// closed-loop run for the peak and one open-loop step per rate level; a table as steps
+    /// finish, and the highest load whose p99 held.
+    ///
+    /// Takes every bench option; each step has its own warm-up and duration.
+    Sweep(Box<SweepArgs>),
     /// Add results from several driver processes or machines into one true distribution.
     ///
     /// Takes JSON results (`--json`) and HdrHistogram interval logs (`--hlog`). Histograms are
@@ -115,9 +122,9 @@ pub struct BenchArgs {
     /// server is embedded].
     #[arg(short, long)]
     pub threads: Option<usize>,
-    /// Connections, spread over the threads.
-    #[arg(short, long, default_value_t = defaults::CONNECTIONS)]
-    pub connections: usize,
+    /// Connections, spread over the threads (sweep: a list of levels, e.g. 1,8,64,512).
+    #[arg(short, long, default_value_t = Levels(vec![defaults::CONNECTIONS]), value_parser = Levels::parse)]
+    pub connections: Levels,
     /// Requests in flight per connection at most.
     #[arg(short, long, default_value_t = defaults::PIPELINE)]
     pub pipeline: usize,
@@ -216,6 +223,89 @@ pub struct HttpArgs {
     pub keyspace: u64,
 }
 
+/// Connection levels: one number, or (sweep) several, comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Levels(pub Vec<usize>);
+
+impl Levels {
+    fn parse(s: &str) -> Result<Levels, String> {
+        let v: Result<Vec<usize>, _> = s.split(',').map(|p| p.trim().parse::<usize>()).collect();
+        match v {
+            Ok(v) if !v.is_empty() => Ok(Levels(v)),
+            _ => Err(format!(
+                "`{s}` is not a number of connections (or, for sweep, a list: 1,8,64)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Levels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&s.join(","))
+    }
+}
+
+/// Open-loop levels of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates(pub Vec<RateLevel>);
+
+impl Rates {
+    fn parse(s: &str) -> Result<Rates, String> {
+        s.split(',')
+            .map(RateLevel::parse)
+            .collect::<Result<_, _>>()
+            .map(Rates)
+    }
+}
+
+/// `nines sweep`: every bench flag, with levels.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Open-loop levels, run after the connection levels on the largest of them: shares of the
+    /// peak found by a short closed-loop run (50%, 110%), or rates (20k).
+    #[arg(long, value_name = "LEVELS", value_parser = Rates::parse)]
+    pub rates: Option<Rates>,
+    /// The knee is the highest load whose p99 stays at or under this [default: 3x the lowest
+    /// load's p99].
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<HumanDuration>,
+    /// How long the peak probe measures.
+    #[arg(long, default_value_t = HumanDuration(sweep::DEFAULT_PEAK_DURATION))]
+    pub peak_duration: HumanDuration,
+}
+
+impl SweepArgs {
+    /// The sweep the flags describe.
+    pub fn config(&self) -> Result<SweepConfig, UsageError> {
+        if self.bench.rate.is_some() {
+            return Err(UsageError::new(
+                "--rate",
+                "a sweep takes --rates LEVELS (e.g. 50%,90%,20k)",
+            ));
+        }
+        let base = self.bench.config(defaults::DURATION)?;
+        // Without --rates, every --connections value is a closed-loop step; with --rates and
+        // only the default connections, the rates run alone on them.
+        let explicit =
+            self.bench.connections.0 != vec![defaults::CONNECTIONS] || self.rates.is_none();
+        Ok(SweepConfig {
+            connections: if explicit {
+                self.bench.connections.0.clone()
+            } else {
+                Vec::new()
+            },
+            rates: self.rates.clone().map(|r| r.0).unwrap_or_default(),
+            peak_duration: self.peak_duration.0,
+            slo_p99: self.slo_p99.map(|d| d.0),
+            knee_multiple: sweep::DEFAULT_KNEE_MULTIPLE,
+            base,
+        })
+    }
+}
+
 /// Status codes from `--accept` (a newtype: one value holding a list, not a repeated flag).
 #[derive(Debug, Clone)]
 pub struct Codes(pub Vec<u16>);
@@ -234,7 +324,7 @@ impl BenchArgs {
         Ok(BenchConfig {
             target: self.target.clone(),
             threads: self.threads.unwrap_or_else(|| defaults::threads(embedded)),
-            connections: self.connections,
+            connections: self.connections.0[0],
             pipeline: self.pipeline,
             open_loop: self.rate.map(|rate_per_s| OpenLoop {
                 rate_per_s,

@@ -10,6 +10,7 @@
 mod args;
 mod output;
 mod progress;
+mod sweep;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Bench(a) => bench(&a, false),
         Command::Profile(a) => bench(&a, true),
+        Command::Sweep(a) => sweep::sweep_cmd(&a),
         Command::Merge(a) => merge_cmd(&a),
         Command::Report(a) => report_cmd(&a),
         Command::Hostile(a) => hostile_cmd(&a),
@@ -77,6 +79,13 @@ fn hostile_cmd(a: &HostileArgs) -> ExitCode {
 
 /// `nines bench` and `nines profile`.
 fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
+    if a.connections.0.len() > 1 {
+        let why = format!(
+            "{}: takes one number here; `nines sweep` takes a list",
+            a.connections
+        );
+        exit_with(&[UsageError::new("--connections", why)]);
+    }
     raise_nofile();
     let default_duration = if profiling {
         defaults::PROFILE_DURATION
@@ -142,6 +151,11 @@ fn report_cmd(a: &ReportArgs) -> ExitCode {
         );
         exit_with(&[UsageError::new("--format", why)]);
     }
+    if let [one] = a.results.as_slice() {
+        if let Some(code) = sweep::report_sweep(one, a.format) {
+            return code;
+        }
+    }
     match load_all(&a.results) {
         Ok(reports) => {
             print!("{}", render_many(&reports, a.format));
@@ -182,20 +196,20 @@ fn finish(report: &Report, written: bool) -> ExitCode {
     }
 }
 
-fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("nines: error: {e}");
     ExitCode::from(1)
 }
 
 /// Every connection is a descriptor (twice over when the server is embedded): use them all.
-fn raise_nofile() {
+pub(crate) fn raise_nofile() {
     if let Err(e) = nines_common::sys::raise_nofile() {
         eprintln!("nines: warning: could not raise RLIMIT_NOFILE: {e}");
     }
 }
 
 /// Ctrl-C/SIGTERM stop the run and keep its results; a second one exits at once.
-fn interrupt_on_signals() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_on_signals() -> Arc<AtomicBool> {
     let interrupt = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, interrupt.clone());

@@ -72,3 +72,8 @@ fn json(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+/// A duration as the command line writes it (`10s`, `500ms`, `1.5s`).
+pub fn secs_text(d: std::time::Duration) -> String {
+    nines_common::units::HumanDuration(d).to_string()
+}

@@ -1,0 +1,108 @@
+//! `nines sweep`: runs the steps, prints the table as they finish, writes the sweep value.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use nines_common::usage::exit_with;
+use nines_driver::report::{write_atomic, Format};
+use nines_driver::run::{Hooks, RunError};
+use nines_driver::sweep::{self, run_sweep, step_line, table_header};
+
+use crate::args::SweepArgs;
+
+/// `nines sweep`.
+pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
+    crate::raise_nofile();
+    let cfg = match a.config() {
+        Ok(c) => c,
+        Err(e) => exit_with(&[e]),
+    };
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        exit_with(&usage);
+    }
+    let live = !a.bench.quiet && (a.bench.progress || std::io::stderr().is_terminal());
+    let mut progress = crate::progress::Progress::new(&cfg.base, live);
+    let mut hooks = Hooks {
+        interrupt: Some(crate::interrupt_on_signals()),
+        observer: Some(&mut progress),
+    };
+    // The table goes to stdout as steps finish (stderr when the JSON takes stdout).
+    let json_to_stdout = a
+        .bench
+        .output
+        .json
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let say = |line: &str| {
+        if json_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(&format!(
+        "nines sweep: {} closed-loop step(s), {} open-loop step(s)",
+        cfg.connections.len(),
+        cfg.rates.len()
+    ));
+    say(&table_header());
+    let result = run_sweep(&cfg, &mut hooks, &mut |step| say(&step_line(step)));
+    let sweep = match result {
+        Ok(s) => s,
+        Err(RunError::Usage(errors)) => exit_with(&errors),
+        Err(e) => return crate::fail(&e),
+    };
+    let text = sweep::render(&sweep, Format::Text).expect("text renders");
+    // The rows were printed live; the summary lines follow them.
+    let summary: String = text
+        .lines()
+        .skip(2 + sweep.steps.len())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if json_to_stdout {
+        eprint!("{summary}");
+        print!(
+            "{}",
+            sweep::render(&sweep, Format::Json).expect("json renders")
+        );
+    } else {
+        print!("{summary}");
+    }
+    let mut ok = true;
+    if let Some(path) = a
+        .bench
+        .output
+        .json
+        .as_deref()
+        .filter(|p| p.as_os_str() != "-")
+    {
+        let json = sweep::render(&sweep, Format::Json).expect("json renders");
+        if let Err(e) = write_atomic(path, json.as_bytes()) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            ok = false;
+        }
+    }
+    // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
+    // looks for, not a failure of the sweep.
+    if ok && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `nines report SWEEP.json`: the sweep in `format`, if the file is a sweep.
+pub fn report_sweep(path: &std::path::Path, format: Format) -> Option<ExitCode> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(match sweep::parse(&bytes)? {
+        Ok(s) => match sweep::render(&s, format) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => exit_with(&[nines_common::usage::UsageError::new("--format", why)]),
+        },
+        Err(e) => crate::fail(&format!("{}: {e}", path.display())),
+    })
+}

@@ -1,0 +1,146 @@
+//! A sweep as people read it: a table with a row per step (printed live as steps finish, and
+//! again by `nines report`), the peak and the knee; or Markdown, CSV (a row per step) and JSON.
+
+use std::fmt::Write;
+
+use nines_common::units::thousands;
+
+use super::knee::fmt_us;
+use super::{Step, Sweep};
+use crate::report::{Format, Outcome};
+
+/// The table's header line.
+pub fn table_header() -> String {
+    format!(
+        "  {:<34} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "load", "req/s", "p50", "p99", "p99.9", "max", "errors"
+    )
+}
+
+/// One step's row.
+pub fn step_line(step: &Step) -> String {
+    let r = &step.report;
+    let (p50, p99, p999, max) = match r.latency_us {
+        Some(l) => (fmt_us(l.p50), fmt_us(l.p99), fmt_us(l.p99_9), fmt_us(l.max)),
+        None => ("-".into(), "-".into(), "-".into(), "-".into()),
+    };
+    let cut = match &r.outcome {
+        Outcome::CutShort(why) => format!("  CUT SHORT: {why}"),
+        Outcome::Completed => String::new(),
+    };
+    format!(
+        "  {:<34} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}{cut}",
+        step.label,
+        thousands(r.throughput_rps.round() as u64),
+        p50,
+        p99,
+        p999,
+        max,
+        thousands(r.errors)
+    )
+}
+
+/// The sweep in `format` (text, markdown, csv, json; the others are per-run formats).
+pub fn render(s: &Sweep, format: Format) -> Result<String, String> {
+    Ok(match format {
+        Format::Text => text(s),
+        Format::Markdown => markdown(s),
+        Format::Csv => csv(s),
+        Format::Json => serde_json::to_string_pretty(s).map_err(|e| e.to_string())? + "\n",
+        other => {
+            return Err(format!(
+                "{other} is a per-run format; a sweep renders as text, markdown, csv or json"
+            ))
+        }
+    })
+}
+
+fn text(s: &Sweep) -> String {
+    let mut out = format!(
+        "nines sweep {} | {} step(s) | {} each step (after {} warm-up)\n",
+        s.target,
+        s.steps.len(),
+        stop_text(s),
+        crate::report::render::secs_text(s.config.base.warmup)
+    );
+    let _ = writeln!(out, "{}", table_header());
+    for st in &s.steps {
+        let _ = writeln!(out, "{}", step_line(st));
+    }
+    out.push_str(&summary(s));
+    out
+}
+
+fn summary(s: &Sweep) -> String {
+    let mut out = String::new();
+    if let Some(p) = &s.peak {
+        let _ = writeln!(
+            out,
+            "  peak        {} req/s closed loop on {} connections (the rate levels' 100%)",
+            thousands(p.throughput_rps.round() as u64),
+            p.connections
+        );
+    }
+    let _ = writeln!(out, "  knee        {}", s.knee.why);
+    if let Some(why) = &s.cut_short {
+        let _ = writeln!(out, "  CUT SHORT   {why}; the steps above are what ran");
+    }
+    out
+}
+
+fn stop_text(s: &Sweep) -> String {
+    match s.config.base.stop {
+        crate::config::StopAt::Duration(d) => crate::report::render::secs_text(d),
+        crate::config::StopAt::Requests(n) => format!("{} requests", thousands(n)),
+    }
+}
+
+fn markdown(s: &Sweep) -> String {
+    let mut out = format!("### nines sweep {}\n\n", s.target);
+    out.push_str("| load | connections | req/s | p50 µs | p99 µs | p99.9 µs | max µs | errors |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (i, st) in s.steps.iter().enumerate() {
+        let r = &st.report;
+        let l = r.latency_us.unwrap_or_default();
+        let mark = if s.knee.step == Some(i) {
+            " **(knee)**"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "| {}{mark} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            st.label, st.connections, r.throughput_rps, l.p50, l.p99, l.p99_9, l.max, r.errors
+        );
+    }
+    out.push('\n');
+    out.push_str(&summary(s).replace("  ", ""));
+    out
+}
+
+fn csv(s: &Sweep) -> String {
+    let mut out = String::from(
+        "step,label,connections,rate_per_s,throughput_rps,p50_us,p99_us,p99_9_us,p99_99_us,max_us,errors,completed,knee\n",
+    );
+    for (i, st) in s.steps.iter().enumerate() {
+        let r = &st.report;
+        let l = r.latency_us.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{i},\"{}\",{},{},{:.2},{},{},{},{},{},{},{},{}",
+            st.label.replace('"', "'"),
+            st.connections,
+            st.rate_per_s.map_or(String::new(), |v| format!("{v:.2}")),
+            r.throughput_rps,
+            l.p50,
+            l.p99,
+            l.p99_9,
+            l.p99_99,
+            l.max,
+            r.errors,
+            r.completed(),
+            s.knee.step == Some(i)
+        );
+    }
+    out
+}

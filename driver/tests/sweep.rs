@@ -1,0 +1,109 @@
+//! `nines sweep` end to end against the embedded server: steps per level, the peak probe, the
+//! knee, the saved value re-rendered, and the usage errors.
+
+mod util;
+
+use serde_json::Value;
+use util::{nines, scratch};
+
+#[test]
+fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
+    let json = scratch("sweep").join("sweep.json");
+    let out = nines(&[
+        "sweep",
+        "--connections",
+        "1,4,16",
+        "--rates",
+        "20%,40%,5k",
+        "-d",
+        "400ms",
+        "-w",
+        "100ms",
+        "--peak-duration",
+        "300ms",
+        "-t",
+        "1",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(s["format"], "nines-sweep/1");
+    let steps = s["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    let conns: Vec<u64> = steps
+        .iter()
+        .map(|st| st["connections"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        conns,
+        [1, 4, 16, 16, 16, 16],
+        "rates run on the largest level"
+    );
+    for st in steps {
+        let r = &st["report"];
+        for key in [
+            "throughput_rps",
+            "requests",
+            "errors",
+            "latency_us",
+            "histograms",
+            "manifest",
+        ] {
+            assert!(!r[key].is_null(), "step {} has no {key}", st["label"]);
+        }
+        assert!(r["latency_us"]["p99"].as_f64().unwrap() > 0.0);
+    }
+    let peak = s["peak"]["throughput_rps"].as_f64().unwrap();
+    assert!(peak > 0.0);
+    let rate = steps[3]["rate_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - 0.2 * peak).abs() < 1.0,
+        "20% of {peak} is not {rate}"
+    );
+    assert_eq!(steps[5]["rate_per_s"].as_f64(), Some(5000.0));
+    assert_eq!(steps[3]["report"]["mode"], "open_loop");
+    assert!(
+        s["knee"]["why"].as_str().unwrap().contains("knee")
+            || s["knee"]["why"].as_str().unwrap().contains("break")
+    );
+    let k = s["knee"]["step"].as_u64().expect("a knee step");
+    assert!(
+        (3..6).contains(&k),
+        "the knee is over the open-loop steps: {k}"
+    );
+    // The table printed live names every step and the knee; `nines report` prints it again.
+    assert!(
+        stdout.contains("20% of peak") && stdout.contains("knee"),
+        "{stdout}"
+    );
+    let again = nines(&["report", json.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && text.contains("5,000 req/s") && text.contains("knee"),
+        "{text}"
+    );
+    let csv = nines(&["report", json.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 7);
+}
+
+#[test]
+fn sweep_and_bench_usage_errors_are_one_line() {
+    for (args, flag) in [
+        (&["bench", "-c", "1,2"][..], "--connections"),
+        (&["sweep", "--rate", "5k", "-c", "1,2"][..], "--rate"),
+        (&["sweep", "--rates", "0%"][..], "--rates"),
+        (&["sweep", "-c", "1,0", "-d", "100ms"][..], "--connections"),
+    ] {
+        let out = nines(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+}
