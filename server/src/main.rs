@@ -63,6 +63,10 @@ struct Cli {
     /// purpose; without it the server refuses to start on a port in use.
     #[arg(long)]
     reuse_port: bool,
+    /// Run N server processes sharing the port (SO_REUSEPORT), each with its own descriptor
+    /// limit, supervised: one that dies is started again and counted (`restarts`).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
     /// Largest nines frame accepted (header + payload); larger ones close the connection.
     #[arg(long, default_value_t = ByteCount(nines_protocol::DEFAULT_MAX_FRAME_BYTES))]
     max_frame: ByteCount,
@@ -93,6 +97,8 @@ struct Cli {
     max_connections: Option<usize>,
 }
 
+mod supervisor;
+
 fn main() -> ExitCode {
     nines_common::usage::init_logging("info");
     let cli: Cli = parse_or_exit();
@@ -104,6 +110,18 @@ fn main() -> ExitCode {
         .collect();
     if !errors.is_empty() {
         exit_with(&errors);
+    }
+    if !(1..=256).contains(&cli.processes) {
+        exit_with(&[nines_common::usage::UsageError::range(
+            "--processes",
+            cli.processes,
+            1,
+            256,
+            "",
+        )]);
+    }
+    if cli.processes > 1 {
+        return supervisor::supervise(cli.processes, cli.bind, cli.port);
     }
     match run(&cli, &config, &opts) {
         Ok(()) => ExitCode::SUCCESS,

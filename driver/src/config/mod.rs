@@ -27,6 +27,27 @@ pub struct OpenLoop {
     pub seed: u64,
 }
 
+/// A connection storm (`nines storm`): connections opened at a steady rate, each sending one
+/// timestamped message every `interval` for the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StormPlan {
+    /// Connections opened per second, across all threads.
+    pub connect_rate: f64,
+    /// Time between one connection's messages.
+    #[serde(rename = "interval_s", with = "secs")]
+    pub interval: Duration,
+    /// How long every connection is held once the last has been started.
+    #[serde(rename = "hold_s", with = "secs")]
+    pub hold: Duration,
+}
+
+impl StormPlan {
+    /// How long starting every one of `connections` takes at the connect rate.
+    pub fn ramp(&self, connections: usize) -> Duration {
+        Duration::from_secs_f64(connections as f64 / self.connect_rate.max(1e-9))
+    }
+}
+
 /// When the measured part of a run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StopAt {
@@ -79,6 +100,13 @@ pub struct BenchConfig {
     /// Start the load (after connecting) at this wall-clock time, seconds since the Unix epoch,
     /// so drivers on several machines start together.
     pub start_at_unix_s: Option<f64>,
+    /// Local addresses connections are made from, in turn (`--source`); empty: the kernel's
+    /// choice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_addrs: Vec<std::net::IpAddr>,
+    /// A connection storm instead of bench load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<StormPlan>,
 }
 
 impl Default for BenchConfig {
@@ -100,6 +128,8 @@ impl Default for BenchConfig {
             drain_timeout: defaults::DRAIN_TIMEOUT,
             server_workers: defaults::server_workers(),
             start_at_unix_s: None,
+            source_addrs: Vec::new(),
+            storm: None,
         }
     }
 }

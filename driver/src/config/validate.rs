@@ -71,6 +71,7 @@ impl BenchConfig {
         self.check_load(&mut e);
         self.check_times(limits, &mut e);
         self.check_request(&mut e);
+        self.check_storm(&mut e);
         if e.is_empty() {
             self.check_in_flight(&mut e);
         }
@@ -101,7 +102,13 @@ impl BenchConfig {
                 "",
             );
         }
-        let max_conns = self.max_connections(limits);
+        // A storm may ask for more than the descriptor limit: finding where it binds (and
+        // reporting how many connected and why the rest failed) is what a storm is for.
+        let max_conns = if self.storm.is_some() {
+            u64::MAX
+        } else {
+            self.max_connections(limits)
+        };
         if self.connections == 0 || self.connections as u64 > max_conns {
             e.push(UsageError::range(
                 "--connections",
@@ -151,6 +158,47 @@ impl BenchConfig {
             thousands(limits.nofile),
             thousands(limits.nofile_hard)
         )
+    }
+
+    fn check_storm(&self, e: &mut Vec<UsageError>) {
+        let Some(st) = self.storm else { return };
+        if self.open_loop.is_some() {
+            e.push(UsageError::new(
+                "--rate",
+                "a storm paces its own messages (--interval)",
+            ));
+        }
+        if !(st.connect_rate.is_finite() && st.connect_rate > 0.0 && st.connect_rate <= 1e6) {
+            e.push(UsageError::new(
+                "--connect-rate",
+                format!(
+                    "{} is out of range: more than 0 and at most 1,000,000 per second",
+                    st.connect_rate
+                ),
+            ));
+        }
+        check_range(
+            e,
+            "--interval",
+            HumanDuration(st.interval),
+            (
+                HumanDuration(Duration::from_millis(1)),
+                HumanDuration(Duration::from_secs(3600)),
+            ),
+            "",
+        );
+        if !matches!(
+            self.request.protocol,
+            Protocol::Nines | Protocol::Echo | Protocol::Ws
+        ) {
+            e.push(UsageError::new(
+                "--protocol",
+                format!(
+                    "{}: a storm speaks nines, echo or ws (messages echoed back)",
+                    self.request.protocol
+                ),
+            ));
+        }
     }
 
     fn check_load(&self, e: &mut Vec<UsageError>) {

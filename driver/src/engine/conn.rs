@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -111,6 +111,8 @@ pub(crate) struct Expired {
 pub(crate) struct Conn {
     state: State,
     addr: SocketAddr,
+    /// The local address to connect from (`--source`), if chosen.
+    source: Option<IpAddr>,
     token: Token,
     /// When the current connect began (run clock), for the connect timeout of reconnects.
     connect_started_ns: u64,
@@ -131,11 +133,25 @@ impl Conn {
         registry: &Registry,
         codec: Box<dyn Codec>,
     ) -> (Conn, Option<io::Error>) {
+        Conn::connect_from(addr, None, token, registry, codec, 0)
+    }
+
+    /// [`Conn::connect`] from local address `source` (if given), begun at `now` on the run
+    /// clock.
+    pub(crate) fn connect_from(
+        addr: SocketAddr,
+        source: Option<IpAddr>,
+        token: Token,
+        registry: &Registry,
+        codec: Box<dyn Codec>,
+        now: u64,
+    ) -> (Conn, Option<io::Error>) {
         let mut conn = Conn {
             state: State::Closed,
             addr,
+            source,
             token,
-            connect_started_ns: 0,
+            connect_started_ns: now,
             codec,
             rbuf: Vec::new(),
             rlen: 0,
@@ -169,6 +185,11 @@ impl Conn {
         }
     }
 
+    /// When the current connect began (run clock).
+    pub(crate) fn connect_started_ns(&self) -> u64 {
+        self.connect_started_ns
+    }
+
     /// Whether a connect (or handshake) begun at least `timeout_ns` ago is still undecided.
     pub(crate) fn connect_overdue(&self, now: u64, timeout_ns: u64) -> bool {
         self.is_connecting() && now.saturating_sub(self.connect_started_ns) >= timeout_ns
@@ -176,7 +197,7 @@ impl Conn {
 
     fn start_connect(&mut self, registry: &Registry) -> io::Result<()> {
         let (addr, token) = (self.addr, self.token);
-        let started = TcpStream::connect(addr).and_then(|mut s| {
+        let started = super::socket::connect(addr, self.source).and_then(|mut s| {
             // Without it, Nagle's algorithm holds a request written while an earlier one on the
             // connection is unacknowledged until that ACK arrives (with the earlier reply, if
             // the server delays its ACKs): pipelined and open-loop requests would leave late,

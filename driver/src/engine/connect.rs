@@ -31,12 +31,7 @@ pub(crate) struct Connected {
 impl Connected {
     fn failed(&mut self, e: &io::Error, books: &mut Books<'_>) {
         tracing::debug!(error = %e, "connect failed");
-        let name = match e.raw_os_error() {
-            Some(code) => nines_common::sys::errno_name(code),
-            None if e.kind() == io::ErrorKind::TimedOut => "ETIMEDOUT".to_string(),
-            None => e.kind().to_string(),
-        };
-        *self.failures.entry(name).or_default() += 1;
+        *self.failures.entry(errno_label(e)).or_default() += 1;
         books.tally.add(ErrorKind::Connect, 1);
     }
 
@@ -44,6 +39,15 @@ impl Connected {
     fn refused(&mut self, kind: &'static str, books: &mut Books<'_>) {
         *self.failures.entry(kind.to_string()).or_default() += 1;
         books.tally.add(ErrorKind::Connect, 1);
+    }
+}
+
+/// A failed connect's name in reports: its errno (`ECONNREFUSED`, `EMFILE`, ...).
+pub(crate) fn errno_label(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nines_common::sys::errno_name(code),
+        None if e.kind() == io::ErrorKind::TimedOut => "ETIMEDOUT".to_string(),
+        None => e.kind().to_string(),
     }
 }
 

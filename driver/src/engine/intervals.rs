@@ -14,6 +14,25 @@ use crate::recorder::new_histogram;
 /// Length of one interval.
 pub const INTERVAL_NS: u64 = 1_000_000_000;
 
+/// What a thread counted in one interval besides latencies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Errors of any kind.
+    pub errors: u64,
+    /// Connections established (storms; reconnects in other runs).
+    pub opened: u64,
+    /// Established connections lost.
+    pub lost: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.errors += o.errors;
+        self.opened += o.opened;
+        self.lost += o.lost;
+    }
+}
+
 /// What driver threads tell the thread watching them while the run goes on.
 #[derive(Debug)]
 pub enum ThreadMsg {
@@ -28,8 +47,8 @@ pub enum ThreadMsg {
         end_ns: u64,
         /// Corrected latencies of the replies received in it.
         hist: Histogram<u64>,
-        /// Errors counted in it.
-        errors: u64,
+        /// What it counted in it.
+        counts: Counts,
     },
     /// The thread has sent its last interval.
     Done {
@@ -51,6 +70,10 @@ pub struct Interval {
     pub hist: Histogram<u64>,
     /// Errors counted in it.
     pub errors: u64,
+    /// Connections established in it.
+    pub opened: u64,
+    /// Connections lost in it.
+    pub lost: u64,
 }
 
 /// A driver thread's side: sends each finished second to the watcher.
@@ -80,21 +103,25 @@ impl Shipper {
 
     /// Ships every interval that ended by `now`; `take` gives the interval's histogram and
     /// error count and starts the next.
-    pub(crate) fn ship_due(&mut self, now: u64, take: &mut impl FnMut() -> (Histogram<u64>, u64)) {
+    pub(crate) fn ship_due(
+        &mut self,
+        now: u64,
+        take: &mut impl FnMut() -> (Histogram<u64>, Counts),
+    ) {
         while now >= self.next_end_ns {
-            let (hist, errors) = take();
-            self.send(self.next_end_ns, hist, errors);
+            let (hist, counts) = take();
+            self.send(self.next_end_ns, hist, counts);
             self.next_end_ns += INTERVAL_NS;
         }
     }
 
     /// Ships what is left (the last, partial interval) and says this thread is done.
-    pub(crate) fn finish(&mut self, now: u64, take: &mut impl FnMut() -> (Histogram<u64>, u64)) {
+    pub(crate) fn finish(&mut self, now: u64, take: &mut impl FnMut() -> (Histogram<u64>, Counts)) {
         if now > self.measure_start_ns {
             self.ship_due(now, take);
-            let (hist, errors) = take();
-            if !hist.is_empty() || errors > 0 {
-                self.send(now, hist, errors);
+            let (hist, counts) = take();
+            if !hist.is_empty() || counts != Counts::default() {
+                self.send(now, hist, counts);
             }
         }
         if let Some(tx) = &self.tx {
@@ -104,14 +131,14 @@ impl Shipper {
         }
     }
 
-    fn send(&mut self, end_ns: u64, hist: Histogram<u64>, errors: u64) {
+    fn send(&mut self, end_ns: u64, hist: Histogram<u64>, counts: Counts) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(ThreadMsg::Interval {
                 thread: self.thread,
                 index: self.index,
                 end_ns,
                 hist,
-                errors,
+                counts,
             });
         }
         self.index += 1;
@@ -124,7 +151,7 @@ impl Shipper {
 pub(crate) struct Merger {
     last_sent: Vec<Option<u64>>,
     done: Vec<bool>,
-    pending: BTreeMap<u64, (Histogram<u64>, u64, u64)>,
+    pending: BTreeMap<u64, (Histogram<u64>, u64, Counts)>,
     next: u64,
 }
 
@@ -145,17 +172,17 @@ impl Merger {
                 index,
                 end_ns,
                 hist,
-                errors,
+                counts,
             } => {
                 self.last_sent[thread] = Some(index);
                 let entry = self
                     .pending
                     .entry(index)
-                    .or_insert_with(|| (new_histogram(), 0, 0));
+                    .or_insert_with(|| (new_histogram(), 0, Counts::default()));
                 // Same bounds everywhere, so `add` cannot fail.
                 entry.0.add(&hist).expect("histograms share bounds");
                 entry.1 = entry.1.max(end_ns);
-                entry.2 += errors;
+                entry.2.add(counts);
             }
             ThreadMsg::Done { thread } => self.done[thread] = true,
         }
@@ -172,7 +199,7 @@ impl Merger {
         if !complete {
             return None;
         }
-        let (hist, end_ns, errors) = self.pending.remove(&k)?;
+        let (hist, end_ns, counts) = self.pending.remove(&k)?;
         self.next += 1;
         let offset_ns = k * INTERVAL_NS;
         Some(Interval {
@@ -180,7 +207,9 @@ impl Merger {
             offset_ns,
             duration_ns: end_ns.saturating_sub(measure_start_ns + offset_ns),
             hist,
-            errors,
+            errors: counts.errors,
+            opened: counts.opened,
+            lost: counts.lost,
         })
     }
 }
@@ -205,13 +234,18 @@ mod tests {
             index,
             end_ns: 100 + (index + 1) * INTERVAL_NS,
             hist: hist(values),
-            errors,
+            counts: Counts {
+                errors,
+                opened: 1,
+                lost: 0,
+            },
         };
         m.take(iv(0, 0, &[10, 20], 1));
         assert!(m.ready(100).is_none(), "thread 1 has not sent interval 0");
         m.take(iv(1, 0, &[30], 2));
         let first = m.ready(100).unwrap();
         assert_eq!((first.index, first.hist.len(), first.errors), (0, 3, 3));
+        assert_eq!(first.opened, 2);
         assert_eq!(first.duration_ns, INTERVAL_NS);
         m.take(iv(0, 1, &[40], 0));
         assert!(m.ready(100).is_none());

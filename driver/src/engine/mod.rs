@@ -18,6 +18,8 @@ pub mod control;
 pub mod intervals;
 mod load;
 mod pacer;
+pub mod socket;
+pub mod storm;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -89,6 +91,8 @@ pub struct ThreadOutcome {
     pub idle_spin: Duration,
     /// Wall time the thread spent applying load.
     pub wall: Duration,
+    /// What a storm thread measured besides (none for bench load).
+    pub storm: Option<storm::StormThread>,
 }
 
 /// The one path every error takes: this thread's counts, the current interval's count, and the
@@ -138,6 +142,9 @@ pub(crate) struct Books<'a> {
     pub kinds: Vec<(ReplyKind, u64)>,
     pub decode_failures: BTreeMap<&'static str, u64>,
     pub reconnects: u64,
+    /// Connections established and lost in the current interval.
+    pub interval_opened: u64,
+    pub interval_lost: u64,
 }
 
 impl<'a> Books<'a> {
@@ -154,6 +161,8 @@ impl<'a> Books<'a> {
             kinds: Vec::new(),
             decode_failures: BTreeMap::new(),
             reconnects: 0,
+            interval_opened: 0,
+            interval_lost: 0,
         }
     }
 
@@ -222,11 +231,17 @@ impl<'a> Books<'a> {
         self.tally.add(ErrorKind::Aborted, n);
         self.in_flight -= n;
         self.lost += 1;
+        self.interval_lost += 1;
     }
 
-    /// The current interval's histogram and error count, starting the next.
-    fn take_interval(&mut self) -> (hdrhistogram::Histogram<u64>, u64) {
-        (self.recorder.take_interval(), self.tally.take_interval())
+    /// The current interval's histogram and counts, starting the next.
+    pub(crate) fn take_interval(&mut self) -> (hdrhistogram::Histogram<u64>, intervals::Counts) {
+        let counts = intervals::Counts {
+            errors: self.tally.take_interval(),
+            opened: std::mem::take(&mut self.interval_opened),
+            lost: std::mem::take(&mut self.interval_lost),
+        };
+        (self.recorder.take_interval(), counts)
     }
 }
 
@@ -238,6 +253,9 @@ pub fn run_thread(
     clock: RunClock,
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
+    if let Some(st) = cfg.storm {
+        return storm_thread(plan, cfg, &st, control, clock, tx);
+    }
     let mut out = ThreadOutcome::default();
     let mut books = Books::new(control);
     let mut events = Events::with_capacity(1024);
@@ -306,6 +324,50 @@ pub fn run_thread(
         .iter()
         .map(|(k, n)| ((*k).to_string(), *n))
         .collect();
+    out.last_completion_ns = books.last_completion_ns;
+    out.recorder = books.recorder;
+    out
+}
+
+/// A storm thread: no connect phase (connecting is what a storm measures), then the storm loop.
+fn storm_thread(
+    plan: &ThreadPlan,
+    cfg: &BenchConfig,
+    st: &crate::config::StormPlan,
+    control: &Control,
+    clock: RunClock,
+    tx: Option<Sender<ThreadMsg>>,
+) -> ThreadOutcome {
+    let mut out = ThreadOutcome::default();
+    let mut books = Books::new(control);
+    let mut events = Events::with_capacity(4096);
+    let go = control.all_connected() && wait_for_start(cfg.start_at_unix_s, control);
+    let timeline = go.then(|| control.fix_timeline(|| timeline_from(clock.now_ns(), cfg)));
+    let mut shipper = Shipper::new(
+        plan.index,
+        tx,
+        timeline.map_or(u64::MAX, |t| t.measure_start_ns),
+    );
+    match (timeline, Poll::new()) {
+        (Some(t), Ok(mut poll)) => {
+            let storm =
+                storm::Storm::new(cfg, st, plan, clock, &mut books, &mut shipper, t.start_ns);
+            let (stats, failures, cpu, wall) = storm.run(&mut poll, &mut events, t);
+            out.connections_opened = stats.connect_ns.len();
+            out.connect_failures = failures;
+            out.storm = Some(stats);
+            (out.cpu, out.wall) = (cpu, wall);
+        }
+        (_, Err(e)) => {
+            tracing::error!(error = %e, "driver thread could not create its poll");
+        }
+        (None, _) => {}
+    }
+    out.stopped_ns = clock.now_ns();
+    shipper.finish(out.stopped_ns, &mut || books.take_interval());
+    out.errors = books.tally.counts;
+    out.connections_lost = books.lost;
+    out.sent = books.sent;
     out.last_completion_ns = books.last_completion_ns;
     out.recorder = books.recorder;
     out

@@ -141,6 +141,12 @@ pub fn build(run: RunRecord<'_>) -> Report {
         _ => run.target.to_string(),
     };
     r.embedded_server = cfg.embedded();
+    if cfg.storm.is_some() {
+        r.storm = Some(super::storm::StormSummary::from_threads(
+            run.outcomes,
+            &r.intervals,
+        ));
+    }
     r.open_loop = cfg.open_loop.map(|o| OpenLoopSummary {
         requested_rps: o.rate_per_s,
         achieved_rps: r.throughput_rps,

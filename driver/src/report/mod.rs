@@ -15,6 +15,7 @@ mod files;
 pub mod histogram;
 mod merge;
 pub mod render;
+pub mod storm;
 mod summary;
 
 pub use build::{build, RunRecord};
@@ -22,6 +23,7 @@ pub use checks::{Check, Finding};
 pub use files::{load, parse, write_atomic, LoadError};
 pub use merge::{merge, MergeError};
 pub use render::{render, Format};
+pub use storm::StormSummary;
 pub use summary::LatencySummary;
 
 use std::collections::BTreeMap;
@@ -218,6 +220,12 @@ pub struct IntervalRecord {
     pub latency_us: Option<LatencySummary>,
     /// Their corrected latencies.
     pub histogram: Packed,
+    /// Connections established in it (storms, reconnects).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_opened: u64,
+    /// Established connections lost in it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_lost: u64,
 }
 
 /// The distributions behind the figures, in nanoseconds.
@@ -322,6 +330,9 @@ pub struct Report {
     pub kernel: Option<KernelDelta>,
     /// Where the server's time went (`nines profile`).
     pub profile: Option<ProfileSummary>,
+    /// A storm's own figures (`nines storm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<StormSummary>,
     /// When load started, seconds since the Unix epoch.
     pub started_unix_s: f64,
     /// When measurement started, seconds since the Unix epoch.
@@ -371,6 +382,8 @@ impl IntervalRecord {
             errors,
             latency_us: LatencySummary::from_histogram(hist),
             histogram: Packed::pack(hist),
+            connections_opened: 0,
+            connections_lost: 0,
         }
     }
 }
@@ -430,6 +443,7 @@ pub(crate) fn skeleton(
         server: None,
         kernel: None,
         profile: None,
+        storm: None,
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,
         origin,

@@ -61,12 +61,11 @@ pub(crate) fn watch(
                 });
             }
             let start_s = iv.offset_ns as f64 / 1e9;
-            records.push(IntervalRecord::new(
-                start_s,
-                iv.duration_ns as f64 / 1e9,
-                &iv.hist,
-                iv.errors,
-            ));
+            records.push(IntervalRecord {
+                connections_opened: iv.opened,
+                connections_lost: iv.lost,
+                ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
+            });
             last_event = Instant::now();
         }
         if finished {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::request;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use nines_common::units::{parse_rate, ByteCount, HumanDuration};
@@ -13,7 +14,7 @@ use nines_driver::config::{defaults, parse_start_at, BenchConfig, OpenLoop, Stop
 use nines_driver::report::Format;
 use nines_driver::schedule::Arrival;
 use nines_driver::sweep::{self, RateLevel, SweepConfig};
-use nines_driver::target::{self, url, HttpSpec, RedisSpec, RequestSpec, WsMessage};
+use nines_driver::target::{self, WsMessage};
 use nines_protocol::Op;
 
 /// nines: measure TCP servers honestly, down to p99.99.
@@ -42,6 +43,10 @@ pub enum Command {
     ///
     /// Takes every bench option; each step has its own warm-up and duration.
     Sweep(Box<SweepArgs>),
+    /// Open connections at a steady rate up to --connections and hold them, each sending a
+    /// timestamped message every --interval that the server echoes (the C10K test); reports
+    /// connect and echo latency, failures by errno, losses, crashes and memory per connection.
+    Storm(Box<crate::storm::StormArgs>),
     /// Add results from several driver processes or machines into one true distribution.
     ///
     /// Takes JSON results (`--json`) and HdrHistogram interval logs (`--hlog`). Histograms are
@@ -187,6 +192,11 @@ pub struct BenchArgs {
     /// prints) or +DURATION; lets drivers on several machines start together.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<f64>,
+    /// Connect from these local addresses in turn: addresses and IPv4 ranges,
+    /// comma-separated (127.0.0.2-127.0.0.50), for more connections than one address has
+    /// ephemeral ports.
+    #[arg(long, value_name = "ADDRS", value_parser = Sources::parse)]
+    pub source: Option<Sources>,
     /// Print progress every second even when stderr is not a terminal.
     #[arg(long, conflicts_with = "quiet")]
     pub progress: bool,
@@ -306,6 +316,16 @@ impl SweepArgs {
     }
 }
 
+/// Local addresses from `--source` (a newtype: one value holding a list).
+#[derive(Debug, Clone)]
+pub struct Sources(pub Vec<std::net::IpAddr>);
+
+impl Sources {
+    fn parse(s: &str) -> Result<Sources, String> {
+        nines_driver::engine::socket::parse_sources(s).map(Sources)
+    }
+}
+
 /// Status codes from `--accept` (a newtype: one value holding a list, not a repeated flag).
 #[derive(Debug, Clone)]
 pub struct Codes(pub Vec<u16>);
@@ -337,76 +357,22 @@ impl BenchArgs {
                 StopAt::Requests,
             ),
             warmup: self.warmup.0,
-            request: self.request()?,
+            request: request::spec(&request::Wire {
+                target: self.target.as_deref(),
+                protocol: self.protocol,
+                http: &self.http,
+                payload: self.payload.0,
+                op: self.op,
+                work_us: self.work_us,
+            })?,
             max_errors: self.max_errors,
             connect_timeout: self.connect_timeout.0,
             request_timeout: self.timeout.0,
             drain_timeout: self.drain_timeout.0,
             server_workers: self.server_workers.unwrap_or_else(defaults::server_workers),
             start_at_unix_s: self.start_at,
-        })
-    }
-
-    /// What each request is: the protocol from `--protocol` or the target's scheme (which must
-    /// agree), and what HTTP, WebSocket and Redis requests carry.
-    fn request(&self) -> Result<RequestSpec, UsageError> {
-        let url = match &self.target {
-            Some(t) => Some(url::parse(t).map_err(|m| UsageError::new("TARGET", m))?),
-            None => None,
-        };
-        let from_url = url.as_ref().and_then(|u| u.protocol);
-        let protocol = match (self.protocol, from_url) {
-            (Some(p), Some(u)) if p != u => {
-                return Err(UsageError::new(
-                    "--protocol",
-                    format!("{p} disagrees with the target's {u}:// scheme; drop one"),
-                ))
-            }
-            (Some(p), _) | (None, Some(p)) => p,
-            (None, None) => Protocol::default(),
-        };
-        let h = &self.http;
-        let mut http = HttpSpec::default();
-        if let Some(u) = &url {
-            http.path.clone_from(&u.path);
-            http.host.clone_from(&u.host_header);
-        }
-        if let Some(m) = &h.method {
-            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-') {
-                return Err(UsageError::new(
-                    "--method",
-                    format!("`{m}` is not a method (GET, POST, ...)"),
-                ));
-            }
-            http.method.clone_from(m);
-        }
-        http.headers.clone_from(&h.headers);
-        if let Some(path) = &h.body {
-            http.body = std::fs::read(path).map_err(|e| {
-                UsageError::new("--body", format!("cannot read {}: {e}", path.display()))
-            })?;
-        }
-        http.accept = h.accept.clone().map(|c| c.0).unwrap_or_default();
-        let redis = (protocol == Protocol::Redis || h.command.is_some()).then(|| RedisSpec {
-            command: h
-                .command
-                .clone()
-                .unwrap_or_else(|| defaults::REDIS_COMMAND.to_string()),
-            keyspace: self.http.keyspace,
-            data_bytes: self.payload.0,
-        });
-        if protocol != Protocol::Http && protocol != Protocol::Ws && !http.host.is_empty() {
-            // A plain host:port target: no HTTP request to describe.
-            http.host.clear();
-        }
-        Ok(RequestSpec {
-            protocol,
-            op: self.op,
-            payload_bytes: self.payload.0,
-            work_us: self.work_us,
-            http,
-            ws_message: h.message.unwrap_or_default(),
-            redis,
+            source_addrs: self.source.clone().map(|s| s.0).unwrap_or_default(),
+            storm: None,
         })
     }
 }

@@ -10,6 +10,8 @@
 mod args;
 mod output;
 mod progress;
+mod request;
+mod storm;
 mod sweep;
 
 use std::io::IsTerminal;
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench(&a, false),
         Command::Profile(a) => bench(&a, true),
         Command::Sweep(a) => sweep::sweep_cmd(&a),
+        Command::Storm(a) => storm::storm_cmd(&a),
         Command::Merge(a) => merge_cmd(&a),
         Command::Report(a) => report_cmd(&a),
         Command::Hostile(a) => hostile_cmd(&a),
@@ -188,7 +191,7 @@ fn node_cmd() -> ExitCode {
 }
 
 /// Exit status for a result: 0 only when it completed and every file was written.
-fn finish(report: &Report, written: bool) -> ExitCode {
+pub(crate) fn finish(report: &Report, written: bool) -> ExitCode {
     if report.completed() && written {
         ExitCode::SUCCESS
     } else {

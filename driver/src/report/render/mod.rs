@@ -5,6 +5,7 @@ pub mod csv;
 pub mod hgrm;
 pub mod hlog;
 mod markdown;
+mod storm;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

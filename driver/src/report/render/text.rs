@@ -50,7 +50,10 @@ pub fn render(r: &Report) -> String {
             w.duration_s
         );
     }
-    connections(&mut s, r);
+    match &r.storm {
+        Some(st) => super::storm::lines(&mut s, r, st),
+        None => connections(&mut s, r),
+    }
     if let Some(p) = &r.profile {
         profile(&mut s, p);
     }
@@ -87,6 +90,9 @@ fn title(r: &Report) -> String {
 
 fn run_title(r: &Report, m: &Manifest) -> String {
     let c = &m.config;
+    if let Some(t) = super::storm::title(r, c) {
+        return t;
+    }
     let stop = match c.stop {
         StopAt::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
         StopAt::Requests(n) => format!("{} requests", thousands(n)),
@@ -122,7 +128,13 @@ fn latency(s: &mut String, r: &Report) {
         );
         return;
     };
-    if r.open_loop.is_some() {
+    if r.storm.is_some() {
+        latency_lines(
+            s,
+            "echo latency µs  (from when each message was due)",
+            corrected,
+        );
+    } else if r.open_loop.is_some() {
         latency_lines(
             s,
             "latency µs  (corrected: from when each request was due)",

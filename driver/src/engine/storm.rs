@@ -1,0 +1,320 @@
+//! One driver thread of a connection storm (seed 003's C10K test): its share of the connections
+//! opened at its share of `--connect-rate`, each sending a timestamped message every
+//! `--interval` once it is open (handshake included, for WebSocket), echo latency timed from
+//! when each message was due. Unlike bench load, connecting is part of what is measured: the
+//! thread starts with no connections, and the connect (and handshake) time of each is recorded.
+//!
+//! Connections, bytes and replies go through the same [`Conn`] and [`Books`] as bench load;
+//! what is new is the pacing: a connect schedule, and a heap of per-connection message timers.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::io;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token};
+
+use super::conn::{Cause, Conn, Connecting};
+use super::control::Timeline;
+use super::intervals::Shipper;
+use super::{thread_cpu_time, Books, ThreadPlan};
+use crate::clock::RunClock;
+use crate::config::{BenchConfig, StormPlan};
+use crate::errors::ErrorKind;
+use crate::recorder::new_histogram;
+
+/// Longest the loop sleeps.
+const MAX_POLL_WAIT: Duration = Duration::from_millis(50);
+/// Below this much time to the next due connect or message the loop spins instead of sleeping.
+const SPIN_BELOW_NS: u64 = 1_500_000;
+/// How often connects and requests are checked against their timeouts.
+const CHECK_EVERY_NS: u64 = 100_000_000;
+
+/// What a storm thread measured besides what every thread does.
+#[derive(Debug, Clone)]
+pub struct StormThread {
+    /// Connections this thread started (asked the kernel to connect).
+    pub started: u64,
+    /// Time from starting each connection to its being ready (handshake included), ns.
+    pub connect_ns: hdrhistogram::Histogram<u64>,
+    /// Connects given up after `--connect-timeout`.
+    pub connect_timeouts: u64,
+}
+
+/// One storm thread's loop.
+pub(crate) struct Storm<'a, 'b> {
+    cfg: &'b BenchConfig,
+    plan: &'b ThreadPlan,
+    clock: RunClock,
+    books: &'b mut Books<'a>,
+    shipper: &'b mut Shipper,
+    conns: Vec<Conn>,
+    timers: BinaryHeap<Reverse<(u64, usize)>>,
+    failures: BTreeMap<String, u64>,
+    stats: StormThread,
+    next_id: u64,
+    open: u64,
+    connecting: u64,
+    interval_ns: u64,
+    period_ns: u64,
+    first_connect_ns: u64,
+}
+
+impl<'a, 'b> Storm<'a, 'b> {
+    pub(crate) fn new(
+        cfg: &'b BenchConfig,
+        storm: &StormPlan,
+        plan: &'b ThreadPlan,
+        clock: RunClock,
+        books: &'b mut Books<'a>,
+        shipper: &'b mut Shipper,
+        start_ns: u64,
+    ) -> Storm<'a, 'b> {
+        let threads = books.tally.control.threads();
+        // The thread's connects are spaced threads/rate apart, offset so threads interleave.
+        let period_ns = (threads as f64 * 1e9 / storm.connect_rate) as u64;
+        Storm {
+            cfg,
+            plan,
+            clock,
+            books,
+            shipper,
+            conns: Vec::with_capacity(plan.connections),
+            timers: BinaryHeap::with_capacity(plan.connections),
+            failures: BTreeMap::new(),
+            stats: StormThread {
+                started: 0,
+                connect_ns: new_histogram(),
+                connect_timeouts: 0,
+            },
+            next_id: (plan.index as u64) << 48,
+            open: 0,
+            connecting: 0,
+            interval_ns: storm.interval.as_nanos().max(1) as u64,
+            period_ns: period_ns.max(1),
+            first_connect_ns: start_ns + period_ns * plan.index as u64 / threads as u64,
+        }
+    }
+
+    /// Runs the storm until the timeline's end and the replies are in (or the drain timeout, or
+    /// a stop). Returns what it measured, its connect failures, and its CPU and wall time.
+    pub(crate) fn run(
+        mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        timeline: Timeline,
+    ) -> (StormThread, BTreeMap<String, u64>, Duration, Duration) {
+        let cpu_before = thread_cpu_time();
+        self.books.measure_start_ns = timeline.measure_start_ns;
+        let start = self.clock.now_ns();
+        let end_ns = timeline.end_ns.unwrap_or(u64::MAX);
+        let drain_ns = self.cfg.drain_timeout.as_nanos() as u64;
+        let mut next_check = start + CHECK_EVERY_NS;
+        loop {
+            let now = self.clock.now_ns();
+            let books = &mut *self.books;
+            self.shipper.ship_due(now, &mut || books.take_interval());
+            if self.books.tally.control.stopped() {
+                break;
+            }
+            let issuing = now < end_ns;
+            if !issuing && (self.books.in_flight == 0 || now >= end_ns + drain_ns) {
+                break;
+            }
+            if issuing {
+                self.start_due_connects(poll, now);
+                self.send_due(now);
+            }
+            let wait = self.wait(now, end_ns);
+            match poll.poll(events, Some(wait)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "storm poll failed");
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                self.on_event(
+                    ev.token().0,
+                    ev.is_read_closed() || ev.is_error(),
+                    ev.is_writable(),
+                );
+            }
+            let now = self.clock.now_ns();
+            if now >= next_check {
+                next_check = now + CHECK_EVERY_NS;
+                self.check_timeouts(now);
+            }
+        }
+        // Whatever is still in flight was neither answered nor given up on by the end.
+        let left = std::mem::take(&mut self.books.in_flight);
+        if !self.books.tally.control.stopped() {
+            self.books.tally.add(ErrorKind::DrainTimeout, left);
+        }
+        let wall = Duration::from_nanos(self.clock.now_ns().saturating_sub(start));
+        let cpu = thread_cpu_time().saturating_sub(cpu_before);
+        (self.stats, self.failures, cpu, wall)
+    }
+
+    /// Starts every connection whose turn in the connect schedule has come.
+    fn start_due_connects(&mut self, poll: &Poll, now: u64) {
+        while self.conns.len() < self.plan.connections {
+            let k = self.conns.len() as u64;
+            if self.first_connect_ns + k * self.period_ns > now {
+                break;
+            }
+            // Source addresses in turn across every thread's connections.
+            let global = k as usize * self.books.tally.control.threads() + self.plan.index;
+            let source = (!self.cfg.source_addrs.is_empty())
+                .then(|| self.cfg.source_addrs[global % self.cfg.source_addrs.len()]);
+            let token = Token(self.conns.len());
+            let (conn, err) = Conn::connect_from(
+                self.plan.addr,
+                source,
+                token,
+                poll.registry(),
+                self.cfg.request.codec(),
+                now,
+            );
+            self.stats.started += 1;
+            match err {
+                Some(e) => self.connect_failed(&super::connect::errno_label(&e)),
+                None => self.connecting += 1,
+            }
+            self.conns.push(conn);
+        }
+    }
+
+    /// Sends every message that is due, on connections still open.
+    fn send_due(&mut self, now: u64) {
+        while let Some(&Reverse((due, i))) = self.timers.peek() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            let conn = &mut self.conns[i];
+            if !conn.is_open() {
+                continue;
+            }
+            conn.send(self.next_id, due, now);
+            self.next_id += 1;
+            self.books.sent += 1;
+            self.books.in_flight += 1;
+            if let Err(lost) = conn.flush() {
+                self.lose(lost);
+                continue;
+            }
+            self.timers.push(Reverse((due + self.interval_ns, i)));
+        }
+    }
+
+    /// How long to sleep: until a millisecond before the next connect or message is due, then
+    /// spin (epoll sleeps in whole milliseconds, rounded up; a message sent late would carry
+    /// the driver's lateness in its echo latency, which is timed from the due time).
+    fn wait(&self, now: u64, end_ns: u64) -> Duration {
+        let mut next = now + MAX_POLL_WAIT.as_nanos() as u64;
+        if now < end_ns && self.conns.len() < self.plan.connections {
+            next = next.min(self.first_connect_ns + self.conns.len() as u64 * self.period_ns);
+        }
+        if let Some(&Reverse((due, _))) = self.timers.peek() {
+            next = next.min(due);
+        }
+        let until = next.saturating_sub(now);
+        if until < SPIN_BELOW_NS {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(until - 1_000_000)
+        }
+    }
+
+    fn on_event(&mut self, i: usize, to_eof: bool, writable: bool) {
+        let Some(conn) = self.conns.get_mut(i) else {
+            return;
+        };
+        if conn.is_connecting() {
+            match conn.poll_connect() {
+                Connecting::Pending => {}
+                Connecting::Established => {
+                    let now = self.clock.now_ns();
+                    let took = now.saturating_sub(conn.connect_started_ns());
+                    let _ = self.stats.connect_ns.record(took.max(1));
+                    self.connecting -= 1;
+                    self.open += 1;
+                    self.books.interval_opened += 1;
+                    // The first message is due at once, then every interval.
+                    self.timers.push(Reverse((now, i)));
+                }
+                Connecting::Failed(e) => {
+                    self.connecting -= 1;
+                    self.connect_failed(&super::connect::errno_label(&e));
+                }
+                Connecting::Refused(kind) => {
+                    self.connecting -= 1;
+                    self.connect_failed(kind);
+                }
+            }
+            return;
+        }
+        if !conn.is_open() {
+            return;
+        }
+        let books = &mut *self.books;
+        let read = conn.read(self.clock, to_eof, &mut |now, r, k| {
+            books.on_reply(now, r, k)
+        });
+        if let Err(lost) = read {
+            self.lose(lost);
+            return;
+        }
+        if writable {
+            if let Err(lost) = self.conns[i].flush() {
+                self.lose(lost);
+            }
+        }
+    }
+
+    fn lose(&mut self, lost: super::conn::Lost) {
+        // A storm holds connections; one the server closes, even as it said, is lost.
+        let lost = match lost.cause {
+            Cause::ServerClosed => super::conn::Lost {
+                cause: Cause::Error(ErrorKind::ConnectionClosed),
+                ..lost
+            },
+            _ => lost,
+        };
+        self.books.on_lost(lost);
+        self.open -= 1;
+    }
+
+    fn connect_failed(&mut self, why: &str) {
+        *self.failures.entry(why.to_string()).or_default() += 1;
+        self.books.tally.add(ErrorKind::Connect, 1);
+    }
+
+    /// Gives up on connects older than `--connect-timeout` and requests older than
+    /// `--timeout`.
+    fn check_timeouts(&mut self, now: u64) {
+        let connect_ns = self.cfg.connect_timeout.as_nanos() as u64;
+        let request_ns = self.cfg.request_timeout.as_nanos() as u64;
+        for i in 0..self.conns.len() {
+            if self.conns[i].connect_overdue(now, connect_ns) {
+                self.conns[i].close();
+                self.connecting -= 1;
+                self.stats.connect_timeouts += 1;
+                self.connect_failed("ETIMEDOUT");
+                continue;
+            }
+            if !self.conns[i].is_open() {
+                continue;
+            }
+            let expired = self.conns[i].expire(now, request_ns);
+            self.books.tally.add(ErrorKind::Timeout, expired.timed_out);
+            self.books.in_flight -= expired.timed_out;
+            if let Some(aborted) = expired.closed_aborting {
+                self.books.aborted(aborted);
+                self.open -= 1;
+            }
+        }
+    }
+}

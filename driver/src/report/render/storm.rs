@@ -1,0 +1,107 @@
+//! A storm's lines in the terminal summary: the seed's statistics (clients started, connected,
+//! connect time, messages, timeouts, losses, crashes) and memory per connection.
+
+use std::fmt::Write;
+
+use nines_common::units::thousands;
+
+use crate::config::BenchConfig;
+use crate::report::storm::{Memory, StormSummary};
+use crate::report::Report;
+
+/// The title line of a storm.
+pub fn title(r: &Report, c: &BenchConfig) -> Option<String> {
+    let st = c.storm?;
+    Some(format!(
+        "nines storm {}{} | {} connection(s) at {}/s, a message every {} | {} thread(s) | {} | held {}",
+        r.target,
+        if r.embedded_server { " (embedded server)" } else { "" },
+        thousands(c.connections as u64),
+        thousands(st.connect_rate.round() as u64),
+        nines_common::units::HumanDuration(st.interval),
+        r.driver.threads,
+        c.request.describe(),
+        nines_common::units::HumanDuration(st.hold),
+    ))
+}
+
+/// The storm's own lines.
+pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
+    let failed: u64 = r.driver.connect_failures.values().sum();
+    let _ = writeln!(
+        s,
+        "  clients     {} started, {} connected, {} failed, {} lost, {} open at the end",
+        thousands(st.started),
+        thousands(st.connected),
+        thousands(failed),
+        thousands(r.driver.connections_lost),
+        thousands(st.open_at_end)
+    );
+    if !r.driver.connect_failures.is_empty() {
+        let by: Vec<String> = r
+            .driver
+            .connect_failures
+            .iter()
+            .map(|(e, n)| format!("{e} {}", thousands(*n)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  failures    {} (connect timeouts: {})",
+            by.join(", "),
+            thousands(st.connect_timeouts)
+        );
+    }
+    if let Some(l) = &st.connect_time_us {
+        let _ = writeln!(
+            s,
+            "  connect µs  p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1} (handshake included)",
+            l.p50, l.p90, l.p99, l.p99_9, l.max
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  messages    {} sent, {} echoed",
+        thousands(r.driver.requests_sent),
+        thousands(r.requests)
+    );
+    for c in &st.crashes {
+        let _ = writeln!(
+            s,
+            "  CRASH SEEN  at {:.0} s: {} of {} connections lost in one second",
+            c.at_s,
+            thousands(c.lost),
+            thousands(c.open_before)
+        );
+    }
+    let mem = |who: &str, m: &Memory| {
+        let per = m
+            .bytes_per_connection
+            .map_or(String::new(), |b| format!(", {b:.0} B per open connection"));
+        format!(
+            "  {who:<11} RSS {} KiB before, {} KiB holding{per}",
+            thousands(m.rss_before_kib),
+            thousands(m.rss_holding_kib)
+        )
+    };
+    if let Some(m) = &st.server_memory {
+        let _ = writeln!(s, "{}", mem("server", m));
+    }
+    if let Some(m) = &st.driver_memory {
+        let who = if r.embedded_server {
+            "driver+srv"
+        } else {
+            "driver"
+        };
+        let _ = writeln!(s, "{}", mem(who, m));
+    }
+    if let (Some(b), Some(h)) = (st.sockstat_before, st.sockstat_holding) {
+        let _ = writeln!(
+            s,
+            "  kernel      TCP sockets {} -> {}, TCP buffer memory {} -> {} pages",
+            thousands(b.tcp_inuse),
+            thousands(h.tcp_inuse),
+            thousands(b.tcp_mem_pages),
+            thousands(h.tcp_mem_pages)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! A storm's own figures in the Report (seed 003's statistics): clients started and connected,
+//! connect (and handshake) time percentiles, connect timeouts, crashes seen, and memory per
+//! connection on both sides. Messages, echo latency, failures by errno and connections lost are
+//! the Report's usual keys.
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Hist;
+use super::{IntervalRecord, LatencySummary};
+use crate::engine::ThreadOutcome;
+use crate::recorder::new_histogram;
+
+/// Connections lost in one second that count as a crash seen: at least this many...
+const CRASH_MIN_LOST: u64 = 10;
+/// ...and at least this share of those open at the start of that second.
+const CRASH_MIN_SHARE: f64 = 0.10;
+
+/// Many connections lost at once: the server (or something between) likely died.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Crash {
+    /// Seconds after the start when it happened.
+    pub at_s: f64,
+    /// Connections lost in that second.
+    pub lost: u64,
+    /// Connections open at the start of it.
+    pub open_before: u64,
+}
+
+/// Memory on one side, from /proc.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct Memory {
+    /// Resident set size before the storm, KiB.
+    pub rss_before_kib: u64,
+    /// Resident set size while holding every connection, KiB.
+    pub rss_holding_kib: u64,
+    /// (holding − before) / connections open while holding, bytes.
+    pub bytes_per_connection: Option<f64>,
+}
+
+/// Kernel socket memory (/proc/net/sockstat), before and while holding.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct SockStat {
+    /// TCP sockets in use.
+    pub tcp_inuse: u64,
+    /// Pages of TCP buffer memory.
+    pub tcp_mem_pages: u64,
+}
+
+/// What a storm measured besides the usual keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StormSummary {
+    /// Connections the driver started.
+    pub started: u64,
+    /// Connections that became ready (TCP connected, and the handshake done for ws).
+    pub connected: u64,
+    /// Connections open at the end of the hold (connected less lost).
+    pub open_at_end: u64,
+    /// Connects given up after `--connect-timeout` (also in `driver.connect_failures` as
+    /// ETIMEDOUT).
+    pub connect_timeouts: u64,
+    /// Connect (and handshake) time, µs.
+    pub connect_time_us: Option<LatencySummary>,
+    /// Its distribution, ns.
+    pub connect_time_histogram: Hist,
+    /// Seconds in which many connections were lost at once.
+    pub crashes: Vec<Crash>,
+    /// The driver's memory (all driver processes, when merged).
+    pub driver_memory: Option<Memory>,
+    /// The server's memory (its processes found by the port it listens on, when local).
+    pub server_memory: Option<Memory>,
+    /// The server's process ids that were measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_pids: Vec<u32>,
+    /// Kernel TCP socket memory before the storm.
+    pub sockstat_before: Option<SockStat>,
+    /// ... and while holding.
+    pub sockstat_holding: Option<SockStat>,
+}
+
+impl StormSummary {
+    /// The threads' storm figures added up; crashes found in the per-second record.
+    pub(crate) fn from_threads(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> Self {
+        let mut h = new_histogram();
+        let (mut started, mut timeouts, mut lost) = (0, 0, 0);
+        for o in outcomes {
+            lost += o.connections_lost;
+            if let Some(s) = &o.storm {
+                started += s.started;
+                timeouts += s.connect_timeouts;
+                h.add(&s.connect_ns).expect("histograms share bounds");
+            }
+        }
+        let connected = h.len();
+        StormSummary {
+            started,
+            connected,
+            open_at_end: connected.saturating_sub(lost),
+            connect_timeouts: timeouts,
+            connect_time_us: LatencySummary::from_histogram(&h),
+            connect_time_histogram: Hist(h),
+            crashes: crashes(intervals),
+            driver_memory: None,
+            server_memory: None,
+            server_pids: Vec::new(),
+            sockstat_before: None,
+            sockstat_holding: None,
+        }
+    }
+}
+
+/// Seconds in which at least 10 connections, and 10% of those open, were lost.
+pub fn crashes(intervals: &[IntervalRecord]) -> Vec<Crash> {
+    let mut open: u64 = 0;
+    let mut out = Vec::new();
+    for iv in intervals {
+        let before = open;
+        if iv.connections_lost >= CRASH_MIN_LOST
+            && iv.connections_lost as f64 >= CRASH_MIN_SHARE * before.max(1) as f64
+        {
+            out.push(Crash {
+                at_s: iv.start_s,
+                lost: iv.connections_lost,
+                open_before: before,
+            });
+        }
+        open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_losses_in_one_second_are_a_crash() {
+        let iv = |start_s: f64, opened, lost| IntervalRecord {
+            connections_opened: opened,
+            connections_lost: lost,
+            ..IntervalRecord::new(start_s, 1.0, &new_histogram(), 0)
+        };
+        let ivs = [
+            iv(0.0, 1000, 0),
+            iv(1.0, 0, 3),
+            iv(2.0, 0, 500),
+            iv(3.0, 0, 12),
+        ];
+        let c = crashes(&ivs);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].at_s, c[0].lost, c[0].open_before), (2.0, 500, 997));
+    }
+}

@@ -1,0 +1,184 @@
+//! `nines-server --processes N`: N server processes sharing one port through SO_REUSEPORT,
+//! each with its own descriptor limit (past one process's `ulimit -n`), supervised as nginx's
+//! master supervises its workers: a process that dies is started again and counted. On SIGINT
+//! or SIGTERM the processes are stopped and their counters added into one `stopped` line.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the supervisor looks at its processes.
+const CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// One supervised process and the counters it printed when it stopped.
+struct Proc {
+    child: Child,
+    stopped: Arc<Mutex<Option<String>>>,
+}
+
+/// Runs `n` server processes on `bind`:`port` (0: a free port, chosen once for all) with the
+/// command line's other flags; returns when stopped by a signal.
+pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
+    let port = if port == 0 {
+        match TcpListener::bind((bind, 0)).and_then(|l| l.local_addr()) {
+            Ok(a) => a.port(),
+            Err(e) => {
+                eprintln!("nines-server: error: cannot find a free port on {bind}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        port
+    };
+    let args = child_args(port);
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, term.clone());
+    }
+    let mut procs = Vec::with_capacity(n);
+    for k in 0..n {
+        match spawn(&args) {
+            Ok(p) => procs.push(p),
+            Err(e) => {
+                eprintln!("nines-server: error: process {k} did not start: {e}");
+                stop_all(&mut procs);
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let pids: Vec<String> = procs.iter().map(|p| p.child.id().to_string()).collect();
+    eprintln!(
+        "nines-server: supervising {n} processes sharing port {port} (SO_REUSEPORT): pids {}",
+        pids.join(" ")
+    );
+    println!("nines-server listening on {}", SocketAddr::new(bind, port));
+    let mut restarts = 0u64;
+    while !term.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECK_EVERY);
+        for (k, p) in procs.iter_mut().enumerate() {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                if term.load(Ordering::Relaxed) {
+                    break;
+                }
+                restarts += 1;
+                eprintln!(
+                    "nines-server: process {k} (pid {}) died ({status}); starting it again (restarts={restarts})",
+                    p.child.id()
+                );
+                match spawn(&args) {
+                    Ok(np) => *p = np,
+                    Err(e) => eprintln!("nines-server: process {k} did not restart: {e}"),
+                }
+            }
+        }
+    }
+    eprintln!("nines-server: signal received; stopping {n} processes");
+    let totals = stop_all(&mut procs);
+    let mut line: Vec<String> = totals.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    line.push(format!("processes={n}"));
+    line.push(format!("restarts={restarts}"));
+    println!("nines-server stopped: {}", line.join(" "));
+    ExitCode::SUCCESS
+}
+
+/// This command line without `--processes` and `--port`, then the shared port and
+/// `--reuse-port`.
+fn child_args(port: u16) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    let mut reuse = false;
+    for a in std::env::args_os().skip(1) {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        let s = a.to_string_lossy();
+        if s == "--processes" || s == "--port" {
+            skip_next = true;
+            continue;
+        }
+        if s.starts_with("--processes=") || s.starts_with("--port=") {
+            continue;
+        }
+        reuse |= s == "--reuse-port";
+        out.push(a);
+    }
+    out.push("--port".into());
+    out.push(port.to_string().into());
+    if !reuse {
+        out.push("--reuse-port".into());
+    }
+    out
+}
+
+/// Starts one process and waits for its listening line; a thread keeps its `stopped` line.
+fn spawn(args: &[OsString]) -> std::io::Result<Proc> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    match lines.next() {
+        Some(Ok(l)) if l.starts_with("nines-server listening on ") => {}
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!(
+                "it said {other:?} instead of listening"
+            )));
+        }
+    }
+    let stopped = Arc::new(Mutex::new(None));
+    let keep = stopped.clone();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if let Some(rest) = l.strip_prefix("nines-server stopped: ") {
+                *keep.lock().expect("lock") = Some(rest.to_string());
+            }
+        }
+    });
+    Ok(Proc { child, stopped })
+}
+
+/// Stops every process (SIGTERM, then SIGKILL after 10 s) and adds up their counters.
+fn stop_all(procs: &mut [Proc]) -> BTreeMap<String, u64> {
+    for p in procs.iter() {
+        let pid = nix::unistd::Pid::from_raw(p.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+    let mut totals = BTreeMap::new();
+    for p in procs.iter_mut() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while p.child.try_wait().ok().flatten().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = p.child.kill();
+                let _ = p.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Its reader thread sees the line before EOF; give it a moment.
+        for _ in 0..50 {
+            if p.stopped.lock().expect("lock").is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(line) = p.stopped.lock().expect("lock").as_deref() {
+            for kv in line.split_whitespace() {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if let Ok(v) = v.parse::<u64>() {
+                        *totals.entry(k.to_string()).or_default() += v;
+                    }
+                }
+            }
+        }
+    }
+    totals
+}
