@@ -94,6 +94,16 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
         });
     r.driver = add_drivers(&reports);
     r.warnings = merged_checks(&reports);
+    let storms: Vec<&super::StormSummary> =
+        reports.iter().filter_map(|p| p.storm.as_ref()).collect();
+    if !storms.is_empty() {
+        r.storm = Some(
+            super::storm::merge(&storms, &r.intervals).map_err(|source| MergeError::Histogram {
+                file: "a storm's connect times".to_string(),
+                source,
+            })?,
+        );
+    }
     Ok(r)
 }
 
@@ -137,7 +147,8 @@ fn add_intervals(
     parts: &[(String, Report)],
     start: f64,
 ) -> Result<Vec<IntervalRecord>, MergeError> {
-    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, f64, u64)> = BTreeMap::new();
+    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, f64, u64, u64, u64)> =
+        BTreeMap::new();
     for (file, r) in parts {
         for iv in &r.intervals {
             let bad = |source| MergeError::Histogram {
@@ -148,15 +159,25 @@ fn add_intervals(
             let at = (r.measure_start_unix_s + iv.start_s - start)
                 .max(0.0)
                 .round() as u64;
-            let entry = seconds.entry(at).or_insert_with(|| (growable(), 0.0, 0));
+            let entry = seconds
+                .entry(at)
+                .or_insert_with(|| (growable(), 0.0, 0, 0, 0));
             histogram::add(&mut entry.0, &h).map_err(bad)?;
             entry.1 = entry.1.max(iv.duration_s);
             entry.2 += iv.errors;
+            entry.3 += iv.connections_opened;
+            entry.4 += iv.connections_lost;
         }
     }
     Ok(seconds
         .into_iter()
-        .map(|(at, (h, duration_s, errors))| IntervalRecord::new(at as f64, duration_s, &h, errors))
+        .map(
+            |(at, (h, duration_s, errors, opened, lost))| IntervalRecord {
+                connections_opened: opened,
+                connections_lost: lost,
+                ..IntervalRecord::new(at as f64, duration_s, &h, errors)
+            },
+        )
         .collect())
 }
 

@@ -108,6 +108,66 @@ impl StormSummary {
     }
 }
 
+/// Storms from several driver processes as one: counts and connect times added, crashes found
+/// again in the merged seconds, memory added over the drivers (the server, measured by each,
+/// and the kernel's sockets, shared, taken at their largest).
+pub fn merge(
+    parts: &[&StormSummary],
+    intervals: &[IntervalRecord],
+) -> Result<StormSummary, super::histogram::HistogramError> {
+    let mut h = crate::report::histogram::growable();
+    for p in parts {
+        super::histogram::add(&mut h, &p.connect_time_histogram.0)?;
+    }
+    let sum = |f: fn(&StormSummary) -> u64| parts.iter().map(|p| f(p)).sum::<u64>();
+    let open = sum(|p| p.open_at_end);
+    let add_mem = |ms: Vec<Memory>| -> Option<Memory> {
+        let first = *ms.first()?;
+        let (b, h) = ms.iter().fold((0, 0), |a, m| {
+            (a.0 + m.rss_before_kib, a.1 + m.rss_holding_kib)
+        });
+        Some(Memory {
+            rss_before_kib: b,
+            rss_holding_kib: h,
+            bytes_per_connection: (open > 0 && first.bytes_per_connection.is_some())
+                .then(|| (h.saturating_sub(b) * 1024) as f64 / open as f64),
+        })
+    };
+    let server = parts
+        .iter()
+        .filter_map(|p| p.server_memory)
+        .max_by_key(|m| m.rss_holding_kib)
+        .map(|m| Memory {
+            bytes_per_connection: (open > 0).then(|| {
+                (m.rss_holding_kib.saturating_sub(m.rss_before_kib) * 1024) as f64 / open as f64
+            }),
+            ..m
+        });
+    let max_sock = |f: fn(&StormSummary) -> Option<SockStat>| {
+        parts
+            .iter()
+            .filter_map(|p| f(p))
+            .max_by_key(|s| s.tcp_inuse)
+    };
+    let mut pids: Vec<u32> = parts.iter().flat_map(|p| p.server_pids.clone()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(StormSummary {
+        started: sum(|p| p.started),
+        connected: sum(|p| p.connected),
+        open_at_end: open,
+        connect_timeouts: sum(|p| p.connect_timeouts),
+        connect_time_us: LatencySummary::from_histogram(&h),
+        connect_time_histogram: Hist(h),
+        crashes: crashes(intervals),
+        driver_memory: add_mem(parts.iter().filter_map(|p| p.driver_memory).collect()),
+        server_memory: server,
+        server_pids: pids,
+        sockstat_before: max_sock(|p| p.sockstat_before),
+        sockstat_holding: max_sock(|p| p.sockstat_holding),
+    })
+}
+
 /// Seconds in which at least 10 connections, and 10% of those open, were lost.
 pub fn crashes(intervals: &[IntervalRecord]) -> Vec<Crash> {
     let mut open: u64 = 0;

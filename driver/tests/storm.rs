@@ -1,0 +1,268 @@
+//! `nines storm` against real servers: 2,000 connections with every message echoed; a storm
+//! past the descriptor limit reported, not crashed; and storms spread over processes on both
+//! sides, with a server process killed mid-storm, restarted by its supervisor and the lost
+//! connections reported.
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use util::scratch;
+
+/// The nines-server binary built beside this package's `nines`.
+fn server_bin() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_BIN_EXE_nines")).with_file_name("nines-server");
+    assert!(
+        p.exists(),
+        "{} not built: run `cargo build --workspace` (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// A nines-server process (`--processes` and other flags as given), and its address.
+fn server(args: &[&str], shell_prefix: &str) -> (Child, SocketAddr) {
+    let cmd = format!(
+        "{shell_prefix} exec {} --port 0 {}",
+        server_bin().display(),
+        args.join(" ")
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &cmd])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("nines-server listening on ")
+        .unwrap_or_else(|| panic!("server said {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+/// Stops a server with SIGTERM; its `stopped` counters.
+fn stop(child: Child) -> String {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn counter(stopped: &str, key: &str) -> u64 {
+    stopped
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {stopped}"))
+}
+
+/// Runs `nines storm ARGS --json` (through `sh` with `shell_prefix`); exit code and report.
+fn storm(tag: &str, args: &[String], shell_prefix: &str) -> (i32, Value) {
+    let json = scratch("storm").join(format!("{tag}.json"));
+    let cmd = format!(
+        "{shell_prefix} exec {} storm -q --json {} {}",
+        env!("CARGO_BIN_EXE_nines"),
+        json.display(),
+        args.join(" ")
+    );
+    let out = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
+        .unwrap_or_else(|e| {
+            panic!(
+                "{tag}: no report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+#[test]
+fn two_thousand_connections_hold_and_every_message_is_echoed() {
+    let (srv, addr) = server(&["--workers", "1"], "");
+    let args: Vec<String> = [
+        &addr.to_string(),
+        "-c",
+        "2000",
+        "--connect-rate",
+        "4000",
+        "--interval",
+        "500ms",
+        "-d",
+        "2s",
+        "-t",
+        "1",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let (code, r) = storm("2000", &args, "");
+    let st = &r["storm"];
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(
+        (
+            n(&st["started"]),
+            n(&st["connected"]),
+            n(&st["open_at_end"])
+        ),
+        (2000, 2000, 2000),
+        "{st}"
+    );
+    assert_eq!(n(&r["errors"]), 0, "{}", r["errors_by_kind"]);
+    let sent = n(&r["driver"]["requests_sent"]);
+    assert_eq!(n(&r["requests"]), sent, "every message echoed");
+    assert!(
+        sent >= 2000 * 4,
+        "each connection sent every 500 ms for 2 s: {sent}"
+    );
+    assert!(st["connect_time_us"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(
+        n(&st["server_memory"]["rss_holding_kib"]) > 0,
+        "the server was found by its port: {st}"
+    );
+    assert!(st["crashes"].as_array().unwrap().is_empty());
+    let stopped = stop(srv);
+    assert_eq!(
+        counter(&stopped, "connections_accepted"),
+        2001,
+        "the storm's and the reachability check's"
+    );
+}
+
+#[test]
+fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
+    // The driver may open 300 descriptors: the rest of its 600 connections fail with EMFILE.
+    let (srv, addr) = server(&["--workers", "1"], "");
+    let args = |c: &str| -> Vec<String> {
+        [
+            &addr.to_string(),
+            "-c",
+            c,
+            "--connect-rate",
+            "3000",
+            "-d",
+            "1s",
+            "-t",
+            "1",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    };
+    let (_, r) = storm("driver-limit", &args("600"), "ulimit -n 300;");
+    let st = &r["storm"];
+    assert_eq!(n(&st["started"]), 600, "{st}");
+    let emfile = n(&r["driver"]["connect_failures"]["EMFILE"]);
+    assert!(
+        emfile >= 300,
+        "the driver's own limit is reported by errno: {}",
+        r["driver"]
+    );
+    assert_eq!(
+        n(&st["connected"]) + emfile,
+        600,
+        "every connection connected or failed with a reason"
+    );
+    assert_eq!(
+        n(&st["open_at_end"]),
+        n(&st["connected"]),
+        "the ones that connected were held"
+    );
+    stop(srv);
+    // The server may hold 200: it closes what it cannot hold, and says so; the driver reports
+    // those connections lost.
+    let (srv, addr) = server(&["--workers", "1", "--max-connections", "200"], "");
+    let args: Vec<String> = [
+        &addr.to_string(),
+        "-c",
+        "400",
+        "--connect-rate",
+        "3000",
+        "-d",
+        "1s",
+        "-t",
+        "1",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let (_, r) = storm("server-limit", &args, "");
+    assert!(
+        n(&r["driver"]["connections_lost"]) >= 150,
+        "{}",
+        r["driver"]
+    );
+    assert!(n(&r["storm"]["open_at_end"]) <= 200, "{}", r["storm"]);
+    let stopped = stop(srv);
+    assert!(
+        counter(&stopped, "refused_max_connections") + counter(&stopped, "evicted_idle") >= 150,
+        "{stopped}"
+    );
+}
+
+#[test]
+fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
+    let (srv, addr) = server(&["--workers", "1", "--processes", "2"], "");
+    let args: Vec<String> = [
+        &addr.to_string(),
+        "-c",
+        "1000",
+        "--connect-rate",
+        "2000",
+        "-d",
+        "3s",
+        "-t",
+        "1",
+        "--processes",
+        "2",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let killer = std::thread::spawn(move || {
+        // Once every connection is open, kill one server process.
+        std::thread::sleep(Duration::from_millis(2500));
+        let pids = nines_driver::storm::server_pids(addr);
+        assert_eq!(pids.len(), 2, "2 server processes hold the port: {pids:?}");
+        let child = *pids.iter().max().unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    });
+    let (_, r) = storm("processes", &args, "");
+    killer.join().unwrap();
+    let st = &r["storm"];
+    assert_eq!(r["origin"], "merged");
+    assert_eq!(
+        r["parts"].as_array().map(Vec::len),
+        Some(2),
+        "two driver processes merged"
+    );
+    assert_eq!(n(&st["connected"]), 1000, "{st}");
+    let lost = n(&r["driver"]["connections_lost"]);
+    assert!(
+        (200..=800).contains(&lost),
+        "about half the connections went with the process: {lost}"
+    );
+    assert!(
+        !st["crashes"].as_array().unwrap().is_empty(),
+        "a crash was seen: {st}"
+    );
+    let stopped = stop(srv);
+    assert_eq!(counter(&stopped, "restarts"), 1, "{stopped}");
+}
