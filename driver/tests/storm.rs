@@ -25,8 +25,20 @@ fn server_bin() -> PathBuf {
     p
 }
 
+/// A server process, stopped with SIGTERM when dropped (a failed test leaves none behind; a
+/// supervisor stops its own processes).
+struct Srv(Option<Child>);
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            let _ = stop(child);
+        }
+    }
+}
+
 /// A nines-server process (`--processes` and other flags as given), and its address.
-fn server(args: &[&str], shell_prefix: &str) -> (Child, SocketAddr) {
+fn server(args: &[&str], shell_prefix: &str) -> (Srv, SocketAddr) {
     let cmd = format!(
         "{shell_prefix} exec {} --port 0 {}",
         server_bin().display(),
@@ -48,10 +60,14 @@ fn server(args: &[&str], shell_prefix: &str) -> (Child, SocketAddr) {
         .unwrap_or_else(|| panic!("server said {line:?}"))
         .parse()
         .unwrap();
-    (child, addr)
+    (Srv(Some(child)), addr)
 }
 
 /// Stops a server with SIGTERM; its `stopped` counters.
+fn stop_srv(mut srv: Srv) -> String {
+    stop(srv.0.take().expect("running"))
+}
+
 fn stop(child: Child) -> String {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
@@ -135,7 +151,7 @@ fn two_thousand_connections_hold_and_every_message_is_echoed() {
         "the server was found by its port: {st}"
     );
     assert!(st["crashes"].as_array().unwrap().is_empty());
-    let stopped = stop(srv);
+    let stopped = stop_srv(srv);
     assert_eq!(
         counter(&stopped, "connections_accepted"),
         2001,
@@ -182,7 +198,7 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
         n(&st["connected"]),
         "the ones that connected were held"
     );
-    stop(srv);
+    stop_srv(srv);
     // The server may hold 200: it closes what it cannot hold, and says so; the driver reports
     // those connections lost.
     let (srv, addr) = server(&["--workers", "1", "--max-connections", "200"], "");
@@ -207,7 +223,7 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
         r["driver"]
     );
     assert!(n(&r["storm"]["open_at_end"]) <= 200, "{}", r["storm"]);
-    let stopped = stop(srv);
+    let stopped = stop_srv(srv);
     assert!(
         counter(&stopped, "refused_max_connections") + counter(&stopped, "evicted_idle") >= 150,
         "{stopped}"
@@ -263,6 +279,6 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
         !st["crashes"].as_array().unwrap().is_empty(),
         "a crash was seen: {st}"
     );
-    let stopped = stop(srv);
+    let stopped = stop_srv(srv);
     assert_eq!(counter(&stopped, "restarts"), 1, "{stopped}");
 }

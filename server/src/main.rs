@@ -101,6 +101,7 @@ mod supervisor;
 
 fn main() -> ExitCode {
     nines_common::usage::init_logging("info");
+    supervisor::follow_supervisor();
     let cli: Cli = parse_or_exit();
     let (config, opts) = settings(&cli);
     let errors: Vec<_> = config

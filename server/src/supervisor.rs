@@ -12,6 +12,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Set in a supervised process's environment: it then stops when its supervisor dies.
+pub const SUPERVISED_ENV: &str = "NINES_SERVER_SUPERVISED";
+
+/// In a supervised process: ask the kernel for SIGTERM when the supervisor dies, so a killed
+/// supervisor leaves no server behind.
+pub fn follow_supervisor() {
+    if std::env::var_os(SUPERVISED_ENV).is_some() {
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
+/// Writes a line to stderr, ignoring failure (a supervisor whose terminal is gone must still
+/// stop its processes).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// How often the supervisor looks at its processes.
 const CHECK_EVERY: Duration = Duration::from_millis(100);
 
@@ -28,7 +46,9 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
         match TcpListener::bind((bind, 0)).and_then(|l| l.local_addr()) {
             Ok(a) => a.port(),
             Err(e) => {
-                eprintln!("nines-server: error: cannot find a free port on {bind}: {e}");
+                say(&format!(
+                    "nines-server: error: cannot find a free port on {bind}: {e}"
+                ));
                 return ExitCode::from(1);
             }
         }
@@ -45,18 +65,29 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
         match spawn(&args) {
             Ok(p) => procs.push(p),
             Err(e) => {
-                eprintln!("nines-server: error: process {k} did not start: {e}");
+                say(&format!(
+                    "nines-server: error: process {k} did not start: {e}"
+                ));
                 stop_all(&mut procs);
                 return ExitCode::from(1);
             }
         }
     }
     let pids: Vec<String> = procs.iter().map(|p| p.child.id().to_string()).collect();
-    eprintln!(
+    say(&format!(
         "nines-server: supervising {n} processes sharing port {port} (SO_REUSEPORT): pids {}",
         pids.join(" ")
-    );
-    println!("nines-server listening on {}", SocketAddr::new(bind, port));
+    ));
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "nines-server listening on {}",
+            SocketAddr::new(bind, port)
+        );
+        let _ = out.flush();
+    }
     let mut restarts = 0u64;
     while !term.load(Ordering::Relaxed) {
         std::thread::sleep(CHECK_EVERY);
@@ -66,23 +97,32 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
                     break;
                 }
                 restarts += 1;
-                eprintln!(
+                say(&format!(
                     "nines-server: process {k} (pid {}) died ({status}); starting it again (restarts={restarts})",
                     p.child.id()
-                );
+                ));
                 match spawn(&args) {
                     Ok(np) => *p = np,
-                    Err(e) => eprintln!("nines-server: process {k} did not restart: {e}"),
+                    Err(e) => say(&format!("nines-server: process {k} did not restart: {e}")),
                 }
             }
         }
     }
-    eprintln!("nines-server: signal received; stopping {n} processes");
+    say(&format!(
+        "nines-server: signal received; stopping {n} processes"
+    ));
     let totals = stop_all(&mut procs);
     let mut line: Vec<String> = totals.iter().map(|(k, v)| format!("{k}={v}")).collect();
     line.push(format!("processes={n}"));
     line.push(format!("restarts={restarts}"));
-    println!("nines-server stopped: {}", line.join(" "));
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
+            "nines-server stopped: {}",
+            line.join(" ")
+        );
+    }
     ExitCode::SUCCESS
 }
 
@@ -120,6 +160,7 @@ fn child_args(port: u16) -> Vec<OsString> {
 fn spawn(args: &[OsString]) -> std::io::Result<Proc> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(args)
+        .env(SUPERVISED_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;

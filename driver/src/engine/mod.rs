@@ -20,6 +20,7 @@ mod load;
 mod pacer;
 pub mod socket;
 pub mod storm;
+mod wakeup;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -354,6 +355,7 @@ fn storm_thread(
                 storm::Storm::new(cfg, st, plan, clock, &mut books, &mut shipper, t.start_ns);
             let (stats, failures, cpu, wall) = storm.run(&mut poll, &mut events, t);
             out.connections_opened = stats.connect_ns.len();
+            out.idle_spin = stats.idle_spin;
             out.connect_failures = failures;
             out.storm = Some(stats);
             (out.cpu, out.wall) = (cpu, wall);

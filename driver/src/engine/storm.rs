@@ -17,15 +17,19 @@ use mio::{Events, Poll, Token};
 use super::conn::{Cause, Conn, Connecting};
 use super::control::Timeline;
 use super::intervals::Shipper;
+use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
 use crate::clock::RunClock;
 use crate::config::{BenchConfig, StormPlan};
 use crate::errors::ErrorKind;
 use crate::recorder::new_histogram;
 
+/// The timer's token (connections use 0..).
+const WAKEUP: Token = Token(usize::MAX);
 /// Longest the loop sleeps.
 const MAX_POLL_WAIT: Duration = Duration::from_millis(50);
-/// Below this much time to the next due connect or message the loop spins instead of sleeping.
+/// Below this much time to the next due connect or message the loop wakes by its timerfd
+/// instead of epoll's millisecond timeout.
 const SPIN_BELOW_NS: u64 = 1_500_000;
 /// How often connects and requests are checked against their timeouts.
 const CHECK_EVERY_NS: u64 = 100_000_000;
@@ -39,6 +43,8 @@ pub struct StormThread {
     pub connect_ns: hdrhistogram::Histogram<u64>,
     /// Connects given up after `--connect-timeout`.
     pub connect_timeouts: u64,
+    /// CPU time spent spinning for the next due time (not work).
+    pub idle_spin: Duration,
 }
 
 /// One storm thread's loop.
@@ -58,6 +64,8 @@ pub(crate) struct Storm<'a, 'b> {
     interval_ns: u64,
     period_ns: u64,
     first_connect_ns: u64,
+    idle_spin_ns: u64,
+    wakeup: Option<Wakeup>,
 }
 
 impl<'a, 'b> Storm<'a, 'b> {
@@ -86,6 +94,7 @@ impl<'a, 'b> Storm<'a, 'b> {
                 started: 0,
                 connect_ns: new_histogram(),
                 connect_timeouts: 0,
+                idle_spin: Duration::ZERO,
             },
             next_id: (plan.index as u64) << 48,
             open: 0,
@@ -93,6 +102,8 @@ impl<'a, 'b> Storm<'a, 'b> {
             interval_ns: storm.interval.as_nanos().max(1) as u64,
             period_ns: period_ns.max(1),
             first_connect_ns: start_ns + period_ns * plan.index as u64 / threads as u64,
+            idle_spin_ns: 0,
+            wakeup: None,
         }
     }
 
@@ -106,6 +117,7 @@ impl<'a, 'b> Storm<'a, 'b> {
     ) -> (StormThread, BTreeMap<String, u64>, Duration, Duration) {
         let cpu_before = thread_cpu_time();
         self.books.measure_start_ns = timeline.measure_start_ns;
+        self.wakeup = Wakeup::new(poll.registry(), WAKEUP).ok();
         let start = self.clock.now_ns();
         let end_ns = timeline.end_ns.unwrap_or(u64::MAX);
         let drain_ns = self.cfg.drain_timeout.as_nanos() as u64;
@@ -126,6 +138,7 @@ impl<'a, 'b> Storm<'a, 'b> {
                 self.send_due(now);
             }
             let wait = self.wait(now, end_ns);
+            let sent_before = self.books.sent;
             match poll.poll(events, Some(wait)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -134,7 +147,17 @@ impl<'a, 'b> Storm<'a, 'b> {
                     break;
                 }
             }
+            if wait.is_zero() && events.is_empty() && self.books.sent == sent_before {
+                // A turn of the spin before a due time: not work.
+                self.idle_spin_ns += self.clock.now_ns().saturating_sub(now);
+            }
             for ev in events.iter() {
+                if ev.token() == WAKEUP {
+                    if let Some(w) = self.wakeup.as_mut() {
+                        w.fired();
+                    }
+                    continue;
+                }
                 self.on_event(
                     ev.token().0,
                     ev.is_read_closed() || ev.is_error(),
@@ -154,6 +177,7 @@ impl<'a, 'b> Storm<'a, 'b> {
         }
         let wall = Duration::from_nanos(self.clock.now_ns().saturating_sub(start));
         let cpu = thread_cpu_time().saturating_sub(cpu_before);
+        self.stats.idle_spin = Duration::from_nanos(self.idle_spin_ns);
         (self.stats, self.failures, cpu, wall)
     }
 
@@ -198,6 +222,8 @@ impl<'a, 'b> Storm<'a, 'b> {
                 continue;
             }
             conn.send(self.next_id, due, now);
+            // How late the driver sent it: the part of its echo latency that is the driver's.
+            self.books.recorder.record_lag(now.saturating_sub(due));
             self.next_id += 1;
             self.books.sent += 1;
             self.books.in_flight += 1;
@@ -209,10 +235,11 @@ impl<'a, 'b> Storm<'a, 'b> {
         }
     }
 
-    /// How long to sleep: until a millisecond before the next connect or message is due, then
-    /// spin (epoll sleeps in whole milliseconds, rounded up; a message sent late would carry
-    /// the driver's lateness in its echo latency, which is timed from the due time).
-    fn wait(&self, now: u64, end_ns: u64) -> Duration {
+    /// How long to sleep: until the next connect or message is due. Sleeps under
+    /// [`SPIN_BELOW_NS`] are left to the timerfd (epoll sleeps in whole milliseconds, rounded up,
+    /// and a message sent late would carry the driver's lateness in its echo latency, which is
+    /// timed from the due time).
+    fn wait(&mut self, now: u64, end_ns: u64) -> Duration {
         let mut next = now + MAX_POLL_WAIT.as_nanos() as u64;
         if now < end_ns && self.conns.len() < self.plan.connections {
             next = next.min(self.first_connect_ns + self.conns.len() as u64 * self.period_ns);
@@ -221,10 +248,14 @@ impl<'a, 'b> Storm<'a, 'b> {
             next = next.min(due);
         }
         let until = next.saturating_sub(now);
-        if until < SPIN_BELOW_NS {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos(until - 1_000_000)
+        match self.wakeup.as_mut() {
+            Some(w) if until < SPIN_BELOW_NS => {
+                w.arm(now, next);
+                MAX_POLL_WAIT
+            }
+            // Without a timerfd, spin the last stretch.
+            None if until < SPIN_BELOW_NS => Duration::ZERO,
+            _ => Duration::from_nanos(until - 1_000_000),
         }
     }
 

@@ -62,6 +62,10 @@ pub struct StormSummary {
     pub connect_time_us: Option<LatencySummary>,
     /// Its distribution, ns.
     pub connect_time_histogram: Hist,
+    /// How late the driver sent messages after they were due, µs: the part of the echo
+    /// latency that is the driver's own.
+    #[serde(default)]
+    pub send_lag_us: Option<LatencySummary>,
     /// Seconds in which many connections were lost at once.
     pub crashes: Vec<Crash>,
     /// The driver's memory (all driver processes, when merged).
@@ -81,9 +85,11 @@ impl StormSummary {
     /// The threads' storm figures added up; crashes found in the per-second record.
     pub(crate) fn from_threads(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> Self {
         let mut h = new_histogram();
+        let mut lag = new_histogram();
         let (mut started, mut timeouts, mut lost) = (0, 0, 0);
         for o in outcomes {
             lost += o.connections_lost;
+            lag.add(&o.recorder.lag).expect("histograms share bounds");
             if let Some(s) = &o.storm {
                 started += s.started;
                 timeouts += s.connect_timeouts;
@@ -98,6 +104,7 @@ impl StormSummary {
             connect_timeouts: timeouts,
             connect_time_us: LatencySummary::from_histogram(&h),
             connect_time_histogram: Hist(h),
+            send_lag_us: LatencySummary::from_histogram(&lag),
             crashes: crashes(intervals),
             driver_memory: None,
             server_memory: None,
@@ -159,6 +166,11 @@ pub fn merge(
         connect_timeouts: sum(|p| p.connect_timeouts),
         connect_time_us: LatencySummary::from_histogram(&h),
         connect_time_histogram: Hist(h),
+        // Summaries cannot be added: the part with the worst p99 stands for all.
+        send_lag_us: parts
+            .iter()
+            .filter_map(|p| p.send_lag_us)
+            .max_by(|a, b| a.p99.total_cmp(&b.p99)),
         crashes: crashes(intervals),
         driver_memory: add_mem(parts.iter().filter_map(|p| p.driver_memory).collect()),
         server_memory: server,

@@ -58,6 +58,13 @@ pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
             l.p50, l.p90, l.p99, l.p99_9, l.max
         );
     }
+    if let Some(l) = &st.send_lag_us {
+        let _ = writeln!(
+            s,
+            "  send lag µs p50 {:.1}  p99 {:.1}  max {:.1} (how late the driver sent messages: part of the echo latency)",
+            l.p50, l.p99, l.max
+        );
+    }
     let _ = writeln!(
         s,
         "  messages    {} sent, {} echoed",
@@ -73,6 +80,11 @@ pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
             thousands(c.open_before)
         );
     }
+    memory(s, r, st);
+}
+
+/// Memory on each side and the kernel's sockets.
+fn memory(s: &mut String, r: &Report, st: &StormSummary) {
     let mem = |who: &str, m: &Memory| {
         let per = m
             .bytes_per_connection

@@ -73,6 +73,12 @@ pub fn render(r: &Report) -> String {
 fn title(r: &Report) -> String {
     match &r.origin {
         Origin::Run { manifest } => run_title(r, manifest),
+        Origin::Merged { parts } if r.storm.is_some() => format!(
+            "nines storm {} | {} driver processes merged | {} thread(s)",
+            r.target,
+            parts.len(),
+            r.driver.threads
+        ),
         Origin::Merged { parts } => {
             let files: Vec<&str> = parts.iter().map(|p| p.file.as_str()).collect();
             format!(
