@@ -282,3 +282,33 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
     let stopped = stop_srv(srv);
     assert_eq!(counter(&stopped, "restarts"), 1, "{stopped}");
 }
+
+#[test]
+fn a_websocket_storm_counts_the_handshake_in_its_connect_time() {
+    let (srv, addr) = server(&["--workers", "1", "--protocol", "ws"], "");
+    let args: Vec<String> = [
+        &format!("ws://{addr}/chat"),
+        "-c",
+        "300",
+        "--connect-rate",
+        "3000",
+        "--interval",
+        "200ms",
+        "-d",
+        "1s",
+        "-t",
+        "1",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let (code, r) = storm("ws", &args, "");
+    let st = &r["storm"];
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(n(&st["connected"]), 300, "{st}");
+    assert_eq!(n(&r["errors"]), 0, "{}", r["errors_by_kind"]);
+    assert_eq!(n(&r["requests"]), n(&r["driver"]["requests_sent"]));
+    assert!(n(&r["requests"]) >= 300 * 5);
+    let stopped = stop_srv(srv);
+    assert_eq!(counter(&stopped, "errors_bad_ws"), 0, "{stopped}");
+}
