@@ -35,6 +35,7 @@ pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod slo;
 pub mod storm;
 pub mod sweep;
 pub mod target;

@@ -393,3 +393,39 @@ fn start_at_waits_for_the_given_time_and_refuses_the_past() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in the past"));
 }
+
+#[test]
+fn an_slo_gate_passes_fails_and_refuses_bad_expressions_with_distinct_exits() {
+    let run = |slo: &str| {
+        util::nines(&[
+            "bench",
+            "-d",
+            "300ms",
+            "-w",
+            "0s",
+            "-q",
+            "--allow-invalid",
+            "--slo",
+            slo,
+        ])
+    };
+    let pass = run("rps>=1,errors<=0.1%,p99.99<=60s");
+    let text = String::from_utf8_lossy(&pass.stdout);
+    assert_eq!(pass.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.matches("SLO PASS").count(),
+        4,
+        "three clauses and the verdict: {text}"
+    );
+    let fail = run("rps>=1,p50<=1ns");
+    let text = String::from_utf8_lossy(&fail.stdout);
+    assert_eq!(fail.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("SLO FAIL    p50<=1ns") && text.contains("measured"),
+        "{text}"
+    );
+    let bad = util::nines(&["bench", "--slo", "p99<=fast"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -330,6 +330,9 @@ pub struct Report {
     pub kernel: Option<KernelDelta>,
     /// Where the server's time went (`nines profile`).
     pub profile: Option<ProfileSummary>,
+    /// The `--slo` gate's verdict, when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::Gate>,
     /// A storm's own figures (`nines storm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storm: Option<StormSummary>,
@@ -444,6 +447,7 @@ pub(crate) fn skeleton(
         kernel: None,
         profile: None,
         storm: None,
+        slo: None,
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,
         origin,

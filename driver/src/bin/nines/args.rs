@@ -192,6 +192,14 @@ pub struct BenchArgs {
     /// prints) or +DURATION; lets drivers on several machines start together.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<f64>,
+    /// A gate checked at the end: clauses like p99<=2ms, p99.9<=10ms, errors<=0.1%,
+    /// rps>=50000, comma-separated; each printed PASS/FAIL with its measured value; exit 3 when
+    /// one fails.
+    #[arg(long, value_name = "EXPR", value_parser = |s: &str| nines_driver::slo::parse(s).map(SloExpr))]
+    pub slo: Option<SloExpr>,
+    /// Judge the SLO even when the run's own checks say the driver shaped the figures.
+    #[arg(long, requires = "slo")]
+    pub allow_invalid: bool,
     /// Connect from these local addresses in turn: addresses and IPv4 ranges,
     /// comma-separated (127.0.0.2-127.0.0.50), for more connections than one address has
     /// ephemeral ports.
@@ -315,6 +323,10 @@ impl SweepArgs {
         })
     }
 }
+
+/// The clauses of `--slo` (a newtype: one value holding a list).
+#[derive(Debug, Clone)]
+pub struct SloExpr(pub Vec<nines_driver::slo::Clause>);
 
 /// Local addresses from `--source` (a newtype: one value holding a list).
 #[derive(Debug, Clone)]

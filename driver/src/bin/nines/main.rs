@@ -1,9 +1,10 @@
 //! `nines`: the command line. Parses flags, runs the library, and writes the one result value
 //! every command produces or reads.
 //!
-//! Exit status: 0 the run completed and measured replies; 1 it could not start, was cut short
-//! (Ctrl-C, `--max-errors`, every connection lost, no reply measured) or a file could not be
-//! written — the figures measured until then are still printed and written; 2 bad usage.
+//! Exit status: 0 the run completed and measured replies (and passed its `--slo`); 1 it could
+//! not start, was cut short (Ctrl-C, `--max-errors`, every connection lost, no reply measured)
+//! or a file could not be written — the figures measured until then are still printed and
+//! written; 2 bad usage; 3 the run completed but a `--slo` clause failed.
 
 #![warn(clippy::too_many_lines)]
 
@@ -124,6 +125,9 @@ fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
     if let Origin::Run { manifest } = &mut report.origin {
         manifest.command = std::env::args().collect();
     }
+    if let Some(slo) = &a.slo {
+        report.slo = Some(nines_driver::slo::check(&slo.0, &report, a.allow_invalid));
+    }
     finish(&report, output::emit(&report, &a.output))
 }
 
@@ -192,10 +196,12 @@ fn node_cmd() -> ExitCode {
 
 /// Exit status for a result: 0 only when it completed and every file was written.
 pub(crate) fn finish(report: &Report, written: bool) -> ExitCode {
-    if report.completed() && written {
-        ExitCode::SUCCESS
-    } else {
+    if !(report.completed() && written) {
         ExitCode::from(1)
+    } else if report.slo.as_ref().is_some_and(|g| !g.pass) {
+        ExitCode::from(nines_driver::slo::EXIT_SLO_FAILED)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

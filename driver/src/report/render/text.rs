@@ -60,6 +60,9 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "  WARNING     {}", w.message);
     }
+    if let Some(gate) = &r.slo {
+        s.push_str(&gate.to_string());
+    }
     if let Outcome::CutShort(why) = &r.outcome {
         let _ = writeln!(
             s,

@@ -1,0 +1,334 @@
+//! `--slo "p99<=2ms,p99.9<=10ms,errors<=0.1%,rps>=50000"`: a gate for CI. Each clause is
+//! checked against the one Report at the end of a run and printed PASS or FAIL with the measured
+//! value; the run exits 0 only when every clause passes ([`EXIT_SLO_FAILED`] otherwise). A run
+//! whose own checks say the driver, not the target, shaped the figures fails the gate unless
+//! `--allow-invalid`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{Finding, Report};
+
+/// Exit status when the run completed but a clause failed (1 is a run that could not complete,
+/// 2 bad usage).
+pub const EXIT_SLO_FAILED: u8 = 3;
+
+/// What a clause measures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// A corrected latency percentile (99.9 for p99.9), µs.
+    Percentile(f64),
+    /// Mean corrected latency, µs.
+    Mean,
+    /// Largest corrected latency, µs.
+    Max,
+    /// Errors as a share of requests (replies + errors), percent.
+    ErrorPercent,
+    /// Errors, counted.
+    Errors,
+    /// Measured replies per second.
+    Rps,
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    /// `<=`
+    #[serde(rename = "<=")]
+    Le,
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `>=`
+    #[serde(rename = ">=")]
+    Ge,
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+}
+
+impl Cmp {
+    fn holds(self, measured: f64, bound: f64) -> bool {
+        match self {
+            Cmp::Le => measured <= bound,
+            Cmp::Lt => measured < bound,
+            Cmp::Ge => measured >= bound,
+            Cmp::Gt => measured > bound,
+        }
+    }
+}
+
+/// One clause: `p99<=2ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clause {
+    /// As written.
+    pub text: String,
+    /// What it measures.
+    pub metric: Metric,
+    /// How it compares.
+    pub cmp: Cmp,
+    /// The bound, in the metric's unit (µs, percent, count, requests/s).
+    pub bound: f64,
+}
+
+/// A clause checked against a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClauseResult {
+    /// The clause.
+    pub clause: Clause,
+    /// What the run measured (none when it measured nothing to compare).
+    pub measured: Option<f64>,
+    /// Whether it holds.
+    pub pass: bool,
+}
+
+/// The gate's verdict on one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Each clause.
+    pub clauses: Vec<ClauseResult>,
+    /// Why the run's figures cannot be trusted against an SLO (the driver shaped them), if so.
+    pub invalid: Option<String>,
+    /// Whether `--allow-invalid` let an invalid run be judged anyway.
+    pub allow_invalid: bool,
+    /// Every clause passed and the run is valid (or allowed).
+    pub pass: bool,
+}
+
+/// Parses an SLO expression; the error is one line naming the clause and what is wrong.
+pub fn parse(expr: &str) -> Result<Vec<Clause>, String> {
+    let mut out = Vec::new();
+    for raw in expr.split(',').map(str::trim) {
+        if raw.is_empty() {
+            return Err(format!(
+                "`{expr}`: an empty clause (two commas, or one at an end)"
+            ));
+        }
+        out.push(clause(raw)?);
+    }
+    Ok(out)
+}
+
+fn clause(raw: &str) -> Result<Clause, String> {
+    let ops = [
+        ("<=", Cmp::Le),
+        (">=", Cmp::Ge),
+        ("<", Cmp::Lt),
+        (">", Cmp::Gt),
+    ];
+    let (at, op, cmp) = ops
+        .iter()
+        .filter_map(|&(op, c)| raw.find(op).map(|i| (i, op, c)))
+        .min_by_key(|&(i, op, _)| (i, std::cmp::Reverse(op.len())))
+        .ok_or_else(|| format!("`{raw}`: no comparison (use <=, <, >= or >), e.g. p99<=2ms"))?;
+    let name = raw[..at].trim().to_ascii_lowercase();
+    let value = raw[at + op.len()..].trim();
+    let bad = |why: &str| format!("`{raw}`: {why}");
+    let (metric, bound) = match name.as_str() {
+        "rps" | "throughput" => (
+            Metric::Rps,
+            nines_common::units::parse_rate(value).map_err(|e| bad(&e))?,
+        ),
+        "errors" => match value.strip_suffix('%') {
+            Some(p) => (
+                Metric::ErrorPercent,
+                p.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+                    .ok_or_else(|| bad("a percentage from 0% to 100%"))?,
+            ),
+            None => (
+                Metric::Errors,
+                value
+                    .parse::<u64>()
+                    .map_err(|_| bad("a count (errors<=10) or a share (errors<=0.1%)"))?
+                    as f64,
+            ),
+        },
+        "mean" | "max" => (
+            if name == "mean" {
+                Metric::Mean
+            } else {
+                Metric::Max
+            },
+            latency_bound(value).map_err(|e| bad(&e))?,
+        ),
+        p if p.starts_with('p') => {
+            let q: f64 = p[1..]
+                .parse()
+                .ok()
+                .filter(|q: &f64| *q > 0.0 && *q < 100.0)
+                .ok_or_else(|| bad("a percentile is p50, p99, p99.9, p99.99 ..."))?;
+            (
+                Metric::Percentile(q),
+                latency_bound(value).map_err(|e| bad(&e))?,
+            )
+        }
+        _ => {
+            return Err(bad(
+                "unknown measure (p50 .. p99.99, mean, max, errors, rps)",
+            ))
+        }
+    };
+    Ok(Clause {
+        text: raw.to_string(),
+        metric,
+        cmp,
+        bound,
+    })
+}
+
+/// A latency bound with its unit (`2ms`, `500us`, `1.5s`), in µs.
+fn latency_bound(v: &str) -> Result<f64, String> {
+    if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("`{v}` needs a unit (500us, 2ms, 1s)"));
+    }
+    nines_common::units::parse_duration(v).map(|d| d.as_secs_f64() * 1e6)
+}
+
+/// Checks `clauses` against `report`.
+pub fn check(clauses: &[Clause], report: &Report, allow_invalid: bool) -> Gate {
+    let results: Vec<ClauseResult> = clauses
+        .iter()
+        .map(|c| {
+            let measured = measure(c.metric, report);
+            ClauseResult {
+                clause: c.clone(),
+                measured,
+                pass: measured.is_some_and(|m| c.cmp.holds(m, c.bound)),
+            }
+        })
+        .collect();
+    let invalid = invalid_because(report);
+    let pass = results.iter().all(|r| r.pass) && (invalid.is_none() || allow_invalid);
+    Gate {
+        clauses: results,
+        invalid,
+        allow_invalid,
+        pass,
+    }
+}
+
+fn measure(m: Metric, r: &Report) -> Option<f64> {
+    let total = r.requests + r.errors;
+    match m {
+        Metric::Rps => Some(r.throughput_rps),
+        Metric::Errors => Some(r.errors as f64),
+        Metric::ErrorPercent => (total > 0).then(|| 100.0 * r.errors as f64 / total as f64),
+        Metric::Mean => r.latency_us.map(|l| l.mean),
+        Metric::Max => r.latency_us.map(|l| l.max),
+        Metric::Percentile(q) => {
+            let h = &r.histograms.corrected.0;
+            (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
+        }
+    }
+}
+
+/// The run's own checks that say the driver shaped the figures.
+fn invalid_because(r: &Report) -> Option<String> {
+    let reasons: Vec<&str> = r
+        .warnings
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.finding,
+                Finding::ScheduleLag { .. } | Finding::DriverBusy { .. }
+            )
+        })
+        .map(|c| c.message.as_str())
+        .collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.clauses {
+            let c = &r.clause;
+            let measured = match r.measured {
+                None => "nothing measured".to_string(),
+                Some(v) => match c.metric {
+                    Metric::Percentile(_) | Metric::Mean | Metric::Max if v >= 1000.0 => {
+                        format!("{:.2} ms", v / 1000.0)
+                    }
+                    Metric::Percentile(_) | Metric::Mean | Metric::Max => format!("{v:.1} µs"),
+                    Metric::ErrorPercent => format!("{v:.3}%"),
+                    Metric::Errors => format!("{v:.0}"),
+                    Metric::Rps => {
+                        format!("{} req/s", nines_common::units::thousands(v.round() as u64))
+                    }
+                },
+            };
+            writeln!(
+                f,
+                "  SLO {}    {:<24} measured {measured}",
+                if r.pass { "PASS" } else { "FAIL" },
+                c.text,
+            )?;
+        }
+        if let Some(why) = &self.invalid {
+            let verdict = if self.allow_invalid {
+                "judged anyway (--allow-invalid)"
+            } else {
+                "FAIL: the driver shaped these figures (--allow-invalid to judge them anyway)"
+            };
+            writeln!(f, "  SLO INVALID {verdict}: {why}")?;
+        }
+        writeln!(
+            f,
+            "  SLO {}",
+            if self.pass {
+                "PASS (every clause)"
+            } else {
+                "FAIL"
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_of_expressions() {
+        let ok = [
+            ("p99<=2ms", Metric::Percentile(99.0), Cmp::Le, 2000.0),
+            ("p99.9 < 10ms", Metric::Percentile(99.9), Cmp::Lt, 10_000.0),
+            ("errors<=0.1%", Metric::ErrorPercent, Cmp::Le, 0.1),
+            ("errors<=5", Metric::Errors, Cmp::Le, 5.0),
+            ("rps>=50000", Metric::Rps, Cmp::Ge, 50_000.0),
+            ("rps>50k", Metric::Rps, Cmp::Gt, 50_000.0),
+            ("max<=1s", Metric::Max, Cmp::Le, 1e6),
+            ("mean<500us", Metric::Mean, Cmp::Lt, 500.0),
+            ("P50<=1ms", Metric::Percentile(50.0), Cmp::Le, 1000.0),
+        ];
+        for (text, metric, cmp, bound) in ok {
+            let c = &parse(text).unwrap()[0];
+            assert_eq!((c.metric, c.cmp, c.bound), (metric, cmp, bound), "{text}");
+        }
+        assert_eq!(
+            parse("p99<=2ms,p99.9<=10ms,errors<=0.1%,rps>=50000")
+                .unwrap()
+                .len(),
+            4
+        );
+        let bad = [
+            ("p99", "no comparison"),
+            ("p99<=2", "needs a unit"),
+            ("p100<=2ms", "percentile"),
+            ("latency<=2ms", "unknown measure"),
+            ("errors<=150%", "percentage"),
+            ("errors<=x", "a count"),
+            ("rps>=fast", "rps"),
+            ("p99<=2ms,", "empty clause"),
+        ];
+        for (text, why) in bad {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+}
