@@ -429,3 +429,45 @@ fn an_slo_gate_passes_fails_and_refuses_bad_expressions_with_distinct_exits() {
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn the_stats_stream_is_a_json_line_per_second() {
+    let path = scratch("stream").join("stats.jsonl");
+    let out = util::nines(&[
+        "bench",
+        "-d",
+        "2s",
+        "-w",
+        "0s",
+        "-q",
+        "--stats-stream",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{text}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["interval"], i as u64);
+        assert!(l["throughput_rps"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(l["p99_us"].as_f64().unwrap() >= l["p50_us"].as_f64().unwrap());
+        assert_eq!(l["errors"], 0);
+    }
+    // To stdout, the stream is all stdout has: the summary goes to stderr.
+    let out = util::nines(&["bench", "-d", "1s", "-w", "0s", "-q", "--stats-stream", "-"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("throughput"));
+}

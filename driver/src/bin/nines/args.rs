@@ -192,6 +192,10 @@ pub struct BenchArgs {
     /// prints) or +DURATION; lets drivers on several machines start together.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<f64>,
+    /// One JSON line per second of measurement (throughput, p50/p90/p99/p99.9/max, errors)
+    /// to FILE, or to stdout with `-` (the summary then goes to stderr), for dashboards.
+    #[arg(long, value_name = "FILE")]
+    pub stats_stream: Option<PathBuf>,
     /// A gate checked at the end: clauses like p99<=2ms, p99.9<=10ms, errors<=0.1%,
     /// rps>=50000, comma-separated; each printed PASS/FAIL with its measured value; exit 3 when
     /// one fails.

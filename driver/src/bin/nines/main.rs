@@ -13,6 +13,7 @@ mod output;
 mod progress;
 mod request;
 mod storm;
+mod stream;
 mod sweep;
 
 use std::io::IsTerminal;
@@ -108,9 +109,22 @@ fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
         &cfg,
         !a.quiet && (a.progress || std::io::stderr().is_terminal()),
     );
+    let mut stream = match a
+        .stats_stream
+        .as_deref()
+        .map(|p| stream::Stream::open(p, &mut progress))
+    {
+        Some(Ok(st)) => Some(st),
+        Some(Err(e)) => return fail(&format!("cannot open the stats stream: {e}")),
+        None => None,
+    };
+    let observer: &mut dyn nines_driver::observer::Observer = match stream.as_mut() {
+        Some(st) => st,
+        None => &mut progress,
+    };
     let mut hooks = Hooks {
         interrupt: Some(interrupt_on_signals()),
-        observer: Some(&mut progress),
+        observer: Some(observer),
     };
     let result = if profiling {
         profile(&cfg, &mut hooks)
@@ -128,7 +142,11 @@ fn bench(a: &BenchArgs, profiling: bool) -> ExitCode {
     if let Some(slo) = &a.slo {
         report.slo = Some(nines_driver::slo::check(&slo.0, &report, a.allow_invalid));
     }
-    finish(&report, output::emit(&report, &a.output))
+    let stdout_taken = a
+        .stats_stream
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    finish(&report, output::emit(&report, &a.output, stdout_taken))
 }
 
 /// `nines merge`.
@@ -144,7 +162,7 @@ fn merge_cmd(a: &MergeArgs) -> ExitCode {
         .zip(parts)
         .collect();
     match merge(named) {
-        Ok(report) => finish(&report, output::emit(&report, &a.output)),
+        Ok(report) => finish(&report, output::emit(&report, &a.output, false)),
         Err(e) => fail(&e),
     }
 }

@@ -8,13 +8,16 @@ use nines_driver::report::{render, write_atomic, Format, Report};
 
 use crate::args::OutputArgs;
 
-/// Prints and writes `report` as `out` asks; false if a file could not be written.
-pub fn emit(report: &Report, out: &OutputArgs) -> bool {
+/// Prints and writes `report` as `out` asks; false if a file could not be written. With
+/// `stdout_taken` (the stats stream writes there) the summary goes to stderr.
+pub fn emit(report: &Report, out: &OutputArgs, stdout_taken: bool) -> bool {
     let json_to_stdout = out.json.as_deref().is_some_and(is_stdout);
     let summary = render(report, Format::Text);
     if json_to_stdout {
         eprint!("{summary}");
         print!("{}", render(report, Format::Json));
+    } else if stdout_taken {
+        eprint!("{summary}");
     } else {
         print!("{summary}");
     }

@@ -154,7 +154,7 @@ pub fn storm_cmd(a: &StormArgs) -> ExitCode {
             Err(e) => return crate::fail(&e),
         }
     };
-    let written = crate::output::emit(&report, &a.output);
+    let written = crate::output::emit(&report, &a.output, false);
     crate::finish(&report, written)
 }
 
