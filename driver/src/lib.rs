@@ -20,6 +20,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod clock;
+pub mod compare;
 pub mod config;
 pub mod engine;
 pub mod errors;

@@ -471,3 +471,44 @@ fn the_stats_stream_is_a_json_line_per_second() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("throughput"));
 }
+
+#[test]
+fn compare_groups_runs_and_says_when_it_cannot_call_a_difference() {
+    let dir = scratch("compare");
+    let mut files = Vec::new();
+    for i in 0..4 {
+        let f = dir.join(format!("run{i}.json"));
+        let out = util::nines(&[
+            "bench",
+            "-n",
+            "2000",
+            "-w",
+            "0s",
+            "-q",
+            "-c",
+            "4",
+            "--json",
+            f.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        files.push(f.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["compare", "--repeat", "2"];
+    args.extend(files.iter().map(String::as_str));
+    let out = util::nines(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("run0") && text.contains("run2 vs run0"),
+        "{text}"
+    );
+    assert!(text.contains("p99 µs") && text.contains("p="), "{text}");
+    assert!(
+        text.contains("no difference can be called significant"),
+        "{text}"
+    );
+    let mut bad = vec!["compare", "--repeat", "3"];
+    bad.extend(files.iter().map(String::as_str));
+    let out = util::nines(&bad);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -53,6 +53,10 @@ pub enum Command {
     /// added count by count, so the merged percentiles are true percentiles of every request,
     /// never averages of each part's percentiles.
     Merge(MergeArgs),
+    /// Results side by side, the first as the baseline: throughput and every percentile with
+    /// its relative change; with --repeat N, groups of N runs each, medians and spreads, and
+    /// which changes are beyond run-to-run noise (exact Mann–Whitney U test, p < 0.05).
+    Compare(CompareArgs),
     /// Print a saved result again, in any format.
     Report(ReportArgs),
     /// Misbehave at a server on purpose (idle, slowloris, never-reading or connect-and-drop
@@ -85,6 +89,20 @@ pub struct MergeArgs {
     pub results: Vec<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Saved results (JSON reports): one per configuration, or N per configuration in order
+    /// with --repeat N (a1 a2 a3 b1 b2 b3).
+    #[arg(required = true, num_args = 2.., value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Runs per configuration.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// A Markdown table instead of aligned text.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Args, Debug)]

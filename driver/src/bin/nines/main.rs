@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Storm(a) => storm::storm_cmd(&a),
         Command::Merge(a) => merge_cmd(&a),
         Command::Report(a) => report_cmd(&a),
+        Command::Compare(a) => compare_cmd(&a),
         Command::Hostile(a) => hostile_cmd(&a),
         Command::Node => node_cmd(),
     }
@@ -165,6 +166,35 @@ fn merge_cmd(a: &MergeArgs) -> ExitCode {
         Ok(report) => finish(&report, output::emit(&report, &a.output, false)),
         Err(e) => fail(&e),
     }
+}
+
+/// `nines compare`.
+fn compare_cmd(a: &args::CompareArgs) -> ExitCode {
+    use nines_driver::compare::{figures, render, Group};
+    let n = a.repeat;
+    if n == 0 || a.results.len() % n != 0 || a.results.len() / n < 2 {
+        let why = format!(
+            "{n}: {} results do not make two or more groups of {n} runs (give N runs of each configuration, in order)",
+            a.results.len()
+        );
+        exit_with(&[UsageError::new("--repeat", why)]);
+    }
+    let reports = match load_all(&a.results) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let groups: Vec<Group> = reports
+        .chunks(n)
+        .zip(a.results.chunks(n))
+        .map(|(rs, paths)| Group {
+            name: paths[0]
+                .file_stem()
+                .map_or_else(|| "?".to_string(), |s| s.to_string_lossy().into_owned()),
+            runs: rs.iter().map(figures).collect(),
+        })
+        .collect();
+    print!("{}", render(&groups, a.markdown));
+    ExitCode::SUCCESS
 }
 
 /// `nines report`.

@@ -1,0 +1,313 @@
+//! `nines compare`: results side by side, the first as the baseline, with the relative change of
+//! throughput and every percentile. With `--repeat N` the results come in groups of N runs of
+//! the same configuration: each group shows the median and the spread (min–max) of its runs,
+//! and a difference is called beyond run-to-run noise only when a two-sided exact Mann–Whitney
+//! U test over the runs gives p < 0.05 (with midranks for ties). Fewer than 4 runs a side can
+//! never reach that, and the table says so rather than guessing.
+
+use std::fmt::Write;
+
+use crate::report::Report;
+
+/// Significance level of the test.
+pub const ALPHA: f64 = 0.05;
+
+/// The figures compared, by name, with whether higher is better.
+pub const METRICS: [(&str, bool); 8] = [
+    ("throughput req/s", true),
+    ("p50 µs", false),
+    ("p90 µs", false),
+    ("p99 µs", false),
+    ("p99.9 µs", false),
+    ("p99.99 µs", false),
+    ("max µs", false),
+    ("errors", false),
+];
+
+/// One result's figures, in [`METRICS`] order.
+pub fn figures(r: &Report) -> [Option<f64>; 8] {
+    let l = r.latency_us;
+    [
+        Some(r.throughput_rps),
+        l.map(|l| l.p50),
+        l.map(|l| l.p90),
+        l.map(|l| l.p99),
+        l.map(|l| l.p99_9),
+        l.map(|l| l.p99_99),
+        l.map(|l| l.max),
+        Some(r.errors as f64),
+    ]
+}
+
+/// One group of runs of the same configuration.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Its name (the first file's).
+    pub name: String,
+    /// Each run's figures.
+    pub runs: Vec<[Option<f64>; 8]>,
+}
+
+impl Group {
+    fn values(&self, m: usize) -> Vec<f64> {
+        self.runs.iter().filter_map(|r| r[m]).collect()
+    }
+}
+
+/// Renders the comparison of `groups` (the first is the baseline).
+pub fn render(groups: &[Group], markdown: bool) -> String {
+    let repeated = groups.iter().any(|g| g.runs.len() > 1);
+    let mut s = String::new();
+    let base = &groups[0];
+    let mut header = vec!["figure".to_string()];
+    for g in groups {
+        header.push(g.name.clone());
+    }
+    for g in &groups[1..] {
+        header.push(format!("{} vs {}", g.name, base.name));
+    }
+    let mut rows = vec![header];
+    for (m, (name, higher_better)) in METRICS.iter().enumerate() {
+        let mut row = vec![(*name).to_string()];
+        for g in groups {
+            row.push(cell(&g.values(m), repeated));
+        }
+        for g in &groups[1..] {
+            row.push(change(&base.values(m), &g.values(m), *higher_better));
+        }
+        rows.push(row);
+    }
+    table(&mut s, &rows, markdown);
+    let _ = writeln!(s);
+    if repeated {
+        let n = groups.iter().map(|g| g.runs.len()).min().unwrap_or(0);
+        let _ = writeln!(
+            s,
+            "Cells: median [min–max] of {n}+ runs. A change is marked * when a two-sided exact Mann–Whitney U test over the runs gives p < {ALPHA} (beyond run-to-run noise), with p shown; unmarked changes are within the noise."
+        );
+        if n < 4 {
+            let _ = writeln!(
+                s,
+                "With {n} runs a side the smallest possible p is {:.3}: no difference can be called significant; use --repeat 4 or more.",
+                mann_whitney_p(&vec![0.0; n], &vec![1.0; n])
+            );
+        }
+    } else {
+        let _ = writeln!(
+            s,
+            "One run each: changes are shown, but whether they exceed run-to-run noise is unknown; compare with --repeat N (N >= 4) to test."
+        );
+    }
+    s
+}
+
+fn cell(v: &[f64], repeated: bool) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    let med = median(v);
+    if !repeated {
+        return fmt(med);
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{} [{}–{}]", fmt(med), fmt(lo), fmt(hi))
+}
+
+fn change(base: &[f64], other: &[f64], higher_better: bool) -> String {
+    if base.is_empty() || other.is_empty() {
+        return "-".into();
+    }
+    let (b, o) = (median(base), median(other));
+    let rel = if b == 0.0 {
+        if o == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        (o - b) / b * 100.0
+    };
+    let better = if (o > b) == higher_better {
+        "better"
+    } else {
+        "worse"
+    };
+    let what = if o == b {
+        "same".to_string()
+    } else {
+        format!("{rel:+.1}% ({better})")
+    };
+    if base.len() < 2 || other.len() < 2 {
+        return what;
+    }
+    let p = mann_whitney_p(base, other);
+    let mark = if p < ALPHA { "*" } else { "" };
+    format!("{what}{mark} p={p:.3}")
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        nines_common::units::thousands(v.round() as u64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Two-sided exact p of the Mann–Whitney U test (ranks with midranks for ties; the exact null
+/// distribution of U without a tie correction).
+pub fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
+    let (n1, n2) = (a.len(), b.len());
+    if n1 == 0 || n2 == 0 {
+        return 1.0;
+    }
+    let mut all: Vec<(f64, usize)> = a
+        .iter()
+        .map(|&v| (v, 0))
+        .chain(b.iter().map(|&v| (v, 1)))
+        .collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut ranks = vec![0.0; all.len()];
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        ranks[i..=j].fill(r);
+        i = j + 1;
+    }
+    let r1: f64 = all
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| x.1 == 0)
+        .map(|(_, r)| r)
+        .sum();
+    let u1 = r1 - (n1 * (n1 + 1)) as f64 / 2.0;
+    let u = u1.min((n1 * n2) as f64 - u1);
+    // counts[k] = arrangements with U = k, by the recurrence over the largest element.
+    let dist = u_distribution(n1, n2);
+    let total: f64 = dist.iter().sum();
+    let tail: f64 = dist.iter().take(u.floor() as usize + 1).sum();
+    (2.0 * tail / total).min(1.0)
+}
+
+fn u_distribution(n1: usize, n2: usize) -> Vec<f64> {
+    // f[i][j] = distribution of U for sizes i, j.
+    let mut f: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); n2 + 1]; n1 + 1];
+    for i in 0..=n1 {
+        for j in 0..=n2 {
+            f[i][j] = if i == 0 || j == 0 {
+                vec![1.0]
+            } else {
+                let mut d = vec![0.0; i * j + 1];
+                // The largest value is from the first sample (adds j to U) or from the second.
+                for (k, c) in f[i - 1][j].iter().enumerate() {
+                    d[k + j] += c;
+                }
+                for (k, c) in f[i][j - 1].iter().enumerate() {
+                    d[k] += c;
+                }
+                d
+            };
+        }
+    }
+    std::mem::take(&mut f[n1][n2])
+}
+
+fn table(s: &mut String, rows: &[Vec<String>], markdown: bool) {
+    let cols = rows[0].len();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (i, r) in rows.iter().enumerate() {
+        if markdown {
+            let _ = writeln!(s, "| {} |", r.join(" | "));
+            if i == 0 {
+                let _ = writeln!(s, "|{}", "---|".repeat(cols));
+            }
+        } else {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(c, (v, w))| {
+                    if c == 0 {
+                        format!("{v:<w$}")
+                    } else {
+                        format!("{v:>w$}")
+                    }
+                })
+                .collect();
+            let _ = writeln!(s, "  {}", line.join("  "));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mann_whitney_matches_known_values() {
+        // Completely separated samples of 4 and 4: p = 2/70.
+        let p = mann_whitney_p(&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0, 7.0, 8.0]);
+        assert!((p - 2.0 / 70.0).abs() < 1e-12, "{p}");
+        // Of 3 and 3 the smallest p is 2/20 = 0.1: never below 0.05.
+        assert!((mann_whitney_p(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]) - 0.1).abs() < 1e-12);
+        // Interleaved samples are not different.
+        assert!(mann_whitney_p(&[1.0, 3.0, 5.0, 7.0], &[2.0, 4.0, 6.0, 8.0]) > 0.5);
+        assert_eq!(mann_whitney_p(&[1.0, 1.0], &[1.0, 1.0]), 1.0);
+        // 5 vs 5 separated: 2/252.
+        let p = mann_whitney_p(&[1.0, 2.0, 3.0, 4.0, 5.0], &[6.0, 7.0, 8.0, 9.0, 10.0]);
+        assert!((p - 2.0 / 252.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn changes_name_their_direction_and_significance() {
+        let g = |name: &str, rps: &[f64]| Group {
+            name: name.into(),
+            runs: rps
+                .iter()
+                .map(|&r| {
+                    [
+                        Some(r),
+                        Some(10.0),
+                        None,
+                        Some(100.0),
+                        None,
+                        None,
+                        None,
+                        Some(0.0),
+                    ]
+                })
+                .collect(),
+        };
+        let out = render(
+            &[
+                g("a", &[100.0, 101.0, 99.0, 100.0]),
+                g("b", &[120.0, 121.0, 119.0, 122.0]),
+            ],
+            false,
+        );
+        assert!(out.contains("+20.5% (better)* p=0.029"), "{out}");
+        assert!(out.contains("same"), "{out}");
+        let one = render(&[g("a", &[100.0]), g("b", &[90.0])], true);
+        assert!(
+            one.contains("-10.0% (worse)") && one.contains("One run each"),
+            "{one}"
+        );
+    }
+}
