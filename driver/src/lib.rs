@@ -36,6 +36,7 @@ pub mod recorder;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod servercpu;
 pub mod slo;
 pub mod storm;
 pub mod sweep;

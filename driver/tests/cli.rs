@@ -512,3 +512,37 @@ fn compare_groups_runs_and_says_when_it_cannot_call_a_difference() {
     let out = util::nines(&bad);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_report_ends_with_what_limited_it() {
+    let json = scratch("diagnosis").join("r.json");
+    let out = util::nines(&[
+        "bench",
+        "-d",
+        "500ms",
+        "-w",
+        "0s",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("limited by"), "{text}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let d = r["diagnosis"].as_array().unwrap();
+    assert!(
+        !d.is_empty()
+            && d.iter()
+                .all(|l| l["evidence"].as_str().is_some_and(|e| !e.is_empty())),
+        "{r}"
+    );
+    // The embedded server's threads are measured from /proc.
+    assert!(
+        r["server_cpu"]["busiest_thread"]
+            .as_str()
+            .unwrap()
+            .starts_with("nines-"),
+        "{}",
+        r["server_cpu"]
+    );
+}

@@ -88,6 +88,14 @@ fn replies_to_unknown_ids_are_counted_and_the_limit_stops_the_run() {
     );
     assert!(r.errors >= 30);
     assert!(r.requests > 0, "correct replies before the limit are kept");
+    assert!(
+        r.diagnosis.iter().any(
+            |l| l.kind == nines_driver::report::diagnosis::LimitKind::Errors
+                && l.evidence.contains("unknown_id")
+        ),
+        "the errors are named as what limited the run: {:?}",
+        r.diagnosis
+    );
 }
 
 #[test]

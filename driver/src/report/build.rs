@@ -45,6 +45,8 @@ pub struct RunRecord<'a> {
     pub server: Option<BTreeMap<String, u64>>,
     /// Kernel TCP counters' change.
     pub kernel: KernelDelta,
+    /// The server's CPU, when it is on this machine.
+    pub server_cpu: Option<crate::servercpu::ServerCpu>,
 }
 
 /// The threads' outcomes added up.
@@ -167,6 +169,8 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.kernel = Some(run.kernel);
     r.outcome = outcome(run.stop, &r, &cfg);
     r.warnings = self_checks(&r, &cfg);
+    r.server_cpu = run.server_cpu;
+    r.diagnosis = super::diagnosis::diagnose(&r);
     r
 }
 

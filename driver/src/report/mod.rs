@@ -11,6 +11,7 @@
 
 mod build;
 pub mod checks;
+pub mod diagnosis;
 mod files;
 pub mod histogram;
 mod merge;
@@ -330,6 +331,12 @@ pub struct Report {
     pub kernel: Option<KernelDelta>,
     /// Where the server's time went (`nines profile`).
     pub profile: Option<ProfileSummary>,
+    /// The server's CPU during the run (from /proc, when it is on this machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu: Option<crate::servercpu::ServerCpu>,
+    /// What limited the run, each claim with its evidence.
+    #[serde(default)]
+    pub diagnosis: Vec<diagnosis::Limit>,
     /// The `--slo` gate's verdict, when one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::slo::Gate>,
@@ -448,6 +455,8 @@ pub(crate) fn skeleton(
         profile: None,
         storm: None,
         slo: None,
+        server_cpu: None,
+        diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,
         origin,

@@ -84,6 +84,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let manifest = Manifest::new(cfg, Vec::new());
     let (target, server) = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
+    let server_cpu = crate::servercpu::Meter::start(target, server.is_some());
     let threads = cfg.threads_used();
     let control = Arc::new(Control::new(threads, cfg.max_errors));
     let clock = RunClock::start();
@@ -100,6 +101,8 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
             })
         })
         .collect();
+    // Before the embedded server stops, while its threads are still in /proc.
+    let server_cpu = server_cpu.map(crate::servercpu::Meter::finish);
     let server = server.map(|s| {
         let counters = s.shutdown();
         counters
@@ -118,6 +121,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         intervals,
         server,
         kernel: kernel_before.delta(&KernelCounters::read()),
+        server_cpu,
     }))
 }
 

@@ -60,6 +60,9 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "  WARNING     {}", w.message);
     }
+    for l in &r.diagnosis {
+        let _ = writeln!(s, "  limited by  {}", l.evidence);
+    }
     if let Some(gate) = &r.slo {
         s.push_str(&gate.to_string());
     }

@@ -1,0 +1,137 @@
+//! What limited a run, each claim with its evidence: the server's CPU (its busiest thread, from
+//! /proc, when it is on this machine), the driver (its own checks: a saturated thread, schedule
+//! lag), the accept queue (ListenOverflows), retransmits, errors — or, when none of these, that
+//! no limit was reached below the offered load (open loop) or what is known and not (closed
+//! loop).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Finding, Report};
+use nines_common::units::thousands;
+
+/// A busiest server thread on CPU at least this share of the run is saturated.
+const SATURATED_PCT: f64 = 90.0;
+
+/// What limited a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// The server's CPU.
+    ServerCpu,
+    /// The driver, not the target.
+    Driver,
+    /// The server's accept queue overflowed.
+    AcceptQueue,
+    /// Segments were retransmitted.
+    Retransmits,
+    /// Requests failed.
+    Errors,
+    /// Nothing: the offered (open-loop) load was served.
+    NoneBelowOfferedLoad,
+    /// Nothing measured explains the result.
+    NotFound,
+}
+
+/// One claim and its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limit {
+    /// What.
+    pub kind: LimitKind,
+    /// The evidence, in words with the figures.
+    pub evidence: String,
+}
+
+/// What limited `r`.
+pub fn diagnose(r: &Report) -> Vec<Limit> {
+    let mut out = Vec::new();
+    let say = |out: &mut Vec<Limit>, kind, evidence: String| out.push(Limit { kind, evidence });
+    if let Some(c) = &r.server_cpu {
+        if c.busiest_thread_pct >= SATURATED_PCT {
+            say(
+                &mut out,
+                LimitKind::ServerCpu,
+                format!(
+                    "the server's busiest thread ({}) was on CPU {:.0}% of the run (all its threads: {:.0}% of one core)",
+                    c.busiest_thread, c.busiest_thread_pct, c.total_pct
+                ),
+            );
+        }
+    }
+    for w in &r.warnings {
+        if matches!(
+            w.finding,
+            Finding::DriverBusy { .. } | Finding::ScheduleLag { .. }
+        ) {
+            say(&mut out, LimitKind::Driver, w.message.clone());
+        }
+    }
+    if let Some(k) = &r.kernel {
+        if k.listen_overflows > 0 {
+            say(
+                &mut out,
+                LimitKind::AcceptQueue,
+                format!(
+                    "ListenOverflows rose by {} (accept queue full: raise --backlog and net.core.somaxconn, or accept faster)",
+                    thousands(k.listen_overflows)
+                ),
+            );
+        }
+        let floor = (r.requests / 1000).max(10);
+        if k.retrans_segs > floor {
+            say(
+                &mut out,
+                LimitKind::Retransmits,
+                format!(
+                    "{} TCP segments were retransmitted during the run (more than 0.1% of the requests)",
+                    thousands(k.retrans_segs)
+                ),
+            );
+        }
+    }
+    if r.errors > 0 {
+        let kinds: Vec<String> = r
+            .errors_by_kind
+            .nonzero()
+            .map(|(k, n)| format!("{k} {}", thousands(n)))
+            .collect();
+        say(
+            &mut out,
+            LimitKind::Errors,
+            format!("{} errors ({})", thousands(r.errors), kinds.join(", ")),
+        );
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    match &r.open_loop {
+        Some(o) if o.achieved_rps >= 0.95 * o.requested_rps => say(
+            &mut out,
+            LimitKind::NoneBelowOfferedLoad,
+            format!(
+                "no limit reached below the offered load: {} req/s achieved of {} requested, the driver on time{}",
+                thousands(o.achieved_rps.round() as u64),
+                thousands(o.requested_rps.round() as u64),
+                server_cpu_text(r)
+            ),
+        ),
+        _ => say(
+            &mut out,
+            LimitKind::NotFound,
+            format!(
+                "no limit found among those measured: the driver was not saturated, no errors, no accept-queue overflow{}; a closed loop's throughput is its connections over their latency",
+                server_cpu_text(r)
+            ),
+        ),
+    }
+    out
+}
+
+fn server_cpu_text(r: &Report) -> String {
+    match &r.server_cpu {
+        Some(c) => format!(
+            ", the server's busiest thread at {:.0}% CPU",
+            c.busiest_thread_pct
+        ),
+        None => ", the server's CPU not measured (not on this machine)".to_string(),
+    }
+}
