@@ -65,29 +65,7 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
             say(&mut out, LimitKind::Driver, w.message.clone());
         }
     }
-    if let Some(k) = &r.kernel {
-        if k.listen_overflows > 0 {
-            say(
-                &mut out,
-                LimitKind::AcceptQueue,
-                format!(
-                    "ListenOverflows rose by {} (accept queue full: raise --backlog and net.core.somaxconn, or accept faster)",
-                    thousands(k.listen_overflows)
-                ),
-            );
-        }
-        let floor = (r.requests / 1000).max(10);
-        if k.retrans_segs > floor {
-            say(
-                &mut out,
-                LimitKind::Retransmits,
-                format!(
-                    "{} TCP segments were retransmitted during the run (more than 0.1% of the requests)",
-                    thousands(k.retrans_segs)
-                ),
-            );
-        }
-    }
+    kernel_limits(r, &mut out);
     if r.errors > 0 {
         let kinds: Vec<String> = r
             .errors_by_kind
@@ -124,6 +102,34 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
         ),
     }
     out
+}
+
+/// The kernel's counters: accept-queue overflows and retransmits.
+fn kernel_limits(r: &Report, out: &mut Vec<Limit>) {
+    let say = |out: &mut Vec<Limit>, kind, evidence: String| out.push(Limit { kind, evidence });
+    if let Some(k) = &r.kernel {
+        if k.listen_overflows > 0 {
+            say(
+                out,
+                LimitKind::AcceptQueue,
+                format!(
+                    "ListenOverflows rose by {} (accept queue full: raise --backlog and net.core.somaxconn, or accept faster)",
+                    thousands(k.listen_overflows)
+                ),
+            );
+        }
+        let floor = (r.requests / 1000).max(10);
+        if k.retrans_segs > floor {
+            say(
+                out,
+                LimitKind::Retransmits,
+                format!(
+                    "{} TCP segments were retransmitted during the run (more than 0.1% of the requests)",
+                    thousands(k.retrans_segs)
+                ),
+            );
+        }
+    }
 }
 
 fn server_cpu_text(r: &Report) -> String {
