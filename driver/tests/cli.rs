@@ -536,6 +536,16 @@ fn every_report_ends_with_what_limited_it() {
                 .all(|l| l["evidence"].as_str().is_some_and(|e| !e.is_empty())),
         "{r}"
     );
+    // Half a second cannot be batched, and says so.
+    assert!(
+        text.contains("95% CI") && text.contains("too short"),
+        "{text}"
+    );
+    assert!(
+        r["confidence"]["percentiles"][4]["too_short"].is_string(),
+        "{}",
+        r["confidence"]
+    );
     // The embedded server's threads are measured from /proc.
     assert!(
         r["server_cpu"]["busiest_thread"]

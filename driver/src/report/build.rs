@@ -170,6 +170,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.outcome = outcome(run.stop, &r, &cfg);
     r.warnings = self_checks(&r, &cfg);
     r.server_cpu = run.server_cpu;
+    r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
     r.diagnosis = super::diagnosis::diagnose(&r);
     r
 }

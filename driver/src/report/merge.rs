@@ -94,6 +94,8 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
         });
     r.driver = add_drivers(&reports);
     r.warnings = merged_checks(&reports);
+    r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
+    r.diagnosis = super::diagnosis::diagnose(&r);
     let storms: Vec<&super::StormSummary> =
         reports.iter().filter_map(|p| p.storm.as_ref()).collect();
     if !storms.is_empty() {

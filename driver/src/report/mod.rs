@@ -11,6 +11,7 @@
 
 mod build;
 pub mod checks;
+pub mod confidence;
 pub mod diagnosis;
 mod files;
 pub mod histogram;
@@ -334,6 +335,10 @@ pub struct Report {
     /// The server's CPU during the run (from /proc, when it is on this machine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu: Option<crate::servercpu::ServerCpu>,
+    /// 95% confidence intervals of the percentiles by batch means over the seconds, and where
+    /// the run is too short for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<confidence::Confidence>,
     /// What limited the run, each claim with its evidence.
     #[serde(default)]
     pub diagnosis: Vec<diagnosis::Limit>,
@@ -456,6 +461,7 @@ pub(crate) fn skeleton(
         storm: None,
         slo: None,
         server_cpu: None,
+        confidence: None,
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,

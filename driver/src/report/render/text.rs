@@ -60,6 +60,9 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "  WARNING     {}", w.message);
     }
+    if let Some(c) = &r.confidence {
+        confidence(&mut s, c);
+    }
     for l in &r.diagnosis {
         let _ = writeln!(s, "  limited by  {}", l.evidence);
     }
@@ -130,6 +133,30 @@ fn run_title(r: &Report, m: &Manifest) -> String {
         c.pipeline,
         c.request.describe(),
     )
+}
+
+/// The percentiles' 95% intervals, or why a percentile has none.
+fn confidence(s: &mut String, c: &crate::report::confidence::Confidence) {
+    let parts: Vec<String> = c
+        .percentiles
+        .iter()
+        .map(|p| match (p.half_width_pct, &p.too_short) {
+            (Some(h), _) => format!("{} ±{h:.1}%", p.name),
+            (None, Some(why)) if why.starts_with("too few") => {
+                format!("{} too few replies ({:.0} beyond)", p.name, p.beyond)
+            }
+            (None, _) => format!("{} -", p.name),
+        })
+        .collect();
+    let batches = if c.batches >= 5 {
+        format!("over {} one-second batches", c.batches)
+    } else {
+        format!(
+            "run too short to batch ({} whole seconds, 5 needed)",
+            c.batches
+        )
+    };
+    let _ = writeln!(s, "  95% CI      {} ({batches})", parts.join(", "));
 }
 
 fn latency(s: &mut String, r: &Report) {
