@@ -556,3 +556,46 @@ fn every_report_ends_with_what_limited_it() {
         r["server_cpu"]
     );
 }
+
+#[test]
+fn a_report_directory_holds_the_summary_table_csv_hgrm_and_json() {
+    let dir = scratch("reportdir").join("out");
+    let out = util::nines(&[
+        "bench",
+        "-d",
+        "300ms",
+        "-w",
+        "0s",
+        "-q",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| latency µs |") && md.contains("limited by"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "a header and one run: {csv}");
+    assert!(std::fs::read_to_string(dir.join("latency.hgrm"))
+        .unwrap()
+        .contains("Percentile"));
+    // `nines report R.json --out DIR` writes the same directory from a saved result.
+    let again = dir.with_file_name("again");
+    let out = util::nines(&[
+        "report",
+        dir.join("result.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(again.join("results.csv")).unwrap(),
+        csv
+    );
+}

@@ -80,6 +80,10 @@ pub struct OutputArgs {
     /// Write an HdrHistogram interval log (one histogram per second) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
+    /// Write a report directory: summary.md (a table to paste in a pull request), results.csv,
+    /// latency.hgrm and result.json (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -113,6 +117,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write the report directory (summary.md, results.csv, latency.hgrm, result.json) to DIR
+    /// instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -207,15 +207,28 @@ fn report_cmd(a: &ReportArgs) -> ExitCode {
         exit_with(&[UsageError::new("--format", why)]);
     }
     if let [one] = a.results.as_slice() {
-        if let Some(code) = sweep::report_sweep(one, a.format) {
+        if let Some(code) = sweep::report_sweep(one, a.format, a.out.as_deref()) {
             return code;
         }
     }
     match load_all(&a.results) {
-        Ok(reports) => {
-            print!("{}", render_many(&reports, a.format));
-            ExitCode::SUCCESS
-        }
+        Ok(reports) => match (&a.out, reports.as_slice()) {
+            (Some(dir), [one]) => {
+                if output::report_dir(one, dir) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            (Some(_), _) => {
+                let why = "takes one result; merge several first with `nines merge`";
+                exit_with(&[UsageError::new("--out", why)])
+            }
+            (None, _) => {
+                print!("{}", render_many(&reports, a.format));
+                ExitCode::SUCCESS
+            }
+        },
         Err(code) => code,
     }
 }

@@ -26,7 +26,10 @@ pub fn emit(report: &Report, out: &OutputArgs, stdout_taken: bool) -> bool {
         (out.hdr_out.as_deref(), Format::Hgrm),
         (out.hlog.as_deref(), Format::Hlog),
     ];
-    let mut ok = true;
+    let mut ok = out
+        .report
+        .as_deref()
+        .is_none_or(|dir| report_dir(report, dir));
     for (path, format) in files {
         let Some(path) = path else { continue };
         if let Err(e) = write_atomic(path, render(report, format).as_bytes()) {
@@ -39,4 +42,28 @@ pub fn emit(report: &Report, out: &OutputArgs, stdout_taken: bool) -> bool {
 
 fn is_stdout(p: &Path) -> bool {
     p.as_os_str() == "-"
+}
+
+/// Writes the report directory for `report` into `dir` (created if missing): summary.md,
+/// results.csv, latency.hgrm and result.json, each atomically; false if one could not be.
+pub fn report_dir(report: &Report, dir: &Path) -> bool {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("nines: error: cannot create {}: {e}", dir.display());
+        return false;
+    }
+    let files = [
+        ("summary.md", Format::Markdown),
+        ("results.csv", Format::Csv),
+        ("latency.hgrm", Format::Hgrm),
+        ("result.json", Format::Json),
+    ];
+    let mut ok = true;
+    for (name, format) in files {
+        let path = dir.join(name);
+        if let Err(e) = write_atomic(&path, render(report, format).as_bytes()) {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            ok = false;
+        }
+    }
+    ok
 }

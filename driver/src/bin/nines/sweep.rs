@@ -83,6 +83,9 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
             ok = false;
         }
     }
+    if let Some(dir) = a.bench.output.report.as_deref() {
+        ok &= sweep_dir(&sweep, dir);
+    }
     // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
     // looks for, not a failure of the sweep.
     if ok && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
@@ -92,10 +95,46 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
     }
 }
 
-/// `nines report SWEEP.json`: the sweep in `format`, if the file is a sweep.
-pub fn report_sweep(path: &std::path::Path, format: Format) -> Option<ExitCode> {
+/// A sweep's report directory: summary.md, results.csv (a row per step), result.json.
+fn sweep_dir(s: &sweep::Sweep, dir: &std::path::Path) -> bool {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("nines: error: cannot create {}: {e}", dir.display());
+        return false;
+    }
+    let mut ok = true;
+    for (name, format) in [
+        ("summary.md", Format::Markdown),
+        ("results.csv", Format::Csv),
+        ("result.json", Format::Json),
+    ] {
+        let text = sweep::render(s, format).expect("sweep formats render");
+        if let Err(e) = write_atomic(&dir.join(name), text.as_bytes()) {
+            eprintln!(
+                "nines: error: cannot write {}: {e}",
+                dir.join(name).display()
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// `nines report SWEEP.json`: the sweep in `format` (or its report directory in `out`), if the
+/// file is a sweep.
+pub fn report_sweep(
+    path: &std::path::Path,
+    format: Format,
+    out: Option<&std::path::Path>,
+) -> Option<ExitCode> {
     let bytes = std::fs::read(path).ok()?;
     Some(match sweep::parse(&bytes)? {
+        Ok(s) if out.is_some() => {
+            if sweep_dir(&s, out.expect("checked")) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Ok(s) => match sweep::render(&s, format) {
             Ok(text) => {
                 print!("{text}");

@@ -52,7 +52,23 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "- **warning** ({}): {}", w.finding.kind(), w.message);
     }
-    if !r.warnings.is_empty() {
+    for l in &r.diagnosis {
+        let _ = writeln!(s, "- **limited by**: {}", l.evidence);
+    }
+    if let Some(gate) = &r.slo {
+        for c in &gate.clauses {
+            let verdict = if c.pass { "PASS" } else { "FAIL" };
+            let measured = c
+                .measured
+                .map_or("nothing measured".to_string(), |m| format!("{m:.3}"));
+            let _ = writeln!(
+                s,
+                "- **SLO {verdict}** `{}` (measured {measured})",
+                c.clause.text
+            );
+        }
+    }
+    if !r.warnings.is_empty() || !r.diagnosis.is_empty() || r.slo.is_some() {
         s.push('\n');
     }
     let _ = writeln!(s, "{}", provenance(r));
