@@ -110,8 +110,11 @@ fn n(v: &Value) -> u64 {
 #[test]
 fn two_thousand_connections_hold_and_every_message_is_echoed() {
     let (srv, addr) = server(&["--workers", "1"], "");
+    let report_dir = scratch("storm").join("report");
     let args: Vec<String> = [
         &addr.to_string(),
+        "--report",
+        report_dir.to_str().unwrap(),
         "-c",
         "2000",
         "--connect-rate",
@@ -151,6 +154,11 @@ fn two_thousand_connections_hold_and_every_message_is_echoed() {
         "the server was found by its port: {st}"
     );
     assert!(st["crashes"].as_array().unwrap().is_empty());
+    let svg = std::fs::read_to_string(report_dir.join("storm.svg")).unwrap();
+    assert!(
+        svg.contains("connections open") && svg.contains("echo p99 (µs)"),
+        "storm plot"
+    );
     let stopped = stop_srv(srv);
     assert_eq!(
         counter(&stopped, "connections_accepted"),

@@ -91,6 +91,27 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
     );
     let csv = nines(&["report", json.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 7);
+    let dir = scratch("sweep").join("report");
+    let out = nines(&[
+        "report",
+        json.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let svg = std::fs::read_to_string(dir.join("throughput-latency.svg")).unwrap();
+    assert!(
+        svg.trim_end().ends_with("</svg>")
+            && svg.contains("knee")
+            && svg.contains("throughput (req/s)")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("results.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        7
+    );
 }
 
 #[test]

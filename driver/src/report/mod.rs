@@ -16,6 +16,7 @@ pub mod diagnosis;
 mod files;
 pub mod histogram;
 mod merge;
+pub mod plot;
 pub mod render;
 pub mod storm;
 mod summary;

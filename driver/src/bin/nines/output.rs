@@ -45,7 +45,8 @@ fn is_stdout(p: &Path) -> bool {
 }
 
 /// Writes the report directory for `report` into `dir` (created if missing): summary.md,
-/// results.csv, latency.hgrm and result.json, each atomically; false if one could not be.
+/// results.csv, latency.hgrm, result.json and the SVG plots (latency spectrum, timeline, and a
+/// storm's connections), each atomically; false if one could not be written.
 pub fn report_dir(report: &Report, dir: &Path) -> bool {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("nines: error: cannot create {}: {e}", dir.display());
@@ -63,6 +64,34 @@ pub fn report_dir(report: &Report, dir: &Path) -> bool {
         if let Err(e) = write_atomic(&path, render(report, format).as_bytes()) {
             eprintln!("nines: error: cannot write {}: {e}", path.display());
             ok = false;
+        }
+    }
+    use nines_driver::report::plot;
+    let mut plots = vec![
+        ("latency-spectrum.svg", plot::spectrum(report)),
+        ("timeline.svg", plot::timeline(report)),
+    ];
+    if report.storm.is_some() {
+        plots.push(("storm.svg", plot::storm(report)));
+    }
+    ok & write_plots(dir, plots)
+}
+
+/// Writes each plot that could be drawn; one that could not is said and skipped.
+pub fn write_plots(dir: &Path, plots: Vec<(&str, Result<String, String>)>) -> bool {
+    let mut ok = true;
+    for (name, svg) in plots {
+        match svg {
+            Ok(svg) => {
+                if let Err(e) = write_atomic(&dir.join(name), svg.as_bytes()) {
+                    eprintln!(
+                        "nines: error: cannot write {}: {e}",
+                        dir.join(name).display()
+                    );
+                    ok = false;
+                }
+            }
+            Err(why) => eprintln!("nines: {name} not drawn: {why}"),
         }
     }
     ok

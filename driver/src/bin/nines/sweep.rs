@@ -116,7 +116,8 @@ fn sweep_dir(s: &sweep::Sweep, dir: &std::path::Path) -> bool {
             ok = false;
         }
     }
-    ok
+    let curve = nines_driver::report::plot::sweep_curve(s);
+    ok & crate::output::write_plots(dir, vec![("throughput-latency.svg", curve)])
 }
 
 /// `nines report SWEEP.json`: the sweep in `format` (or its report directory in `out`), if the

@@ -1,0 +1,391 @@
+//! Plots of the one Report (and of a sweep), as SVG with plotters' SVG backend: the latency
+//! percentile spectrum (log axis of 1/(1−q), labelled 90%, 99%, 99.9% … as HdrHistogram's
+//! plotter draws it; corrected and uncorrected together), a per-second timeline of throughput
+//! and p99, a sweep's throughput–latency curve with the knee marked, and a storm's connections
+//! and echo p99 over time.
+
+use plotters::prelude::*;
+
+use super::Report;
+
+/// Plot size, pixels.
+const SIZE: (u32, u32) = (900, 540);
+/// Deepest percentile drawn on the spectrum: 99.9999%.
+const MAX_NINES: f64 = 6.0;
+
+type Res = Result<String, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("plot: {e}")
+}
+
+/// `x = −log10(1 − q)` back to a percentile label: 0 → 0%, 1 → 90%, 2 → 99%, 3 → 99.9% ...
+fn nines_label(x: &f64) -> String {
+    let q = 1.0 - 10f64.powf(-x);
+    if *x < 0.5 {
+        "0%".into()
+    } else {
+        let digits = (x.round() as usize).saturating_sub(2);
+        format!("{:.*}%", digits, q * 100.0)
+    }
+}
+
+/// An axis value as a whole number with thousands separators.
+fn count_label(v: &f64) -> String {
+    if *v < 10.0 && v.fract() != 0.0 {
+        format!("{v:.1}")
+    } else {
+        nines_common::units::thousands(v.round().max(0.0) as u64)
+    }
+}
+
+/// (−log10(1 − q), latency µs) from p0 to as many nines as the replies support.
+fn spectrum_points(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
+    let top = (h.len() as f64).log10().min(MAX_NINES);
+    (0..=(top * 20.0) as usize)
+        .map(|i| {
+            let x = i as f64 / 20.0;
+            let q = 1.0 - 10f64.powf(-x);
+            (x, h.value_at_quantile(q) as f64 / 1000.0)
+        })
+        .collect()
+}
+
+/// The latency percentile spectrum, corrected and (when present) uncorrected.
+pub fn spectrum(r: &Report) -> Res {
+    let series: Vec<(&str, &hdrhistogram::Histogram<u64>, RGBColor)> = [
+        Some((
+            "corrected (from intended send time)",
+            &r.histograms.corrected.0,
+            RED,
+        )),
+        r.histograms
+            .uncorrected
+            .as_ref()
+            .map(|h| ("uncorrected (from actual send time)", &h.0, BLUE)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|(_, h, _)| !h.is_empty())
+    .collect();
+    if series.is_empty() {
+        return Err("plot: no replies were measured, so there is no spectrum".into());
+    }
+    let all: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, h, _)| spectrum_points(h)).collect();
+    let x_max = all
+        .iter()
+        .flat_map(|p| p.iter().map(|v| v.0))
+        .fold(1.0, f64::max);
+    let y_max = all
+        .iter()
+        .flat_map(|p| p.iter().map(|v| v.1))
+        .fold(1.0, f64::max)
+        * 1.05;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Latency by percentile — {}", r.target),
+                ("sans-serif", 22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile (log scale of 1/(1-p))")
+            .y_desc("latency (µs)")
+            .y_label_formatter(&count_label)
+            .x_labels(x_max.ceil() as usize + 1)
+            .x_label_formatter(&nines_label)
+            .draw()
+            .map_err(err)?;
+        for ((name, _, color), pts) in series.iter().zip(all) {
+            let c = *color;
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Throughput and p99 per second over the run (two y axes).
+pub fn timeline(r: &Report) -> Res {
+    let pts: Vec<(f64, f64, Option<f64>)> = r
+        .intervals
+        .iter()
+        .filter(|iv| iv.duration_s > 0.0)
+        .map(|iv| {
+            (
+                iv.start_s + iv.duration_s / 2.0,
+                iv.requests as f64 / iv.duration_s,
+                iv.latency_us.map(|l| l.p99),
+            )
+        })
+        .collect();
+    if pts.is_empty() {
+        return Err("plot: no whole second was measured, so there is no timeline".into());
+    }
+    let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+    let rps_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
+    let p99_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Throughput and p99 per second — {}", r.target),
+                ("sans-serif", 22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .right_y_label_area_size(80)
+            .build_cartesian_2d(0f64..x_max, 0f64..rps_max)
+            .map_err(err)?
+            .set_secondary_coord(0f64..x_max, 0f64..p99_max);
+        chart
+            .configure_mesh()
+            .x_desc("seconds into the measurement")
+            .y_desc("throughput (req/s)")
+            .y_label_formatter(&count_label)
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("p99 latency (µs)")
+            .y_label_formatter(&count_label)
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("throughput (left axis)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                pts.iter().filter_map(|p| p.2.map(|v| (p.0, v))),
+                RED.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("p99 (right axis)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Each step that measured replies: (throughput, p99 µs, open loop, the knee).
+fn sweep_points(s: &crate::sweep::Sweep) -> Vec<(f64, f64, bool, bool)> {
+    s.steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, st)| {
+            let l = st.report.latency_us?;
+            let knee = s.knee.step == Some(i);
+            Some((
+                st.report.throughput_rps,
+                l.p99.max(0.1),
+                st.rate.is_some(),
+                knee,
+            ))
+        })
+        .collect()
+}
+
+/// A sweep's throughput against p99 (log axis): the closed-loop steps and the open-loop steps
+/// as two curves, a point per step, the knee circled.
+pub fn sweep_curve(s: &crate::sweep::Sweep) -> Res {
+    let pts = sweep_points(s);
+    if pts.is_empty() {
+        return Err("plot: no step measured replies".into());
+    }
+    let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
+    let y_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 3.0;
+    let y_min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min) / 2.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Throughput vs p99 — sweep of {}", s.target),
+                ("sans-serif", 22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("throughput (req/s)")
+            .x_label_formatter(&count_label)
+            .y_desc("p99 latency (µs, log scale)")
+            .y_label_formatter(&count_label)
+            .draw()
+            .map_err(err)?;
+        for (open, name, color) in [
+            (false, "closed-loop steps (by connections)", BLUE),
+            (true, "open-loop steps (by rate)", RGBColor(0, 140, 0)),
+        ] {
+            let mut line: Vec<(f64, f64)> = pts
+                .iter()
+                .filter(|p| p.2 == open)
+                .map(|p| (p.0, p.1))
+                .collect();
+            if line.is_empty() {
+                continue;
+            }
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| p.3)
+                    .map(|p| Circle::new((p.0, p.1), 10, RED.stroke_width(3))),
+            )
+            .map_err(err)?
+            .label("knee")
+            .legend(|(x, y)| Circle::new((x + 10, y), 5, RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// A storm's connections open and echo p99 per second (two y axes).
+pub fn storm(r: &Report) -> Res {
+    let mut open = 0u64;
+    let pts: Vec<(f64, f64, Option<f64>)> = r
+        .intervals
+        .iter()
+        .map(|iv| {
+            open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
+            (
+                iv.start_s + iv.duration_s / 2.0,
+                open as f64,
+                iv.latency_us.map(|l| l.p99),
+            )
+        })
+        .collect();
+    if pts.is_empty() {
+        return Err("plot: the storm recorded no seconds".into());
+    }
+    let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+    let c_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
+    let p_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("Connections and echo p99 — storm of {}", r.target),
+                ("sans-serif", 22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .right_y_label_area_size(80)
+            .build_cartesian_2d(0f64..x_max, 0f64..c_max)
+            .map_err(err)?
+            .set_secondary_coord(0f64..x_max, 0f64..p_max);
+        chart
+            .configure_mesh()
+            .x_desc("seconds into the storm")
+            .y_desc("connections open")
+            .y_label_formatter(&count_label)
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("echo p99 (µs)")
+            .y_label_formatter(&count_label)
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                pts.iter().map(|p| (p.0, p.1)),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("connections open (left axis)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                pts.iter().filter_map(|p| p.2.map(|v| (p.0, v))),
+                RED.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label("echo p99 (right axis)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nines_labels() {
+        assert_eq!(nines_label(&0.0), "0%");
+        assert_eq!(nines_label(&1.0), "90%");
+        assert_eq!(nines_label(&2.0), "99%");
+        assert_eq!(nines_label(&3.0), "99.9%");
+        assert_eq!(nines_label(&5.0), "99.999%");
+    }
+}
