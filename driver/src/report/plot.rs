@@ -143,35 +143,50 @@ pub fn timeline(r: &Report) -> Res {
     if pts.is_empty() {
         return Err("plot: no whole second was measured, so there is no timeline".into());
     }
+    two_axes(
+        &format!("Throughput and p99 per second — {}", r.target),
+        "seconds into the measurement",
+        ("throughput (req/s)", "throughput (left axis)"),
+        ("p99 latency (µs)", "p99 (right axis)"),
+        &pts,
+    )
+}
+
+/// A per-second plot with a left series (blue) and a right series (red, where measured).
+fn two_axes(
+    title: &str,
+    x_desc: &str,
+    (left_desc, left_label): (&str, &str),
+    (right_desc, right_label): (&str, &str),
+    pts: &[(f64, f64, Option<f64>)],
+) -> Res {
     let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    let rps_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
-    let p99_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
+    // Headroom above the lines for the legend.
+    let l_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
+    let r_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Throughput and p99 per second — {}", r.target),
-                ("sans-serif", 22),
-            )
+            .caption(title, ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(80)
             .right_y_label_area_size(80)
-            .build_cartesian_2d(0f64..x_max, 0f64..rps_max)
+            .build_cartesian_2d(0f64..x_max, 0f64..l_max)
             .map_err(err)?
-            .set_secondary_coord(0f64..x_max, 0f64..p99_max);
+            .set_secondary_coord(0f64..x_max, 0f64..r_max);
         chart
             .configure_mesh()
-            .x_desc("seconds into the measurement")
-            .y_desc("throughput (req/s)")
+            .x_desc(x_desc)
+            .y_desc(left_desc)
             .y_label_formatter(&count_label)
             .draw()
             .map_err(err)?;
         chart
             .configure_secondary_axes()
-            .y_desc("p99 latency (µs)")
+            .y_desc(right_desc)
             .y_label_formatter(&count_label)
             .draw()
             .map_err(err)?;
@@ -181,7 +196,7 @@ pub fn timeline(r: &Report) -> Res {
                 BLUE.stroke_width(2),
             ))
             .map_err(err)?
-            .label("throughput (left axis)")
+            .label(left_label)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         chart
             .draw_secondary_series(LineSeries::new(
@@ -189,7 +204,7 @@ pub fn timeline(r: &Report) -> Res {
                 RED.stroke_width(2),
             ))
             .map_err(err)?
-            .label("p99 (right axis)")
+            .label(right_label)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
         chart
             .configure_series_labels()
@@ -316,64 +331,13 @@ pub fn storm(r: &Report) -> Res {
     if pts.is_empty() {
         return Err("plot: the storm recorded no seconds".into());
     }
-    let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    let c_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
-    let p_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Connections and echo p99 — storm of {}", r.target),
-                ("sans-serif", 22),
-            )
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .right_y_label_area_size(80)
-            .build_cartesian_2d(0f64..x_max, 0f64..c_max)
-            .map_err(err)?
-            .set_secondary_coord(0f64..x_max, 0f64..p_max);
-        chart
-            .configure_mesh()
-            .x_desc("seconds into the storm")
-            .y_desc("connections open")
-            .y_label_formatter(&count_label)
-            .draw()
-            .map_err(err)?;
-        chart
-            .configure_secondary_axes()
-            .y_desc("echo p99 (µs)")
-            .y_label_formatter(&count_label)
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|p| (p.0, p.1)),
-                BLUE.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label("connections open (left axis)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        chart
-            .draw_secondary_series(LineSeries::new(
-                pts.iter().filter_map(|p| p.2.map(|v| (p.0, v))),
-                RED.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label("echo p99 (right axis)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    two_axes(
+        &format!("Connections and echo p99 — storm of {}", r.target),
+        "seconds into the storm",
+        ("connections open", "connections open (left axis)"),
+        ("echo p99 (µs)", "echo p99 (right axis)"),
+        &pts,
+    )
 }
 
 #[cfg(test)]
