@@ -94,15 +94,13 @@ impl Observer for Progress {
                 phase,
                 elapsed_s,
                 errors,
-            } => {
-                match &self.bar {
-                    Some(bar) => {
-                        bar.set_position(elapsed_s.round() as u64);
-                        bar.set_message(format!("{phase}  errors {errors}"));
-                    }
-                    None => eprintln!("[{elapsed_s:>6.1}s / {total}] {phase}  errors {errors}"),
+            } => match &self.bar {
+                Some(bar) => {
+                    bar.set_position(elapsed_s.round() as u64);
+                    bar.set_message(format!("{phase}  errors {errors}"));
                 }
-            }
+                None => eprintln!("[{elapsed_s:>6.1}s / {total}] {phase}  errors {errors}"),
+            },
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use nines_common::usage::exit_with;
+use nines_common::usage::{exit_with, UsageError};
 use nines_driver::report::{write_atomic, Format};
 use nines_driver::run::{Hooks, RunError};
 use nines_driver::sweep::{self, run_sweep, step_line, table_header};
@@ -17,25 +17,38 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => exit_with(&[e]),
     };
+    refuse_per_run_flags(a);
     let usage = cfg.validate();
     if !usage.is_empty() {
         exit_with(&usage);
     }
     let live = !a.bench.quiet && (a.bench.progress || std::io::stderr().is_terminal());
     let mut progress = crate::progress::Progress::new(&cfg.base, live);
+    let mut stream = match a
+        .bench
+        .stats_stream
+        .as_deref()
+        .map(|p| crate::stream::Stream::open(p, &mut progress))
+    {
+        Some(Ok(st)) => Some(st),
+        Some(Err(e)) => return crate::fail(&format!("cannot open the stats stream: {e}")),
+        None => None,
+    };
+    let observer: &mut dyn nines_driver::observer::Observer = match stream.as_mut() {
+        Some(st) => st,
+        None => &mut progress,
+    };
     let mut hooks = Hooks {
         interrupt: Some(crate::interrupt_on_signals()),
-        observer: Some(&mut progress),
+        observer: Some(observer),
     };
-    // The table goes to stdout as steps finish (stderr when the JSON takes stdout).
-    let json_to_stdout = a
-        .bench
-        .output
-        .json
-        .as_deref()
-        .is_some_and(|p| p.as_os_str() == "-");
+    // The table goes to stdout as steps finish (stderr when stdout carries the JSON or the
+    // stats stream).
+    let is_stdout = |p: &std::path::Path| p.as_os_str() == "-";
+    let json_to_stdout = a.bench.output.json.as_deref().is_some_and(is_stdout);
+    let table_to_stderr = json_to_stdout || a.bench.stats_stream.as_deref().is_some_and(is_stdout);
     let say = |line: &str| {
-        if json_to_stdout {
+        if table_to_stderr {
             eprintln!("{line}");
         } else {
             println!("{line}");
@@ -60,15 +73,58 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
         .skip(2 + sweep.steps.len())
         .map(|l| format!("{l}\n"))
         .collect();
-    if json_to_stdout {
+    if table_to_stderr {
         eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
+    if json_to_stdout {
         print!(
             "{}",
             sweep::render(&sweep, Format::Json).expect("json renders")
         );
-    } else {
-        print!("{summary}");
     }
+    let ok = write_files(&sweep, a);
+    // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
+    // looks for, not a failure of the sweep.
+    if ok && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Flags a single run reads and a sweep cannot honour: refused, not ignored.
+fn refuse_per_run_flags(a: &SweepArgs) {
+    let not_here = [
+        (
+            a.bench.slo.is_some(),
+            "--slo",
+            "gates one bench run; a sweep's knee takes --slo-p99",
+        ),
+        (
+            a.bench.output.hdr_out.is_some(),
+            "--hdr-out",
+            "is per run; a sweep saves every step's histograms with --json",
+        ),
+        (
+            a.bench.output.hlog.is_some(),
+            "--hlog",
+            "is per run; a sweep saves every step's histograms with --json",
+        ),
+    ];
+    let refused: Vec<UsageError> = not_here
+        .iter()
+        .filter(|(given, _, _)| *given)
+        .map(|(_, flag, why)| UsageError::new(flag, *why))
+        .collect();
+    if !refused.is_empty() {
+        exit_with(&refused);
+    }
+}
+
+/// The sweep's JSON file and report directory, as asked; false if one could not be written.
+fn write_files(sweep: &sweep::Sweep, a: &SweepArgs) -> bool {
     let mut ok = true;
     if let Some(path) = a
         .bench
@@ -77,22 +133,16 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
         .as_deref()
         .filter(|p| p.as_os_str() != "-")
     {
-        let json = sweep::render(&sweep, Format::Json).expect("json renders");
+        let json = sweep::render(sweep, Format::Json).expect("json renders");
         if let Err(e) = write_atomic(path, json.as_bytes()) {
             eprintln!("nines: error: cannot write {}: {e}", path.display());
             ok = false;
         }
     }
     if let Some(dir) = a.bench.output.report.as_deref() {
-        ok &= sweep_dir(&sweep, dir);
+        ok &= sweep_dir(sweep, dir);
     }
-    // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
-    // looks for, not a failure of the sweep.
-    if ok && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ok
 }
 
 /// A sweep's report directory: summary.md, results.csv (a row per step), result.json.
