@@ -310,7 +310,14 @@ fn a_websocket_storm_counts_the_handshake_in_its_connect_time() {
     .iter()
     .map(ToString::to_string)
     .collect();
+    let mut args = args;
+    args.extend([
+        "--slo".to_string(),
+        "'errors<=0,p99<=60s'".to_string(),
+        "--allow-invalid".to_string(),
+    ]);
     let (code, r) = storm("ws", &args, "");
+    assert_eq!(r["slo"]["pass"], true, "{}", r["slo"]);
     let st = &r["storm"];
     assert_eq!(code, 0, "{r}");
     assert_eq!(n(&st["connected"]), 300, "{st}");

@@ -72,6 +72,13 @@ pub struct StormArgs {
     /// machines or processes start together.
     #[arg(long, value_parser = nines_driver::config::parse_start_at)]
     pub start_at: Option<f64>,
+    /// A gate checked at the end, as for bench (p99<=2ms,errors<=0%,...): echo latency,
+    /// errors and message rate; exit 3 when a clause fails.
+    #[arg(long, value_name = "EXPR", value_parser = |s: &str| nines_driver::slo::parse(s).map(crate::args::SloExpr))]
+    pub slo: Option<crate::args::SloExpr>,
+    /// Judge the SLO even when the run's own checks say the driver shaped the figures.
+    #[arg(long, requires = "slo")]
+    pub allow_invalid: bool,
     /// No progress lines.
     #[arg(short, long)]
     pub quiet: bool,
@@ -154,6 +161,10 @@ pub fn storm_cmd(a: &StormArgs) -> ExitCode {
             Err(e) => return crate::fail(&e),
         }
     };
+    let mut report = report;
+    if let Some(slo) = &a.slo {
+        report.slo = Some(nines_driver::slo::check(&slo.0, &report, a.allow_invalid));
+    }
     let written = crate::output::emit(&report, &a.output, false);
     crate::finish(&report, written)
 }
