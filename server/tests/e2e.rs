@@ -285,7 +285,7 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     assert!((sum - 100.0).abs() < 0.01, "sum {sum}");
     // 200 µs of CPU per request dwarfs a syscall or two.
     assert_eq!(p.bottleneck, "process", "{p:?}");
-    assert!(p.process_pct > 80.0);
+    assert!(p.process_pct > 80.0, "{p:?}");
     assert_eq!(p.server_requests, 2_000);
     assert!(
         p.profiled_ns > 2_000 * 200_000,
