@@ -79,6 +79,27 @@ impl Meter {
     }
 }
 
+/// A nines-server's CPU from two Stats replies `wall_s` apart, when /proc cannot see it (it
+/// runs on another machine): its workers' awake time (`phase_busy_ns`) over the wall time. The
+/// Stats op sums over workers, so the "busiest thread" is the workers' average; none when the
+/// server reports no workers (the thread-per-connection model).
+pub fn from_stats(
+    before: &[(String, u64)],
+    after: &[(String, u64)],
+    wall_s: f64,
+) -> Option<ServerCpu> {
+    let get = |v: &[(String, u64)], k: &str| v.iter().find(|(n, _)| n == k).map(|(_, x)| *x);
+    let workers = get(after, "workers").filter(|&w| w > 0)?;
+    let busy = get(after, "phase_busy_ns")?.saturating_sub(get(before, "phase_busy_ns")?);
+    let total_pct = 100.0 * busy as f64 / 1e9 / wall_s.max(1e-9);
+    Some(ServerCpu {
+        pids: Vec::new(),
+        total_pct,
+        busiest_thread_pct: total_pct / workers as f64,
+        busiest_thread: format!("the average of {workers} nines-server workers (Stats op)"),
+    })
+}
+
 fn ticks(pids: &[u32], embedded: bool) -> Ticks {
     let mut out = Ticks::new();
     for &pid in pids {
@@ -124,6 +145,22 @@ fn clock_ticks_per_second() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_servers_cpu_comes_from_its_stats() {
+        let v = |busy: u64, workers: u64| {
+            vec![
+                ("phase_busy_ns".to_string(), busy),
+                ("workers".to_string(), workers),
+            ]
+        };
+        let c = from_stats(&v(0, 2), &v(3_000_000_000, 2), 2.0).unwrap();
+        assert_eq!((c.total_pct, c.busiest_thread_pct), (150.0, 75.0));
+        assert!(
+            from_stats(&v(0, 0), &v(1, 0), 1.0).is_none(),
+            "no workers, no figure"
+        );
+    }
 
     #[test]
     fn a_busy_thread_of_this_process_is_measured() {

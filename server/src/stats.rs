@@ -63,6 +63,8 @@ macro_rules! counters {
 }
 
 counters! {
+    /// Event-loop worker threads running (pooled model; each adds one when it starts).
+    workers => "workers",
     /// Connections accepted (acceptors).
     accepted => "connections_accepted",
     /// Connections closed, for any reason (workers).

@@ -74,6 +74,7 @@ struct State {
 
 impl Worker {
     pub fn run(mut self) {
+        bump(&self.counters.workers, 1);
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut st = State::default();
         if let Some(l) = self.listener.as_mut() {

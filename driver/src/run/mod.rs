@@ -85,6 +85,12 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let (target, server) = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
     let server_cpu = crate::servercpu::Meter::start(target, server.is_some());
+    // A nines-server /proc cannot see (another machine) reports its workers' time itself.
+    let stats_before = (server_cpu.is_none()
+        && cfg.request.protocol == nines_common::Protocol::Nines)
+        .then(|| crate::profile::fetch_stats(target, cfg.connect_timeout).ok())
+        .flatten()
+        .map(|s| (s, std::time::Instant::now()));
     let threads = cfg.threads_used();
     let control = Arc::new(Control::new(threads, cfg.max_errors));
     let clock = RunClock::start();
@@ -102,7 +108,11 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         })
         .collect();
     // Before the embedded server stops, while its threads are still in /proc.
-    let server_cpu = server_cpu.map(crate::servercpu::Meter::finish);
+    let server_cpu = server_cpu.map(crate::servercpu::Meter::finish).or_else(|| {
+        let (before, at) = stats_before?;
+        let after = crate::profile::fetch_stats(target, cfg.connect_timeout).ok()?;
+        crate::servercpu::from_stats(&before, &after, at.elapsed().as_secs_f64())
+    });
     let server = server.map(|s| {
         let counters = s.shutdown();
         counters
