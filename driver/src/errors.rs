@@ -95,6 +95,15 @@ impl ErrorCounts {
         }
     }
 
+    /// The kinds that occurred in words: `timeout 3, unsent 1,200`.
+    pub fn describe(&self) -> String {
+        let kinds: Vec<String> = self
+            .nonzero()
+            .map(|(k, n)| format!("{k} {}", nines_common::units::thousands(n)))
+            .collect();
+        kinds.join(", ")
+    }
+
     /// The kinds that occurred, with their counts, in report order.
     pub fn nonzero(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
         ErrorKind::ALL

@@ -282,13 +282,7 @@ pub fn run_thread(
     };
     out.connect = Duration::from_nanos(clock.now_ns().saturating_sub(started));
     // Everyone connected (or gave up): the first thread through fixes the timeline for all.
-    let go = control.all_connected() && wait_for_start(cfg.start_at_unix_s, control);
-    let timeline = go.then(|| control.fix_timeline(|| timeline_from(clock.now_ns(), cfg)));
-    let mut shipper = Shipper::new(
-        plan.index,
-        tx,
-        timeline.map_or(u64::MAX, |t| t.measure_start_ns),
-    );
+    let (timeline, mut shipper) = start_together(plan, cfg, control, clock, tx);
     if let Some((poll, c)) = connected.as_mut() {
         out.connections_opened = c.opened;
         out.connect_failures = std::mem::take(&mut c.failures);
@@ -308,6 +302,32 @@ pub fn run_thread(
             out.in_flight_at_stop = times.in_flight_at_stop;
         }
     }
+    settle(&mut out, &mut books, &mut shipper, clock);
+    out
+}
+
+/// Waits for every thread (and `--start-at`); the first through fixes the timeline for all.
+/// Returns it (none if the run was stopped first) and this thread's interval shipper.
+fn start_together(
+    plan: &ThreadPlan,
+    cfg: &BenchConfig,
+    control: &Control,
+    clock: RunClock,
+    tx: Option<Sender<ThreadMsg>>,
+) -> (Option<Timeline>, Shipper) {
+    let go = control.all_connected() && wait_for_start(cfg.start_at_unix_s, control);
+    let timeline = go.then(|| control.fix_timeline(|| timeline_from(clock.now_ns(), cfg)));
+    let shipper = Shipper::new(
+        plan.index,
+        tx,
+        timeline.map_or(u64::MAX, |t| t.measure_start_ns),
+    );
+    (timeline, shipper)
+}
+
+/// Ships the last interval and moves the books into the thread's outcome (the same for bench
+/// and storm threads, so neither loses a count the other keeps).
+fn settle(out: &mut ThreadOutcome, books: &mut Books<'_>, shipper: &mut Shipper, clock: RunClock) {
     out.stopped_ns = clock.now_ns();
     shipper.finish(out.stopped_ns, &mut || books.take_interval());
     out.errors = books.tally.counts;
@@ -326,8 +346,7 @@ pub fn run_thread(
         .map(|(k, n)| ((*k).to_string(), *n))
         .collect();
     out.last_completion_ns = books.last_completion_ns;
-    out.recorder = books.recorder;
-    out
+    out.recorder = std::mem::take(&mut books.recorder);
 }
 
 /// A storm thread: no connect phase (connecting is what a storm measures), then the storm loop.
@@ -342,13 +361,7 @@ fn storm_thread(
     let mut out = ThreadOutcome::default();
     let mut books = Books::new(control);
     let mut events = Events::with_capacity(4096);
-    let go = control.all_connected() && wait_for_start(cfg.start_at_unix_s, control);
-    let timeline = go.then(|| control.fix_timeline(|| timeline_from(clock.now_ns(), cfg)));
-    let mut shipper = Shipper::new(
-        plan.index,
-        tx,
-        timeline.map_or(u64::MAX, |t| t.measure_start_ns),
-    );
+    let (timeline, mut shipper) = start_together(plan, cfg, control, clock, tx);
     match (timeline, Poll::new()) {
         (Some(t), Ok(mut poll)) => {
             let storm =
@@ -365,13 +378,7 @@ fn storm_thread(
         }
         (None, _) => {}
     }
-    out.stopped_ns = clock.now_ns();
-    shipper.finish(out.stopped_ns, &mut || books.take_interval());
-    out.errors = books.tally.counts;
-    out.connections_lost = books.lost;
-    out.sent = books.sent;
-    out.last_completion_ns = books.last_completion_ns;
-    out.recorder = books.recorder;
+    settle(&mut out, &mut books, &mut shipper, clock);
     out
 }
 

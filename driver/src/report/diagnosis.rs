@@ -67,15 +67,11 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
     }
     kernel_limits(r, &mut out);
     if r.errors > 0 {
-        let kinds: Vec<String> = r
-            .errors_by_kind
-            .nonzero()
-            .map(|(k, n)| format!("{k} {}", thousands(n)))
-            .collect();
+        let kinds = r.errors_by_kind.describe();
         say(
             &mut out,
             LimitKind::Errors,
-            format!("{} errors ({})", thousands(r.errors), kinds.join(", ")),
+            format!("{} errors ({kinds})", thousands(r.errors)),
         );
     }
     if !out.is_empty() {

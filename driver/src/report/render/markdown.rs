@@ -42,12 +42,8 @@ pub fn render(r: &Report) -> String {
     ];
     latency_table(&mut s, &rows);
     if r.errors > 0 {
-        let kinds: Vec<String> = r
-            .errors_by_kind
-            .nonzero()
-            .map(|(k, n)| format!("{k} {}", thousands(n)))
-            .collect();
-        let _ = writeln!(s, "Errors: {}\n", kinds.join(", "));
+        let kinds = r.errors_by_kind.describe();
+        let _ = writeln!(s, "Errors: {kinds}\n");
     }
     for w in &r.warnings {
         let _ = writeln!(s, "- **warning** ({}): {}", w.finding.kind(), w.message);

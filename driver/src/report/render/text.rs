@@ -206,16 +206,11 @@ fn errors(s: &mut String, r: &Report) {
         let _ = writeln!(s, "  errors      0");
         return;
     }
-    let kinds: Vec<String> = r
-        .errors_by_kind
-        .nonzero()
-        .map(|(k, v)| format!("{k} {}", thousands(v)))
-        .collect();
     let _ = writeln!(
         s,
         "  errors      {} ({})",
         thousands(r.errors),
-        kinds.join(", ")
+        r.errors_by_kind.describe()
     );
 }
 
