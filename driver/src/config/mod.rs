@@ -43,8 +43,12 @@ pub struct StormPlan {
 
 impl StormPlan {
     /// How long starting every one of `connections` takes at the connect rate.
+    /// A rate that is no rate gives no ramp; validation names the rate itself.
     pub fn ramp(&self, connections: usize) -> Duration {
-        Duration::from_secs_f64(connections as f64 / self.connect_rate.max(1e-9))
+        if !(self.connect_rate.is_finite() && self.connect_rate > 0.0) {
+            return Duration::ZERO;
+        }
+        Duration::try_from_secs_f64(connections as f64 / self.connect_rate).unwrap_or(Duration::MAX)
     }
 }
 
