@@ -8,6 +8,7 @@
 //! the error a user sees always say the same thing.
 #![deny(missing_docs, missing_debug_implementations)]
 
+pub mod cpu;
 mod protocol;
 pub mod sys;
 pub mod units;

@@ -23,15 +23,15 @@ pub struct ServerCpu {
     pub busiest_thread: String,
 }
 
-/// CPU ticks per thread, keyed by pid/tid, with the thread's name.
-type Ticks = BTreeMap<(u32, u32), (String, u64)>;
+/// CPU time per thread, keyed by pid/tid, with the thread's name.
+type Times = BTreeMap<(u32, u32), (String, u64)>;
 
 /// A measurement in progress.
 #[derive(Debug)]
 pub struct Meter {
     pids: Vec<u32>,
     embedded: bool,
-    before: Ticks,
+    before: Times,
     started: Instant,
 }
 
@@ -48,7 +48,7 @@ impl Meter {
             return None;
         }
         Some(Meter {
-            before: ticks(&pids, embedded),
+            before: times(&pids, embedded),
             pids,
             embedded,
             started: Instant::now(),
@@ -57,89 +57,79 @@ impl Meter {
 
     /// What the server used since [`Meter::start`].
     pub fn finish(self) -> ServerCpu {
-        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
-        let after = ticks(&self.pids, self.embedded);
-        let hz = clock_ticks_per_second();
-        let mut total = 0u64;
-        let mut busiest = (String::new(), 0u64);
-        for (key, (name, t)) in &after {
-            let used = t.saturating_sub(self.before.get(key).map_or(0, |b| b.1));
-            total += used;
-            if used > busiest.1 {
-                busiest = (name.clone(), used);
-            }
-        }
-        let pct = |t: u64| 100.0 * t as f64 / hz / wall;
-        ServerCpu {
-            pids: self.pids,
-            total_pct: pct(total),
-            busiest_thread_pct: pct(busiest.1),
-            busiest_thread: busiest.0,
-        }
+        let wall = self.started.elapsed().as_secs_f64();
+        let after = times(&self.pids, self.embedded);
+        let used = after.iter().map(|(key, (name, ns))| {
+            let before = self.before.get(key).map_or(0, |b| b.1);
+            (name.clone(), ns.saturating_sub(before))
+        });
+        summarize(self.pids, used, wall, "")
     }
 }
 
 /// A nines-server's CPU from two Stats replies `wall_s` apart, when /proc cannot see it (it
-/// runs on another machine): its workers' awake time (`phase_busy_ns`) over the wall time. The
-/// Stats op sums over workers, so the "busiest thread" is the workers' average; none when the
-/// server reports no workers (the thread-per-connection model).
+/// runs on another machine): the server reads its own /proc and sends its threads' total
+/// (`cpu_ns`) and each worker's and acceptor's (`thread_cpu_ns:NAME:TID`). None when the reply
+/// has no CPU figures (a server that predates them).
 pub fn from_stats(
     before: &[(String, u64)],
     after: &[(String, u64)],
     wall_s: f64,
 ) -> Option<ServerCpu> {
+    use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
     let get = |v: &[(String, u64)], k: &str| v.iter().find(|(n, _)| n == k).map(|(_, x)| *x);
-    let workers = get(after, "workers").filter(|&w| w > 0)?;
-    let busy = get(after, "phase_busy_ns")?.saturating_sub(get(before, "phase_busy_ns")?);
-    let total_pct = 100.0 * busy as f64 / 1e9 / wall_s.max(1e-9);
-    Some(ServerCpu {
-        pids: Vec::new(),
-        total_pct,
-        busiest_thread_pct: total_pct / workers as f64,
-        busiest_thread: format!("the average of {workers} nines-server workers (Stats op)"),
-    })
+    let total = get(after, CPU_NS)?.saturating_sub(get(before, CPU_NS)?);
+    let threads = after.iter().filter_map(|(k, ns)| {
+        let (name, _tid) = k.strip_prefix(THREAD_CPU_NS)?.rsplit_once(':')?;
+        Some((
+            name.to_string(),
+            ns.saturating_sub(get(before, k).unwrap_or(0)),
+        ))
+    });
+    let mut c = summarize(Vec::new(), threads, wall_s, " (Stats op)");
+    // The total covers thread-per-connection threads too, which have no lines of their own.
+    c.total_pct = c.total_pct.max(pct(total, wall_s));
+    Some(c)
 }
 
-fn ticks(pids: &[u32], embedded: bool) -> Ticks {
-    let mut out = Ticks::new();
+/// The total and the busiest of `used` (name, nanoseconds) over `wall_s` seconds.
+fn summarize(
+    pids: Vec<u32>,
+    used: impl Iterator<Item = (String, u64)>,
+    wall_s: f64,
+    source: &str,
+) -> ServerCpu {
+    let mut total = 0u64;
+    let mut busiest = (String::new(), 0u64);
+    for (name, ns) in used {
+        total += ns;
+        if ns > busiest.1 || busiest.0.is_empty() {
+            busiest = (name, ns);
+        }
+    }
+    ServerCpu {
+        pids,
+        total_pct: pct(total, wall_s),
+        busiest_thread_pct: pct(busiest.1, wall_s),
+        busiest_thread: format!("{}{source}", busiest.0),
+    }
+}
+
+/// `ns` as a percentage of `wall_s` seconds (100 = one core).
+fn pct(ns: u64, wall_s: f64) -> f64 {
+    100.0 * ns as f64 / 1e9 / wall_s.max(1e-9)
+}
+
+fn times(pids: &[u32], embedded: bool) -> Times {
+    let mut out = Times::new();
     for &pid in pids {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
-                continue;
-            };
-            // The name is in parentheses and may hold spaces; utime and stime are fields 14 and
-            // 15, i.e. the 12th and 13th after the closing parenthesis.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                continue;
-            };
-            let name = stat[open + 1..close].to_string();
-            if embedded && !is_server_thread(&name) {
-                continue;
+        for t in nines_common::cpu::threads(pid) {
+            if !embedded || nines_common::cpu::is_server_thread(&t.name) {
+                out.insert((pid, t.tid), (t.name, t.ns));
             }
-            let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-            let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            out.insert((pid, tid), (name, field(11) + field(12)));
         }
     }
     out
-}
-
-/// The embedded server's threads, by the names nines-server gives them.
-fn is_server_thread(name: &str) -> bool {
-    name.starts_with("nines-worker") || name.starts_with("nines-accept") || name == "nines-conn"
-}
-
-fn clock_ticks_per_second() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .map_or(100.0, |v| v as f64)
 }
 
 #[cfg(test)]
@@ -148,17 +138,23 @@ mod tests {
 
     #[test]
     fn a_remote_servers_cpu_comes_from_its_stats() {
-        let v = |busy: u64, workers: u64| {
+        let v = |total: u64, w0: u64, w1: u64| {
             vec![
-                ("phase_busy_ns".to_string(), busy),
-                ("workers".to_string(), workers),
+                ("requests".to_string(), 7),
+                ("cpu_ns".to_string(), total),
+                ("thread_cpu_ns:nines-worker-0:41".to_string(), w0),
+                ("thread_cpu_ns:nines-worker-1:42".to_string(), w1),
             ]
         };
-        let c = from_stats(&v(0, 2), &v(3_000_000_000, 2), 2.0).unwrap();
-        assert_eq!((c.total_pct, c.busiest_thread_pct), (150.0, 75.0));
+        let before = v(1_000_000_000, 400_000_000, 600_000_000);
+        let after = v(4_000_000_000, 2_300_000_000, 1_700_000_000);
+        let c = from_stats(&before, &after, 2.0).unwrap();
+        assert_eq!((c.total_pct, c.busiest_thread_pct), (150.0, 95.0));
+        assert_eq!(c.busiest_thread, "nines-worker-0 (Stats op)");
+        let old = vec![("requests".to_string(), 7)];
         assert!(
-            from_stats(&v(0, 0), &v(1, 0), 1.0).is_none(),
-            "no workers, no figure"
+            from_stats(&old, &old, 1.0).is_none(),
+            "no cpu_ns, no figure"
         );
     }
 
@@ -169,7 +165,7 @@ mod tests {
         let m = Meter {
             pids: vec![std::process::id()],
             embedded: false,
-            before: ticks(&[std::process::id()], false),
+            before: times(&[std::process::id()], false),
             started: Instant::now(),
         };
         let done = Arc::new(AtomicBool::new(false));

@@ -6,6 +6,11 @@
 
 use std::fmt;
 
+/// Stats name of the server threads' total CPU time so far, in nanoseconds.
+pub const CPU_NS: &str = "cpu_ns";
+/// Stats name prefix of one worker's or acceptor's CPU time so far: `thread_cpu_ns:NAME:TID`.
+pub const THREAD_CPU_NS: &str = "thread_cpu_ns:";
+
 /// Appends `name value\n` for each pair to `out`.
 pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, u64)>, out: &mut Vec<u8>) {
     use std::io::Write;

@@ -314,7 +314,10 @@ impl Handler {
             }
             Op::Stats => {
                 let mut body = Vec::new();
-                nines_protocol::stats::encode(self.registry.snapshot().pairs(), &mut body);
+                let cpu = crate::stats::cpu_pairs();
+                let pairs = self.registry.snapshot().pairs().into_iter();
+                let cpu_pairs = cpu.iter().map(|(k, v)| (k.as_str(), *v));
+                nines_protocol::stats::encode(pairs.chain(cpu_pairs), &mut body);
                 encode(&h, &body, out)
             }
         }
@@ -345,7 +348,8 @@ fn echo(input: &[u8], out: &mut Vec<u8>, allow: &mut Allowance) -> Processed {
 
 /// The bytes a request's reply needs before it may start: all of it, except for Source, whose
 /// payload goes out a piece at a time (its header must fit). Stats replies are a few hundred
-/// bytes; 4 KiB covers them.
+/// bytes and a line per worker thread; 4 KiB covers them up to about 60 workers (a longer one
+/// only spends the rest of its connection's turn).
 fn reply_bytes(frame: &nines_protocol::Frame<'_>) -> usize {
     HEADER_LEN
         + match frame.header.op {

@@ -222,6 +222,24 @@ impl Registry {
     }
 }
 
+/// This process's server threads' CPU time so far, from /proc, as Stats pairs: the total over
+/// every server thread and one line per worker and acceptor (not per thread-per-connection
+/// thread, of which there may be thousands). This is how a driver on another machine, which
+/// cannot read this server's /proc, learns whether a thread of it was saturated.
+pub fn cpu_pairs() -> Vec<(String, u64)> {
+    use nines_common::cpu;
+    use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
+    let threads = cpu::threads(std::process::id());
+    let mut out = vec![(CPU_NS.to_string(), 0)];
+    for t in threads.iter().filter(|t| cpu::is_server_thread(&t.name)) {
+        out[0].1 += t.ns;
+        if cpu::is_loop_thread(&t.name) {
+            out.push((format!("{THREAD_CPU_NS}{}:{}", t.name, t.tid), t.ns));
+        }
+    }
+    out
+}
+
 impl Snapshot {
     /// Protocol errors of every kind: connections closed for bad input.
     pub fn protocol_errors(&self) -> u64 {

@@ -51,6 +51,15 @@ fn a_benchmark_runs_across_two_network_namespaces_and_cleans_up() {
     assert!(v["target"].as_str().unwrap().starts_with("10.99.0.1:"));
     assert!(v["requests"].as_u64().unwrap() > 0);
     assert_eq!(v["errors"], 0);
+    // The driver's namespace cannot see the server's socket in /proc, so the server's CPU came
+    // from its own Stats replies: its one worker's time, named, within the total.
+    let cpu = &v["server_cpu"];
+    assert_eq!(cpu["busiest_thread"], "nines-worker-0 (Stats op)", "{v}");
+    let (busiest, total) = (
+        cpu["busiest_thread_pct"].as_f64().unwrap(),
+        cpu["total_pct"].as_f64().unwrap(),
+    );
+    assert!(busiest > 0.0 && busiest <= total + 1e-9, "{cpu}");
     assert!(
         stderr.contains(&format!("in namespace {lab}-srv")),
         "{stderr}"

@@ -1,8 +1,8 @@
 //! What limited a run, each claim with its evidence: the server's CPU (its busiest thread, from
-//! /proc, when it is on this machine), the driver (its own checks: a saturated thread, schedule
-//! lag), the accept queue (ListenOverflows), retransmits, errors — or, when none of these, that
-//! no limit was reached below the offered load (open loop) or what is known and not (closed
-//! loop).
+//! /proc, read by the driver or, for a nines-server elsewhere, sent in its Stats replies), the
+//! driver (its own checks: a saturated thread, schedule lag), the accept queue
+//! (ListenOverflows), retransmits, errors — or, when none of these, that no limit was reached
+//! below the offered load (open loop) or what is known and not (closed loop).
 
 use serde::{Deserialize, Serialize};
 

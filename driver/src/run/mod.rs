@@ -85,7 +85,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let (target, server) = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
     let server_cpu = crate::servercpu::Meter::start(target, server.is_some());
-    // A nines-server /proc cannot see (another machine) reports its workers' time itself.
+    // A nines-server /proc cannot see (another machine) reports its threads' CPU itself.
     let stats_before = (server_cpu.is_none()
         && cfg.request.protocol == nines_common::Protocol::Nines)
         .then(|| crate::profile::fetch_stats(target, cfg.connect_timeout).ok())

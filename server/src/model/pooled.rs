@@ -106,12 +106,12 @@ pub(crate) fn start(
     for (i, w) in workers.into_iter().enumerate() {
         running.threads.push(
             std::thread::Builder::new()
-                .name(format!("nines-worker-{i}"))
+                .name(format!("{}-{i}", nines_common::cpu::WORKER_THREAD))
                 .spawn(move || w.run())?,
         );
     }
     for a in acceptors {
-        let name = format!("nines-acceptor-{}", a.id);
+        let name = format!("{}-{}", nines_common::cpu::ACCEPTOR_THREAD, a.id);
         running.threads.push(
             std::thread::Builder::new()
                 .name(name)

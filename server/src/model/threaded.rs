@@ -64,7 +64,7 @@ pub(crate) fn start(
         live: Arc::new(AtomicUsize::new(0)),
     };
     let thread = std::thread::Builder::new()
-        .name("nines-acceptor-0".into())
+        .name(format!("{}-0", nines_common::cpu::ACCEPTOR_THREAD))
         .spawn(move || acceptor.run(poll, listener))?;
     Ok(Running {
         threads: vec![thread],
@@ -133,7 +133,7 @@ impl ThreadedAcceptor {
             limits: ConnLimits::new(&self.config),
         };
         let spawned = std::thread::Builder::new()
-            .name("nines-conn".into())
+            .name(nines_common::cpu::CONN_THREAD.into())
             .stack_size(STACK_BYTES)
             .spawn(move || conn.serve(stream));
         if let Err(e) = spawned {
