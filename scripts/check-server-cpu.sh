@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Is the server CPU that a driver on "another machine" reports right? The driver runs in one
+# network namespace and nines-server in another, so the driver cannot find the server in its
+# /proc/net and takes the server's CPU from its Stats replies (`cpu_ns`, `thread_cpu_ns:*`).
+# This script reads the same server's threads from the host's /proc around each run and sets the
+# two side by side at several open-loop rates. Writes docs/results/server-cpu.md.
+#
+#   sudo scripts/check-server-cpu.sh [SECONDS=5] [RATES="20000 60000 120000"]
+#   env: OUT=docs/results/server-cpu.md
+#
+# Server pinned to CPU 0 (1 worker), driver to CPU 1. Traffic stays inside the two namespaces
+# this script creates (10.98.0.0/24 on a veth pair) and deletes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-5}
+RATES=${2:-20000 60000 120000}
+OUT=${OUT:-docs/results/server-cpu.md}
+source scripts/lib/bench.sh
+need_pinning
+[[ $(id -u) == 0 ]] || { echo "check-server-cpu.sh: needs root for network namespaces (sudo $0)" >&2; exit 1; }
+SRV=n9cpu-srv DRV=n9cpu-drv
+cleanup() {
+  [[ -n ${SPID:-} ]] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+  ip netns del "$SRV" 2>/dev/null || true
+  ip netns del "$DRV" 2>/dev/null || true
+  rm -rf "${TMP:-}"
+}
+trap cleanup EXIT
+cleanup
+cargo build --release --quiet --bin nines --bin nines-server
+TMP=$(mktemp -d)
+ip netns add "$SRV"; ip netns add "$DRV"
+ip link add n9cpu-s type veth peer name n9cpu-d
+ip link set n9cpu-s netns "$SRV"; ip link set n9cpu-d netns "$DRV"
+ip -n "$SRV" addr add 10.98.0.1/24 dev n9cpu-s; ip -n "$DRV" addr add 10.98.0.2/24 dev n9cpu-d
+for ns in "$SRV" "$DRV"; do ip -n "$ns" link set lo up; done
+ip -n "$SRV" link set n9cpu-s up; ip -n "$DRV" link set n9cpu-d up
+ip netns exec "$SRV" taskset -c 0 target/release/nines-server --bind 10.98.0.1 --port 0 --workers 1 \
+  >"$TMP/port" 2>/dev/null &
+SPID=$!
+for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
+ADDR=$(sed -n 's/^nines-server listening on //p' "$TMP/port")
+[[ -n $ADDR ]] || { echo "check-server-cpu.sh: server did not start" >&2; exit 1; }
+
+# utime+stime of the server's threads, in ticks, as the host sees them.
+ticks() { awk '{s += $14 + $15} END {print s}' /proc/"$SPID"/task/*/stat; }
+for rate in $RATES; do
+  before=$(ticks); t0=$(date +%s.%N)
+  ip netns exec "$DRV" taskset -c 1 target/release/nines bench "$ADDR" -d "${SECS}s" -w 0s -c 8 \
+    --threads 1 --rate "$rate" -q --json "$TMP/$rate.json" >/dev/null
+  after=$(ticks); t1=$(date +%s.%N)
+  echo "$rate $before $after $t0 $t1" >>"$TMP/host"
+  echo "rate $rate done" >&2
+done
+python3 - "$OUT" "$SECS" "$RATES" "$TMP" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+out, secs, rates, tmp, hz = sys.argv[1:]
+sys.path.insert(0, "scripts/lib"); import results
+L = results.header("A remote server's CPU, from its Stats replies, against /proc",
+                   f"sudo scripts/check-server-cpu.sh {secs} \"{rates}\"")
+L.append("- Layout: nines-server (1 worker, pinned to CPU 0) in one network namespace, the driver "
+         "(1 thread, 8 connections, open loop, pinned to CPU 1) in another, joined by a veth pair. "
+         "The driver cannot see the server's socket, so it reports the server's CPU from the "
+         "server's own Stats replies; the host's /proc is read around each run for comparison "
+         "(its window also holds the driver's start and exit, so it can only read a little lower).\n")
+L.append("| rate (req/s) | achieved | Stats op: all threads | Stats op: busiest thread | host /proc: all threads | ratio |")
+L.append("|---:|---:|---:|---:|---:|---:|")
+for line in open(f"{tmp}/host"):
+    rate, b, a, t0, t1 = line.split()
+    host = 100 * (int(a) - int(b)) / float(hz) / (float(t1) - float(t0))
+    r = json.load(open(f"{tmp}/{rate}.json"))
+    c = r["server_cpu"]
+    L.append(f"| {int(rate):,} | {r['throughput_rps']:,.0f} | {c['total_pct']:.1f}% | "
+             f"{c['busiest_thread_pct']:.1f}% ({c['busiest_thread']}) | {host:.1f}% | "
+             f"{c['total_pct'] / host:.2f} |")
+results.write(out, "\n".join(L) + "\n", "check-server-cpu.sh")
+print(open(out).read())
+PY
