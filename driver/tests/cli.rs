@@ -558,12 +558,15 @@ fn every_report_ends_with_what_limited_it() {
 }
 
 #[test]
-fn a_report_directory_holds_the_summary_table_csv_hgrm_and_json() {
+fn a_report_directory_holds_the_summary_table_csv_hgrm_json_and_plots() {
     let dir = scratch("reportdir").join("out");
+    // Open loop, so there is an uncorrected series too; three whole seconds for the timeline.
     let out = util::nines(&[
         "bench",
+        "--rate",
+        "3000",
         "-d",
-        "300ms",
+        "3s",
         "-w",
         "0s",
         "-q",
@@ -585,6 +588,38 @@ fn a_report_directory_holds_the_summary_table_csv_hgrm_and_json() {
     assert!(std::fs::read_to_string(dir.join("latency.hgrm"))
         .unwrap()
         .contains("Percentile"));
+    // The spectrum: both series, the log percentile axis labelled in nines, latency in µs.
+    let p = util::svg::read(&dir.join("latency-spectrum.svg"));
+    for text in [
+        "Latency by percentile",
+        "corrected (from intended send time)",
+        "uncorrected (from actual send time)",
+        "percentile (log scale of 1/(1-p))",
+        "latency (µs, log scale)",
+        "90%",
+        "99%",
+        "99.9%",
+    ] {
+        assert!(p.says(text), "spectrum lacks {text:?}: {:?}", p.texts);
+    }
+    // 9,000 replies reach 99.99% at 20 points a decade: ~80 points per curve.
+    assert!(p.line(util::svg::RED) > 50 && p.line(util::svg::BLUE) > 50, "{p:?}");
+    // The timeline: a throughput panel and a p99 panel over the seconds measured.
+    let p = util::svg::read(&dir.join("timeline.svg"));
+    for text in [
+        "throughput per second",
+        "throughput (req/s)",
+        "p99 latency (µs)",
+        "seconds into the measurement",
+        "3,000",
+    ] {
+        assert!(p.says(text), "timeline lacks {text:?}: {:?}", p.texts);
+    }
+    assert_eq!(
+        (p.line(util::svg::BLUE), p.line(util::svg::RED)),
+        (3, 3),
+        "a point per second in each panel: {p:?}"
+    );
     // `nines report R.json --out DIR` writes the same directory from a saved result.
     let again = dir.with_file_name("again");
     let out = util::nines(&[

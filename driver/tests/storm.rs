@@ -154,10 +154,19 @@ fn two_thousand_connections_hold_and_every_message_is_echoed() {
         "the server was found by its port: {st}"
     );
     assert!(st["crashes"].as_array().unwrap().is_empty());
-    let svg = std::fs::read_to_string(report_dir.join("storm.svg")).unwrap();
+    let p = util::svg::read(&report_dir.join("storm.svg"));
+    for text in [
+        "Connections and echo p99",
+        "connections open",
+        "echo p99 (µs)",
+        "seconds into the storm",
+        "2,000",
+    ] {
+        assert!(p.says(text), "storm plot lacks {text:?}: {:?}", p.texts);
+    }
     assert!(
-        svg.contains("connections open") && svg.contains("echo p99 (µs)"),
-        "storm plot"
+        p.line(util::svg::BLUE) >= 2 && p.line(util::svg::RED) >= 2,
+        "connections and echo p99 over the seconds: {p:?}"
     );
     let stopped = stop_srv(srv);
     assert_eq!(

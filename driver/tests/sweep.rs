@@ -99,11 +99,24 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
         dir.to_str().unwrap(),
     ]);
     assert!(out.status.success());
-    let svg = std::fs::read_to_string(dir.join("throughput-latency.svg")).unwrap();
+    let p = util::svg::read(&dir.join("throughput-latency.svg"));
+    for text in [
+        "Throughput vs p99",
+        "throughput (req/s)",
+        "p99 latency (µs, log scale)",
+        "closed-loop steps (by connections)",
+        "open-loop steps (by rate)",
+        "knee",
+    ] {
+        assert!(p.says(text), "sweep plot lacks {text:?}: {:?}", p.texts);
+    }
     assert!(
-        svg.trim_end().ends_with("</svg>")
-            && svg.contains("knee")
-            && svg.contains("throughput (req/s)")
+        p.line(util::svg::BLUE) >= 2 && p.line(util::svg::GREEN) >= 2,
+        "a closed-loop and an open-loop curve: {p:?}"
+    );
+    assert!(
+        p.circles.iter().any(|c| c == util::svg::RED),
+        "the knee circled: {p:?}"
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("results.csv"))

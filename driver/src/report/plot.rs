@@ -13,6 +13,9 @@ const SIZE: (u32, u32) = (900, 540);
 /// Deepest percentile drawn on the spectrum: 99.9999%.
 const MAX_NINES: f64 = 6.0;
 
+/// Shortest interval the timeline plots as a per-second rate.
+const MIN_INTERVAL_S: f64 = 0.5;
+
 type Res = Result<String, String>;
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -76,11 +79,11 @@ pub fn spectrum(r: &Report) -> Res {
         .iter()
         .flat_map(|p| p.iter().map(|v| v.0))
         .fold(1.0, f64::max);
-    let y_max = all
-        .iter()
-        .flat_map(|p| p.iter().map(|v| v.1))
-        .fold(1.0, f64::max)
-        * 1.05;
+    // A log latency axis: the body (p50, often tens of µs) and a tail of milliseconds both
+    // stay readable; a linear one flattens the body onto the x axis.
+    let values = || all.iter().flat_map(|p| p.iter().map(|v| v.1));
+    let y_max = values().fold(1.0, f64::max) * 2.0;
+    let y_min = values().fold(f64::INFINITY, f64::min).max(0.1) / 2.0;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -91,14 +94,15 @@ pub fn spectrum(r: &Report) -> Res {
                 ("sans-serif", 22),
             )
             .margin(15)
+            .margin_right(40)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+            .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("percentile (log scale of 1/(1-p))")
-            .y_desc("latency (µs)")
+            .y_desc("latency (µs, log scale)")
             .y_label_formatter(&count_label)
             .x_labels(x_max.ceil() as usize + 1)
             .x_label_formatter(&nines_label)
@@ -126,12 +130,14 @@ pub fn spectrum(r: &Report) -> Res {
     Ok(svg)
 }
 
-/// Throughput and p99 per second over the run (two y axes).
+/// Throughput and p99 per second over the run (two panels).
 pub fn timeline(r: &Report) -> Res {
     let pts: Vec<(f64, f64, Option<f64>)> = r
         .intervals
         .iter()
-        .filter(|iv| iv.duration_s > 0.0)
+        // A sliver at the end (the last replies draining after the window) would plot as a
+        // collapse in throughput that did not happen.
+        .filter(|iv| iv.duration_s >= MIN_INTERVAL_S)
         .map(|iv| {
             (
                 iv.start_s + iv.duration_s / 2.0,
@@ -143,76 +149,73 @@ pub fn timeline(r: &Report) -> Res {
     if pts.is_empty() {
         return Err("plot: no whole second was measured, so there is no timeline".into());
     }
-    two_axes(
+    let [top, bottom] = split(&pts);
+    stacked(
         &format!("Throughput and p99 per second — {}", r.target),
         "seconds into the measurement",
-        ("throughput (req/s)", "throughput (left axis)"),
-        ("p99 latency (µs)", "p99 (right axis)"),
-        &pts,
+        [
+            Panel {
+                caption: "throughput per second",
+                y_desc: "throughput (req/s)",
+                color: BLUE,
+                points: top,
+            },
+            Panel {
+                caption: "p99 latency per second (corrected)",
+                y_desc: "p99 latency (µs)",
+                color: RED,
+                points: bottom,
+            },
+        ],
     )
 }
 
-/// A per-second plot with a left series (blue) and a right series (red, where measured).
-fn two_axes(
-    title: &str,
-    x_desc: &str,
-    (left_desc, left_label): (&str, &str),
-    (right_desc, right_label): (&str, &str),
-    pts: &[(f64, f64, Option<f64>)],
-) -> Res {
-    let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    // Headroom above the lines for the legend.
-    let l_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 1.35;
-    let r_max = pts.iter().filter_map(|p| p.2).fold(1.0, f64::max) * 1.35;
+/// One per-second series: the panel's caption, its y-axis description, its colour and its
+/// points (x seconds, y where measured).
+struct Panel<'a> {
+    caption: &'a str,
+    y_desc: &'a str,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+}
+
+/// Two per-second series in two panels, one above the other on the same time axis: each keeps
+/// its own y scale without the two lines crossing or hiding each other (as they did on one
+/// chart with a second y axis, when the scales happened to line up).
+fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res {
+    let x_max = panels
+        .iter()
+        .flat_map(|p| p.points.iter().map(|v| v.0))
+        .fold(1.0, f64::max);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .right_y_label_area_size(80)
-            .build_cartesian_2d(0f64..x_max, 0f64..l_max)
-            .map_err(err)?
-            .set_secondary_coord(0f64..x_max, 0f64..r_max);
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(left_desc)
-            .y_label_formatter(&count_label)
-            .draw()
-            .map_err(err)?;
-        chart
-            .configure_secondary_axes()
-            .y_desc(right_desc)
-            .y_label_formatter(&count_label)
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|p| (p.0, p.1)),
-                BLUE.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(left_label)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        chart
-            .draw_secondary_series(LineSeries::new(
-                pts.iter().filter_map(|p| p.2.map(|v| (p.0, v))),
-                RED.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(right_label)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
+        let (top, bottom) = root.split_vertically(SIZE.1 / 2 - 30);
+        for (area, panel, last) in [(top, &panels[0], false), (bottom, &panels[1], true)] {
+            let y_max = panel.points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(panel.caption, ("sans-serif", 16))
+                .margin(10)
+                .margin_right(40)
+                .x_label_area_size(if last { 45 } else { 25 })
+                .y_label_area_size(80)
+                .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+                .map_err(err)?;
+            let mut mesh = chart.configure_mesh();
+            mesh.y_desc(panel.y_desc).y_label_formatter(&count_label);
+            if last {
+                mesh.x_desc(x_desc);
+            }
+            mesh.draw().map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    panel.points.iter().copied(),
+                    panel.color.stroke_width(2),
+                ))
+                .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -313,31 +316,49 @@ pub fn sweep_curve(s: &crate::sweep::Sweep) -> Res {
     Ok(svg)
 }
 
-/// A storm's connections open and echo p99 per second (two y axes).
+/// A storm's connections open and echo p99 per second (two panels).
 pub fn storm(r: &Report) -> Res {
-    let mut open = 0u64;
-    let pts: Vec<(f64, f64, Option<f64>)> = r
-        .intervals
-        .iter()
-        .map(|iv| {
-            open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
-            (
-                iv.start_s + iv.duration_s / 2.0,
-                open as f64,
-                iv.latency_us.map(|l| l.p99),
-            )
-        })
-        .collect();
-    if pts.is_empty() {
+    if r.intervals.is_empty() {
         return Err("plot: the storm recorded no seconds".into());
     }
-    two_axes(
+    // Connections open is a count at the end of each second (from 0 at the start); the echo
+    // p99 is of the whole second, so it sits in the middle.
+    let mut open = 0u64;
+    let mut top = vec![(0.0, 0.0)];
+    let mut bottom = Vec::new();
+    for iv in &r.intervals {
+        open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
+        top.push((iv.start_s + iv.duration_s, open as f64));
+        if let Some(l) = iv.latency_us {
+            bottom.push((iv.start_s + iv.duration_s / 2.0, l.p99));
+        }
+    }
+    stacked(
         &format!("Connections and echo p99 — storm of {}", r.target),
         "seconds into the storm",
-        ("connections open", "connections open (left axis)"),
-        ("echo p99 (µs)", "echo p99 (right axis)"),
-        &pts,
+        [
+            Panel {
+                caption: "connections open",
+                y_desc: "connections open",
+                color: BLUE,
+                points: top,
+            },
+            Panel {
+                caption: "echo p99 per second",
+                y_desc: "echo p99 (µs)",
+                color: RED,
+                points: bottom,
+            },
+        ],
     )
+}
+
+/// Per-second (x, a, b-where-measured) points as the two series (x, a) and (x, b).
+fn split(pts: &[(f64, f64, Option<f64>)]) -> [Vec<(f64, f64)>; 2] {
+    [
+        pts.iter().map(|p| (p.0, p.1)).collect(),
+        pts.iter().filter_map(|p| p.2.map(|v| (p.0, v))).collect(),
+    ]
 }
 
 #[cfg(test)]

@@ -21,3 +21,4 @@ pub fn scratch(tag: &str) -> PathBuf {
     d
 }
 pub mod peers;
+pub mod svg;
