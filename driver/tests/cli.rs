@@ -603,7 +603,10 @@ fn a_report_directory_holds_the_summary_table_csv_hgrm_json_and_plots() {
         assert!(p.says(text), "spectrum lacks {text:?}: {:?}", p.texts);
     }
     // 9,000 replies reach 99.99% at 20 points a decade: ~80 points per curve.
-    assert!(p.line(util::svg::RED) > 50 && p.line(util::svg::BLUE) > 50, "{p:?}");
+    assert!(
+        p.line(util::svg::RED) > 50 && p.line(util::svg::BLUE) > 50,
+        "{p:?}"
+    );
     // The timeline: a throughput panel and a p99 panel over the seconds measured.
     let p = util::svg::read(&dir.join("timeline.svg"));
     for text in [

@@ -30,7 +30,10 @@ pub(crate) fn watch(
 ) -> Vec<IntervalRecord> {
     let mut merger = Merger::new(handles.len());
     let mut records = Vec::new();
-    let mut last_event = Instant::now();
+    // The first heartbeat goes out at once: a run (each step of a sweep) announces itself.
+    let mut last_event = Instant::now()
+        .checked_sub(HEARTBEAT)
+        .unwrap_or_else(Instant::now);
     loop {
         let finished = handles.iter().all(JoinHandle::is_finished);
         let wait = if finished {

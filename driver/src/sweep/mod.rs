@@ -101,6 +101,22 @@ impl SweepConfig {
             .unwrap_or(self.base.connections)
     }
 
+    /// How long the sweep takes, warm-ups and the peak probe included (what a progress bar
+    /// counts to); `None` when steps stop at a request count.
+    pub fn planned(&self) -> Option<Duration> {
+        let crate::config::StopAt::Duration(d) = self.base.stop else {
+            return None;
+        };
+        let step = self.base.warmup + d;
+        let probes = self.rates.iter().any(|r| matches!(r, RateLevel::OfPeak(_)));
+        let probe = if probes {
+            self.base.warmup + self.peak_duration
+        } else {
+            Duration::ZERO
+        };
+        Some(step * (self.connections.len() + self.rates.len()) as u32 + probe)
+    }
+
     /// Checks every step's settings before any runs: each is validated as `nines bench` would.
     pub fn validate(&self) -> Vec<nines_common::usage::UsageError> {
         let mut e = Vec::new();
@@ -341,5 +357,28 @@ mod tests {
         assert!(RateLevel::parse("x%").is_err());
         assert_eq!(RateLevel::OfPeak(0.5).rate(Some(1000.0)), 500.0);
         assert_eq!(RateLevel::OfPeak(1.1).to_string(), "110% of peak");
+    }
+
+    #[test]
+    fn a_sweep_plans_its_steps_warm_ups_and_peak_probe() {
+        let base = BenchConfig {
+            warmup: Duration::from_secs(1),
+            stop: crate::config::StopAt::Duration(Duration::from_secs(2)),
+            ..BenchConfig::default()
+        };
+        let mut cfg = SweepConfig {
+            base,
+            connections: vec![1, 8],
+            rates: vec![RateLevel::OfPeak(0.5), RateLevel::Absolute(1000.0)],
+            peak_duration: Duration::from_secs(3),
+            slo_p99: None,
+            knee_multiple: 3.0,
+        };
+        // Four steps of 1 s + 2 s, and a probe of 1 s + 3 s.
+        assert_eq!(cfg.planned(), Some(Duration::from_secs(16)));
+        cfg.rates.remove(0);
+        assert_eq!(cfg.planned(), Some(Duration::from_secs(9)), "no probe");
+        cfg.base.stop = crate::config::StopAt::Requests(10);
+        assert_eq!(cfg.planned(), None);
     }
 }

@@ -39,11 +39,15 @@ pub const GREEN: &str = "#008C00";
 
 /// Reads the SVG at `path`, panicking with the reason if it is not well-formed.
 pub fn read(path: &Path) -> Plot {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let doc = roxmltree::Document::parse(&text)
         .unwrap_or_else(|e| panic!("{} is not well-formed XML: {e}", path.display()));
-    assert_eq!(doc.root_element().tag_name().name(), "svg", "{}", path.display());
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "svg",
+        "{}",
+        path.display()
+    );
     let mut plot = Plot {
         texts: Vec::new(),
         lines: Vec::new(),

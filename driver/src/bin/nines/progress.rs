@@ -1,12 +1,17 @@
-//! Progress on stderr: on a terminal, a bar (indicatif) over the run's length with the last
-//! second's rate, p50, p99 and the errors so far; elsewhere (logs, CI), one plain line per
-//! second of measurement and a heartbeat while connecting or warming up.
+//! Progress on stderr: on a terminal, a bar (indicatif) over the run's (or the whole sweep's)
+//! length with the last second's rate, p50, p99 and the errors so far; elsewhere (logs, CI), one
+//! plain line per second of measurement and a heartbeat while connecting or warming up.
 
 use std::io::IsTerminal;
 
 use nines_common::units::thousands;
+use std::time::Duration;
+
 use nines_driver::config::{BenchConfig, StopAt};
 use nines_driver::observer::{Event, Observer};
+
+/// Shortest interval shown as a per-second rate.
+const MIN_INTERVAL_S: f64 = 0.5;
 
 /// Prints progress when enabled.
 #[derive(Debug)]
@@ -15,18 +20,36 @@ pub struct Progress {
     total: String,
     /// The bar, on a terminal with a run of known length.
     bar: Option<indicatif::ProgressBar>,
+    /// Seconds of the runs before this one (a sweep is several runs, each starting its clock
+    /// at zero), and the last elapsed time seen in this one.
+    before_s: f64,
+    last_s: f64,
 }
 
 impl Progress {
     /// Progress for a run of `cfg`.
     pub fn new(cfg: &BenchConfig, enabled: bool) -> Progress {
-        let total = match cfg.stop {
-            StopAt::Duration(d) => format!("{:.0}s", (cfg.warmup + d).as_secs_f64()),
-            StopAt::Requests(n) => format!("{} req", thousands(n)),
+        let length = match cfg.stop {
+            StopAt::Duration(d) => Some(cfg.warmup + d),
+            StopAt::Requests(_) => None,
         };
-        let bar = match cfg.stop {
-            StopAt::Duration(d) if enabled && std::io::stderr().is_terminal() => {
-                let secs = (cfg.warmup + d).as_secs().max(1);
+        Progress::over(length, cfg, enabled)
+    }
+
+    /// Progress over a sweep's runs, `length` long in all.
+    pub fn for_sweep(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
+        Progress::over(length, cfg, enabled)
+    }
+
+    fn over(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
+        let total = match (length, cfg.stop) {
+            (Some(d), _) => format!("{:.0}s", d.as_secs_f64()),
+            (None, StopAt::Requests(n)) => format!("{} req", thousands(n)),
+            (None, StopAt::Duration(_)) => "?".to_string(),
+        };
+        let bar = match length {
+            Some(d) if enabled && std::io::stderr().is_terminal() => {
+                let secs = d.as_secs().max(1);
                 let bar = indicatif::ProgressBar::new(secs);
                 bar.set_style(
                     indicatif::ProgressStyle::with_template(
@@ -42,6 +65,49 @@ impl Progress {
             enabled,
             total,
             bar,
+            before_s: 0.0,
+            last_s: 0.0,
+        }
+    }
+
+    /// Seconds since the first run began, from the current run's `elapsed_s`.
+    fn position(&mut self, elapsed_s: f64) -> f64 {
+        if elapsed_s + 0.5 < self.last_s {
+            // A new run of a sweep: its clock restarted.
+            self.before_s += self.last_s;
+        }
+        self.last_s = elapsed_s;
+        self.before_s + elapsed_s
+    }
+
+    /// A handle that prints lines without tearing the bar while this progress is lent out as the
+    /// run's observer.
+    pub fn printer(&self) -> Printer {
+        Printer {
+            bar: self.bar.clone(),
+        }
+    }
+}
+
+/// See [`Progress::printer`].
+#[derive(Debug, Clone)]
+pub struct Printer {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Printer {
+    /// Prints a line to stdout (or stderr) without tearing the bar.
+    pub fn say(&self, line: &str, to_stderr: bool) {
+        let print = || {
+            if to_stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
         }
     }
 }
@@ -59,7 +125,6 @@ impl Observer for Progress {
         if !self.enabled {
             return;
         }
-        let total = &self.total;
         match event {
             Event::Interval {
                 interval,
@@ -67,6 +132,11 @@ impl Observer for Progress {
                 errors,
             } => {
                 let secs = interval.duration_ns as f64 / 1e9;
+                if secs < MIN_INTERVAL_S {
+                    // The last replies draining after the window: not a second's rate.
+                    return;
+                }
+                let at = self.position(*elapsed_s);
                 let rate = if secs > 0.0 {
                     interval.hist.len() as f64 / secs
                 } else {
@@ -84,23 +154,44 @@ impl Observer for Progress {
                 );
                 match &self.bar {
                     Some(bar) => {
-                        bar.set_position(elapsed_s.round() as u64);
+                        bar.set_position(at.round() as u64);
                         bar.set_message(line);
                     }
-                    None => eprintln!("[{elapsed_s:>6.1}s / {total}] {line}"),
+                    None => eprintln!("[{at:>6.1}s / {}] {line}", self.total),
                 }
             }
             Event::Phase {
                 phase,
                 elapsed_s,
                 errors,
-            } => match &self.bar {
-                Some(bar) => {
-                    bar.set_position(elapsed_s.round() as u64);
-                    bar.set_message(format!("{phase}  errors {errors}"));
+            } => {
+                let at = self.position(*elapsed_s);
+                match &self.bar {
+                    Some(bar) => {
+                        bar.set_position(at.round() as u64);
+                        bar.set_message(format!("{phase}  errors {errors}"));
+                    }
+                    None => {
+                        eprintln!("[{at:>6.1}s / {}] {phase}  errors {errors}", self.total);
+                    }
                 }
-                None => eprintln!("[{elapsed_s:>6.1}s / {total}] {phase}  errors {errors}"),
-            },
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweeps_position_runs_on_across_its_steps() {
+        let mut p = Progress::new(&BenchConfig::default(), false);
+        let seen: Vec<f64> = [0.0, 1.0, 2.0, 0.0, 1.5, 3.0, 0.0]
+            .iter()
+            .map(|&e| p.position(e))
+            .collect();
+        // Each run's clock restarts at zero; the position carries on from the last run's end.
+        assert_eq!(seen, [0.0, 1.0, 2.0, 2.0, 3.5, 5.0, 5.0]);
     }
 }

@@ -22,45 +22,43 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
     if !usage.is_empty() {
         exit_with(&usage);
     }
-    let live = !a.bench.quiet && (a.bench.progress || std::io::stderr().is_terminal());
-    let mut progress = crate::progress::Progress::new(&cfg.base, live);
-    let mut stream = match a
-        .bench
-        .stats_stream
-        .as_deref()
-        .map(|p| crate::stream::Stream::open(p, &mut progress))
-    {
-        Some(Ok(st)) => Some(st),
-        Some(Err(e)) => return crate::fail(&format!("cannot open the stats stream: {e}")),
-        None => None,
-    };
-    let observer: &mut dyn nines_driver::observer::Observer = match stream.as_mut() {
-        Some(st) => st,
-        None => &mut progress,
-    };
-    let mut hooks = Hooks {
-        interrupt: Some(crate::interrupt_on_signals()),
-        observer: Some(observer),
-    };
     // The table goes to stdout as steps finish (stderr when stdout carries the JSON or the
     // stats stream).
     let is_stdout = |p: &std::path::Path| p.as_os_str() == "-";
     let json_to_stdout = a.bench.output.json.as_deref().is_some_and(is_stdout);
     let table_to_stderr = json_to_stdout || a.bench.stats_stream.as_deref().is_some_and(is_stdout);
-    let say = |line: &str| {
-        if table_to_stderr {
-            eprintln!("{line}");
-        } else {
-            println!("{line}");
-        }
+    let live = !a.bench.quiet && (a.bench.progress || std::io::stderr().is_terminal());
+    // The progress bar lives for the steps only: it is gone before the summary is printed.
+    let result = {
+        let mut progress = crate::progress::Progress::for_sweep(cfg.planned(), &cfg.base, live);
+        let printer = progress.printer();
+        let mut stream = match a
+            .bench
+            .stats_stream
+            .as_deref()
+            .map(|p| crate::stream::Stream::open(p, &mut progress))
+        {
+            Some(Ok(st)) => Some(st),
+            Some(Err(e)) => return crate::fail(&format!("cannot open the stats stream: {e}")),
+            None => None,
+        };
+        let observer: &mut dyn nines_driver::observer::Observer = match stream.as_mut() {
+            Some(st) => st,
+            None => &mut progress,
+        };
+        let mut hooks = Hooks {
+            interrupt: Some(crate::interrupt_on_signals()),
+            observer: Some(observer),
+        };
+        let say = |line: &str| printer.say(line, table_to_stderr);
+        say(&format!(
+            "nines sweep: {} closed-loop step(s), {} open-loop step(s)",
+            cfg.connections.len(),
+            cfg.rates.len()
+        ));
+        say(&table_header());
+        run_sweep(&cfg, &mut hooks, &mut |step| say(&step_line(step)))
     };
-    say(&format!(
-        "nines sweep: {} closed-loop step(s), {} open-loop step(s)",
-        cfg.connections.len(),
-        cfg.rates.len()
-    ));
-    say(&table_header());
-    let result = run_sweep(&cfg, &mut hooks, &mut |step| say(&step_line(step)));
     let sweep = match result {
         Ok(s) => s,
         Err(RunError::Usage(errors)) => exit_with(&errors),
