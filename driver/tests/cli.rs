@@ -122,6 +122,23 @@ fn bad_flags_are_usage_errors() {
     let out = nines(&["bench", "-c", "0", "-n", "1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--connections 0 is out of range"));
+    // A storm too long to run names the part that made it so: the ramp, or the hold after it.
+    for (args, says) in [
+        (
+            &["storm", "-c", "100000", "--connect-rate", "1"][..],
+            "--connect-rate 1/s: opening 100,000 connections would take longer than the 24h",
+        ),
+        (
+            &["storm", "-c", "10", "--connect-rate", "1", "-d", "25h"],
+            "the ramp (10 connections at 1/s) takes 10s",
+        ),
+    ] {
+        let out = nines(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[test]

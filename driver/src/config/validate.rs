@@ -9,7 +9,7 @@ use nines_common::usage::{check_range, UsageError};
 use nines_common::Protocol;
 use nines_protocol::{Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
-use super::{BenchConfig, StopAt};
+use super::{BenchConfig, StopAt, StormPlan};
 
 /// Most driver threads (and embedded server workers).
 pub const MAX_THREADS: usize = 1024;
@@ -176,6 +176,8 @@ impl BenchConfig {
                     st.connect_rate
                 ),
             ));
+        } else {
+            self.check_storm_length(st, e);
         }
         check_range(
             e,
@@ -238,6 +240,44 @@ impl BenchConfig {
         }
     }
 
+    /// A storm lasts its ramp (connections at the connect rate) plus its hold (`--duration`):
+    /// at most [`MAX_DURATION`] in all, and the error names the part that made it too long.
+    fn check_storm_length(&self, st: StormPlan, e: &mut Vec<UsageError>) {
+        let ramp = st.ramp(self.connections);
+        if ramp >= MAX_DURATION {
+            e.push(UsageError::new(
+                "--connect-rate",
+                format!(
+                    "{}/s: opening {} connections would take longer than the {} a storm may last; raise --connect-rate or lower --connections",
+                    if st.connect_rate >= 0.001 {
+                        format!("{}", st.connect_rate)
+                    } else {
+                        format!("{:.1e}", st.connect_rate)
+                    },
+                    thousands(self.connections as u64),
+                    HumanDuration(MAX_DURATION),
+                ),
+            ));
+        } else {
+            let room = MAX_DURATION - ramp;
+            let why = format!(
+                "the ramp ({} connections at {}/s) takes {} of the {} a storm may last",
+                thousands(self.connections as u64),
+                st.connect_rate,
+                HumanDuration(ramp),
+                HumanDuration(MAX_DURATION),
+            );
+            let h = HumanDuration;
+            check_range(
+                e,
+                "--duration",
+                h(st.hold),
+                (h(Duration::ZERO), h(room)),
+                &why,
+            );
+        }
+    }
+
     fn check_times(&self, limits: &Limits, e: &mut Vec<UsageError>) {
         let h = HumanDuration;
         let (zero, us, ms) = (
@@ -246,6 +286,8 @@ impl BenchConfig {
             h(Duration::from_millis(1)),
         );
         match self.stop {
+            // A storm's length is its ramp plus its hold, checked with the storm.
+            StopAt::Duration(_) if self.storm.is_some() => {}
             StopAt::Duration(d) => check_range(e, "--duration", h(d), (ms, h(MAX_DURATION)), ""),
             StopAt::Requests(0) => e.push(UsageError::at_least("--requests", 0, 1, "")),
             StopAt::Requests(_) => {}

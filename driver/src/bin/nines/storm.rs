@@ -109,7 +109,7 @@ impl StormArgs {
             target: self.target.clone(),
             threads: self.threads.unwrap_or_else(|| defaults::threads(embedded)),
             connections: self.connections,
-            stop: StopAt::Duration(plan.ramp(self.connections) + plan.hold),
+            stop: StopAt::Duration(plan.ramp(self.connections).saturating_add(plan.hold)),
             warmup: Duration::ZERO,
             request,
             // Failures are what a storm reports, not a reason to stop it.
