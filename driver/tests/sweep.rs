@@ -118,6 +118,15 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
         p.circles.iter().any(|c| c == util::svg::RED),
         "the knee circled: {p:?}"
     );
+    // Each step has its own report directory, in the table's order: its distribution and plots.
+    for n in 1..=6 {
+        let step = dir.join(format!("step-{n:02}"));
+        let hgrm = std::fs::read_to_string(step.join("latency.hgrm")).unwrap();
+        assert!(hgrm.contains("Percentile"), "{}", step.display());
+        let p = util::svg::read(&step.join("latency-spectrum.svg"));
+        assert!(p.line(util::svg::RED) > 2, "{}: {p:?}", step.display());
+    }
+    assert!(!dir.join("step-07").exists());
     assert_eq!(
         std::fs::read_to_string(dir.join("results.csv"))
             .unwrap()

@@ -80,8 +80,9 @@ pub struct OutputArgs {
     /// Write an HdrHistogram interval log (one histogram per second) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
-    /// Write a report directory: summary.md (a table to paste in a pull request), results.csv,
-    /// latency.hgrm and result.json (created if missing).
+    /// Write a report directory (created if missing): summary.md (a table to paste in a pull
+    /// request), results.csv, latency.hgrm, result.json and SVG plots; a sweep's holds its
+    /// throughput-latency curve and a directory per step.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
 }

@@ -143,7 +143,9 @@ fn write_files(sweep: &sweep::Sweep, a: &SweepArgs) -> bool {
     ok
 }
 
-/// A sweep's report directory: summary.md, results.csv (a row per step), result.json.
+/// A sweep's report directory: summary.md, results.csv (a row per step), result.json, the
+/// throughput-latency curve, and each step's own report directory (its distribution as .hgrm,
+/// its spectrum and timeline) in `step-01`, `step-02`, ... in the table's order.
 fn sweep_dir(s: &sweep::Sweep, dir: &std::path::Path) -> bool {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("nines: error: cannot create {}: {e}", dir.display());
@@ -164,8 +166,16 @@ fn sweep_dir(s: &sweep::Sweep, dir: &std::path::Path) -> bool {
             ok = false;
         }
     }
+    for (i, step) in s.steps.iter().enumerate() {
+        ok &= crate::output::report_dir(&step.report, &dir.join(step_dir_name(i)));
+    }
     let curve = nines_driver::report::plot::sweep_curve(s);
     ok & crate::output::write_plots(dir, vec![("throughput-latency.svg", curve)])
+}
+
+/// The directory of the `i`th step (from 0) in a sweep's report directory.
+fn step_dir_name(i: usize) -> String {
+    format!("step-{:02}", i + 1)
 }
 
 /// `nines report SWEEP.json`: the sweep in `format` (or its report directory in `out`), if the
