@@ -228,6 +228,15 @@ pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
             });
         }
     }
+    // A storm's messages have due times too: sent late, the lateness is in their echo latency.
+    let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
+    let storm_lag = r.storm.as_ref().and_then(|st| st.send_lag_us);
+    if let Some(lag) = storm_lag.filter(|l| l.p99 > threshold_us) {
+        found.push(Finding::ScheduleLag {
+            p99_us: lag.p99,
+            threshold_us,
+        });
+    }
     for (thread, &busy_pct) in d.thread_busy_pct.iter().enumerate() {
         if busy_pct >= BUSY_WARN_PCT {
             found.push(Finding::DriverBusy { thread, busy_pct });

@@ -77,6 +77,10 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
     if !out.is_empty() {
         return out;
     }
+    if let Some(st) = &r.storm {
+        say(&mut out, storm_kind(r, st), storm_text(r, st));
+        return out;
+    }
     match &r.open_loop {
         Some(o) if o.achieved_rps >= 0.95 * o.requested_rps => say(
             &mut out,
@@ -98,6 +102,41 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
         ),
     }
     out
+}
+
+/// A storm's load is its schedule: every connection held and (nearly) every message echoed is
+/// the offered load served.
+fn storm_kind(r: &Report, st: &super::storm::StormSummary) -> LimitKind {
+    let held = st.open_at_end >= st.started;
+    let echoed = r.requests as f64 >= 0.99 * r.driver.requests_sent as f64;
+    if held && echoed {
+        LimitKind::NoneBelowOfferedLoad
+    } else {
+        LimitKind::NotFound
+    }
+}
+
+fn storm_text(r: &Report, st: &super::storm::StormSummary) -> String {
+    let lag = st
+        .send_lag_us
+        .map(|l| format!(", the driver's send lag p99 {:.0} µs", l.p99))
+        .unwrap_or_default();
+    let what = format!(
+        "{} of {} connections held to the end, {} of {} messages echoed{lag}{}",
+        thousands(st.open_at_end),
+        thousands(st.started),
+        thousands(r.requests),
+        thousands(r.driver.requests_sent),
+        server_cpu_text(r)
+    );
+    match storm_kind(r, st) {
+        LimitKind::NoneBelowOfferedLoad => {
+            format!("no limit reached below the offered load: {what}")
+        }
+        _ => format!(
+            "the storm fell short with nothing measured to explain it (no errors, saturation or overflow): {what}"
+        ),
+    }
 }
 
 /// The kernel's counters: accept-queue overflows and retransmits.
