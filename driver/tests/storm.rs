@@ -308,6 +308,13 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
         !st["crashes"].as_array().unwrap().is_empty(),
         "a crash was seen: {st}"
     );
+    // The merged report's diagnosis names the lost connections and the crash.
+    let d = r["diagnosis"].as_array().unwrap();
+    assert!(
+        d.iter().any(|l| l["kind"] == "connections"
+            && l["evidence"].as_str().unwrap().contains("lost at once")),
+        "{d:?}"
+    );
     let stopped = stop_srv(srv);
     assert_eq!(counter(&stopped, "restarts"), 1, "{stopped}");
 }

@@ -26,6 +26,8 @@ pub enum LimitKind {
     Retransmits,
     /// Requests failed.
     Errors,
+    /// Connections failed to connect or were lost (a storm's schedule not held).
+    Connections,
     /// Nothing: the offered (open-loop) load was served.
     NoneBelowOfferedLoad,
     /// Nothing measured explains the result.
@@ -74,11 +76,19 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
             format!("{} errors ({kinds})", thousands(r.errors)),
         );
     }
+    // A storm that lost connections says so beside whatever else explains it.
+    let storm = r
+        .storm
+        .as_ref()
+        .map(|st| (storm_kind(r, st), storm_text(r, st)));
+    if let Some((LimitKind::Connections, text)) = &storm {
+        say(&mut out, LimitKind::Connections, text.clone());
+    }
     if !out.is_empty() {
         return out;
     }
-    if let Some(st) = &r.storm {
-        say(&mut out, storm_kind(r, st), storm_text(r, st));
+    if let Some((kind, text)) = storm {
+        say(&mut out, kind, text);
         return out;
     }
     match &r.open_loop {
@@ -109,10 +119,10 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
 fn storm_kind(r: &Report, st: &super::storm::StormSummary) -> LimitKind {
     let held = st.open_at_end >= st.started;
     let echoed = r.requests as f64 >= 0.99 * r.driver.requests_sent as f64;
-    if held && echoed {
-        LimitKind::NoneBelowOfferedLoad
-    } else {
-        LimitKind::NotFound
+    match (held, echoed) {
+        (false, _) => LimitKind::Connections,
+        (true, true) => LimitKind::NoneBelowOfferedLoad,
+        (true, false) => LimitKind::NotFound,
     }
 }
 
@@ -132,6 +142,23 @@ fn storm_text(r: &Report, st: &super::storm::StormSummary) -> String {
     match storm_kind(r, st) {
         LimitKind::NoneBelowOfferedLoad => {
             format!("no limit reached below the offered load: {what}")
+        }
+        LimitKind::Connections => {
+            let crashes: Vec<String> = st
+                .crashes
+                .iter()
+                .map(|c| format!("{} at {:.0} s", thousands(c.lost), c.at_s))
+                .collect();
+            let crashes = if crashes.is_empty() {
+                String::new()
+            } else {
+                format!("; lost at once: {}", crashes.join(", "))
+            };
+            format!(
+                "connections: {} never connected and {} were lost{crashes} ({what})",
+                thousands(st.started.saturating_sub(st.connected)),
+                thousands(r.driver.connections_lost),
+            )
         }
         _ => format!(
             "the storm fell short with nothing measured to explain it (no errors, saturation or overflow): {what}"

@@ -95,7 +95,7 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     r.driver = add_drivers(&reports);
     r.warnings = merged_checks(&reports);
     r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
-    r.diagnosis = super::diagnosis::diagnose(&r);
+    r.server_cpu = one_server_cpu(&reports);
     let storms: Vec<&super::StormSummary> =
         reports.iter().filter_map(|p| p.storm.as_ref()).collect();
     if !storms.is_empty() {
@@ -106,7 +106,28 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
             })?,
         );
     }
+    r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
+}
+
+/// The server's CPU when every part measured the same server processes (driver processes on
+/// one machine loading one server): the part that saw it busiest, their windows being nearly
+/// the same. Parts that measured different servers, or none, have no one figure.
+fn one_server_cpu(reports: &[&Report]) -> Option<crate::servercpu::ServerCpu> {
+    let cpus: Vec<&crate::servercpu::ServerCpu> = reports
+        .iter()
+        .filter_map(|p| p.server_cpu.as_ref())
+        .collect();
+    let first = cpus.first()?;
+    let same = cpus.len() == reports.len()
+        && !first.pids.is_empty()
+        && cpus.iter().all(|c| c.pids == first.pids);
+    same.then(|| {
+        cpus.iter()
+            .max_by(|a, b| a.busiest_thread_pct.total_cmp(&b.busiest_thread_pct))
+            .map(|c| (*c).clone())
+    })
+    .flatten()
 }
 
 fn add_histograms(parts: &[(String, Report)]) -> Result<Histograms, MergeError> {

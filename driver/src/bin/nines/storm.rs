@@ -56,6 +56,10 @@ pub struct StormArgs {
     /// Driver threads [default: CPUs].
     #[arg(short, long)]
     pub threads: Option<usize>,
+    /// Warn (and fail an --slo gate) when the driver's send lag p99 is above this: messages
+    /// sent late carry the driver's lateness in their echo latency.
+    #[arg(long, default_value_t = HumanDuration(defaults::LAG_THRESHOLD))]
+    pub lag_threshold: HumanDuration,
     /// Connect from these local addresses in turn (127.0.0.2-127.0.0.50): past one address's
     /// ephemeral ports.
     #[arg(long, value_name = "ADDRS", value_parser = |s: &str| nines_driver::engine::socket::parse_sources(s).map(Sources))]
@@ -119,6 +123,7 @@ impl StormArgs {
             source_addrs: self.source.clone().map(|s| s.0).unwrap_or_default(),
             storm: Some(plan),
             start_at_unix_s: self.start_at,
+            lag_threshold: self.lag_threshold.0,
             ..BenchConfig::default()
         })
     }
@@ -229,6 +234,7 @@ fn spread(a: &StormArgs, cfg: &BenchConfig) -> Result<Report, String> {
             ])
             .args(["--payload", &a.payload.0.to_string()])
             .args(["--connect-timeout", &a.connect_timeout.to_string()])
+            .args(["--lag-threshold", &a.lag_threshold.to_string()])
             .args(["--timeout", &a.timeout.to_string(), "-q", "--json"])
             .arg(&json)
             .args(["--start-at", &start_at.to_string()]);
@@ -237,6 +243,13 @@ fn spread(a: &StormArgs, cfg: &BenchConfig) -> Result<Report, String> {
         }
         if let Some(t) = a.threads {
             cmd.args(["-t", &t.to_string()]);
+        }
+        // What a storm's WebSocket messages and upgrade carry.
+        if let Some(m) = a.http.message {
+            cmd.args(["--message", &m.to_string()]);
+        }
+        for h in &a.http.headers {
+            cmd.args(["-H", h]);
         }
         // Each child takes every n-th source address.
         let mine: Vec<String> = sources
