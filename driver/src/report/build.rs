@@ -109,7 +109,10 @@ pub fn build(run: RunRecord<'_>) -> Report {
     let histograms = Histograms {
         uncorrected: Some(Hist(t.rec.uncorrected.clone())),
         warmup: Some(Hist(t.rec.warmup.clone())),
-        schedule_lag: cfg.open_loop.map(|_| Hist(t.rec.lag.clone())),
+        // An open loop's schedule lag, or a storm's send lag: both are lateness against a due
+        // time, and both merge exactly as histograms.
+        schedule_lag: (cfg.open_loop.is_some() || cfg.storm.is_some())
+            .then(|| Hist(t.rec.lag.clone())),
         ..Histograms::corrected_only(Hist(t.rec.measured.clone()))
     };
     let origin = Origin::Run {

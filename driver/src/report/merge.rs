@@ -100,9 +100,11 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
         reports.iter().filter_map(|p| p.storm.as_ref()).collect();
     if !storms.is_empty() {
         r.storm = Some(
-            super::storm::merge(&storms, &r.intervals).map_err(|source| MergeError::Histogram {
-                file: "a storm's connect times".to_string(),
-                source,
+            super::storm::merge(&storms, &r.intervals, lag.flatten()).map_err(|source| {
+                MergeError::Histogram {
+                    file: "a storm's connect times".to_string(),
+                    source,
+                }
             })?,
         );
     }

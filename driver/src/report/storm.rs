@@ -118,9 +118,11 @@ impl StormSummary {
 /// Storms from several driver processes as one: counts and connect times added, crashes found
 /// again in the merged seconds, memory added over the drivers (the server, measured by each,
 /// and the kernel's sockets, shared, taken at their largest).
+/// `send_lag` is the parts' send-lag histograms merged, when every part saved one.
 pub fn merge(
     parts: &[&StormSummary],
     intervals: &[IntervalRecord],
+    send_lag: Option<LatencySummary>,
 ) -> Result<StormSummary, super::histogram::HistogramError> {
     let mut h = crate::report::histogram::growable();
     for p in parts {
@@ -166,11 +168,14 @@ pub fn merge(
         connect_timeouts: sum(|p| p.connect_timeouts),
         connect_time_us: LatencySummary::from_histogram(&h),
         connect_time_histogram: Hist(h),
-        // Summaries cannot be added: the part with the worst p99 stands for all.
-        send_lag_us: parts
-            .iter()
-            .filter_map(|p| p.send_lag_us)
-            .max_by(|a, b| a.p99.total_cmp(&b.p99)),
+        // Summaries cannot be added: without the histograms (results saved before they were),
+        // the part with the worst p99 stands for all.
+        send_lag_us: send_lag.or_else(|| {
+            parts
+                .iter()
+                .filter_map(|p| p.send_lag_us)
+                .max_by(|a, b| a.p99.total_cmp(&b.p99))
+        }),
         crashes: crashes(intervals),
         driver_memory: add_mem(parts.iter().filter_map(|p| p.driver_memory).collect()),
         server_memory: server,
