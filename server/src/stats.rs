@@ -226,7 +226,30 @@ impl Registry {
 /// every server thread and one line per worker and acceptor (not per thread-per-connection
 /// thread, of which there may be thousands). This is how a driver on another machine, which
 /// cannot read this server's /proc, learns whether a thread of it was saturated.
+///
+/// /proc counts CPU time in clock ticks (10 ms at the usual 100 Hz), so a reading younger than
+/// [`CPU_READING_TTL`] is served again: a flood of Stats requests costs one /proc scan per tick,
+/// not one each, and loses no precision.
 pub fn cpu_pairs() -> Vec<(String, u64)> {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    type Reading = Option<(Instant, Vec<(String, u64)>)>;
+    static LAST: Mutex<Reading> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*last {
+        Some((at, pairs)) if at.elapsed() < CPU_READING_TTL => pairs.clone(),
+        _ => {
+            let pairs = read_cpu_pairs();
+            *last = Some((Instant::now(), pairs.clone()));
+            pairs
+        }
+    }
+}
+
+/// How long a /proc CPU reading is served again: one clock tick at 100 Hz.
+const CPU_READING_TTL: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn read_cpu_pairs() -> Vec<(String, u64)> {
     use nines_common::cpu;
     use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
     let threads = cpu::threads(std::process::id());
