@@ -13,7 +13,7 @@ use crate::report::Report;
 pub const ALPHA: f64 = 0.05;
 
 /// The figures compared, by name, with whether higher is better.
-pub const METRICS: [(&str, bool); 8] = [
+pub const METRICS: [(&str, bool); FIGURES] = [
     ("throughput req/s", true),
     ("p50 µs", false),
     ("p90 µs", false),
@@ -22,10 +22,14 @@ pub const METRICS: [(&str, bool); 8] = [
     ("p99.99 µs", false),
     ("max µs", false),
     ("errors", false),
+    ("server CPU µs/reply", false),
 ];
 
+/// How many figures are compared.
+pub const FIGURES: usize = 9;
+
 /// One result's figures, in [`METRICS`] order.
-pub fn figures(r: &Report) -> [Option<f64>; 8] {
+pub fn figures(r: &Report) -> [Option<f64>; FIGURES] {
     let l = r.latency_us;
     [
         Some(r.throughput_rps),
@@ -36,6 +40,9 @@ pub fn figures(r: &Report) -> [Option<f64>; 8] {
         l.map(|l| l.p99_99),
         l.map(|l| l.max),
         Some(r.errors as f64),
+        r.server_cpu
+            .as_ref()
+            .and_then(|c| c.per_reply_us(r.all_replies())),
     ]
 }
 
@@ -45,7 +52,7 @@ pub struct Group {
     /// Its name (the first file's).
     pub name: String,
     /// Each run's figures.
-    pub runs: Vec<[Option<f64>; 8]>,
+    pub runs: Vec<[Option<f64>; FIGURES]>,
 }
 
 impl Group {
@@ -149,8 +156,11 @@ fn change(base: &[f64], other: &[f64], higher_better: bool) -> String {
 fn fmt(v: f64) -> String {
     if v.abs() >= 1000.0 {
         nines_common::units::thousands(v.round() as u64)
-    } else {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}")
+    } else {
+        // Small figures (CPU µs per reply) need their second digit to show a change.
+        format!("{v:.2}")
     }
 }
 
@@ -291,6 +301,7 @@ mod tests {
                         None,
                         None,
                         Some(0.0),
+                        Some(4.0 * 100.0 / r),
                     ]
                 })
                 .collect(),
@@ -304,6 +315,13 @@ mod tests {
         );
         assert!(out.contains("+20.5% (better)* p=0.029"), "{out}");
         assert!(out.contains("same"), "{out}");
+        // CPU per reply went down as throughput went up: lower is better.
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with("server CPU µs/reply")
+                    && l.contains("(better)*")),
+            "{out}"
+        );
         let one = render(&[g("a", &[100.0]), g("b", &[90.0])], true);
         assert!(
             one.contains("-10.0% (worse)") && one.contains("One run each"),

@@ -21,6 +21,29 @@ pub struct ServerCpu {
     pub busiest_thread_pct: f64,
     /// Its name.
     pub busiest_thread: String,
+    /// CPU seconds all its threads used over the measurement (connecting, warm-up and the
+    /// measured window: every reply of the run); 0 in results saved before it was kept.
+    #[serde(default)]
+    pub cpu_s: f64,
+}
+
+impl ServerCpu {
+    /// Server CPU per reply, µs: its CPU over every reply of the run (warm-up included), the
+    /// figure to compare servers, models or settings by. None without replies or a figure.
+    pub fn per_reply_us(&self, replies: u64) -> Option<f64> {
+        (replies > 0 && self.cpu_s > 0.0).then(|| self.cpu_s * 1e6 / replies as f64)
+    }
+
+    /// In words, for the text and Markdown summaries of a run with `replies` replies.
+    pub fn describe(&self, replies: u64) -> String {
+        let per_reply = self
+            .per_reply_us(replies)
+            .map_or(String::new(), |us| format!("; {us:.2} µs of CPU per reply"));
+        format!(
+            "busiest thread {:.0}% ({}), all threads {:.0}% of a core{per_reply}",
+            self.busiest_thread_pct, self.busiest_thread, self.total_pct
+        )
+    }
 }
 
 /// CPU time per thread, keyed by pid/tid, with the thread's name.
@@ -88,7 +111,10 @@ pub fn from_stats(
     });
     let mut c = summarize(Vec::new(), threads, wall_s, " (Stats op)");
     // The total covers thread-per-connection threads too, which have no lines of their own.
-    c.total_pct = c.total_pct.max(pct(total, wall_s));
+    if pct(total, wall_s) > c.total_pct {
+        c.total_pct = pct(total, wall_s);
+        c.cpu_s = total as f64 / 1e9;
+    }
     Some(c)
 }
 
@@ -112,6 +138,7 @@ fn summarize(
         total_pct: pct(total, wall_s),
         busiest_thread_pct: pct(busiest.1, wall_s),
         busiest_thread: format!("{}{source}", busiest.0),
+        cpu_s: total as f64 / 1e9,
     }
 }
 
@@ -151,6 +178,13 @@ mod tests {
         let c = from_stats(&before, &after, 2.0).unwrap();
         assert_eq!((c.total_pct, c.busiest_thread_pct), (150.0, 95.0));
         assert_eq!(c.busiest_thread, "nines-worker-0 (Stats op)");
+        assert_eq!(c.cpu_s, 3.0);
+        assert_eq!(
+            c.per_reply_us(1_000_000),
+            Some(3.0),
+            "3 s of CPU over 1M replies"
+        );
+        assert_eq!(c.per_reply_us(0), None);
         let old = vec![("requests".to_string(), 7)];
         assert!(
             from_stats(&old, &old, 1.0).is_none(),

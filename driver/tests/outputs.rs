@@ -167,6 +167,11 @@ fn every_report_ends_with_what_limited_it() {
         "{}",
         r["server_cpu"]
     );
+    // Its CPU over every reply: the figure servers and models are compared by. Half a second
+    // of a busy server is tens of ticks of CPU over tens of thousands of replies.
+    let cpu_s = r["server_cpu"]["cpu_s"].as_f64().unwrap();
+    assert!(cpu_s > 0.0, "{}", r["server_cpu"]);
+    assert!(text.contains("µs of CPU per reply"), "{text}");
 }
 
 #[test]

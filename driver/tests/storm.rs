@@ -309,7 +309,11 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
         "a crash was seen: {st}"
     );
     // The send lag is merged from the parts' histograms, not taken from one part.
-    assert!(r["histograms"]["schedule_lag"].is_string(), "{}", r["histograms"]);
+    assert!(
+        r["histograms"]["schedule_lag"].is_string(),
+        "{}",
+        r["histograms"]
+    );
     assert!(st["send_lag_us"]["p99"].as_f64().unwrap() > 0.0, "{st}");
     // The merged report's diagnosis names the lost connections and the crash.
     let d = r["diagnosis"].as_array().unwrap();

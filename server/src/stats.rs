@@ -235,7 +235,9 @@ pub fn cpu_pairs() -> Vec<(String, u64)> {
     use std::time::Instant;
     type Reading = Option<(Instant, Vec<(String, u64)>)>;
     static LAST: Mutex<Reading> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     match &*last {
         Some((at, pairs)) if at.elapsed() < CPU_READING_TTL => pairs.clone(),
         _ => {

@@ -368,6 +368,11 @@ impl Report {
         self.outcome == Outcome::Completed
     }
 
+    /// Every reply of the run: the measured ones and the warm-up's.
+    pub fn all_replies(&self) -> u64 {
+        self.requests + self.warmup.as_ref().map_or(0, |w| w.requests)
+    }
+
     /// The run's manifest, when the result is one run.
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.origin {

@@ -48,6 +48,9 @@ pub fn render(r: &Report) -> String {
     for w in &r.warnings {
         let _ = writeln!(s, "- **warning** ({}): {}", w.finding.kind(), w.message);
     }
+    if let Some(c) = &r.server_cpu {
+        let _ = writeln!(s, "- **server CPU**: {}", c.describe(r.all_replies()));
+    }
     for l in &r.diagnosis {
         let _ = writeln!(s, "- **limited by**: {}", l.evidence);
     }
@@ -64,7 +67,11 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    if !r.warnings.is_empty() || !r.diagnosis.is_empty() || r.slo.is_some() {
+    if !r.warnings.is_empty()
+        || !r.diagnosis.is_empty()
+        || r.slo.is_some()
+        || r.server_cpu.is_some()
+    {
         s.push('\n');
     }
     let _ = writeln!(s, "{}", provenance(r));

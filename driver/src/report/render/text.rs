@@ -54,6 +54,7 @@ pub fn render(r: &Report) -> String {
         Some(st) => super::storm::lines(&mut s, r, st),
         None => connections(&mut s, r),
     }
+    server_cpu(&mut s, r);
     if let Some(p) = &r.profile {
         profile(&mut s, p);
     }
@@ -287,4 +288,11 @@ fn profile(s: &mut String, p: &ProfileSummary) {
         p.profiled_ns as f64 / 1e9,
         thousands(p.server_requests)
     );
+}
+
+/// The server's CPU, when measured: its busiest thread, all its threads, and CPU per reply.
+fn server_cpu(s: &mut String, r: &Report) {
+    if let Some(c) = &r.server_cpu {
+        let _ = writeln!(s, "  server CPU  {}", c.describe(r.all_replies()));
+    }
 }
