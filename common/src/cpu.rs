@@ -59,6 +59,15 @@ pub fn threads(pid: u32) -> Vec<ThreadCpu> {
     out
 }
 
+/// User plus system time of process `pid` so far, in nanoseconds: all its threads, including
+/// those that have exited (a thread-per-connection server's threads end with their
+/// connections, often before anyone looks). None when /proc cannot be read.
+pub fn process(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, ticks) = parse_stat(&stat)?;
+    Some((ticks as f64 * 1e9 / clock_ticks_per_second()) as u64)
+}
+
 /// The name and utime + stime (in ticks) of one `/proc/PID/task/TID/stat` line.
 fn parse_stat(stat: &str) -> Option<(String, u64)> {
     // The name is in parentheses and may hold spaces or parentheses itself; utime and stime are
@@ -101,5 +110,11 @@ mod tests {
         let me = threads(std::process::id());
         assert!(me.iter().any(|t| t.ns > 0), "{me:?}");
         assert!(threads(u32::MAX).is_empty());
+        let all = process(std::process::id()).unwrap();
+        assert!(
+            all >= me.iter().map(|t| t.ns).max().unwrap(),
+            "{all} {me:?}"
+        );
+        assert_eq!(process(u32::MAX), None);
     }
 }

@@ -55,7 +55,14 @@ pub struct Meter {
     pids: Vec<u32>,
     embedded: bool,
     before: Times,
+    /// The processes' own CPU time (exited threads included), when not embedded.
+    before_total: Option<u64>,
     started: Instant,
+}
+
+/// The CPU time of whole processes (exited threads included), ns; None if one is unreadable.
+fn processes(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|&p| nines_common::cpu::process(p)).sum()
 }
 
 impl Meter {
@@ -72,6 +79,7 @@ impl Meter {
         }
         Some(Meter {
             before: times(&pids, embedded),
+            before_total: (!embedded).then(|| processes(&pids)).flatten(),
             pids,
             embedded,
             started: Instant::now(),
@@ -86,7 +94,17 @@ impl Meter {
             let before = self.before.get(key).map_or(0, |b| b.1);
             (name.clone(), ns.saturating_sub(before))
         });
-        summarize(self.pids, used, wall, "")
+        let total = self
+            .before_total
+            .and_then(|b| Some(processes(&self.pids)?.saturating_sub(b)));
+        let mut c = summarize(self.pids, used, wall, "");
+        // Threads that ended during the run (a thread-per-connection server's, with their
+        // connections) are gone from /proc/PID/task but counted in the process's own time.
+        if let Some(total) = total.filter(|&t| pct(t, wall) > c.total_pct) {
+            c.total_pct = pct(total, wall);
+            c.cpu_s = total as f64 / 1e9;
+        }
+        c
     }
 }
 
@@ -200,6 +218,7 @@ mod tests {
             pids: vec![std::process::id()],
             embedded: false,
             before: times(&[std::process::id()], false),
+            before_total: processes(&[std::process::id()]),
             started: Instant::now(),
         };
         let done = Arc::new(AtomicBool::new(false));

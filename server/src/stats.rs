@@ -222,8 +222,8 @@ impl Registry {
     }
 }
 
-/// This process's server threads' CPU time so far, from /proc, as Stats pairs: the total over
-/// every server thread and one line per worker and acceptor (not per thread-per-connection
+/// This process's CPU time so far, from /proc, as Stats pairs: the total over all its threads
+/// (exited ones included) and one line per worker and acceptor (not per thread-per-connection
 /// thread, of which there may be thousands). This is how a driver on another machine, which
 /// cannot read this server's /proc, learns whether a thread of it was saturated.
 ///
@@ -254,13 +254,15 @@ const CPU_READING_TTL: std::time::Duration = std::time::Duration::from_millis(10
 fn read_cpu_pairs() -> Vec<(String, u64)> {
     use nines_common::cpu;
     use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
-    let threads = cpu::threads(std::process::id());
-    let mut out = vec![(CPU_NS.to_string(), 0)];
-    for t in threads.iter().filter(|t| cpu::is_server_thread(&t.name)) {
-        out[0].1 += t.ns;
-        if cpu::is_loop_thread(&t.name) {
-            out.push((format!("{THREAD_CPU_NS}{}:{}", t.name, t.tid), t.ns));
-        }
+    let me = std::process::id();
+    // The whole process: threads that have exited (a thread-per-connection server's, whose
+    // connections closed) count too, and the rest of nines-server's threads are idle.
+    let mut out = vec![(CPU_NS.to_string(), cpu::process(me).unwrap_or(0))];
+    for t in cpu::threads(me)
+        .into_iter()
+        .filter(|t| cpu::is_loop_thread(&t.name))
+    {
+        out.push((format!("{THREAD_CPU_NS}{}:{}", t.name, t.tid), t.ns));
     }
     out
 }
