@@ -156,6 +156,9 @@ fn change(base: &[f64], other: &[f64], higher_better: bool) -> String {
 fn fmt(v: f64) -> String {
     if v.abs() >= 1000.0 {
         nines_common::units::thousands(v.round() as u64)
+    } else if v.fract() == 0.0 {
+        // Counts (errors) and whole figures.
+        format!("{v:.0}")
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
     } else {
