@@ -118,8 +118,8 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write the report directory (summary.md, results.csv, latency.hgrm, result.json) to DIR
-    /// instead of printing.
+    /// Write the report directory (summary.md, results.csv, latency.hgrm, result.json and the
+    /// SVG plots; a sweep's with a directory per step) to DIR instead of printing.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
