@@ -51,6 +51,12 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Report, String> {
         serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
+        Some(crate::sweep::FORMAT) => {
+            return Err(
+                "a sweep, not one run: its steps are runs (nines sweep --report DIR writes each as DIR/step-NN/result.json, or nines report SWEEP.json --out DIR)"
+                    .to_string(),
+            )
+        }
         Some(other) => return Err(format!("a {other} report; this nines reads {FORMAT}")),
         None => {
             return Err(format!(
@@ -135,6 +141,11 @@ mod tests {
                 "this nines reads",
             ),
             ("junk.hlog", "hello\n1,2,3\n", "interval log"),
+            (
+                "sweep.json",
+                "{\"format\": \"nines-sweep/1\"}",
+                "a sweep, not one run",
+            ),
         ];
         for (name, text, want) in cases {
             let p = dir.join(name);
