@@ -6,7 +6,8 @@
 # two side by side at several open-loop rates. Writes docs/results/server-cpu.md.
 #
 #   sudo scripts/check-server-cpu.sh [SECONDS=5] [RATES="20000 60000 120000"]
-#   env: OUT=docs/results/server-cpu.md
+#   env: OUT=docs/results/server-cpu.md, SERVER=target/release/nines-server (another build, e.g.
+#        the thread-per-connection one from scripts/bench-compare.sh)
 #
 # Server pinned to CPU 0 (1 worker), driver to CPU 1. Traffic stays inside the two namespaces
 # this script creates (10.98.0.0/24 on a veth pair) and deletes.
@@ -35,15 +36,17 @@ ip link set n9cpu-s netns "$SRV"; ip link set n9cpu-d netns "$DRV"
 ip -n "$SRV" addr add 10.98.0.1/24 dev n9cpu-s; ip -n "$DRV" addr add 10.98.0.2/24 dev n9cpu-d
 for ns in "$SRV" "$DRV"; do ip -n "$ns" link set lo up; done
 ip -n "$SRV" link set n9cpu-s up; ip -n "$DRV" link set n9cpu-d up
-ip netns exec "$SRV" taskset -c 0 target/release/nines-server --bind 10.98.0.1 --port 0 --workers 1 \
+SERVER=${SERVER:-target/release/nines-server}
+ip netns exec "$SRV" taskset -c 0 "$SERVER" --bind 10.98.0.1 --port 0 --workers 1 \
   >"$TMP/port" 2>/dev/null &
 SPID=$!
 for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
 ADDR=$(sed -n 's/^nines-server listening on //p' "$TMP/port")
 [[ -n $ADDR ]] || { echo "check-server-cpu.sh: server did not start" >&2; exit 1; }
 
-# utime+stime of the server's threads, in ticks, as the host sees them.
-ticks() { awk '{s += $14 + $15} END {print s}' /proc/"$SPID"/task/*/stat; }
+# utime+stime of the server process, in ticks, as the host sees it (threads that have exited
+# included: the thread-per-connection server's end with their connections).
+ticks() { awk '{print $14 + $15}' /proc/"$SPID"/stat; }
 for rate in $RATES; do
   before=$(ticks); t0=$(date +%s.%N)
   ip netns exec "$DRV" taskset -c 1 target/release/nines bench "$ADDR" -d "${SECS}s" -w 0s -c 8 \

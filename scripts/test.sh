@@ -53,5 +53,8 @@ fi
 if cargo clippy --version >/dev/null 2>&1; then
     log "cargo clippy"
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+    # The thread-per-connection server built alone (as scripts/bench-compare.sh builds it).
+    cargo clippy -p nines-server --no-default-features --features thread-per-connection \
+        --locked -- -D warnings
 fi
 log "all checks passed"

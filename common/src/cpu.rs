@@ -5,8 +5,8 @@
 
 /// Name prefix of nines-server's event-loop workers (`nines-worker-0`, ...).
 pub const WORKER_THREAD: &str = "nines-worker";
-/// Name prefix of its acceptor threads (`nines-acceptor-0`, ...).
-pub const ACCEPTOR_THREAD: &str = "nines-acceptor";
+/// Name prefix of its acceptor threads (`nines-accept-0`, ...: Linux keeps 15 bytes of a name).
+pub const ACCEPTOR_THREAD: &str = "nines-accept";
 /// Name of each thread of the thread-per-connection model.
 pub const CONN_THREAD: &str = "nines-conn";
 

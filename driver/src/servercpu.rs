@@ -1,6 +1,6 @@
 //! The server's CPU during a run, from /proc, when the server is on this machine: its processes
 //! are found by the port they listen on (the embedded server's threads are this process's
-//! `nines-worker-*`/`nines-acceptor-*`/`nines-conn` threads). An event-loop server is saturated
+//! `nines-worker-*`/`nines-accept-*`/`nines-conn` threads). An event-loop server is saturated
 //! when its busiest thread is on CPU nearly all the time, whatever the other threads do, so the
 //! busiest thread's share is kept beside the total.
 
@@ -117,7 +117,7 @@ pub fn from_stats(
     after: &[(String, u64)],
     wall_s: f64,
 ) -> Option<ServerCpu> {
-    use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
+    use nines_protocol::stats::{CPUS, CPU_NS, THREAD_CPU_NS};
     let get = |v: &[(String, u64)], k: &str| v.iter().find(|(n, _)| n == k).map(|(_, x)| *x);
     let total = get(after, CPU_NS)?.saturating_sub(get(before, CPU_NS)?);
     let threads = after.iter().filter_map(|(k, ns)| {
@@ -127,11 +127,22 @@ pub fn from_stats(
             ns.saturating_sub(get(before, k).unwrap_or(0)),
         ))
     });
+    let workers = threads
+        .clone()
+        .any(|(name, _)| name.starts_with(nines_common::cpu::WORKER_THREAD));
     let mut c = summarize(Vec::new(), threads, wall_s, " (Stats op)");
     // The total covers thread-per-connection threads too, which have no lines of their own.
     if pct(total, wall_s) > c.total_pct {
         c.total_pct = pct(total, wall_s);
         c.cpu_s = total as f64 / 1e9;
+    }
+    if !workers {
+        // Thread-per-connection: no one thread carries the load, so the server is saturated
+        // when all its threads fill the CPUs it may use.
+        let cpus = get(after, CPUS).unwrap_or(1).max(1);
+        c.busiest_thread_pct = c.total_pct / cpus as f64;
+        c.busiest_thread =
+            format!("all threads over {cpus} CPU(s), thread-per-connection (Stats op)");
     }
     Some(c)
 }
@@ -203,6 +214,17 @@ mod tests {
             "3 s of CPU over 1M replies"
         );
         assert_eq!(c.per_reply_us(0), None);
+        // Thread-per-connection: only the acceptor has a line; the total fills 2 CPUs by half.
+        let v = |total: u64| {
+            vec![
+                ("cpu_ns".to_string(), total),
+                ("cpus".to_string(), 2),
+                ("thread_cpu_ns:nines-accept-0:9".to_string(), 1_000),
+            ]
+        };
+        let c = from_stats(&v(0), &v(2_000_000_000), 2.0).unwrap();
+        assert_eq!((c.total_pct, c.busiest_thread_pct), (100.0, 50.0));
+        assert!(c.busiest_thread.contains("over 2 CPU(s)"), "{c:?}");
         let old = vec![("requests".to_string(), 7)];
         assert!(
             from_stats(&old, &old, 1.0).is_none(),

@@ -8,6 +8,8 @@ use std::fmt;
 
 /// Stats name of the server threads' total CPU time so far, in nanoseconds.
 pub const CPU_NS: &str = "cpu_ns";
+/// Stats name of the number of CPUs the server may run on (its affinity and cgroup).
+pub const CPUS: &str = "cpus";
 /// Stats name prefix of one worker's or acceptor's CPU time so far: `thread_cpu_ns:NAME:TID`.
 pub const THREAD_CPU_NS: &str = "thread_cpu_ns:";
 

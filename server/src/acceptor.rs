@@ -39,6 +39,7 @@ const PAUSE: Duration = Duration::from_millis(5);
 
 /// What an accept loop does after handing one connection on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Pause and Stop: the pooled model's.
 pub(crate) enum Taken {
     /// Accept the next.
     Go,

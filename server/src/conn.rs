@@ -99,6 +99,7 @@ pub(crate) struct Conn {
     needs: usize,
     budget: Arc<BufferBudget>,
     /// Where it waits for its next turn in its worker, if anywhere.
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
     pub queued: Queued,
     /// What its protocol remembers between reads.
     session: Session,
@@ -106,6 +107,7 @@ pub(crate) struct Conn {
 
 /// Where a connection waits for its next turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
 pub(crate) enum Queued {
     /// Nowhere: an event brings its next turn.
     No,
@@ -197,6 +199,7 @@ impl Conn {
     /// (a turn reads once its buffered requests are answered), so only its replies move on
     /// now: one connection gets one turn per pass of the loop however often its client writes.
     /// A close is handled at once, as the edge that reports it will not come again.
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
     pub fn on_event_queued(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
         if ev.read_closed {
             return self.on_event(ev, ctx);

@@ -85,6 +85,7 @@ impl ConnLimits {
     /// How often a worker looks for connections past a timeout (or, under budget pressure,
     /// over their share): a quarter of the shortest timeout, between 50 ms and 1 s, so a
     /// timeout fires at most a quarter late; every second when no timeout is set.
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
     pub fn sweep_every(&self) -> Duration {
         [self.read_timeout, self.idle_timeout, self.send_timeout]
             .into_iter()

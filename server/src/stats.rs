@@ -253,11 +253,14 @@ const CPU_READING_TTL: std::time::Duration = std::time::Duration::from_millis(10
 
 fn read_cpu_pairs() -> Vec<(String, u64)> {
     use nines_common::cpu;
-    use nines_protocol::stats::{CPU_NS, THREAD_CPU_NS};
+    use nines_protocol::stats::{CPUS, CPU_NS, THREAD_CPU_NS};
     let me = std::process::id();
     // The whole process: threads that have exited (a thread-per-connection server's, whose
     // connections closed) count too, and the rest of nines-server's threads are idle.
-    let mut out = vec![(CPU_NS.to_string(), cpu::process(me).unwrap_or(0))];
+    let mut out = vec![
+        (CPU_NS.to_string(), cpu::process(me).unwrap_or(0)),
+        (CPUS.to_string(), nines_common::sys::available_cpus() as u64),
+    ];
     for t in cpu::threads(me)
         .into_iter()
         .filter(|t| cpu::is_loop_thread(&t.name))
