@@ -108,6 +108,47 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
     s
 }
 
+/// Sweeps compared step by step: `groups` are (name, the sweeps of one configuration); a step
+/// is matched across sweeps by its load level (`8 connections`, `50% of peak`), not by its
+/// label, whose absolute rate differs with each sweep's peak. One table per level the first
+/// group ran, each as [`render`] draws it.
+pub fn render_sweeps(groups: &[(String, Vec<&crate::sweep::Sweep>)], markdown: bool) -> String {
+    let level = |st: &crate::sweep::Step| match st.rate {
+        None => format!("{} connection(s), closed loop", st.connections),
+        Some(r) => format!("{r}, open loop"),
+    };
+    let mut levels: Vec<String> = Vec::new();
+    for st in groups
+        .first()
+        .into_iter()
+        .flat_map(|g| &g.1)
+        .flat_map(|s| &s.steps)
+    {
+        if !levels.contains(&level(st)) {
+            levels.push(level(st));
+        }
+    }
+    let mut s = String::new();
+    for lv in &levels {
+        let per_group: Vec<Group> = groups
+            .iter()
+            .map(|(name, sweeps)| Group {
+                name: name.clone(),
+                runs: sweeps
+                    .iter()
+                    .flat_map(|sw| sw.steps.iter().filter(|st| level(st) == *lv))
+                    .map(|st| figures(&st.report))
+                    .collect(),
+            })
+            .collect();
+        let heading = if markdown { "### " } else { "== " };
+        let _ = writeln!(s, "{heading}{lv}\n");
+        s.push_str(&render(&per_group, markdown));
+        let _ = writeln!(s);
+    }
+    s
+}
+
 fn cell(v: &[f64], repeated: bool) -> String {
     if v.is_empty() {
         return "-".into();

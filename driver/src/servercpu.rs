@@ -69,6 +69,9 @@ impl Meter {
     /// Starts measuring the server at `addr` (or, `embedded`, this process's server threads);
     /// `None` when no local process can be found.
     pub fn start(addr: SocketAddr, embedded: bool) -> Option<Meter> {
+        // A target this process serves (a sweep's embedded server) is measured as embedded:
+        // by its threads' names, not as a process that would include the driver.
+        let embedded = embedded || crate::storm::served_here(addr);
         let pids = if embedded {
             vec![std::process::id()]
         } else {

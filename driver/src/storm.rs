@@ -122,6 +122,21 @@ fn sockstat() -> SockStat {
 /// The processes with a socket listening on `addr`'s port (this machine's /proc; empty when
 /// the target is elsewhere or /proc cannot say), this process excluded.
 pub fn server_pids(addr: SocketAddr) -> Vec<u32> {
+    let me = std::process::id();
+    listening_pids(addr)
+        .into_iter()
+        .filter(|&p| p != me)
+        .collect()
+}
+
+/// Whether this process itself listens on `addr`'s port: the target is a server embedded here
+/// (a sweep's, started once for all its steps).
+pub fn served_here(addr: SocketAddr) -> bool {
+    listening_pids(addr) == [std::process::id()]
+}
+
+/// Every process with a socket listening on `addr`'s port, this one included.
+fn listening_pids(addr: SocketAddr) -> Vec<u32> {
     let port = addr.port();
     let mut inodes = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
@@ -145,7 +160,6 @@ pub fn server_pids(addr: SocketAddr) -> Vec<u32> {
     if inodes.is_empty() {
         return Vec::new();
     }
-    let me = std::process::id();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = entry
@@ -155,9 +169,6 @@ pub fn server_pids(addr: SocketAddr) -> Vec<u32> {
         else {
             continue;
         };
-        if pid == me {
-            continue;
-        }
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
             .into_iter()
             .flatten()

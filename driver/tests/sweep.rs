@@ -59,6 +59,10 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
             assert!(!r[key].is_null(), "step {} has no {key}", st["label"]);
         }
         assert!(r["latency_us"]["p99"].as_f64().unwrap() > 0.0);
+        // The sweep's embedded server lives in this process: its CPU is its own threads', not
+        // the whole process's (which holds the driver too).
+        let busiest = r["server_cpu"]["busiest_thread"].as_str().unwrap();
+        assert!(busiest.starts_with("nines-worker"), "{}", r["server_cpu"]);
     }
     let peak = s["peak"]["throughput_rps"].as_f64().unwrap();
     assert!(peak > 0.0);

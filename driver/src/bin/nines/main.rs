@@ -179,6 +179,9 @@ fn compare_cmd(a: &args::CompareArgs) -> ExitCode {
         );
         exit_with(&[UsageError::new("--repeat", why)]);
     }
+    if let Some(code) = sweep::compare_sweeps(a) {
+        return code;
+    }
     let reports = match load_all(&a.results) {
         Ok(r) => r,
         Err(code) => return code,

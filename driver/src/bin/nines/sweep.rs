@@ -204,3 +204,32 @@ pub fn report_sweep(
         Err(e) => crate::fail(&format!("{}: {e}", path.display())),
     })
 }
+
+/// `nines compare` over sweep files (every file a sweep, in groups of `--repeat`): step by step.
+/// None when the files are not all sweeps (they are then compared as runs, and a sweep among
+/// them is named by the loader).
+pub fn compare_sweeps(a: &crate::args::CompareArgs) -> Option<ExitCode> {
+    let mut sweeps = Vec::new();
+    for p in &a.results {
+        let bytes = std::fs::read(p).ok()?;
+        match sweep::parse(&bytes)? {
+            Ok(s) => sweeps.push(s),
+            Err(e) => return Some(crate::fail(&format!("{}: {e}", p.display()))),
+        }
+    }
+    let groups: Vec<(String, Vec<&sweep::Sweep>)> = sweeps
+        .chunks(a.repeat)
+        .zip(a.results.chunks(a.repeat))
+        .map(|(ss, paths)| {
+            let name = paths[0]
+                .file_stem()
+                .map_or_else(|| "?".to_string(), |s| s.to_string_lossy().into_owned());
+            (name, ss.iter().collect())
+        })
+        .collect();
+    print!(
+        "{}",
+        nines_driver::compare::render_sweeps(&groups, a.markdown)
+    );
+    Some(ExitCode::SUCCESS)
+}
