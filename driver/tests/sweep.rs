@@ -93,6 +93,22 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
         again.status.success() && text.contains("5,000 req/s") && text.contains("knee"),
         "{text}"
     );
+    // Two sweeps (here the same one twice) compare step by step, matched by load level.
+    let cmp = nines(&["compare", json.to_str().unwrap(), json.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&cmp.stdout);
+    assert!(
+        cmp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cmp.stderr)
+    );
+    for level in [
+        "== 1 connection(s), closed loop",
+        "== 16 connection(s), closed loop",
+        "open loop",
+    ] {
+        assert!(table.contains(level), "{level}: {table}");
+    }
+    assert_eq!(table.matches("throughput req/s").count(), 6, "{table}");
     let csv = nines(&["report", json.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 7);
     let dir = scratch("sweep").join("report");
