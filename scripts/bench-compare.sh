@@ -27,8 +27,7 @@ for i in $(seq "$RUNS"); do
   for model in pooled threaded; do
     taskset -c 0 "target/models/nines-server-$model" --port 0 --workers 1 >"$TMP/port" 2>/dev/null &
     SPID=$!
-    for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
-    addr=$(sed -n 's/^nines-server listening on //p' "$TMP/port")
+    addr=$(listening_addr "$TMP/port")
     taskset -c 1 target/release/nines bench "$addr" -c 64 -t 1 -d "${SECS}s" -w 1s -q \
       --json "$TMP/$model-$i.json" >/dev/null
     kill "$SPID"; wait "$SPID" 2>/dev/null || true; : >"$TMP/port"

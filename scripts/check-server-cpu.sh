@@ -18,30 +18,22 @@ RATES=${2:-20000 60000 120000}
 OUT=${OUT:-docs/results/server-cpu.md}
 source scripts/lib/bench.sh
 need_pinning
-[[ $(id -u) == 0 ]] || { echo "check-server-cpu.sh: needs root for network namespaces (sudo $0)" >&2; exit 1; }
+source scripts/lib/netns.sh
 SRV=n9cpu-srv DRV=n9cpu-drv
 cleanup() {
   [[ -n ${SPID:-} ]] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$DRV" 2>/dev/null || true
+  netns_del "$SRV" "$DRV"
   rm -rf "${TMP:-}"
 }
 trap cleanup EXIT
-cleanup
+netns_pair "$SRV" "$DRV" 10.98.0.1 10.98.0.2 n9cpu
 cargo build --release --quiet --bin nines --bin nines-server
 TMP=$(mktemp -d)
-ip netns add "$SRV"; ip netns add "$DRV"
-ip link add n9cpu-s type veth peer name n9cpu-d
-ip link set n9cpu-s netns "$SRV"; ip link set n9cpu-d netns "$DRV"
-ip -n "$SRV" addr add 10.98.0.1/24 dev n9cpu-s; ip -n "$DRV" addr add 10.98.0.2/24 dev n9cpu-d
-for ns in "$SRV" "$DRV"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" link set n9cpu-s up; ip -n "$DRV" link set n9cpu-d up
 SERVER=${SERVER:-target/release/nines-server}
 ip netns exec "$SRV" taskset -c 0 "$SERVER" --bind 10.98.0.1 --port 0 --workers 1 \
   >"$TMP/port" 2>/dev/null &
 SPID=$!
-for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
-ADDR=$(sed -n 's/^nines-server listening on //p' "$TMP/port")
+ADDR=$(listening_addr "$TMP/port")
 [[ -n $ADDR ]] || { echo "check-server-cpu.sh: server did not start" >&2; exit 1; }
 
 # utime+stime of the server process, in ticks, as the host sees it (threads that have exited

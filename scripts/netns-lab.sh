@@ -16,26 +16,14 @@ shift || true
 LAB=${LAB:-nines}
 SRV=$LAB-srv DRV=$LAB-drv
 SRV_IP=10.99.0.1 DRV_IP=10.99.0.2
-[[ $(id -u) == 0 ]] || { echo "netns-lab.sh: needs root to create network namespaces (sudo $0)" >&2; exit 1; }
-command -v ip >/dev/null || { echo "netns-lab.sh: needs ip(8) from iproute2 (apt-get install iproute2)" >&2; exit 1; }
+source scripts/lib/netns.sh
 
 cleanup() {
   [[ -n ${SPID:-} ]] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-  ip netns del "$SRV" 2>/dev/null || true
-  ip netns del "$DRV" 2>/dev/null || true
+  netns_del "$SRV" "$DRV"
 }
 trap cleanup EXIT
-cleanup
-ip netns add "$SRV"
-ip netns add "$DRV"
-ip link add "$LAB-s" type veth peer name "$LAB-d"
-ip link set "$LAB-s" netns "$SRV"
-ip link set "$LAB-d" netns "$DRV"
-ip -n "$SRV" addr add "$SRV_IP/24" dev "$LAB-s"
-ip -n "$DRV" addr add "$DRV_IP/24" dev "$LAB-d"
-for ns in "$SRV" "$DRV"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" link set "$LAB-s" up
-ip -n "$DRV" link set "$LAB-d" up
+netns_pair "$SRV" "$DRV" "$SRV_IP" "$DRV_IP" "$LAB"
 if [[ -n ${DELAY:-} ]]; then
   ip netns exec "$SRV" tc qdisc add dev "$LAB-s" root netem delay "$DELAY"
   ip netns exec "$DRV" tc qdisc add dev "$LAB-d" root netem delay "$DELAY"

@@ -19,8 +19,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 N=target/release/nines
 
 taskset -c 0 target/release/nines-server --port 0 --workers 1 >"$TMP/port" 2>/dev/null &
-for _ in $(seq 100); do [[ -s $TMP/port ]] && break; sleep 0.05; done
-addr=$(sed -n 's/^nines-server listening on //p' "$TMP/port")
+addr=$(listening_addr "$TMP/port")
 echo "open-loop run, 100k req/s, 10 s" >&2
 taskset -c 1 $N bench "$addr" --rate 100000 -c 16 -d 10s -q --report "$TMP/bench" >/dev/null
 echo "sweep" >&2

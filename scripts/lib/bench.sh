@@ -18,3 +18,10 @@ ab_worktree() {
     git worktree add --detach "$WT" "$1" >/dev/null
   fi
 }
+
+# listening_addr FILE: waits (up to 5 s) for nines-server's "listening on ADDR" line in FILE,
+# the server's stdout, and prints ADDR (nothing if the server never said it).
+listening_addr() {
+  for _ in $(seq 100); do grep -q 'listening on' "$1" 2>/dev/null && break; sleep 0.05; done
+  sed -n 's/^nines-server listening on //p' "$1"
+}

@@ -84,40 +84,76 @@ pub fn spectrum(r: &Report) -> Res {
     let values = || all.iter().flat_map(|p| p.iter().map(|v| v.1));
     let y_max = values().fold(1.0, f64::max) * 2.0;
     let y_min = values().fold(f64::INFINITY, f64::min).max(0.1) / 2.0;
+    log_y_chart(
+        &format!("Latency by percentile — {}", r.target),
+        (x_max, (y_min, y_max)),
+        [
+            Axis {
+                desc: "percentile (log scale of 1/(1-p))",
+                format: nines_label,
+                labels: x_max.ceil() as usize + 1,
+            },
+            Axis {
+                desc: "latency (µs, log scale)",
+                format: count_label,
+                labels: 10,
+            },
+        ],
+        |chart| {
+            for ((name, _, color), pts) in series.iter().zip(all) {
+                let c = *color;
+                chart
+                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .map_err(err)?
+                    .label(*name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+            }
+            Ok(())
+        },
+    )
+}
+
+/// One axis of a [`log_y_chart`]: what it shows, how its ticks read, about how many.
+struct Axis<'a> {
+    desc: &'a str,
+    format: fn(&f64) -> String,
+    labels: usize,
+}
+
+/// The chart of the spectrum and the sweep curve: a linear x axis from 0 to `x_max`, a log
+/// latency y axis, a legend at the upper left; `draw` adds the series.
+fn log_y_chart(
+    title: &str,
+    (x_max, (y_min, y_max)): (f64, (f64, f64)),
+    [x, y]: [Axis<'_>; 2],
+    draw: impl FnOnce(&mut LogYChart<'_, '_>) -> Result<(), String>,
+) -> Res {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Latency by percentile — {}", r.target),
-                ("sans-serif", 22),
-            )
+            .caption(title, ("sans-serif", 22))
             .margin(15)
+            // Room for the last x label ("99.9999%") to the right of the plot.
             .margin_right(40)
             .x_label_area_size(45)
-            .y_label_area_size(70)
+            .y_label_area_size(80)
             .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("percentile (log scale of 1/(1-p))")
-            .y_desc("latency (µs, log scale)")
-            .y_label_formatter(&count_label)
-            .x_labels(x_max.ceil() as usize + 1)
-            .x_label_formatter(&nines_label)
+            .x_desc(x.desc)
+            .x_labels(x.labels)
+            .x_label_formatter(&x.format)
+            .y_desc(y.desc)
+            .y_labels(y.labels)
+            .y_label_formatter(&y.format)
             .draw()
             .map_err(err)?;
-        for ((name, _, color), pts) in series.iter().zip(all) {
-            let c = *color;
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
+        draw(&mut chart)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
@@ -129,6 +165,15 @@ pub fn spectrum(r: &Report) -> Res {
     }
     Ok(svg)
 }
+
+type LogYChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::combinators::LogCoord<f64>,
+    >,
+>;
 
 /// Throughput and p99 per second over the run (two panels).
 pub fn timeline(r: &Report) -> Res {
@@ -249,71 +294,58 @@ pub fn sweep_curve(s: &crate::sweep::Sweep) -> Res {
     let x_max = pts.iter().map(|p| p.0).fold(1.0, f64::max) * 1.1;
     let y_max = pts.iter().map(|p| p.1).fold(1.0, f64::max) * 3.0;
     let y_min = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min) / 2.0;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Throughput vs p99 — sweep of {}", s.target),
-                ("sans-serif", 22),
-            )
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("throughput (req/s)")
-            .x_label_formatter(&count_label)
-            .y_desc("p99 latency (µs, log scale)")
-            .y_label_formatter(&count_label)
-            .draw()
-            .map_err(err)?;
-        for (open, name, color) in [
-            (false, "closed-loop steps (by connections)", BLUE),
-            (true, "open-loop steps (by rate)", RGBColor(0, 140, 0)),
-        ] {
-            let mut line: Vec<(f64, f64)> = pts
-                .iter()
-                .filter(|p| p.2 == open)
-                .map(|p| (p.0, p.1))
-                .collect();
-            if line.is_empty() {
-                continue;
+    log_y_chart(
+        &format!("Throughput vs p99 — sweep of {}", s.target),
+        (x_max, (y_min, y_max)),
+        [
+            Axis {
+                desc: "throughput (req/s)",
+                format: count_label,
+                labels: 10,
+            },
+            Axis {
+                desc: "p99 latency (µs, log scale)",
+                format: count_label,
+                labels: 10,
+            },
+        ],
+        |chart| {
+            for (open, name, color) in [
+                (false, "closed-loop steps (by connections)", BLUE),
+                (true, "open-loop steps (by rate)", RGBColor(0, 140, 0)),
+            ] {
+                let mut line: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter(|p| p.2 == open)
+                    .map(|p| (p.0, p.1))
+                    .collect();
+                if line.is_empty() {
+                    continue;
+                }
+                line.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chart
+                    .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+                    .map_err(err)?;
             }
-            line.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart
-                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .draw_series(
+                    pts.iter()
+                        .filter(|p| p.3)
+                        .map(|p| Circle::new((p.0, p.1), 10, RED.stroke_width(3))),
+                )
                 .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled())))
-                .map_err(err)?;
-        }
-        chart
-            .draw_series(
-                pts.iter()
-                    .filter(|p| p.3)
-                    .map(|p| Circle::new((p.0, p.1), 10, RED.stroke_width(3))),
-            )
-            .map_err(err)?
-            .label("knee")
-            .legend(|(x, y)| Circle::new((x + 10, y), 5, RED.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+                .label("knee")
+                .legend(|(x, y)| Circle::new((x + 10, y), 5, RED.stroke_width(2)));
+            Ok(())
+        },
+    )
 }
 
 /// A storm's connections open and echo p99 per second (two panels).
