@@ -109,6 +109,19 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
         assert!(table.contains(level), "{level}: {table}");
     }
     assert_eq!(table.matches("throughput req/s").count(), 6, "{table}");
+    // A sweep beside one run, or beside a missing file, is one clear line.
+    let step = scratch("sweep").join("step.json");
+    let one = &s["steps"][0]["report"];
+    std::fs::write(&step, serde_json::to_vec(one).unwrap()).unwrap();
+    for (other, says) in [
+        (step.as_path(), "is one run and the others are sweeps"),
+        (std::path::Path::new("/nonexistent/x.json"), "cannot read"),
+    ] {
+        let out = nines(&["compare", json.to_str().unwrap(), other.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(says) && err.lines().count() == 1, "{err}");
+    }
     let csv = nines(&["report", json.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 7);
     let dir = scratch("sweep").join("report");

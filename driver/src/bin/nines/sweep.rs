@@ -206,16 +206,30 @@ pub fn report_sweep(
 }
 
 /// `nines compare` over sweep files (every file a sweep, in groups of `--repeat`): step by step.
-/// None when the files are not all sweeps (they are then compared as runs, and a sweep among
-/// them is named by the loader).
+/// None when none is a sweep (they are then compared as runs); a mix is refused.
 pub fn compare_sweeps(a: &crate::args::CompareArgs) -> Option<ExitCode> {
     let mut sweeps = Vec::new();
+    let mut runs = Vec::new();
     for p in &a.results {
-        let bytes = std::fs::read(p).ok()?;
-        match sweep::parse(&bytes)? {
-            Ok(s) => sweeps.push(s),
-            Err(e) => return Some(crate::fail(&format!("{}: {e}", p.display()))),
+        let bytes = match std::fs::read(p) {
+            Ok(b) => b,
+            Err(e) => return Some(crate::fail(&format!("cannot read {}: {e}", p.display()))),
+        };
+        match sweep::parse(&bytes) {
+            Some(Ok(s)) => sweeps.push(s),
+            Some(Err(e)) => return Some(crate::fail(&format!("{}: {e}", p.display()))),
+            None => runs.push(p),
         }
+    }
+    match (sweeps.is_empty(), runs.first()) {
+        (true, _) => return None,
+        (false, Some(run)) => {
+            return Some(crate::fail(&format!(
+                "{} is one run and the others are sweeps: compare sweeps with sweeps, or runs with runs (a sweep's steps are runs: nines report SWEEP.json --out DIR writes each as DIR/step-NN/result.json)",
+                run.display()
+            )))
+        }
+        (false, None) => {}
     }
     let groups: Vec<(String, Vec<&sweep::Sweep>)> = sweeps
         .chunks(a.repeat)
