@@ -39,7 +39,6 @@ pub fn threads(pid: u32) -> Vec<ThreadCpu> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
-    let ns_per_tick = 1e9 / clock_ticks_per_second();
     let mut out = Vec::new();
     for t in tasks.flatten() {
         let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -52,7 +51,7 @@ pub fn threads(pid: u32) -> Vec<ThreadCpu> {
             out.push(ThreadCpu {
                 tid,
                 name,
-                ns: (ticks as f64 * ns_per_tick) as u64,
+                ns: ticks_to_ns(ticks),
             });
         }
     }
@@ -65,10 +64,11 @@ pub fn threads(pid: u32) -> Vec<ThreadCpu> {
 pub fn process(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, ticks) = parse_stat(&stat)?;
-    Some((ticks as f64 * 1e9 / clock_ticks_per_second()) as u64)
+    Some(ticks_to_ns(ticks))
 }
 
-/// The name and utime + stime (in ticks) of one `/proc/PID/task/TID/stat` line.
+/// The name and utime + stime (in clock ticks) of a `/proc/PID/stat` or
+/// `/proc/PID/task/TID/stat` line.
 fn parse_stat(stat: &str) -> Option<(String, u64)> {
     // The name is in parentheses and may hold spaces or parentheses itself; utime and stime are
     // fields 14 and 15, i.e. the 12th and 13th after the last closing parenthesis.
@@ -77,6 +77,10 @@ fn parse_stat(stat: &str) -> Option<(String, u64)> {
     let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
     Some((name, field(11)? + field(12)?))
+}
+
+fn ticks_to_ns(ticks: u64) -> u64 {
+    (ticks as f64 * 1e9 / clock_ticks_per_second()) as u64
 }
 
 fn clock_ticks_per_second() -> f64 {

@@ -209,6 +209,7 @@ fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
 pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
     let mut found = Vec::new();
     let d = &r.driver;
+    let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
     if let Some(o) = &r.open_loop {
         if r.completed() && o.achieved_rps < 0.99 * o.requested_rps {
             found.push(Finding::RateNotAchieved {
@@ -223,7 +224,6 @@ pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
                 timeout_s: cfg.request_timeout.as_secs_f64(),
             });
         }
-        let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
         if let Some(lag) = o.schedule_lag_us.filter(|l| l.p99 > threshold_us) {
             found.push(Finding::ScheduleLag {
                 p99_us: lag.p99,
@@ -232,7 +232,6 @@ pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
         }
     }
     // A storm's messages have due times too: sent late, the lateness is in their echo latency.
-    let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
     let storm_lag = r.storm.as_ref().and_then(|st| st.send_lag_us);
     if let Some(lag) = storm_lag.filter(|l| l.p99 > threshold_us) {
         found.push(Finding::ScheduleLag {

@@ -13,8 +13,9 @@ const SIZE: (u32, u32) = (900, 540);
 /// Deepest percentile drawn on the spectrum: 99.9999%.
 const MAX_NINES: f64 = 6.0;
 
-/// Shortest interval the timeline plots as a per-second rate.
-const MIN_INTERVAL_S: f64 = 0.5;
+/// Shortest interval shown as a per-second rate (the timeline, the progress bar): the last
+/// replies draining after the window make a sliver whose "rate" never happened.
+pub const MIN_INTERVAL_S: f64 = 0.5;
 
 type Res = Result<String, String>;
 

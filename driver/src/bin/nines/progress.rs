@@ -10,9 +10,6 @@ use std::time::Duration;
 use nines_driver::config::{BenchConfig, StopAt};
 use nines_driver::observer::{Event, Observer};
 
-/// Shortest interval shown as a per-second rate.
-const MIN_INTERVAL_S: f64 = 0.5;
-
 /// Prints progress when enabled.
 #[derive(Debug)]
 pub struct Progress {
@@ -33,15 +30,11 @@ impl Progress {
             StopAt::Duration(d) => Some(cfg.warmup + d),
             StopAt::Requests(_) => None,
         };
-        Progress::over(length, cfg, enabled)
+        Progress::with_length(length, cfg, enabled)
     }
 
-    /// Progress over a sweep's runs, `length` long in all.
-    pub fn for_sweep(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
-        Progress::over(length, cfg, enabled)
-    }
-
-    fn over(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
+    /// Progress over `length` (a sweep's runs in all; `None`: unknown) of runs of `cfg`.
+    pub fn with_length(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
         let total = match (length, cfg.stop) {
             (Some(d), _) => format!("{:.0}s", d.as_secs_f64()),
             (None, StopAt::Requests(n)) => format!("{} req", thousands(n)),
@@ -132,7 +125,7 @@ impl Observer for Progress {
                 errors,
             } => {
                 let secs = interval.duration_ns as f64 / 1e9;
-                if secs < MIN_INTERVAL_S {
+                if secs < nines_driver::report::plot::MIN_INTERVAL_S {
                     // The last replies draining after the window: not a second's rate.
                     return;
                 }

@@ -30,7 +30,7 @@ pub fn sweep_cmd(a: &SweepArgs) -> ExitCode {
     let live = !a.bench.quiet && (a.bench.progress || std::io::stderr().is_terminal());
     // The progress bar lives for the steps only: it is gone before the summary is printed.
     let result = {
-        let mut progress = crate::progress::Progress::for_sweep(cfg.planned(), &cfg.base, live);
+        let mut progress = crate::progress::Progress::with_length(cfg.planned(), &cfg.base, live);
         let printer = progress.printer();
         let mut stream = match a
             .bench
