@@ -74,7 +74,8 @@ for round in $(seq "$ROUNDS"); do
 import json, sys
 f, cpu, rnd, d, load = sys.argv[1:]
 r = json.load(open(f))
-lag = (r.get("open_loop") or {}).get("schedule_lag_us") or {}
+# nines-report/2 keeps the load in one `load`; /1 (an older revision A) in `open_loop`.
+lag = (r.get("load") if "load" in r else r.get("open_loop") or {}).get("schedule_lag_us") or {}
 answered = r["requests"] + (r.get("warmup") or {}).get("requests", 0)
 print(f"{rnd},{d},{load},{r['throughput_rps']:.0f},{r['latency_us']['p99']},{lag.get('p99', '')},{float(cpu) * 1e6 / max(answered, 1):.3f}")
 PY

@@ -44,7 +44,7 @@ L = ["# Open-loop driver accuracy\n",
      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 for f in sorted(glob.glob(os.path.join(tmp, "*.json")), key=lambda p: (p.split("-")[-1], p)):
     r = json.load(open(f))
-    o = r["open_loop"]; lag = o["schedule_lag_us"]
+    o = r["load"]; lag = o["schedule_lag_us"]
     name = os.path.basename(f)[:-5]
     arrival, rnd = name.rsplit("-", 1)
     L.append(f"| {rnd} | {arrival} | {o['requested_rps']:,.0f} | {o['achieved_rps']:,.0f} | {lag['p50']:.1f} | {lag['p99']:.1f} | "

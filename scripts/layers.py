@@ -96,8 +96,9 @@ def module_files(src, root_file):
     return files
 
 
-def resolve(mod_path, raw, children_of):
-    """The absolute module path a path in module `mod_path` names (as far as it names modules)."""
+def resolve(mod_path, raw, children_of, reexports=None):
+    """The absolute module path a path in module `mod_path` names (as far as it names modules).
+    A name a module re-exports from a child (`pub use build::build`) resolves to that child."""
     segs = [s.strip() for s in raw.split("::") if s.strip()]
     if not segs:
         return None
@@ -120,6 +121,8 @@ def resolve(mod_path, raw, children_of):
         if s in children_of.get(path, ()):
             path = path + (s,)
         else:
+            if reexports is not None and s in reexports.get(path, {}):
+                return reexports[path][s]
             break
     return path
 
@@ -129,6 +132,16 @@ def edges_of(files):
     for p in files:
         if p:
             children_of[p[:-1]].add(p[-1])
+    # What each module re-exports from its children: name -> the child's module path.
+    reexports = defaultdict(dict)
+    for mod_path, file in files.items():
+        text = strip(open(file, encoding="utf-8").read())
+        for u in re.findall(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);", text):
+            for raw in expand_use(u):
+                name = raw.split("::")[-1]
+                target = resolve(mod_path, raw, children_of)
+                if target is not None and len(target) > len(mod_path):
+                    reexports[mod_path][name] = target
     edges = []  # (from module path, to module path, file)
     for mod_path, file in files.items():
         text = strip(open(file, encoding="utf-8").read())
@@ -139,7 +152,7 @@ def edges_of(files):
         raws.extend(m.group(1) + "::x" for m in IDENT_PATH.finditer(text)
                     if m.group(1) in children_of.get(mod_path, ()))
         for raw in raws:
-            target = resolve(mod_path, raw, children_of)
+            target = resolve(mod_path, raw, children_of, reexports)
             if target is not None and target != mod_path:
                 edges.append((mod_path, target, file))
     return edges, children_of

@@ -64,7 +64,7 @@ for n in levels.split(","):
     path = f"{tmp}/storm-{n}.json"
     if not os.path.exists(path):
         L.append(f"| {int(n):,} | | no result | | | | | | | | | | | | |"); continue
-    r = json.load(open(path)); st = r["storm"]; d = r["driver"]
+    r = json.load(open(path)); st = r["load"]; d = r["driver"]
     failed = sum(d.get("connect_failures", {}).values())
     c = st.get("connect_time_us") or {}; e = r.get("latency_us") or {}
     sm, dm = st.get("server_memory") or {}, st.get("driver_memory") or {}

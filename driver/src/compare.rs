@@ -7,7 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::report::sweep::{Step, Sweep};
+use crate::report::{LoadSummary, Report};
 
 /// Significance level of the test.
 pub const ALPHA: f64 = 0.05;
@@ -23,14 +24,23 @@ pub const METRICS: [(&str, bool); FIGURES] = [
     ("max µs", false),
     ("errors", false),
     ("server CPU µs/reply", false),
+    ("received MiB/s", true),
+    ("driver lag p99 µs", false),
+    ("storm connect p99 µs", false),
 ];
 
 /// How many figures are compared.
-pub const FIGURES: usize = 9;
+pub const FIGURES: usize = 12;
 
-/// One result's figures, in [`METRICS`] order.
+/// One result's figures, in [`METRICS`] order. What only one load model measures (an open
+/// loop's schedule lag, a storm's send lag and connect time) is compared where there is one.
 pub fn figures(r: &Report) -> [Option<f64>; FIGURES] {
     let l = r.latency_us;
+    let (lag, connect) = match &r.load {
+        LoadSummary::OpenLoop(o) => (o.schedule_lag_us, None),
+        LoadSummary::Storm(st) => (st.send_lag_us, st.connect_time_us),
+        LoadSummary::ClosedLoop | LoadSummary::Mixed | LoadSummary::Unknown => (None, None),
+    };
     [
         Some(r.throughput_rps),
         l.map(|l| l.p50),
@@ -43,6 +53,11 @@ pub fn figures(r: &Report) -> [Option<f64>; FIGURES] {
         r.server_cpu
             .as_ref()
             .and_then(|c| c.per_reply_us(r.all_replies())),
+        r.transfer
+            .filter(|t| t.received_bytes > 0)
+            .map(|t| t.received_bytes_per_s / (1024.0 * 1024.0)),
+        lag.map(|l| l.p99),
+        connect.map(|l| l.p99),
     ]
 }
 
@@ -75,6 +90,10 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
     }
     let mut rows = vec![header];
     for (m, (name, higher_better)) in METRICS.iter().enumerate() {
+        if groups.iter().all(|g| g.values(m).is_empty()) {
+            // No result measured it (a closed loop has no schedule lag).
+            continue;
+        }
         let mut row = vec![(*name).to_string()];
         for g in groups {
             row.push(cell(&g.values(m), repeated));
@@ -112,11 +131,8 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
 /// is matched across sweeps by its load level (`8 connections`, `50% of peak`), not by its
 /// label, whose absolute rate differs with each sweep's peak. One table per level the first
 /// group ran, each as [`render`] draws it.
-pub fn render_sweeps(groups: &[(String, Vec<&crate::sweep::Sweep>)], markdown: bool) -> String {
-    let level = |st: &crate::sweep::Step| match st.rate {
-        None => format!("{} connection(s), closed loop", st.connections),
-        Some(r) => format!("{r}, open loop"),
-    };
+pub fn render_sweeps(groups: &[(String, Vec<&Sweep>)], markdown: bool) -> String {
+    let level = Step::level;
     let mut levels: Vec<String> = Vec::new();
     for st in groups
         .first()
@@ -346,6 +362,9 @@ mod tests {
                         None,
                         Some(0.0),
                         Some(4.0 * 100.0 / r),
+                        None,
+                        None,
+                        None,
                     ]
                 })
                 .collect(),
@@ -365,6 +384,10 @@ mod tests {
                 .any(|l| l.trim_start().starts_with("server CPU µs/reply")
                     && l.contains("(better)*")),
             "{out}"
+        );
+        assert!(
+            !out.contains("driver lag"),
+            "a figure no run has is left out: {out}"
         );
         let one = render(&[g("a", &[100.0]), g("b", &[90.0])], true);
         assert!(

@@ -16,11 +16,10 @@ use nines_protocol::{decode, encode, payload, stats, Op, HEADER_LEN};
 use nines_server::handler::{Allowance, Handler, Session};
 use nines_server::ServerConfig;
 
+use crate::config::{HttpRequest, NinesOp, RedisRequest, RequestSpec, WsMessage, WsRequest};
 use crate::node::{Message, Node};
-use crate::report::{self, Format};
-use crate::target::{
-    Codec, Decoded, HttpCodec, HttpSpec, RedisCodec, RedisSpec, RequestSpec, WsCodec, WsMessage,
-};
+use crate::report::{self, Format, Loaded};
+use crate::target::{Codec, Decoded, HttpCodec, RedisCodec, WsCodec};
 
 /// Frames as the server reads them: decoded one after another from a stream, each checked
 /// against incremental decoding (every prefix of a whole frame asks for more bytes) and
@@ -208,29 +207,42 @@ pub fn codecs(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
     };
-    for &protocol in Protocol::value_variants() {
-        for &op in &Op::ALL {
-            let spec = RequestSpec {
-                protocol,
-                op,
-                payload_bytes: usize::from(sel) + 1,
-                work_us: 1,
-                ..RequestSpec::default()
-            };
-            let mut codec = spec.codec();
-            // Handshake replies (WebSocket) are parsed from the same bytes.
-            let mut opening = Vec::new();
-            if codec.start(&mut opening) {
-                if let Ok(Some(n)) = codec.finish_start(buf) {
-                    assert!(
-                        n <= buf.len(),
-                        "{protocol} handshake consumed past the input"
-                    );
-                }
+    for spec in every_request(usize::from(sel) + 1) {
+        let what = spec.describe();
+        let mut codec = spec.codec();
+        // Handshake replies (WebSocket) are parsed from the same bytes.
+        let mut opening = Vec::new();
+        if codec.start(&mut opening) {
+            if let Ok(Some(n)) = codec.finish_start(buf) {
+                assert!(n <= buf.len(), "{what}: handshake consumed past the input");
             }
-            decode_all(&mut *codec, buf, u64::from(sel), &protocol.to_string());
         }
+        decode_all(&mut *codec, buf, u64::from(sel), &what);
     }
+}
+
+/// One request of every kind (each nines op, and every other protocol), `bytes` large.
+fn every_request(bytes: usize) -> Vec<RequestSpec> {
+    vec![
+        RequestSpec::Nines(NinesOp::Echo {
+            payload_bytes: bytes,
+        }),
+        RequestSpec::Nines(NinesOp::Work { work_us: 1 }),
+        RequestSpec::Nines(NinesOp::Source { reply_bytes: bytes }),
+        RequestSpec::Nines(NinesOp::Stats),
+        RequestSpec::Echo {
+            payload_bytes: bytes,
+        },
+        RequestSpec::Http(HttpRequest::default()),
+        RequestSpec::Ws(WsRequest {
+            payload_bytes: bytes,
+            ..WsRequest::default()
+        }),
+        RequestSpec::Redis(RedisRequest {
+            data_bytes: bytes,
+            ..RedisRequest::default()
+        }),
+    ]
 }
 
 /// Decodes `buf` reply after reply until the codec needs more or refuses: each step consumes
@@ -264,10 +276,10 @@ pub fn http_response(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
     };
-    let spec = HttpSpec {
+    let spec = HttpRequest {
         method: if sel & 1 == 0 { "GET" } else { "HEAD" }.to_string(),
         accept: vec![404],
-        ..HttpSpec::default()
+        ..HttpRequest::default()
     };
     in_pieces_agrees(|| Box::new(HttpCodec::new(&spec)), buf, usize::from(sel));
 }
@@ -284,9 +296,9 @@ pub fn resp_reply(data: &[u8]) {
         "LRANGE l 0 9",
         "OBJECT",
     ];
-    let spec = RedisSpec {
+    let spec = RedisRequest {
         command: commands[usize::from(sel) % commands.len()].to_string(),
-        ..RedisSpec::default()
+        ..RedisRequest::default()
     };
     in_pieces_agrees(|| Box::new(RedisCodec::new(&spec)), buf, usize::from(sel));
 }
@@ -314,15 +326,14 @@ pub fn ws_frame(data: &[u8]) {
             );
         }
     }
-    let spec = RequestSpec {
-        protocol: Protocol::Ws,
+    let spec = WsRequest {
         payload_bytes: usize::from(sel) + 1,
-        ws_message: if sel & 1 == 0 {
+        message: if sel & 1 == 0 {
             WsMessage::Binary
         } else {
             WsMessage::Text
         },
-        ..RequestSpec::default()
+        ..WsRequest::default()
     };
     in_pieces_agrees(|| Box::new(WsCodec::new(&spec)), buf, usize::from(sel));
 }
@@ -419,16 +430,29 @@ pub fn node_lines(data: &[u8]) {
 /// A result file (`nines report`, `nines merge`): JSON report or interval log. What loads
 /// renders in every format, merges with itself, and survives a JSON round trip.
 pub fn result_file(data: &[u8]) {
-    let Ok(r) = report::parse(data, "fuzz") else {
-        return;
-    };
-    for &f in Format::value_variants() {
-        let _ = report::render(&r, f);
+    match report::parse(data, "fuzz") {
+        Ok(Loaded::Report(r)) => {
+            for &f in Format::value_variants() {
+                let _ = report::render(&r, f);
+            }
+            let json = report::render(&r, Format::Json);
+            let again = report::parse(json.as_bytes(), "again").expect("its own JSON loads");
+            let Loaded::Report(again) = again else {
+                panic!("a report reads back as a report");
+            };
+            assert_eq!(again.requests, r.requests);
+            let _ = report::merge(vec![("a".into(), (*r).clone()), ("b".into(), *r)]);
+        }
+        Ok(Loaded::Sweep(s)) => {
+            for &f in Format::value_variants() {
+                let _ = report::render::sweep::render(&s, f);
+            }
+            let json = report::render::sweep::render(&s, Format::Json).expect("json renders");
+            let again = report::parse(json.as_bytes(), "again").expect("its own JSON loads");
+            assert!(matches!(again, Loaded::Sweep(a) if a.steps.len() == s.steps.len()));
+        }
+        Err(_) => {}
     }
-    let json = report::render(&r, Format::Json);
-    let again = report::parse(json.as_bytes(), "again").expect("its own JSON loads");
-    assert_eq!(again.requests, r.requests);
-    let _ = report::merge(vec![("a".into(), r.clone()), ("b".into(), r)]);
 }
 
 /// The flag parsers for sizes, durations, rates and start times.

@@ -10,37 +10,43 @@
 //! one, `merge` adds several, `report` re-renders a saved one, `node` answers from one, and every
 //! output format ([`report::render`]) renders it.
 //!
-//! The parts are kept apart so the next load models and protocols slot in: [`target`] holds the
-//! wire codecs behind one small trait (the only code that sees a protocol's bytes), [`clock`],
-//! [`schedule`] and [`recorder`] do timing and recording without touching sockets, [`engine`]
-//! moves bytes, [`config`] defines and bounds every setting once, and the library prints
-//! nothing: progress reaches the binary through one [`observer::Observer`].
+//! The modules form layers, leaves first, and none imports a layer above it (docs/architecture.md;
+//! `scripts/layers.py` checks it in CI): [`clock`], [`errors`], [`recorder`], [`schedule`] and
+//! [`host`] (every /proc and sysctl read) <- [`config`] (one [`config::Load`], one
+//! [`config::RequestSpec`] per protocol) <- [`target`] (the wire codecs, the only code that sees
+//! a protocol's bytes) <- [`engine`] (moves bytes) <- [`report`] (the one result value) <-
+//! [`run`] <- the commands ([`profile`], [`storm`], [`sweep`], [`node`], [`compare`],
+//! [`hostile`]). The library prints nothing: progress reaches the binary through one
+//! [`observer::Observer`].
 #![deny(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::too_many_lines)]
 
+// Leaves: timing, errors, recording, schedules, the host's /proc and sysctls.
 pub mod clock;
-pub mod compare;
-pub mod config;
-pub mod engine;
 pub mod errors;
+pub mod host;
+pub mod recorder;
+pub mod schedule;
+// What a run is (one load value, one request value per protocol), then its wire codecs.
+pub mod config;
+pub mod target;
+// Moving bytes: driver threads, connections, pacing.
+pub mod engine;
+pub mod observer;
+// Results: one Report value (and a sweep of them), renderers, plots, merge, SLO.
+pub mod report;
+// Running: validate, resolve or embed the target, start and watch the threads, build the Report.
+pub mod run;
+// Commands built on runs.
+pub mod compare;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hostile;
-pub mod kernel;
-pub mod manifest;
 pub mod node;
-pub mod observer;
 pub mod profile;
-pub mod recorder;
-pub mod report;
-pub mod run;
-pub mod schedule;
-pub mod servercpu;
-pub mod slo;
 pub mod storm;
 pub mod sweep;
-pub mod target;
 
 pub use config::{BenchConfig, StopAt};
 pub use report::Report;

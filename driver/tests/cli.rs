@@ -234,9 +234,9 @@ fn interval_logs_from_two_runs_merge_into_one_true_distribution() {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        assert_eq!(v["mode"], "open_loop");
+        assert_eq!(v["load"]["model"], "open_loop");
         assert!(v["latency_uncorrected_us"]["p99"].as_f64().unwrap() > 0.0);
-        assert_eq!(v["open_loop"]["requested_rps"], 3000.0);
+        assert_eq!(v["load"]["requested_rps"], 3000.0);
         assert!(v["warnings"].is_array());
         total += v["requests"].as_u64().unwrap();
         let log = std::fs::read_to_string(&hlog).unwrap();

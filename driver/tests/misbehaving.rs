@@ -5,11 +5,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::config::{
+    Bench, BenchConfig, HttpRequest, Load, NinesOp, RedisRequest, RequestSpec, StopAt, Target,
+    WsRequest,
+};
 use nines_driver::errors::ErrorKind;
 use nines_driver::report::{CutShort, Outcome};
 use nines_driver::run::{run, Hooks};
-use nines_driver::target::RequestSpec;
 use nines_protocol::{decode, encode};
 
 /// A nines server that answers every request with the given id shift (0 = correct).
@@ -56,17 +58,16 @@ fn serve(mut s: TcpStream, id_shift: u64, answer_every: u64) {
 
 fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
     BenchConfig {
-        target: Some(addr.to_string()),
+        target: Target::Address(addr.to_string()),
         threads: 1,
         connections: 2,
-        pipeline: 4,
-        stop: StopAt::Requests(requests),
-        warmup: Duration::ZERO,
-        request: RequestSpec {
-            payload_bytes: 32,
-            ..BenchConfig::default().request
-        },
-        max_errors,
+        load: Load::ClosedLoop(Bench {
+            pipeline: 4,
+            stop: StopAt::Requests(requests),
+            warmup: Duration::ZERO,
+            max_errors,
+        }),
+        request: RequestSpec::Nines(NinesOp::Echo { payload_bytes: 32 }),
         request_timeout: Duration::from_millis(300),
         drain_timeout: Duration::from_millis(300),
         ..BenchConfig::default()
@@ -175,26 +176,34 @@ fn accept(req: &[u8]) -> Vec<u8> {
 
 #[test]
 fn malformed_http_resp_and_websocket_replies_are_counted_by_kind() {
-    use nines_common::Protocol;
-    let cases: [(Protocol, &'static [u8], bool, &str); 6] = [
-        (Protocol::Http, b"HTTP/1.1 2x0 OK\r\n\r\n", false, "http_status_line"),
-        (Protocol::Http, b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, "http_content_length"),
+    let http = || RequestSpec::Http(HttpRequest::default());
+    let ws = || RequestSpec::Ws(WsRequest::default());
+    let cases: [(RequestSpec, &'static [u8], bool, &str); 6] = [
+        (http(), b"HTTP/1.1 2x0 OK\r\n\r\n", false, "http_status_line"),
+        (http(), b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, "http_content_length"),
         // Says 10 bytes, sends 5: the next reply's head is read as body, the rest is garbage.
         (
-            Protocol::Http,
+            http(),
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
             false,
             "http_status_line",
         ),
-        (Protocol::Redis, b"?what\r\n", false, "resp_type"),
-        (Protocol::Ws, &[0x82, 0x81, 1, 2, 3, 4, 0x61], true, "ws_masked"),
-        (Protocol::Ws, &[0xC2, 0x01, 0x61], true, "ws_reserved_bits"),
+        (
+            RequestSpec::Redis(RedisRequest::default()),
+            b"?what\r\n",
+            false,
+            "resp_type",
+        ),
+        (ws(), &[0x82, 0x81, 1, 2, 3, 4, 0x61], true, "ws_masked"),
+        (ws(), &[0xC2, 0x01, 0x61], true, "ws_reserved_bits"),
     ];
-    for (protocol, reply, upgrade, kind) in cases {
+    for (request, reply, upgrade, kind) in cases {
         let addr = scripted_server(reply, upgrade);
-        let mut cfg = config(addr, 100, 1_000);
-        cfg.request.protocol = protocol;
-        cfg.request.redis = (protocol == Protocol::Redis).then(Default::default);
+        let protocol = request.protocol();
+        let cfg = BenchConfig {
+            request,
+            ..config(addr, 100, 1_000)
+        };
         let r = run(&cfg, &mut Hooks::default()).unwrap();
         assert_eq!(
             r.driver.decode_failures.get(kind).copied(),
@@ -222,8 +231,10 @@ fn a_refused_websocket_upgrade_is_a_connect_failure_by_kind() {
         b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
         false,
     );
-    let mut cfg = config(addr, 100, 1_000);
-    cfg.request.protocol = nines_common::Protocol::Ws;
+    let cfg = BenchConfig {
+        request: RequestSpec::Ws(WsRequest::default()),
+        ..config(addr, 100, 1_000)
+    };
     let r = run(&cfg, &mut Hooks::default()).unwrap();
     assert_eq!(
         r.driver

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::config::{Bench, BenchConfig, Load, StopAt, Target};
 use nines_driver::observer::Event;
 use nines_driver::run::{run, Hooks};
 
@@ -12,9 +12,12 @@ fn every_second_reaches_the_observer_and_the_report_alike() {
     let cfg = BenchConfig {
         threads: 1,
         connections: 4,
-        stop: StopAt::Duration(Duration::from_millis(2_500)),
-        warmup: Duration::from_millis(200),
-        server_workers: 1,
+        load: Load::ClosedLoop(Bench {
+            stop: StopAt::Duration(Duration::from_millis(2_500)),
+            warmup: Duration::from_millis(200),
+            ..Bench::default()
+        }),
+        target: Target::Embedded { server_workers: 1 },
         ..BenchConfig::default()
     };
     let mut seen = Vec::new();

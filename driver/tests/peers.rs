@@ -63,7 +63,7 @@ fn nginx_serves_every_request_nines_counts_closed_and_open_loop_pipelined() {
         &[&url, "-c", "2", "-p", "4", "-R", "3000", "-d", "1s"],
     );
     answered += all_answered("open", code, &r, "200");
-    assert_eq!(r["mode"], "open_loop");
+    assert_eq!(r["load"]["model"], "open_loop");
     assert!(n(&r["requests"]) >= 2_900, "{}", r["requests"]);
     let log = nginx.stop_and_count();
     assert_eq!(

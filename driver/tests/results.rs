@@ -61,8 +61,8 @@ fn a_saved_run_prints_the_same_figures_and_renders_in_every_format() {
     );
 
     let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(v["format"], "nines-report/1");
-    assert_eq!(v["mode"], "open_loop");
+    assert_eq!(v["format"], "nines-report/2");
+    assert_eq!(v["load"]["model"], "open_loop");
     for h in ["corrected", "uncorrected", "warmup", "schedule_lag"] {
         assert!(
             v["histograms"][h]

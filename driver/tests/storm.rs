@@ -130,7 +130,7 @@ fn two_thousand_connections_hold_and_every_message_is_echoed() {
     .map(ToString::to_string)
     .collect();
     let (code, r) = storm("2000", &args, "");
-    let st = &r["storm"];
+    let st = &r["load"];
     assert_eq!(code, 0, "{r}");
     assert_eq!(
         (
@@ -209,7 +209,7 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
         .collect()
     };
     let (_, r) = storm("driver-limit", &args("600"), "ulimit -n 300;");
-    let st = &r["storm"];
+    let st = &r["load"];
     assert_eq!(n(&st["started"]), 600, "{st}");
     let emfile = n(&r["driver"]["connect_failures"]["EMFILE"]);
     assert!(
@@ -251,7 +251,7 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
         "{}",
         r["driver"]
     );
-    assert!(n(&r["storm"]["open_at_end"]) <= 200, "{}", r["storm"]);
+    assert!(n(&r["load"]["open_at_end"]) <= 200, "{}", r["load"]);
     let stopped = stop_srv(srv);
     assert!(
         counter(&stopped, "refused_max_connections") + counter(&stopped, "evicted_idle") >= 150,
@@ -281,7 +281,7 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
     let killer = std::thread::spawn(move || {
         // Once every connection is open, kill one server process.
         std::thread::sleep(Duration::from_millis(2500));
-        let pids = nines_driver::storm::server_pids(addr);
+        let pids = nines_driver::host::server_pids(addr);
         assert_eq!(pids.len(), 2, "2 server processes hold the port: {pids:?}");
         let child = *pids.iter().max().unwrap();
         let _ = nix::sys::signal::kill(
@@ -291,7 +291,7 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
     });
     let (_, r) = storm("processes", &args, "");
     killer.join().unwrap();
-    let st = &r["storm"];
+    let st = &r["load"];
     assert_eq!(r["origin"], "merged");
     assert_eq!(
         r["parts"].as_array().map(Vec::len),
@@ -353,7 +353,7 @@ fn a_websocket_storm_counts_the_handshake_in_its_connect_time() {
     ]);
     let (code, r) = storm("ws", &args, "");
     assert_eq!(r["slo"]["pass"], true, "{}", r["slo"]);
-    let st = &r["storm"];
+    let st = &r["load"];
     assert_eq!(code, 0, "{r}");
     assert_eq!(n(&st["connected"]), 300, "{st}");
     assert_eq!(n(&r["errors"]), 0, "{}", r["errors_by_kind"]);

@@ -34,7 +34,7 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
         String::from_utf8_lossy(&out.stderr)
     );
     let s: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(s["format"], "nines-sweep/1");
+    assert_eq!(s["format"], "nines-sweep/2");
     let steps = s["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 6);
     let conns: Vec<u64> = steps
@@ -66,13 +66,13 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
     }
     let peak = s["peak"]["throughput_rps"].as_f64().unwrap();
     assert!(peak > 0.0);
-    let rate = steps[3]["rate_per_s"].as_f64().unwrap();
+    let rate = steps[3]["load"]["rate_per_s"].as_f64().unwrap();
     assert!(
         (rate - 0.2 * peak).abs() < 1.0,
         "20% of {peak} is not {rate}"
     );
-    assert_eq!(steps[5]["rate_per_s"].as_f64(), Some(5000.0));
-    assert_eq!(steps[3]["report"]["mode"], "open_loop");
+    assert_eq!(steps[5]["load"]["rate_per_s"].as_f64(), Some(5000.0));
+    assert_eq!(steps[3]["report"]["load"]["model"], "open_loop");
     assert!(
         s["knee"]["why"].as_str().unwrap().contains("knee")
             || s["knee"]["why"].as_str().unwrap().contains("break")

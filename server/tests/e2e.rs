@@ -6,13 +6,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use nines_common::Protocol;
+use nines_driver::config::{RequestSpec, Target};
 use nines_driver::errors::ErrorKind;
 use nines_driver::report::{CutShort, Finding, Outcome};
 use nines_driver::run::{run, Hooks};
 use nines_driver::StopAt;
 use nines_protocol::Op;
-use util::{config, ServerProc};
+use util::{bench, config, nines, ServerProc};
 
 fn quiet() -> Hooks<'static> {
     Hooks::default()
@@ -47,7 +47,7 @@ fn n_requests_in_n_responses_and_the_server_agrees() {
 fn pipelining_depth_16() {
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = config(server.addr, 20_000);
-    cfg.pipeline = 16;
+    bench(&mut cfg).pipeline = 16;
     cfg.connections = 3;
     let report = run(&cfg, &mut quiet()).unwrap();
     assert_eq!(
@@ -87,9 +87,7 @@ fn every_op_and_the_echo_protocol() {
         (Op::Stats, 0, 0),
     ] {
         let mut cfg = config(server.addr, 500);
-        cfg.request.op = op;
-        cfg.request.payload_bytes = payload;
-        cfg.request.work_us = work_us;
+        cfg.request = nines(op, payload, work_us);
         let r = run(&cfg, &mut quiet()).unwrap();
         assert_eq!(
             (r.requests, r.errors),
@@ -121,9 +119,8 @@ fn every_op_and_the_echo_protocol() {
 
     let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
     let mut cfg = config(echo.addr, 5_000);
-    cfg.request.protocol = Protocol::Echo;
-    cfg.pipeline = 8;
-    cfg.request.payload_bytes = 100;
+    cfg.request = RequestSpec::Echo { payload_bytes: 100 };
+    bench(&mut cfg).pipeline = 8;
     let r = run(&cfg, &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (5_000, 0), "{:?}", r.errors_by_kind);
     assert_eq!(echo.stop_and_count().get("bytes_in"), 5_000 * 100);
@@ -215,7 +212,7 @@ fn wrong_replies_are_errors_and_the_error_limit_cuts_the_run_short() {
     // wrong, and the run must stop at the limit with what it has.
     let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
     let mut cfg = config(echo.addr, 1_000_000);
-    cfg.max_errors = 50;
+    bench(&mut cfg).max_errors = 50;
     let r = run(&cfg, &mut quiet()).unwrap();
     assert!(
         matches!(r.outcome, Outcome::CutShort(CutShort::ErrorLimit { .. })),
@@ -234,11 +231,11 @@ fn wrong_replies_are_errors_and_the_error_limit_cuts_the_run_short() {
 fn server_death_mid_run_keeps_what_was_measured() {
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = config(server.addr, 0);
-    cfg.stop = StopAt::Duration(Duration::from_secs(20));
+    bench(&mut cfg).stop = StopAt::Duration(Duration::from_secs(20));
     let addr = server.addr;
     let load = std::thread::spawn(move || {
         let mut cfg = cfg;
-        cfg.target = Some(addr.to_string());
+        cfg.target = Target::Address(addr.to_string());
         run(&cfg, &mut quiet()).unwrap()
     });
     std::thread::sleep(Duration::from_millis(700));
@@ -277,8 +274,7 @@ fn server_death_mid_run_keeps_what_was_measured() {
 fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = config(server.addr, 2_000);
-    cfg.request.op = Op::Work;
-    cfg.request.work_us = 200;
+    cfg.request = nines(Op::Work, 0, 200);
     let r = nines_driver::profile::profile(&cfg, &mut quiet()).unwrap();
     let p = r.profile.unwrap();
     let sum = p.accept_pct + p.read_pct + p.process_pct + p.write_pct + p.overhead_pct;
@@ -300,8 +296,7 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
 fn source_replies_over_the_servers_frame_limit_are_counted_as_capped() {
     let server = ServerProc::start(&["--workers", "1", "--max-frame", "4k"]);
     let mut cfg = config(server.addr, 300);
-    cfg.request.op = Op::Source;
-    cfg.request.payload_bytes = 8_000;
+    cfg.request = nines(Op::Source, 8_000, 0);
     let r = run(&cfg, &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (300, 0), "{:?}", r.errors_by_kind);
     assert_eq!(r.driver.capped_replies, 300);

@@ -194,24 +194,21 @@ fn a_light_client_is_not_stuck_behind_another_connections_pipelined_work() {
     // One worker; one connection pipelines 40 Work requests of 50 ms (2 s of CPU). Without
     // per-turn bounds a light client's request waited behind all of it.
     let server = ServerProc::start(&["--workers", "1"]);
-    let heavy_cfg = BenchConfig {
+    let mut heavy_cfg = BenchConfig {
         connections: 1,
-        pipeline: 40,
-        stop: StopAt::Requests(40),
         threads: 1,
+        request: util::nines(Op::Work, 0, 50_000),
         ..config(server.addr, 40)
     };
-    let mut heavy_cfg = heavy_cfg;
-    heavy_cfg.request.op = Op::Work;
-    heavy_cfg.request.work_us = 50_000;
+    util::bench(&mut heavy_cfg).pipeline = 40;
     let heavy = std::thread::spawn(move || run(&heavy_cfg, &mut Hooks::default()).unwrap());
     std::thread::sleep(Duration::from_millis(200));
-    let light_cfg = BenchConfig {
+    let mut light_cfg = BenchConfig {
         connections: 1,
         threads: 1,
-        stop: StopAt::Duration(Duration::from_millis(1_200)),
         ..config(server.addr, 0)
     };
+    util::bench(&mut light_cfg).stop = StopAt::Duration(Duration::from_millis(1_200));
     let light = run(&light_cfg, &mut Hooks::default()).unwrap();
     let heavy = heavy.join().unwrap();
     assert_eq!((heavy.requests, heavy.errors), (40, 0));

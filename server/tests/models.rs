@@ -16,7 +16,7 @@ fn exercise(args: &[&str]) {
     let server = ServerProc::start(args);
     let mut cfg = config(server.addr, 20_000);
     cfg.connections = 200;
-    cfg.pipeline = 4;
+    util::bench(&mut cfg).pipeline = 4;
     let r = run(&cfg, &mut Hooks::default()).unwrap();
     assert_eq!(
         (r.requests, r.errors),

@@ -5,8 +5,8 @@ mod util;
 
 use std::time::Duration;
 
-use nines_driver::config::{BenchConfig, OpenLoop, StopAt};
-use nines_driver::report::{Finding, Report};
+use nines_driver::config::{Arrivals, BenchConfig, Load, StopAt};
+use nines_driver::report::{Finding, LoadSummary, Report};
 use nines_driver::run::{run, Hooks};
 use nines_driver::schedule::Arrival;
 use util::{config, ServerProc};
@@ -21,12 +21,17 @@ fn open(
     let mut cfg = config(addr, 0);
     cfg.threads = 1;
     cfg.connections = 8;
-    cfg.stop = StopAt::Duration(Duration::from_secs(secs));
-    cfg.open_loop = Some(OpenLoop {
+    let mut bench = *util::bench(&mut cfg);
+    bench.stop = StopAt::Duration(Duration::from_secs(secs));
+    cfg.load = Load::OpenLoop {
+        bench,
         rate_per_s: rate,
-        arrival,
-        seed,
-    });
+        arrivals: Arrivals {
+            arrival,
+            seed,
+            ..Arrivals::default()
+        },
+    };
     cfg
 }
 
@@ -76,7 +81,9 @@ fn constant_and_poisson_hit_their_rate_within_one_percent() {
     for arrival in [Arrival::Constant, Arrival::Poisson] {
         let r = go(&open(server.addr, 20_000.0, arrival, 7, 2));
         assert_eq!(r.errors, 0, "{arrival}: {:?}", r.errors_by_kind);
-        let o = r.open_loop.as_ref().unwrap();
+        let LoadSummary::OpenLoop(o) = &r.load else {
+            panic!("an open-loop run reports its rate");
+        };
         let off = (o.achieved_rps - 20_000.0).abs() / 20_000.0;
         assert!(off < 0.01, "{arrival}: achieved {} req/s", o.achieved_rps);
         assert!(
@@ -107,11 +114,12 @@ fn a_rate_the_server_cannot_serve_is_flagged_not_hidden() {
     // One worker burning 2 ms per request serves at most 500 req/s; ask for 1,000.
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = open(server.addr, 1_000.0, Arrival::Constant, 1, 2);
-    cfg.request.op = nines_protocol::Op::Work;
-    cfg.request.work_us = 2_000;
+    cfg.request = util::nines(nines_protocol::Op::Work, 0, 2_000);
     cfg.connections = 4;
     let r = go(&cfg);
-    let o = r.open_loop.as_ref().unwrap();
+    let LoadSummary::OpenLoop(o) = &r.load else {
+        panic!("an open-loop run reports its rate");
+    };
     assert!(o.achieved_rps < 700.0, "achieved {}", o.achieved_rps);
     assert!(
         r.warned(|f| matches!(f, Finding::RateNotAchieved { .. })),

@@ -1,5 +1,5 @@
-//! Every default of `nines bench`, defined once: the command line shows these in `--help` and
-//! [`super::BenchConfig::default`] is built from them, so the two cannot disagree.
+//! Every default of every command, defined once: the command line shows these in `--help` and
+//! the configurations' `Default`s are built from them, so the two cannot disagree.
 
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub const WARMUP: Duration = Duration::from_secs(1);
 pub const PAYLOAD_BYTES: usize = 64;
 /// CPU microseconds a Work request asks for.
 pub const WORK_US: u32 = 10;
+/// HTTP request method when `--method` is not given.
+pub const HTTP_METHOD: &str = "GET";
 /// Redis command sent when `--command` is not given.
 pub const REDIS_COMMAND: &str = "PING";
 /// Distinct keys `__rand__` picks from in a Redis command.
@@ -35,6 +37,31 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for replies in flight when the measurement ends.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connections a storm opens.
+pub const STORM_CONNECTIONS: usize = 1000;
+/// Connections a storm opens per second: one per millisecond, as in seed 003's test.
+pub const STORM_CONNECT_RATE: f64 = 1000.0;
+/// Time between one storm connection's messages.
+pub const STORM_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a storm's connect (and handshake) may take: seed 003's 2 s.
+pub const STORM_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Driver processes a storm is spread over.
+pub const STORM_PROCESSES: usize = 1;
+/// Most driver processes a storm may be spread over.
+pub const MAX_STORM_PROCESSES: usize = 64;
+
+/// How long a sweep's peak probe measures.
+pub const PEAK_DURATION: Duration = Duration::from_secs(3);
+/// A sweep's p99 bound without `--slo-p99`: this many times the lowest-load step's p99.
+pub const KNEE_MULTIPLE: f64 = 3.0;
+
+/// Connections `nines hostile` keeps open.
+pub const HOSTILE_CONNECTIONS: usize = 100;
+/// Connections `nines hostile --mode connect-drop` opens and closes per second.
+pub const HOSTILE_RATE: f64 = 100.0;
+/// How long `nines hostile` misbehaves.
+pub const HOSTILE_DURATION: Duration = Duration::from_secs(10);
 
 /// Driver threads: one per CPU, or half of them when the server is embedded and needs the rest.
 pub fn threads(embedded: bool) -> usize {

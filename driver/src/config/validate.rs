@@ -1,15 +1,15 @@
 //! Bounds on every setting a user can trip, checked once before anything starts (no socket
 //! opened, no buffer allocated): each violation is one [`UsageError`] naming the flag and the
-//! range it accepts, and the binary exits 2.
+//! range it accepts, and the binary exits 2. Each load model and each request kind is checked
+//! for what it has; which flags it takes at all is decided where the flags are read.
 
 use std::time::Duration;
 
 use nines_common::units::{thousands, ByteCount, HumanDuration};
 use nines_common::usage::{check_range, UsageError};
-use nines_common::Protocol;
-use nines_protocol::{Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
+use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
-use super::{BenchConfig, StopAt, StormPlan};
+use super::{split_command, Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, Storm, Target};
 
 /// Most driver threads (and embedded server workers).
 pub const MAX_THREADS: usize = 1024;
@@ -32,6 +32,8 @@ pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_OTHER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most CPU microseconds a Work request may ask for (60 s).
 pub const MAX_WORK_US: u32 = 60_000_000;
+/// Most connections a storm opens per second.
+pub const MAX_CONNECT_RATE: f64 = 1e6;
 /// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
 const RESERVED_FDS: u64 = 64;
 
@@ -49,7 +51,7 @@ pub struct Limits {
 impl Limits {
     /// This process's limits now.
     pub fn current() -> Limits {
-        let l = nines_common::sys::nofile().ok();
+        let l = crate::host::nofile();
         Limits {
             nofile: l.map_or(1024, |l| l.soft),
             nofile_hard: l.map_or(1024, |l| l.hard),
@@ -68,10 +70,34 @@ impl BenchConfig {
     pub fn validate_with(&self, limits: &Limits) -> Vec<UsageError> {
         let mut e = Vec::new();
         self.check_shape(limits, &mut e);
-        self.check_load(&mut e);
+        match &self.load {
+            Load::ClosedLoop(b) => check_bench(b, &mut e),
+            Load::OpenLoop {
+                bench, rate_per_s, ..
+            } => {
+                check_bench(bench, &mut e);
+                self.check_rate(*rate_per_s, &mut e);
+            }
+            Load::Storm(st) => self.check_storm(st, &mut e),
+        }
+        if let Some(lag) = self.load.lag_threshold() {
+            let us = HumanDuration(Duration::from_micros(1));
+            check_range(
+                &mut e,
+                "--lag-threshold",
+                HumanDuration(lag),
+                (us, HumanDuration(MAX_REQUEST_TIMEOUT)),
+                "",
+            );
+        }
         self.check_times(limits, &mut e);
-        self.check_request(&mut e);
-        self.check_storm(&mut e);
+        check_request(&self.request, &mut e);
+        if self.embedded() && matches!(self.request, RequestSpec::Redis(_)) {
+            e.push(UsageError::new(
+                "--protocol",
+                "redis: the embedded nines-server does not serve it; give a redis:// target",
+            ));
+        }
         if e.is_empty() {
             self.check_in_flight(&mut e);
         }
@@ -83,9 +109,9 @@ impl BenchConfig {
         let threads = self.threads.min(MAX_THREADS) as u64;
         let mut reserved = RESERVED_FDS + 2 * threads;
         let mut per_connection = 1;
-        if self.embedded() {
+        if let Target::Embedded { server_workers } = self.target {
             // The embedded server's side of each connection is a descriptor of this process too.
-            reserved += 4 * self.server_workers.min(MAX_THREADS) as u64;
+            reserved += 4 * server_workers.min(MAX_THREADS) as u64;
             per_connection = 2;
         }
         limits.nofile.saturating_sub(reserved) / per_connection
@@ -93,21 +119,14 @@ impl BenchConfig {
 
     fn check_shape(&self, limits: &Limits, e: &mut Vec<UsageError>) {
         check_range(e, "--threads", self.threads, (1, MAX_THREADS), "");
-        if self.embedded() {
-            check_range(
-                e,
-                "--server-workers",
-                self.server_workers,
-                (1, MAX_THREADS),
-                "",
-            );
+        if let Target::Embedded { server_workers } = self.target {
+            check_range(e, "--server-workers", server_workers, (1, MAX_THREADS), "");
         }
         // A storm may ask for more than the descriptor limit: finding where it binds (and
         // reporting how many connected and why the rest failed) is what a storm is for.
-        let max_conns = if self.storm.is_some() {
-            u64::MAX
-        } else {
-            self.max_connections(limits)
+        let max_conns = match self.load {
+            Load::Storm(_) => u64::MAX,
+            _ => self.max_connections(limits),
         };
         if self.connections == 0 || self.connections as u64 > max_conns {
             e.push(UsageError::range(
@@ -118,23 +137,25 @@ impl BenchConfig {
                 &self.descriptor_reason(limits),
             ));
         }
-        check_range(e, "--pipeline", self.pipeline, (1, MAX_PIPELINE), "");
     }
 
     /// Connections x pipeline x request size: what may be in flight at once, bounded.
     fn check_in_flight(&self, e: &mut Vec<UsageError>) {
-        let request_bytes = (self.request.payload_bytes + HEADER_LEN) as u64;
+        let Some(bench) = self.load.bench() else {
+            return;
+        };
+        let request_bytes = self.request.wire_bytes();
         let in_flight = (self.connections as u64)
-            .saturating_mul(self.pipeline as u64)
+            .saturating_mul(bench.pipeline as u64)
             .saturating_mul(request_bytes);
         if in_flight > MAX_IN_FLIGHT_BYTES {
             e.push(UsageError::new(
                 "--pipeline",
                 format!(
                     "{}: --connections {} x --pipeline {} x {request_bytes} B requests would keep {} MiB in flight, more than the {} MiB allowed; lower one of them",
-                    self.pipeline,
+                    bench.pipeline,
                     self.connections,
-                    self.pipeline,
+                    bench.pipeline,
                     thousands(in_flight >> 20),
                     MAX_IN_FLIGHT_BYTES >> 20
                 ),
@@ -160,15 +181,24 @@ impl BenchConfig {
         )
     }
 
-    fn check_storm(&self, e: &mut Vec<UsageError>) {
-        let Some(st) = self.storm else { return };
-        if self.open_loop.is_some() {
+    fn check_rate(&self, rate_per_s: f64, e: &mut Vec<UsageError>) {
+        let max = MAX_RATE_PER_THREAD * self.threads_used() as f64;
+        if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= max) {
             e.push(UsageError::new(
                 "--rate",
-                "a storm paces its own messages (--interval)",
+                format!(
+                    "{rate_per_s} is out of range: allowed more than 0 and at most {} requests per second in total (10,000,000 per driver thread; add --threads or driver machines for more)",
+                    thousands(max as u64)
+                ),
             ));
         }
-        if !(st.connect_rate.is_finite() && st.connect_rate > 0.0 && st.connect_rate <= 1e6) {
+    }
+
+    fn check_storm(&self, st: &Storm, e: &mut Vec<UsageError>) {
+        if !(st.connect_rate.is_finite()
+            && st.connect_rate > 0.0
+            && st.connect_rate <= MAX_CONNECT_RATE)
+        {
             e.push(UsageError::new(
                 "--connect-rate",
                 format!(
@@ -189,60 +219,26 @@ impl BenchConfig {
             ),
             "",
         );
-        if !matches!(
-            self.request.protocol,
-            Protocol::Nines | Protocol::Echo | Protocol::Ws
-        ) {
+        let echoed = matches!(
+            self.request,
+            RequestSpec::Nines(NinesOp::Echo { .. })
+                | RequestSpec::Echo { .. }
+                | RequestSpec::Ws(_)
+        );
+        if !echoed {
             e.push(UsageError::new(
                 "--protocol",
                 format!(
-                    "{}: a storm speaks nines, echo or ws (messages echoed back)",
-                    self.request.protocol
+                    "{}: a storm sends messages that come back (nines echo, echo or ws)",
+                    self.request.describe()
                 ),
             ));
         }
     }
 
-    fn check_load(&self, e: &mut Vec<UsageError>) {
-        if let Some(o) = self.open_loop {
-            let max = MAX_RATE_PER_THREAD * self.threads_used() as f64;
-            if !(o.rate_per_s.is_finite() && o.rate_per_s > 0.0 && o.rate_per_s <= max) {
-                e.push(UsageError::new(
-                    "--rate",
-                    format!(
-                        "{} is out of range: allowed more than 0 and at most {} requests per second in total (10,000,000 per driver thread; add --threads or driver machines for more)",
-                        o.rate_per_s,
-                        thousands(max as u64)
-                    ),
-                ));
-            }
-        }
-        let spec = &self.request;
-        let min_payload = usize::from(spec.protocol == Protocol::Echo);
-        let sized = match spec.protocol {
-            Protocol::Echo | Protocol::Ws => true,
-            Protocol::Nines => matches!(spec.op, Op::Echo | Op::Source),
-            Protocol::Http | Protocol::Redis => false,
-        };
-        if sized && !(min_payload..=MAX_PAYLOAD_BYTES).contains(&spec.payload_bytes) {
-            e.push(UsageError::range(
-                "--payload",
-                ByteCount(spec.payload_bytes),
-                min_payload,
-                thousands(MAX_PAYLOAD_BYTES as u64),
-                "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
-            ));
-        }
-        check_range(e, "--work-us", spec.work_us, (0, MAX_WORK_US), "60 s");
-        if self.max_errors == 0 {
-            let why = "the run stops at this many errors; give a large number to never stop";
-            e.push(UsageError::at_least("--max-errors", 0, 1, why));
-        }
-    }
-
     /// A storm lasts its ramp (connections at the connect rate) plus its hold (`--duration`):
     /// at most [`MAX_DURATION`] in all, and the error names the part that made it too long.
-    fn check_storm_length(&self, st: StormPlan, e: &mut Vec<UsageError>) {
+    fn check_storm_length(&self, st: &Storm, e: &mut Vec<UsageError>) {
         let ramp = st.ramp(self.connections);
         if ramp >= MAX_DURATION {
             e.push(UsageError::new(
@@ -280,20 +276,8 @@ impl BenchConfig {
 
     fn check_times(&self, limits: &Limits, e: &mut Vec<UsageError>) {
         let h = HumanDuration;
-        let (zero, us, ms) = (
-            h(Duration::ZERO),
-            h(Duration::from_micros(1)),
-            h(Duration::from_millis(1)),
-        );
-        match self.stop {
-            // A storm's length is its ramp plus its hold, checked with the storm.
-            StopAt::Duration(_) if self.storm.is_some() => {}
-            StopAt::Duration(d) => check_range(e, "--duration", h(d), (ms, h(MAX_DURATION)), ""),
-            StopAt::Requests(0) => e.push(UsageError::at_least("--requests", 0, 1, "")),
-            StopAt::Requests(_) => {}
-        }
+        let (zero, ms) = (h(Duration::ZERO), h(Duration::from_millis(1)));
         let timeouts = [
-            ("--warmup", self.warmup, zero, MAX_WARMUP),
             ("--timeout", self.request_timeout, ms, MAX_REQUEST_TIMEOUT),
             (
                 "--connect-timeout",
@@ -306,12 +290,6 @@ impl BenchConfig {
                 self.drain_timeout,
                 zero,
                 MAX_OTHER_TIMEOUT,
-            ),
-            (
-                "--lag-threshold",
-                self.lag_threshold,
-                us,
-                MAX_REQUEST_TIMEOUT,
             ),
         ];
         for (flag, d, lo, hi) in timeouts {
@@ -333,11 +311,72 @@ impl BenchConfig {
     }
 }
 
+/// What closed- and open-loop load share: pipeline, warm-up, stop, error limit.
+fn check_bench(b: &Bench, e: &mut Vec<UsageError>) {
+    let h = HumanDuration;
+    check_range(e, "--pipeline", b.pipeline, (1, MAX_PIPELINE), "");
+    check_range(
+        e,
+        "--warmup",
+        h(b.warmup),
+        (h(Duration::ZERO), h(MAX_WARMUP)),
+        "",
+    );
+    match b.stop {
+        StopAt::Duration(d) => check_range(
+            e,
+            "--duration",
+            h(d),
+            (h(Duration::from_millis(1)), h(MAX_DURATION)),
+            "",
+        ),
+        StopAt::Requests(0) => e.push(UsageError::at_least("--requests", 0, 1, "")),
+        StopAt::Requests(_) => {}
+    }
+    if b.max_errors == 0 {
+        let why = "the run stops at this many errors; give a large number to never stop";
+        e.push(UsageError::at_least("--max-errors", 0, 1, why));
+    }
+}
+
+/// The bounds of what each request carries.
+fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
+    let payload = |e: &mut Vec<UsageError>, bytes: usize, min: usize| {
+        if !(min..=MAX_PAYLOAD_BYTES).contains(&bytes) {
+            e.push(UsageError::range(
+                "--payload",
+                ByteCount(bytes),
+                min,
+                thousands(MAX_PAYLOAD_BYTES as u64),
+                "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
+            ));
+        }
+    };
+    match spec {
+        RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => payload(e, *payload_bytes, 0),
+        RequestSpec::Nines(NinesOp::Source { reply_bytes }) => payload(e, *reply_bytes, 0),
+        RequestSpec::Nines(NinesOp::Work { work_us }) => {
+            check_range(e, "--work-us", *work_us, (0, MAX_WORK_US), "60 s");
+        }
+        RequestSpec::Nines(NinesOp::Stats) | RequestSpec::Http(_) => {}
+        RequestSpec::Echo { payload_bytes } => payload(e, *payload_bytes, 1),
+        RequestSpec::Ws(w) => payload(e, w.payload_bytes, 0),
+        RequestSpec::Redis(r) => {
+            if let Err(m) = split_command(&r.command) {
+                e.push(UsageError::new("--command", m));
+            }
+            if r.keyspace == 0 {
+                e.push(UsageError::at_least("--keyspace", 0, 1, ""));
+            }
+            payload(e, r.data_bytes, 0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OpenLoop;
-    use crate::schedule::Arrival;
+    use crate::config::{Arrivals, RedisRequest};
 
     const LIMITS: Limits = Limits {
         nofile: 20_000,
@@ -349,22 +388,40 @@ mod tests {
         cfg.validate_with(&LIMITS).iter().map(|e| e.flag).collect()
     }
 
+    fn with_bench(f: impl FnOnce(&mut Bench)) -> BenchConfig {
+        let mut b = Bench::default();
+        f(&mut b);
+        BenchConfig {
+            load: Load::ClosedLoop(b),
+            ..BenchConfig::default()
+        }
+    }
+
+    fn open(rate_per_s: f64) -> BenchConfig {
+        BenchConfig {
+            load: Load::OpenLoop {
+                bench: Bench::default(),
+                rate_per_s,
+                arrivals: Arrivals::default(),
+            },
+            ..BenchConfig::default()
+        }
+    }
+
     #[test]
     fn defaults_pass() {
         assert_eq!(flags(&BenchConfig::default()), Vec::<&str>::new());
+        assert_eq!(flags(&open(1000.0)), Vec::<&str>::new());
+        let storm = BenchConfig {
+            load: Load::Storm(Storm::default()),
+            ..BenchConfig::default()
+        };
+        assert_eq!(flags(&storm), Vec::<&str>::new());
     }
 
     #[test]
     fn each_bad_value_names_its_flag() {
         let base = BenchConfig::default();
-        let open = |rate| BenchConfig {
-            open_loop: Some(OpenLoop {
-                rate_per_s: rate,
-                arrival: Arrival::Constant,
-                seed: 1,
-            }),
-            ..base.clone()
-        };
         let cases: Vec<(BenchConfig, &str)> = vec![
             (
                 BenchConfig {
@@ -380,30 +437,15 @@ mod tests {
                 },
                 "--threads",
             ),
-            (
-                BenchConfig {
-                    pipeline: 0,
-                    ..base.clone()
-                },
-                "--pipeline",
-            ),
+            (with_bench(|b| b.pipeline = 0), "--pipeline"),
             (open(0.0), "--rate"),
             (open(f64::NAN), "--rate"),
             (open(1e12), "--rate"),
             (
-                BenchConfig {
-                    stop: StopAt::Duration(Duration::ZERO),
-                    ..base.clone()
-                },
+                with_bench(|b| b.stop = StopAt::Duration(Duration::ZERO)),
                 "--duration",
             ),
-            (
-                BenchConfig {
-                    stop: StopAt::Requests(0),
-                    ..base.clone()
-                },
-                "--requests",
-            ),
+            (with_bench(|b| b.stop = StopAt::Requests(0)), "--requests"),
             (
                 BenchConfig {
                     request_timeout: Duration::ZERO,
@@ -411,13 +453,7 @@ mod tests {
                 },
                 "--timeout",
             ),
-            (
-                BenchConfig {
-                    max_errors: 0,
-                    ..base.clone()
-                },
-                "--max-errors",
-            ),
+            (with_bench(|b| b.max_errors = 0), "--max-errors"),
             (
                 BenchConfig {
                     start_at_unix_s: Some(5.0),
@@ -429,15 +465,67 @@ mod tests {
         for (cfg, flag) in cases {
             assert_eq!(flags(&cfg), [flag], "{cfg:?}");
         }
-        let mut huge = base.clone();
-        huge.request.payload_bytes = 8192 << 20;
-        assert_eq!(flags(&huge), ["--payload"]);
+    }
+
+    #[test]
+    fn each_bad_request_or_storm_names_its_flag() {
+        let base = BenchConfig::default();
+        let cases: Vec<(BenchConfig, &str)> = vec![
+            (
+                BenchConfig {
+                    request: RequestSpec::Nines(NinesOp::Echo {
+                        payload_bytes: 8192 << 20,
+                    }),
+                    ..base.clone()
+                },
+                "--payload",
+            ),
+            (
+                BenchConfig {
+                    request: RequestSpec::Redis(RedisRequest::default()),
+                    ..base.clone()
+                },
+                "--protocol",
+            ),
+            (
+                BenchConfig {
+                    target: Target::Address("redis://127.0.0.1".into()),
+                    request: RequestSpec::Redis(RedisRequest {
+                        command: "\"open".into(),
+                        ..RedisRequest::default()
+                    }),
+                    ..base.clone()
+                },
+                "--command",
+            ),
+            (
+                BenchConfig {
+                    load: Load::Storm(Storm::default()),
+                    request: RequestSpec::Nines(NinesOp::Work { work_us: 1 }),
+                    ..base.clone()
+                },
+                "--protocol",
+            ),
+            (
+                BenchConfig {
+                    load: Load::Storm(Storm {
+                        connect_rate: 0.0,
+                        ..Storm::default()
+                    }),
+                    ..base.clone()
+                },
+                "--connect-rate",
+            ),
+        ];
+        for (cfg, flag) in cases {
+            assert_eq!(flags(&cfg), [flag], "{cfg:?}");
+        }
     }
 
     #[test]
     fn connections_are_bounded_by_the_descriptor_limit() {
         let external = BenchConfig {
-            target: Some("h:1".into()),
+            target: Target::Address("h:1".into()),
             threads: 2,
             connections: 25_000,
             ..BenchConfig::default()
@@ -451,7 +539,7 @@ mod tests {
         let embedded = BenchConfig {
             connections: 10_000,
             threads: 1,
-            server_workers: 1,
+            target: Target::Embedded { server_workers: 1 },
             ..BenchConfig::default()
         };
         let msg = embedded.validate_with(&LIMITS)[0].to_string();
@@ -459,17 +547,28 @@ mod tests {
             msg.contains("allowed 1 to 9,965") && msg.contains("two descriptors"),
             "{msg}"
         );
+        // A storm may ask for more: where the limit binds is what it reports.
+        let storm = BenchConfig {
+            load: Load::Storm(Storm::default()),
+            ..external
+        };
+        assert!(storm.validate_with(&LIMITS).is_empty());
     }
 
     #[test]
     fn requests_in_flight_are_bounded_in_bytes() {
-        let mut cfg = BenchConfig {
-            target: Some("h:1".into()),
+        let cfg = BenchConfig {
+            target: Target::Address("h:1".into()),
             connections: 10_000,
-            pipeline: 200,
+            load: Load::ClosedLoop(Bench {
+                pipeline: 200,
+                ..Bench::default()
+            }),
+            request: RequestSpec::Nines(NinesOp::Echo {
+                payload_bytes: 1 << 19,
+            }),
             ..BenchConfig::default()
         };
-        cfg.request.payload_bytes = 1 << 19;
         let e = cfg.validate_with(&LIMITS);
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].to_string().contains("in flight"), "{}", e[0]);

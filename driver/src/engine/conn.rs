@@ -122,6 +122,9 @@ pub(crate) struct Conn {
     wbuf: Vec<u8>,
     wpos: usize,
     in_flight: VecDeque<InFlight>,
+    /// Bytes read from and written to the target over the connection's life (reconnects too).
+    received_bytes: u64,
+    sent_bytes: u64,
 }
 
 impl Conn {
@@ -158,6 +161,8 @@ impl Conn {
             wbuf: Vec::new(),
             wpos: 0,
             in_flight: VecDeque::new(),
+            received_bytes: 0,
+            sent_bytes: 0,
         };
         let err = conn.start_connect(registry).err();
         (conn, err)
@@ -326,6 +331,12 @@ impl Conn {
         matches!(self.state, State::Open(_))
     }
 
+    /// Bytes read from the target so far, and written to it (handshakes included).
+    #[inline]
+    pub(crate) fn transferred(&self) -> (u64, u64) {
+        (self.received_bytes, self.sent_bytes)
+    }
+
     /// Requests in flight.
     #[inline]
     pub(crate) fn in_flight(&self) -> usize {
@@ -351,7 +362,10 @@ impl Conn {
             };
             match stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
-                Ok(n) => self.wpos += n,
+                Ok(n) => {
+                    self.wpos += n;
+                    self.sent_bytes += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
@@ -400,6 +414,7 @@ impl Conn {
                 Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
                 Ok(n) => {
                     self.rlen += n;
+                    self.received_bytes += n as u64;
                     last_read_ns = clock.now_ns();
                     if let Some(cause) = self.take_replies(last_read_ns, on_reply) {
                         return Err(self.lose(cause));
@@ -546,7 +561,7 @@ fn io_kind(e: &io::Error) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::RequestSpec;
+    use crate::config::RequestSpec;
 
     #[test]
     fn connections_send_at_once_without_waiting_for_acks() {

@@ -11,8 +11,8 @@ use mio::{Events, Poll, Token};
 use super::conn::{Conn, Connecting};
 use super::{Books, ThreadPlan};
 use crate::clock::RunClock;
+use crate::config::RequestSpec;
 use crate::errors::ErrorKind;
-use crate::target::RequestSpec;
 
 /// Longest the connect loop sleeps before looking at the stop flag again.
 const MAX_WAIT: Duration = Duration::from_millis(50);

@@ -23,6 +23,8 @@ pub struct Counts {
     pub opened: u64,
     /// Established connections lost.
     pub lost: u64,
+    /// Bytes read from the target.
+    pub received_bytes: u64,
 }
 
 impl Counts {
@@ -30,6 +32,7 @@ impl Counts {
         self.errors += o.errors;
         self.opened += o.opened;
         self.lost += o.lost;
+        self.received_bytes += o.received_bytes;
     }
 }
 
@@ -74,6 +77,8 @@ pub struct Interval {
     pub opened: u64,
     /// Connections lost in it.
     pub lost: u64,
+    /// Bytes read from the target in it.
+    pub received_bytes: u64,
 }
 
 /// A driver thread's side: sends each finished second to the watcher.
@@ -99,6 +104,11 @@ impl Shipper {
             measure_start_ns,
             next_end_ns: measure_start_ns + INTERVAL_NS,
         }
+    }
+
+    /// The thread it ships for.
+    pub(crate) fn thread(&self) -> usize {
+        self.thread
     }
 
     /// Ships every interval that ended by `now`; `take` gives the interval's histogram and
@@ -210,6 +220,7 @@ impl Merger {
             errors: counts.errors,
             opened: counts.opened,
             lost: counts.lost,
+            received_bytes: counts.received_bytes,
         })
     }
 }
@@ -238,6 +249,7 @@ mod tests {
                 errors,
                 opened: 1,
                 lost: 0,
+                received_bytes: 10,
             },
         };
         m.take(iv(0, 0, &[10, 20], 1));
@@ -245,7 +257,7 @@ mod tests {
         m.take(iv(1, 0, &[30], 2));
         let first = m.ready(100).unwrap();
         assert_eq!((first.index, first.hist.len(), first.errors), (0, 3, 3));
-        assert_eq!(first.opened, 2);
+        assert_eq!((first.opened, first.received_bytes), (2, 20));
         assert_eq!(first.duration_ns, INTERVAL_NS);
         m.take(iv(0, 1, &[40], 0));
         assert!(m.ready(100).is_none());

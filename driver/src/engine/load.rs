@@ -89,13 +89,16 @@ pub(crate) struct Load<'a, 'b> {
     next_check_ns: u64,
     idle_spin_ns: u64,
     touched: Vec<usize>,
+    /// When this turn of the loop began: what bytes moved in it are counted against.
+    turn_ns: u64,
 }
 
 impl<'a, 'b> Load<'a, 'b> {
-    /// A loop for thread `thread` over `conns`.
+    /// A loop over `conns`, keeping up to `pipeline` requests in flight on each, for the
+    /// thread `shipper` ships for.
     pub(crate) fn new(
         cfg: &BenchConfig,
-        thread: usize,
+        pipeline: usize,
         clock: RunClock,
         pacer: Pacer,
         books: &'b mut Books<'a>,
@@ -105,7 +108,7 @@ impl<'a, 'b> Load<'a, 'b> {
         let timeout_ns = cfg.request_timeout.as_nanos().max(1) as u64;
         Load {
             clock,
-            pipeline: cfg.pipeline.max(1),
+            pipeline: pipeline.max(1),
             timeout_ns,
             connect_timeout_ns: cfg.connect_timeout.as_nanos() as u64,
             drain_ns: cfg.drain_timeout.as_nanos() as u64,
@@ -116,7 +119,7 @@ impl<'a, 'b> Load<'a, 'b> {
                 queue: VecDeque::with_capacity(conns.len()),
                 queued: vec![false; conns.len()],
             },
-            next_id: (thread as u64) << 48,
+            next_id: (shipper.thread() as u64) << 48,
             open: conns.iter().filter(|c| c.is_open()).count(),
             books,
             shipper,
@@ -124,6 +127,7 @@ impl<'a, 'b> Load<'a, 'b> {
             next_check_ns: 0,
             idle_spin_ns: 0,
             touched: Vec::new(),
+            turn_ns: 0,
         }
     }
 
@@ -148,6 +152,7 @@ impl<'a, 'b> Load<'a, 'b> {
                 break;
             }
             let now = self.clock.now_ns();
+            self.turn_ns = now;
             let books = &mut *self.books;
             self.shipper.ship_due(now, &mut || books.take_interval());
             let unsent = self.pacer.expire_unsent(now);
@@ -292,10 +297,13 @@ impl<'a, 'b> Load<'a, 'b> {
     }
 
     fn read(&mut self, registry: &Registry, conns: &mut [Conn], i: usize, to_eof: bool) {
+        let before = conns[i].transferred();
         let books = &mut *self.books;
-        match conns[i].read(self.clock, to_eof, &mut |now, r, k| {
+        let read = conns[i].read(self.clock, to_eof, &mut |now, r, k| {
             books.on_reply(now, r, k)
-        }) {
+        });
+        self.count_bytes(&conns[i], before);
+        match read {
             Ok(0) => {}
             Ok(now) => self.fill(conns, i, now),
             Err(lost) if lost.cause == Cause::ServerClosed => {
@@ -348,8 +356,19 @@ impl<'a, 'b> Load<'a, 'b> {
         self.open -= 1;
     }
 
+    /// Counts the bytes `conn` moved since it stood at `before`.
+    #[inline]
+    fn count_bytes(&mut self, conn: &Conn, before: (u64, u64)) {
+        let (rx, tx) = conn.transferred();
+        self.books
+            .transferred(rx - before.0, tx - before.1, self.turn_ns);
+    }
+
     fn flush(&mut self, conns: &mut [Conn], i: usize) {
-        if let Err(lost) = conns[i].flush() {
+        let before = conns[i].transferred();
+        let flushed = conns[i].flush();
+        self.count_bytes(&conns[i], before);
+        if let Err(lost) = flushed {
             self.books.on_lost(lost);
             self.open -= 1;
         }

@@ -30,15 +30,14 @@ use std::time::Duration;
 use mio::{Events, Poll};
 
 use crate::clock::RunClock;
-use crate::config::{BenchConfig, StopAt};
+use crate::config::{Bench, BenchConfig, Load, StopAt, Storm};
 use crate::errors::{ErrorCounts, ErrorKind};
 use crate::recorder::Recorder;
-use crate::schedule::{Schedule, SplitMix64};
 use crate::target::ReplyKind;
 use conn::{Cause, Lost, Reply};
 use control::{Control, Timeline};
 use intervals::{Shipper, ThreadMsg};
-use pacer::{Pacer, Window};
+use pacer::{Pace, Pacer, Window};
 
 /// What one thread is asked to do.
 #[derive(Debug, Clone)]
@@ -68,6 +67,10 @@ pub struct ThreadOutcome {
     pub connections_lost: u64,
     /// Requests written.
     pub sent: u64,
+    /// Bytes read from the target during the measurement.
+    pub received_bytes: u64,
+    /// Bytes written to the target during the measurement.
+    pub sent_bytes: u64,
     /// Replies the server marked CAPPED (it did less than asked).
     pub capped: u64,
     /// Replies by kind (HTTP status, RESP type), warm-up included.
@@ -143,9 +146,13 @@ pub(crate) struct Books<'a> {
     pub kinds: Vec<(ReplyKind, u64)>,
     pub decode_failures: BTreeMap<&'static str, u64>,
     pub reconnects: u64,
-    /// Connections established and lost in the current interval.
+    /// Bytes moved during the measurement.
+    pub received_bytes: u64,
+    pub sent_bytes: u64,
+    /// Connections established and lost, and bytes read, in the current interval.
     pub interval_opened: u64,
     pub interval_lost: u64,
+    pub interval_received: u64,
 }
 
 impl<'a> Books<'a> {
@@ -162,8 +169,22 @@ impl<'a> Books<'a> {
             kinds: Vec::new(),
             decode_failures: BTreeMap::new(),
             reconnects: 0,
+            received_bytes: 0,
+            sent_bytes: 0,
             interval_opened: 0,
             interval_lost: 0,
+            interval_received: 0,
+        }
+    }
+
+    /// Counts bytes a connection read and wrote at `now`: in the measurement only (warm-up
+    /// bytes, like warm-up replies, are not the measured load).
+    #[inline]
+    pub(crate) fn transferred(&mut self, received: u64, sent: u64, now: u64) {
+        if now >= self.measure_start_ns {
+            self.received_bytes += received;
+            self.sent_bytes += sent;
+            self.interval_received += received;
         }
     }
 
@@ -241,6 +262,7 @@ impl<'a> Books<'a> {
             errors: self.tally.take_interval(),
             opened: std::mem::take(&mut self.interval_opened),
             lost: std::mem::take(&mut self.interval_lost),
+            received_bytes: std::mem::take(&mut self.interval_received),
         };
         (self.recorder.take_interval(), counts)
     }
@@ -254,9 +276,34 @@ pub fn run_thread(
     clock: RunClock,
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
-    if let Some(st) = cfg.storm {
-        return storm_thread(plan, cfg, &st, control, clock, tx);
+    match &cfg.load {
+        Load::ClosedLoop(bench) => bench_thread(plan, cfg, bench, Pace::Closed, control, clock, tx),
+        Load::OpenLoop {
+            bench,
+            rate_per_s,
+            arrivals,
+        } => {
+            let pace = Pace::Open {
+                rate_per_s: *rate_per_s,
+                arrivals: *arrivals,
+            };
+            bench_thread(plan, cfg, bench, pace, control, clock, tx)
+        }
+        Load::Storm(st) => storm_thread(plan, cfg, st, control, clock, tx),
     }
+}
+
+/// A bench thread: connects its share, waits for the others, then loads until its window
+/// closes and its replies are in.
+fn bench_thread(
+    plan: &ThreadPlan,
+    cfg: &BenchConfig,
+    bench: &Bench,
+    pace: Pace,
+    control: &Control,
+    clock: RunClock,
+    tx: Option<Sender<ThreadMsg>>,
+) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
     let mut books = Books::new(control);
     let mut events = Events::with_capacity(1024);
@@ -287,10 +334,17 @@ pub fn run_thread(
         out.connections_opened = c.opened;
         out.connect_failures = std::mem::take(&mut c.failures);
         if let Some(t) = timeline {
-            let pacer = pacer_for(plan, cfg, control, t);
+            let pacer = Pacer::new(
+                pace,
+                window(plan, t),
+                t.start_ns,
+                plan.index,
+                control.threads(),
+                cfg.request_timeout,
+            );
             let mut load = load::Load::new(
                 cfg,
-                plan.index,
+                bench.pipeline,
                 clock,
                 pacer,
                 &mut books,
@@ -333,6 +387,8 @@ fn settle(out: &mut ThreadOutcome, books: &mut Books<'_>, shipper: &mut Shipper,
     out.errors = books.tally.counts;
     out.connections_lost = books.lost;
     out.sent = books.sent;
+    out.received_bytes = books.received_bytes;
+    out.sent_bytes = books.sent_bytes;
     out.capped = books.capped;
     out.reconnects = books.reconnects;
     out.reply_kinds = books
@@ -353,7 +409,7 @@ fn settle(out: &mut ThreadOutcome, books: &mut Books<'_>, shipper: &mut Shipper,
 fn storm_thread(
     plan: &ThreadPlan,
     cfg: &BenchConfig,
-    st: &crate::config::StormPlan,
+    st: &Storm,
     control: &Control,
     clock: RunClock,
     tx: Option<Sender<ThreadMsg>>,
@@ -365,7 +421,7 @@ fn storm_thread(
     match (timeline, Poll::new()) {
         (Some(t), Ok(mut poll)) => {
             let storm =
-                storm::Storm::new(cfg, st, plan, clock, &mut books, &mut shipper, t.start_ns);
+                storm::StormLoop::new(cfg, st, plan, clock, &mut books, &mut shipper, t.start_ns);
             let (stats, failures, cpu, wall) = storm.run(&mut poll, &mut events, t);
             out.connections_opened = stats.connect_ns.len();
             out.idle_spin = stats.idle_spin;
@@ -382,26 +438,15 @@ fn storm_thread(
     out
 }
 
-/// The pacer for this thread: closed loop, or open loop on its own schedule (a share of the
-/// rate, with an independent stream derived from the run's seed).
-fn pacer_for(plan: &ThreadPlan, cfg: &BenchConfig, control: &Control, t: Timeline) -> Pacer {
-    let window = match (t.end_ns, plan.budget) {
+/// Which requests belong to this thread's run: those due before the end, or its share of the
+/// request count.
+fn window(plan: &ThreadPlan, t: Timeline) -> Window {
+    match (t.end_ns, plan.budget) {
         (Some(end_ns), _) => Window::Until { end_ns },
         (None, budget) => Window::Count {
             measure_start_ns: t.measure_start_ns,
             left: budget.unwrap_or(0),
         },
-    };
-    let Some(o) = cfg.open_loop else {
-        return Pacer::Closed { window };
-    };
-    let threads = control.threads() as f64;
-    let seed = SplitMix64::new(o.seed ^ (plan.index as u64).wrapping_mul(0xA24B_AED4_963E_E407))
-        .next_u64();
-    Pacer::Open {
-        schedule: Schedule::new(t.start_ns, o.rate_per_s / threads, o.arrival, seed),
-        window,
-        timeout_ns: cfg.request_timeout.as_nanos() as u64,
     }
 }
 
@@ -421,8 +466,8 @@ fn wait_for_start(start_at: Option<f64>, control: &Control) -> bool {
 }
 
 fn timeline_from(start_ns: u64, cfg: &BenchConfig) -> Timeline {
-    let measure_start_ns = start_ns + cfg.warmup.as_nanos() as u64;
-    let end_ns = match cfg.stop {
+    let measure_start_ns = start_ns + cfg.load.warmup().as_nanos() as u64;
+    let end_ns = match cfg.stop() {
         StopAt::Duration(d) => Some(measure_start_ns + d.as_nanos() as u64),
         StopAt::Requests(_) => None,
     };

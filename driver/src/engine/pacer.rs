@@ -12,7 +12,20 @@
 //! A connection ramp (connections opened at a rate, as storms need) and per-connection schedules
 //! are further variants of this enum; the loop does not change.
 
-use crate::schedule::Schedule;
+use std::time::Duration;
+
+use crate::config::Arrivals;
+use crate::schedule::{Schedule, SplitMix64};
+
+/// Which pacer a bench thread gets: what its load model says, before the run's timeline is
+/// known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Pace {
+    /// A request whenever a slot is free.
+    Closed,
+    /// Requests on a schedule of `rate_per_s` across every thread.
+    Open { rate_per_s: f64, arrivals: Arrivals },
+}
 
 /// Which requests belong to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +101,41 @@ pub(crate) enum Pacer {
 }
 
 impl Pacer {
+    /// The pacer of thread `index` of `threads`: closed loop, or open loop on its own schedule
+    /// from `start_ns` (its share of the rate, on a stream derived from the run's seed); an
+    /// open-loop request unsent `timeout` after it fell due is given up on.
+    pub(crate) fn new(
+        pace: Pace,
+        window: Window,
+        start_ns: u64,
+        index: usize,
+        threads: usize,
+        timeout: Duration,
+    ) -> Pacer {
+        match pace {
+            Pace::Closed => Pacer::Closed { window },
+            Pace::Open {
+                rate_per_s,
+                arrivals,
+            } => {
+                let seed = SplitMix64::new(
+                    arrivals.seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+                )
+                .next_u64();
+                Pacer::Open {
+                    schedule: Schedule::new(
+                        start_ns,
+                        rate_per_s / threads.max(1) as f64,
+                        arrivals.arrival,
+                        seed,
+                    ),
+                    window,
+                    timeout_ns: timeout.as_nanos() as u64,
+                }
+            }
+        }
+    }
+
     /// The request due now for a slot free since `free_since`, if one is.
     pub(crate) fn take(&mut self, now: u64, free_since: u64) -> Option<Due> {
         match self {

@@ -20,7 +20,7 @@ use super::intervals::Shipper;
 use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
 use crate::clock::RunClock;
-use crate::config::{BenchConfig, StormPlan};
+use crate::config::{BenchConfig, Storm};
 use crate::errors::ErrorKind;
 use crate::recorder::new_histogram;
 
@@ -48,7 +48,7 @@ pub struct StormThread {
 }
 
 /// One storm thread's loop.
-pub(crate) struct Storm<'a, 'b> {
+pub(crate) struct StormLoop<'a, 'b> {
     cfg: &'b BenchConfig,
     plan: &'b ThreadPlan,
     clock: RunClock,
@@ -68,20 +68,20 @@ pub(crate) struct Storm<'a, 'b> {
     wakeup: Option<Wakeup>,
 }
 
-impl<'a, 'b> Storm<'a, 'b> {
+impl<'a, 'b> StormLoop<'a, 'b> {
     pub(crate) fn new(
         cfg: &'b BenchConfig,
-        storm: &StormPlan,
+        storm: &Storm,
         plan: &'b ThreadPlan,
         clock: RunClock,
         books: &'b mut Books<'a>,
         shipper: &'b mut Shipper,
         start_ns: u64,
-    ) -> Storm<'a, 'b> {
+    ) -> StormLoop<'a, 'b> {
         let threads = books.tally.control.threads();
         // The thread's connects are spaced threads/rate apart, offset so threads interleave.
         let period_ns = (threads as f64 * 1e9 / storm.connect_rate) as u64;
-        Storm {
+        StormLoop {
             cfg,
             plan,
             clock,
@@ -221,13 +221,17 @@ impl<'a, 'b> Storm<'a, 'b> {
             if !conn.is_open() {
                 continue;
             }
+            let before = conn.transferred();
             conn.send(self.next_id, due, now);
             // How late the driver sent it: the part of its echo latency that is the driver's.
             self.books.recorder.record_lag(now.saturating_sub(due));
             self.next_id += 1;
             self.books.sent += 1;
             self.books.in_flight += 1;
-            if let Err(lost) = conn.flush() {
+            let flushed = conn.flush();
+            let (rx, tx) = conn.transferred();
+            self.books.transferred(rx - before.0, tx - before.1, now);
+            if let Err(lost) = flushed {
                 self.lose(lost);
                 continue;
             }
@@ -290,18 +294,21 @@ impl<'a, 'b> Storm<'a, 'b> {
         if !conn.is_open() {
             return;
         }
+        let before = conn.transferred();
         let books = &mut *self.books;
-        let read = conn.read(self.clock, to_eof, &mut |now, r, k| {
-            books.on_reply(now, r, k)
-        });
-        if let Err(lost) = read {
-            self.lose(lost);
-            return;
+        let mut moved = conn
+            .read(self.clock, to_eof, &mut |now, r, k| {
+                books.on_reply(now, r, k)
+            })
+            .map(|_| ());
+        if moved.is_ok() && writable {
+            moved = conn.flush();
         }
-        if writable {
-            if let Err(lost) = self.conns[i].flush() {
-                self.lose(lost);
-            }
+        let (rx, tx) = conn.transferred();
+        let now = self.clock.now_ns();
+        self.books.transferred(rx - before.0, tx - before.1, now);
+        if let Err(lost) = moved {
+            self.lose(lost);
         }
     }
 

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use super::{code, Node, Reject};
-use crate::config::{BenchConfig, StopAt};
+use crate::config::{Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, SweepConfig, Target};
 use crate::profile::profile;
 use crate::run::{run, start_embedded, Hooks};
-use crate::sweep::{run_sweep, SweepConfig};
+use crate::sweep::run_sweep;
 
 /// Most requests one bench_run or bench_profile may ask for.
 pub const MAX_REQUESTS: u64 = 100_000;
@@ -191,11 +191,8 @@ impl Node {
     /// The reused in-process server's address (started on first use).
     fn server_addr(&mut self) -> Result<String, Reject> {
         if self.server.is_none() {
-            let cfg = BenchConfig {
-                server_workers: 1,
-                ..BenchConfig::default()
-            };
-            let s = start_embedded(&cfg).map_err(|e| (code::CRASH, e.to_string()))?;
+            let s = start_embedded(&RequestSpec::default(), 1)
+                .map_err(|e| (code::CRASH, e.to_string()))?;
             self.server = Some(s);
         }
         Ok(self
@@ -212,17 +209,13 @@ impl Node {
         payload: u64,
     ) -> Result<BenchConfig, Reject> {
         let cfg = BenchConfig {
-            target: Some(self.server_addr()?),
+            target: Target::Address(self.server_addr()?),
             threads: 1,
             connections: concurrency as usize,
-            pipeline: 1,
-            stop: StopAt::Requests(requests),
-            warmup: Duration::ZERO,
-            request: crate::target::RequestSpec {
+            load: Load::ClosedLoop(node_bench(requests)),
+            request: RequestSpec::Nines(NinesOp::Echo {
                 payload_bytes: payload as usize,
-                ..Default::default()
-            },
-            max_errors: 1,
+            }),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(1),
@@ -290,14 +283,8 @@ impl Node {
             base = Some(self.config(requests, c, 64)?);
         }
         let base = base.ok_or((code::MALFORMED_REQUEST, "no levels".to_string()))?;
-        let cfg = SweepConfig {
-            base,
-            connections: levels.iter().map(|&c| c as usize).collect(),
-            rates: Vec::new(),
-            peak_duration: crate::sweep::DEFAULT_PEAK_DURATION,
-            slo_p99: None,
-            knee_multiple: crate::sweep::DEFAULT_KNEE_MULTIPLE,
-        };
+        let connections = levels.iter().map(|&c| c as usize).collect();
+        let cfg = SweepConfig::new(base, node_bench(requests), connections);
         let sweep = run_sweep(&cfg, &mut Hooks::default(), &mut |_| {})
             .map_err(|e| (code::CRASH, e.to_string()))?;
         let mut results = Vec::with_capacity(sweep.steps.len());
@@ -325,6 +312,17 @@ impl Node {
         let mut m = Map::new();
         m.insert("results".into(), Value::Array(results));
         Ok(("bench_sweep_ok", m))
+    }
+}
+
+/// A node's run: exactly `requests` replies, no warm-up, one request in flight per
+/// connection, and stopped at the first error (the harness wants the figures or the error).
+fn node_bench(requests: u64) -> Bench {
+    Bench {
+        pipeline: 1,
+        warmup: Duration::ZERO,
+        stop: StopAt::Requests(requests),
+        max_errors: 1,
     }
 }
 

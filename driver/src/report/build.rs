@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use super::checks::{Check, Finding};
 use super::histogram::Hist;
+use super::manifest::Manifest;
+use super::server_cpu::ServerCpu;
+use super::storm::StormSummary;
 use super::{
-    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, Mode,
-    OpenLoopSummary, Origin, Outcome, Report, WarmupSummary,
+    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
+    OpenLoopSummary, Origin, Outcome, Report, Transfer, WarmupSummary,
 };
-use crate::config::{BenchConfig, StopAt};
+use crate::config::{BenchConfig, Load, StopAt};
 use crate::engine::control::{StopReason, Timeline};
 use crate::engine::ThreadOutcome;
 use crate::errors::{ErrorCounts, ErrorKind};
-use crate::kernel::KernelDelta;
-use crate::manifest::Manifest;
+use crate::host::KernelDelta;
 use crate::recorder::Recorder;
 
 /// Below this much load time a thread's busy share says nothing.
@@ -45,8 +47,8 @@ pub struct RunRecord<'a> {
     pub server: Option<BTreeMap<String, u64>>,
     /// Kernel TCP counters' change.
     pub kernel: KernelDelta,
-    /// The server's CPU, when it is on this machine.
-    pub server_cpu: Option<crate::servercpu::ServerCpu>,
+    /// The server's CPU, when it could be measured.
+    pub server_cpu: Option<ServerCpu>,
 }
 
 /// The threads' outcomes added up.
@@ -57,6 +59,8 @@ struct Totals {
     driver: DriverSummary,
     last_completion_ns: u64,
     stopped_ns: u64,
+    received_bytes: u64,
+    sent_bytes: u64,
 }
 
 fn totals(outcomes: &[ThreadOutcome]) -> Totals {
@@ -86,6 +90,8 @@ fn totals(outcomes: &[ThreadOutcome]) -> Totals {
         d.thread_busy_pct.push(busy);
         t.last_completion_ns = t.last_completion_ns.max(o.last_completion_ns);
         t.stopped_ns = t.stopped_ns.max(o.stopped_ns);
+        t.received_bytes += o.received_bytes;
+        t.sent_bytes += o.sent_bytes;
     }
     t.driver.threads = outcomes.len();
     t
@@ -111,7 +117,10 @@ pub fn build(run: RunRecord<'_>) -> Report {
         warmup: Some(Hist(t.rec.warmup.clone())),
         // An open loop's schedule lag, or a storm's send lag: both are lateness against a due
         // time, and both merge exactly as histograms.
-        schedule_lag: (cfg.open_loop.is_some() || cfg.storm.is_some())
+        schedule_lag: cfg
+            .load
+            .lag_threshold()
+            .is_some()
             .then(|| Hist(t.rec.lag.clone())),
         ..Histograms::corrected_only(Hist(t.rec.measured.clone()))
     };
@@ -128,37 +137,27 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.started_unix_s = unix(start_ns);
     r.errors = t.errors.total();
     r.errors_by_kind = t.errors;
-    r.mode = Some(if cfg.open_loop.is_some() {
-        Mode::OpenLoop
-    } else {
-        Mode::ClosedLoop
-    });
-    // URL targets keep their scheme and path around the address they resolved to.
-    r.target = match cfg.request.protocol.scheme() {
-        Some(scheme) if cfg.target.as_deref().is_some_and(|t| t.contains("://")) => {
-            let path = if scheme == "redis" {
-                ""
-            } else {
-                cfg.request.http.path.as_str()
-            };
-            format!("{scheme}://{}{path}", run.target)
-        }
-        _ => run.target.to_string(),
-    };
+    r.target = cfg.request.target_name(run.target);
     r.embedded_server = cfg.embedded();
-    if cfg.storm.is_some() {
-        r.storm = Some(super::storm::StormSummary::from_threads(
+    r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
+    r.load = match &cfg.load {
+        Load::ClosedLoop(_) => LoadSummary::ClosedLoop,
+        Load::OpenLoop {
+            rate_per_s,
+            arrivals,
+            ..
+        } => LoadSummary::OpenLoop(OpenLoopSummary {
+            requested_rps: *rate_per_s,
+            achieved_rps: r.throughput_rps,
+            arrival: arrivals.arrival,
+            seed: arrivals.seed,
+            schedule_lag_us: LatencySummary::from_histogram(&t.rec.lag),
+        }),
+        Load::Storm(_) => LoadSummary::Storm(Box::new(StormSummary::from_threads(
             run.outcomes,
             &r.intervals,
-        ));
-    }
-    r.open_loop = cfg.open_loop.map(|o| OpenLoopSummary {
-        requested_rps: o.rate_per_s,
-        achieved_rps: r.throughput_rps,
-        arrival: o.arrival,
-        seed: o.seed,
-        schedule_lag_us: LatencySummary::from_histogram(&t.rec.lag),
-    });
+        ))),
+    };
     r.warmup = Some(WarmupSummary {
         requests: t.rec.warmup.len(),
         duration_s: measure_start_ns.saturating_sub(start_ns) as f64 / 1e9,
@@ -181,7 +180,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
 /// How the run ended: completed only if it ran as planned and measured replies.
 fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
     let d = &r.driver;
-    let expected_more = match cfg.stop {
+    let expected_more = match cfg.stop() {
         StopAt::Requests(n) => r.requests < n,
         StopAt::Duration(_) => true,
     };
@@ -189,7 +188,7 @@ fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
         StopReason::Interrupted => CutShort::Interrupted,
         StopReason::ErrorLimit => CutShort::ErrorLimit {
             errors: r.errors,
-            max_errors: cfg.max_errors,
+            max_errors: cfg.load.max_errors(),
         },
         StopReason::None if d.connections_opened == 0 => CutShort::NoConnections {
             tried: d.connections,
@@ -209,8 +208,7 @@ fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
 pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
     let mut found = Vec::new();
     let d = &r.driver;
-    let threshold_us = cfg.lag_threshold.as_secs_f64() * 1e6;
-    if let Some(o) = &r.open_loop {
+    if let LoadSummary::OpenLoop(o) = &r.load {
         if r.completed() && o.achieved_rps < 0.99 * o.requested_rps {
             found.push(Finding::RateNotAchieved {
                 requested_rps: o.requested_rps,
@@ -224,20 +222,17 @@ pub(crate) fn self_checks(r: &Report, cfg: &BenchConfig) -> Vec<Check> {
                 timeout_s: cfg.request_timeout.as_secs_f64(),
             });
         }
-        if let Some(lag) = o.schedule_lag_us.filter(|l| l.p99 > threshold_us) {
+    }
+    // Open-loop requests and a storm's messages have due times: sent late, the lateness is in
+    // their latency.
+    if let (Some(lag), Some(threshold)) = (r.load.lag_us(), cfg.load.lag_threshold()) {
+        let threshold_us = threshold.as_secs_f64() * 1e6;
+        if lag.p99 > threshold_us {
             found.push(Finding::ScheduleLag {
                 p99_us: lag.p99,
                 threshold_us,
             });
         }
-    }
-    // A storm's messages have due times too: sent late, the lateness is in their echo latency.
-    let storm_lag = r.storm.as_ref().and_then(|st| st.send_lag_us);
-    if let Some(lag) = storm_lag.filter(|l| l.p99 > threshold_us) {
-        found.push(Finding::ScheduleLag {
-            p99_us: lag.p99,
-            threshold_us,
-        });
     }
     for (thread, &busy_pct) in d.thread_busy_pct.iter().enumerate() {
         if busy_pct >= BUSY_WARN_PCT {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, Report};
+use super::{Finding, LoadSummary, Report};
 use nines_common::units::thousands;
 
 /// A busiest server thread on CPU at least this share of the run is saturated.
@@ -77,10 +77,10 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
         );
     }
     // A storm that lost connections says so beside whatever else explains it.
-    let storm = r
-        .storm
-        .as_ref()
-        .map(|st| (storm_kind(r, st), storm_text(r, st)));
+    let storm = match &r.load {
+        LoadSummary::Storm(st) => Some((storm_kind(r, st), storm_text(r, st))),
+        _ => None,
+    };
     if let Some((LimitKind::Connections, text)) = &storm {
         say(&mut out, LimitKind::Connections, text.clone());
     }
@@ -91,8 +91,8 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
         say(&mut out, kind, text);
         return out;
     }
-    match &r.open_loop {
-        Some(o) if o.achieved_rps >= 0.95 * o.requested_rps => say(
+    match &r.load {
+        LoadSummary::OpenLoop(o) if o.achieved_rps >= 0.95 * o.requested_rps => say(
             &mut out,
             LimitKind::NoneBelowOfferedLoad,
             format!(

@@ -1,10 +1,12 @@
-//! Results on disk: written atomically (temp file, fsync, rename), read back as a [`Report`]
-//! whether the file is a nines JSON report or an HdrHistogram interval log.
+//! Results on disk: written atomically (temp file, fsync, rename), and read back by one loader
+//! that says what a file is — one result ([`Report`]: a run, a merge, or an HdrHistogram
+//! interval log) or a sweep — converting files saved by earlier versions as it reads them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Report, FORMAT};
+use super::sweep::{self, Sweep};
+use super::{v1, Report, FORMAT};
 
 /// A result file that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +19,7 @@ pub enum LoadError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is neither a nines report nor an interval log, or is damaged.
+    /// The file is neither a nines result nor an interval log, or is damaged.
     #[error("{path}: {what}")]
     Format {
         /// The file.
@@ -27,9 +29,18 @@ pub enum LoadError {
     },
 }
 
-/// Reads a result: a nines JSON report (`nines bench --json`, `nines merge --json`), or an
-/// HdrHistogram interval log (`--hlog`, or any tool's `.hlog`).
-pub fn load(path: &Path) -> Result<Report, LoadError> {
+/// What a result file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    /// One result: a run, results merged, or an interval log.
+    Report(Box<Report>),
+    /// A sweep, whose steps are results.
+    Sweep(Box<Sweep>),
+}
+
+/// Reads a result file: a nines JSON report (`--json`, `nines merge --json`), a sweep
+/// (`nines sweep --json`), or an HdrHistogram interval log (`--hlog`, or any tool's `.hlog`).
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -40,30 +51,49 @@ pub fn load(path: &Path) -> Result<Report, LoadError> {
     })
 }
 
+/// Reads one result; a sweep is an error that says where its steps' results are.
+pub fn load_report(path: &Path) -> Result<Report, LoadError> {
+    match load(path)? {
+        Loaded::Report(r) => Ok(*r),
+        Loaded::Sweep(_) => Err(LoadError::Format {
+            path: path.to_path_buf(),
+            what: SWEEP_NOT_RUN.to_string(),
+        }),
+    }
+}
+
+/// What a command that takes one result says of a sweep.
+pub const SWEEP_NOT_RUN: &str = "a sweep, not one run: its steps are runs (nines sweep --report DIR writes each as DIR/step-NN/result.json, or nines report SWEEP.json --out DIR)";
+
 /// A result from its bytes (`name` is used in what an interval log's errors say): JSON when
 /// the first non-blank byte is `{`, else an interval log. Err says what is wrong.
-pub fn parse(bytes: &[u8], name: &str) -> Result<Report, String> {
+pub fn parse(bytes: &[u8], name: &str) -> Result<Loaded, String> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
-        return super::render::hlog::read(bytes, name);
+        return super::render::hlog::read(bytes, name).map(|r| Loaded::Report(Box::new(r)));
     }
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(FORMAT) => {}
-        Some(crate::sweep::FORMAT) => {
-            return Err(
-                "a sweep, not one run: its steps are runs (nines sweep --report DIR writes each as DIR/step-NN/result.json, or nines report SWEEP.json --out DIR)"
-                    .to_string(),
-            )
-        }
-        Some(other) => return Err(format!("a {other} report; this nines reads {FORMAT}")),
-        None => {
-            return Err(format!(
-                "not a {FORMAT} report (no `format` key; reports from earlier nines versions carry no histograms: rerun the benchmark)"
-            ))
-        }
+    let format = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
+    match format.as_deref() {
+        Some(FORMAT) => report(value).map(|r| Loaded::Report(Box::new(r))),
+        Some(v1::REPORT_V1) => report(v1::report(value)?).map(|r| Loaded::Report(Box::new(r))),
+        Some(sweep::FORMAT) => read_sweep(value).map(|s| Loaded::Sweep(Box::new(s))),
+        Some(v1::SWEEP_V1) => read_sweep(v1::sweep(value)?).map(|s| Loaded::Sweep(Box::new(s))),
+        Some(other) => Err(format!(
+            "a {other} file; this nines reads {FORMAT} and {} (and their /1 versions)",
+            sweep::FORMAT
+        )),
+        None => Err(format!(
+            "not a {FORMAT} report (no `format` key; reports from earlier nines versions carry no histograms: rerun the benchmark)"
+        )),
     }
+}
+
+fn report(value: serde_json::Value) -> Result<Report, String> {
     let report: Report =
         serde_json::from_value(value).map_err(|e| format!("damaged report ({e})"))?;
     let held = report.histograms.corrected.0.len();
@@ -74,6 +104,21 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Report, String> {
         ));
     }
     Ok(report)
+}
+
+fn read_sweep(value: serde_json::Value) -> Result<Sweep, String> {
+    let s: Sweep = serde_json::from_value(value).map_err(|e| format!("damaged sweep ({e})"))?;
+    for (i, step) in s.steps.iter().enumerate() {
+        let held = step.report.histograms.corrected.0.len();
+        if held != step.report.requests {
+            return Err(format!(
+                "damaged sweep: step {} holds {held} replies but says {}",
+                i + 1,
+                step.report.requests
+            ));
+        }
+    }
+    Ok(s)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
@@ -143,18 +188,18 @@ mod tests {
             ("junk.hlog", "hello\n1,2,3\n", "interval log"),
             (
                 "sweep.json",
-                "{\"format\": \"nines-sweep/1\"}",
-                "a sweep, not one run",
+                "{\"format\": \"nines-sweep/2\", \"steps\": []}",
+                "damaged sweep",
             ),
         ];
         for (name, text, want) in cases {
             let p = dir.join(name);
             std::fs::write(&p, text).unwrap();
-            let e = load(&p).unwrap_err().to_string();
+            let e = load_report(&p).unwrap_err().to_string();
             assert!(e.contains(name) && e.contains(want), "{e}");
         }
         assert!(matches!(
-            load(&dir.join("missing.json")),
+            load_report(&dir.join("missing.json")),
             Err(LoadError::Io { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 
 use super::checks::{Check, Finding};
 use super::histogram::{self, growable, Hist, HistogramError};
+use super::server_cpu::ServerCpu;
 use super::{
-    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, OpenLoopSummary,
-    Origin, Outcome, Part, Report, WarmupSummary,
+    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
+    OpenLoopSummary, Origin, Outcome, Part, Report, Transfer, WarmupSummary,
 };
 use crate::errors::ErrorCounts;
 
@@ -68,14 +69,14 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     if let Some((file, _)) = parts.iter().find(|(_, p)| !p.completed()) {
         r.outcome = Outcome::CutShort(CutShort::PartCutShort { file: file.clone() });
     }
-    r.mode = same(&reports, |p| p.mode).flatten();
     r.target = distinct(&reports, |p| p.target.clone()).join(", ");
     r.embedded_server = reports.iter().all(|p| p.embedded_server);
     r.started_unix_s = reports
         .iter()
         .map(|p| p.started_unix_s)
         .fold(f64::INFINITY, f64::min);
-    r.open_loop = lag.and_then(|lag| open_loop(&reports, r.throughput_rps, lag));
+    r.load = merged_load(&reports, &r.intervals, lag.flatten(), r.throughput_rps)?;
+    r.transfer = transfer(&reports, r.duration_s);
     r.warmup = reports
         .iter()
         .all(|p| p.warmup.is_some())
@@ -96,18 +97,6 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     r.warnings = merged_checks(&reports);
     r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
     r.server_cpu = one_server_cpu(&reports);
-    let storms: Vec<&super::StormSummary> =
-        reports.iter().filter_map(|p| p.storm.as_ref()).collect();
-    if !storms.is_empty() {
-        r.storm = Some(
-            super::storm::merge(&storms, &r.intervals, lag.flatten()).map_err(|source| {
-                MergeError::Histogram {
-                    file: "a storm's connect times".to_string(),
-                    source,
-                }
-            })?,
-        );
-    }
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
 }
@@ -115,8 +104,8 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
 /// The server's CPU when every part measured the same server processes (driver processes on
 /// one machine loading one server): the part that saw it busiest, their windows being nearly
 /// the same. Parts that measured different servers, or none, have no one figure.
-fn one_server_cpu(reports: &[&Report]) -> Option<crate::servercpu::ServerCpu> {
-    let cpus: Vec<&crate::servercpu::ServerCpu> = reports
+fn one_server_cpu(reports: &[&Report]) -> Option<ServerCpu> {
+    let cpus: Vec<&ServerCpu> = reports
         .iter()
         .filter_map(|p| p.server_cpu.as_ref())
         .collect();
@@ -172,7 +161,7 @@ fn add_intervals(
     parts: &[(String, Report)],
     start: f64,
 ) -> Result<Vec<IntervalRecord>, MergeError> {
-    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, f64, u64, u64, u64)> =
+    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, IntervalRecord)> =
         BTreeMap::new();
     for (file, r) in parts {
         for iv in &r.intervals {
@@ -184,25 +173,27 @@ fn add_intervals(
             let at = (r.measure_start_unix_s + iv.start_s - start)
                 .max(0.0)
                 .round() as u64;
-            let entry = seconds
-                .entry(at)
-                .or_insert_with(|| (growable(), 0.0, 0, 0, 0));
-            histogram::add(&mut entry.0, &h).map_err(bad)?;
-            entry.1 = entry.1.max(iv.duration_s);
-            entry.2 += iv.errors;
-            entry.3 += iv.connections_opened;
-            entry.4 += iv.connections_lost;
+            let (hist, sum) = seconds.entry(at).or_insert_with(|| {
+                let empty = growable();
+                let rec = IntervalRecord::new(at as f64, 0.0, &empty, 0);
+                (empty, rec)
+            });
+            histogram::add(hist, &h).map_err(bad)?;
+            sum.duration_s = sum.duration_s.max(iv.duration_s);
+            sum.errors += iv.errors;
+            sum.received_bytes += iv.received_bytes;
+            sum.connections_opened += iv.connections_opened;
+            sum.connections_lost += iv.connections_lost;
         }
     }
     Ok(seconds
-        .into_iter()
-        .map(
-            |(at, (h, duration_s, errors, opened, lost))| IntervalRecord {
-                connections_opened: opened,
-                connections_lost: lost,
-                ..IntervalRecord::new(at as f64, duration_s, &h, errors)
-            },
-        )
+        .into_values()
+        .map(|(h, sum)| IntervalRecord {
+            received_bytes: sum.received_bytes,
+            connections_opened: sum.connections_opened,
+            connections_lost: sum.connections_lost,
+            ..IntervalRecord::new(sum.start_s, sum.duration_s, &h, sum.errors)
+        })
         .collect())
 }
 
@@ -227,20 +218,63 @@ fn part_of(file: &str, r: &Report) -> Vec<Part> {
     }
 }
 
-fn open_loop(
+/// The parts' load as one: the same model's figures added (an open loop's requested rates, a
+/// storm's clients, connect times and memory), or `Mixed` when the models differ. `lag` is the
+/// parts' schedule-lag histograms merged, when every part saved one.
+fn merged_load(
     reports: &[&Report],
-    achieved_rps: f64,
+    intervals: &[IntervalRecord],
     lag: Option<LatencySummary>,
-) -> Option<OpenLoopSummary> {
-    let all: Option<Vec<&OpenLoopSummary>> = reports.iter().map(|p| p.open_loop.as_ref()).collect();
-    let all = all?;
-    Some(OpenLoopSummary {
-        requested_rps: all.iter().map(|o| o.requested_rps).sum(),
-        achieved_rps,
-        arrival: all[0].arrival,
-        seed: all[0].seed,
-        schedule_lag_us: lag,
+    achieved_rps: f64,
+) -> Result<LoadSummary, MergeError> {
+    if same(reports, |p| p.load.model()).is_none() {
+        return Ok(LoadSummary::Mixed);
+    }
+    Ok(match &reports[0].load {
+        LoadSummary::OpenLoop(first) => {
+            let requested_rps = reports
+                .iter()
+                .filter_map(|p| match &p.load {
+                    LoadSummary::OpenLoop(o) => Some(o.requested_rps),
+                    _ => None,
+                })
+                .sum();
+            LoadSummary::OpenLoop(OpenLoopSummary {
+                requested_rps,
+                achieved_rps,
+                schedule_lag_us: lag,
+                ..first.clone()
+            })
+        }
+        LoadSummary::Storm(_) => {
+            let storms: Vec<&super::StormSummary> = reports
+                .iter()
+                .filter_map(|p| match &p.load {
+                    LoadSummary::Storm(s) => Some(&**s),
+                    _ => None,
+                })
+                .collect();
+            let merged = super::storm::merge(&storms, intervals, lag).map_err(|source| {
+                MergeError::Histogram {
+                    file: "a storm's connect times".to_string(),
+                    source,
+                }
+            })?;
+            LoadSummary::Storm(Box::new(merged))
+        }
+        same_model => same_model.clone(),
     })
+}
+
+/// Bytes the parts moved, over the merged span (none when a part did not count them).
+fn transfer(reports: &[&Report], duration_s: f64) -> Option<Transfer> {
+    let all: Option<Vec<Transfer>> = reports.iter().map(|p| p.transfer).collect();
+    let all = all?;
+    Some(Transfer::over(
+        all.iter().map(|t| t.received_bytes).sum(),
+        all.iter().map(|t| t.sent_bytes).sum(),
+        duration_s,
+    ))
 }
 
 fn add_drivers(reports: &[&Report]) -> DriverSummary {
@@ -303,7 +337,7 @@ fn merged_checks(reports: &[&Report]) -> Vec<Check> {
     if requests.len() > 1 {
         differ.push("requests");
     }
-    if same(reports, |p| p.mode).is_none() {
+    if same(reports, |p| p.load.model()).is_none() {
         differ.push("load model");
     }
     if !differ.is_empty() {

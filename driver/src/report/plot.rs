@@ -268,7 +268,7 @@ fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res {
 }
 
 /// Each step that measured replies: (throughput, p99 µs, open loop, the knee).
-fn sweep_points(s: &crate::sweep::Sweep) -> Vec<(f64, f64, bool, bool)> {
+fn sweep_points(s: &super::sweep::Sweep) -> Vec<(f64, f64, bool, bool)> {
     s.steps
         .iter()
         .enumerate()
@@ -278,7 +278,7 @@ fn sweep_points(s: &crate::sweep::Sweep) -> Vec<(f64, f64, bool, bool)> {
             Some((
                 st.report.throughput_rps,
                 l.p99.max(0.1),
-                st.rate.is_some(),
+                matches!(st.load, super::sweep::StepLoad::OpenLoop { .. }),
                 knee,
             ))
         })
@@ -287,7 +287,7 @@ fn sweep_points(s: &crate::sweep::Sweep) -> Vec<(f64, f64, bool, bool)> {
 
 /// A sweep's throughput against p99 (log axis): the closed-loop steps and the open-loop steps
 /// as two curves, a point per step, the knee circled.
-pub fn sweep_curve(s: &crate::sweep::Sweep) -> Res {
+pub fn sweep_curve(s: &super::sweep::Sweep) -> Res {
     let pts = sweep_points(s);
     if pts.is_empty() {
         return Err("plot: no step measured replies".into());

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::histogram::Hist;
 use super::{IntervalRecord, LatencySummary};
 use crate::engine::ThreadOutcome;
+use crate::host::SockStat;
 use crate::recorder::new_histogram;
 
 /// Connections lost in one second that count as a crash seen: at least this many...
@@ -35,15 +36,6 @@ pub struct Memory {
     pub rss_holding_kib: u64,
     /// (holding − before) / connections open while holding, bytes.
     pub bytes_per_connection: Option<f64>,
-}
-
-/// Kernel socket memory (/proc/net/sockstat), before and while holding.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
-pub struct SockStat {
-    /// TCP sockets in use.
-    pub tcp_inuse: u64,
-    /// Pages of TCP buffer memory.
-    pub tcp_mem_pages: u64,
 }
 
 /// What a storm measured besides the usual keys.

@@ -1,6 +1,8 @@
 //! Running a benchmark: validate, resolve or embed the target and check it answers, start the
 //! driver threads, watch them, and build one [`Report`] from what they measured.
 
+mod server_cpu;
+pub mod stats;
 mod target;
 mod watch;
 
@@ -14,13 +16,13 @@ use std::thread::JoinHandle;
 use nines_common::usage::UsageError;
 
 use crate::clock::{unix_now_s, RunClock};
-use crate::config::{BenchConfig, StopAt};
+use crate::config::{BenchConfig, RequestSpec, StopAt};
 use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::ThreadMsg;
 use crate::engine::{run_thread, ThreadOutcome, ThreadPlan};
-use crate::kernel::KernelCounters;
-use crate::manifest::Manifest;
+use crate::host::KernelCounters;
 use crate::observer::Observer;
+use crate::report::manifest::Manifest;
 use crate::report::{build, Report, RunRecord};
 
 /// Why a run could not start. Once it has started, problems are in the report instead.
@@ -84,15 +86,10 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let manifest = Manifest::new(cfg, Vec::new());
     let (target, server) = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
-    let server_cpu = crate::servercpu::Meter::start(target, server.is_some());
-    // A nines-server /proc cannot see (another machine) reports its threads' CPU itself.
-    let stats_before = (server_cpu.is_none()
-        && cfg.request.protocol == nines_common::Protocol::Nines)
-        .then(|| crate::profile::fetch_stats(target, cfg.connect_timeout).ok())
-        .flatten()
-        .map(|s| (s, std::time::Instant::now()));
+    let nines = matches!(cfg.request, RequestSpec::Nines(_));
+    let meter = server_cpu::Meter::start(target, server.is_some(), nines, cfg.connect_timeout);
     let threads = cfg.threads_used();
-    let control = Arc::new(Control::new(threads, cfg.max_errors));
+    let control = Arc::new(Control::new(threads, cfg.load.max_errors()));
     let clock = RunClock::start();
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
@@ -108,11 +105,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         })
         .collect();
     // Before the embedded server stops, while its threads are still in /proc.
-    let server_cpu = server_cpu.map(crate::servercpu::Meter::finish).or_else(|| {
-        let (before, at) = stats_before?;
-        let after = crate::profile::fetch_stats(target, cfg.connect_timeout).ok()?;
-        crate::servercpu::from_stats(&before, &after, at.elapsed().as_secs_f64())
-    });
+    let server_cpu = meter.and_then(|m| m.finish(target, cfg.connect_timeout));
     let server = server.map(|s| {
         let counters = s.shutdown();
         counters
@@ -150,7 +143,7 @@ fn spawn(
             index,
             addr,
             connections: share(cfg.connections as u64, threads, index) as usize,
-            budget: match cfg.stop {
+            budget: match cfg.stop() {
                 StopAt::Requests(n) => Some(share(n, threads, index)),
                 StopAt::Duration(_) => None,
             },

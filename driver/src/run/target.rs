@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use nines_common::DEFAULT_PORT;
 
 use super::RunError;
-use crate::config::BenchConfig;
+use crate::config::{BenchConfig, RequestSpec, Target};
 use crate::target::url::has_port;
 
 /// Resolves `host:port` (or `host`, meaning port 9999), or a URL's host and port, to one
@@ -38,11 +38,26 @@ pub fn resolve(target: &str) -> Result<SocketAddr, RunError> {
 }
 
 /// Starts nines-server in this process on 127.0.0.1 (a free port) for runs without a target:
-/// the protocol of the load, `server_workers` workers.
-pub fn start_embedded(cfg: &BenchConfig) -> Result<nines_server::ServerHandle, RunError> {
+/// serving what `request` speaks, with `server_workers` workers.
+pub fn start_embedded(
+    request: &RequestSpec,
+    server_workers: usize,
+) -> Result<nines_server::ServerHandle, RunError> {
+    let protocol = match request {
+        RequestSpec::Nines(_) => nines_common::Protocol::Nines,
+        RequestSpec::Echo { .. } => nines_common::Protocol::Echo,
+        RequestSpec::Http(_) => nines_common::Protocol::Http,
+        RequestSpec::Ws(_) => nines_common::Protocol::Ws,
+        RequestSpec::Redis(_) => {
+            return Err(RunError::Server(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "nines-server does not speak Redis; give a redis:// target",
+            )))
+        }
+    };
     let sc = nines_server::ServerConfig {
-        protocol: cfg.request.protocol,
-        workers: cfg.server_workers.max(1),
+        protocol,
+        workers: server_workers.max(1),
         ..Default::default()
     };
     nines_server::Server::bind(
@@ -58,9 +73,9 @@ pub(crate) fn open(
     cfg: &BenchConfig,
 ) -> Result<(SocketAddr, Option<nines_server::ServerHandle>), RunError> {
     let (addr, server) = match &cfg.target {
-        Some(t) => (resolve(t)?, None),
-        None => {
-            let s = start_embedded(cfg)?;
+        Target::Address(t) => (resolve(t)?, None),
+        Target::Embedded { server_workers } => {
+            let s = start_embedded(&cfg.request, *server_workers)?;
             (s.local_addr(), Some(s))
         }
     };

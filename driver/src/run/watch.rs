@@ -65,6 +65,7 @@ pub(crate) fn watch(
             }
             let start_s = iv.offset_ns as f64 / 1e9;
             records.push(IntervalRecord {
+                received_bytes: iv.received_bytes,
                 connections_opened: iv.opened,
                 connections_lost: iv.lost,
                 ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)

@@ -6,7 +6,8 @@
 //! `--accept` is a rejected request; `Connection: close` (or an HTTP/1.0 reply without
 //! keep-alive) makes the driver reconnect after the reply.
 
-use super::{Codec, CodecError, Decoded, HttpSpec, ReplyKind, Response, Verdict};
+use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
+use crate::config::HttpRequest;
 
 /// Most headers a response may have.
 const MAX_HEADERS: usize = 64;
@@ -38,23 +39,24 @@ struct Head {
 pub struct HttpCodec {
     request: Vec<u8>,
     head_request: bool,
+    /// Statuses counted as answers besides 2xx.
     accept: Vec<u16>,
     head: Option<Head>,
 }
 
 impl HttpCodec {
-    /// A codec sending the request `spec` describes.
-    pub fn new(spec: &HttpSpec) -> HttpCodec {
+    /// A codec sending `request`.
+    pub fn new(request: &HttpRequest) -> HttpCodec {
         HttpCodec {
-            request: render_request(spec),
-            head_request: spec.method.eq_ignore_ascii_case("HEAD"),
-            accept: spec.accept.clone(),
+            request: request.render(),
+            head_request: request.method.eq_ignore_ascii_case("HEAD"),
+            accept: request.accept.clone(),
             head: None,
         }
     }
 
     fn accepts(&self, status: u16) -> bool {
-        (200..300).contains(&status) || self.accept.contains(&status)
+        crate::config::status_accepted(&self.accept, status)
     }
 
     /// Parses the status line and headers at the front of `buf`.
@@ -195,28 +197,6 @@ impl Codec for HttpCodec {
     }
 }
 
-/// The request's bytes, rendered once per connection.
-fn render_request(spec: &HttpSpec) -> Vec<u8> {
-    // HTTP/1.1 requires a Host; an embedded server has no name of its own.
-    let host = if spec.host.is_empty() {
-        "localhost"
-    } else {
-        &spec.host
-    };
-    let mut r = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", spec.method, spec.path);
-    for h in &spec.headers {
-        r.push_str(h);
-        r.push_str("\r\n");
-    }
-    if !spec.body.is_empty() || matches!(spec.method.as_str(), "POST" | "PUT" | "PATCH") {
-        r.push_str(&format!("Content-Length: {}\r\n", spec.body.len()));
-    }
-    r.push_str("\r\n");
-    let mut bytes = r.into_bytes();
-    bytes.extend_from_slice(&spec.body);
-    bytes
-}
-
 fn head_error(e: httparse::Error) -> CodecError {
     let kind = match e {
         httparse::Error::Status | httparse::Error::Version => "http_status_line",
@@ -301,33 +281,21 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    use crate::config::Resource;
+
     fn codec() -> HttpCodec {
-        HttpCodec::new(&HttpSpec {
-            host: "h".into(),
+        HttpCodec::new(&HttpRequest {
+            resource: Resource {
+                host: "h".into(),
+                ..Resource::default()
+            },
             accept: vec![404],
-            ..HttpSpec::default()
+            ..HttpRequest::default()
         })
     }
 
     fn reply(c: &mut HttpCodec, bytes: &[u8]) -> Result<Option<Decoded>, CodecError> {
         c.decode(bytes, Some(1), &mut Vec::new())
-    }
-
-    #[test]
-    fn requests_are_rendered_once() {
-        let mut c = HttpCodec::new(&HttpSpec {
-            method: "POST".into(),
-            host: "example:80".into(),
-            headers: vec!["X-A: 1".into()],
-            body: b"hi".to_vec(),
-            ..HttpSpec::default()
-        });
-        let mut out = Vec::new();
-        c.encode_request(1, 0, &mut out);
-        assert_eq!(
-            out,
-            b"POST / HTTP/1.1\r\nHost: example:80\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nhi"
-        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Everything protocol-specific the driver does goes through [`Codec`]; connection handling,
 //! scheduling and recording never look at bytes. A new protocol is one more implementation of
-//! this trait (a module here) and one arm in [`RequestSpec::codec`].
+//! this trait (a module here), one arm of [`RequestSpec`] and one in [`RequestSpec::codec`].
 //!
 //! Codecs whose replies carry the request id (nines) report it; for the others (echo, HTTP,
 //! WebSocket and RESP, which answer in order) the connection matches replies to its oldest
@@ -13,7 +13,6 @@ mod http;
 mod kind;
 mod nines;
 mod redis;
-mod spec;
 pub mod url;
 mod ws;
 
@@ -22,12 +21,9 @@ pub use http::HttpCodec;
 pub use kind::ReplyKind;
 pub use nines::NinesCodec;
 pub use redis::RedisCodec;
-pub use spec::{parse_accept, parse_header, split_command, HttpSpec, RedisSpec, WsMessage};
 pub use ws::WsCodec;
 
-use nines_common::Protocol;
-use nines_protocol::Op;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::config::RequestSpec;
 
 /// What a reply says about its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,79 +137,15 @@ pub trait Codec: Send + std::fmt::Debug {
     fn replies_carry_ids(&self) -> bool;
 }
 
-/// What each request asks for, independent of the connection it goes on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestSpec {
-    /// Protocol spoken.
-    pub protocol: Protocol,
-    /// nines op (ignored by echo).
-    #[serde(serialize_with = "serialize_op", deserialize_with = "deserialize_op")]
-    pub op: Op,
-    /// Request payload bytes (echo), or reply bytes asked for (Source).
-    pub payload_bytes: usize,
-    /// CPU microseconds asked for by Work.
-    pub work_us: u32,
-    /// The HTTP request (http), or the upgrade request's path and headers (ws).
-    #[serde(default, skip_serializing_if = "HttpSpec::is_default")]
-    pub http: HttpSpec,
-    /// WebSocket message type (ws).
-    #[serde(default, skip_serializing_if = "WsMessage::is_default")]
-    pub ws_message: WsMessage,
-    /// The command sent (redis).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis: Option<RedisSpec>,
-}
-
-impl Default for RequestSpec {
-    /// `nines bench`'s default: 64-byte nines echo.
-    fn default() -> Self {
-        RequestSpec {
-            protocol: Protocol::Nines,
-            op: Op::Echo,
-            payload_bytes: crate::config::defaults::PAYLOAD_BYTES,
-            work_us: crate::config::defaults::WORK_US,
-            http: HttpSpec::default(),
-            ws_message: WsMessage::default(),
-            redis: None,
-        }
-    }
-}
-
-fn serialize_op<S: Serializer>(op: &Op, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(op.name())
-}
-
-fn deserialize_op<'de, D: Deserializer<'de>>(d: D) -> Result<Op, D::Error> {
-    let name = String::deserialize(d)?;
-    Op::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown op `{name}`")))
-}
-
 impl RequestSpec {
-    /// A fresh codec for one connection.
+    /// A fresh codec for one connection: the one place a request value becomes wire bytes.
     pub fn codec(&self) -> Box<dyn Codec> {
-        match self.protocol {
-            Protocol::Nines => Box::new(NinesCodec::new(self)),
-            Protocol::Echo => Box::new(EchoCodec::new(self.payload_bytes)),
-            Protocol::Http => Box::new(HttpCodec::new(&self.http)),
-            Protocol::Ws => Box::new(WsCodec::new(self)),
-            Protocol::Redis => Box::new(RedisCodec::new(&self.redis.clone().unwrap_or_default())),
-        }
-    }
-
-    /// What each request asks for, in words (`nines echo 64 B`, `nines work 10 µs`, `64 B echo`).
-    pub fn describe(&self) -> String {
-        match (self.protocol, self.op) {
-            (Protocol::Echo, _) => format!("{} B echo", self.payload_bytes),
-            (Protocol::Nines, Op::Work) => format!("nines work {} µs", self.work_us),
-            (Protocol::Nines, Op::Stats) => "nines stats".to_string(),
-            (Protocol::Nines, op) => format!("nines {op} {} B", self.payload_bytes),
-            (Protocol::Http, _) => format!("HTTP {} {}", self.http.method, self.http.path),
-            (Protocol::Ws, _) => {
-                format!("WebSocket {} {} B", self.ws_message, self.payload_bytes)
-            }
-            (Protocol::Redis, _) => {
-                format!("Redis {}", self.redis.clone().unwrap_or_default().command)
-            }
+        match self {
+            RequestSpec::Nines(op) => Box::new(NinesCodec::new(*op)),
+            RequestSpec::Echo { payload_bytes } => Box::new(EchoCodec::new(*payload_bytes)),
+            RequestSpec::Http(h) => Box::new(HttpCodec::new(h)),
+            RequestSpec::Ws(w) => Box::new(WsCodec::new(w)),
+            RequestSpec::Redis(r) => Box::new(RedisCodec::new(r)),
         }
     }
 }

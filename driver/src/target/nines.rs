@@ -1,7 +1,8 @@
 //! The nines protocol, as a client: requests carry id and intended send time, replies carry them
 //! back plus the server's residence time.
 
-use super::{Codec, CodecError, Decoded, RequestSpec, Response, Verdict};
+use super::{Codec, CodecError, Decoded, Response, Verdict};
+use crate::config::NinesOp;
 use nines_protocol::{
     decode, encode, encode_with, payload, Flags, Header, Op, DEFAULT_MAX_FRAME_BYTES, HEADER_LEN,
 };
@@ -16,19 +17,22 @@ pub struct NinesCodec {
 }
 
 impl NinesCodec {
-    /// A codec sending `spec.op` requests.
-    pub fn new(spec: &RequestSpec) -> NinesCodec {
-        let arg = match spec.op {
-            Op::Work => spec.work_us,
-            Op::Source => u32::try_from(spec.payload_bytes).unwrap_or(u32::MAX),
-            Op::Echo | Op::Stats => 0,
+    /// A codec sending `op` requests.
+    pub fn new(op: NinesOp) -> NinesCodec {
+        let (arg, payload_bytes) = match op {
+            NinesOp::Work { work_us } => (work_us, 0),
+            NinesOp::Source { reply_bytes } => {
+                (u32::try_from(reply_bytes).unwrap_or(u32::MAX), reply_bytes)
+            }
+            NinesOp::Echo { payload_bytes } => (0, payload_bytes),
+            NinesOp::Stats => (0, 0),
         };
         NinesCodec {
-            op: spec.op,
-            payload_bytes: spec.payload_bytes,
+            op: op.op(),
+            payload_bytes,
             arg,
             // Replies can be as large as what the server accepts; stay generous but bounded.
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES.max(spec.payload_bytes + HEADER_LEN),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES.max(payload_bytes + HEADER_LEN),
         }
     }
 }
@@ -94,17 +98,6 @@ impl Codec for NinesCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nines_common::Protocol;
-
-    fn spec(op: Op, payload_bytes: usize) -> RequestSpec {
-        RequestSpec {
-            protocol: Protocol::Nines,
-            op,
-            payload_bytes,
-            work_us: 0,
-            ..RequestSpec::default()
-        }
-    }
 
     fn verdict(c: &mut NinesCodec, bytes: &[u8]) -> Verdict {
         match c.decode(bytes, Some(1), &mut Vec::new()) {
@@ -123,7 +116,7 @@ mod tests {
 
     #[test]
     fn echo_reply_is_checked_against_its_id() {
-        let mut c = NinesCodec::new(&spec(Op::Echo, 32));
+        let mut c = NinesCodec::new(NinesOp::Echo { payload_bytes: 32 });
         let mut req = Vec::new();
         c.encode_request(7, 1000, &mut req);
         let (f, _) = decode(&req, 1 << 20).unwrap().unwrap();
@@ -149,7 +142,7 @@ mod tests {
     #[test]
     fn a_request_echoed_verbatim_is_not_a_valid_reply() {
         // An echo server bounces the request back without the RESPONSE flag.
-        let mut c = NinesCodec::new(&spec(Op::Echo, 8));
+        let mut c = NinesCodec::new(NinesOp::Echo { payload_bytes: 8 });
         let mut req = Vec::new();
         c.encode_request(1, 0, &mut req);
         assert_eq!(verdict(&mut c, &req), Verdict::WrongContent);

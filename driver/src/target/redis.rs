@@ -3,8 +3,8 @@
 //! in order. Error replies (`-ERR ...`, `-WRONGTYPE ...`) are rejected requests, counted by
 //! their first word.
 
-use super::spec::split_command;
-use super::{Codec, CodecError, Decoded, RedisSpec, ReplyKind, Response, Verdict};
+use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
+use crate::config::{split_command, RedisRequest};
 
 /// Digits a `__rand__` key number is padded to (as redis-benchmark's `__rand_int__`), so every
 /// request of a template has the same length.
@@ -57,7 +57,7 @@ pub struct RedisCodec {
 impl RedisCodec {
     /// A codec sending `spec.command` (validated before the run; an empty or unparsable
     /// command here sends PING).
-    pub fn new(spec: &RedisSpec) -> RedisCodec {
+    pub fn new(spec: &RedisRequest) -> RedisCodec {
         let args = split_command(&spec.command).unwrap_or_else(|_| vec!["PING".to_string()]);
         let data = vec![b'x'; spec.data_bytes];
         let parts: Vec<Part> = args
@@ -278,7 +278,7 @@ mod tests {
     use super::*;
 
     fn codec(command: &str) -> RedisCodec {
-        RedisCodec::new(&RedisSpec {
+        RedisCodec::new(&RedisRequest {
             command: command.into(),
             keyspace: 10,
             data_bytes: 3,

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nines_protocol::payload;
 use nines_protocol::ws::{self, Opcode};
 
-use super::{Codec, CodecError, Decoded, HttpSpec, RequestSpec, Response, Verdict, WsMessage};
+use super::{Codec, CodecError, Decoded, Response, Verdict};
+use crate::config::{Resource, WsMessage, WsRequest};
 
 /// Most headers a handshake response may have.
 const MAX_HEADERS: usize = 64;
@@ -32,7 +33,7 @@ struct Partial {
 /// Codec for WebSocket echo servers.
 #[derive(Debug)]
 pub struct WsCodec {
-    http: HttpSpec,
+    resource: Resource,
     message: WsMessage,
     payload_bytes: usize,
     key: String,
@@ -40,13 +41,12 @@ pub struct WsCodec {
 }
 
 impl WsCodec {
-    /// A codec sending `spec.payload_bytes`-byte messages of type `spec.ws_message` after an
-    /// upgrade to `spec.http.path`.
-    pub fn new(spec: &RequestSpec) -> WsCodec {
+    /// A codec sending the messages `request` describes after an upgrade to its resource.
+    pub fn new(request: &WsRequest) -> WsCodec {
         WsCodec {
-            http: spec.http.clone(),
-            message: spec.ws_message,
-            payload_bytes: spec.payload_bytes,
+            resource: request.resource.clone(),
+            message: request.message,
+            payload_bytes: request.payload_bytes,
             key: String::new(),
             partial: None,
         }
@@ -84,22 +84,10 @@ impl Codec for WsCodec {
     fn start(&mut self, out: &mut Vec<u8>) -> bool {
         self.key = ws::client_key(NEXT_KEY.fetch_add(1, Ordering::Relaxed));
         self.partial = None;
-        let mut r = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
-            self.http.path,
-            if self.http.host.is_empty() {
-                "localhost"
-            } else {
-                &self.http.host
-            },
-            self.key
-        );
-        for h in &self.http.headers {
-            r.push_str(h);
-            r.push_str("\r\n");
-        }
-        r.push_str("\r\n");
+        let mut r = self.resource.head("GET");
+        r.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
+        r.push_str(&self.key);
+        r.push_str("\r\nSec-WebSocket-Version: 13\r\n\r\n");
         out.extend_from_slice(r.as_bytes());
         true
     }
@@ -261,14 +249,12 @@ fn fill_at(message: WsMessage, id: u64, offset: usize, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nines_common::Protocol;
 
     fn codec(message: WsMessage, payload_bytes: usize) -> WsCodec {
-        WsCodec::new(&RequestSpec {
-            protocol: Protocol::Ws,
+        WsCodec::new(&WsRequest {
+            message,
             payload_bytes,
-            ws_message: message,
-            ..RequestSpec::default()
+            ..WsRequest::default()
         })
     }
 

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::config::{Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, Target};
 use nines_protocol::{decode, encode, Header, Op};
 
 /// A running `nines-server` process, killed on drop if the test did not stop it.
@@ -124,14 +124,34 @@ impl Counters {
 /// A closed-loop config against `addr` that stops after `requests` replies, no warm-up.
 pub fn config(addr: SocketAddr, requests: u64) -> BenchConfig {
     BenchConfig {
-        target: Some(addr.to_string()),
+        target: Target::Address(addr.to_string()),
         threads: 2,
         connections: 4,
-        stop: StopAt::Requests(requests),
-        warmup: Duration::ZERO,
+        load: Load::ClosedLoop(Bench {
+            stop: StopAt::Requests(requests),
+            warmup: Duration::ZERO,
+            ..Bench::default()
+        }),
         drain_timeout: Duration::from_secs(5),
         ..BenchConfig::default()
     }
+}
+
+/// The pipeline, warm-up, stop and error limit of a bench config, to change.
+pub fn bench(cfg: &mut BenchConfig) -> &mut Bench {
+    cfg.load.bench_mut().expect("a bench load")
+}
+
+/// A nines request of `op` with its argument (payload or reply bytes, or Work µs).
+pub fn nines(op: Op, bytes: usize, work_us: u32) -> RequestSpec {
+    RequestSpec::Nines(match op {
+        Op::Echo => NinesOp::Echo {
+            payload_bytes: bytes,
+        },
+        Op::Source => NinesOp::Source { reply_bytes: bytes },
+        Op::Work => NinesOp::Work { work_us },
+        Op::Stats => NinesOp::Stats,
+    })
 }
 
 /// One nines request frame.

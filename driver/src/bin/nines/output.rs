@@ -1,19 +1,20 @@
-//! Where a result goes: the summary on stdout (or stderr when the JSON takes stdout), and each
-//! requested file written atomically. Every command that makes a result ends here, so output
-//! handling exists once.
+//! Where a result goes: the summary on stdout (or stderr when the JSON or the stats stream takes
+//! stdout), each requested file written atomically, and the report directory the library lays
+//! out. Every command that makes a result ends here, so output handling exists once.
 
 use std::path::Path;
 
+use nines_driver::report::dir::{self, Written};
+use nines_driver::report::sweep::Sweep;
 use nines_driver::report::{render, write_atomic, Format, Report};
 
-use crate::args::OutputArgs;
+use crate::flags::output::{is_stdout, OutputFlags};
 
 /// Prints and writes `report` as `out` asks; false if a file could not be written. With
 /// `stdout_taken` (the stats stream writes there) the summary goes to stderr.
-pub fn emit(report: &Report, out: &OutputArgs, stdout_taken: bool) -> bool {
-    let json_to_stdout = out.json.as_deref().is_some_and(is_stdout);
+pub fn emit(report: &Report, out: &OutputFlags, stdout_taken: bool) -> bool {
     let summary = render(report, Format::Text);
-    if json_to_stdout {
+    if out.json_to_stdout() {
         eprint!("{summary}");
         print!("{}", render(report, Format::Json));
     } else if stdout_taken {
@@ -29,70 +30,48 @@ pub fn emit(report: &Report, out: &OutputArgs, stdout_taken: bool) -> bool {
     let mut ok = out
         .report
         .as_deref()
-        .is_none_or(|dir| report_dir(report, dir));
+        .is_none_or(|d| said(&dir::write(report, d)));
     for (path, format) in files {
-        let Some(path) = path else { continue };
-        if let Err(e) = write_atomic(path, render(report, format).as_bytes()) {
-            eprintln!("nines: error: cannot write {}: {e}", path.display());
-            ok = false;
+        if let Some(path) = path {
+            ok &= write_file(path, &render(report, format));
         }
     }
     ok
 }
 
-fn is_stdout(p: &Path) -> bool {
-    p.as_os_str() == "-"
-}
-
-/// Writes the report directory for `report` into `dir` (created if missing): summary.md,
-/// results.csv, latency.hgrm, result.json and the SVG plots (latency spectrum, timeline, and a
-/// storm's connections), each atomically; false if one could not be written.
-pub fn report_dir(report: &Report, dir: &Path) -> bool {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("nines: error: cannot create {}: {e}", dir.display());
-        return false;
-    }
-    let files = [
-        ("summary.md", Format::Markdown),
-        ("results.csv", Format::Csv),
-        ("latency.hgrm", Format::Hgrm),
-        ("result.json", Format::Json),
-    ];
+/// Writes a sweep's JSON file and report directory, as asked; false if one was not written.
+pub fn emit_sweep(sweep: &Sweep, out: &OutputFlags) -> bool {
+    let json = || nines_driver::report::render::sweep::render(sweep, Format::Json);
     let mut ok = true;
-    for (name, format) in files {
-        let path = dir.join(name);
-        if let Err(e) = write_atomic(&path, render(report, format).as_bytes()) {
-            eprintln!("nines: error: cannot write {}: {e}", path.display());
-            ok = false;
-        }
+    match out.json.as_deref() {
+        Some(p) if is_stdout(p) => print!("{}", json().expect("json renders")),
+        Some(p) => ok &= write_file(p, &json().expect("json renders")),
+        None => {}
     }
-    use nines_driver::report::plot;
-    let mut plots = vec![
-        ("latency-spectrum.svg", plot::spectrum(report)),
-        ("timeline.svg", plot::timeline(report)),
-    ];
-    if report.storm.is_some() {
-        plots.push(("storm.svg", plot::storm(report)));
-    }
-    ok & write_plots(dir, plots)
-}
-
-/// Writes each plot that could be drawn; one that could not is said and skipped.
-pub fn write_plots(dir: &Path, plots: Vec<(&str, Result<String, String>)>) -> bool {
-    let mut ok = true;
-    for (name, svg) in plots {
-        match svg {
-            Ok(svg) => {
-                if let Err(e) = write_atomic(&dir.join(name), svg.as_bytes()) {
-                    eprintln!(
-                        "nines: error: cannot write {}: {e}",
-                        dir.join(name).display()
-                    );
-                    ok = false;
-                }
-            }
-            Err(why) => eprintln!("nines: {name} not drawn: {why}"),
-        }
+    if let Some(d) = out.report.as_deref() {
+        ok &= said(&dir::write_sweep(sweep, d));
     }
     ok
+}
+
+/// Writes `text` to `path` atomically, saying so when it cannot.
+pub fn write_file(path: &Path, text: &str) -> bool {
+    match write_atomic(path, text.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("nines: error: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// Says what a report directory could not hold; true when every file was written.
+pub fn said(w: &Written) -> bool {
+    for (path, e) in &w.failed {
+        eprintln!("nines: error: cannot write {}: {e}", path.display());
+    }
+    for (path, why) in &w.not_drawn {
+        eprintln!("nines: {} not drawn: {why}", path.display());
+    }
+    w.ok()
 }

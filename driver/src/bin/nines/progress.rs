@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use nines_common::units::thousands;
 use std::time::Duration;
 
-use nines_driver::config::{BenchConfig, StopAt};
+use nines_driver::config::StopAt;
 use nines_driver::observer::{Event, Observer};
 
 /// Prints progress when enabled.
@@ -24,18 +24,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Progress for a run of `cfg`.
-    pub fn new(cfg: &BenchConfig, enabled: bool) -> Progress {
-        let length = match cfg.stop {
-            StopAt::Duration(d) => Some(cfg.warmup + d),
-            StopAt::Requests(_) => None,
-        };
-        Progress::with_length(length, cfg, enabled)
-    }
-
-    /// Progress over `length` (a sweep's runs in all; `None`: unknown) of runs of `cfg`.
-    pub fn with_length(length: Option<Duration>, cfg: &BenchConfig, enabled: bool) -> Progress {
-        let total = match (length, cfg.stop) {
+    /// Progress over runs of `length` in all (a sweep's runs together; `None`: unknown), each
+    /// stopping at `stop`.
+    pub fn new(length: Option<Duration>, stop: StopAt, enabled: bool) -> Progress {
+        let total = match (length, stop) {
             (Some(d), _) => format!("{:.0}s", d.as_secs_f64()),
             (None, StopAt::Requests(n)) => format!("{} req", thousands(n)),
             (None, StopAt::Duration(_)) => "?".to_string(),
@@ -179,7 +171,7 @@ mod tests {
 
     #[test]
     fn a_sweeps_position_runs_on_across_its_steps() {
-        let mut p = Progress::new(&BenchConfig::default(), false);
+        let mut p = Progress::new(None, StopAt::Requests(1), false);
         let seen: Vec<f64> = [0.0, 1.0, 2.0, 0.0, 1.5, 3.0, 0.0]
             .iter()
             .map(|&e| p.position(e))

@@ -1,34 +1,32 @@
 //! CSV: one header line and one row per result, for spreadsheets and for comparing runs.
 //! Latencies are in microseconds; a figure a result does not have is an empty field.
 
-use crate::config::StopAt;
-use crate::report::{LatencySummary, Mode, Outcome, Report};
+use crate::config::{Load, StopAt};
+use crate::report::{LatencySummary, Outcome, Report};
 
 /// The column names.
-pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s";
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s";
 
 /// One result as a row under [`HEADER`].
 pub fn row(r: &Report) -> String {
     let c = r.manifest().map(|m| &m.config);
-    let mode = match r.mode {
-        Some(Mode::ClosedLoop) => "closed_loop",
-        Some(Mode::OpenLoop) => "open_loop",
-        None => "",
-    };
     let status = match &r.outcome {
         Outcome::Completed => "completed".to_string(),
         Outcome::CutShort(why) => format!("cut short: {why}"),
     };
     let mut fields = vec![
         r.target.clone(),
-        mode.to_string(),
+        r.load.model().to_string(),
         c.map_or(String::new(), |c| c.threads.to_string()),
         c.map_or(String::new(), |c| c.connections.to_string()),
-        c.map_or(String::new(), |c| c.pipeline.to_string()),
+        c.and_then(|c| c.load.bench())
+            .map_or(String::new(), |b| b.pipeline.to_string()),
         c.map_or(String::new(), |c| c.request.describe()),
-        c.and_then(|c| c.open_loop)
-            .map_or(String::new(), |o| o.rate_per_s.to_string()),
-        c.map_or(String::new(), |c| match c.stop {
+        match c.map(|c| &c.load) {
+            Some(Load::OpenLoop { rate_per_s, .. }) => rate_per_s.to_string(),
+            _ => String::new(),
+        },
+        c.map_or(String::new(), |c| match c.stop() {
             StopAt::Duration(d) => format!("{}s", d.as_secs_f64()),
             StopAt::Requests(n) => format!("{n} requests"),
         }),
@@ -48,6 +46,10 @@ pub fn row(r: &Report) -> String {
     );
     fields.push(r.warnings.len().to_string());
     fields.push(format!("{:.3}", r.started_unix_s));
+    fields.push(
+        r.transfer
+            .map_or(String::new(), |t| format!("{:.0}", t.received_bytes_per_s)),
+    );
     fields
         .iter()
         .map(|f| quote(f))
@@ -71,6 +73,6 @@ mod tests {
         assert_eq!(super::quote("a, b"), "\"a, b\"");
         assert_eq!(super::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::quote("plain"), "plain");
-        assert_eq!(super::HEADER.split(',').count(), 26);
+        assert_eq!(super::HEADER.split(',').count(), 27);
     }
 }

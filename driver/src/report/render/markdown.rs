@@ -6,7 +6,7 @@ use std::fmt::Write;
 use nines_common::units::thousands;
 
 use super::text;
-use crate::report::{LatencySummary, Origin, Outcome, Report};
+use crate::report::{LatencySummary, LoadSummary, Origin, Outcome, Report};
 
 /// The result as a Markdown section.
 pub fn render(r: &Report) -> String {
@@ -37,10 +37,18 @@ pub fn render(r: &Report) -> String {
             "uncorrected",
             r.latency_uncorrected_us
                 .as_ref()
-                .filter(|_| r.open_loop.is_some()),
+                .filter(|_| matches!(r.load, LoadSummary::OpenLoop(_))),
         ),
     ];
     latency_table(&mut s, &rows);
+    if let Some(t) = r.transfer.filter(|t| t.received_bytes > 0) {
+        let _ = writeln!(
+            s,
+            "Received {} ({}/s).\n",
+            text::bytes_text(t.received_bytes as f64),
+            text::bytes_text(t.received_bytes_per_s)
+        );
+    }
     if r.errors > 0 {
         let kinds = r.errors_by_kind.describe();
         let _ = writeln!(s, "Errors: {kinds}\n");

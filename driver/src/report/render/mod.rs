@@ -6,6 +6,7 @@ pub mod hgrm;
 pub mod hlog;
 mod markdown;
 mod storm;
+pub mod sweep;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
@@ -77,4 +78,13 @@ fn json(report: &Report) -> String {
 /// A duration as the command line writes it (`10s`, `500ms`, `1.5s`).
 pub fn secs_text(d: std::time::Duration) -> String {
     nines_common::units::HumanDuration(d).to_string()
+}
+
+/// How a title marks a server this process started.
+fn embedded(r: &Report) -> &'static str {
+    if r.embedded_server {
+        " (embedded server)"
+    } else {
+        ""
+    }
 }

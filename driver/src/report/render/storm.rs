@@ -5,24 +5,23 @@ use std::fmt::Write;
 
 use nines_common::units::thousands;
 
-use crate::config::BenchConfig;
+use crate::config::{BenchConfig, Storm};
 use crate::report::storm::{Memory, StormSummary};
 use crate::report::Report;
 
 /// The title line of a storm.
-pub fn title(r: &Report, c: &BenchConfig) -> Option<String> {
-    let st = c.storm?;
-    Some(format!(
+pub fn title(r: &Report, c: &BenchConfig, st: &Storm) -> String {
+    format!(
         "nines storm {}{} | {} connection(s) at {}/s, a message every {} | {} thread(s) | {} | held {}",
         r.target,
-        if r.embedded_server { " (embedded server)" } else { "" },
+        super::embedded(r),
         thousands(c.connections as u64),
         thousands(st.connect_rate.round() as u64),
         nines_common::units::HumanDuration(st.interval),
         r.driver.threads,
         c.request.describe(),
         nines_common::units::HumanDuration(st.hold),
-    ))
+    )
 }
 
 /// The storm's own lines.

@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use nines_common::units::thousands;
 
-use crate::config::StopAt;
-use crate::manifest::Manifest;
-use crate::report::{LatencySummary, Origin, Outcome, ProfileSummary, Report};
+use crate::config::{Bench, Load, StopAt};
+use crate::report::manifest::Manifest;
+use crate::report::{LatencySummary, LoadSummary, Origin, Outcome, ProfileSummary, Report};
 
 /// Multi-line human summary.
 pub fn render(r: &Report) -> String {
@@ -22,7 +22,8 @@ pub fn render(r: &Report) -> String {
         r.duration_s
     );
     latency(&mut s, r);
-    if let Some(o) = &r.open_loop {
+    transfer(&mut s, r);
+    if let LoadSummary::OpenLoop(o) = &r.load {
         let lag = match &o.schedule_lag_us {
             Some(l) => format!(
                 "driver schedule lag p50 {:.1} µs p99 {:.1} µs max {:.1} µs",
@@ -50,9 +51,9 @@ pub fn render(r: &Report) -> String {
             w.duration_s
         );
     }
-    match &r.storm {
-        Some(st) => super::storm::lines(&mut s, r, st),
-        None => connections(&mut s, r),
+    match &r.load {
+        LoadSummary::Storm(st) => super::storm::lines(&mut s, r, st),
+        _ => connections(&mut s, r),
     }
     server_cpu(&mut s, r);
     if let Some(p) = &r.profile {
@@ -83,7 +84,7 @@ pub fn render(r: &Report) -> String {
 fn title(r: &Report) -> String {
     match &r.origin {
         Origin::Run { manifest } => run_title(r, manifest),
-        Origin::Merged { parts } if r.storm.is_some() => format!(
+        Origin::Merged { parts } if matches!(r.load, LoadSummary::Storm(_)) => format!(
             "nines storm {} | {} driver processes merged | {} thread(s)",
             r.target,
             parts.len(),
@@ -106,34 +107,37 @@ fn title(r: &Report) -> String {
 
 fn run_title(r: &Report, m: &Manifest) -> String {
     let c = &m.config;
-    if let Some(t) = super::storm::title(r, c) {
-        return t;
-    }
-    let stop = match c.stop {
-        StopAt::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
-        StopAt::Requests(n) => format!("{} requests", thousands(n)),
+    let bench = |b: &Bench, load: String| {
+        let stop = match b.stop {
+            StopAt::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
+            StopAt::Requests(n) => format!("{} requests", thousands(n)),
+        };
+        format!(
+            "nines bench {}{} | {load} | {} thread(s) x {} connection(s) x pipeline {} | {} | {stop}",
+            r.target,
+            super::embedded(r),
+            r.driver.threads,
+            c.connections,
+            b.pipeline,
+            c.request.describe(),
+        )
     };
-    let load = match &c.open_loop {
-        Some(o) => format!(
-            "open loop {} req/s {}",
-            thousands(o.rate_per_s.round() as u64),
-            o.arrival
+    match &c.load {
+        Load::ClosedLoop(b) => bench(b, "closed loop".to_string()),
+        Load::OpenLoop {
+            bench: b,
+            rate_per_s,
+            arrivals,
+        } => bench(
+            b,
+            format!(
+                "open loop {} req/s {}",
+                thousands(rate_per_s.round() as u64),
+                arrivals.arrival
+            ),
         ),
-        None => "closed loop".to_string(),
-    };
-    format!(
-        "nines bench {}{} | {load} | {} thread(s) x {} connection(s) x pipeline {} | {} | {stop}",
-        r.target,
-        if r.embedded_server {
-            " (embedded server)"
-        } else {
-            ""
-        },
-        r.driver.threads,
-        c.connections,
-        c.pipeline,
-        c.request.describe(),
-    )
+        Load::Storm(st) => super::storm::title(r, c, st),
+    }
 }
 
 /// The percentiles' 95% intervals, or why a percentile has none.
@@ -168,23 +172,25 @@ fn latency(s: &mut String, r: &Report) {
         );
         return;
     };
-    if r.storm.is_some() {
-        latency_lines(
+    match &r.load {
+        LoadSummary::Storm(_) => latency_lines(
             s,
             "echo latency µs  (from when each message was due)",
             corrected,
-        );
-    } else if r.open_loop.is_some() {
-        latency_lines(
-            s,
-            "latency µs  (corrected: from when each request was due)",
-            corrected,
-        );
-        if let Some(u) = &r.latency_uncorrected_us {
-            latency_lines(s, "uncorrected (from when each was sent; hides stalls)", u);
+        ),
+        LoadSummary::OpenLoop(_) => {
+            latency_lines(
+                s,
+                "latency µs  (corrected: from when each request was due)",
+                corrected,
+            );
+            if let Some(u) = &r.latency_uncorrected_us {
+                latency_lines(s, "uncorrected (from when each was sent; hides stalls)", u);
+            }
         }
-    } else {
-        latency_lines(s, "latency µs", corrected);
+        LoadSummary::ClosedLoop | LoadSummary::Mixed | LoadSummary::Unknown => {
+            latency_lines(s, "latency µs", corrected);
+        }
     }
 }
 
@@ -200,6 +206,39 @@ fn latency_lines(s: &mut String, title: &str, l: &LatencySummary) {
         "              p99 {:.1}  p99.9 {:.1}  p99.99 {:.1}  max {:.1}",
         l.p99, l.p99_9, l.p99_99, l.max
     );
+}
+
+/// Bytes moved in the measurement, and their rate.
+fn transfer(s: &mut String, r: &Report) {
+    if let Some(t) = r
+        .transfer
+        .filter(|t| t.received_bytes > 0 || t.sent_bytes > 0)
+    {
+        let _ = writeln!(
+            s,
+            "  transfer    received {} ({}/s), sent {} ({}/s)",
+            bytes_text(t.received_bytes as f64),
+            bytes_text(t.received_bytes_per_s),
+            bytes_text(t.sent_bytes as f64),
+            bytes_text(t.sent_bytes_per_s),
+        );
+    }
+}
+
+/// Bytes in binary units: `512 B`, `1.5 KiB`, `117.3 MiB`, `2.0 GiB`.
+pub fn bytes_text(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 fn errors(s: &mut String, r: &Report) {

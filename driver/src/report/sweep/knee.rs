@@ -7,11 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Step;
-use crate::report::Outcome;
+use super::{Step, StepLoad};
+use crate::report::{LoadSummary, Outcome};
 
-/// p99 bound without `--slo-p99`: this many times the lowest-load step's p99.
-pub const DEFAULT_KNEE_MULTIPLE: f64 = 3.0;
 /// Errors a step may have and still hold, as a share of its requests.
 const MAX_ERROR_SHARE: f64 = 0.001;
 /// Share of its rate an open-loop step must achieve to hold.
@@ -31,7 +29,7 @@ pub struct Knee {
 /// Finds the knee of `steps`.
 pub fn find_knee(steps: &[Step], slo: Option<std::time::Duration>, multiple: f64) -> Knee {
     let open: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].rate.is_some())
+        .filter(|&i| matches!(steps[i].load, StepLoad::OpenLoop { .. }))
         .collect();
     let mut group = if open.is_empty() {
         (0..steps.len()).collect()
@@ -115,7 +113,13 @@ fn breaks(step: &Step, bound_us: f64) -> Option<String> {
     if r.errors as f64 > MAX_ERROR_SHARE * total.max(1) as f64 {
         return Some(format!("had {} errors in {} requests", r.errors, total));
     }
-    if let (Some(rate), Some(o)) = (step.rate_per_s, &r.open_loop) {
+    if let (
+        StepLoad::OpenLoop {
+            rate_per_s: rate, ..
+        },
+        LoadSummary::OpenLoop(o),
+    ) = (step.load, &r.load)
+    {
         if o.achieved_rps < MIN_ACHIEVED_SHARE * rate {
             return Some(format!(
                 "achieved only {:.0}% of its rate",
@@ -132,7 +136,7 @@ fn p99(step: &Step) -> f64 {
 }
 
 /// `812 µs`, `4.2 ms`.
-pub(super) fn fmt_us(us: f64) -> String {
+pub(crate) fn fmt_us(us: f64) -> String {
     if us >= 1000.0 {
         format!("{:.1} ms", us / 1000.0)
     } else {

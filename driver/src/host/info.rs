@@ -1,17 +1,9 @@
-//! The manifest every result carries, so a number can be read (and trusted, or questioned) long
-//! after the run: which nines built it, the command and full configuration, and the machine —
-//! kernel, CPU, cores, descriptor limits and the sysctls that change network benchmarks.
+//! The facts about the driver's machine that every result carries in its manifest: kernel, CPU,
+//! cores, descriptor limits and the sysctls that change network benchmarks.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use crate::config::BenchConfig;
-
-/// nines version of this build.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Git commit of this build (`-dirty` when built from uncommitted changes; `unknown` outside git).
-pub const GIT_COMMIT: &str = env!("NINES_GIT_COMMIT");
 
 /// Kernel settings that change network benchmark results, as `sysctl name -> /proc path`.
 pub const KEY_SYSCTLS: &[(&str, &str)] = &[
@@ -38,34 +30,6 @@ pub const KEY_SYSCTLS: &[(&str, &str)] = &[
     ("fs.file-max", "/proc/sys/fs/file-max"),
     ("fs.nr_open", "/proc/sys/fs/nr_open"),
 ];
-
-/// Where and how a run was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// nines version.
-    pub nines_version: String,
-    /// Git commit nines was built from.
-    pub git_commit: String,
-    /// The command line, when the run came from one.
-    pub command: Vec<String>,
-    /// The run's full configuration.
-    pub config: BenchConfig,
-    /// The driver's machine.
-    pub host: HostInfo,
-}
-
-impl Manifest {
-    /// The manifest of a run of `config` on this machine now, made by `command`.
-    pub fn new(config: &BenchConfig, command: Vec<String>) -> Manifest {
-        Manifest {
-            nines_version: VERSION.to_string(),
-            git_commit: GIT_COMMIT.to_string(),
-            command,
-            config: config.clone(),
-            host: HostInfo::collect(),
-        }
-    }
-}
 
 /// Facts about the driver's machine.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -94,7 +58,7 @@ fn read_trimmed(path: &str) -> Option<String> {
 impl HostInfo {
     /// Reads the facts now.
     pub fn collect() -> HostInfo {
-        let nofile = nines_common::sys::nofile().ok();
+        let nofile = super::nofile();
         let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
@@ -124,20 +88,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_manifest_names_the_build_and_the_machine() {
-        let m = Manifest::new(
-            &BenchConfig::default(),
-            vec!["nines".into(), "bench".into()],
-        );
-        assert_eq!(m.nines_version, VERSION);
-        assert!(!m.git_commit.is_empty());
-        assert!(m.host.cores >= 1 && m.host.nofile_hard >= m.host.nofile_soft);
+    fn the_machine_is_described() {
+        let h = HostInfo::collect();
+        assert!(h.cores >= 1 && h.nofile_hard >= h.nofile_soft);
         assert!(
-            m.host.sysctls.contains_key("net.core.somaxconn"),
+            h.sysctls.contains_key("net.core.somaxconn"),
             "{:?}",
-            m.host.sysctls
+            h.sysctls
         );
-        let back: Manifest = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
-        assert_eq!(back, m);
     }
 }

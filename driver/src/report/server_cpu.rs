@@ -1,12 +1,8 @@
-//! The server's CPU during a run, from /proc, when the server is on this machine: its processes
-//! are found by the port they listen on (the embedded server's threads are this process's
-//! `nines-worker-*`/`nines-accept-*`/`nines-conn` threads). An event-loop server is saturated
-//! when its busiest thread is on CPU nearly all the time, whatever the other threads do, so the
-//! busiest thread's share is kept beside the total.
-
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Instant;
+//! The server's CPU during a run, as a report keeps it: its busiest thread, all its threads, and
+//! its CPU per reply. An event-loop server is saturated when its busiest thread is on CPU nearly
+//! all the time, whatever the other threads do, so the busiest thread's share is kept beside the
+//! total. The figures come from /proc when the server is on this machine (the run measures them)
+//! or from a nines-server's own Stats replies ([`from_stats`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -43,71 +39,6 @@ impl ServerCpu {
             "busiest thread {:.0}% ({}), all threads {:.0}% of a core{per_reply}",
             self.busiest_thread_pct, self.busiest_thread, self.total_pct
         )
-    }
-}
-
-/// CPU time per thread, keyed by pid/tid, with the thread's name.
-type Times = BTreeMap<(u32, u32), (String, u64)>;
-
-/// A measurement in progress.
-#[derive(Debug)]
-pub struct Meter {
-    pids: Vec<u32>,
-    embedded: bool,
-    before: Times,
-    /// The processes' own CPU time (exited threads included), when not embedded.
-    before_total: Option<u64>,
-    started: Instant,
-}
-
-/// The CPU time of whole processes (exited threads included), ns; None if one is unreadable.
-fn processes(pids: &[u32]) -> Option<u64> {
-    pids.iter().map(|&p| nines_common::cpu::process(p)).sum()
-}
-
-impl Meter {
-    /// Starts measuring the server at `addr` (or, `embedded`, this process's server threads);
-    /// `None` when no local process can be found.
-    pub fn start(addr: SocketAddr, embedded: bool) -> Option<Meter> {
-        // A target this process serves (a sweep's embedded server) is measured as embedded:
-        // by its threads' names, not as a process that would include the driver.
-        let embedded = embedded || crate::storm::served_here(addr);
-        let pids = if embedded {
-            vec![std::process::id()]
-        } else {
-            crate::storm::server_pids(addr)
-        };
-        if pids.is_empty() {
-            return None;
-        }
-        Some(Meter {
-            before: times(&pids, embedded),
-            before_total: (!embedded).then(|| processes(&pids)).flatten(),
-            pids,
-            embedded,
-            started: Instant::now(),
-        })
-    }
-
-    /// What the server used since [`Meter::start`].
-    pub fn finish(self) -> ServerCpu {
-        let wall = self.started.elapsed().as_secs_f64();
-        let after = times(&self.pids, self.embedded);
-        let used = after.iter().map(|(key, (name, ns))| {
-            let before = self.before.get(key).map_or(0, |b| b.1);
-            (name.clone(), ns.saturating_sub(before))
-        });
-        let total = self
-            .before_total
-            .and_then(|b| Some(processes(&self.pids)?.saturating_sub(b)));
-        let mut c = summarize(self.pids, used, wall, "");
-        // Threads that ended during the run (a thread-per-connection server's, with their
-        // connections) are gone from /proc/PID/task but counted in the process's own time.
-        if let Some(total) = total.filter(|&t| pct(t, wall) > c.total_pct) {
-            c.total_pct = pct(total, wall);
-            c.cpu_s = total as f64 / 1e9;
-        }
-        c
     }
 }
 
@@ -151,7 +82,7 @@ pub fn from_stats(
 }
 
 /// The total and the busiest of `used` (name, nanoseconds) over `wall_s` seconds.
-fn summarize(
+pub(crate) fn summarize(
     pids: Vec<u32>,
     used: impl Iterator<Item = (String, u64)>,
     wall_s: f64,
@@ -175,20 +106,8 @@ fn summarize(
 }
 
 /// `ns` as a percentage of `wall_s` seconds (100 = one core).
-fn pct(ns: u64, wall_s: f64) -> f64 {
+pub(crate) fn pct(ns: u64, wall_s: f64) -> f64 {
     100.0 * ns as f64 / 1e9 / wall_s.max(1e-9)
-}
-
-fn times(pids: &[u32], embedded: bool) -> Times {
-    let mut out = Times::new();
-    for &pid in pids {
-        for t in nines_common::cpu::threads(pid) {
-            if !embedded || nines_common::cpu::is_server_thread(&t.name) {
-                out.insert((pid, t.tid), (t.name, t.ns));
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -233,37 +152,5 @@ mod tests {
             from_stats(&old, &old, 1.0).is_none(),
             "no cpu_ns, no figure"
         );
-    }
-
-    #[test]
-    fn a_busy_thread_of_this_process_is_measured() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
-        let m = Meter {
-            pids: vec![std::process::id()],
-            embedded: false,
-            before: times(&[std::process::id()], false),
-            before_total: processes(&[std::process::id()]),
-            started: Instant::now(),
-        };
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        // The thread spins, then waits (alive, so /proc still lists it) until measured.
-        let spin = std::thread::spawn(move || {
-            let t = Instant::now();
-            let mut x = 0u64;
-            while t.elapsed().as_millis() < 300 {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-        });
-        std::thread::sleep(std::time::Duration::from_millis(350));
-        let c = m.finish();
-        done.store(true, Ordering::Relaxed);
-        spin.join().unwrap();
-        assert!(c.busiest_thread_pct > 50.0, "{c:?}");
-        assert!(c.total_pct >= c.busiest_thread_pct);
     }
 }

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use nines_common::units::thousands;
 
-use super::knee::fmt_us;
-use super::{Step, Sweep};
+use crate::config::StopAt;
+use crate::report::sweep::{fmt_us, Step, StepLoad, Sweep};
 use crate::report::{Format, Outcome};
 
 /// The table's header line.
@@ -61,7 +61,7 @@ fn text(s: &Sweep) -> String {
         s.target,
         s.steps.len(),
         stop_text(s),
-        crate::report::render::secs_text(s.config.base.warmup)
+        super::secs_text(s.config.bench.warmup)
     );
     let _ = writeln!(out, "{}", table_header());
     for st in &s.steps {
@@ -71,7 +71,8 @@ fn text(s: &Sweep) -> String {
     out
 }
 
-fn summary(s: &Sweep) -> String {
+/// The lines after the table: the peak, the knee, and whether the sweep was cut short.
+pub fn summary(s: &Sweep) -> String {
     let mut out = String::new();
     if let Some(p) = &s.peak {
         let _ = writeln!(
@@ -89,9 +90,9 @@ fn summary(s: &Sweep) -> String {
 }
 
 fn stop_text(s: &Sweep) -> String {
-    match s.config.base.stop {
-        crate::config::StopAt::Duration(d) => crate::report::render::secs_text(d),
-        crate::config::StopAt::Requests(n) => format!("{} requests", thousands(n)),
+    match s.config.bench.stop {
+        StopAt::Duration(d) => super::secs_text(d),
+        StopAt::Requests(n) => format!("{} requests", thousands(n)),
     }
 }
 
@@ -130,7 +131,10 @@ fn csv(s: &Sweep) -> String {
             "{i},\"{}\",{},{},{:.2},{},{},{},{},{},{},{},{}",
             st.label.replace('"', "'"),
             st.connections,
-            st.rate_per_s.map_or(String::new(), |v| format!("{v:.2}")),
+            match st.load {
+                StepLoad::OpenLoop { rate_per_s, .. } => format!("{rate_per_s:.2}"),
+                StepLoad::ClosedLoop => String::new(),
+            },
             r.throughput_rps,
             l.p50,
             l.p99,

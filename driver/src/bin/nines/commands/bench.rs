@@ -1,0 +1,115 @@
+//! `nines bench` and `nines profile`: one run, its summary and its files.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use nines_common::usage::{exit_with, UsageError};
+use nines_driver::config::{defaults, BenchConfig};
+use nines_driver::profile::{profile, ProfileError};
+use nines_driver::report::{slo, Origin, Report};
+use nines_driver::run::{run, Hooks, RunError};
+
+use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile};
+use crate::flags::load::LoadFlags;
+use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
+use crate::flags::request::RequestFlags;
+use crate::flags::target::{TargetFlags, BENCH};
+
+/// Every flag of `nines bench` (and `nines profile`).
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub target: TargetFlags,
+    #[command(flatten)]
+    pub load: LoadFlags,
+    #[command(flatten)]
+    pub request: RequestFlags,
+    #[command(flatten)]
+    pub output: OutputFlags,
+    #[command(flatten)]
+    pub gate: GateFlags,
+    #[command(flatten)]
+    pub watch: WatchFlags,
+}
+
+impl BenchArgs {
+    /// The run the flags describe, measuring for `default_duration` unless told; every flag
+    /// that does not fit is named.
+    pub fn config(&self, default_duration: Duration) -> Result<BenchConfig, Vec<UsageError>> {
+        let connections = self.target.one_level(BENCH).map_err(|e| vec![e])?;
+        let load = self.load.load(default_duration);
+        let request = self.request.spec(self.target.target.as_deref());
+        let (load, request) = match (load, request) {
+            (Ok(l), Ok(r)) => (l, r),
+            (l, r) => {
+                let mut e = l.err().unwrap_or_default();
+                e.extend(r.err().unwrap_or_default());
+                return Err(e);
+            }
+        };
+        self.target
+            .config(BENCH, connections, load, request)
+            .map_err(|e| vec![e])
+    }
+}
+
+/// Which command runs the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `nines bench`.
+    Bench,
+    /// `nines profile`: the run, and the server's time split by phase.
+    Profile,
+}
+
+/// `nines bench` and `nines profile`.
+pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
+    let default_duration = match mode {
+        Mode::Bench => defaults::DURATION,
+        Mode::Profile => defaults::PROFILE_DURATION,
+    };
+    let cfg = a.config(default_duration).unwrap_or_else(|e| exit_with(&e));
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        exit_with(&usage);
+    }
+    raise_nofile();
+    // Progress lives for the run only: it is gone before the summary is printed.
+    let result = {
+        let mut progress = super::progress_for(&cfg, &a.watch);
+        let mut stream = None;
+        let observer = match super::observer(&a.watch, &mut progress, &mut stream) {
+            Ok(o) => o,
+            Err(e) => return fail(&e),
+        };
+        let mut hooks = Hooks {
+            interrupt: Some(interrupt_on_signals()),
+            observer: Some(observer),
+        };
+        match mode {
+            Mode::Profile => profile(&cfg, &mut hooks),
+            Mode::Bench => run(&cfg, &mut hooks).map_err(ProfileError::Run),
+        }
+    };
+    let mut report = match result {
+        Ok(r) => r,
+        Err(ProfileError::Run(RunError::Usage(errors))) => exit_with(&errors),
+        Err(e) => return fail(&e),
+    };
+    judge(&mut report, &a.gate);
+    finish(
+        &report,
+        crate::output::emit(&report, &a.output, a.watch.stream_to_stdout()),
+    )
+}
+
+/// Records the command line in the run's manifest and checks the `--slo` gate, if given.
+pub fn judge(report: &mut Report, gate: &GateFlags) {
+    if let Origin::Run { manifest } = &mut report.origin {
+        manifest.command = std::env::args().collect();
+    }
+    if let Some(expr) = &gate.slo {
+        report.slo = Some(slo::check(&expr.0, report, gate.allow_invalid));
+    }
+}

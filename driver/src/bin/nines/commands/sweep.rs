@@ -1,0 +1,167 @@
+//! `nines sweep`: runs the steps, prints a row as each finishes, then the peak and the knee,
+//! and writes the sweep value.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use nines_common::units::HumanDuration;
+use nines_common::usage::{exit_with, UsageError};
+use nines_driver::config::{defaults, Load, RateLevel, SweepConfig};
+use nines_driver::report::render::sweep::{step_line, summary, table_header};
+use nines_driver::run::{Hooks, RunError};
+use nines_driver::sweep::run_sweep;
+
+use crate::exit::{fail, interrupt_on_signals, raise_nofile};
+use crate::flags::load::LoadFlags;
+use crate::flags::not_here;
+use crate::flags::output::{OutputFlags, WatchFlags};
+use crate::flags::request::RequestFlags;
+use crate::flags::target::{TargetFlags, BENCH};
+use crate::progress::Progress;
+
+/// Every flag of `nines sweep`: bench's, with levels.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub target: TargetFlags,
+    #[command(flatten)]
+    pub load: LoadFlags,
+    #[command(flatten)]
+    pub request: RequestFlags,
+    /// Open-loop levels, run after the connection levels on the largest of them: shares of the
+    /// peak found by a short closed-loop run (50%, 110%), or rates (20k).
+    #[arg(long, value_name = "LEVELS", value_parser = Rates::parse)]
+    pub rates: Option<Rates>,
+    /// The knee is the highest load whose p99 stays at or under this [default: 3x the lowest
+    /// load's p99].
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p99: Option<HumanDuration>,
+    /// How long the peak probe measures.
+    #[arg(long, default_value_t = HumanDuration(defaults::PEAK_DURATION))]
+    pub peak_duration: HumanDuration,
+    #[command(flatten)]
+    pub output: OutputFlags,
+    #[command(flatten)]
+    pub watch: WatchFlags,
+}
+
+/// Open-loop levels of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates(pub Vec<RateLevel>);
+
+impl Rates {
+    fn parse(s: &str) -> Result<Rates, String> {
+        s.split(',')
+            .map(RateLevel::parse)
+            .collect::<Result<_, _>>()
+            .map(Rates)
+    }
+}
+
+impl SweepArgs {
+    /// The sweep the flags describe; flags a sweep cannot honour are refused, not ignored.
+    pub fn config(&self) -> Result<SweepConfig, Vec<UsageError>> {
+        let per_run = [
+            (
+                self.load.rate.is_some(),
+                "--rate",
+                "a sweep takes --rates LEVELS (e.g. 50%,90%,20k)",
+            ),
+            (
+                self.output.hdr_out.is_some(),
+                "--hdr-out",
+                "is per run; a sweep saves every step's histograms with --json",
+            ),
+            (
+                self.output.hlog.is_some(),
+                "--hlog",
+                "is per run; a sweep saves every step's histograms with --json",
+            ),
+        ];
+        let refused: Vec<UsageError> = per_run
+            .iter()
+            .filter(|(given, _, _)| *given)
+            .map(|(_, flag, why)| not_here(flag, *why))
+            .collect();
+        if !refused.is_empty() {
+            return Err(refused);
+        }
+        let rates = self.rates.clone().map(|r| r.0).unwrap_or_default();
+        let arrivals = self.load.arrivals.arrivals(!rates.is_empty())?;
+        let bench = self.load.bench(defaults::DURATION);
+        let request = self.request.spec(self.target.target.as_deref())?;
+        let levels = self.target.levels(BENCH);
+        // Without --rates every --connections value is a closed-loop step; with --rates and no
+        // --connections, the rates run alone on the default connections.
+        let closed = if self.target.connections.is_none() && !rates.is_empty() {
+            Vec::new()
+        } else {
+            levels.clone()
+        };
+        let base = self
+            .target
+            .config(BENCH, levels[0], Load::ClosedLoop(bench), request)
+            .map_err(|e| vec![e])?;
+        Ok(SweepConfig {
+            arrivals,
+            rates,
+            peak_duration: self.peak_duration.0,
+            slo_p99: self.slo_p99.map(|d| d.0),
+            ..SweepConfig::new(base, bench, closed)
+        })
+    }
+}
+
+/// `nines sweep`.
+pub fn sweep(a: &SweepArgs) -> ExitCode {
+    let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
+    let usage = cfg.validate();
+    if !usage.is_empty() {
+        exit_with(&usage);
+    }
+    raise_nofile();
+    // The table goes to stdout as steps finish (stderr when stdout carries the JSON or the
+    // stats stream).
+    let table_to_stderr = a.output.json_to_stdout() || a.watch.stream_to_stdout();
+    // The progress bar lives for the steps only: it is gone before the summary is printed.
+    let result = {
+        let mut progress = Progress::new(cfg.planned(), cfg.bench.stop, a.watch.live());
+        let printer = progress.printer();
+        let mut stream = None;
+        let observer = match super::observer(&a.watch, &mut progress, &mut stream) {
+            Ok(o) => o,
+            Err(e) => return fail(&e),
+        };
+        let mut hooks = Hooks {
+            interrupt: Some(interrupt_on_signals()),
+            observer: Some(observer),
+        };
+        let say = |line: &str| printer.say(line, table_to_stderr);
+        say(&format!(
+            "nines sweep: {} closed-loop step(s), {} open-loop step(s)",
+            cfg.connections.len(),
+            cfg.rates.len()
+        ));
+        say(&table_header());
+        run_sweep(&cfg, &mut hooks, &mut |step| say(&step_line(step)))
+    };
+    let sweep = match result {
+        Ok(s) => s,
+        Err(RunError::Usage(errors)) => exit_with(&errors),
+        Err(e) => return fail(&e),
+    };
+    // The rows were printed live; the summary lines follow them.
+    if table_to_stderr {
+        eprint!("{}", summary(&sweep));
+    } else {
+        print!("{}", summary(&sweep));
+    }
+    let written = crate::output::emit_sweep(&sweep, &a.output);
+    // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
+    // looks for, not a failure of the sweep.
+    if written && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

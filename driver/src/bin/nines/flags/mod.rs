@@ -1,0 +1,24 @@
+//! The command line's flags, each defined once in a group (`#[derive(Args)]`) that every command
+//! taking it flattens in: where to connect and how ([`target`]), how load is applied ([`load`]),
+//! what each request is ([`request`]), and where results go ([`output`]).
+//!
+//! Flags are read in two steps (parse, then build): a group turns what was given into the
+//! library's configuration values, applying `config::defaults` for what was not, and refuses a
+//! flag that does not fit (a `--method` for a redis:// target, a `--seed` without `--rate`) with
+//! one line naming it. Bounds are then checked once by the library (`BenchConfig::validate`).
+
+pub mod load;
+pub mod output;
+pub mod request;
+pub mod target;
+
+/// `TEXT [default: VALUE]`: help for a flag whose default is applied when it is built (so a
+/// flag the user did not give can be told apart from one given at its default).
+pub fn with_default(text: &str, value: impl std::fmt::Display) -> String {
+    format!("{text} [default: {value}]")
+}
+
+/// A `UsageError` for a flag given where it does not apply.
+pub fn not_here(flag: &'static str, why: impl Into<String>) -> nines_common::usage::UsageError {
+    nines_common::usage::UsageError::new(flag, why)
+}

@@ -1,0 +1,88 @@
+//! Where results go (files, a report directory), the SLO gate, and what is printed while a run
+//! goes (progress, the per-second stats stream).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use nines_driver::report::slo;
+
+/// Files a result is written to, besides the summary on stdout.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Output")]
+pub struct OutputFlags {
+    /// Write the whole result, histograms included, as JSON to FILE (atomically), or to stdout
+    /// with `-`; `nines report`, `merge` and `compare` read it.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the corrected latency distribution in HdrHistogram's .hgrm text format to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_out: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (one histogram per second) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+    /// Write a report directory (created if missing): summary.md (a table to paste in a pull
+    /// request), results.csv, latency.hgrm, result.json and SVG plots; a sweep's holds its
+    /// throughput-latency curve and a directory per step.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+impl OutputFlags {
+    /// Whether the JSON goes to stdout.
+    pub fn json_to_stdout(&self) -> bool {
+        self.json.as_deref().is_some_and(is_stdout)
+    }
+}
+
+/// The SLO gate checked at the end of a run.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Output")]
+pub struct GateFlags {
+    /// A gate checked at the end: clauses like p99<=2ms, p99.9<=10ms, errors<=0.1%,
+    /// rps>=50000, comma-separated; each printed PASS/FAIL with its measured value; exit 3 when
+    /// one fails.
+    #[arg(long, value_name = "EXPR", value_parser = |s: &str| slo::parse(s).map(SloExpr))]
+    pub slo: Option<SloExpr>,
+    /// Judge the SLO even when the run's own checks say the driver shaped the figures.
+    #[arg(long, requires = "slo")]
+    pub allow_invalid: bool,
+}
+
+/// The clauses of `--slo` (a newtype: one value holding a list).
+#[derive(Debug, Clone)]
+pub struct SloExpr(pub Vec<slo::Clause>);
+
+/// What is printed while a run goes.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Output")]
+pub struct WatchFlags {
+    /// One JSON line per second of measurement (throughput, p50/p90/p99/p99.9/max, errors,
+    /// bytes received) to FILE, or to stdout with `-` (the summary then goes to stderr), for
+    /// dashboards.
+    #[arg(long, value_name = "FILE")]
+    pub stats_stream: Option<PathBuf>,
+    /// Print progress every second even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "quiet")]
+    pub progress: bool,
+    /// No progress lines.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl WatchFlags {
+    /// Whether progress is shown: asked for, or stderr is a terminal and it was not refused.
+    pub fn live(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.quiet && (self.progress || std::io::stderr().is_terminal())
+    }
+
+    /// Whether the stats stream takes stdout.
+    pub fn stream_to_stdout(&self) -> bool {
+        self.stats_stream.as_deref().is_some_and(is_stdout)
+    }
+}
+
+/// `-` means stdout.
+pub fn is_stdout(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
+}

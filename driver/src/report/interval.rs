@@ -1,0 +1,60 @@
+//! One second of measurement as a report keeps it: its replies' corrected latencies (packed),
+//! errors, bytes received, and connections opened and lost.
+
+use serde::{Deserialize, Serialize};
+
+use super::histogram::Packed;
+use super::LatencySummary;
+
+/// One second of measurement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntervalRecord {
+    /// Start, seconds after the start of measurement.
+    pub start_s: f64,
+    /// Length in seconds (the last one may be short).
+    pub duration_s: f64,
+    /// Replies received in it.
+    pub requests: u64,
+    /// Errors counted in it.
+    pub errors: u64,
+    /// Their corrected latency (none without replies).
+    pub latency_us: Option<LatencySummary>,
+    /// Their corrected latencies.
+    pub histogram: Packed,
+    /// Bytes read from the target in it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub received_bytes: u64,
+    /// Connections established in it (storms, reconnects).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_opened: u64,
+    /// Established connections lost in it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_lost: u64,
+}
+
+impl IntervalRecord {
+    /// A second that started `start_s` after measurement began and lasted `duration_s`, with
+    /// the corrected latencies of its replies and its error count.
+    pub fn new(
+        start_s: f64,
+        duration_s: f64,
+        hist: &hdrhistogram::Histogram<u64>,
+        errors: u64,
+    ) -> IntervalRecord {
+        IntervalRecord {
+            start_s,
+            duration_s,
+            requests: hist.len(),
+            errors,
+            latency_us: LatencySummary::from_histogram(hist),
+            histogram: Packed::pack(hist),
+            received_bytes: 0,
+            connections_opened: 0,
+            connections_lost: 0,
+        }
+    }
+}
+
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}

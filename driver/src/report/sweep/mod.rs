@@ -1,0 +1,92 @@
+//! A sweep as a result (`nines sweep`): one value holding what was asked, the peak probe, every
+//! step's whole [`Report`] and the knee, saved as JSON and read back by `nines report`, `compare`
+//! and the report directory. Running one is the `sweep` command's business.
+
+mod knee;
+
+pub(crate) use knee::fmt_us;
+pub use knee::{find_knee, Knee};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{RateLevel, SweepConfig};
+use crate::report::Report;
+
+/// The `format` key of a saved sweep (`nines-sweep/1` is converted as it is read).
+pub const FORMAT: &str = "nines-sweep/2";
+
+/// The short closed-loop run that finds the peak the rate levels are shares of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    /// Its throughput.
+    pub throughput_rps: f64,
+    /// Connections it used.
+    pub connections: usize,
+}
+
+/// A step's load level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum StepLoad {
+    /// Closed loop on the step's connections.
+    ClosedLoop,
+    /// Open loop at a level of the sweep's `--rates`.
+    OpenLoop {
+        /// The level asked for.
+        level: RateLevel,
+        /// The rate it ran at.
+        rate_per_s: f64,
+    },
+}
+
+/// One step of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The load, in words (`64 connections`, `50% of peak = 104,000 req/s`).
+    pub label: String,
+    /// Connections.
+    pub connections: usize,
+    /// Its level.
+    pub load: StepLoad,
+    /// Its whole report.
+    pub report: Report,
+}
+
+impl Step {
+    /// The step's offered load for ordering and the knee: its rate, or (closed loop) its
+    /// throughput.
+    pub fn load_rps(&self) -> f64 {
+        match self.load {
+            StepLoad::OpenLoop { rate_per_s, .. } => rate_per_s,
+            StepLoad::ClosedLoop => self.report.throughput_rps,
+        }
+    }
+
+    /// The level, as steps of different sweeps are matched (`8 connection(s), closed loop`,
+    /// `50% of peak, open loop`): not the label, whose absolute rate differs with each peak.
+    pub fn level(&self) -> String {
+        match self.load {
+            StepLoad::ClosedLoop => format!("{} connection(s), closed loop", self.connections),
+            StepLoad::OpenLoop { level, .. } => format!("{level}, open loop"),
+        }
+    }
+}
+
+/// A whole sweep: one value, saved and re-rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    /// [`FORMAT`].
+    pub format: String,
+    /// What was asked.
+    pub config: SweepConfig,
+    /// The address loaded.
+    pub target: String,
+    /// The peak probe, when rate levels were given.
+    pub peak: Option<Peak>,
+    /// The steps, in the order they ran.
+    pub steps: Vec<Step>,
+    /// Where latency broke, and why that step.
+    pub knee: Knee,
+    /// The sweep stopped before its last step (Ctrl-C, or a step that could not run).
+    pub cut_short: Option<String>,
+}
