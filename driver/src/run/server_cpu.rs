@@ -121,27 +121,35 @@ mod tests {
 
     #[test]
     fn a_busy_thread_of_this_process_is_measured() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
+        use std::sync::mpsc;
+        const SPIN: Duration = Duration::from_millis(300);
+        let started = Instant::now();
         let m = Local::of(vec![std::process::id()], false);
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        // The thread spins, then waits (alive, so /proc still lists it) until measured.
+        let (spun, done) = (mpsc::channel(), mpsc::channel::<()>());
+        // The thread spins until it has had SPIN of CPU, says so, and stays alive (so /proc
+        // still lists it) until measured: a condition, not a guess at how long that takes on a
+        // machine busy with other tests.
+        let (tx, rx) = (spun.0, done.1);
         let spin = std::thread::spawn(move || {
-            let t = Instant::now();
+            let cpu0 = crate::engine::thread_cpu_time();
             let mut x = 0u64;
-            while t.elapsed().as_millis() < 300 {
-                x = std::hint::black_box(x.wrapping_add(1));
+            while crate::engine::thread_cpu_time().saturating_sub(cpu0) < SPIN {
+                for _ in 0..10_000 {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
             }
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            tx.send(()).unwrap();
+            let _ = rx.recv();
         });
-        std::thread::sleep(std::time::Duration::from_millis(350));
+        spun.1.recv().unwrap();
         let c = m.finish();
-        done.store(true, Ordering::Relaxed);
+        let wall = started.elapsed().as_secs_f64();
+        done.0.send(()).unwrap();
         spin.join().unwrap();
-        assert!(c.busiest_thread_pct > 50.0, "{c:?}");
+        // The busiest thread had at least the spinner's CPU, over at most this much wall time.
+        let floor = 100.0 * 0.95 * SPIN.as_secs_f64() / wall;
+        assert!(c.busiest_thread_pct >= floor, "{c:?} (floor {floor:.1}%)");
+        assert!(c.cpu_s >= 0.95 * SPIN.as_secs_f64(), "{c:?}");
         assert!(c.total_pct >= c.busiest_thread_pct);
     }
 }
