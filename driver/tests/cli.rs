@@ -3,6 +3,7 @@
 
 mod util;
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -176,6 +177,7 @@ fn ctrl_c_writes_the_results_so_far_and_says_so() {
             "4",
             "--threads",
             "1",
+            "--progress",
             "--json",
         ])
         .arg(&path)
@@ -183,7 +185,14 @@ fn ctrl_c_writes_the_results_so_far_and_says_so() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupt once a second of measurement has been reported: then replies were measured.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let measured = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("req/s"));
+    assert!(measured, "a second of measurement was reported");
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -194,6 +203,7 @@ fn ctrl_c_writes_the_results_so_far_and_says_so() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("CUT SHORT"));
+    drop(lines);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(v["status"], "cut_short");
     assert_eq!(v["cut_short"]["kind"], "interrupted");

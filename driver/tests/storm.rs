@@ -259,6 +259,25 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
     );
 }
 
+/// Established TCP connections whose local port is `port` (the server's side of each), from
+/// /proc/net/tcp and tcp6.
+fn established(port: u16) -> usize {
+    let hex = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .map(|t| std::fs::read_to_string(t).unwrap_or_default())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    f.get(1).is_some_and(|a| a.ends_with(&hex)) && f.get(3) == Some(&"01")
+                })
+                .count()
+        })
+        .sum()
+}
+
 #[test]
 fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
     let (srv, addr) = server(&["--workers", "1", "--processes", "2"], "");
@@ -280,7 +299,11 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
     .collect();
     let killer = std::thread::spawn(move || {
         // Once every connection is open, kill one server process.
-        std::thread::sleep(Duration::from_millis(2500));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while established(addr.port()) < 1000 {
+            assert!(std::time::Instant::now() < deadline, "the storm never held 1,000");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let pids = nines_driver::host::server_pids(addr);
         assert_eq!(pids.len(), 2, "2 server processes hold the port: {pids:?}");
         let child = *pids.iter().max().unwrap();
