@@ -143,6 +143,84 @@ fn bad_flags_are_usage_errors() {
 }
 
 #[test]
+fn a_flag_where_it_does_not_apply_is_refused_and_named() {
+    for (args, says) in [
+        (
+            &["bench", "--seed", "3"][..],
+            "--seed applies to open-loop load",
+        ),
+        (
+            &["bench", "--lag-threshold", "5ms"],
+            "--lag-threshold applies to open-loop load",
+        ),
+        (
+            &["bench", "--method", "POST"],
+            "--method applies to http:// only, not nines echo 64 B",
+        ),
+        (
+            &["bench", "--keyspace", "10"],
+            "--keyspace applies to redis:// only",
+        ),
+        (
+            &["bench", "--op", "work", "--payload", "1k"],
+            "--payload applies to nines echo and source",
+        ),
+        (
+            &["bench", "--message", "text", "--protocol", "echo"],
+            "--message applies to ws:// only",
+        ),
+        (
+            &["bench", "http://127.0.0.1:1/", "--work-us", "5"],
+            "--work-us applies to nines --op work only, not HTTP GET /",
+        ),
+        (
+            &["bench", "127.0.0.1:1", "--server-workers", "2"],
+            "--server-workers applies to the embedded server",
+        ),
+        (
+            &["bench", "-c", "1,8"],
+            "takes one number here; `nines sweep` takes a list",
+        ),
+        (&["sweep", "--rate", "5k"], "--rate a sweep takes --rates"),
+        (
+            &["storm", "--op", "work"],
+            "a storm sends messages that come back",
+        ),
+        (
+            &["storm", "--processes", "0"],
+            "--processes 0 is out of range",
+        ),
+    ] {
+        let out = nines(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // Open-loop flags fit a sweep's rate steps.
+    let out = nines(&[
+        "sweep",
+        "--rates",
+        "1k",
+        "--seed",
+        "3",
+        "--arrival",
+        "poisson",
+        "-d",
+        "200ms",
+        "-w",
+        "0s",
+        "-c",
+        "2",
+        "-q",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn unreachable_target_is_one_clear_line() {
     // Bind then drop a listener to get a port nobody is listening on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

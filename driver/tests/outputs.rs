@@ -71,6 +71,13 @@ fn the_stats_stream_is_a_json_line_per_second() {
         assert!(l["throughput_rps"].as_f64().unwrap() > 0.0, "{l}");
         assert!(l["p99_us"].as_f64().unwrap() >= l["p50_us"].as_f64().unwrap());
         assert_eq!(l["errors"], 0);
+        // Each reply is a 40-byte header and its 64-byte echo: the second's bytes follow them.
+        let per_reply =
+            l["received_bytes_per_s"].as_f64().unwrap() / l["throughput_rps"].as_f64().unwrap();
+        assert!(
+            (80.0..130.0).contains(&per_reply),
+            "{per_reply} B per reply: {l}"
+        );
     }
     // To stdout, the stream is all stdout has: the summary goes to stderr.
     let out = util::nines(&["bench", "-d", "1s", "-w", "0s", "-q", "--stats-stream", "-"]);

@@ -63,6 +63,18 @@ fn a_saved_run_prints_the_same_figures_and_renders_in_every_format() {
     let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v["format"], "nines-report/2");
     assert_eq!(v["load"]["model"], "open_loop");
+    // Bytes are counted as they come off the wire: 2,000 replies a second of 40 + 64 bytes.
+    let t = &v["transfer"];
+    let requests = v["requests"].as_f64().unwrap();
+    for key in ["received_bytes", "sent_bytes"] {
+        let per_reply = t[key].as_f64().unwrap() / requests;
+        assert!(
+            (100.0..108.0).contains(&per_reply),
+            "{key}: {per_reply} B per reply: {t}"
+        );
+    }
+    let rate = t["received_bytes_per_s"].as_f64().unwrap() / v["throughput_rps"].as_f64().unwrap();
+    assert!((100.0..108.0).contains(&rate), "{t}");
     for h in ["corrected", "uncorrected", "warmup", "schedule_lag"] {
         assert!(
             v["histograms"][h]

@@ -301,7 +301,10 @@ fn storms_over_processes_on_both_sides_survive_a_killed_server_process() {
         // Once every connection is open, kill one server process.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while established(addr.port()) < 1000 {
-            assert!(std::time::Instant::now() < deadline, "the storm never held 1,000");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the storm never held 1,000"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let pids = nines_driver::host::server_pids(addr);

@@ -1,6 +1,6 @@
 //! `--stats-stream FILE|-`: one JSON line per second of measurement for dashboards — the
-//! second's throughput, percentiles and errors, and connections opened and lost — flushed as
-//! each second is released.
+//! second's throughput, percentiles, errors, bytes received, and connections opened and lost —
+//! flushed as each second is released.
 
 use std::io::Write;
 use std::path::Path;
@@ -51,6 +51,7 @@ impl Observer for Stream<'_> {
             "duration_s": secs,
             "requests": iv.hist.len(),
             "throughput_rps": if secs > 0.0 { iv.hist.len() as f64 / secs } else { 0.0 },
+            "received_bytes_per_s": if secs > 0.0 { iv.received_bytes as f64 / secs } else { 0.0 },
             "p50_us": us(0.5),
             "p90_us": us(0.9),
             "p99_us": us(0.99),
