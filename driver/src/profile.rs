@@ -38,7 +38,7 @@ pub fn profile(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Profi
         )])
         .into());
     }
-    let usage = cfg.validate();
+    let usage = crate::run::validate(cfg);
     if !usage.is_empty() {
         return Err(RunError::Usage(usage).into());
     }

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nines_common::usage::UsageError;
 
@@ -21,7 +21,9 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// One sample of memory.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sample {
-    at: Duration,
+    /// When it was taken, seconds since the Unix epoch: the run's own timeline is in those
+    /// units (a storm may wait for `--start-at` before its clock starts).
+    at_unix_s: f64,
     driver_kib: u64,
     server_kib: u64,
     sockstat: SockStat,
@@ -39,7 +41,7 @@ pub fn run_storm(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Run
         Target::Address(t) => resolve(t).map(host::server_pids).unwrap_or_default(),
         Target::Embedded { .. } => Vec::new(),
     };
-    let before = sample(Duration::ZERO, &server_pids);
+    let before = sample(&server_pids);
     let samples = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -47,10 +49,9 @@ pub fn run_storm(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Run
         std::thread::Builder::new()
             .name("nines-storm-memory".into())
             .spawn(move || {
-                let t0 = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(SAMPLE_EVERY);
-                    let s = sample(t0.elapsed(), &pids);
+                    let s = sample(&pids);
                     samples.lock().expect("sampler lock").push(s);
                 }
             })
@@ -60,13 +61,14 @@ pub fn run_storm(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Run
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let mut report = result?;
-    // "Holding": the last sample before the hold ends (every connection started by then).
-    let hold_end = st.ramp(cfg.connections) + st.hold;
+    // "Holding": the last sample before the hold ends (every connection started by then), on
+    // the run's timeline, which starts when the load does (after any --start-at).
+    let hold_end = report.started_unix_s + (st.ramp(cfg.connections) + st.hold).as_secs_f64();
     let samples = samples.lock().expect("sampler lock");
     let holding = samples
         .iter()
         .rev()
-        .find(|s| s.at + SAMPLE_EVERY <= hold_end)
+        .find(|s| s.at_unix_s + SAMPLE_EVERY.as_secs_f64() <= hold_end)
         .or_else(|| samples.last())
         .copied();
     if let (LoadSummary::Storm(summary), Some(h)) = (&mut report.load, holding) {
@@ -88,9 +90,9 @@ pub fn run_storm(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Run
     Ok(report)
 }
 
-fn sample(at: Duration, server_pids: &[u32]) -> Sample {
+fn sample(server_pids: &[u32]) -> Sample {
     Sample {
-        at,
+        at_unix_s: crate::clock::unix_now_s(),
         driver_kib: host::rss_kib("self"),
         server_kib: server_pids
             .iter()

@@ -17,7 +17,7 @@ pub fn run_sweep(
     hooks: &mut Hooks<'_>,
     on_step: &mut dyn FnMut(&Step),
 ) -> Result<Sweep, RunError> {
-    let usage = cfg.validate();
+    let usage = cfg.validate_with(&crate::run::limits());
     if !usage.is_empty() {
         return Err(RunError::Usage(usage));
     }

@@ -153,8 +153,9 @@ impl SweepConfig {
         Some(step * (self.connections.len() + self.rates.len()) as u32 + probe)
     }
 
-    /// Checks every step's settings before any runs: each is validated as `nines bench` would.
-    pub fn validate(&self) -> Vec<nines_common::usage::UsageError> {
+    /// Checks every step's settings against `limits` before any runs: each is validated as
+    /// `nines bench` would.
+    pub fn validate_with(&self, limits: &super::Limits) -> Vec<nines_common::usage::UsageError> {
         let mut e = Vec::new();
         if self.connections.is_empty() && self.rates.is_empty() {
             e.push(nines_common::usage::UsageError::new(
@@ -175,7 +176,7 @@ impl SweepConfig {
             steps.push(self.closed_step(self.base.connections));
         }
         for cfg in steps {
-            for u in cfg.validate() {
+            for u in cfg.validate_with(limits) {
                 if !e.contains(&u) {
                     e.push(u);
                 }

@@ -37,7 +37,7 @@ pub const MAX_CONNECT_RATE: f64 = 1e6;
 /// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
 const RESERVED_FDS: u64 = 64;
 
-/// What the host allows, read when validating.
+/// What the host allows: the caller reads it (`run::limits`), so configuration stays data.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Descriptors this process may have open (RLIMIT_NOFILE soft limit).
@@ -48,24 +48,7 @@ pub struct Limits {
     pub now_unix_s: f64,
 }
 
-impl Limits {
-    /// This process's limits now.
-    pub fn current() -> Limits {
-        let l = crate::host::nofile();
-        Limits {
-            nofile: l.map_or(1024, |l| l.soft),
-            nofile_hard: l.map_or(1024, |l| l.hard),
-            now_unix_s: crate::clock::unix_now_s(),
-        }
-    }
-}
-
 impl BenchConfig {
-    /// Checks every bound against this process's limits now; empty when the run may start.
-    pub fn validate(&self) -> Vec<UsageError> {
-        self.validate_with(&Limits::current())
-    }
-
     /// Checks every bound against `limits`; empty when the run may start.
     pub fn validate_with(&self, limits: &Limits) -> Vec<UsageError> {
         let mut e = Vec::new();

@@ -221,7 +221,7 @@ impl Node {
             drain_timeout: Duration::from_secs(1),
             ..BenchConfig::default()
         };
-        match cfg.validate().first() {
+        match crate::run::validate(&cfg).first() {
             Some(e) => Err((code::MALFORMED_REQUEST, e.to_string())),
             None => Ok(cfg),
         }

@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use nines_common::usage::UsageError;
 
 use crate::clock::{unix_now_s, RunClock};
-use crate::config::{BenchConfig, RequestSpec, StopAt};
+use crate::config::{BenchConfig, Limits, RequestSpec, StopAt};
 use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::ThreadMsg;
 use crate::engine::{run_thread, ThreadOutcome, ThreadPlan};
@@ -24,6 +24,22 @@ use crate::host::KernelCounters;
 use crate::observer::Observer;
 use crate::report::manifest::Manifest;
 use crate::report::{build, Report, RunRecord};
+
+/// What this process may open now and the time: the host's side of every bound a run is
+/// checked against.
+pub fn limits() -> Limits {
+    let l = crate::host::nofile();
+    Limits {
+        nofile: l.map_or(1024, |l| l.soft),
+        nofile_hard: l.map_or(1024, |l| l.hard),
+        now_unix_s: unix_now_s(),
+    }
+}
+
+/// Checks every bound of `cfg` against this process's limits now; empty when it may start.
+pub fn validate(cfg: &BenchConfig) -> Vec<UsageError> {
+    cfg.validate_with(&limits())
+}
 
 /// Why a run could not start. Once it has started, problems are in the report instead.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +95,7 @@ impl std::fmt::Debug for Hooks<'_> {
 /// Only for problems found before load starts (settings out of bounds, unresolvable or
 /// unreachable target, embedded server failure). Errors during the run are in the report.
 pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError> {
-    let usage = cfg.validate();
+    let usage = validate(cfg);
     if !usage.is_empty() {
         return Err(RunError::Usage(usage));
     }

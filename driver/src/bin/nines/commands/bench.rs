@@ -7,7 +7,6 @@ use clap::Args;
 use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::{defaults, BenchConfig};
 use nines_driver::profile::{profile, ProfileError};
-use nines_driver::report::{slo, Origin, Report};
 use nines_driver::run::{run, Hooks, RunError};
 
 use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile};
@@ -70,7 +69,7 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
         Mode::Profile => defaults::PROFILE_DURATION,
     };
     let cfg = a.config(default_duration).unwrap_or_else(|e| exit_with(&e));
-    let usage = cfg.validate();
+    let usage = nines_driver::run::validate(&cfg);
     if !usage.is_empty() {
         exit_with(&usage);
     }
@@ -97,19 +96,10 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
         Err(ProfileError::Run(RunError::Usage(errors))) => exit_with(&errors),
         Err(e) => return fail(&e),
     };
-    judge(&mut report, &a.gate);
+    super::record_command(&mut report);
+    super::judge(&mut report, &a.gate);
     finish(
         &report,
         crate::output::emit(&report, &a.output, a.watch.stream_to_stdout()),
     )
-}
-
-/// Records the command line in the run's manifest and checks the `--slo` gate, if given.
-pub fn judge(report: &mut Report, gate: &GateFlags) {
-    if let Origin::Run { manifest } = &mut report.origin {
-        manifest.command = std::env::args().collect();
-    }
-    if let Some(expr) = &gate.slo {
-        report.slo = Some(slo::check(&expr.0, report, gate.allow_invalid));
-    }
 }

@@ -8,8 +8,9 @@ pub mod storm;
 pub mod sweep;
 
 use nines_driver::observer::Observer;
+use nines_driver::report::{slo, Origin, Report};
 
-use crate::flags::output::WatchFlags;
+use crate::flags::output::{GateFlags, WatchFlags};
 use crate::progress::Progress;
 use crate::stream::Stream;
 
@@ -39,4 +40,18 @@ pub fn progress_for(cfg: &nines_driver::BenchConfig, watch: &WatchFlags) -> Prog
         nines_driver::StopAt::Requests(_) => None,
     };
     Progress::new(length, cfg.stop(), watch.live())
+}
+
+/// Records this command line in a run's manifest (a merged result's parts keep their own).
+pub fn record_command(report: &mut Report) {
+    if let Origin::Run { manifest } = &mut report.origin {
+        manifest.command = std::env::args().collect();
+    }
+}
+
+/// Checks the `--slo` gate against `report`, if one was given.
+pub fn judge(report: &mut Report, gate: &GateFlags) {
+    if let Some(expr) = &gate.slo {
+        report.slo = Some(slo::check(&expr.0, report, gate.allow_invalid));
+    }
 }

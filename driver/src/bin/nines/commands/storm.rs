@@ -2,24 +2,44 @@
 //! a live line per second, and the seed's statistics at the end.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::Args;
-use nines_common::units::thousands;
+use nines_common::units::{thousands, HumanDuration};
 use nines_common::usage::{exit_with, UsageError};
-use nines_driver::config::{defaults, BenchConfig, Load};
+use nines_driver::config::{defaults, BenchConfig, Load, Target};
 use nines_driver::observer::{Event, Observer};
-use nines_driver::report::{load_report, merge, Report};
-use nines_driver::run::{Hooks, RunError};
+use nines_driver::report::{load_report, merge, write_atomic, CutShort, Origin, Outcome, Report};
+use nines_driver::run::{start_embedded, Hooks, RunError};
+use serde::{Deserialize, Serialize};
 
 use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile};
 use crate::flags::load::StormFlags;
 use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
 use crate::flags::target::{TargetFlags, STORM};
+use crate::flags::with_default;
 
-/// Every flag of `nines storm`.
+/// Every flag of `nines storm`. The request flags a storm never reads (it sends echo messages)
+/// are hidden from its help and refused when given.
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("target", |a| a.help("Server to storm: host:port (nines, or --protocol echo), or ws://host:port/path. Omit to embed a server (it then shares this process's descriptors)")),
+    mut_arg("connections", |a| a.help(with_default("Connections to open", defaults::STORM_CONNECTIONS))),
+    mut_arg("connect_timeout", |a| a.help(with_default(
+        "A connect (and handshake) not done in this long is a connection timeout",
+        HumanDuration(defaults::STORM_CONNECT_TIMEOUT),
+    ))),
+    mut_arg("op", |a| a.hide(true)),
+    mut_arg("work_us", |a| a.hide(true)),
+    mut_arg("method", |a| a.hide(true)),
+    mut_arg("body", |a| a.hide(true)),
+    mut_arg("accept", |a| a.hide(true)),
+    mut_arg("command", |a| a.hide(true)),
+    mut_arg("keyspace", |a| a.hide(true)),
+)]
 pub struct StormArgs {
     #[command(flatten)]
     pub target: TargetFlags,
@@ -33,30 +53,59 @@ pub struct StormArgs {
     pub gate: GateFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
-    /// Run exactly this configuration (JSON), as one of `--processes` N: the parent writes it.
-    #[arg(long, hide = true, value_name = "FILE")]
-    pub run_config: Option<PathBuf>,
+    /// Run one part of a `--processes` storm exactly as its parent planned it (a file the
+    /// parent writes); nothing else may be given with it.
+    #[arg(long, hide = true, value_name = "FILE", exclusive = true)]
+    pub run_part: Option<PathBuf>,
+}
+
+/// One child's part of a storm over processes: the configuration the parent built, with its
+/// shares, and where the child writes its result.
+#[derive(Debug, Serialize, Deserialize)]
+struct Part {
+    config: BenchConfig,
+    json: PathBuf,
 }
 
 impl StormArgs {
-    /// The storm the flags describe (or the configuration a parent process wrote).
+    /// The storm the flags describe.
     pub fn config(&self) -> Result<BenchConfig, Vec<UsageError>> {
-        if let Some(path) = &self.run_config {
-            let bad = |why: String| vec![UsageError::new("--run-config", why)];
-            let text = std::fs::read(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
-            return serde_json::from_slice(&text)
-                .map_err(|e| bad(format!("{}: {e}", path.display())));
-        }
-        if !(1..=defaults::MAX_STORM_PROCESSES).contains(&self.storm.processes) {
+        let p = self.storm.processes;
+        if !(1..=defaults::MAX_STORM_PROCESSES).contains(&p) {
+            let why = "driver processes, each with its own descriptor limit";
             return Err(vec![UsageError::range(
                 "--processes",
-                self.storm.processes,
+                p,
                 1,
                 defaults::MAX_STORM_PROCESSES,
-                "",
+                why,
             )]);
         }
+        if p > 1 {
+            // The parent only merges: what watches a run live runs in each child, quietly.
+            let live = [
+                ("--stats-stream", self.watch.stats_stream.is_some()),
+                ("--progress", self.watch.progress),
+            ];
+            let refused: Vec<UsageError> = live
+                .iter()
+                .filter(|(_, given)| *given)
+                .map(|(flag, _)| {
+                    UsageError::new(
+                        flag,
+                        "shows one process's run live; with --processes N the storm is N runs, merged at the end (drop it, or run one process)",
+                    )
+                })
+                .collect();
+            if !refused.is_empty() {
+                return Err(refused);
+            }
+        }
         let connections = self.target.one_level(STORM).map_err(|e| vec![e])?;
+        if p > connections {
+            let why = format!("{p}: more processes than the {connections} connections to share");
+            return Err(vec![UsageError::new("--processes", why)]);
+        }
         let request = self.request.spec(self.target.target.as_deref())?;
         self.target
             .config(STORM, connections, self.storm.load(), request)
@@ -66,14 +115,17 @@ impl StormArgs {
 
 /// `nines storm`.
 pub fn storm(a: &StormArgs) -> ExitCode {
+    if let Some(plan) = &a.run_part {
+        return run_part(plan);
+    }
     let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
-    let usage = cfg.validate();
+    let usage = nines_driver::run::validate(&cfg);
     if !usage.is_empty() {
         exit_with(&usage);
     }
     raise_nofile();
     let report = if a.storm.processes > 1 {
-        match spread(a, &cfg) {
+        match spread(a.storm.processes, &cfg) {
             Ok(r) => r,
             Err(e) => return fail(&e),
         }
@@ -98,7 +150,8 @@ pub fn storm(a: &StormArgs) -> ExitCode {
         }
     };
     let mut report = report;
-    super::bench::judge(&mut report, &a.gate);
+    super::record_command(&mut report);
+    super::judge(&mut report, &a.gate);
     let written = crate::output::emit(&report, &a.output, a.watch.stream_to_stdout());
     finish(&report, written)
 }
@@ -139,63 +192,174 @@ impl Observer for Live {
     }
 }
 
+/// A child: runs its part quietly and writes its result where the parent reads it.
+fn run_part(plan: &std::path::Path) -> ExitCode {
+    let part: Part = match std::fs::read(plan)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("{}: {e}", plan.display())),
+    };
+    raise_nofile();
+    let mut hooks = Hooks {
+        interrupt: Some(interrupt_on_signals()),
+        observer: None,
+    };
+    match nines_driver::storm::run_storm(&part.config, &mut hooks) {
+        Ok(r) => {
+            let json = nines_driver::report::render(&r, nines_driver::report::Format::Json);
+            match write_atomic(&part.json, json.as_bytes()) {
+                Ok(()) => finish(&r, true),
+                Err(e) => fail(&format!("cannot write {}: {e}", part.json.display())),
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// The children of a storm over processes and their scratch directory: whatever happens, the
+/// children do not outlive the parent and the directory is removed.
+struct Children {
+    dir: PathBuf,
+    running: Vec<(Child, PathBuf)>,
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.running {
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// `--processes N`: N child `nines storm` processes, each with its share of the connections
-/// and of the connect rate (and of `--source`), started together; their JSON Reports merged.
-/// Each child runs the very configuration this one built, with its shares (`--run-config`).
-fn spread(a: &StormArgs, cfg: &BenchConfig) -> Result<Report, String> {
+/// and of the connect rate (and of `--source`), started together against one server (an
+/// embedded one is started here, once); their JSON Reports merged. Ctrl-C is passed on to the
+/// children, which stop and write what they measured.
+fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
     let Load::Storm(st) = cfg.load else {
         return Err("only a storm is spread over processes".into());
     };
+    let embedded = match cfg.target {
+        Target::Embedded { server_workers } => {
+            Some(start_embedded(&cfg.request, server_workers).map_err(|e| e.to_string())?)
+        }
+        Target::Address(_) => None,
+    };
+    let target = match &embedded {
+        Some(s) => Target::Address(s.local_addr().to_string()),
+        None => cfg.target.clone(),
+    };
     let dir = std::env::temp_dir().join(format!("nines-storm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut children = Children {
+        dir: dir.clone(),
+        running: Vec::new(),
+    };
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let n = a.storm.processes;
     // Every child starts at the same moment, once all have been spawned.
     let start_at = cfg
         .start_at_unix_s
         .unwrap_or_else(|| nines_driver::clock::unix_now_s() + 2.0);
-    let mut children = Vec::new();
     for i in 0..n {
-        let part = BenchConfig {
-            connections: cfg.connections / n + usize::from(i < cfg.connections % n),
-            load: Load::Storm(nines_driver::config::Storm {
-                connect_rate: st.connect_rate / n as f64,
-                ..st
-            }),
-            // Each child takes every n-th source address.
-            source_addrs: cfg
-                .source_addrs
-                .iter()
-                .skip(i)
-                .step_by(n)
-                .copied()
-                .collect(),
-            start_at_unix_s: Some(start_at),
-            ..cfg.clone()
+        let part = Part {
+            config: BenchConfig {
+                target: target.clone(),
+                connections: cfg.connections / n + usize::from(i < cfg.connections % n),
+                load: Load::Storm(nines_driver::config::Storm {
+                    connect_rate: st.connect_rate / n as f64,
+                    ..st
+                }),
+                // Each child takes every n-th source address.
+                source_addrs: cfg
+                    .source_addrs
+                    .iter()
+                    .skip(i)
+                    .step_by(n)
+                    .copied()
+                    .collect(),
+                start_at_unix_s: Some(start_at),
+                ..cfg.clone()
+            },
+            json: dir.join(format!("part-{i}.json")),
         };
-        let plan = dir.join(format!("part-{i}.config.json"));
-        let json: PathBuf = dir.join(format!("part-{i}.json"));
+        let plan = dir.join(format!("part-{i}.plan.json"));
         let text = serde_json::to_vec(&part).map_err(|e| e.to_string())?;
         std::fs::write(&plan, text).map_err(|e| format!("{}: {e}", plan.display()))?;
         let child = Command::new(&exe)
             .arg("storm")
-            .arg("--run-config")
+            .arg("--run-part")
             .arg(&plan)
-            .args(["-q", "--json"])
-            .arg(&json)
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start a storm process: {e}"))?;
-        children.push((child, json));
+        children.running.push((child, part.json));
     }
+    wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
+    let command: Vec<String> = std::env::args().collect();
     let mut parts = Vec::new();
-    for (mut child, json) in children {
+    let mut missing = Vec::new();
+    for (i, (child, json)) in children.running.iter_mut().enumerate() {
         let status = child.wait().map_err(|e| e.to_string())?;
-        match load_report(&json) {
-            Ok(r) => parts.push((json.display().to_string(), r)),
-            Err(e) => return Err(format!("a storm process ({status}) left no result: {e}")),
+        match load_report(json) {
+            Ok(mut r) => {
+                // Each part records the command the user gave, not the parent's plumbing.
+                if let Origin::Run { manifest } = &mut r.origin {
+                    manifest.command.clone_from(&command);
+                }
+                parts.push((format!("part {} of {n}", i + 1), r));
+            }
+            Err(e) => {
+                eprintln!(
+                    "nines: storm process {} ({status}) left no result: {e}",
+                    i + 1
+                );
+                missing.push(format!("part {} of {n} (no result)", i + 1));
+            }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    merge(parts).map_err(|e| e.to_string())
+    if parts.is_empty() {
+        return Err("no storm process left a result".into());
+    }
+    let mut report = merge(parts).map_err(|e| e.to_string())?;
+    if let Some(file) = missing.into_iter().next() {
+        report.outcome = Outcome::CutShort(CutShort::PartCutShort { file });
+    }
+    drop(embedded);
+    Ok(report)
+}
+
+/// Waits for every child; a Ctrl-C (or SIGTERM) here is passed on to them once, so each stops
+/// and writes what it measured.
+fn wait_passing_signals(
+    children: &mut [(Child, PathBuf)],
+    interrupt: &AtomicBool,
+) -> Result<(), String> {
+    let mut passed_on = false;
+    loop {
+        let mut running = 0;
+        for (child, _) in children.iter_mut() {
+            if child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                running += 1;
+            }
+        }
+        if running == 0 {
+            return Ok(());
+        }
+        if interrupt.load(Ordering::Relaxed) && !passed_on {
+            passed_on = true;
+            for (child, _) in children.iter() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

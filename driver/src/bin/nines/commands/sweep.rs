@@ -115,7 +115,7 @@ impl SweepArgs {
 /// `nines sweep`.
 pub fn sweep(a: &SweepArgs) -> ExitCode {
     let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
-    let usage = cfg.validate();
+    let usage = cfg.validate_with(&nines_driver::run::limits());
     if !usage.is_empty() {
         exit_with(&usage);
     }

@@ -22,16 +22,12 @@ pub struct TargetFlags {
     pub threads: Option<usize>,
     #[arg(short, long, value_parser = Levels::parse, help = with_default(
         "Connections, spread over the threads (sweep: a list of levels, e.g. 1,8,64,512)",
-        format!("{}; storm: {}", defaults::CONNECTIONS, defaults::STORM_CONNECTIONS),
+        defaults::CONNECTIONS,
     ))]
     pub connections: Option<Levels>,
     #[arg(long, help = with_default(
         "How long connecting (and a WebSocket handshake) may take",
-        format!(
-            "{}; storm: {}",
-            HumanDuration(defaults::CONNECT_TIMEOUT),
-            HumanDuration(defaults::STORM_CONNECT_TIMEOUT)
-        ),
+        HumanDuration(defaults::CONNECT_TIMEOUT),
     ))]
     pub connect_timeout: Option<HumanDuration>,
     /// A request unanswered this long counts as an error (timeout) and frees its slot; in open
