@@ -19,11 +19,13 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::handler::{Allowance, Handler, Session, SourceRest};
+use crate::handler::{Handler, Session};
 use crate::limits::{
-    BufferBudget, ConnLimits, Expiry, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
+    BufferBudget, ConnLimits, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
 };
+use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
+use crate::turn::{Allowance, SourceRest};
 
 /// First read buffer size; most requests and replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;

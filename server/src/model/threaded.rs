@@ -27,7 +27,8 @@ use crate::acceptor::{self, run_acceptor, AcceptSink, Taken, WarnLimiter};
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next, Readiness};
 use crate::handler::Handler;
-use crate::limits::{ConnLimits, Expiry};
+use crate::limits::ConnLimits;
+use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
 
 /// Stack of a connection thread: enough for the handler, small enough for 10,000 threads.
