@@ -65,12 +65,12 @@ pub fn server_handler(data: &[u8]) {
         return;
     };
     let protocol = if sel & 1 == 0 {
-        Protocol::Nines
+        nines_server::Protocol::Nines
     } else {
-        Protocol::Echo
+        nines_server::Protocol::Echo
     };
     let (out, at) = handle(protocol, sel, input);
-    if protocol == Protocol::Nines {
+    if protocol == nines_server::Protocol::Nines {
         let mut replies = &out[..];
         while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
             assert!(f.header.flags.contains(nines_protocol::Flags::RESPONSE));
@@ -92,7 +92,7 @@ pub fn server_http(data: &[u8]) {
     let Some((&sel, input)) = data.split_first() else {
         return;
     };
-    let (out, _) = handle(Protocol::Http, sel, input);
+    let (out, _) = handle(nines_server::Protocol::Http, sel, input);
     let mut rest = &out[..];
     while !rest.is_empty() {
         let mut headers = [httparse::EMPTY_HEADER; 16];
@@ -127,7 +127,7 @@ pub fn server_ws(data: &[u8]) {
         ));
     }
     bytes.extend_from_slice(input);
-    let (out, _) = handle(Protocol::Ws, sel, &bytes);
+    let (out, _) = handle(nines_server::Protocol::Ws, sel, &bytes);
     let mut rest = &out[..];
     if rest.starts_with(b"HTTP/1.1 101") {
         let end = rest
@@ -150,7 +150,7 @@ pub fn server_ws(data: &[u8]) {
 
 /// Runs one connection's bytes through the server's handler for `protocol`, the turn's limits
 /// taken from `sel`, until it stops making progress; returns what it wrote and consumed.
-fn handle(protocol: Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
+fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
     let cfg = ServerConfig {
         protocol,
         max_frame_bytes: 64 * 1024,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nines_common::sys::available_cpus;
 use nines_common::usage::{check_range, UsageError};
-pub use nines_common::{Protocol, DEFAULT_PORT};
+pub use nines_common::DEFAULT_PORT;
 
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
@@ -32,6 +32,24 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `--max-buffered`: unsent reply bytes the whole process may hold.
 pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
+
+/// What nines-server serves on every connection: exactly the protocols it implements (the
+/// driver also speaks Redis, which this server does not serve, so the server has its own enum
+/// and `--protocol` offers nothing it would refuse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Protocol {
+    /// nines frames: ids, intended send times and server residence times on every request.
+    #[default]
+    Nines,
+    /// Plain byte echo: whatever is sent comes back.
+    Echo,
+    /// A keep-alive HTTP/1.1 `200 OK` responder.
+    Http,
+    /// A WebSocket (RFC 6455) echo server.
+    Ws,
+}
+
+nines_common::value_enum_display!(Protocol);
 
 /// How an acceptor picks the worker for a new connection. Both are O(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -197,6 +215,20 @@ mod tests {
         assert_eq!(
             Model::ThreadPerConnection.to_string(),
             "thread-per-connection"
+        );
+        for p in [
+            Protocol::Nines,
+            Protocol::Echo,
+            Protocol::Http,
+            Protocol::Ws,
+        ] {
+            assert_eq!(p.to_string().parse::<Protocol>(), Ok(p));
+        }
+        assert_eq!(Protocol::Ws.to_string(), "ws");
+        assert_eq!(
+            "redis".parse::<Protocol>(),
+            Err("unknown value `redis` (expected nines, echo, http, ws)".to_string()),
+            "nines-server does not serve Redis, and says what it serves"
         );
     }
 

@@ -74,8 +74,7 @@ impl Handler {
     ) -> Result<Processed, (Processed, RequestError)> {
         match self.protocol {
             Protocol::Nines => {}
-            // Validated away: nines-server does not serve Redis; echo keeps the bytes flowing.
-            Protocol::Echo | Protocol::Redis => return Ok(echo(input, out, allow)),
+            Protocol::Echo => return Ok(echo(input, out, allow)),
             Protocol::Http => return http::process(input, out, self.max_frame_bytes, allow),
             Protocol::Ws => {
                 return ws::process(&mut session.ws, input, out, self.max_frame_bytes, allow)

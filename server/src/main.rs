@@ -31,7 +31,7 @@ struct Cli {
     port: u16,
     /// What to serve: nines frames, plain byte echo, a keep-alive HTTP/1.1 `200 OK`
     /// responder, or a WebSocket echo server.
-    #[arg(long, default_value_t = Protocol::default(), value_parser = served_protocols())]
+    #[arg(long, value_enum, default_value_t = Protocol::default())]
     protocol: Protocol,
     /// Server model: pooled (acceptors + worker pool) or thread-per-connection, as built in
     /// (cargo features `pooled`, `thread-per-connection`) [default: pooled if built in].
@@ -230,16 +230,4 @@ fn layout(config: &ServerConfig) -> String {
             config.acceptors, config.workers, config.balance
         ),
     }
-}
-
-/// The protocols nines-server serves, by name (it does not implement Redis).
-fn served_protocols() -> impl clap::builder::TypedValueParser<Value = Protocol> {
-    use clap::builder::{PossibleValuesParser, TypedValueParser};
-    use clap::ValueEnum;
-    let names: Vec<clap::builder::PossibleValue> = Protocol::value_variants()
-        .iter()
-        .filter(|p| p.served_by_nines_server())
-        .filter_map(ValueEnum::to_possible_value)
-        .collect();
-    PossibleValuesParser::new(names).try_map(|s: String| s.parse::<Protocol>())
 }

@@ -326,6 +326,11 @@ fn bad_server_flags_are_one_line_and_exit_2() {
             &["--balance", "random"],
             "possible values: round-robin, least-connections",
         ),
+        // The driver speaks Redis; this server does not, and offers only what it serves.
+        (
+            &["--protocol", "redis"],
+            "possible values: nines, echo, http, ws",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_nines-server"))
             .args(["--port", "0"])

@@ -40,8 +40,20 @@ pub fn resolve(target: &str) -> Result<SocketAddr, RunError> {
 /// Starts nines-server in this process on 127.0.0.1 (a free port) for runs without a target:
 /// the protocol of the load, `server_workers` workers.
 pub fn start_embedded(cfg: &BenchConfig) -> Result<nines_server::ServerHandle, RunError> {
+    let protocol = match cfg.request.protocol {
+        nines_common::Protocol::Nines => nines_server::Protocol::Nines,
+        nines_common::Protocol::Echo => nines_server::Protocol::Echo,
+        nines_common::Protocol::Http => nines_server::Protocol::Http,
+        nines_common::Protocol::Ws => nines_server::Protocol::Ws,
+        // Validation refuses an embedded server for Redis (config/requests.rs).
+        nines_common::Protocol::Redis => {
+            let e =
+                std::io::Error::new(std::io::ErrorKind::Unsupported, "nines-server has no redis");
+            return Err(RunError::Server(e));
+        }
+    };
     let sc = nines_server::ServerConfig {
-        protocol: cfg.request.protocol,
+        protocol,
         workers: cfg.server_workers.max(1),
         ..Default::default()
     };
