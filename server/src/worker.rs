@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
+use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -53,7 +54,7 @@ pub(crate) struct Worker {
 /// What the loop keeps between iterations.
 #[derive(Default)]
 struct State {
-    conns: Slab<Conn>,
+    conns: Slab<Conn<TcpStream>>,
     /// Connections that yielded with work left, in turn.
     runnable: VecDeque<usize>,
     /// Connections whose next reply waits for budget room.
