@@ -43,8 +43,19 @@ fi
 log "building (crates come from crates.io via Cargo.lock)"
 cargo build --workspace --all-targets --all-features --locked
 
+log "module layers: no import circles in any crate (scripts/layers.py)"
+python3 scripts/layers.py --check
+
+# Tests that need root (network namespaces, sysctls) are #[ignore = "needs root"]: run them
+# when root, and say so when not, rather than passing them silently.
+ignored=()
+if [[ $(id -u) == 0 ]]; then
+    ignored=(--include-ignored)
+else
+    log "not root: the tests marked #[ignore = \"needs root\"] are skipped (cargo test lists them)"
+fi
 log "cargo test --workspace --all-features (both server models)"
-cargo test --workspace --all-features --locked
+cargo test --workspace --all-features --locked -- "${ignored[@]}"
 
 if cargo fmt --version >/dev/null 2>&1; then
     log "cargo fmt --check"

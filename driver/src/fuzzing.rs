@@ -4,14 +4,13 @@
 //! Each takes any bytes, hands them to one parser, and asserts what must hold whatever the
 //! bytes are: no panic, nothing consumed past the input, incremental parsing that agrees with
 //! parsing all at once, round trips where there is one. A new parser (HTTP, WebSocket, RESP)
-//! gets a function here and a target in `fuzz/fuzz_targets/`; a new [`Protocol`] is fuzzed by
+//! gets a function here and a target in `fuzz/fuzz_targets/`; a new [`crate::config::Protocol`] is fuzzed by
 //! [`codecs`] without any change here.
 
 use std::io::BufRead;
 use std::time::Instant;
 
 use clap::ValueEnum;
-use nines_common::Protocol;
 use nines_protocol::{decode, encode, payload, stats, Op, HEADER_LEN};
 use nines_server::handler::{Allowance, Handler, Session};
 use nines_server::ServerConfig;
@@ -64,12 +63,12 @@ pub fn server_handler(data: &[u8]) {
         return;
     };
     let protocol = if sel & 1 == 0 {
-        Protocol::Nines
+        nines_server::Protocol::Nines
     } else {
-        Protocol::Echo
+        nines_server::Protocol::Echo
     };
     let (out, at) = handle(protocol, sel, input);
-    if protocol == Protocol::Nines {
+    if protocol == nines_server::Protocol::Nines {
         let mut replies = &out[..];
         while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
             assert!(f.header.flags.contains(nines_protocol::Flags::RESPONSE));
@@ -91,7 +90,7 @@ pub fn server_http(data: &[u8]) {
     let Some((&sel, input)) = data.split_first() else {
         return;
     };
-    let (out, _) = handle(Protocol::Http, sel, input);
+    let (out, _) = handle(nines_server::Protocol::Http, sel, input);
     let mut rest = &out[..];
     while !rest.is_empty() {
         let mut headers = [httparse::EMPTY_HEADER; 16];
@@ -126,7 +125,7 @@ pub fn server_ws(data: &[u8]) {
         ));
     }
     bytes.extend_from_slice(input);
-    let (out, _) = handle(Protocol::Ws, sel, &bytes);
+    let (out, _) = handle(nines_server::Protocol::Ws, sel, &bytes);
     let mut rest = &out[..];
     if rest.starts_with(b"HTTP/1.1 101") {
         let end = rest
@@ -149,7 +148,7 @@ pub fn server_ws(data: &[u8]) {
 
 /// Runs one connection's bytes through the server's handler for `protocol`, the turn's limits
 /// taken from `sel`, until it stops making progress; returns what it wrote and consumed.
-fn handle(protocol: Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
+fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
     let cfg = ServerConfig {
         protocol,
         max_frame_bytes: 64 * 1024,

@@ -199,7 +199,7 @@ fn nines_server_ws_talks_to_a_client_it_did_not_write() {
     let server = nines_server::Server::bind(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         nines_server::ServerConfig {
-            protocol: nines_common::Protocol::Ws,
+            protocol: nines_server::Protocol::Ws,
             workers: 1,
             ..Default::default()
         },

@@ -50,11 +50,19 @@ pub(crate) enum Taken {
     Stop,
 }
 
+/// A connection for a worker, and whether it puts the server over `--max-connections`.
+#[cfg(feature = "pooled")]
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    pub stream: TcpStream,
+    pub over_limit: bool,
+}
+
 /// The way into one worker.
 #[cfg(feature = "pooled")]
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerLink {
-    pub tx: Sender<crate::worker::Handoff>,
+    pub tx: Sender<Handoff>,
     pub waker: Arc<Waker>,
     pub load: Arc<AtomicUsize>,
 }
@@ -303,7 +311,7 @@ impl AcceptSink for HandOff<'_> {
         // Over --max-connections, the worker makes room or closes it: either way it is counted
         // there, where the connections and their idle times are.
         let over_limit = self.dispatch.admission.admit();
-        let handoff = crate::worker::Handoff { stream, over_limit };
+        let handoff = Handoff { stream, over_limit };
         // A closed channel means the worker has exited: we are shutting down.
         if link.tx.send(handoff).is_err() {
             return Taken::Stop;

@@ -1,12 +1,15 @@
 //! Server configuration: plain data, validated once, shared read-only by every thread.
+//!
+//! It is the bottom layer of the server: every choice a user makes (which protocol, which
+//! model, every default and bound) is named here once, as an enum or a constant, and the
+//! modules above match on it where it matters. It imports no other module of the server.
 
 use std::time::Duration;
 
 use nines_common::sys::available_cpus;
 use nines_common::usage::{check_range, UsageError};
-pub use nines_common::{Protocol, DEFAULT_PORT};
+pub use nines_common::DEFAULT_PORT;
 
-use crate::limits;
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
 /// Default listen backlog. The kernel silently caps it at `net.core.somaxconn`.
@@ -21,6 +24,32 @@ pub const MAX_WORKERS: usize = 1024;
 pub const MAX_BUFFER_BYTES: usize = 1 << 30;
 /// Longest CPU time a Work request may be allowed: 60 s.
 pub const MAX_WORK_CAP_US: u32 = 60_000_000;
+/// Default `--idle-timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default `--read-timeout`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--send-timeout`.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `--max-buffered`: unsent reply bytes the whole process may hold.
+pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
+
+/// What nines-server serves on every connection: exactly the protocols it implements (the
+/// driver also speaks Redis, which this server does not serve, so the server has its own enum
+/// and `--protocol` offers nothing it would refuse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Protocol {
+    /// nines frames: ids, intended send times and server residence times on every request.
+    #[default]
+    Nines,
+    /// Plain byte echo: whatever is sent comes back.
+    Echo,
+    /// A keep-alive HTTP/1.1 `200 OK` responder.
+    Http,
+    /// A WebSocket (RFC 6455) echo server.
+    Ws,
+}
+
+nines_common::value_enum_display!(Protocol);
 
 /// How an acceptor picks the worker for a new connection. Both are O(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -120,11 +149,11 @@ impl Default for ServerConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             work_cap_us: DEFAULT_WORK_CAP_US,
             write_high_water: DEFAULT_WRITE_HIGH_WATER,
-            idle_timeout: Some(limits::DEFAULT_IDLE_TIMEOUT),
-            read_timeout: Some(limits::DEFAULT_READ_TIMEOUT),
-            send_timeout: Some(limits::DEFAULT_SEND_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
+            send_timeout: Some(DEFAULT_SEND_TIMEOUT),
             max_connections: None,
-            max_buffered: limits::DEFAULT_MAX_BUFFERED,
+            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 }
@@ -186,6 +215,20 @@ mod tests {
         assert_eq!(
             Model::ThreadPerConnection.to_string(),
             "thread-per-connection"
+        );
+        for p in [
+            Protocol::Nines,
+            Protocol::Echo,
+            Protocol::Http,
+            Protocol::Ws,
+        ] {
+            assert_eq!(p.to_string().parse::<Protocol>(), Ok(p));
+        }
+        assert_eq!(Protocol::Ws.to_string(), "ws");
+        assert_eq!(
+            "redis".parse::<Protocol>(),
+            Err("unknown value `redis` (expected nines, echo, http, ws)".to_string()),
+            "nines-server does not serve Redis, and says what it serves"
         );
     }
 

@@ -12,18 +12,23 @@
 //! only if the reply fits what the process-wide [`BufferBudget`] has left — if not, it says
 //! [`Next::Wait`] and its worker wakes it when there is room. It keeps the times the timeouts
 //! need, taken from clock reads it makes anyway.
+//!
+//! A connection is generic over its stream (anything `Read + Write`): the server monomorphises
+//! it for mio's `TcpStream`, so the seam costs nothing at run time, and the tests
+//! (conn_tests.rs) drive every transition through a scripted stream, with exact counts and no
+//! sockets.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
-use crate::handler::{Allowance, Handler, Session, SourceRest};
+use crate::handler::{Handler, Session};
 use crate::limits::{
-    BufferBudget, ConnLimits, Expiry, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
+    BufferBudget, ConnLimits, EVICT_IDLE_AFTER, PRESSURE_STALL, SOURCE_RESUME_BYTES,
 };
+use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
+use crate::turn::{Allowance, SourceRest};
 
 /// First read buffer size; most requests and replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
@@ -76,8 +81,8 @@ pub(crate) struct Ctx<'a> {
 }
 
 #[derive(Debug)]
-pub(crate) struct Conn {
-    stream: TcpStream,
+pub(crate) struct Conn<S> {
+    stream: S,
     rbuf: Vec<u8>,
     rlen: usize,
     wbuf: Vec<u8>,
@@ -117,14 +122,14 @@ pub(crate) enum Queued {
     Waiting,
 }
 
-impl Drop for Conn {
+impl<S> Drop for Conn<S> {
     fn drop(&mut self) {
         self.budget.account(self.held, 0);
     }
 }
 
-impl Conn {
-    pub fn new(stream: TcpStream, budget: Arc<BufferBudget>, now: Instant) -> Conn {
+impl<S> Conn<S> {
+    pub fn new(stream: S, budget: Arc<BufferBudget>, now: Instant) -> Conn<S> {
         Conn {
             stream,
             rbuf: Vec::new(),
@@ -146,12 +151,12 @@ impl Conn {
     }
 
     #[cfg_attr(not(feature = "pooled"), allow(dead_code))]
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub fn stream_mut(&mut self) -> &mut S {
         &mut self.stream
     }
 
     #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &S {
         &self.stream
     }
 
@@ -177,6 +182,54 @@ impl Conn {
         self.wbuf.len() - self.wpos
     }
 
+    /// The limit this connection has run past at `now`, if any.
+    pub fn expired(&self, now: Instant, limits: &ConnLimits) -> Option<Expiry> {
+        let past = |since: Option<Instant>, limit: Option<std::time::Duration>| match (since, limit)
+        {
+            (Some(t), Some(d)) => now.saturating_duration_since(t) >= d,
+            _ => false,
+        };
+        if past(self.stalled_since, limits.send_timeout) {
+            return Some(Expiry::Send);
+        }
+        // A request waiting only because the connection is full, or behind a Source reply, is
+        // not a slow client's doing.
+        let reading = self.intake == Intake::Open && self.source.is_none();
+        if reading && past(self.partial_since, limits.read_timeout) {
+            return Some(Expiry::Read);
+        }
+        if self.is_idle() && past(Some(self.active_at), limits.idle_timeout) {
+            return Some(Expiry::Idle);
+        }
+        None
+    }
+
+    /// Under budget pressure: whether it holds more than twice its share with no progress
+    /// toward its client for a while, so closing it is what makes room.
+    pub fn over_share(&self, now: Instant) -> bool {
+        let stalled = self
+            .stalled_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= PRESSURE_STALL);
+        stalled && self.pending() > 2 * self.budget.share()
+    }
+
+    /// Nothing in progress: no request in part, no reply owed.
+    fn is_idle(&self) -> bool {
+        self.rlen == 0
+            && self.source.is_none()
+            && !self.wants_write()
+            && self.intake != Intake::Closing
+    }
+
+    /// How long it has been idle, if it may be closed to make room for a new connection.
+    #[cfg_attr(not(feature = "pooled"), allow(dead_code))]
+    pub fn evictable_for(&self, now: Instant) -> Option<std::time::Duration> {
+        let idle = now.saturating_duration_since(self.active_at);
+        (self.is_idle() && idle >= EVICT_IDLE_AFTER).then_some(idle)
+    }
+}
+
+impl<S: Read + Write> Conn<S> {
     /// Handles one readiness event.
     pub fn on_event(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
         if ev.writable {
@@ -479,54 +532,12 @@ impl Conn {
         Ok(true)
     }
 
-    /// The limit this connection has run past at `now`, if any.
-    pub fn expired(&self, now: Instant, limits: &ConnLimits) -> Option<Expiry> {
-        let past = |since: Option<Instant>, limit: Option<std::time::Duration>| match (since, limit)
-        {
-            (Some(t), Some(d)) => now.saturating_duration_since(t) >= d,
-            _ => false,
-        };
-        if past(self.stalled_since, limits.send_timeout) {
-            return Some(Expiry::Send);
-        }
-        // A request waiting only because the connection is full, or behind a Source reply, is
-        // not a slow client's doing.
-        let reading = self.intake == Intake::Open && self.source.is_none();
-        if reading && past(self.partial_since, limits.read_timeout) {
-            return Some(Expiry::Read);
-        }
-        if self.is_idle() && past(Some(self.active_at), limits.idle_timeout) {
-            return Some(Expiry::Idle);
-        }
-        None
-    }
-
-    /// Under budget pressure: whether it holds more than twice its share with no progress
-    /// toward its client for a while, so closing it is what makes room.
-    pub fn over_share(&self, now: Instant) -> bool {
-        let stalled = self
-            .stalled_since
-            .is_some_and(|t| now.saturating_duration_since(t) >= PRESSURE_STALL);
-        stalled && self.pending() > 2 * self.budget.share()
-    }
-
-    /// Nothing in progress: no request in part, no reply owed.
-    fn is_idle(&self) -> bool {
-        self.rlen == 0
-            && self.source.is_none()
-            && !self.wants_write()
-            && self.intake != Intake::Closing
-    }
-
-    /// How long it has been idle, if it may be closed to make room for a new connection.
-    #[cfg_attr(not(feature = "pooled"), allow(dead_code))]
-    pub fn evictable_for(&self, now: Instant) -> Option<std::time::Duration> {
-        let idle = now.saturating_duration_since(self.active_at);
-        (self.is_idle() && idle >= EVICT_IDLE_AFTER).then_some(idle)
-    }
-
     fn io_error(&mut self, counters: &Counters) -> Next {
         bump(&counters.err_io, 1);
         Next::Close
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

@@ -14,17 +14,16 @@
 use std::time::{Duration, Instant};
 
 use nines_protocol::{
-    decode, encode, encode_header, patch_residence, payload, DecodeError, Flags, Op, HEADER_LEN,
+    decode, encode, encode_header, patch_residence, payload, Flags, Op, HEADER_LEN,
 };
 
 use crate::config::{Protocol, ServerConfig};
-use crate::http::{self, HttpError};
 use crate::stats::{bump, Counters, Registry};
-use crate::ws::{self, WsState};
-use nines_protocol::ws::WsError;
-
-/// The smallest piece of a reply worth producing on its own.
-pub const SOURCE_PIECE_BYTES: usize = 16 * 1024;
+use crate::ws::WsState;
+use crate::{http, ws};
+// The types of `process`'s signature, where its callers look for them.
+pub use crate::outcome::RequestError;
+pub use crate::turn::{Allowance, Processed, SourceRest};
 
 /// Turns request bytes into reply bytes. Cheap to clone; one per thread.
 #[derive(Debug, Clone)]
@@ -35,107 +34,11 @@ pub struct Handler {
     registry: Registry,
 }
 
-/// How much one connection may still do in this turn of its event loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Allowance {
-    /// Replies stop once the output holds this many bytes: the connection's own bound, which
-    /// one reply may pass (so a reply larger than the bound still goes out, alone).
-    pub out_limit: usize,
-    /// Reply bytes this call may produce at most: what the process-wide budget has left. A
-    /// reply that does not fit is not started.
-    pub budget: usize,
-    /// The most unsent reply bytes the connection may hold this turn (its high-water mark, or
-    /// its fair share of the budget); `out_limit` is set from it before each call.
-    pub cap: usize,
-    /// Requests it may still answer this turn.
-    pub requests: u32,
-    /// Microseconds of Work it may still ask for this turn.
-    pub work_us: u64,
-}
-
-impl Allowance {
-    /// No bound at all (tests, tools that handle one connection's bytes).
-    pub const UNLIMITED: Allowance = Allowance {
-        out_limit: usize::MAX,
-        budget: usize::MAX,
-        cap: usize::MAX,
-        requests: u32::MAX,
-        work_us: u64::MAX,
-    };
-
-    /// Whether the turn's requests or Work time are used up.
-    pub fn spent(&self) -> bool {
-        self.requests == 0 || self.work_us == 0
-    }
-}
-
-/// A Source reply whose header is out and whose payload is still being produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceRest {
-    id: u64,
-    written: usize,
-    len: usize,
-}
-
 /// What a connection's protocol remembers between reads (only WebSocket remembers anything:
 /// whether the upgrade is done).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     ws: WsState,
-}
-
-/// Why a connection's input was refused; the connection is closed after what is owed is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestError {
-    /// A nines frame that does not decode.
-    Frame(DecodeError),
-    /// An HTTP request (or WebSocket upgrade) the server cannot answer.
-    Http(HttpError),
-    /// A WebSocket frame the server refuses.
-    Ws(WsError),
-    /// A WebSocket frame from a client without a mask (RFC 6455 §5.1).
-    Unmasked,
-}
-
-impl RequestError {
-    /// Short stable name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RequestError::Frame(e) => e.kind(),
-            RequestError::Http(e) => e.kind(),
-            RequestError::Ws(e) => e.kind(),
-            RequestError::Unmasked => "ws_unmasked",
-        }
-    }
-}
-
-impl std::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RequestError::Frame(e) => e.fmt(f),
-            RequestError::Ws(e) => e.fmt(f),
-            other => f.write_str(other.kind()),
-        }
-    }
-}
-
-/// What one call to [`Handler::process`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Processed {
-    /// Input bytes used; the caller keeps the rest (a partial frame) for the next read.
-    pub consumed: usize,
-    /// Requests answered (or, for a Source still being produced, started).
-    pub requests: u64,
-    /// When processing ended, if the handler read the clock (nines replies need it for their
-    /// residence time); saves the caller a clock read for the phase profile.
-    pub finished_at: Option<Instant>,
-    /// A Source reply to finish with [`Handler::continue_source`] before any later request.
-    pub source: Option<SourceRest>,
-    /// It stopped because the next reply did not fit the budget: the room that reply needs.
-    pub starved: Option<usize>,
-    /// The protocol ends the connection once the replies are sent (HTTP `Connection: close`,
-    /// a WebSocket close, a refused request).
-    pub close: bool,
 }
 
 impl Handler {
@@ -171,8 +74,7 @@ impl Handler {
     ) -> Result<Processed, (Processed, RequestError)> {
         match self.protocol {
             Protocol::Nines => {}
-            // Validated away: nines-server does not serve Redis; echo keeps the bytes flowing.
-            Protocol::Echo | Protocol::Redis => return Ok(echo(input, out, allow)),
+            Protocol::Echo => return Ok(echo(input, out, allow)),
             Protocol::Http => return http::process(input, out, self.max_frame_bytes, allow),
             Protocol::Ws => {
                 return ws::process(&mut session.ws, input, out, self.max_frame_bytes, allow)

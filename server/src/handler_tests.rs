@@ -1,7 +1,7 @@
 //! Tests of the request handler (server/src/handler.rs).
 
 use super::*;
-use nines_protocol::Header;
+use nines_protocol::{DecodeError, Header};
 
 fn handler(protocol: Protocol) -> (Handler, std::sync::Arc<Counters>) {
     let mut reg = Registry::default();

@@ -8,7 +8,9 @@
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-use super::handler::{Allowance, Processed, RequestError};
+pub use crate::outcome::HttpError;
+use crate::outcome::RequestError;
+use crate::turn::{Allowance, Processed};
 
 /// The body every request gets.
 pub const BODY: &[u8] = b"Hello, World!";
@@ -19,37 +21,12 @@ const MAX_HEADERS: usize = 64;
 /// Room one reply needs at most.
 pub const MAX_REPLY_BYTES: usize = 256;
 
-/// Why a request was refused; its kind is what the counters and logs say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpError {
-    /// httparse could not read the request line or a header.
-    Malformed,
-    /// The head was longer than [`MAX_HEAD_BYTES`].
-    HeadTooLarge,
-    /// A body the server does not read: chunked, or over the frame limit.
-    Body,
-    /// Not HTTP/1.x at all, or a WebSocket upgrade that is not one.
-    BadUpgrade,
-}
-
-impl HttpError {
-    /// Short stable name.
-    pub fn kind(self) -> &'static str {
-        match self {
-            HttpError::Malformed => "http_malformed",
-            HttpError::HeadTooLarge => "http_head_too_large",
-            HttpError::Body => "http_body",
-            HttpError::BadUpgrade => "http_bad_upgrade",
-        }
-    }
-
-    /// The status line it is answered with.
-    fn status(self) -> &'static str {
-        match self {
-            HttpError::Malformed | HttpError::BadUpgrade => "400 Bad Request",
-            HttpError::HeadTooLarge => "431 Request Header Fields Too Large",
-            HttpError::Body => "413 Content Too Large",
-        }
+/// The status line a refused request is answered with.
+fn status(e: HttpError) -> &'static str {
+    match e {
+        HttpError::Malformed | HttpError::BadUpgrade => "400 Bad Request",
+        HttpError::HeadTooLarge => "431 Request Header Fields Too Large",
+        HttpError::Body => "413 Content Too Large",
     }
 }
 
@@ -183,7 +160,7 @@ fn respond(head: Head, out: &mut Vec<u8>) {
 /// Appends the reply to a request refused for `e`; the connection closes after it.
 pub(crate) fn refuse(e: HttpError, out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(e.status().as_bytes());
+    out.extend_from_slice(status(e).as_bytes());
     out.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 

@@ -19,9 +19,13 @@
 //! println!("{counters}");
 //! ```
 //!
-//! Modules: [`listener`] (socket options), `acceptor` and `worker`
-//! (the pooled model's two kinds of thread), `conn` (one connection's buffers and I/O),
-//! [`handler`] (request → reply, shared by all models), [`stats`] (lock-free counters).
+//! Modules, in layers from the leaves up (no module imports one above it; `scripts/layers.py`
+//! checks): [`config`] (every setting, default and bound), `turn` (what one call to a protocol
+//! may do and did) and `outcome` (why a connection is closed) at the bottom; then [`limits`]
+//! (timeouts, the reply budget, admission), [`listener`] (socket options), [`stats`] (lock-free
+//! counters) and the protocols ([`http`], then [`ws`]); [`handler`] (request → reply, shared by
+//! all models); `acceptor` (the accept loop) and `conn` (one connection's buffers and I/O);
+//! `worker` (one mio loop); `model` (the pooled and thread-per-connection schedulers) on top.
 #![deny(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -36,7 +40,9 @@ pub mod http;
 pub mod limits;
 pub mod listener;
 mod model;
+mod outcome;
 pub mod stats;
+mod turn;
 #[cfg(feature = "pooled")]
 mod worker;
 pub mod ws;

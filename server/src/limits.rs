@@ -12,23 +12,17 @@
 //!   [`TURN_WORK_US`] of Work, then the next connection's turn comes,
 //! - past `--max-connections` the longest-idle connection makes room, or the new one is closed.
 //!
-//! docs/limits.md has each default, why, and how it compares with nginx and Redis.
+//! docs/limits.md has each default, why, and how it compares with nginx and Redis; the defaults
+//! themselves are configuration (`config`), and why a limit closed a connection is an
+//! `outcome::Expiry`, counted by `stats`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ServerConfig;
-use crate::handler::{Allowance, SOURCE_PIECE_BYTES};
+use crate::turn::Allowance;
 
-/// Default `--idle-timeout`.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default `--read-timeout`.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `--send-timeout`.
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default `--max-buffered`: unsent reply bytes the whole process may hold.
-pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024 * 1024;
 /// Requests one connection may have answered in one event-loop turn.
 pub const TURN_REQUESTS: u32 = 128;
 /// Work microseconds one connection may ask for in one event-loop turn (at least one request
@@ -39,6 +33,8 @@ pub const MIN_SHARE_BYTES: usize = 1024;
 /// Under budget pressure, a connection over its share whose replies have made no progress for
 /// this long is closed to make room.
 pub const PRESSURE_STALL: Duration = Duration::from_millis(500);
+/// The smallest piece of a Source reply worth producing on its own.
+pub const SOURCE_PIECE_BYTES: usize = 16 * 1024;
 /// A Source reply waiting for budget needs at least this much room to go on.
 pub const SOURCE_RESUME_BYTES: usize = SOURCE_PIECE_BYTES / 16;
 /// At `--max-connections`, only a connection idle at least this long is closed to make room.
@@ -203,19 +199,6 @@ impl Admission {
     pub fn max(&self) -> usize {
         self.max
     }
-}
-
-/// Why a limit closed a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expiry {
-    /// Under budget pressure, it held more than its share and its client was not reading.
-    OverBudget,
-    /// A request begun was not finished within `--read-timeout`.
-    Read,
-    /// No request for `--idle-timeout`.
-    Idle,
-    /// Replies made no progress toward the client for `--send-timeout`.
-    Send,
 }
 
 /// Connections the descriptor limit `nofile` leaves room for, after the server's own.

@@ -9,7 +9,8 @@ use nines_common::units::{ByteCount, HumanDuration};
 use nines_common::usage::{exit_with, parse_or_exit};
 use nines_common::{sys, DEFAULT_PORT};
 use nines_server::config::{
-    Model, DEFAULT_BACKLOG, DEFAULT_MAX_THREADS, DEFAULT_WORK_CAP_US, DEFAULT_WRITE_HIGH_WATER,
+    Model, DEFAULT_BACKLOG, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_THREADS,
+    DEFAULT_READ_TIMEOUT, DEFAULT_SEND_TIMEOUT, DEFAULT_WORK_CAP_US, DEFAULT_WRITE_HIGH_WATER,
 };
 use nines_server::listener::{backlog_warning, ListenOptions};
 use nines_server::{limits, Balance, Protocol, Server, ServerConfig};
@@ -30,7 +31,7 @@ struct Cli {
     port: u16,
     /// What to serve: nines frames, plain byte echo, a keep-alive HTTP/1.1 `200 OK`
     /// responder, or a WebSocket echo server.
-    #[arg(long, default_value_t = Protocol::default(), value_parser = served_protocols())]
+    #[arg(long, value_enum, default_value_t = Protocol::default())]
     protocol: Protocol,
     /// Server model: pooled (acceptors + worker pool) or thread-per-connection, as built in
     /// (cargo features `pooled`, `thread-per-connection`) [default: pooled if built in].
@@ -78,18 +79,18 @@ struct Cli {
     write_high_water: ByteCount,
     /// Unsent reply bytes the whole server may hold; past it, clients that do not read their
     /// replies are held back (and closed by --send-timeout), those that read go on.
-    #[arg(long, default_value_t = ByteCount(limits::DEFAULT_MAX_BUFFERED))]
+    #[arg(long, default_value_t = ByteCount(DEFAULT_MAX_BUFFERED))]
     max_buffered: ByteCount,
     /// Close a connection whose request, once begun, is not complete within this (stops a
     /// slowloris); 0 never.
-    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_READ_TIMEOUT))]
+    #[arg(long, default_value_t = HumanDuration(DEFAULT_READ_TIMEOUT))]
     read_timeout: HumanDuration,
     /// Close a connection with no request for this long; 0 never.
-    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_IDLE_TIMEOUT))]
+    #[arg(long, default_value_t = HumanDuration(DEFAULT_IDLE_TIMEOUT))]
     idle_timeout: HumanDuration,
     /// Close a connection whose replies make no progress toward the client for this long; 0
     /// never.
-    #[arg(long, default_value_t = HumanDuration(limits::DEFAULT_SEND_TIMEOUT))]
+    #[arg(long, default_value_t = HumanDuration(DEFAULT_SEND_TIMEOUT))]
     send_timeout: HumanDuration,
     /// Most connections at once; at the limit the longest-idle connection (idle 1 s or more) is
     /// closed to make room, else the new one [default: what `ulimit -n` leaves room for].
@@ -229,16 +230,4 @@ fn layout(config: &ServerConfig) -> String {
             config.acceptors, config.workers, config.balance
         ),
     }
-}
-
-/// The protocols nines-server serves, by name (it does not implement Redis).
-fn served_protocols() -> impl clap::builder::TypedValueParser<Value = Protocol> {
-    use clap::builder::{PossibleValuesParser, TypedValueParser};
-    use clap::ValueEnum;
-    let names: Vec<clap::builder::PossibleValue> = Protocol::value_variants()
-        .iter()
-        .filter(|p| p.served_by_nines_server())
-        .filter_map(ValueEnum::to_possible_value)
-        .collect();
-    PossibleValuesParser::new(names).try_map(|s: String| s.parse::<Protocol>())
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nines_protocol::DecodeError;
 
-use crate::handler::RequestError;
+use crate::outcome::{Expiry, RequestError};
 
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
@@ -168,8 +168,7 @@ pub fn ns_between(a: std::time::Instant, b: std::time::Instant) -> u64 {
 
 impl Counters {
     /// Counts a connection closed by a limit.
-    pub(crate) fn count_expiry(&self, why: crate::limits::Expiry) {
-        use crate::limits::Expiry;
+    pub(crate) fn count_expiry(&self, why: Expiry) {
         bump(
             match why {
                 Expiry::Read => &self.closed_read_timeout,
@@ -189,7 +188,7 @@ impl Counters {
             }
             RequestError::Frame(DecodeError::UnknownOp(_)) => &self.err_unknown_op,
             RequestError::Frame(DecodeError::FrameTooLarge { .. }) => &self.err_frame_too_large,
-            e if crate::ws::is_ws_error(e) => &self.err_bad_ws,
+            e if e.is_ws() => &self.err_bad_ws,
             RequestError::Http(_) | RequestError::Ws(_) | RequestError::Unmasked => {
                 &self.err_bad_http
             }

@@ -21,10 +21,11 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::acceptor::{AcceptState, Taken};
+use crate::acceptor::{AcceptState, Handoff, Taken};
 use crate::conn::{Conn, Ctx, Next, Queued, Readiness};
 use crate::handler::Handler;
-use crate::limits::{Admission, BufferBudget, ConnLimits, Expiry};
+use crate::limits::{Admission, BufferBudget, ConnLimits};
+use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 
 /// Token of the waker that announces hand-offs and shutdown.
@@ -34,13 +35,6 @@ const LISTENER: Token = Token(usize::MAX - 1);
 const EVENTS_CAPACITY: usize = 1024;
 /// Longest sleep while connections wait for budget room another worker may free.
 const WAITING_POLL: Duration = Duration::from_millis(20);
-
-/// A connection from an acceptor, and whether it puts the server over `--max-connections`.
-#[derive(Debug)]
-pub(crate) struct Handoff {
-    pub stream: TcpStream,
-    pub over_limit: bool,
-}
 
 pub(crate) struct Worker {
     pub poll: Poll,
@@ -60,7 +54,7 @@ pub(crate) struct Worker {
 /// What the loop keeps between iterations.
 #[derive(Default)]
 struct State {
-    conns: Slab<Conn>,
+    conns: Slab<Conn<TcpStream>>,
     /// Connections that yielded with work left, in turn.
     runnable: VecDeque<usize>,
     /// Connections whose next reply waits for budget room.

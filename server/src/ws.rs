@@ -7,8 +7,9 @@
 
 use nines_protocol::ws::{self, Opcode, WsError};
 
-use super::handler::{Allowance, Processed, RequestError};
-use super::http::{self, HttpError};
+use crate::http;
+use crate::outcome::RequestError;
+use crate::turn::{Allowance, Processed};
 
 /// Room one control reply needs at most.
 const CONTROL_REPLY_BYTES: usize = ws::MAX_HEADER_LEN + ws::MAX_CONTROL_PAYLOAD;
@@ -134,15 +135,10 @@ pub fn upgrade_request(key: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Whether `e` came from a WebSocket request.
-pub(crate) fn is_ws_error(e: &RequestError) -> bool {
-    matches!(e, RequestError::Ws(_) | RequestError::Unmasked)
-        || matches!(e, RequestError::Http(HttpError::BadUpgrade))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::HttpError;
 
     fn unlimited() -> Allowance {
         Allowance::UNLIMITED

@@ -12,7 +12,7 @@ use nines_driver::report::{CutShort, Finding, Outcome};
 use nines_driver::run::{run, Hooks};
 use nines_driver::StopAt;
 use nines_protocol::Op;
-use util::{bench, config, nines, ServerProc};
+use util::{bench, config, get, nines, wait_for_stats, ServerProc};
 
 fn quiet() -> Hooks<'static> {
     Hooks::default()
@@ -189,18 +189,21 @@ fn sigterm_drains_cleanly_with_connections_open() {
     let idle: Vec<TcpStream> = (0..20)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
-    // Let the acceptor hand them all off.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Stop only once the server holds them all (asking also opens a connection each time).
+    let queries = wait_for_stats(server.addr, "all 20 idle connections accepted", |s, q| {
+        get(s, "connections_accepted") >= 20 + q
+    });
     let started = Instant::now();
-    let (ok, out, err) = {
-        std::thread::sleep(Duration::from_millis(200));
-        server.stop_with(libc::SIGTERM)
-    };
-    assert!(Instant::now() < deadline, "took {:?}", started.elapsed());
+    let (ok, out, err) = server.stop_with(libc::SIGTERM);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(ok, "exit status not success; stderr:\n{err}");
     let c = util::Counters::parse(&out);
-    assert_eq!(c.get("connections_accepted"), 20);
-    assert_eq!(c.get("connections_closed"), 20);
+    assert_eq!(c.get("connections_accepted"), 20 + queries);
+    assert_eq!(c.get("connections_closed"), 20 + queries);
     for mut s in idle {
         assert!(closed_by_server(&mut s, Duration::from_secs(2)));
     }
@@ -238,7 +241,13 @@ fn server_death_mid_run_keeps_what_was_measured() {
         cfg.target = Target::Address(addr.to_string());
         run(&cfg, &mut quiet()).unwrap()
     });
-    std::thread::sleep(Duration::from_millis(700));
+    // Kill it once the load has answers: in a closed loop on 4 connections, 100 requests
+    // answered by the server mean at least 96 replies the driver has read.
+    wait_for_stats(
+        server.addr,
+        "the server to answer 100 requests of the load",
+        |s, q| get(s, "requests") >= 100 + q,
+    );
     let started = Instant::now();
     let _ = server.stop_with(libc::SIGKILL);
     let r = load.join().unwrap();
@@ -279,9 +288,11 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     let p = r.profile.unwrap();
     let sum = p.accept_pct + p.read_pct + p.process_pct + p.write_pct + p.overhead_pct;
     assert!((sum - 100.0).abs() < 0.01, "sum {sum}");
-    // 200 µs of CPU per request dwarfs a syscall or two.
+    // 200 µs of CPU per request dwarfs a syscall or two: process is the bottleneck, and more
+    // than every other phase together. (Not a tighter share: the phases are wall time, and
+    // a write that wakes the driver on a busy 2-core machine can take tens of µs.)
     assert_eq!(p.bottleneck, "process", "{p:?}");
-    assert!(p.process_pct > 80.0, "{p:?}");
+    assert!(p.process_pct > 50.0, "{p:?}");
     assert_eq!(p.server_requests, 2_000);
     assert!(
         p.profiled_ns > 2_000 * 200_000,
@@ -320,6 +331,11 @@ fn bad_server_flags_are_one_line_and_exit_2() {
         (
             &["--balance", "random"],
             "possible values: round-robin, least-connections",
+        ),
+        // The driver speaks Redis; this server does not, and offers only what it serves.
+        (
+            &["--protocol", "redis"],
+            "possible values: nines, echo, http, ws",
         ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_nines-server"))

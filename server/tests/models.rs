@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use nines_driver::run::{run, Hooks};
-use util::{config, ServerProc};
+use util::{config, get, wait_for_stats, wait_until, ServerProc, WAIT_LIMIT};
 
 fn exercise(args: &[&str]) {
     let server = ServerProc::start(args);
@@ -36,13 +36,15 @@ fn exercise(args: &[&str]) {
     let _idle: Vec<TcpStream> = (0..10)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // 200 load connections, the reachability check, the bad one, 10 idle; and the queries.
+    let queries = wait_for_stats(server.addr, "all 212 connections accepted", |s, q| {
+        get(s, "connections_accepted") >= 212 + q
+    });
     let c = server.stop_and_count();
-    assert_eq!(c.get("requests"), 20_000, "{args:?}");
+    assert_eq!(c.get("requests"), 20_000 + queries, "{args:?}");
     assert_eq!(c.get("errors_bad_magic"), 1, "{args:?}");
-    // 200 load connections, the reachability check, the bad one, 10 idle.
-    assert_eq!(c.get("connections_accepted"), 212, "{args:?}");
-    assert_eq!(c.get("connections_closed"), 212, "{args:?}");
+    assert_eq!(c.get("connections_accepted"), 212 + queries, "{args:?}");
+    assert_eq!(c.get("connections_closed"), 212 + queries, "{args:?}");
     assert!(
         c.get("phase_read_ns") > 0 && c.get("phase_write_ns") > 0,
         "{args:?}"
@@ -64,22 +66,26 @@ fn thread_per_connection() {
 #[test]
 fn max_threads_refuses_clearly() {
     let server = ServerProc::start(&["--model", "thread-per-connection", "--max-threads", "5"]);
-    let mut conns: Vec<TcpStream> = (0..8)
+    let conns: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(server.addr).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let mut refused = 0;
-    for c in &mut conns {
-        c.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        let mut b = [0u8; 1];
-        if matches!(c.read(&mut b), Ok(0)) {
-            refused += 1;
-        }
-    }
+    // (No Stats query here: it would be one more connection past the limit.)
+    let mut closed = [false; 8];
+    wait_until(
+        "the 3 connections past --max-threads to be closed",
+        WAIT_LIMIT,
+        || {
+            for (mut c, closed) in conns.iter().zip(&mut closed) {
+                c.set_nonblocking(true).unwrap();
+                *closed |= matches!(c.read(&mut [0u8; 1]), Ok(0));
+            }
+            closed.iter().filter(|&&c| c).count() >= 3
+        },
+    );
     assert_eq!(
-        refused, 3,
-        "connections past --max-threads are closed at once"
+        closed.iter().filter(|&&c| c).count(),
+        3,
+        "connections past --max-threads are closed at once, the others kept"
     );
     drop(conns);
     let (ok, out, err) = server.stop_with(libc::SIGTERM);

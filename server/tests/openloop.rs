@@ -9,7 +9,7 @@ use nines_driver::config::{Arrivals, BenchConfig, Load, StopAt};
 use nines_driver::report::{Finding, LoadSummary, Report};
 use nines_driver::run::{run, Hooks};
 use nines_driver::schedule::Arrival;
-use util::{config, ServerProc};
+use util::{config, get, wait_for_stats, ServerProc};
 
 fn open(
     addr: std::net::SocketAddr,
@@ -46,7 +46,10 @@ fn a_server_stall_is_charged_to_every_request_due_during_it() {
     let pid = server.child.id() as i32;
     let cfg = open(server.addr, 2_000.0, Arrival::Constant, 1, 3);
     let load = std::thread::spawn(move || go(&cfg));
-    std::thread::sleep(Duration::from_millis(1_000));
+    // Stall it once the load is flowing (about half a second in), well inside the 3 s run.
+    wait_for_stats(server.addr, "the load to flow", |s, q| {
+        get(s, "requests") >= 1_000 + q
+    });
     // SAFETY: kill(2) on the server child we spawned.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
     std::thread::sleep(STALL);

@@ -1,6 +1,8 @@
 //! scripts/tune.sh for real: `show` anywhere; `apply` and `restore` as root inside a network
 //! namespace made for the test (its net.* settings are its own, so the machine is untouched);
-//! refusal without root; and all-or-nothing when a setting fails.
+//! refusal without root; and all-or-nothing when a setting fails. The tests that need root are
+//! ignored unless asked for (CI runs as root with `--include-ignored`); asked for, a missing
+//! prerequisite fails and names it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,16 +18,16 @@ fn script() -> String {
     root_dir().join("scripts/tune.sh").display().to_string()
 }
 
-fn is_root() -> bool {
+/// Fails, naming what is missing, unless the test runs as root with `cmd` installed.
+fn need_root_and(cmd: &str) {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
+    let root = unsafe { libc::geteuid() == 0 };
+    assert!(root, "needs root");
+    let have = Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    assert!(have, "needs {cmd}(1)");
 }
 
 /// Settings that belong to a network namespace (others, like net.core.rmem_max, are global).
@@ -66,11 +68,9 @@ fn show_lists_every_setting_and_the_limits() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn apply_then_restore_round_trips_exactly_in_a_private_network_namespace() {
-    if !is_root() || !have("unshare") {
-        eprintln!("skipped: needs root and unshare(1) to make a network namespace for the test");
-        return;
-    }
+    need_root_and("unshare");
     let state = std::env::temp_dir().join(format!("nines-tune-{}.saved", std::process::id()));
     let body = format!(
         "set -e; s={s}; v() {{ cat /proc/sys/net/core/somaxconn /proc/sys/net/ipv4/tcp_fin_timeout /proc/sys/net/ipv4/ip_local_port_range | tr -s '\\t' ' '; }}; \
@@ -105,11 +105,9 @@ fn apply_then_restore_round_trips_exactly_in_a_private_network_namespace() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_failing_setting_leaves_nothing_changed() {
-    if !is_root() || !have("unshare") {
-        eprintln!("skipped: needs root and unshare(1) to make a network namespace for the test");
-        return;
-    }
+    need_root_and("unshare");
     let dir = std::env::temp_dir().join(format!("nines-tune-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("sysctl.conf");
@@ -152,11 +150,9 @@ fn a_failing_setting_leaves_nothing_changed() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn apply_without_root_refuses_and_changes_nothing() {
-    if !is_root() || !have("setpriv") {
-        eprintln!("skipped: needs root and setpriv(1) to run the script as an unprivileged user");
-        return;
-    }
+    need_root_and("setpriv");
     // The unprivileged user may not be able to read the clone (a root user's home is 0700):
     // give it a copy of the script and its sysctl.conf in a directory it can read.
     let copy = readable_copy_of_the_tuning_kit();

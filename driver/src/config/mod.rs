@@ -8,12 +8,14 @@
 
 pub mod defaults;
 mod load;
+mod protocol;
 mod request;
 pub mod secs;
 mod sweep;
 mod validate;
 
 pub use load::{Arrivals, Bench, Load, StopAt, Storm};
+pub use protocol::Protocol;
 pub use request::{
     parse_accept, parse_header, parse_method, split_command, status_accepted, HttpRequest, NinesOp,
     RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,

@@ -8,11 +8,10 @@
 //! requests will be a weighted list of these values.
 
 use base64::Engine as _;
-use nines_common::Protocol;
 use nines_protocol::{Op, HEADER_LEN};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::defaults;
+use super::{defaults, Protocol};
 
 /// One request, per protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,10 +44,10 @@ pub fn start_embedded(
     server_workers: usize,
 ) -> Result<nines_server::ServerHandle, RunError> {
     let protocol = match request {
-        RequestSpec::Nines(_) => nines_common::Protocol::Nines,
-        RequestSpec::Echo { .. } => nines_common::Protocol::Echo,
-        RequestSpec::Http(_) => nines_common::Protocol::Http,
-        RequestSpec::Ws(_) => nines_common::Protocol::Ws,
+        RequestSpec::Nines(_) => nines_server::Protocol::Nines,
+        RequestSpec::Echo { .. } => nines_server::Protocol::Echo,
+        RequestSpec::Http(_) => nines_server::Protocol::Http,
+        RequestSpec::Ws(_) => nines_server::Protocol::Ws,
         RequestSpec::Redis(_) => {
             return Err(RunError::Server(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,

@@ -2,7 +2,9 @@
 //! URL whose scheme names the protocol: `http://host:port/path`, `ws://host:port/path`,
 //! `redis://host:port`.
 
-use nines_common::{Protocol, DEFAULT_PORT};
+use nines_common::DEFAULT_PORT;
+
+use crate::config::Protocol;
 
 /// A target, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]

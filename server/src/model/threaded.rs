@@ -27,7 +27,8 @@ use crate::acceptor::{self, run_acceptor, AcceptSink, Taken, WarnLimiter};
 use crate::config::ServerConfig;
 use crate::conn::{Conn, Ctx, Next, Readiness};
 use crate::handler::Handler;
-use crate::limits::{ConnLimits, Expiry};
+use crate::limits::ConnLimits;
+use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
 
 /// Stack of a connection thread: enough for the handler, small enough for 10,000 threads.
@@ -243,7 +244,7 @@ impl ConnThread {
 /// the tick passed with nothing to do. Input is asked for only while the connection takes it, or
 /// a client that does not read its replies would make this spin. A peer's FIN shows as readable
 /// (read returns 0); POLLHUP/POLLERR come regardless.
-fn wait(conn: &Conn) -> Result<Option<Readiness>, ()> {
+fn wait(conn: &Conn<TcpStream>) -> Result<Option<Readiness>, ()> {
     let mut want = PollFlags::empty();
     if conn.wants_read() {
         want |= PollFlags::POLLIN;

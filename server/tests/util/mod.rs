@@ -189,6 +189,39 @@ pub fn get(stats: &[(String, u64)], name: &str) -> u64 {
     stats.iter().find(|(k, _)| k == name).unwrap().1
 }
 
+/// How long a test waits for a condition before it fails.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// Checks `cond` every 10 ms until it holds; fails naming `what` if it does not within `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Asks the server for its counters until `done(counters, queries)` holds, and returns
+/// `queries`: how many times it asked. Each ask is a connection and a 40-byte Stats request
+/// like any other, so the counters it gets back include this ask's connection
+/// (`connections_accepted`) and request bytes (`bytes_in`), and every earlier ask's request
+/// (`requests`); a test that counts exactly adds `queries` where it must.
+pub fn wait_for_stats(
+    addr: SocketAddr,
+    what: &str,
+    done: impl Fn(&[(String, u64)], u64) -> bool,
+) -> u64 {
+    let mut queries = 0;
+    wait_until(what, WAIT_LIMIT, || {
+        queries += 1;
+        done(&stats(addr), queries)
+    });
+    queries
+}
+
 pub fn rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();

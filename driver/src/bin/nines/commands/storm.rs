@@ -258,10 +258,55 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
     let dir = std::env::temp_dir().join(format!("nines-storm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut children = Children {
-        dir: dir.clone(),
+        dir,
         running: Vec::new(),
     };
+    start_parts(n, cfg, st, target, &mut children)?;
+    wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
+    let command: Vec<String> = std::env::args().collect();
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for (i, (child, json)) in children.running.iter_mut().enumerate() {
+        let status = child.wait().map_err(|e| e.to_string())?;
+        match load_report(json) {
+            Ok(mut r) => {
+                // Each part records the command the user gave, not the parent's plumbing.
+                if let Origin::Run { manifest } = &mut r.origin {
+                    manifest.command.clone_from(&command);
+                }
+                parts.push((format!("part {} of {n}", i + 1), r));
+            }
+            Err(e) => {
+                eprintln!(
+                    "nines: storm process {} ({status}) left no result: {e}",
+                    i + 1
+                );
+                missing.push(format!("part {} of {n} (no result)", i + 1));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("no storm process left a result".into());
+    }
+    let mut report = merge(parts).map_err(|e| e.to_string())?;
+    if let Some(file) = missing.into_iter().next() {
+        report.outcome = Outcome::CutShort(CutShort::PartCutShort { file });
+    }
+    drop(embedded);
+    Ok(report)
+}
+
+/// Writes each child's part (its share of the connections, of the connect rate and of the
+/// source addresses, all loading `target` and starting together) and starts the child.
+fn start_parts(
+    n: usize,
+    cfg: &BenchConfig,
+    st: nines_driver::config::Storm,
+    target: Target,
+    children: &mut Children,
+) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = children.dir.clone();
     // Every child starts at the same moment, once all have been spawned.
     let start_at = cfg
         .start_at_unix_s
@@ -300,38 +345,7 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
             .map_err(|e| format!("cannot start a storm process: {e}"))?;
         children.running.push((child, part.json));
     }
-    wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
-    let command: Vec<String> = std::env::args().collect();
-    let mut parts = Vec::new();
-    let mut missing = Vec::new();
-    for (i, (child, json)) in children.running.iter_mut().enumerate() {
-        let status = child.wait().map_err(|e| e.to_string())?;
-        match load_report(json) {
-            Ok(mut r) => {
-                // Each part records the command the user gave, not the parent's plumbing.
-                if let Origin::Run { manifest } = &mut r.origin {
-                    manifest.command.clone_from(&command);
-                }
-                parts.push((format!("part {} of {n}", i + 1), r));
-            }
-            Err(e) => {
-                eprintln!(
-                    "nines: storm process {} ({status}) left no result: {e}",
-                    i + 1
-                );
-                missing.push(format!("part {} of {n} (no result)", i + 1));
-            }
-        }
-    }
-    if parts.is_empty() {
-        return Err("no storm process left a result".into());
-    }
-    let mut report = merge(parts).map_err(|e| e.to_string())?;
-    if let Some(file) = missing.into_iter().next() {
-        report.outcome = Outcome::CutShort(CutShort::PartCutShort { file });
-    }
-    drop(embedded);
-    Ok(report)
+    Ok(())
 }
 
 /// Waits for every child; a Ctrl-C (or SIGTERM) here is passed on to them once, so each stops

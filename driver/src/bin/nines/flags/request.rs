@@ -8,10 +8,9 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use nines_common::units::ByteCount;
 use nines_common::usage::UsageError;
-use nines_common::Protocol;
 use nines_driver::config::{
-    defaults, parse_accept, parse_header, parse_method, HttpRequest, NinesOp, RedisRequest,
-    RequestSpec, Resource, WsMessage, WsRequest,
+    defaults, parse_accept, parse_header, parse_method, HttpRequest, NinesOp, Protocol,
+    RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
 use nines_driver::target::url;
 use nines_protocol::Op;

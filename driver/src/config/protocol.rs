@@ -1,8 +1,9 @@
-//! The wire protocols nines speaks, named once for flags, `--help`, reports and error messages.
+//! The wire protocols the driver speaks, named once for flags, `--help`, URL schemes, reports
+//! and error messages. (nines-server has its own, narrower type: it does not serve Redis.)
 
 use serde::{Deserialize, Serialize};
 
-/// A wire protocol: what nines-server serves on every connection, and what the driver speaks.
+/// A wire protocol the driver speaks.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize,
 )]
@@ -41,14 +42,9 @@ impl Protocol {
             .copied()
             .find(|p| p.scheme().is_some_and(|s| s.eq_ignore_ascii_case(scheme)))
     }
-
-    /// Whether nines-server can serve it (it does not implement Redis).
-    pub fn served_by_nines_server(self) -> bool {
-        !matches!(self, Protocol::Redis)
-    }
 }
 
-crate::value_enum_display!(Protocol);
+nines_common::value_enum_display!(Protocol);
 
 #[cfg(test)]
 mod tests {
