@@ -48,11 +48,12 @@ pub fn run_sweep(
             sweep.cut_short = Some("interrupted".to_string());
             break;
         }
-        let report = run(&steps.closed_step(c), hooks)?;
+        let Some(report) = step(&mut steps, |s| s.closed_step(c), hooks, &mut sweep)? else {
+            break;
+        };
         sweep.target.clone_from(&report.target);
         let step = Step {
             label: format!("{c} connection{}", if c == 1 { "" } else { "s" }),
-            connections: c,
             load: StepLoad::ClosedLoop,
             report,
         };
@@ -60,7 +61,7 @@ pub fn run_sweep(
         sweep.steps.push(step);
     }
     if !cfg.rates.is_empty() && sweep.cut_short.is_none() {
-        run_rates(&steps, hooks, on_step, &mut sweep)?;
+        run_rates(&mut steps, hooks, on_step, &mut sweep)?;
     }
     sweep.knee = find_knee(&sweep.steps, cfg.slo_p99, cfg.knee_multiple);
     drop(embedded);
@@ -69,13 +70,15 @@ pub fn run_sweep(
 
 /// The peak probe (when a level is a share of it), then one open-loop step per rate level.
 fn run_rates(
-    cfg: &SweepConfig,
+    cfg: &mut SweepConfig,
     hooks: &mut Hooks<'_>,
     on_step: &mut dyn FnMut(&Step),
     sweep: &mut Sweep,
 ) -> Result<(), RunError> {
     if cfg.rates.iter().any(|r| matches!(r, RateLevel::OfPeak(_))) {
-        let r = run(&cfg.peak_probe(), hooks)?;
+        let Some(r) = step(cfg, SweepConfig::peak_probe, hooks, sweep)? else {
+            return Ok(());
+        };
         if r.throughput_rps <= 0.0 {
             sweep.cut_short = Some(format!(
                 "the peak probe measured no replies ({}); no rate step can be placed",
@@ -92,13 +95,15 @@ fn run_rates(
         });
     }
     let peak = sweep.peak.as_ref().map(|p| p.throughput_rps);
-    for &level in &cfg.rates {
+    for level in cfg.rates.clone() {
         if interrupted(hooks) {
             sweep.cut_short = Some("interrupted".to_string());
             break;
         }
         let rate = level.rate(peak).max(1.0);
-        let report = run(&cfg.open_step(rate), hooks)?;
+        let Some(report) = step(cfg, |s| s.open_step(rate), hooks, sweep)? else {
+            break;
+        };
         let label = match level {
             RateLevel::OfPeak(_) => format!(
                 "{level} = {} req/s",
@@ -108,17 +113,35 @@ fn run_rates(
         };
         let step = Step {
             label,
-            connections: cfg.open_loop_connections(),
-            load: StepLoad::OpenLoop {
-                level,
-                rate_per_s: rate,
-            },
+            load: StepLoad::OpenLoop { level },
             report,
         };
         on_step(&step);
         sweep.steps.push(step);
     }
     Ok(())
+}
+
+/// Runs one step (`make` builds it from the sweep's settings). A `--start-at` belongs to the
+/// first step only: the later ones start when the one before ends. A step that cannot start once
+/// others have run ends the sweep, cut short, with the steps it has (`None`); the first one's
+/// error is the sweep's.
+fn step(
+    cfg: &mut SweepConfig,
+    make: impl FnOnce(&SweepConfig) -> crate::config::BenchConfig,
+    hooks: &mut Hooks<'_>,
+    sweep: &mut Sweep,
+) -> Result<Option<crate::report::Report>, RunError> {
+    let run_cfg = make(cfg);
+    cfg.base.start_at_unix_s = None;
+    match run(&run_cfg, hooks) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if !sweep.steps.is_empty() || sweep.peak.is_some() => {
+            sweep.cut_short = Some(format!("a step could not run: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn interrupted(hooks: &Hooks<'_>) -> bool {

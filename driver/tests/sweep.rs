@@ -39,7 +39,7 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
     assert_eq!(steps.len(), 6);
     let conns: Vec<u64> = steps
         .iter()
-        .map(|st| st["connections"].as_u64().unwrap())
+        .map(|st| st["report"]["driver"]["connections"].as_u64().unwrap())
         .collect();
     assert_eq!(
         conns,
@@ -66,12 +66,17 @@ fn three_connection_levels_and_three_rates_make_six_steps_and_a_knee() {
     }
     let peak = s["peak"]["throughput_rps"].as_f64().unwrap();
     assert!(peak > 0.0);
-    let rate = steps[3]["load"]["rate_per_s"].as_f64().unwrap();
+    let rate = steps[3]["report"]["load"]["requested_rps"]
+        .as_f64()
+        .unwrap();
     assert!(
         (rate - 0.2 * peak).abs() < 1.0,
         "20% of {peak} is not {rate}"
     );
-    assert_eq!(steps[5]["load"]["rate_per_s"].as_f64(), Some(5000.0));
+    assert_eq!(
+        steps[5]["report"]["load"]["requested_rps"].as_f64(),
+        Some(5000.0)
+    );
     assert_eq!(steps[3]["report"]["load"]["model"], "open_loop");
     assert!(
         s["knee"]["why"].as_str().unwrap().contains("knee")

@@ -104,15 +104,6 @@ impl Storm {
 }
 
 impl Load {
-    /// The load's name in reports and CSV: `closed_loop`, `open_loop`, `storm`.
-    pub fn model(&self) -> &'static str {
-        match self {
-            Load::ClosedLoop(_) => "closed_loop",
-            Load::OpenLoop { .. } => "open_loop",
-            Load::Storm(_) => "storm",
-        }
-    }
-
     /// Load before measurement (a storm has none: its connecting is measured).
     pub fn warmup(&self) -> Duration {
         match self {

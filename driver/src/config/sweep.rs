@@ -56,11 +56,11 @@ impl std::fmt::Display for RateLevel {
 /// What a sweep runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepConfig {
-    /// Every step's settings (target, threads, request, timeouts, ...) but its connections and
-    /// its load, which each step sets.
+    /// Every step's settings (target, threads, request, timeouts, ...). Its load is the
+    /// closed loop every step shares (pipeline, warm-up, duration, error limit: the open-loop
+    /// steps run at their rates with the same), and its connections are the steps' when no
+    /// `--connections` levels are given.
     pub base: BenchConfig,
-    /// What every step's load shares: pipeline, warm-up, duration, error limit.
-    pub bench: Bench,
     /// How the open-loop steps' requests are spaced.
     pub arrivals: Arrivals,
     /// Connections of each closed-loop step, in order.
@@ -79,12 +79,11 @@ pub struct SweepConfig {
 }
 
 impl SweepConfig {
-    /// A sweep of `base`'s target and request with `bench`'s load shape over these levels, with
-    /// the defaults for the rest.
-    pub fn new(base: BenchConfig, bench: Bench, connections: Vec<usize>) -> SweepConfig {
+    /// A sweep of `base` (its target, request and closed-loop shape) over these connection
+    /// levels, with the defaults for the rest.
+    pub fn new(base: BenchConfig, connections: Vec<usize>) -> SweepConfig {
         SweepConfig {
             base,
-            bench,
             arrivals: Arrivals::default(),
             connections,
             rates: Vec::new(),
@@ -92,6 +91,11 @@ impl SweepConfig {
             slo_p99: None,
             knee_multiple: super::defaults::KNEE_MULTIPLE,
         }
+    }
+
+    /// What every step's load shares (the base's closed loop; validation refuses another).
+    pub fn bench(&self) -> Bench {
+        self.base.load.bench().copied().unwrap_or_default()
     }
 
     /// Connections the open-loop steps and the peak probe use.
@@ -107,7 +111,7 @@ impl SweepConfig {
     pub fn closed_step(&self, connections: usize) -> BenchConfig {
         BenchConfig {
             connections,
-            load: Load::ClosedLoop(self.bench),
+            load: Load::ClosedLoop(self.bench()),
             ..self.base.clone()
         }
     }
@@ -118,7 +122,7 @@ impl SweepConfig {
             connections: self.open_loop_connections(),
             load: Load::ClosedLoop(Bench {
                 stop: StopAt::Duration(self.peak_duration),
-                ..self.bench
+                ..self.bench()
             }),
             ..self.base.clone()
         }
@@ -129,7 +133,7 @@ impl SweepConfig {
         BenchConfig {
             connections: self.open_loop_connections(),
             load: Load::OpenLoop {
-                bench: self.bench,
+                bench: self.bench(),
                 rate_per_s,
                 arrivals: self.arrivals,
             },
@@ -140,13 +144,14 @@ impl SweepConfig {
     /// How long the sweep takes, warm-ups and the peak probe included (what a progress bar
     /// counts to); `None` when steps stop at a request count.
     pub fn planned(&self) -> Option<Duration> {
-        let StopAt::Duration(d) = self.bench.stop else {
+        let bench = self.bench();
+        let StopAt::Duration(d) = bench.stop else {
             return None;
         };
-        let step = self.bench.warmup + d;
+        let step = bench.warmup + d;
         let probes = self.rates.iter().any(|r| matches!(r, RateLevel::OfPeak(_)));
         let probe = if probes {
-            self.bench.warmup + self.peak_duration
+            bench.warmup + self.peak_duration
         } else {
             Duration::ZERO
         };
@@ -157,6 +162,12 @@ impl SweepConfig {
     /// `nines bench` would.
     pub fn validate_with(&self, limits: &super::Limits) -> Vec<nines_common::usage::UsageError> {
         let mut e = Vec::new();
+        if !matches!(self.base.load, Load::ClosedLoop(_)) {
+            e.push(nines_common::usage::UsageError::new(
+                "--rate",
+                "a sweep's steps share a closed-loop load: the open-loop steps come from --rates",
+            ));
+        }
         if self.connections.is_empty() && self.rates.is_empty() {
             e.push(nines_common::usage::UsageError::new(
                 "--connections",
@@ -207,17 +218,23 @@ mod tests {
             stop: StopAt::Duration(Duration::from_secs(2)),
             ..Bench::default()
         };
+        let base = BenchConfig {
+            load: Load::ClosedLoop(bench),
+            ..BenchConfig::default()
+        };
         let mut cfg = SweepConfig {
             rates: vec![RateLevel::OfPeak(0.5), RateLevel::Absolute(1000.0)],
-            ..SweepConfig::new(BenchConfig::default(), bench, vec![1, 8])
+            ..SweepConfig::new(base, vec![1, 8])
         };
         // Four steps of 1 s + 2 s, and a probe of 1 s + 3 s.
         assert_eq!(cfg.planned(), Some(Duration::from_secs(16)));
         assert_eq!(cfg.open_step(500.0).connections, 8);
-        assert_eq!(cfg.open_step(500.0).load.model(), "open_loop");
+        assert!(matches!(cfg.open_step(500.0).load, Load::OpenLoop { .. }));
         cfg.rates.remove(0);
         assert_eq!(cfg.planned(), Some(Duration::from_secs(9)), "no probe");
-        cfg.bench.stop = StopAt::Requests(10);
+        if let Some(b) = cfg.base.load.bench_mut() {
+            b.stop = StopAt::Requests(10);
+        }
         assert_eq!(cfg.planned(), None);
     }
 }

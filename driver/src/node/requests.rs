@@ -284,7 +284,7 @@ impl Node {
         }
         let base = base.ok_or((code::MALFORMED_REQUEST, "no levels".to_string()))?;
         let connections = levels.iter().map(|&c| c as usize).collect();
-        let cfg = SweepConfig::new(base, node_bench(requests), connections);
+        let cfg = SweepConfig::new(base, connections);
         let sweep = run_sweep(&cfg, &mut Hooks::default(), &mut |_| {})
             .map_err(|e| (code::CRASH, e.to_string()))?;
         let mut results = Vec::with_capacity(sweep.steps.len());
@@ -295,13 +295,13 @@ impl Node {
                     code::CRASH,
                     format!(
                         "the run at concurrency {} did not complete: {}",
-                        step.connections,
+                        step.connections(),
                         serde_json::to_string(&r.errors_by_kind).unwrap_or_default()
                     ),
                 ));
             }
             let mut m = Map::new();
-            m.insert("concurrency".into(), json!(step.connections));
+            m.insert("concurrency".into(), json!(step.connections()));
             m.insert("throughput_rps".into(), json!(round2(r.throughput_rps)));
             m.insert(
                 "latency_p50_us".into(),

@@ -42,7 +42,7 @@ pub use origin::{Origin, Part};
 pub use outcome::{CutShort, Outcome};
 pub use render::{render, Format};
 pub use sections::{
-    DriverSummary, LoadSummary, OpenLoopSummary, ProfileSummary, Transfer, WarmupSummary,
+    DriverSummary, LoadSummary, Model, OpenLoopSummary, ProfileSummary, Transfer, WarmupSummary,
 };
 pub use storm::StormSummary;
 pub use summary::LatencySummary;

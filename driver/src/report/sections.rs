@@ -26,15 +26,39 @@ pub enum LoadSummary {
     Unknown,
 }
 
+/// A load model without its figures: what the `model` tag of a `load` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Model {
+    /// See [`LoadSummary::ClosedLoop`].
+    ClosedLoop,
+    /// See [`LoadSummary::OpenLoop`].
+    OpenLoop,
+    /// See [`LoadSummary::Storm`].
+    Storm,
+    /// See [`LoadSummary::Mixed`].
+    Mixed,
+    /// See [`LoadSummary::Unknown`].
+    Unknown,
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The name serde gives it, as the JSON's `model` tag spells it: named in one place.
+        let name = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(name.as_str().unwrap_or_default())
+    }
+}
+
 impl LoadSummary {
-    /// The model's name, as in the JSON and the CSV (`closed_loop`, ...).
-    pub fn model(&self) -> &'static str {
+    /// The model, without its figures.
+    pub fn model(&self) -> Model {
         match self {
-            LoadSummary::ClosedLoop => "closed_loop",
-            LoadSummary::OpenLoop(_) => "open_loop",
-            LoadSummary::Storm(_) => "storm",
-            LoadSummary::Mixed => "mixed",
-            LoadSummary::Unknown => "unknown",
+            LoadSummary::ClosedLoop => Model::ClosedLoop,
+            LoadSummary::OpenLoop(_) => Model::OpenLoop,
+            LoadSummary::Storm(_) => Model::Storm,
+            LoadSummary::Mixed => Model::Mixed,
+            LoadSummary::Unknown => Model::Unknown,
         }
     }
 
@@ -167,4 +191,23 @@ pub struct ProfileSummary {
     pub profiled_ns: u64,
     /// Requests the server handled between the two snapshots.
     pub server_requests: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_named_as_its_load_is_tagged() {
+        let loads = [
+            LoadSummary::ClosedLoop,
+            LoadSummary::Mixed,
+            LoadSummary::Unknown,
+        ];
+        for l in loads {
+            let json = serde_json::to_value(&l).unwrap();
+            assert_eq!(json["model"], l.model().to_string());
+        }
+        assert_eq!(Model::OpenLoop.to_string(), "open_loop");
+    }
 }

@@ -14,6 +14,20 @@ pub const SWEEP_V1: &str = "nines-sweep/1";
 
 type Obj = Map<String, Value>;
 
+// What a v1 file meant when it left a key out: frozen here, so a later change to today's
+// defaults never changes what an old file says.
+/// v1's Poisson seed when a sweep's base had none.
+const V1_SEED: u64 = 1;
+/// v1's lag threshold when a configuration had none, seconds.
+const V1_LAG_THRESHOLD_S: f64 = 0.001;
+/// v1's sweeps ran their rate steps evenly spaced.
+const V1_SWEEP_ARRIVAL: &str = "constant";
+/// v1's HTTP method, WebSocket message type, Redis command and keyspace when absent.
+const V1_HTTP_METHOD: &str = "GET";
+const V1_WS_MESSAGE: &str = "binary";
+const V1_REDIS_COMMAND: &str = "PING";
+const V1_KEYSPACE: u64 = 1_000_000;
+
 /// A v1 report as v2 JSON.
 pub fn report(mut v: Value) -> Result<Value, String> {
     let r = object(&mut v, "report")?;
@@ -52,29 +66,29 @@ pub fn sweep(mut v: Value) -> Result<Value, String> {
     let c = object(cfg, "sweep config")?;
     let base = c.remove("base").ok_or("a sweep config without its base")?;
     let base_obj = base.as_object().ok_or("a sweep's base is not an object")?;
-    c.insert("bench".into(), Value::Object(bench(base_obj)));
     let seed = base_obj
         .get("open_loop")
         .and_then(|o| o.get("seed"))
         .cloned()
-        .unwrap_or(json!(crate::config::defaults::SEED));
+        .unwrap_or(json!(V1_SEED));
     c.insert(
         "arrivals".into(),
         json!({
-            "arrival": "constant",
+            "arrival": V1_SWEEP_ARRIVAL,
             "seed": seed,
-            "lag_threshold_s": base_obj.get("lag_threshold_s").cloned().unwrap_or(json!(0.001)),
+            "lag_threshold_s": base_obj.get("lag_threshold_s").cloned().unwrap_or(json!(V1_LAG_THRESHOLD_S)),
         }),
     );
     c.insert("base".into(), config(base)?);
     if let Some(Value::Array(steps)) = s.get_mut("steps") {
         for step in steps {
             let st = object(step, "sweep step")?;
-            let rate = st.remove("rate").unwrap_or(Value::Null);
-            let rate_per_s = st.remove("rate_per_s").unwrap_or(Value::Null);
-            let load = match rate {
+            // Its connections and rate are its report's own; only the level is the step's.
+            st.remove("connections");
+            st.remove("rate_per_s");
+            let load = match st.remove("rate").unwrap_or(Value::Null) {
                 Value::Null => json!({"model": "closed_loop"}),
-                level => json!({"model": "open_loop", "level": level, "rate_per_s": rate_per_s}),
+                level => json!({"model": "open_loop", "level": level}),
             };
             st.insert("load".into(), load);
             let r = st
@@ -197,7 +211,7 @@ fn request(r: &Value) -> Result<Value, String> {
         "http" => {
             out.insert(
                 "method".into(),
-                http.get("method").cloned().unwrap_or(json!("GET")),
+                http.get("method").cloned().unwrap_or(json!(V1_HTTP_METHOD)),
             );
             resource(&mut out);
             for k in ["body_base64", "accept"] {
@@ -208,21 +222,15 @@ fn request(r: &Value) -> Result<Value, String> {
         }
         "ws" => {
             resource(&mut out);
-            let message = r.get("ws_message").cloned().unwrap_or(json!("binary"));
+            let message = r.get("ws_message").cloned().unwrap_or(json!(V1_WS_MESSAGE));
             out.insert("message".into(), message);
             out.insert("payload_bytes".into(), payload);
         }
         "redis" => {
             let redis = r.get("redis").cloned().unwrap_or(Value::Null);
             let field = |k: &str, default: Value| redis.get(k).cloned().unwrap_or(default);
-            out.insert(
-                "command".into(),
-                field("command", json!(crate::config::defaults::REDIS_COMMAND)),
-            );
-            out.insert(
-                "keyspace".into(),
-                field("keyspace", json!(crate::config::defaults::KEYSPACE)),
-            );
+            out.insert("command".into(), field("command", json!(V1_REDIS_COMMAND)));
+            out.insert("keyspace".into(), field("keyspace", json!(V1_KEYSPACE)));
             out.insert("data_bytes".into(), field("data_bytes", payload));
         }
         other => return Err(format!("a request in an unknown protocol `{other}`")),

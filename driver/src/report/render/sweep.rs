@@ -6,7 +6,7 @@ use std::fmt::Write;
 use nines_common::units::thousands;
 
 use crate::config::StopAt;
-use crate::report::sweep::{fmt_us, Step, StepLoad, Sweep};
+use crate::report::sweep::{fmt_us, Step, Sweep};
 use crate::report::{Format, Outcome};
 
 /// The table's header line.
@@ -61,7 +61,7 @@ fn text(s: &Sweep) -> String {
         s.target,
         s.steps.len(),
         stop_text(s),
-        super::secs_text(s.config.bench.warmup)
+        super::secs_text(s.config.bench().warmup)
     );
     let _ = writeln!(out, "{}", table_header());
     for st in &s.steps {
@@ -90,7 +90,7 @@ pub fn summary(s: &Sweep) -> String {
 }
 
 fn stop_text(s: &Sweep) -> String {
-    match s.config.bench.stop {
+    match s.config.bench().stop {
         StopAt::Duration(d) => super::secs_text(d),
         StopAt::Requests(n) => format!("{} requests", thousands(n)),
     }
@@ -111,7 +111,14 @@ fn markdown(s: &Sweep) -> String {
         let _ = writeln!(
             out,
             "| {}{mark} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
-            st.label, st.connections, r.throughput_rps, l.p50, l.p99, l.p99_9, l.max, r.errors
+            st.label,
+            st.connections(),
+            r.throughput_rps,
+            l.p50,
+            l.p99,
+            l.p99_9,
+            l.max,
+            r.errors
         );
     }
     out.push('\n');
@@ -130,11 +137,9 @@ fn csv(s: &Sweep) -> String {
             out,
             "{i},\"{}\",{},{},{:.2},{},{},{},{},{},{},{},{}",
             st.label.replace('"', "'"),
-            st.connections,
-            match st.load {
-                StepLoad::OpenLoop { rate_per_s, .. } => format!("{rate_per_s:.2}"),
-                StepLoad::ClosedLoop => String::new(),
-            },
+            st.connections(),
+            st.rate_per_s()
+                .map_or(String::new(), |rate| format!("{rate:.2}")),
             r.throughput_rps,
             l.p50,
             l.p99,

@@ -113,13 +113,8 @@ fn breaks(step: &Step, bound_us: f64) -> Option<String> {
     if r.errors as f64 > MAX_ERROR_SHARE * total.max(1) as f64 {
         return Some(format!("had {} errors in {} requests", r.errors, total));
     }
-    if let (
-        StepLoad::OpenLoop {
-            rate_per_s: rate, ..
-        },
-        LoadSummary::OpenLoop(o),
-    ) = (step.load, &r.load)
-    {
+    if let LoadSummary::OpenLoop(o) = &r.load {
+        let rate = o.requested_rps;
         if o.achieved_rps < MIN_ACHIEVED_SHARE * rate {
             return Some(format!(
                 "achieved only {:.0}% of its rate",

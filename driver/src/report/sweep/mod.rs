@@ -10,7 +10,7 @@ pub use knee::{find_knee, Knee};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{RateLevel, SweepConfig};
-use crate::report::Report;
+use crate::report::{LoadSummary, Report};
 
 /// The `format` key of a saved sweep (`nines-sweep/1` is converted as it is read).
 pub const FORMAT: &str = "nines-sweep/2";
@@ -24,18 +24,16 @@ pub struct Peak {
     pub connections: usize,
 }
 
-/// A step's load level.
+/// Which of the sweep's levels a step is. Its connections, rate and figures are its report's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum StepLoad {
-    /// Closed loop on the step's connections.
+    /// A `--connections` level, closed loop.
     ClosedLoop,
-    /// Open loop at a level of the sweep's `--rates`.
+    /// A `--rates` level, open loop.
     OpenLoop {
-        /// The level asked for.
+        /// The level asked for (a share of the peak, or a rate).
         level: RateLevel,
-        /// The rate it ran at.
-        rate_per_s: f64,
     },
 }
 
@@ -44,8 +42,6 @@ pub enum StepLoad {
 pub struct Step {
     /// The load, in words (`64 connections`, `50% of peak = 104,000 req/s`).
     pub label: String,
-    /// Connections.
-    pub connections: usize,
     /// Its level.
     pub load: StepLoad,
     /// Its whole report.
@@ -53,21 +49,31 @@ pub struct Step {
 }
 
 impl Step {
+    /// Connections it ran on.
+    pub fn connections(&self) -> u64 {
+        self.report.driver.connections
+    }
+
+    /// The open-loop rate it ran at (none for a closed-loop step).
+    pub fn rate_per_s(&self) -> Option<f64> {
+        match &self.report.load {
+            LoadSummary::OpenLoop(o) => Some(o.requested_rps),
+            _ => None,
+        }
+    }
+
     /// The step's offered load for ordering and the knee: its rate, or (closed loop) its
     /// throughput.
     pub fn load_rps(&self) -> f64 {
-        match self.load {
-            StepLoad::OpenLoop { rate_per_s, .. } => rate_per_s,
-            StepLoad::ClosedLoop => self.report.throughput_rps,
-        }
+        self.rate_per_s().unwrap_or(self.report.throughput_rps)
     }
 
     /// The level, as steps of different sweeps are matched (`8 connection(s), closed loop`,
     /// `50% of peak, open loop`): not the label, whose absolute rate differs with each peak.
     pub fn level(&self) -> String {
         match self.load {
-            StepLoad::ClosedLoop => format!("{} connection(s), closed loop", self.connections),
-            StepLoad::OpenLoop { level, .. } => format!("{level}, open loop"),
+            StepLoad::ClosedLoop => format!("{} connection(s), closed loop", self.connections()),
+            StepLoad::OpenLoop { level } => format!("{level}, open loop"),
         }
     }
 }

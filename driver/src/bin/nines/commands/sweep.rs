@@ -107,7 +107,7 @@ impl SweepArgs {
             rates,
             peak_duration: self.peak_duration.0,
             slo_p99: self.slo_p99.map(|d| d.0),
-            ..SweepConfig::new(base, bench, closed)
+            ..SweepConfig::new(base, closed)
         })
     }
 }
@@ -125,7 +125,7 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
     let table_to_stderr = a.output.json_to_stdout() || a.watch.stream_to_stdout();
     // The progress bar lives for the steps only: it is gone before the summary is printed.
     let result = {
-        let mut progress = Progress::new(cfg.planned(), cfg.bench.stop, a.watch.live());
+        let mut progress = Progress::new(cfg.planned(), cfg.bench().stop, a.watch.live());
         let printer = progress.printer();
         let mut stream = None;
         let observer = match super::observer(&a.watch, &mut progress, &mut stream) {
