@@ -19,7 +19,14 @@
 //! connect and the handshake reply; one the server closes as it said it would (HTTP
 //! `Connection: close`) can be connected again with [`Conn::reconnect`].
 
+mod outcome;
+#[cfg(test)]
+mod script;
 mod tcp;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use outcome::{Cause, Connecting, Expired, Lost, Reply};
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -68,69 +75,6 @@ enum State<S> {
     Open(S),
     /// Failed, lost or given up; nothing is sent or read again.
     Closed,
-}
-
-/// How a nonblocking connect is going.
-#[derive(Debug)]
-pub(crate) enum Connecting {
-    /// Not decided yet.
-    Pending,
-    /// The connection is open (and its handshake done).
-    Established,
-    /// It failed; the connection is closed.
-    Failed(io::Error),
-    /// The handshake was refused or garbled (its kind); the connection is closed.
-    Refused(&'static str),
-}
-
-/// A reply taken off the wire and matched (or not) to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
-    /// The right answer to a request.
-    Answered {
-        /// When the request was due.
-        intended_ns: u64,
-        /// When it was written.
-        sent_ns: u64,
-        /// The server did less than asked and said so.
-        capped: bool,
-    },
-    /// An answer to a request, with the wrong content.
-    BadPayload,
-    /// A well-formed answer saying the request failed (HTTP status, Redis error).
-    Rejected,
-    /// A reply no request in flight asked for.
-    Stray,
-}
-
-/// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cause {
-    /// A connection-level error.
-    Error(ErrorKind),
-    /// Bytes that are no reply at all, of this kind (`http_status_line`, `resp_type`, ...).
-    Decode(&'static str),
-    /// The server closed it after a reply, as that reply said it would: connect again.
-    ServerClosed,
-}
-
-/// A connection was lost: why, and how many requests in flight went with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Lost {
-    /// Why.
-    pub cause: Cause,
-    /// Requests that were in flight on it.
-    pub aborted: u64,
-}
-
-/// What [`Conn::expire`] gave up on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Expired {
-    /// Requests unanswered past the timeout.
-    pub timed_out: u64,
-    /// For in-order protocols, the connection had to be closed (later replies could no longer
-    /// be attributed): the other requests in flight on it.
-    pub closed_aborting: Option<u64>,
 }
 
 /// One connection.
