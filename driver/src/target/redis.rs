@@ -273,8 +273,9 @@ impl Codec for RedisCodec {
         if !done {
             return Ok((used > 0).then_some(Decoded::Partial(used)));
         }
-        let judged = std::mem::replace(&mut self.reading, Reading::START).judged;
-        // Set by the reply's first line, which a complete reply has.
+        // A complete reply leaves no array open and no bulk string: its verdict is all there
+        // is to clear. It was set by the reply's first line, which a complete reply has.
+        let judged = self.reading.judged.take();
         let (verdict, kind) = judged.unwrap_or((Verdict::WrongContent, ReplyKind::new("?")));
         Ok(Some(Decoded::Reply(Response {
             kind: Some(kind),
