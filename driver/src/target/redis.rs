@@ -57,8 +57,8 @@ impl RespType {
 /// Where the reply being read stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Reading {
-    /// What the reply's first line said it is: verdict and kind.
-    judged: Option<(Verdict, ReplyKind)>,
+    /// The reply's type, once its first line is in.
+    ty: Option<RespType>,
     /// Elements still to come in each array open, outermost first.
     open: [u64; MAX_DEPTH],
     depth: usize,
@@ -68,7 +68,7 @@ struct Reading {
 
 impl Reading {
     const START: Reading = Reading {
-        judged: None,
+        ty: None,
         open: [0; MAX_DEPTH],
         depth: 0,
         bulk: None,
@@ -133,10 +133,12 @@ impl RedisCodec {
         }
     }
 
-    /// What a reply whose first line is `line`, of type `ty`, says about its request.
-    fn judge(&self, ty: RespType, line: &[u8]) -> (Verdict, ReplyKind) {
+    /// What a reply of type `ty` says about its request; `whole` is the reply, if it is one
+    /// line (an error).
+    fn judge(&self, ty: RespType, whole: &[u8]) -> (Verdict, ReplyKind) {
         if ty == RespType::Error {
             // The first word names the error (ERR, WRONGTYPE, NOAUTH, OOM, ...).
+            let line = whole.get(1..whole.len().saturating_sub(2)).unwrap_or(&[]);
             let word = line.split(|&b| b == b' ').next().unwrap_or(&[]);
             let word = String::from_utf8_lossy(word);
             (Verdict::Rejected, ReplyKind::new(&format!("error {word}")))
@@ -195,9 +197,7 @@ impl RedisCodec {
                 _ => unreachable!("next_line checks the type byte"),
             };
             // The type of the reply is its first value's.
-            if self.reading.judged.is_none() {
-                self.reading.judged = Some(self.judge(ty, line));
-            }
+            self.reading.ty.get_or_insert(ty);
             match next {
                 Next::Done => {}
                 Next::Bulk(len) => {
@@ -273,10 +273,12 @@ impl Codec for RedisCodec {
         if !done {
             return Ok((used > 0).then_some(Decoded::Partial(used)));
         }
-        // A complete reply leaves no array open and no bulk string: its verdict is all there
-        // is to clear. It was set by the reply's first line, which a complete reply has.
-        let judged = self.reading.judged.take();
-        let (verdict, kind) = judged.unwrap_or((Verdict::WrongContent, ReplyKind::new("?")));
+        // A complete reply leaves no array open and no bulk string: its type is all there is
+        // to clear. It was set by the reply's first line, which a complete reply has. An error
+        // is one line, so it is whole in this call (a reply is only taken in parts between
+        // its lines).
+        let ty = self.reading.ty.take().unwrap_or(RespType::Error);
+        let (verdict, kind) = self.judge(ty, &buf[..used]);
         Ok(Some(Decoded::Reply(Response {
             kind: Some(kind),
             ..Response::new(used, oldest.unwrap_or(u64::MAX), verdict)
