@@ -18,7 +18,7 @@ use nines_server::ServerConfig;
 use crate::config::{HttpRequest, NinesOp, RedisRequest, RequestSpec, WsMessage, WsRequest};
 use crate::node::{Message, Node};
 use crate::report::{self, Format, Loaded};
-use crate::target::{Codec, Decoded, HttpCodec, RedisCodec, WsCodec};
+use crate::target::{Codec, Decoded, HttpCodec, RedisCodec, Response, WsCodec};
 
 /// Frames as the server reads them: decoded one after another from a stream, each checked
 /// against incremental decoding (every prefix of a whole frame asks for more bytes) and
@@ -200,8 +200,9 @@ fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, 
     (out, at)
 }
 
-/// Every driver codec's response parser, on bytes a misbehaving server might send: replies are
-/// parsed one after another, each consuming something and never past the input.
+/// Every driver codec's response parser, on bytes a misbehaving server might send: replies (and
+/// parts of replies) are parsed one after another, each consuming something and never past the
+/// input.
 pub fn codecs(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
@@ -256,7 +257,7 @@ fn decode_all<'a>(codec: &mut dyn Codec, buf: &'a [u8], first_id: u64, what: &st
                 oldest += 1;
                 r.consumed
             }
-            Decoded::Skip(n) | Decoded::Closing(n) => n,
+            Decoded::Skip(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
         };
         assert!(
             (1..=rest.len()).contains(&n),
@@ -338,7 +339,9 @@ pub fn ws_frame(data: &[u8]) {
 }
 
 /// Parsing `buf` whole and parsing it cut at `cut` (the first piece parsed, then the rest
-/// appended, as a second read would) find the same sequence of replies.
+/// appended, as a second read would) find the same sequence of replies and write the same
+/// answers (pongs); a reply taken in parts ([`Decoded::Partial`]) counts as one, with all its
+/// bytes.
 fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize) {
     let whole = replies(&mut *make(), buf, buf.len());
     let cut = cut % (buf.len() + 1);
@@ -346,10 +349,16 @@ fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize) {
     assert_eq!(whole, pieces, "cut at {cut}");
 }
 
-/// What a codec finds in `buf` when the first `first` bytes arrive, then the rest.
-fn replies(codec: &mut dyn Codec, buf: &[u8], first: usize) -> Vec<Result<Decoded, &'static str>> {
+/// What a codec finds in `buf` when the first `first` bytes arrive, then the rest, and what it
+/// writes in answer. Whatever the bytes, it never asks for more with its bound buffered.
+fn replies(
+    codec: &mut dyn Codec,
+    buf: &[u8],
+    first: usize,
+) -> (Vec<Result<Decoded, &'static str>>, Vec<u8>) {
+    let bound = codec.max_buffered();
     let mut found = Vec::new();
-    let mut pos = 0;
+    let (mut pos, mut partial) = (0, 0);
     let mut out = Vec::new();
     let mut id = 1;
     for avail in [first, buf.len()] {
@@ -357,28 +366,41 @@ fn replies(codec: &mut dyn Codec, buf: &[u8], first: usize) -> Vec<Result<Decode
             match codec.decode(&buf[pos..avail], Some(id), &mut out) {
                 Ok(Some(d)) => {
                     let n = match d {
-                        Decoded::Reply(r) => {
-                            id += 1;
-                            r.consumed
-                        }
-                        Decoded::Skip(n) | Decoded::Closing(n) => n,
+                        Decoded::Reply(r) => r.consumed,
+                        Decoded::Skip(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
                     };
                     assert!((1..=avail - pos).contains(&n));
                     pos += n;
-                    found.push(Ok(d));
-                    if matches!(d, Decoded::Closing(_)) {
-                        return found;
+                    match d {
+                        Decoded::Partial(n) => partial += n,
+                        Decoded::Reply(r) => {
+                            id += 1;
+                            let consumed = std::mem::take(&mut partial) + r.consumed;
+                            found.push(Ok(Decoded::Reply(Response { consumed, ..r })));
+                        }
+                        Decoded::Skip(_) => found.push(Ok(d)),
+                        Decoded::Closing(_) => {
+                            found.push(Ok(d));
+                            return (found, out);
+                        }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    assert!(
+                        avail - pos < bound,
+                        "asked for more with {} of {bound} held",
+                        avail - pos
+                    );
+                    break;
+                }
                 Err(e) => {
                     found.push(Err(e.kind));
-                    return found;
+                    return (found, out);
                 }
             }
         }
     }
-    found
+    (found, out)
 }
 
 /// One `nines node` line: parsed without running anything; lines that need no load (init,

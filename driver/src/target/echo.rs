@@ -1,7 +1,8 @@
 //! Raw echo: the request is `payload_bytes` of pattern, the response is the same bytes back.
 //!
 //! Echo carries no ids, so replies are matched in order; the pattern embeds the request id, so
-//! a server that reorders, drops or corrupts bytes is caught rather than credited.
+//! a server that reorders, drops or corrupts bytes is caught rather than credited. A reply is
+//! checked whole: it is the request's size, which validation bounds.
 
 use super::{Codec, CodecError, Decoded, Response, Verdict};
 use nines_protocol::payload;
@@ -24,6 +25,11 @@ impl EchoCodec {
 impl Codec for EchoCodec {
     fn replies_carry_ids(&self) -> bool {
         false
+    }
+
+    fn max_buffered(&self) -> usize {
+        // A reply is checked whole; it is no larger than the request (at most a nines frame).
+        self.payload_bytes
     }
 
     fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {

@@ -1,37 +1,120 @@
 //! HTTP/1.1 as a client: keep-alive requests, responses parsed incrementally (httparse for the
 //! status line and headers; Content-Length and chunked bodies here), in order.
 //!
-//! A response's head is parsed once and kept while its body arrives, and a chunked body is
-//! scanned once, chunk by chunk, however many reads it takes. A status outside 2xx and
-//! `--accept` is a rejected request; `Connection: close` (or an HTTP/1.0 reply without
-//! keep-alive) makes the driver reconnect after the reply.
+//! Only a response's head is ever held whole (64 KiB at most, as nginx's and most servers'
+//! limits): its body is counted down as it arrives, chunk sizes are walked across reads, so a
+//! download of any size costs the driver a head's worth of buffer. The head is parsed once and
+//! kept while the body arrives. A status outside 2xx and `--accept` is a rejected request;
+//! `Connection: close` (or an HTTP/1.0 reply without keep-alive) makes the driver reconnect
+//! after the reply.
 
+use super::counted::Counted;
 use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
 use crate::config::HttpRequest;
 
 /// Most headers a response may have.
 const MAX_HEADERS: usize = 64;
-/// Longest response head accepted.
+/// Longest response head (and trailer section) accepted: the largest unit held whole.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Largest chunk or Content-Length accepted (a misbehaving length must not grow the read
-/// buffer without bound).
-const MAX_BODY_BYTES: u64 = 1 << 30;
+/// Longest chunk-size line accepted (size and extensions): httparse reads extensions of any
+/// length, so the bound is ours.
+const MAX_CHUNK_LINE_BYTES: usize = 1024;
 
-/// How the body of the response being read ends.
+/// Where the body of the response being read stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Body {
-    /// After this many bytes.
-    Length(usize),
-    /// Chunked: the next chunk-size line starts this far into the response.
-    Chunked { next: usize },
+    /// This many bytes still to come.
+    Length(u64),
+    /// Chunked, at a chunk-size line.
+    ChunkSize,
+    /// Chunked, inside a chunk's data (and its CRLF).
+    ChunkData(Counted),
+    /// Chunked, after the last chunk: trailer lines up to an empty one.
+    Trailers,
 }
 
-/// A response whose head is parsed and whose body is still arriving.
+impl Body {
+    /// Takes what of the body is at the front of `buf`, walking chunks as far as they have
+    /// come: how many bytes, and whether that completed the response.
+    fn take(&mut self, buf: &[u8]) -> Result<(usize, bool), CodecError> {
+        let mut at = 0;
+        loop {
+            let rest = &buf[at..];
+            match *self {
+                Body::Length(left) => {
+                    // A u64 that does not fit a usize is longer than any buffer.
+                    let take = usize::try_from(left).map_or(rest.len(), |l| l.min(rest.len()));
+                    at += take;
+                    *self = Body::Length(left - take as u64);
+                    return Ok((at, left == take as u64));
+                }
+                Body::ChunkSize => match httparse::parse_chunk_size(rest) {
+                    Ok(httparse::Status::Complete((n, _))) if n > MAX_CHUNK_LINE_BYTES => {
+                        return Err(chunk_line_too_long())
+                    }
+                    Ok(httparse::Status::Complete((n, size))) => {
+                        at += n;
+                        *self = if size == 0 {
+                            Body::Trailers
+                        } else {
+                            Body::ChunkData(Counted::then_crlf(size))
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if rest.len() >= MAX_CHUNK_LINE_BYTES => {
+                        return Err(chunk_line_too_long())
+                    }
+                    Ok(httparse::Status::Partial) => return Ok((at, false)),
+                    Err(_) => {
+                        return Err(CodecError::new(
+                            "http_chunk_size",
+                            "malformed chunk size line",
+                        ))
+                    }
+                },
+                Body::ChunkData(mut chunk) => {
+                    at += chunk.take(rest).map_err(|_| {
+                        CodecError::new("http_chunk", "chunk data not followed by CRLF")
+                    })?;
+                    if !chunk.done() {
+                        *self = Body::ChunkData(chunk);
+                        return Ok((at, false));
+                    }
+                    *self = Body::ChunkSize;
+                }
+                Body::Trailers => {
+                    // Held whole, like the head: it must end within as many bytes.
+                    let end = if rest.starts_with(b"\r\n") {
+                        Some(2)
+                    } else {
+                        find(rest, b"\r\n\r\n").map(|i| i + 4)
+                    };
+                    match end {
+                        Some(n) if n <= MAX_HEAD_BYTES => {
+                            at += n;
+                            return Ok((at, true));
+                        }
+                        None if rest.len() < MAX_HEAD_BYTES => return Ok((at, false)),
+                        _ => {
+                            return Err(CodecError::new(
+                                "http_trailers_too_large",
+                                format!(
+                                    "a trailer section that does not end within \
+                                     {MAX_HEAD_BYTES} bytes"
+                                ),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the head of the response being read said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Head {
     status: u16,
     close: bool,
-    body: Body,
 }
 
 /// Codec for HTTP/1.1 servers.
@@ -41,7 +124,8 @@ pub struct HttpCodec {
     head_request: bool,
     /// Statuses counted as answers besides 2xx.
     accept: Vec<u16>,
-    head: Option<Head>,
+    /// The response whose head is parsed and whose body is still arriving.
+    reading: Option<(Head, Body)>,
 }
 
 impl HttpCodec {
@@ -51,7 +135,7 @@ impl HttpCodec {
             request: request.render(),
             head_request: request.method.eq_ignore_ascii_case("HEAD"),
             accept: request.accept.clone(),
-            head: None,
+            reading: None,
         }
     }
 
@@ -59,18 +143,22 @@ impl HttpCodec {
         crate::config::status_accepted(&self.accept, status)
     }
 
-    /// Parses the status line and headers at the front of `buf`.
-    fn parse_head(&self, buf: &[u8]) -> Result<Option<(usize, Head)>, CodecError> {
+    /// Parses the status line and headers at the front of `buf`: the head's length, what it
+    /// says, and how its body is delimited.
+    fn parse_head(&self, buf: &[u8]) -> Result<Option<(usize, Head, Body)>, CodecError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
+        let too_large = || {
+            CodecError::new(
+                "http_head_too_large",
+                format!("a response head that does not end within {MAX_HEAD_BYTES} bytes"),
+            )
+        };
+        // The head must end within its first MAX_HEAD_BYTES, however the bytes were cut.
         let head_len = match resp.parse(buf) {
+            Ok(httparse::Status::Complete(n)) if n > MAX_HEAD_BYTES => return Err(too_large()),
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-                return Err(CodecError::new(
-                    "http_head_too_large",
-                    format!("response head over {MAX_HEAD_BYTES} bytes"),
-                ))
-            }
+            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => return Err(too_large()),
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(head_error(e)),
         };
@@ -112,7 +200,7 @@ impl HttpCodec {
         let body =
             match (no_body, chunked, length) {
                 (true, _, _) => Body::Length(0),
-                (false, true, _) => Body::Chunked { next: head_len },
+                (false, true, _) => Body::ChunkSize,
                 (false, false, Some(n)) => Body::Length(n),
                 (false, false, None) => return Err(CodecError::new(
                     "http_no_length",
@@ -120,19 +208,22 @@ impl HttpCodec {
                      Content-Length or chunked encoding to keep the connection",
                 )),
             };
-        Ok(Some((
-            head_len,
-            Head {
-                status,
-                close,
-                body,
-            },
-        )))
+        Ok(Some((head_len, Head { status, close }, body)))
     }
 }
 
 impl Codec for HttpCodec {
     fn replies_carry_ids(&self) -> bool {
+        false
+    }
+
+    fn max_buffered(&self) -> usize {
+        MAX_HEAD_BYTES
+    }
+
+    fn start(&mut self, _out: &mut Vec<u8>) -> bool {
+        // A new connection starts at a response's head, whatever the last one was doing.
+        self.reading = None;
         false
     }
 
@@ -146,49 +237,33 @@ impl Codec for HttpCodec {
         oldest: Option<u64>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
-        let head = match self.head {
-            Some(h) => h,
+        let (head, mut body, mut at) = match self.reading {
+            Some((head, body)) => (head, body, 0),
             None => {
-                let Some((head_len, h)) = self.parse_head(buf)? else {
+                let Some((head_len, head, body)) = self.parse_head(buf)? else {
                     return Ok(None);
                 };
-                if (100..200).contains(&h.status) {
+                if (100..200).contains(&head.status) {
                     // An interim response (100 Continue, 103 Early Hints): the real one follows.
                     return Ok(Some(Decoded::Skip(head_len)));
                 }
-                let h = match h.body {
-                    Body::Length(n) => Head {
-                        body: Body::Length(head_len + n),
-                        ..h
-                    },
-                    Body::Chunked { .. } => h,
-                };
-                self.head = Some(h);
-                h
+                (head, body, head_len)
             }
         };
-        let end = match head.body {
-            Body::Length(total) => (buf.len() >= total).then_some(total),
-            Body::Chunked { next } => {
-                let (scanned, end) = scan_chunks(buf, next)?;
-                self.head = Some(Head {
-                    body: Body::Chunked { next: scanned },
-                    ..head
-                });
-                end
-            }
-        };
-        let Some(consumed) = end else {
-            return Ok(None);
-        };
-        self.head = None;
+        let (used, done) = body.take(&buf[at..])?;
+        at += used;
+        if !done {
+            self.reading = Some((head, body));
+            return Ok((at > 0).then_some(Decoded::Partial(at)));
+        }
+        self.reading = None;
         let verdict = if self.accepts(head.status) {
             Verdict::Ok
         } else {
             Verdict::Rejected
         };
         Ok(Some(Decoded::Reply(Response {
-            consumed,
+            consumed: at,
             id: oldest.unwrap_or(u64::MAX),
             verdict,
             kind: Some(ReplyKind::status(head.status)),
@@ -206,7 +281,15 @@ fn head_error(e: httparse::Error) -> CodecError {
     CodecError::new(kind, format!("malformed response head: {e}"))
 }
 
-fn parse_length(v: &[u8]) -> Result<usize, CodecError> {
+fn chunk_line_too_long() -> CodecError {
+    CodecError::new(
+        "http_chunk_line_too_long",
+        format!("a chunk-size line that does not end within {MAX_CHUNK_LINE_BYTES} bytes"),
+    )
+}
+
+/// A Content-Length value: any length (the body is counted down, never held).
+fn parse_length(v: &[u8]) -> Result<u64, CodecError> {
     let bad = || {
         CodecError::new(
             "http_content_length",
@@ -217,60 +300,7 @@ fn parse_length(v: &[u8]) -> Result<usize, CodecError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    match s.parse::<u64>() {
-        Ok(n) if n <= MAX_BODY_BYTES => Ok(n as usize),
-        _ => Err(CodecError::new(
-            "http_content_length",
-            format!("a Content-Length over {MAX_BODY_BYTES} bytes"),
-        )),
-    }
-}
-
-/// Walks the chunks of a chunked body from `next` (where a chunk-size line starts): returns how
-/// far it got (the next chunk-size line still to read) and, once the last chunk and trailers
-/// are in, where the response ends.
-fn scan_chunks(buf: &[u8], mut next: usize) -> Result<(usize, Option<usize>), CodecError> {
-    loop {
-        let rest = &buf[next.min(buf.len())..];
-        let (size_len, size) = match httparse::parse_chunk_size(rest) {
-            Ok(httparse::Status::Complete(x)) => x,
-            Ok(httparse::Status::Partial) => return Ok((next, None)),
-            Err(_) => {
-                return Err(CodecError::new(
-                    "http_chunk_size",
-                    "malformed chunk size line",
-                ))
-            }
-        };
-        if size > MAX_BODY_BYTES {
-            return Err(CodecError::new(
-                "http_chunk_size",
-                format!("a chunk over {MAX_BODY_BYTES} bytes"),
-            ));
-        }
-        if size == 0 {
-            // Trailers, if any, then an empty line.
-            let after = &rest[size_len..];
-            if after.starts_with(b"\r\n") {
-                return Ok((next, Some(next + size_len + 2)));
-            }
-            return Ok(match find(after, b"\r\n\r\n") {
-                Some(at) => (next, Some(next + size_len + at + 4)),
-                None => (next, None),
-            });
-        }
-        let data_end = size_len + size as usize;
-        if rest.len() < data_end + 2 {
-            return Ok((next, None));
-        }
-        if &rest[data_end..data_end + 2] != b"\r\n" {
-            return Err(CodecError::new(
-                "http_chunk",
-                "chunk data not followed by CRLF",
-            ));
-        }
-        next += data_end + 2;
-    }
+    s.parse::<u64>().map_err(|_| bad())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -278,86 +308,4 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::config::Resource;
-
-    fn codec() -> HttpCodec {
-        HttpCodec::new(&HttpRequest {
-            resource: Resource {
-                host: "h".into(),
-                ..Resource::default()
-            },
-            accept: vec![404],
-            ..HttpRequest::default()
-        })
-    }
-
-    fn reply(c: &mut HttpCodec, bytes: &[u8]) -> Result<Option<Decoded>, CodecError> {
-        c.decode(bytes, Some(1), &mut Vec::new())
-    }
-
-    #[test]
-    fn content_length_responses_in_pieces_and_pipelined() {
-        let mut c = codec();
-        let one = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-        let mut two = one.to_vec();
-        two.extend_from_slice(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
-        for cut in 0..one.len() {
-            assert_eq!(reply(&mut c, &one[..cut]), Ok(None), "cut at {cut}");
-        }
-        let Some(Decoded::Reply(r)) = reply(&mut c, &two).unwrap() else {
-            panic!("no reply");
-        };
-        assert_eq!(
-            (r.consumed, r.verdict, r.close),
-            (one.len(), Verdict::Ok, false)
-        );
-        assert_eq!(r.kind, Some(ReplyKind::status(200)));
-        let Some(Decoded::Reply(r)) = reply(&mut c, &two[one.len()..]).unwrap() else {
-            panic!("no reply");
-        };
-        assert_eq!((r.verdict, r.kind.unwrap().as_str()), (Verdict::Ok, "404"));
-        let bad = b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        let Some(Decoded::Reply(r)) = reply(&mut c, bad).unwrap() else {
-            panic!("no reply");
-        };
-        assert_eq!((r.verdict, r.close), (Verdict::Rejected, true));
-    }
-
-    #[test]
-    fn chunked_bodies_and_interim_responses() {
-        let mut c = codec();
-        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nT: 1\r\n\r\n";
-        assert_eq!(reply(&mut c, wire), Ok(Some(Decoded::Skip(25))));
-        let body = &wire[25..];
-        for cut in 0..body.len() {
-            assert_eq!(reply(&mut c, &body[..cut]), Ok(None), "cut at {cut}");
-        }
-        let Some(Decoded::Reply(r)) = reply(&mut c, body).unwrap() else {
-            panic!("no reply");
-        };
-        assert_eq!(r.consumed, body.len());
-    }
-
-    #[test]
-    fn malformed_responses_are_errors_by_kind() {
-        let kind = |b: &[u8]| reply(&mut codec(), b).unwrap_err().kind;
-        assert_eq!(kind(b"HTTP/1.1 2x0 OK\r\n\r\n"), "http_status_line");
-        assert_eq!(kind(b"SSH-2.0-OpenSSH\r\n\r\n"), "http_status_line");
-        assert_eq!(
-            kind(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
-            "http_content_length"
-        );
-        assert_eq!(kind(b"HTTP/1.1 200 OK\r\n\r\n"), "http_no_length");
-        assert_eq!(
-            kind(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-            "http_chunk_size"
-        );
-        assert_eq!(
-            kind(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n"),
-            "http_chunk"
-        );
-    }
-}
+mod tests;

@@ -7,8 +7,19 @@
 //! Codecs whose replies carry the request id (nines) report it; for the others (echo, HTTP,
 //! WebSocket and RESP, which answer in order) the connection matches replies to its oldest
 //! request in flight, and passes that request's id in so the codec can check the reply's content.
+//!
+//! Memory is bounded by the codecs, not by the servers: a codec never needs more than
+//! [`Codec::max_buffered`] bytes in the read buffer to make progress. What it can check as it
+//! arrives (an HTTP body, a WebSocket payload, a RESP bulk string) it takes a piece at a time
+//! ([`Decoded::Partial`]), keeping its place in a few words of its own state, so a 1 GiB download
+//! costs the driver a 64 KiB buffer, not a gigabyte; only what must be seen whole (a response
+//! head, a line, a nines frame) is buffered, up to its declared bound.
+
+mod counted;
 
 mod echo;
+#[cfg(test)]
+mod feed;
 mod http;
 mod kind;
 mod nines;
@@ -44,7 +55,8 @@ pub enum Verdict {
 /// One parsed response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Response {
-    /// Bytes of the read buffer this response used.
+    /// Bytes of the read buffer this call used: the whole response, or what was left of it
+    /// when its earlier bytes were taken as [`Decoded::Partial`].
     pub consumed: usize,
     /// The request this answers: from the wire when the protocol carries ids, else the
     /// `oldest_in_flight` the connection passed in.
@@ -75,8 +87,12 @@ impl Response {
 /// What one call to [`Codec::decode`] found at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoded {
-    /// A reply to a request.
+    /// A reply to a request (or the last part of it).
     Reply(Response),
+    /// This many bytes of a reply that is still arriving, checked and no longer needed: the
+    /// codec keeps its place and the connection drops them from the buffer. Never 0 (a codec
+    /// with nothing to take says `Ok(None)`).
+    Partial(usize),
     /// Bytes that answer no request (a ping, answered in the output; a pong; an interim 1xx).
     Skip(usize),
     /// The server began closing the connection (a WebSocket close frame, answered in the
@@ -122,7 +138,8 @@ pub trait Codec: Send + std::fmt::Debug {
     /// Appends the request with this `id` and intended send time (ns on the driver's run clock).
     fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>);
 
-    /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed.
+    /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed, which a
+    /// codec may say only while `buf` is shorter than [`Codec::max_buffered`].
     /// `oldest_in_flight` is the id of the connection's oldest unanswered request, if any.
     /// Anything the protocol requires in answer (a pong) is appended to `out`.
     fn decode(
@@ -131,6 +148,12 @@ pub trait Codec: Send + std::fmt::Debug {
         oldest_in_flight: Option<u64>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError>;
+
+    /// The most bytes this codec needs in the read buffer at once to make progress (its largest
+    /// unit held whole: a response head, a line, a frame), handshake included. The connection
+    /// never grows its buffer past it; a codec that still needs more has been sent something
+    /// its protocol does not allow, and should have said so with an error of its own kind.
+    fn max_buffered(&self) -> usize;
 
     /// Whether replies carry their request's id. If not, replies are matched in order, and a
     /// request given up on (timed out) leaves the connection's order unknowable: it is closed.

@@ -1,5 +1,7 @@
 //! The nines protocol, as a client: requests carry id and intended send time, replies carry them
-//! back plus the server's residence time.
+//! back plus the server's residence time. A reply frame is decoded whole (it borrows its payload
+//! from the read buffer): its size is bounded by the largest frame, which its header announces,
+//! so a longer one is refused before it is buffered.
 
 use super::{Codec, CodecError, Decoded, Response, Verdict};
 use crate::config::NinesOp;
@@ -40,6 +42,11 @@ impl NinesCodec {
 impl Codec for NinesCodec {
     fn replies_carry_ids(&self) -> bool {
         true
+    }
+
+    fn max_buffered(&self) -> usize {
+        // A frame is decoded whole; the decoder refuses a longer one from its header alone.
+        self.max_frame_bytes
     }
 
     fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>) {

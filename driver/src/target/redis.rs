@@ -2,7 +2,13 @@
 //! request with a key number derived from the request id, and replies parsed and type-checked
 //! in order. Error replies (`-ERR ...`, `-WRONGTYPE ...`) are rejected requests, counted by
 //! their first word.
+//!
+//! A reply is parsed as it arrives: a bulk string (up to Redis' 512 MB) is counted down, not
+//! held, and nested arrays are walked with a fixed stack of element counts, so only one line is
+//! ever held whole (64 KiB at most, Redis' own limit on an inline request) however large the
+//! reply.
 
+use super::counted::Counted;
 use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
 use crate::config::{split_command, RedisRequest};
 
@@ -11,8 +17,10 @@ use crate::config::{split_command, RedisRequest};
 const KEY_DIGITS: usize = 12;
 /// Deepest nesting of arrays accepted in a reply.
 const MAX_DEPTH: usize = 32;
-/// Longest bulk string or simple line accepted (Redis' own proto-max-bulk-len is 512 MB).
+/// Longest bulk string accepted (Redis' own proto-max-bulk-len is 512 MB).
 const MAX_BULK_BYTES: i64 = 512 << 20;
+/// Longest line accepted (type byte to CRLF): the largest unit held whole.
+const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One argument of the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +54,58 @@ impl RespType {
     }
 }
 
+/// Where the reply being read stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    /// The reply's type, once its first line is in.
+    ty: Option<RespType>,
+    /// Elements still to come in each array open, outermost first.
+    open: [u64; MAX_DEPTH],
+    depth: usize,
+    /// A bulk string still arriving.
+    bulk: Option<Counted>,
+}
+
+impl Reading {
+    const START: Reading = Reading {
+        ty: None,
+        open: [0; MAX_DEPTH],
+        depth: 0,
+        bulk: None,
+    };
+
+    /// A value is complete: counts it in the arrays open, closing those it completes. True
+    /// when that completes the reply.
+    fn value_done(&mut self) -> bool {
+        while let Some(last) = self.depth.checked_sub(1) {
+            self.open[last] -= 1;
+            if self.open[last] > 0 {
+                return false;
+            }
+            self.depth = last;
+        }
+        true
+    }
+}
+
+/// What follows a value's first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Nothing: the value is complete.
+    Done,
+    /// A bulk string of this many bytes.
+    Bulk(u64),
+    /// This many elements.
+    Array(u64),
+}
+
 /// Codec for Redis (and anything that speaks RESP2).
 #[derive(Debug)]
 pub struct RedisCodec {
     parts: Vec<Part>,
     keyspace: u64,
     expect: &'static [RespType],
+    reading: Reading,
 }
 
 impl RedisCodec {
@@ -75,12 +129,106 @@ impl RedisCodec {
             expect: expected_types(&args[0]),
             parts,
             keyspace: spec.keyspace.max(1),
+            reading: Reading::START,
+        }
+    }
+
+    /// What a reply of type `ty` says about its request; `whole` is the reply, if it is one
+    /// line (an error).
+    fn judge(&self, ty: RespType, whole: &[u8]) -> (Verdict, ReplyKind) {
+        if ty == RespType::Error {
+            // The first word names the error (ERR, WRONGTYPE, NOAUTH, OOM, ...).
+            let line = whole.get(1..whole.len().saturating_sub(2)).unwrap_or(&[]);
+            let word = line.split(|&b| b == b' ').next().unwrap_or(&[]);
+            let word = String::from_utf8_lossy(word);
+            (Verdict::Rejected, ReplyKind::new(&format!("error {word}")))
+        } else if self.expect.is_empty() || self.expect.contains(&ty) {
+            (Verdict::Ok, ReplyKind::new(ty.name()))
+        } else {
+            (Verdict::WrongContent, ReplyKind::new(ty.name()))
+        }
+    }
+
+    /// Parses the reply at the front of `buf` from where the last call left it: how many bytes
+    /// it took, and whether they completed the reply.
+    fn parse(&mut self, buf: &[u8]) -> Result<(usize, bool), CodecError> {
+        let mut at = 0;
+        loop {
+            if let Some(mut bulk) = self.reading.bulk {
+                at += bulk.take(&buf[at..]).map_err(|_| {
+                    CodecError::new("resp_bulk", "bulk string not followed by CRLF")
+                })?;
+                if !bulk.done() {
+                    self.reading.bulk = Some(bulk);
+                    return Ok((at, false));
+                }
+                self.reading.bulk = None;
+                if self.reading.value_done() {
+                    return Ok((at, true));
+                }
+                continue;
+            }
+            let rest = &buf[at..];
+            let Some((tag, line)) = next_line(rest)? else {
+                return Ok((at, false));
+            };
+            at += line.len() + 3;
+            let (ty, next) = match tag {
+                b'+' => (RespType::Simple, Next::Done),
+                b'-' => (RespType::Error, Next::Done),
+                b':' => {
+                    int(line)?;
+                    (RespType::Integer, Next::Done)
+                }
+                b'$' => match int(line)? {
+                    -1 => (RespType::Nil, Next::Done),
+                    n @ 0..=MAX_BULK_BYTES => (RespType::Bulk, Next::Bulk(n as u64)),
+                    n => return Err(CodecError::new("resp_bulk", format!("bulk length {n}"))),
+                },
+                b'*' => match int(line)? {
+                    -1 => (RespType::Nil, Next::Done),
+                    n if n >= 0 && self.reading.depth >= MAX_DEPTH => {
+                        return Err(CodecError::new("resp_nesting", "arrays nested too deep"))
+                    }
+                    0 => (RespType::Array, Next::Done),
+                    n if n > 0 => (RespType::Array, Next::Array(n as u64)),
+                    n => return Err(CodecError::new("resp_array", format!("array length {n}"))),
+                },
+                _ => unreachable!("next_line checks the type byte"),
+            };
+            // The type of the reply is its first value's.
+            self.reading.ty.get_or_insert(ty);
+            match next {
+                Next::Done => {}
+                Next::Bulk(len) => {
+                    self.reading.bulk = Some(Counted::then_crlf(len));
+                    continue;
+                }
+                Next::Array(n) => {
+                    self.reading.open[self.reading.depth] = n;
+                    self.reading.depth += 1;
+                    continue;
+                }
+            }
+            if self.reading.value_done() {
+                return Ok((at, true));
+            }
         }
     }
 }
 
 impl Codec for RedisCodec {
     fn replies_carry_ids(&self) -> bool {
+        false
+    }
+
+    fn max_buffered(&self) -> usize {
+        MAX_LINE_BYTES
+    }
+
+    fn start(&mut self, _out: &mut Vec<u8>) -> bool {
+        // A new connection starts at a reply's first line, whatever the last one was doing.
+        self.reading = Reading::START;
         false
     }
 
@@ -115,29 +263,32 @@ impl Codec for RedisCodec {
         oldest: Option<u64>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
-        let Some((ty, consumed)) = parse(buf, 0)? else {
-            return Ok(None);
+        let (used, done) = match self.parse(buf) {
+            Ok(x) => x,
+            Err(e) => {
+                self.reading = Reading::START;
+                return Err(e);
+            }
         };
-        let (verdict, kind) = if ty == RespType::Error {
-            // The first word names the error (ERR, WRONGTYPE, NOAUTH, OOM, ...).
-            let line = &buf[1..consumed - 2];
-            let word = line.split(|&b| b == b' ').next().unwrap_or(&[]);
-            let word = String::from_utf8_lossy(word);
-            (Verdict::Rejected, ReplyKind::new(&format!("error {word}")))
-        } else if self.expect.is_empty() || self.expect.contains(&ty) {
-            (Verdict::Ok, ReplyKind::new(ty.name()))
-        } else {
-            (Verdict::WrongContent, ReplyKind::new(ty.name()))
-        };
+        if !done {
+            return Ok((used > 0).then_some(Decoded::Partial(used)));
+        }
+        // A complete reply leaves no array open and no bulk string: its type is all there is
+        // to clear. It was set by the reply's first line, which a complete reply has. An error
+        // is one line, so it is whole in this call (a reply is only taken in parts between
+        // its lines).
+        let ty = self.reading.ty.take().unwrap_or(RespType::Error);
+        let (verdict, kind) = self.judge(ty, &buf[..used]);
         Ok(Some(Decoded::Reply(Response {
             kind: Some(kind),
-            ..Response::new(consumed, oldest.unwrap_or(u64::MAX), verdict)
+            ..Response::new(used, oldest.unwrap_or(u64::MAX), verdict)
         })))
     }
 }
 
-/// Parses one RESP2 value at the front of `buf`: its type and length, or `None` if incomplete.
-pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)>, CodecError> {
+/// The line at the front of `buf`: its type byte and what is between that and its CRLF, or
+/// `None` if its end has not come.
+fn next_line(buf: &[u8]) -> Result<Option<(u8, &[u8])>, CodecError> {
     let Some(&tag) = buf.first() else {
         return Ok(None);
     };
@@ -147,58 +298,16 @@ pub(crate) fn parse(buf: &[u8], depth: usize) -> Result<Option<(RespType, usize)
             format!("reply starts with byte {tag:#04x}, not a RESP type"),
         ));
     }
-    // The line after the type byte.
-    let Some(eol) = find(&buf[1..], b"\r\n").map(|e| e + 1) else {
-        if buf.len() as i64 > MAX_BULK_BYTES {
-            return Err(CodecError::new("resp_line", "a RESP line with no end"));
-        }
-        return Ok(None);
-    };
-    let line = &buf[1..eol];
-    let after = eol + 2;
-    Ok(Some(match tag {
-        b'+' => (RespType::Simple, after),
-        b'-' => (RespType::Error, after),
-        b':' => {
-            int(line)?;
-            (RespType::Integer, after)
-        }
-        b'$' => match int(line)? {
-            -1 => (RespType::Nil, after),
-            n @ 0..=MAX_BULK_BYTES => {
-                let end = after + n as usize;
-                if buf.len() < end + 2 {
-                    return Ok(None);
-                }
-                if &buf[end..end + 2] != b"\r\n" {
-                    return Err(CodecError::new(
-                        "resp_bulk",
-                        "bulk string not followed by CRLF",
-                    ));
-                }
-                (RespType::Bulk, end + 2)
-            }
-            n => return Err(CodecError::new("resp_bulk", format!("bulk length {n}"))),
-        },
-        b'*' => match int(line)? {
-            -1 => (RespType::Nil, after),
-            n if n >= 0 => {
-                if depth >= MAX_DEPTH {
-                    return Err(CodecError::new("resp_nesting", "arrays nested too deep"));
-                }
-                let mut at = after;
-                for _ in 0..n {
-                    match parse(&buf[at..], depth + 1)? {
-                        Some((_, len)) => at += len,
-                        None => return Ok(None),
-                    }
-                }
-                (RespType::Array, at)
-            }
-            n => return Err(CodecError::new("resp_array", format!("array length {n}"))),
-        },
-        _ => unreachable!("checked above"),
-    }))
+    // The line must end within its first MAX_LINE_BYTES, however the bytes were cut.
+    let window = &buf[..buf.len().min(MAX_LINE_BYTES)];
+    match find(&window[1..], b"\r\n") {
+        Some(eol) => Ok(Some((tag, &buf[1..eol + 1]))),
+        None if buf.len() < MAX_LINE_BYTES => Ok(None),
+        None => Err(CodecError::new(
+            "resp_line_too_long",
+            format!("a RESP line that does not end within {MAX_LINE_BYTES} bytes"),
+        )),
+    }
 }
 
 fn int(line: &[u8]) -> Result<i64, CodecError> {
@@ -274,75 +383,4 @@ fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn codec(command: &str) -> RedisCodec {
-        RedisCodec::new(&RedisRequest {
-            command: command.into(),
-            keyspace: 10,
-            data_bytes: 3,
-        })
-    }
-
-    fn decoded(c: &mut RedisCodec, b: &[u8]) -> Response {
-        match c.decode(b, Some(4), &mut Vec::new()) {
-            Ok(Some(Decoded::Reply(r))) => r,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn commands_encode_as_resp_arrays_with_keys_and_data() {
-        let mut c = codec("SET key:__rand__ __data__");
-        let mut out = Vec::new();
-        c.encode_request(1, 0, &mut out);
-        let s = String::from_utf8(out).unwrap();
-        assert!(
-            s.starts_with("*3\r\n$3\r\nSET\r\n$16\r\nkey:0000000000"),
-            "{s}"
-        );
-        assert!(s.ends_with("\r\n$3\r\nxxx\r\n"), "{s}");
-        assert_eq!(
-            parse(s.as_bytes(), 0).unwrap(),
-            Some((RespType::Array, s.len()))
-        );
-    }
-
-    #[test]
-    fn replies_are_typed_checked_and_errors_named() {
-        let mut get = codec("GET k");
-        let r = decoded(&mut get, b"$3\r\nabc\r\n");
-        assert_eq!((r.verdict, r.consumed, r.id), (Verdict::Ok, 9, 4));
-        assert_eq!(decoded(&mut get, b"$-1\r\n").kind.unwrap().as_str(), "nil");
-        assert_eq!(decoded(&mut get, b":1\r\n").verdict, Verdict::WrongContent);
-        let e = decoded(&mut get, b"-WRONGTYPE Operation against a key\r\n");
-        assert_eq!(
-            (e.verdict, e.kind.unwrap().as_str()),
-            (Verdict::Rejected, "error WRONGTYPE")
-        );
-        assert_eq!(get.decode(b"$3\r\nab", Some(1), &mut Vec::new()), Ok(None));
-        let nested = b"*2\r\n*1\r\n:1\r\n$1\r\na\r\n";
-        assert_eq!(
-            parse(nested, 0).unwrap(),
-            Some((RespType::Array, nested.len()))
-        );
-    }
-
-    #[test]
-    fn malformed_replies_are_errors_by_kind() {
-        let kind = |b: &[u8]| {
-            codec("GET k")
-                .decode(b, Some(1), &mut Vec::new())
-                .unwrap_err()
-                .kind
-        };
-        assert_eq!(kind(b"HTTP/1.1 200 OK\r\n"), "resp_type");
-        assert_eq!(kind(b"$abc\r\n"), "resp_integer");
-        assert_eq!(kind(b"$-5\r\n"), "resp_bulk");
-        assert_eq!(kind(b"$1\r\nabc\r\n"), "resp_bulk");
-        assert_eq!(kind(&b"*1\r\n".repeat(40)), "resp_nesting");
-        // Regression (proptest): a reply that starts with CRLF.
-        assert_eq!(kind(b"\r\n"), "resp_type");
-    }
-}
+mod tests;

@@ -2,7 +2,12 @@
 //! `Sec-WebSocket-Accept` checked), masked messages of `--payload` bytes whose content names the
 //! request, and every echoed message checked byte for byte against the oldest message in flight.
 //! Pings are answered with pongs; a close frame from the server is answered and loses the
-//! connection. Fragmented echoes are reassembled by checking each fragment where it falls.
+//! connection.
+//!
+//! A message's payload is checked where it falls, piece by piece as it arrives, whether the
+//! server fragments it or a read cuts a frame: only a frame header (14 bytes), a control frame
+//! (125 bytes of payload, RFC 6455 §5.5) and the handshake response are ever held whole, so a
+//! 16 MiB echo costs the driver no more buffer than a 16-byte one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,12 +27,17 @@ const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 /// Handshake keys differ per connection.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
-/// A fragmented message being received: its type, bytes so far, and whether they matched.
+/// A message being received: its type, bytes so far, whether they matched, and where its
+/// current frame stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Partial {
+struct Incoming {
     opcode: Opcode,
     received: usize,
     matches: bool,
+    /// Payload bytes of the current frame still to come (0: between frames).
+    frame_left: usize,
+    /// Whether the current frame is the message's last.
+    fin: bool,
 }
 
 /// Codec for WebSocket echo servers.
@@ -37,7 +47,7 @@ pub struct WsCodec {
     message: WsMessage,
     payload_bytes: usize,
     key: String,
-    partial: Option<Partial>,
+    incoming: Option<Incoming>,
 }
 
 impl WsCodec {
@@ -48,7 +58,7 @@ impl WsCodec {
             message: request.message,
             payload_bytes: request.payload_bytes,
             key: String::new(),
-            partial: None,
+            incoming: None,
         }
     }
 
@@ -81,9 +91,14 @@ impl Codec for WsCodec {
         false
     }
 
+    fn max_buffered(&self) -> usize {
+        // The handshake response; after it, a frame header and a control frame (139 bytes).
+        MAX_HEAD_BYTES
+    }
+
     fn start(&mut self, out: &mut Vec<u8>) -> bool {
         self.key = ws::client_key(NEXT_KEY.fetch_add(1, Ordering::Relaxed));
-        self.partial = None;
+        self.incoming = None;
         let mut r = self.resource.head("GET");
         r.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
         r.push_str(&self.key);
@@ -95,9 +110,16 @@ impl Codec for WsCodec {
     fn finish_start(&mut self, buf: &[u8]) -> Result<Option<usize>, CodecError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
+        // The head must end within its first MAX_HEAD_BYTES, however the bytes were cut.
         let len = match resp.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+            Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD_BYTES => n,
+            Ok(httparse::Status::Complete(_)) => {
+                return Err(CodecError::new(
+                    "ws_handshake",
+                    "handshake response too large",
+                ))
+            }
+            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
                 return Err(CodecError::new(
                     "ws_handshake",
                     "handshake response too large",
@@ -159,9 +181,15 @@ impl Codec for WsCodec {
         oldest: Option<u64>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
+        let id = oldest.unwrap_or(u64::MAX);
+        if let Some(m) = self.incoming.filter(|m| m.frame_left > 0) {
+            // Inside a data frame: its payload as far as it has come.
+            let n = m.frame_left.min(buf.len());
+            return Ok((n > 0).then(|| self.take_payload(m, id, &buf[..n], 0)));
+        }
         let head = match ws::decode(buf, MAX_FRAME_PAYLOAD) {
-            Ok(Some(h)) if buf.len() >= h.frame_len() => h,
-            Ok(_) => return Ok(None),
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(CodecError::new(e.kind(), e.to_string())),
         };
         if head.mask.is_some() {
@@ -170,10 +198,13 @@ impl Codec for WsCodec {
                 "a masked frame from the server (RFC 6455 §5.1 forbids it)",
             ));
         }
-        let len = head.frame_len();
-        let body = &buf[head.header_len..len];
-        match head.opcode {
-            Opcode::Ping => {
+        if head.opcode.is_control() {
+            // At most 125 bytes of payload (the decoder checked): held whole.
+            let len = head.frame_len();
+            let Some(body) = buf.get(head.header_len..len) else {
+                return Ok(None);
+            };
+            if head.opcode == Opcode::Ping {
                 ws::encode(
                     true,
                     Opcode::Pong,
@@ -183,17 +214,15 @@ impl Codec for WsCodec {
                 );
                 return Ok(Some(Decoded::Skip(len)));
             }
-            Opcode::Pong => return Ok(Some(Decoded::Skip(len))),
-            Opcode::Close => {
+            if head.opcode == Opcode::Close {
                 let code = body.get(..2).unwrap_or(&[0x03, 0xE8]);
                 ws::encode(true, Opcode::Close, Some([1, 2, 3, 4]), code, out);
                 return Ok(Some(Decoded::Closing(len)));
             }
-            Opcode::Text | Opcode::Binary | Opcode::Continuation => {}
+            return Ok(Some(Decoded::Skip(len)));
         }
-        let id = oldest.unwrap_or(u64::MAX);
-        let (opcode, offset, matched) = match (head.opcode, self.partial) {
-            (Opcode::Continuation, Some(p)) => (p.opcode, p.received, p.matches),
+        let m = match (head.opcode, self.incoming) {
+            (Opcode::Continuation, Some(m)) => m,
             (Opcode::Continuation, None) => {
                 return Err(CodecError::new(
                     "ws_fragment",
@@ -206,25 +235,52 @@ impl Codec for WsCodec {
                     "a new message before the last one's final fragment",
                 ))
             }
-            (op, None) => (op, 0, true),
-        };
-        let matched = matched && opcode == self.opcode() && self.matches(id, offset, body);
-        if !head.fin {
-            self.partial = Some(Partial {
+            (opcode, None) => Incoming {
                 opcode,
-                received: offset + body.len(),
-                matches: matched,
-            });
-            return Ok(Some(Decoded::Skip(len)));
+                received: 0,
+                matches: opcode == self.opcode(),
+                frame_left: 0,
+                fin: false,
+            },
+        };
+        let m = Incoming {
+            frame_left: head.payload_len,
+            fin: head.fin,
+            ..m
+        };
+        let end = head.frame_len().min(buf.len());
+        Ok(Some(self.take_payload(
+            m,
+            id,
+            &buf[head.header_len..end],
+            head.header_len,
+        )))
+    }
+}
+
+impl WsCodec {
+    /// Checks `piece`, the next payload bytes of message `m`'s current frame (after `header`
+    /// bytes of frame header in the same buffer), against request `id`'s message: the reply
+    /// once the message's last frame is in, else a part of it.
+    fn take_payload(&mut self, m: Incoming, id: u64, piece: &[u8], header: usize) -> Decoded {
+        let m = Incoming {
+            matches: m.matches && self.matches(id, m.received, piece),
+            received: m.received + piece.len(),
+            frame_left: m.frame_left - piece.len(),
+            ..m
+        };
+        let used = header + piece.len();
+        if m.frame_left > 0 || !m.fin {
+            self.incoming = Some(m);
+            return Decoded::Partial(used);
         }
-        self.partial = None;
-        let whole = offset + body.len() == self.payload_bytes;
-        let verdict = if matched && whole {
+        self.incoming = None;
+        let verdict = if m.matches && m.received == self.payload_bytes {
             Verdict::Ok
         } else {
             Verdict::WrongContent
         };
-        Ok(Some(Decoded::Reply(Response::new(len, id, verdict))))
+        Decoded::Reply(Response::new(used, id, verdict))
     }
 }
 
@@ -234,10 +290,14 @@ fn fill_at(message: WsMessage, id: u64, offset: usize, out: &mut [u8]) {
     match message {
         WsMessage::Binary => payload::fill_at(id, offset, out),
         WsMessage::Text => {
-            let hex = format!("{id:016x}");
+            // The id in hex, built on the stack: this runs for every piece of every reply.
+            let mut hex = [0u8; 16];
+            for (i, h) in hex.iter_mut().enumerate() {
+                *h = b"0123456789abcdef"[(id >> (60 - 4 * i)) as usize & 0xF];
+            }
             for (i, b) in out.iter_mut().enumerate() {
                 let pos = offset + i;
-                *b = match hex.as_bytes().get(pos) {
+                *b = match hex.get(pos) {
                     Some(&h) => h,
                     None => b'a' + (pos % 26) as u8,
                 };
@@ -247,122 +307,4 @@ fn fill_at(message: WsMessage, id: u64, offset: usize, out: &mut [u8]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn codec(message: WsMessage, payload_bytes: usize) -> WsCodec {
-        WsCodec::new(&WsRequest {
-            message,
-            payload_bytes,
-            ..WsRequest::default()
-        })
-    }
-
-    /// What an echo server sends back for the request frame `req`.
-    fn echo(req: &[u8], fragments: usize) -> Vec<u8> {
-        let h = ws::decode(req, 1 << 20).unwrap().unwrap();
-        let mut p = req[h.header_len..].to_vec();
-        ws::apply_mask(h.mask.unwrap(), 0, &mut p);
-        let mut out = Vec::new();
-        let n = p.len().div_ceil(fragments).max(1);
-        let pieces: Vec<&[u8]> = p.chunks(n).collect();
-        for (i, piece) in pieces.iter().enumerate() {
-            let op = if i == 0 {
-                h.opcode
-            } else {
-                Opcode::Continuation
-            };
-            ws::encode(i + 1 == pieces.len(), op, None, piece, &mut out);
-        }
-        out
-    }
-
-    #[test]
-    fn handshake_checks_the_accept_key() {
-        let mut c = codec(WsMessage::Binary, 8);
-        let mut req = Vec::new();
-        assert!(c.start(&mut req));
-        let accept = ws::accept_key(c.key.as_bytes());
-        let good = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {accept}\r\n\r\n"
-        );
-        assert_eq!(c.finish_start(&good.as_bytes()[..20]), Ok(None));
-        assert_eq!(c.finish_start(good.as_bytes()), Ok(Some(good.len())));
-        let wrong = good.replace(&accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-        assert_eq!(
-            c.finish_start(wrong.as_bytes()).unwrap_err().kind,
-            "ws_handshake_accept"
-        );
-        let refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(
-            c.finish_start(refused.as_bytes()).unwrap_err().kind,
-            "ws_handshake_status"
-        );
-    }
-
-    #[test]
-    fn echoes_are_checked_whole_or_in_fragments() {
-        for message in [WsMessage::Binary, WsMessage::Text] {
-            for fragments in [1, 3] {
-                let mut c = codec(message, 300);
-                let mut req = Vec::new();
-                c.encode_request(9, 0, &mut req);
-                let back = echo(&req, fragments);
-                let mut at = 0;
-                let mut out = Vec::new();
-                let reply = loop {
-                    match c.decode(&back[at..], Some(9), &mut out).unwrap().unwrap() {
-                        Decoded::Skip(n) => at += n,
-                        Decoded::Reply(r) => break r,
-                        Decoded::Closing(_) => panic!("closing"),
-                    }
-                };
-                assert_eq!(reply.verdict, Verdict::Ok, "{message} in {fragments}");
-                assert_eq!(at + reply.consumed, back.len());
-                // The same echo, attributed to another request, is wrong.
-                let r = c.decode(&back, Some(10), &mut out).unwrap().unwrap();
-                if fragments == 1 {
-                    assert_eq!(
-                        r,
-                        Decoded::Reply(Response::new(back.len(), 10, Verdict::WrongContent))
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn pings_get_pongs_and_close_is_answered() {
-        let mut c = codec(WsMessage::Binary, 4);
-        let mut ping = Vec::new();
-        ws::encode(true, Opcode::Ping, None, b"hi", &mut ping);
-        let mut out = Vec::new();
-        assert_eq!(c.decode(&ping, None, &mut out), Ok(Some(Decoded::Skip(4))));
-        let pong = ws::decode(&out, 125).unwrap().unwrap();
-        assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 2));
-        assert!(pong.mask.is_some(), "client frames are masked");
-        let mut close = Vec::new();
-        ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
-        assert_eq!(
-            c.decode(&close, Some(1), &mut out),
-            Ok(Some(Decoded::Closing(4)))
-        );
-        let mut masked = Vec::new();
-        ws::encode(
-            true,
-            Opcode::Binary,
-            Some([1, 1, 1, 1]),
-            b"abcd",
-            &mut masked,
-        );
-        assert_eq!(
-            c.decode(&masked, Some(1), &mut out).unwrap_err().kind,
-            "ws_masked"
-        );
-        assert_eq!(
-            c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind,
-            "ws_reserved_bits"
-        );
-    }
-}
+mod tests;

@@ -5,23 +5,57 @@
 //! protocol; what a reply means for the run (recorded, counted as an error) is the load loop's
 //! business, told through [`Reply`] and [`Lost`].
 //!
+//! The read buffer is the connection's and lives as long as it: it starts at 4 KiB, grows when
+//! reads fill it (to 64 KiB, so a body streams through in large reads) or when the codec needs
+//! a larger unit whole, and never past the codec's declared bound ([`Codec::max_buffered`]): a
+//! server cannot make the driver hold more by sending more. A codec still asking for bytes with
+//! its bound buffered is a decode error ([`READ_BUFFER_FULL`]), never an allocation.
+//!
+//! A connection is generic over its [`Stream`]: mio's `TcpStream` in a run (connecting, which
+//! needs the real socket, is in `tcp.rs`), a scripted stream in the tests, which drive every
+//! transition without a socket. The real one is monomorphised: no dispatch per read.
+//!
 //! A connection whose protocol opens with a handshake (WebSocket) is `Starting` between the TCP
 //! connect and the handshake reply; one the server closes as it said it would (HTTP
 //! `Connection: close`) can be connected again with [`Conn::reconnect`].
 
+mod outcome;
+#[cfg(test)]
+mod script;
+mod tcp;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use outcome::{Cause, Connecting, Expired, Lost, Reply};
+
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 
 use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::Token;
 
 use crate::clock::RunClock;
 use crate::errors::ErrorKind;
 use crate::target::{Codec, Decoded, ReplyKind, Response, Verdict};
 
-/// First read buffer size; it doubles when a read fills it (up to the codec's largest reply).
+/// First read buffer size: most replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
+/// Reads that fill the buffer make it grow to this (if the codec's bound allows): a long body
+/// then streams through in 64 KiB reads rather than 4 KiB ones.
+const STREAM_READ_BYTES: usize = 64 * 1024;
+/// A read buffer larger than this (grown for a large nines frame) is released once empty, when
+/// the connection is next checked for expired requests.
+const SHRINK_ABOVE_BYTES: usize = 64 * 1024;
+/// Decode failure kind: the read buffer is at the codec's bound and the codec still needs more
+/// (a codec that declares its bound says what was too long itself, before this).
+pub(crate) const READ_BUFFER_FULL: &str = "read_buffer_full";
+
+/// What a connection reads from and writes to: a nonblocking byte stream.
+pub(crate) trait Stream: Read + Write + fmt::Debug {}
+
+impl<T: Read + Write + fmt::Debug> Stream for T {}
 
 /// A request sent and not yet answered.
 #[derive(Debug, Clone, Copy)]
@@ -32,84 +66,21 @@ struct InFlight {
 }
 
 #[derive(Debug)]
-enum State {
+enum State<S> {
     /// Nonblocking connect issued; the first writable event says how it went.
-    Connecting(TcpStream),
+    Connecting(S),
     /// Connected; the protocol's opening handshake is out and its reply awaited.
-    Starting(TcpStream),
+    Starting(S),
     /// Established and ready for requests.
-    Open(TcpStream),
+    Open(S),
     /// Failed, lost or given up; nothing is sent or read again.
     Closed,
 }
 
-/// How a nonblocking connect is going.
-#[derive(Debug)]
-pub(crate) enum Connecting {
-    /// Not decided yet.
-    Pending,
-    /// The connection is open (and its handshake done).
-    Established,
-    /// It failed; the connection is closed.
-    Failed(io::Error),
-    /// The handshake was refused or garbled (its kind); the connection is closed.
-    Refused(&'static str),
-}
-
-/// A reply taken off the wire and matched (or not) to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
-    /// The right answer to a request.
-    Answered {
-        /// When the request was due.
-        intended_ns: u64,
-        /// When it was written.
-        sent_ns: u64,
-        /// The server did less than asked and said so.
-        capped: bool,
-    },
-    /// An answer to a request, with the wrong content.
-    BadPayload,
-    /// A well-formed answer saying the request failed (HTTP status, Redis error).
-    Rejected,
-    /// A reply no request in flight asked for.
-    Stray,
-}
-
-/// Why a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cause {
-    /// A connection-level error.
-    Error(ErrorKind),
-    /// Bytes that are no reply at all, of this kind (`http_status_line`, `resp_type`, ...).
-    Decode(&'static str),
-    /// The server closed it after a reply, as that reply said it would: connect again.
-    ServerClosed,
-}
-
-/// A connection was lost: why, and how many requests in flight went with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Lost {
-    /// Why.
-    pub cause: Cause,
-    /// Requests that were in flight on it.
-    pub aborted: u64,
-}
-
-/// What [`Conn::expire`] gave up on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Expired {
-    /// Requests unanswered past the timeout.
-    pub timed_out: u64,
-    /// For in-order protocols, the connection had to be closed (later replies could no longer
-    /// be attributed): the other requests in flight on it.
-    pub closed_aborting: Option<u64>,
-}
-
 /// One connection.
 #[derive(Debug)]
-pub(crate) struct Conn {
-    state: State,
+pub(crate) struct Conn<S = TcpStream> {
+    state: State<S>,
     addr: SocketAddr,
     /// The local address to connect from (`--source`), if chosen.
     source: Option<IpAddr>,
@@ -117,6 +88,8 @@ pub(crate) struct Conn {
     /// When the current connect began (run clock), for the connect timeout of reconnects.
     connect_started_ns: u64,
     codec: Box<dyn Codec>,
+    /// The read buffer's largest size: the codec's bound (or one first read, if larger).
+    read_cap: usize,
     rbuf: Vec<u8>,
     rlen: usize,
     wbuf: Vec<u8>,
@@ -127,34 +100,23 @@ pub(crate) struct Conn {
     sent_bytes: u64,
 }
 
-impl Conn {
-    /// Starts a nonblocking connect to `addr`, registered under `token`. A connection that
-    /// could not even be started is returned closed, with the error.
-    pub(crate) fn connect(
-        addr: SocketAddr,
-        token: Token,
-        registry: &Registry,
-        codec: Box<dyn Codec>,
-    ) -> (Conn, Option<io::Error>) {
-        Conn::connect_from(addr, None, token, registry, codec, 0)
-    }
-
-    /// [`Conn::connect`] from local address `source` (if given), begun at `now` on the run
-    /// clock.
-    pub(crate) fn connect_from(
+impl<S: Stream> Conn<S> {
+    /// A closed connection to `addr` speaking `codec`, begun at `now`; the stream comes with
+    /// [`Conn::established`].
+    fn new(
         addr: SocketAddr,
         source: Option<IpAddr>,
         token: Token,
-        registry: &Registry,
         codec: Box<dyn Codec>,
         now: u64,
-    ) -> (Conn, Option<io::Error>) {
-        let mut conn = Conn {
+    ) -> Conn<S> {
+        Conn {
             state: State::Closed,
             addr,
             source,
             token,
             connect_started_ns: now,
+            read_cap: codec.max_buffered().max(INITIAL_READ_BYTES),
             codec,
             rbuf: Vec::new(),
             rlen: 0,
@@ -163,22 +125,18 @@ impl Conn {
             in_flight: VecDeque::new(),
             received_bytes: 0,
             sent_bytes: 0,
-        };
-        let err = conn.start_connect(registry).err();
-        (conn, err)
+        }
     }
 
-    /// Connects again after the server closed the connection as it said it would, at `now`.
-    /// Requests pipelined behind the closing reply were never answered (the server stops
-    /// reading at `Connection: close`): they stay in flight and are sent again, with their
-    /// original due times, once the new connection is open ([`Conn::resend`]). On failure the
-    /// connection stays closed.
-    pub(crate) fn reconnect(&mut self, registry: &Registry, now: u64) -> io::Result<()> {
+    /// Forgets the bytes of a connection the server closed as it said it would, keeping the
+    /// requests pipelined behind the closing reply: the server stops reading at `Connection:
+    /// close`, so they were never answered and go out again, with their original due times, on
+    /// the next connection ([`Conn::resend`]). That connection begins at `now`.
+    fn keep_requests_for_reconnect(&mut self, now: u64) {
         let pending = std::mem::take(&mut self.in_flight);
         self.close();
         self.in_flight = pending;
         self.connect_started_ns = now;
-        self.start_connect(registry)
     }
 
     /// Queues again every request still in flight (after a reconnect), sent now.
@@ -200,42 +158,14 @@ impl Conn {
         self.is_connecting() && now.saturating_sub(self.connect_started_ns) >= timeout_ns
     }
 
-    fn start_connect(&mut self, registry: &Registry) -> io::Result<()> {
-        let (addr, token) = (self.addr, self.token);
-        let started = super::socket::connect(addr, self.source).and_then(|mut s| {
-            // Without it, Nagle's algorithm holds a request written while an earlier one on the
-            // connection is unacknowledged until that ACK arrives (with the earlier reply, if
-            // the server delays its ACKs): pipelined and open-loop requests would leave late,
-            // and be timed from when they were written, not sent.
-            s.set_nodelay(true)?;
-            registry.register(&mut s, token, Interest::READABLE | Interest::WRITABLE)?;
-            Ok(s)
-        });
-        self.state = State::Connecting(started?);
-        Ok(())
-    }
-
-    /// Moves a connecting (or handshaking) connection on after an event.
-    pub(crate) fn poll_connect(&mut self) -> Connecting {
-        match self.state {
-            State::Connecting(_) => match self.poll_tcp_connect() {
-                Connecting::Established => self.begin_handshake(),
-                other => other,
-            },
-            State::Starting(_) => self.poll_handshake(),
-            State::Open(_) | State::Closed => Connecting::Pending,
-        }
-    }
-
-    /// Sends the protocol's opening handshake, if it has one.
-    fn begin_handshake(&mut self) -> Connecting {
+    /// The stream is connected: opens the connection, with the protocol's handshake if it has
+    /// one.
+    fn established(&mut self, stream: S) -> Connecting {
         if !self.codec.start(&mut self.wbuf) {
+            self.state = State::Open(stream);
             return Connecting::Established;
         }
-        let State::Open(s) = std::mem::replace(&mut self.state, State::Closed) else {
-            unreachable!("just established");
-        };
-        self.state = State::Starting(s);
+        self.state = State::Starting(stream);
         if let Err(lost) = self.flush() {
             return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
         }
@@ -249,9 +179,9 @@ impl Conn {
             return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
         }
         loop {
-            if self.rlen == self.rbuf.len() {
-                let n = (self.rbuf.len() * 2).max(INITIAL_READ_BYTES);
-                self.rbuf.resize(n, 0);
+            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(self.read_cap) {
+                self.close();
+                return Connecting::Refused(READ_BUFFER_FULL);
             }
             let State::Starting(stream) = &mut self.state else {
                 return Connecting::Pending;
@@ -290,34 +220,15 @@ impl Conn {
         }
     }
 
-    /// Checks a connecting socket after an event (mio's recipe: an error is reported by
-    /// `take_error`, success by `peer_addr`; `NotConnected` means the event came early).
-    fn poll_tcp_connect(&mut self) -> Connecting {
-        let State::Connecting(s) = &self.state else {
-            return Connecting::Pending;
-        };
-        let result = match s.take_error() {
-            Ok(Some(e)) | Err(e) => Err(e),
-            Ok(None) => match s.peer_addr() {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(false) => Connecting::Pending,
-            Ok(true) => {
-                let State::Connecting(s) = std::mem::replace(&mut self.state, State::Closed) else {
-                    unreachable!("checked above");
-                };
-                self.state = State::Open(s);
-                Connecting::Established
-            }
-            Err(e) => {
-                self.state = State::Closed;
-                Connecting::Failed(e)
-            }
+    /// Makes room to read: doubles the read buffer (from its first size), up to `limit`.
+    /// False if it is that large already.
+    fn grow_read_buffer(&mut self, limit: usize) -> bool {
+        if self.rbuf.len() >= limit {
+            return false;
         }
+        let n = (self.rbuf.len() * 2).clamp(INITIAL_READ_BYTES, limit);
+        self.rbuf.resize(n, 0);
+        true
     }
 
     /// Whether a connect (or its handshake) is still undecided.
@@ -402,9 +313,13 @@ impl Conn {
     ) -> Result<u64, Lost> {
         let mut last_read_ns = 0;
         loop {
-            if self.rlen == self.rbuf.len() {
-                let n = (self.rbuf.len() * 2).max(INITIAL_READ_BYTES);
-                self.rbuf.resize(n, 0);
+            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(self.read_cap) {
+                // Full, at the codec's bound, of bytes it can make nothing of yet.
+                tracing::debug!(
+                    bytes = self.rlen,
+                    "read buffer full; dropping the connection"
+                );
+                return Err(self.lose(Cause::Decode(READ_BUFFER_FULL)));
             }
             let space = self.rbuf.len() - self.rlen;
             let State::Open(stream) = &mut self.state else {
@@ -422,6 +337,10 @@ impl Conn {
                     // A short read drained the socket: skip the read that would say EAGAIN.
                     if n < space && !to_eof {
                         return Ok(last_read_ns);
+                    }
+                    if n == space {
+                        // More is waiting: take it in larger reads.
+                        self.grow_read_buffer(self.read_cap.min(STREAM_READ_BYTES));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(last_read_ns),
@@ -453,7 +372,7 @@ impl Conn {
                         break Some(Cause::ServerClosed);
                     }
                 }
-                Ok(Some(Decoded::Skip(n))) => pos += n,
+                Ok(Some(Decoded::Skip(n) | Decoded::Partial(n))) => pos += n,
                 Ok(Some(Decoded::Closing(_))) => {
                     // Answer the close before going (best effort), then count the loss.
                     let _ = self.flush();
@@ -496,8 +415,12 @@ impl Conn {
         }
     }
 
-    /// Gives up on requests sent `timeout_ns` ago or more.
+    /// Gives up on requests sent `timeout_ns` ago or more (and releases a read buffer a burst
+    /// of large replies left behind: this runs every few milliseconds, not per reply).
     pub(crate) fn expire(&mut self, now: u64, timeout_ns: u64) -> Expired {
+        if self.rlen == 0 && self.rbuf.len() > SHRINK_ABOVE_BYTES {
+            self.rbuf = Vec::new();
+        }
         let timed_out = self
             .in_flight
             .iter()
@@ -555,28 +478,5 @@ fn io_kind(e: &io::Error) -> ErrorKind {
             tracing::debug!(error = %e, "connection I/O error");
             ErrorKind::Io
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::RequestSpec;
-
-    #[test]
-    fn connections_send_at_once_without_waiting_for_acks() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let poll = mio::Poll::new().unwrap();
-        let (conn, err) = Conn::connect(
-            listener.local_addr().unwrap(),
-            Token(0),
-            poll.registry(),
-            RequestSpec::default().codec(),
-        );
-        assert!(err.is_none());
-        let State::Connecting(s) = &conn.state else {
-            panic!("not connecting: {:?}", conn.state);
-        };
-        assert!(s.nodelay().unwrap(), "TCP_NODELAY is set");
     }
 }

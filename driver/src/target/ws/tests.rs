@@ -1,0 +1,205 @@
+//! The WebSocket codec's tables: the handshake, echoes whole, fragmented and cut at every
+//! byte, 16 MiB echoes in 64 KiB reads, pings and closes.
+
+use super::*;
+use crate::target::feed::{feed, same_at_every_cut, Seen};
+
+fn codec(message: WsMessage, payload_bytes: usize) -> WsCodec {
+    WsCodec::new(&WsRequest {
+        message,
+        payload_bytes,
+        ..WsRequest::default()
+    })
+}
+
+/// What an echo server sends back for the request frame `req`.
+fn echo(req: &[u8], fragments: usize) -> Vec<u8> {
+    let h = ws::decode(req, 1 << 30).unwrap().unwrap();
+    let mut p = req[h.header_len..].to_vec();
+    ws::apply_mask(h.mask.unwrap(), 0, &mut p);
+    let mut out = Vec::new();
+    let n = p.len().div_ceil(fragments).max(1);
+    let pieces: Vec<&[u8]> = p.chunks(n).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let op = if i == 0 {
+            h.opcode
+        } else {
+            Opcode::Continuation
+        };
+        ws::encode(i + 1 == pieces.len(), op, None, piece, &mut out);
+    }
+    out
+}
+
+#[test]
+fn handshake_checks_the_accept_key() {
+    let mut c = codec(WsMessage::Binary, 8);
+    let mut req = Vec::new();
+    assert!(c.start(&mut req));
+    let accept = ws::accept_key(c.key.as_bytes());
+    let good = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    assert_eq!(c.finish_start(&good.as_bytes()[..20]), Ok(None));
+    assert_eq!(c.finish_start(good.as_bytes()), Ok(Some(good.len())));
+    let wrong = good.replace(&accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    assert_eq!(
+        c.finish_start(wrong.as_bytes()).unwrap_err().kind,
+        "ws_handshake_accept"
+    );
+    let refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        c.finish_start(refused.as_bytes()).unwrap_err().kind,
+        "ws_handshake_status"
+    );
+}
+
+#[test]
+fn echoes_are_checked_whole_or_in_fragments() {
+    for message in [WsMessage::Binary, WsMessage::Text] {
+        for fragments in [1, 3] {
+            let mut c = codec(message, 300);
+            let mut req = Vec::new();
+            c.encode_request(9, 0, &mut req);
+            let back = echo(&req, fragments);
+            let mut at = 0;
+            let mut out = Vec::new();
+            let reply = loop {
+                match c.decode(&back[at..], Some(9), &mut out).unwrap().unwrap() {
+                    Decoded::Skip(n) | Decoded::Partial(n) => at += n,
+                    Decoded::Reply(r) => break r,
+                    Decoded::Closing(_) => panic!("closing"),
+                }
+            };
+            assert_eq!(reply.verdict, Verdict::Ok, "{message} in {fragments}");
+            assert_eq!(at + reply.consumed, back.len());
+            // The same echo, attributed to another request, is wrong.
+            let r = c.decode(&back, Some(10), &mut out).unwrap().unwrap();
+            if fragments == 1 {
+                assert_eq!(
+                    r,
+                    Decoded::Reply(Response::new(back.len(), 10, Verdict::WrongContent))
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pings_get_pongs_and_close_is_answered() {
+    let mut c = codec(WsMessage::Binary, 4);
+    let mut ping = Vec::new();
+    ws::encode(true, Opcode::Ping, None, b"hi", &mut ping);
+    let mut out = Vec::new();
+    assert_eq!(c.decode(&ping, None, &mut out), Ok(Some(Decoded::Skip(4))));
+    let pong = ws::decode(&out, 125).unwrap().unwrap();
+    assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 2));
+    assert!(pong.mask.is_some(), "client frames are masked");
+    let mut close = Vec::new();
+    ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
+    assert_eq!(
+        c.decode(&close, Some(1), &mut out),
+        Ok(Some(Decoded::Closing(4)))
+    );
+    let mut masked = Vec::new();
+    ws::encode(
+        true,
+        Opcode::Binary,
+        Some([1, 1, 1, 1]),
+        b"abcd",
+        &mut masked,
+    );
+    assert_eq!(
+        c.decode(&masked, Some(1), &mut out).unwrap_err().kind,
+        "ws_masked"
+    );
+    assert_eq!(
+        c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind,
+        "ws_reserved_bits"
+    );
+}
+
+/// The echo of request `id`'s message, in `fragments` frames, with a ping after the first.
+fn echo_with_ping(c: &mut WsCodec, id: u64, fragments: usize) -> (Vec<u8>, usize) {
+    let mut req = Vec::new();
+    c.encode_request(id, 0, &mut req);
+    let back = echo(&req, fragments);
+    let first = ws::decode(&back, 1 << 30).unwrap().unwrap().frame_len();
+    let mut ping = Vec::new();
+    ws::encode(true, Opcode::Ping, None, b"are you there", &mut ping);
+    let wire = [&back[..first], &ping, &back[first..]].concat();
+    (wire, ping.len())
+}
+
+#[test]
+fn messages_cut_at_every_byte_give_what_they_give_whole() {
+    for message in [WsMessage::Binary, WsMessage::Text] {
+        for fragments in [1, 3] {
+            let make = || codec(message, 300);
+            let (wire, ping) = echo_with_ping(&mut make(), 5, fragments);
+            let fed = same_at_every_cut(|| Box::new(make()), &wire);
+            let pong = ws::decode(&fed.out, 125).unwrap().unwrap();
+            assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 13));
+            let seen: Vec<Seen> = fed
+                .seen
+                .into_iter()
+                .filter(|s| *s != Seen::Skip(ping))
+                .collect();
+            assert_eq!(
+                seen,
+                [Seen::Reply(Response::new(
+                    wire.len() - ping,
+                    1,
+                    Verdict::WrongContent
+                ))],
+                "the echo of request 5 is not request 1's: {message} in {fragments}"
+            );
+            let right = feed(&mut make(), &wire, &[], 5);
+            assert!(right.seen.contains(&Seen::Reply(Response::new(
+                wire.len() - ping,
+                5,
+                Verdict::Ok
+            ))));
+        }
+    }
+}
+
+#[test]
+fn a_16_mib_echo_in_64_kib_reads_is_checked_holding_no_more_than_a_header() {
+    for fragments in [1, 16] {
+        let mut c = codec(WsMessage::Binary, 16 << 20);
+        let mut req = Vec::new();
+        c.encode_request(3, 0, &mut req);
+        let mut back = echo(&req, fragments);
+        let ends: Vec<usize> = (1..back.len() / 65536 + 1).map(|i| i * 65536 - 3).collect();
+        let fed = feed(&mut c, &back, &ends, 3);
+        assert_eq!(
+            fed.seen,
+            [Seen::Reply(Response::new(back.len(), 3, Verdict::Ok))]
+        );
+        assert!(fed.max_pending < ws::MAX_HEADER_LEN, "{}", fed.max_pending);
+        // One byte wrong, deep in the message, is caught where it falls.
+        let at = back.len() - 100_000;
+        back[at] ^= 1;
+        let fed = feed(&mut c, &back, &ends, 3);
+        assert_eq!(
+            fed.seen,
+            [Seen::Reply(Response::new(
+                back.len(),
+                3,
+                Verdict::WrongContent
+            ))]
+        );
+    }
+}
+
+#[test]
+fn text_messages_start_with_the_id_in_hex() {
+    let mut out = [0u8; 20];
+    fill_at(WsMessage::Text, 0xDEAD_BEEF_0042, 0, &mut out);
+    assert_eq!(&out, b"0000deadbeef0042qrst");
+    let mut piece = [0u8; 6];
+    fill_at(WsMessage::Text, 0xDEAD_BEEF_0042, 14, &mut piece);
+    assert_eq!(&piece, &out[14..]);
+}
