@@ -107,10 +107,13 @@ impl BenchConfig {
         }
         // A storm may ask for more than the descriptor limit: finding where it binds (and
         // reporting how many connected and why the rest failed) is what a storm is for.
-        let max_conns = match self.load {
-            Load::Storm(_) => u64::MAX,
-            _ => self.max_connections(limits),
-        };
+        if let Load::Storm(_) = self.load {
+            if self.connections == 0 {
+                e.push(UsageError::at_least("--connections", 0, 1, ""));
+            }
+            return;
+        }
+        let max_conns = self.max_connections(limits);
         if self.connections == 0 || self.connections as u64 > max_conns {
             e.push(UsageError::range(
                 "--connections",
@@ -202,15 +205,18 @@ impl BenchConfig {
             ),
             "",
         );
-        let echoed = matches!(
-            self.request,
+        // A storm's messages come back: nines echo, echo or ws. The flag named is the one that
+        // chose something else.
+        let not_echoed = match self.request {
             RequestSpec::Nines(NinesOp::Echo { .. })
-                | RequestSpec::Echo { .. }
-                | RequestSpec::Ws(_)
-        );
-        if !echoed {
+            | RequestSpec::Echo { .. }
+            | RequestSpec::Ws(_) => None,
+            RequestSpec::Nines(_) => Some("--op"),
+            RequestSpec::Http(_) | RequestSpec::Redis(_) => Some("--protocol"),
+        };
+        if let Some(flag) = not_echoed {
             e.push(UsageError::new(
-                "--protocol",
+                flag,
                 format!(
                     "{}: a storm sends messages that come back (nines echo, echo or ws)",
                     self.request.describe()
@@ -487,7 +493,7 @@ mod tests {
                     request: RequestSpec::Nines(NinesOp::Work { work_us: 1 }),
                     ..base.clone()
                 },
-                "--protocol",
+                "--op",
             ),
             (
                 BenchConfig {

@@ -72,7 +72,7 @@ impl Ready {
 }
 
 /// One thread's load loop.
-pub(crate) struct Load<'a, 'b> {
+pub(crate) struct BenchLoop<'a, 'b> {
     clock: RunClock,
     pipeline: usize,
     timeout_ns: u64,
@@ -93,7 +93,7 @@ pub(crate) struct Load<'a, 'b> {
     turn_ns: u64,
 }
 
-impl<'a, 'b> Load<'a, 'b> {
+impl<'a, 'b> BenchLoop<'a, 'b> {
     /// A loop over `conns`, keeping up to `pipeline` requests in flight on each, for the
     /// thread `shipper` ships for.
     pub(crate) fn new(
@@ -104,9 +104,9 @@ impl<'a, 'b> Load<'a, 'b> {
         books: &'b mut Books<'a>,
         shipper: &'b mut Shipper,
         conns: &[Conn],
-    ) -> Load<'a, 'b> {
+    ) -> BenchLoop<'a, 'b> {
         let timeout_ns = cfg.request_timeout.as_nanos().max(1) as u64;
-        Load {
+        BenchLoop {
             clock,
             pipeline: pipeline.max(1),
             timeout_ns,
@@ -330,7 +330,11 @@ impl<'a, 'b> Load<'a, 'b> {
 
     /// Moves a reconnecting connection on; once open, it takes requests again.
     fn progress_connect(&mut self, conns: &mut [Conn], i: usize) {
-        match conns[i].poll_connect() {
+        // A reconnect's handshake (a WebSocket upgrade) moves bytes in the measurement too.
+        let before = conns[i].transferred();
+        let connecting = conns[i].poll_connect();
+        self.count_bytes(&conns[i], before);
+        match connecting {
             Connecting::Pending => {}
             Connecting::Established => {
                 let now = self.clock.now_ns();

@@ -342,7 +342,7 @@ fn bench_thread(
                 control.threads(),
                 cfg.request_timeout,
             );
-            let mut load = load::Load::new(
+            let mut load = load::BenchLoop::new(
                 cfg,
                 bench.pipeline,
                 clock,

@@ -268,7 +268,13 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             return;
         };
         if conn.is_connecting() {
-            match conn.poll_connect() {
+            // The handshake (a WebSocket upgrade) is bytes on the wire within the storm.
+            let before = conn.transferred();
+            let connecting = conn.poll_connect();
+            let (rx, tx) = conn.transferred();
+            self.books
+                .transferred(rx - before.0, tx - before.1, self.clock.now_ns());
+            match connecting {
                 Connecting::Pending => {}
                 Connecting::Established => {
                     let now = self.clock.now_ns();

@@ -292,8 +292,8 @@ fn add_drivers(reports: &[&Report]) -> DriverSummary {
         for (errno, n) in &o.connect_failures {
             *d.connect_failures.entry(errno.clone()).or_default() += n;
         }
-        super::build::add_counts(&mut d.reply_kinds, &o.reply_kinds);
-        super::build::add_counts(&mut d.decode_failures, &o.decode_failures);
+        super::sections::add_counts(&mut d.reply_kinds, &o.reply_kinds);
+        super::sections::add_counts(&mut d.decode_failures, &o.decode_failures);
         d.reconnects += o.reconnects;
         d.thread_cpu_pct.extend(&o.thread_cpu_pct);
         d.thread_busy_pct.extend(&o.thread_busy_pct);

@@ -11,7 +11,6 @@
 //! its model measured, and a manifest of the build, configuration and host. Results saved by
 //! earlier versions (nines-report/1) are converted as they are read.
 
-mod build;
 pub mod checks;
 pub mod confidence;
 pub mod diagnosis;
@@ -33,7 +32,6 @@ mod summary;
 pub mod sweep;
 mod v1;
 
-pub use build::{build, RunRecord};
 pub use checks::{Check, Finding};
 pub use files::{load, load_report, parse, write_atomic, LoadError, Loaded, SWEEP_NOT_RUN};
 pub use interval::IntervalRecord;
@@ -41,6 +39,7 @@ pub use merge::{merge, MergeError};
 pub use origin::{Origin, Part};
 pub use outcome::{CutShort, Outcome};
 pub use render::{render, Format};
+pub(crate) use sections::add_counts;
 pub use sections::{
     DriverSummary, LoadSummary, Model, OpenLoopSummary, ProfileSummary, Transfer, WarmupSummary,
 };

@@ -193,6 +193,13 @@ pub struct ProfileSummary {
     pub server_requests: u64,
 }
 
+/// Adds counts by name.
+pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *into.entry(k.clone()).or_default() += n;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

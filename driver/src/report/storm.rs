@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
 use super::{IntervalRecord, LatencySummary};
-use crate::engine::ThreadOutcome;
 use crate::host::SockStat;
-use crate::recorder::new_histogram;
 
 /// Connections lost in one second that count as a crash seen: at least this many...
 const CRASH_MIN_LOST: u64 = 10;
@@ -71,40 +69,6 @@ pub struct StormSummary {
     pub sockstat_before: Option<SockStat>,
     /// ... and while holding.
     pub sockstat_holding: Option<SockStat>,
-}
-
-impl StormSummary {
-    /// The threads' storm figures added up; crashes found in the per-second record.
-    pub(crate) fn from_threads(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> Self {
-        let mut h = new_histogram();
-        let mut lag = new_histogram();
-        let (mut started, mut timeouts, mut lost) = (0, 0, 0);
-        for o in outcomes {
-            lost += o.connections_lost;
-            lag.add(&o.recorder.lag).expect("histograms share bounds");
-            if let Some(s) = &o.storm {
-                started += s.started;
-                timeouts += s.connect_timeouts;
-                h.add(&s.connect_ns).expect("histograms share bounds");
-            }
-        }
-        let connected = h.len();
-        StormSummary {
-            started,
-            connected,
-            open_at_end: connected.saturating_sub(lost),
-            connect_timeouts: timeouts,
-            connect_time_us: LatencySummary::from_histogram(&h),
-            connect_time_histogram: Hist(h),
-            send_lag_us: LatencySummary::from_histogram(&lag),
-            crashes: crashes(intervals),
-            driver_memory: None,
-            server_memory: None,
-            server_pids: Vec::new(),
-            sockstat_before: None,
-            sockstat_holding: None,
-        }
-    }
 }
 
 /// Storms from several driver processes as one: counts and connect times added, crashes found
@@ -200,6 +164,7 @@ pub fn crashes(intervals: &[IntervalRecord]) -> Vec<Crash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recorder::new_histogram;
 
     #[test]
     fn many_losses_in_one_second_are_a_crash() {

@@ -1,6 +1,7 @@
 //! Running a benchmark: validate, resolve or embed the target and check it answers, start the
 //! driver threads, watch them, and build one [`Report`] from what they measured.
 
+mod build;
 mod server_cpu;
 pub mod stats;
 mod target;
@@ -23,7 +24,8 @@ use crate::engine::{run_thread, ThreadOutcome, ThreadPlan};
 use crate::host::KernelCounters;
 use crate::observer::Observer;
 use crate::report::manifest::Manifest;
-use crate::report::{build, Report, RunRecord};
+use crate::report::Report;
+use build::{build, RunRecord};
 
 /// What this process may open now and the time: the host's side of every bound a run is
 /// checked against.

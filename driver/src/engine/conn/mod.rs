@@ -191,7 +191,10 @@ impl<S: Stream> Conn<S> {
                     self.close();
                     return Connecting::Failed(io::ErrorKind::ConnectionReset.into());
                 }
-                Ok(n) => self.rlen += n,
+                Ok(n) => {
+                    self.rlen += n;
+                    self.received_bytes += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Connecting::Pending,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

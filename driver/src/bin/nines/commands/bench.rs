@@ -36,6 +36,7 @@ impl BenchArgs {
     /// The run the flags describe, measuring for `default_duration` unless told; every flag
     /// that does not fit is named.
     pub fn config(&self, default_duration: Duration) -> Result<BenchConfig, Vec<UsageError>> {
+        super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
         let connections = self.target.one_level(BENCH).map_err(|e| vec![e])?;
         let load = self.load.load(default_duration);
         let request = self.request.spec(self.target.target.as_deref());

@@ -42,6 +42,21 @@ pub fn progress_for(cfg: &nines_driver::BenchConfig, watch: &WatchFlags) -> Prog
     Progress::new(length, cfg.stop(), watch.live())
 }
 
+/// Refuses two outputs on stdout at once (the JSON and the stats stream), which nothing could
+/// read apart.
+pub fn one_stdout(
+    out: &crate::flags::output::OutputFlags,
+    watch: &WatchFlags,
+) -> Result<(), nines_common::usage::UsageError> {
+    if out.json_to_stdout() && watch.stream_to_stdout() {
+        return Err(nines_common::usage::UsageError::new(
+            "--stats-stream",
+            "-: the JSON result (--json -) takes stdout already; write one of them to a file",
+        ));
+    }
+    Ok(())
+}
+
 /// Records this command line in a run's manifest (a merged result's parts keep their own).
 pub fn record_command(report: &mut Report) {
     if let Origin::Run { manifest } = &mut report.origin {

@@ -101,6 +101,7 @@ impl StormArgs {
                 return Err(refused);
             }
         }
+        super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
         let connections = self.target.one_level(STORM).map_err(|e| vec![e])?;
         if p > connections {
             let why = format!("{p}: more processes than the {connections} connections to share");

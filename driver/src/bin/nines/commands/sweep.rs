@@ -13,7 +13,6 @@ use nines_driver::sweep::run_sweep;
 
 use crate::exit::{fail, interrupt_on_signals, raise_nofile};
 use crate::flags::load::LoadFlags;
-use crate::flags::not_here;
 use crate::flags::output::{OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
 use crate::flags::target::{TargetFlags, BENCH};
@@ -43,6 +42,9 @@ pub struct SweepArgs {
     pub output: OutputFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
+    /// Not a sweep's: refused with what to use instead (--slo-p99).
+    #[arg(long, hide = true, value_name = "EXPR")]
+    pub slo: Option<String>,
 }
 
 /// Open-loop levels of a sweep.
@@ -77,19 +79,29 @@ impl SweepArgs {
                 "--hlog",
                 "is per run; a sweep saves every step's histograms with --json",
             ),
+            (
+                self.slo.is_some(),
+                "--slo",
+                "gates one bench run; a sweep's knee takes --slo-p99",
+            ),
         ];
-        let refused: Vec<UsageError> = per_run
+        let mut refused: Vec<UsageError> = per_run
             .iter()
             .filter(|(given, _, _)| *given)
-            .map(|(_, flag, why)| not_here(flag, *why))
+            .map(|(_, flag, why)| UsageError::new(flag, *why))
             .collect();
-        if !refused.is_empty() {
-            return Err(refused);
-        }
         let rates = self.rates.clone().map(|r| r.0).unwrap_or_default();
-        let arrivals = self.load.arrivals.arrivals(!rates.is_empty())?;
+        let arrivals = self.load.arrivals.arrivals(!rates.is_empty());
+        let request = self.request.spec(self.target.target.as_deref());
+        let stdout = super::one_stdout(&self.output, &self.watch);
+        // Every flag that does not fit is named at once.
+        refused.extend(arrivals.as_ref().err().cloned().unwrap_or_default());
+        refused.extend(request.as_ref().err().cloned().unwrap_or_default());
+        refused.extend(stdout.err());
+        let (Ok(arrivals), Ok(request), true) = (arrivals, request, refused.is_empty()) else {
+            return Err(refused);
+        };
         let bench = self.load.bench(defaults::DURATION);
-        let request = self.request.spec(self.target.target.as_deref())?;
         let levels = self.target.levels(BENCH);
         // Without --rates every --connections value is a closed-loop step; with --rates and no
         // --connections, the rates run alone on the default connections.

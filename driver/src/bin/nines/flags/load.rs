@@ -9,7 +9,7 @@ use nines_common::usage::UsageError;
 use nines_driver::config::{defaults, Arrivals, Bench, Load, StopAt, Storm};
 use nines_driver::schedule::Arrival;
 
-use super::{not_here, with_default};
+use super::with_default;
 
 /// Closed- and open-loop load.
 #[derive(Args, Debug)]
@@ -82,9 +82,9 @@ impl ArrivalFlags {
                 .iter()
                 .filter(|(_, g)| *g)
                 .map(|(flag, _)| {
-                    not_here(
+                    UsageError::new(
                         flag,
-                        "applies to open-loop load (--rate; a sweep's --rates), which this is not",
+                        "applies to open-loop load: add --rate (a sweep: --rates), or drop it",
                     )
                 })
                 .collect();

@@ -17,8 +17,3 @@ pub mod target;
 pub fn with_default(text: &str, value: impl std::fmt::Display) -> String {
     format!("{text} [default: {value}]")
 }
-
-/// A `UsageError` for a flag given where it does not apply.
-pub fn not_here(flag: &'static str, why: impl Into<String>) -> nines_common::usage::UsageError {
-    nines_common::usage::UsageError::new(flag, why)
-}

@@ -15,7 +15,7 @@ use nines_driver::config::{
 use nines_driver::target::url;
 use nines_protocol::Op;
 
-use super::{not_here, with_default};
+use super::with_default;
 
 /// What each request is.
 #[derive(Args, Debug, Default)]
@@ -164,46 +164,112 @@ impl RequestFlags {
 
     /// The flags given that `spec` does not read, each refused with what it is for.
     fn unread_by(&self, spec: &RequestSpec) -> Vec<UsageError> {
-        let reads = |flag: &str| match spec {
-            RequestSpec::Nines(op) => match flag {
-                "--op" => true,
-                "--payload" => matches!(op, NinesOp::Echo { .. } | NinesOp::Source { .. }),
-                "--work-us" => matches!(op, NinesOp::Work { .. }),
-                _ => false,
-            },
-            RequestSpec::Echo { .. } => flag == "--payload",
-            RequestSpec::Http(_) => {
-                matches!(flag, "--method" | "--header" | "--body" | "--accept")
-            }
-            RequestSpec::Ws(_) => matches!(flag, "--header" | "--message" | "--payload"),
-            RequestSpec::Redis(_) => matches!(flag, "--command" | "--keyspace" | "--payload"),
-        };
-        let given = [
-            (
-                "--payload",
-                self.payload.is_some(),
-                "nines echo and source, echo, ws, redis",
-            ),
-            ("--op", self.op.is_some(), "nines"),
-            ("--work-us", self.work_us.is_some(), "nines --op work"),
-            ("--method", self.method.is_some(), "http://"),
-            ("--header", !self.headers.is_empty(), "http:// and ws://"),
-            ("--body", self.body.is_some(), "http://"),
-            ("--accept", self.accept.is_some(), "http://"),
-            ("--message", self.message.is_some(), "ws://"),
-            ("--command", self.command.is_some(), "redis://"),
-            ("--keyspace", self.keyspace.is_some(), "redis://"),
-        ];
-        given
+        RequestFlag::ALL
             .into_iter()
-            .filter(|&(flag, given, _)| given && !reads(flag))
-            .map(|(flag, _, for_what)| {
-                not_here(
-                    flag,
-                    format!("applies to {for_what} only, not {}", spec.describe()),
+            .filter(|f| f.given(self) && !f.read_by(spec))
+            .map(|f| {
+                UsageError::new(
+                    f.name(),
+                    format!(
+                        "applies to {} only, not {}; drop it, or load a target it applies to",
+                        f.for_what(),
+                        spec.describe()
+                    ),
                 )
             })
             .collect()
+    }
+}
+
+/// The request flags that only some requests read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestFlag {
+    Payload,
+    Op,
+    WorkUs,
+    Method,
+    Header,
+    Body,
+    Accept,
+    Message,
+    Command,
+    Keyspace,
+}
+
+impl RequestFlag {
+    const ALL: [RequestFlag; 10] = [
+        RequestFlag::Payload,
+        RequestFlag::Op,
+        RequestFlag::WorkUs,
+        RequestFlag::Method,
+        RequestFlag::Header,
+        RequestFlag::Body,
+        RequestFlag::Accept,
+        RequestFlag::Message,
+        RequestFlag::Command,
+        RequestFlag::Keyspace,
+    ];
+
+    /// As it is written on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            RequestFlag::Payload => "--payload",
+            RequestFlag::Op => "--op",
+            RequestFlag::WorkUs => "--work-us",
+            RequestFlag::Method => "--method",
+            RequestFlag::Header => "--header",
+            RequestFlag::Body => "--body",
+            RequestFlag::Accept => "--accept",
+            RequestFlag::Message => "--message",
+            RequestFlag::Command => "--command",
+            RequestFlag::Keyspace => "--keyspace",
+        }
+    }
+
+    /// Whether it was given.
+    fn given(self, f: &RequestFlags) -> bool {
+        match self {
+            RequestFlag::Payload => f.payload.is_some(),
+            RequestFlag::Op => f.op.is_some(),
+            RequestFlag::WorkUs => f.work_us.is_some(),
+            RequestFlag::Method => f.method.is_some(),
+            RequestFlag::Header => !f.headers.is_empty(),
+            RequestFlag::Body => f.body.is_some(),
+            RequestFlag::Accept => f.accept.is_some(),
+            RequestFlag::Message => f.message.is_some(),
+            RequestFlag::Command => f.command.is_some(),
+            RequestFlag::Keyspace => f.keyspace.is_some(),
+        }
+    }
+
+    /// Whether a request of this kind reads it.
+    fn read_by(self, spec: &RequestSpec) -> bool {
+        use RequestFlag as F;
+        match spec {
+            RequestSpec::Nines(op) => match self {
+                F::Op => true,
+                F::Payload => matches!(op, NinesOp::Echo { .. } | NinesOp::Source { .. }),
+                F::WorkUs => matches!(op, NinesOp::Work { .. }),
+                _ => false,
+            },
+            RequestSpec::Echo { .. } => self == F::Payload,
+            RequestSpec::Http(_) => matches!(self, F::Method | F::Header | F::Body | F::Accept),
+            RequestSpec::Ws(_) => matches!(self, F::Header | F::Message | F::Payload),
+            RequestSpec::Redis(_) => matches!(self, F::Command | F::Keyspace | F::Payload),
+        }
+    }
+
+    /// The requests that read it, in words.
+    fn for_what(self) -> &'static str {
+        match self {
+            RequestFlag::Payload => "nines echo and source, echo, ws, redis",
+            RequestFlag::Op => "nines",
+            RequestFlag::WorkUs => "nines --op work",
+            RequestFlag::Method | RequestFlag::Body | RequestFlag::Accept => "http://",
+            RequestFlag::Header => "http:// and ws://",
+            RequestFlag::Message => "ws://",
+            RequestFlag::Command | RequestFlag::Keyspace => "redis://",
+        }
     }
 }
 
@@ -252,6 +318,20 @@ mod tests {
             refused(Some("http://h/"), |f| f.protocol = Some(Protocol::Ws)),
             ["--protocol"]
         );
+    }
+
+    #[test]
+    fn every_request_flag_is_named_as_the_command_line_spells_it() {
+        use clap::Args;
+        let cmd = RequestFlags::augment_args(clap::Command::new("t"));
+        for f in RequestFlag::ALL {
+            let long = f.name().trim_start_matches("--");
+            assert!(
+                cmd.get_arguments().any(|a| a.get_long() == Some(long)),
+                "{}",
+                f.name()
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use nines_common::units::HumanDuration;
 use nines_common::usage::UsageError;
 use nines_driver::config::{defaults, parse_start_at, BenchConfig, Load, RequestSpec, Target};
 
-use super::{not_here, with_default};
+use super::with_default;
 
 /// Where to connect and how.
 #[derive(Args, Debug)]
@@ -84,7 +84,7 @@ impl TargetFlags {
     pub fn one_level(&self, d: Defaults) -> Result<usize, UsageError> {
         match self.levels(d).as_slice() {
             [one] => Ok(*one),
-            _ => Err(not_here(
+            _ => Err(UsageError::new(
                 "--connections",
                 format!(
                     "{}: takes one number here; `nines sweep` takes a list",
@@ -106,7 +106,7 @@ impl TargetFlags {
     ) -> Result<BenchConfig, UsageError> {
         let target = match (&self.target, self.server_workers) {
             (Some(_), Some(_)) => {
-                return Err(not_here(
+                return Err(UsageError::new(
                     "--server-workers",
                     "applies to the embedded server (no TARGET), not to a server elsewhere",
                 ))

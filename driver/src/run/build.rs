@@ -1,25 +1,27 @@
 //! A run's report from what its threads measured: histograms added (true percentiles, never
-//! averages of percentiles), errors added, the outcome decided, and the self-checks run.
+//! averages of percentiles), errors added, the outcome decided, and the self-checks run. It is
+//! the run's business: the report itself knows nothing of driver threads.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::checks::{Check, Finding};
-use super::histogram::Hist;
-use super::manifest::Manifest;
-use super::server_cpu::ServerCpu;
-use super::storm::StormSummary;
-use super::{
-    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
-    OpenLoopSummary, Origin, Outcome, Report, Transfer, WarmupSummary,
-};
 use crate::config::{BenchConfig, Load, StopAt};
 use crate::engine::control::{StopReason, Timeline};
 use crate::engine::ThreadOutcome;
 use crate::errors::{ErrorCounts, ErrorKind};
 use crate::host::KernelDelta;
-use crate::recorder::Recorder;
+use crate::recorder::{new_histogram, Recorder};
+use crate::report::add_counts;
+use crate::report::checks::{Check, Finding};
+use crate::report::histogram::Hist;
+use crate::report::manifest::Manifest;
+use crate::report::server_cpu::ServerCpu;
+use crate::report::storm::{crashes, StormSummary};
+use crate::report::{
+    skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
+    OpenLoopSummary, Origin, Outcome, Report, Transfer, WarmupSummary,
+};
 
 /// Below this much load time a thread's busy share says nothing.
 const MIN_WALL_FOR_BUSY: Duration = Duration::from_millis(100);
@@ -117,11 +119,10 @@ pub fn build(run: RunRecord<'_>) -> Report {
         warmup: Some(Hist(t.rec.warmup.clone())),
         // An open loop's schedule lag, or a storm's send lag: both are lateness against a due
         // time, and both merge exactly as histograms.
-        schedule_lag: cfg
-            .load
-            .lag_threshold()
-            .is_some()
-            .then(|| Hist(t.rec.lag.clone())),
+        schedule_lag: match cfg.load {
+            Load::ClosedLoop(_) => None,
+            Load::OpenLoop { .. } | Load::Storm(_) => Some(Hist(t.rec.lag.clone())),
+        },
         ..Histograms::corrected_only(Hist(t.rec.measured.clone()))
     };
     let origin = Origin::Run {
@@ -153,10 +154,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
             seed: arrivals.seed,
             schedule_lag_us: LatencySummary::from_histogram(&t.rec.lag),
         }),
-        Load::Storm(_) => LoadSummary::Storm(Box::new(StormSummary::from_threads(
-            run.outcomes,
-            &r.intervals,
-        ))),
+        Load::Storm(_) => LoadSummary::Storm(Box::new(storm_summary(run.outcomes, &r.intervals))),
     };
     r.warmup = Some(WarmupSummary {
         requests: t.rec.warmup.len(),
@@ -172,9 +170,44 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.outcome = outcome(run.stop, &r, &cfg);
     r.warnings = self_checks(&r, &cfg);
     r.server_cpu = run.server_cpu;
-    r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
-    r.diagnosis = super::diagnosis::diagnose(&r);
+    r.confidence = Some(crate::report::confidence::confidence(
+        r.requests,
+        &r.intervals,
+    ));
+    r.diagnosis = crate::report::diagnosis::diagnose(&r);
     r
+}
+
+/// The threads' storm figures added up; crashes found in the per-second record.
+fn storm_summary(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> StormSummary {
+    let mut h = new_histogram();
+    let mut lag = new_histogram();
+    let (mut started, mut timeouts, mut lost) = (0, 0, 0);
+    for o in outcomes {
+        lost += o.connections_lost;
+        lag.add(&o.recorder.lag).expect("histograms share bounds");
+        if let Some(s) = &o.storm {
+            started += s.started;
+            timeouts += s.connect_timeouts;
+            h.add(&s.connect_ns).expect("histograms share bounds");
+        }
+    }
+    let connected = h.len();
+    StormSummary {
+        started,
+        connected,
+        open_at_end: connected.saturating_sub(lost),
+        connect_timeouts: timeouts,
+        connect_time_us: LatencySummary::from_histogram(&h),
+        connect_time_histogram: Hist(h),
+        send_lag_us: LatencySummary::from_histogram(&lag),
+        crashes: crashes(intervals),
+        driver_memory: None,
+        server_memory: None,
+        server_pids: Vec::new(),
+        sockstat_before: None,
+        sockstat_holding: None,
+    }
 }
 
 /// How the run ended: completed only if it ran as planned and measured replies.
@@ -275,13 +308,6 @@ fn pct(part: Duration, whole: Duration) -> f64 {
     // getrusage is charged in scheduler ticks, so a thread's CPU can read a little over its
     // wall time; the share is capped rather than shown above 100%.
     ((part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0).min(100.0)
-}
-
-/// Adds counts by name.
-pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
-    for (k, n) in from {
-        *into.entry(k.clone()).or_default() += n;
-    }
 }
 
 #[cfg(test)]
