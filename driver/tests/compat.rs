@@ -8,7 +8,7 @@ mod util;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use util::{nines, scratch};
+use util::{nines, ok, scratch};
 
 /// The saved runs: closed and open loop, a storm, HTTP, Redis, WebSocket, echo, and a merge.
 const RUNS: [&str; 8] = [
@@ -17,16 +17,6 @@ const RUNS: [&str; 8] = [
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/v1/{name}"))
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = nines(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn path(name: &str) -> String {

@@ -7,17 +7,7 @@ mod util;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use util::{nines, scratch};
-
-fn ok(args: &[&str]) -> String {
-    let out = nines(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use util::{nines, ok, scratch};
 
 fn dir() -> PathBuf {
     scratch("results")

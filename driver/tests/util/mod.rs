@@ -14,6 +14,17 @@ pub fn nines(args: &[&str]) -> Output {
         .expect("run nines")
 }
 
+/// Runs `nines ARGS`, which must succeed; its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = nines(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A scratch directory for this test process, named for `tag`.
 pub fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nines-{tag}-{}", std::process::id()));

@@ -7,9 +7,9 @@ use clap::Args;
 use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::{defaults, BenchConfig};
 use nines_driver::profile::{profile, ProfileError};
-use nines_driver::run::{run, Hooks, RunError};
+use nines_driver::run::{run, RunError};
 
-use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile};
+use crate::exit::{fail, finish, raise_nofile};
 use crate::flags::load::LoadFlags;
 use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
@@ -78,19 +78,14 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
     // Progress lives for the run only: it is gone before the summary is printed.
     let result = {
         let mut progress = super::progress_for(&cfg, &a.watch);
-        let mut stream = None;
-        let observer = match super::observer(&a.watch, &mut progress, &mut stream) {
-            Ok(o) => o,
-            Err(e) => return fail(&e),
-        };
-        let mut hooks = Hooks {
-            interrupt: Some(interrupt_on_signals()),
-            observer: Some(observer),
-        };
-        match mode {
-            Mode::Profile => profile(&cfg, &mut hooks),
-            Mode::Bench => run(&cfg, &mut hooks).map_err(ProfileError::Run),
-        }
+        super::watched(&a.watch, &mut progress, |hooks| match mode {
+            Mode::Profile => profile(&cfg, hooks),
+            Mode::Bench => run(&cfg, hooks).map_err(ProfileError::Run),
+        })
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
     };
     let mut report = match result {
         Ok(r) => r,

@@ -33,6 +33,22 @@ pub fn observer<'a>(
     }
 }
 
+/// Runs `f` with hooks that report to `progress` (behind the stats stream, when one was asked
+/// for) and stop the run on Ctrl-C. Err: the stream could not be opened.
+pub fn watched<T>(
+    watch: &WatchFlags,
+    progress: &mut dyn Observer,
+    f: impl FnOnce(&mut nines_driver::run::Hooks<'_>) -> T,
+) -> Result<T, String> {
+    let mut stream = None;
+    let observer = observer(watch, progress, &mut stream)?;
+    let mut hooks = nines_driver::run::Hooks {
+        interrupt: Some(crate::exit::interrupt_on_signals()),
+        observer: Some(observer),
+    };
+    Ok(f(&mut hooks))
+}
+
 /// Progress for one run of `cfg`.
 pub fn progress_for(cfg: &nines_driver::BenchConfig, watch: &WatchFlags) -> Progress {
     let length = match cfg.stop() {

@@ -87,16 +87,10 @@ impl StormArgs {
                 ("--stats-stream", self.watch.stats_stream.is_some()),
                 ("--progress", self.watch.progress),
             ];
-            let refused: Vec<UsageError> = live
-                .iter()
-                .filter(|(_, given)| *given)
-                .map(|(flag, _)| {
-                    UsageError::new(
-                        flag,
-                        "shows one process's run live; with --processes N the storm is N runs, merged at the end (drop it, or run one process)",
-                    )
-                })
-                .collect();
+            let refused = crate::flags::refuse_given(
+                &live,
+                "shows one process's run live; with --processes N the storm is N runs, merged at the end (drop it, or run one process)",
+            );
             if !refused.is_empty() {
                 return Err(refused);
             }
@@ -135,19 +129,13 @@ pub fn storm(a: &StormArgs) -> ExitCode {
             open: 0,
             enabled: a.watch.live(),
         };
-        let mut stream = None;
-        let observer = match super::observer(&a.watch, &mut live, &mut stream) {
-            Ok(o) => o,
+        match super::watched(&a.watch, &mut live, |hooks| {
+            nines_driver::storm::run_storm(&cfg, hooks)
+        }) {
             Err(e) => return fail(&e),
-        };
-        let mut hooks = Hooks {
-            interrupt: Some(interrupt_on_signals()),
-            observer: Some(observer),
-        };
-        match nines_driver::storm::run_storm(&cfg, &mut hooks) {
-            Ok(r) => r,
-            Err(RunError::Usage(errors)) => exit_with(&errors),
-            Err(e) => return fail(&e),
+            Ok(Ok(r)) => r,
+            Ok(Err(RunError::Usage(errors))) => exit_with(&errors),
+            Ok(Err(e)) => return fail(&e),
         }
     };
     let mut report = report;

@@ -8,10 +8,10 @@ use nines_common::units::HumanDuration;
 use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::{defaults, Load, RateLevel, SweepConfig};
 use nines_driver::report::render::sweep::{step_line, summary, table_header};
-use nines_driver::run::{Hooks, RunError};
+use nines_driver::run::RunError;
 use nines_driver::sweep::run_sweep;
 
-use crate::exit::{fail, interrupt_on_signals, raise_nofile};
+use crate::exit::{fail, raise_nofile};
 use crate::flags::load::LoadFlags;
 use crate::flags::output::{OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
@@ -139,15 +139,6 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
     let result = {
         let mut progress = Progress::new(cfg.planned(), cfg.bench().stop, a.watch.live());
         let printer = progress.printer();
-        let mut stream = None;
-        let observer = match super::observer(&a.watch, &mut progress, &mut stream) {
-            Ok(o) => o,
-            Err(e) => return fail(&e),
-        };
-        let mut hooks = Hooks {
-            interrupt: Some(interrupt_on_signals()),
-            observer: Some(observer),
-        };
         let say = |line: &str| printer.say(line, table_to_stderr);
         say(&format!(
             "nines sweep: {} closed-loop step(s), {} open-loop step(s)",
@@ -155,7 +146,13 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
             cfg.rates.len()
         ));
         say(&table_header());
-        run_sweep(&cfg, &mut hooks, &mut |step| say(&step_line(step)))
+        super::watched(&a.watch, &mut progress, |hooks| {
+            run_sweep(&cfg, hooks, &mut |step| say(&step_line(step)))
+        })
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
     };
     let sweep = match result {
         Ok(s) => s,

@@ -78,16 +78,10 @@ impl ArrivalFlags {
                 ("--seed", self.seed.is_some()),
                 ("--lag-threshold", self.lag.lag_threshold.is_some()),
             ];
-            let refused: Vec<UsageError> = given
-                .iter()
-                .filter(|(_, g)| *g)
-                .map(|(flag, _)| {
-                    UsageError::new(
-                        flag,
-                        "applies to open-loop load: add --rate (a sweep: --rates), or drop it",
-                    )
-                })
-                .collect();
+            let refused = super::refuse_given(
+                &given,
+                "applies to open-loop load: add --rate (a sweep: --rates), or drop it",
+            );
             if !refused.is_empty() {
                 return Err(refused);
             }

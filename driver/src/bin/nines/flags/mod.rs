@@ -7,10 +7,21 @@
 //! flag that does not fit (a `--method` for a redis:// target, a `--seed` without `--rate`) with
 //! one line naming it. Bounds are then checked once by the library (`BenchConfig::validate`).
 
+use nines_common::usage::UsageError;
+
 pub mod load;
 pub mod output;
 pub mod request;
 pub mod target;
+
+/// The flags of `given` that were given, each refused for `why`.
+pub fn refuse_given(given: &[(&'static str, bool)], why: &str) -> Vec<UsageError> {
+    given
+        .iter()
+        .filter(|(_, g)| *g)
+        .map(|(flag, _)| UsageError::new(flag, why))
+        .collect()
+}
 
 /// `TEXT [default: VALUE]`: help for a flag whose default is applied when it is built (so a
 /// flag the user did not give can be told apart from one given at its default).
