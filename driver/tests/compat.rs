@@ -8,7 +8,7 @@ mod util;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use util::{nines, ok, scratch};
+use util::{ok, scratch};
 
 /// The saved runs: closed and open loop, a storm, HTTP, Redis, WebSocket, echo, and a merge.
 const RUNS: [&str; 8] = [
