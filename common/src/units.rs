@@ -10,6 +10,16 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 const GIB: usize = 1024 * 1024 * 1024;
 
+/// A rate as people read it: whole and grouped (`50,000`), or with one decimal below 100 when
+/// it is not whole (`0.5`, `2.5`).
+pub fn rate_text(r: f64) -> String {
+    if r < 100.0 && (r - r.round()).abs() >= 0.05 {
+        format!("{r:.1}")
+    } else {
+        thousands(r.round() as u64)
+    }
+}
+
 /// Parses a byte count written like `64`, `16k`, `4KiB`, `1m`, `1MiB`, `2g` (k, m and g are
 /// binary: 1024, 1024², 1024³).
 pub fn parse_bytes(s: &str) -> Result<usize, String> {

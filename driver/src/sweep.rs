@@ -60,8 +60,15 @@ pub fn run_sweep(
         on_step(&step);
         sweep.steps.push(step);
     }
+    // A Ctrl-C during the last step ends that step: the sweep is cut short there too.
+    if interrupted(hooks) && sweep.cut_short.is_none() {
+        sweep.cut_short = Some("interrupted".to_string());
+    }
     if !cfg.rates.is_empty() && sweep.cut_short.is_none() {
         run_rates(&mut steps, hooks, on_step, &mut sweep)?;
+    }
+    if interrupted(hooks) && sweep.cut_short.is_none() {
+        sweep.cut_short = Some("interrupted".to_string());
     }
     sweep.knee = find_knee(&sweep.steps, cfg.slo_p99, cfg.knee_multiple);
     drop(embedded);
@@ -79,13 +86,10 @@ fn run_rates(
         let Some(r) = step(cfg, SweepConfig::peak_probe, hooks, sweep)? else {
             return Ok(());
         };
-        if r.throughput_rps <= 0.0 {
+        // A probe cut short (Ctrl-C, errors) measured no peak the rates could be shares of.
+        if let Outcome::CutShort(why) = &r.outcome {
             sweep.cut_short = Some(format!(
-                "the peak probe measured no replies ({}); no rate step can be placed",
-                match &r.outcome {
-                    Outcome::CutShort(why) => why.to_string(),
-                    Outcome::Completed => "no replies".to_string(),
-                }
+                "the peak probe was cut short ({why}); no rate step can be placed"
             ));
             return Ok(());
         }

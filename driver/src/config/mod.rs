@@ -21,7 +21,7 @@ pub use request::{
     RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
 pub use sweep::{RateLevel, SweepConfig};
-pub use validate::{Limits, MAX_RATE_PER_THREAD};
+pub use validate::{Limits, MAX_BODY_BYTES, MAX_RATE_PER_THREAD};
 
 use std::time::Duration;
 

@@ -20,6 +20,8 @@ pub const MAX_PIPELINE: usize = 4096;
 pub const MAX_RATE_PER_THREAD: f64 = 10_000_000.0;
 /// Largest request payload (or Source reply asked for): one nines frame at the default maximum.
 pub const MAX_PAYLOAD_BYTES: usize = DEFAULT_MAX_FRAME_BYTES - HEADER_LEN;
+/// Largest HTTP request body (`--body`): each connection keeps the request it sends.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
 /// Most request bytes all connections may have in flight at once.
 pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
 /// Longest measurement: a report keeps one histogram per second.
@@ -347,7 +349,18 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
         RequestSpec::Nines(NinesOp::Work { work_us }) => {
             check_range(e, "--work-us", *work_us, (0, MAX_WORK_US), "60 s");
         }
-        RequestSpec::Nines(NinesOp::Stats) | RequestSpec::Http(_) => {}
+        RequestSpec::Nines(NinesOp::Stats) => {}
+        RequestSpec::Http(h) => {
+            if h.body.len() > MAX_BODY_BYTES {
+                e.push(UsageError::new(
+                    "--body",
+                    format!(
+                        "is over {} MiB: each connection keeps the request it sends (an upload past that is many requests, or another tool)",
+                        MAX_BODY_BYTES >> 20
+                    ),
+                ));
+            }
+        }
         RequestSpec::Echo { payload_bytes } => payload(e, *payload_bytes, 1),
         RequestSpec::Ws(w) => payload(e, w.payload_bytes, 0),
         RequestSpec::Redis(r) => {

@@ -144,6 +144,8 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
         let cpu_before = thread_cpu_time();
         let start = self.clock.now_ns();
         self.next_check_ns = start + self.check_every_ns;
+        // The first requests (sent before the loop's first turn) count against this moment.
+        self.turn_ns = start;
         for i in 0..conns.len() {
             self.fill(conns, i, start);
         }

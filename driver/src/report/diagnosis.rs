@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, LoadSummary, Report};
-use nines_common::units::thousands;
+use nines_common::units::{rate_text, thousands};
 
 /// A busiest server thread on CPU at least this share of the run is saturated.
 const SATURATED_PCT: f64 = 90.0;
@@ -97,8 +97,8 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
             LimitKind::NoneBelowOfferedLoad,
             format!(
                 "no limit reached below the offered load: {} req/s achieved of {} requested, the driver on time{}",
-                thousands(o.achieved_rps.round() as u64),
-                thousands(o.requested_rps.round() as u64),
+                rate_text(o.achieved_rps),
+                rate_text(o.requested_rps),
                 server_cpu_text(r)
             ),
         ),

@@ -107,10 +107,24 @@ pub fn build(run: RunRecord<'_>) -> Report {
         .timeline
         .map_or((0, 0), |tl| (tl.start_ns, tl.measure_start_ns));
     // Measured time runs to the last measured reply; with none, to when the threads stopped.
-    let end_ns = if t.rec.measured.is_empty() {
+    // Load on a schedule (open loop, a storm) is measured over at least its window, however
+    // early its last reply came: 2 replies due in a second are 2 req/s, not 2 per millisecond.
+    let last_ns = if t.rec.measured.is_empty() {
         t.stopped_ns
     } else {
         t.last_completion_ns
+    };
+    // (A run stopped early ends where it stopped.)
+    let window_end_ns = run
+        .timeline
+        .and_then(|tl| tl.end_ns)
+        .map(|e| match run.stop {
+            StopReason::None => e,
+            _ => e.min(t.stopped_ns),
+        });
+    let end_ns = match (&cfg.load, window_end_ns) {
+        (Load::OpenLoop { .. } | Load::Storm(_), Some(w)) => last_ns.max(w),
+        _ => last_ns,
     };
     let duration_s = end_ns.saturating_sub(measure_start_ns) as f64 / 1e9;
     let unix = |ns: u64| run.epoch_unix_s + ns as f64 / 1e9;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use nines_common::units::thousands;
+use nines_common::units::{rate_text, thousands};
 
 use crate::config::{Bench, Load, StopAt};
 use crate::report::manifest::Manifest;
@@ -34,8 +34,8 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             s,
             "  open loop   requested {} req/s, achieved {} req/s; {lag}",
-            thousands(o.requested_rps.round() as u64),
-            thousands(o.achieved_rps.round() as u64),
+            rate_text(o.requested_rps),
+            rate_text(o.achieved_rps),
         );
     }
     errors(&mut s, r);
@@ -132,7 +132,7 @@ fn run_title(r: &Report, m: &Manifest) -> String {
             b,
             format!(
                 "open loop {} req/s {}",
-                thousands(rate_per_s.round() as u64),
+                rate_text(*rate_per_s),
                 arrivals.arrival
             ),
         ),

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -191,8 +192,16 @@ fn run_part(plan: &std::path::Path) -> ExitCode {
         Err(e) => return fail(&format!("{}: {e}", plan.display())),
     };
     raise_nofile();
+    // A child stops, and writes what it measured, on the first SIGINT or SIGTERM, and never
+    // dies of a second: a Ctrl-C reaches it from the terminal and again from its parent. It
+    // does die with its parent (SIGTERM, which it also takes as "stop and write").
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, interrupt.clone());
+    }
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     let mut hooks = Hooks {
-        interrupt: Some(interrupt_on_signals()),
+        interrupt: Some(interrupt),
         observer: None,
     };
     match nines_driver::storm::run_storm(&part.config, &mut hooks) {
@@ -207,8 +216,9 @@ fn run_part(plan: &std::path::Path) -> ExitCode {
     }
 }
 
-/// The children of a storm over processes and their scratch directory: whatever happens, the
-/// children do not outlive the parent and the directory is removed.
+/// The children of a storm over processes and their scratch directory: when the parent ends,
+/// the children are stopped and the directory removed (a parent killed outright takes its
+/// children with it: they ask for SIGTERM when it dies; only its directory stays).
 struct Children {
     dir: PathBuf,
     running: Vec<(Child, PathBuf)>,
@@ -251,7 +261,7 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
         running: Vec::new(),
     };
     start_parts(n, cfg, st, target, &mut children)?;
-    wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
+    let interrupted = wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
     let command: Vec<String> = std::env::args().collect();
     let mut parts = Vec::new();
     let mut missing = Vec::new();
@@ -278,7 +288,9 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
         return Err("no storm process left a result".into());
     }
     let mut report = merge(parts).map_err(|e| e.to_string())?;
-    if let Some(file) = missing.into_iter().next() {
+    if interrupted {
+        report.outcome = Outcome::CutShort(CutShort::Interrupted);
+    } else if let Some(file) = missing.into_iter().next() {
         report.outcome = Outcome::CutShort(CutShort::PartCutShort { file });
     }
     drop(embedded);
@@ -338,11 +350,11 @@ fn start_parts(
 }
 
 /// Waits for every child; a Ctrl-C (or SIGTERM) here is passed on to them once, so each stops
-/// and writes what it measured.
+/// and writes what it measured. Returns whether the storm was interrupted.
 fn wait_passing_signals(
     children: &mut [(Child, PathBuf)],
     interrupt: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let mut passed_on = false;
     loop {
         let mut running = 0;
@@ -352,7 +364,7 @@ fn wait_passing_signals(
             }
         }
         if running == 0 {
-            return Ok(());
+            return Ok(passed_on);
         }
         if interrupt.load(Ordering::Relaxed) && !passed_on {
             passed_on = true;

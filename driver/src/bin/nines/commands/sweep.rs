@@ -167,8 +167,10 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
     }
     let written = crate::output::emit_sweep(&sweep, &a.output);
     // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
-    // looks for, not a failure of the sweep.
-    if written && sweep.cut_short.is_none() && !sweep.steps.is_empty() {
+    // looks for, not a failure of the sweep. A sweep none of whose steps completed measured
+    // nothing, though.
+    let any_completed = sweep.steps.iter().any(|st| st.report.completed());
+    if written && sweep.cut_short.is_none() && any_completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -130,12 +130,7 @@ impl RequestFlags {
                     .unwrap_or_else(|| defaults::HTTP_METHOD.to_string()),
                 resource: resource(),
                 body: match &self.body {
-                    Some(path) => std::fs::read(path).map_err(|e| {
-                        vec![UsageError::new(
-                            "--body",
-                            format!("cannot read {}: {e}", path.display()),
-                        )]
-                    })?,
+                    Some(path) => read_body(path)?,
                     None => Vec::new(),
                 },
                 accept: self.accept.clone().map(|c| c.0).unwrap_or_default(),
@@ -179,6 +174,26 @@ impl RequestFlags {
             })
             .collect()
     }
+}
+
+/// The `--body` file, read no further than the largest body a run takes (a file past it, or
+/// an endless one like /dev/zero, is refused when the run is checked, not read to the end).
+fn read_body(path: &std::path::Path) -> Result<Vec<u8>, Vec<UsageError>> {
+    use std::io::Read;
+    let bad = |e: std::io::Error| {
+        vec![UsageError::new(
+            "--body",
+            format!("cannot read {}: {e}", path.display()),
+        )]
+    };
+    let mut body = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(nines_driver::config::MAX_BODY_BYTES as u64 + 1)
+                .read_to_end(&mut body)
+        })
+        .map_err(bad)?;
+    Ok(body)
 }
 
 /// The request flags that only some requests read.
