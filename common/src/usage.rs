@@ -135,11 +135,29 @@ pub fn parse_or_exit<T: clap::Parser>() -> T {
 /// clap's error text folded to one line: the `error:` line, its possible values and any `tip:`
 /// lines, without the usage block and the "For more information" line.
 fn one_line(rendered: &str) -> String {
-    let mut parts = rendered.lines().map(str::trim).filter(|l| {
-        l.starts_with("error:") || l.starts_with("tip:") || l.starts_with("[possible values")
-    });
-    let mut out = parts.next().unwrap_or("error: bad usage").to_string();
-    for tip in parts {
+    // The error is its first line and the lines after it up to a blank one (the missing
+    // arguments' names; a value that held a newline); then any tips.
+    let mut lines = rendered.lines();
+    let mut out = String::new();
+    for l in lines
+        .by_ref()
+        .skip_while(|l| !l.trim_start().starts_with("error:"))
+    {
+        if l.trim().is_empty() {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(l.trim());
+    }
+    if out.is_empty() {
+        out.push_str("error: bad usage");
+    }
+    for tip in lines
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:") || l.starts_with("[possible values"))
+    {
         out.push_str("; ");
         out.push_str(tip);
     }
@@ -186,6 +204,15 @@ mod tests {
         assert_eq!(
             one_line(rendered),
             "error: unexpected argument '--conections' found; tip: a similar argument exists: '--connections' (--help lists every flag)"
+        );
+    }
+
+    #[test]
+    fn a_missing_argument_is_named() {
+        let rendered = "error: the following required arguments were not provided:\n  <RESULT>...\n\nUsage: nines merge <RESULT>...\n";
+        assert_eq!(
+            one_line(rendered),
+            "error: the following required arguments were not provided: <RESULT>... (--help lists every flag)"
         );
     }
 

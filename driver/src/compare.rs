@@ -61,6 +61,16 @@ pub fn figures(r: &Report) -> [Option<f64>; FIGURES] {
     ]
 }
 
+/// A group's name in the table, marked when one of its runs was cut short (its figures
+/// cover only what it measured).
+pub fn group_name(name: &str, runs: &[&Report]) -> String {
+    if runs.iter().all(|r| r.completed()) {
+        name.to_string()
+    } else {
+        format!("{name} (cut short)")
+    }
+}
+
 /// One group of runs of the same configuration.
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -133,13 +143,10 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
 /// group ran, each as [`render`] draws it.
 pub fn render_sweeps(groups: &[(String, Vec<&Sweep>)], markdown: bool) -> String {
     let level = Step::level;
+    // Every level any sweep ran, in the order they first appear: a level one group lacks shows
+    // as `-` there, not as nothing.
     let mut levels: Vec<String> = Vec::new();
-    for st in groups
-        .first()
-        .into_iter()
-        .flat_map(|g| &g.1)
-        .flat_map(|s| &s.steps)
-    {
+    for st in groups.iter().flat_map(|g| &g.1).flat_map(|s| &s.steps) {
         if !levels.contains(&level(st)) {
             levels.push(level(st));
         }
@@ -148,13 +155,16 @@ pub fn render_sweeps(groups: &[(String, Vec<&Sweep>)], markdown: bool) -> String
     for lv in &levels {
         let per_group: Vec<Group> = groups
             .iter()
-            .map(|(name, sweeps)| Group {
-                name: name.clone(),
-                runs: sweeps
+            .map(|(name, sweeps)| {
+                let steps: Vec<&Step> = sweeps
                     .iter()
                     .flat_map(|sw| sw.steps.iter().filter(|st| level(st) == *lv))
-                    .map(|st| figures(&st.report))
-                    .collect(),
+                    .collect();
+                let reports: Vec<&Report> = steps.iter().map(|st| &st.report).collect();
+                Group {
+                    name: group_name(name, &reports),
+                    runs: reports.iter().map(|r| figures(r)).collect(),
+                }
             })
             .collect();
         let heading = if markdown { "### " } else { "== " };

@@ -80,7 +80,8 @@ pub fn run_storm(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Run
                 .then(|| (h.saturating_sub(b) * 1024) as f64 / open as f64),
         };
         summary.driver_memory = Some(memory(before.driver_kib, h.driver_kib));
-        if !server_pids.is_empty() {
+        // A server whose processes are gone (it died during the storm) was not measured.
+        if !server_pids.is_empty() && h.server_kib > 0 {
             summary.server_memory = Some(memory(before.server_kib, h.server_kib));
             summary.server_pids = server_pids;
         }

@@ -159,7 +159,7 @@ fn a_flag_where_it_does_not_apply_is_refused_and_named() {
         ),
         (
             &["bench", "--keyspace", "10"],
-            "--keyspace applies to redis:// only",
+            "--keyspace applies to a redis --command with __rand__ only",
         ),
         (
             &["bench", "--op", "work", "--payload", "1k"],

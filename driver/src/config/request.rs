@@ -94,13 +94,22 @@ impl Resource {
     /// The request line, `Host` and the extra headers, each ending in CRLF (the blank line
     /// that ends the head is the caller's, after any headers of its own).
     pub fn head(&self, method: &str) -> String {
-        // HTTP/1.1 requires a Host; an embedded server has no name of its own.
+        // HTTP/1.1 requires a Host; an embedded server has no name of its own. A Host given
+        // with -H (a virtual host behind this address) is sent instead of the URL's.
         let host = if self.host.is_empty() {
             "localhost"
         } else {
             &self.host
         };
-        let mut r = format!("{method} {} HTTP/1.1\r\nHost: {host}\r\n", self.path);
+        let given_host = self.headers.iter().any(|h| {
+            h.split(':')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case("host"))
+        });
+        let mut r = format!("{method} {} HTTP/1.1\r\n", self.path);
+        if !given_host {
+            r.push_str(&format!("Host: {host}\r\n"));
+        }
         for h in &self.headers {
             r.push_str(h);
             r.push_str("\r\n");
@@ -327,8 +336,18 @@ pub fn parse_accept(s: &str) -> Result<Vec<u16>, String> {
     Ok(codes)
 }
 
-/// Parses a `--header` value: `Name: value`.
+/// Parses a `--header` value: `Name: value`. Headers that frame the request are nines' own
+/// (it sends `--body` with its Content-Length), so they are refused.
 pub fn parse_header(s: &str) -> Result<String, String> {
+    let name = s.split(':').next().unwrap_or_default().trim();
+    if ["content-length", "transfer-encoding"]
+        .iter()
+        .any(|f| name.eq_ignore_ascii_case(f))
+    {
+        return Err(format!(
+            "`{s}`: nines frames each request itself (a --body is sent with its Content-Length)"
+        ));
+    }
     match s.split_once(':') {
         Some((name, value))
             if !name.is_empty()
@@ -418,6 +437,14 @@ mod tests {
         assert_eq!(parse_header("X-A:  b ").unwrap(), "X-A: b");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("A: b\r\nEvil: 1").is_err());
+        assert!(parse_header("Content-Length: 5").is_err());
+        assert!(parse_header("transfer-encoding: chunked").is_err());
+        let vhost = Resource {
+            host: "127.0.0.1:80".into(),
+            headers: vec!["host: example.com".into()],
+            ..Resource::default()
+        };
+        assert_eq!(vhost.head("GET"), "GET / HTTP/1.1\r\nhost: example.com\r\n");
         assert_eq!(parse_method("POST").unwrap(), "POST");
         assert!(parse_method("get").is_err() && parse_method("").is_err());
         assert_eq!(

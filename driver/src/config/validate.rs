@@ -288,7 +288,8 @@ impl BenchConfig {
         }
         if let Some(at) = self.start_at_unix_s {
             let ahead = at - limits.now_unix_s;
-            if !(0.0..=86_400.0).contains(&ahead) {
+            // `+0s` is "now": checked a moment after it was read, it must not read as past.
+            if !(-1.0..=86_400.0).contains(&ahead) {
                 e.push(UsageError::new(
                     "--start-at",
                     format!(

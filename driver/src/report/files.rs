@@ -87,9 +87,10 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Loaded, String> {
             "a {other} file; this nines reads {FORMAT} and {} (and their /1 versions)",
             sweep::FORMAT
         )),
-        None => Err(format!(
-            "not a {FORMAT} report (no `format` key; reports from earlier nines versions carry no histograms: rerun the benchmark)"
-        )),
+        None => Err(
+            "not a nines result: no `format` key (results from before nines-report/1 kept no histograms: rerun the benchmark)"
+                .to_string(),
+        ),
     }
 }
 

@@ -106,26 +106,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     let (start_ns, measure_start_ns) = run
         .timeline
         .map_or((0, 0), |tl| (tl.start_ns, tl.measure_start_ns));
-    // Measured time runs to the last measured reply; with none, to when the threads stopped.
-    // Load on a schedule (open loop, a storm) is measured over at least its window, however
-    // early its last reply came: 2 replies due in a second are 2 req/s, not 2 per millisecond.
-    let last_ns = if t.rec.measured.is_empty() {
-        t.stopped_ns
-    } else {
-        t.last_completion_ns
-    };
-    // (A run stopped early ends where it stopped.)
-    let window_end_ns = run
-        .timeline
-        .and_then(|tl| tl.end_ns)
-        .map(|e| match run.stop {
-            StopReason::None => e,
-            _ => e.min(t.stopped_ns),
-        });
-    let end_ns = match (&cfg.load, window_end_ns) {
-        (Load::OpenLoop { .. } | Load::Storm(_), Some(w)) => last_ns.max(w),
-        _ => last_ns,
-    };
+    let end_ns = measured_end(&run, &cfg, &t);
     let duration_s = end_ns.saturating_sub(measure_start_ns) as f64 / 1e9;
     let unix = |ns: u64| run.epoch_unix_s + ns as f64 / 1e9;
     let histograms = Histograms {
@@ -221,6 +202,29 @@ fn storm_summary(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> St
         server_pids: Vec::new(),
         sockstat_before: None,
         sockstat_holding: None,
+    }
+}
+
+/// Where the measured time ends: at the last measured reply (with none, when the threads
+/// stopped). Load on a schedule (open loop, a storm) is measured over at least its window,
+/// however early its last reply came: 2 replies due in a second are 2 req/s, not 2 per
+/// millisecond. A run stopped early ends where it stopped.
+fn measured_end(run: &RunRecord<'_>, cfg: &BenchConfig, t: &Totals) -> u64 {
+    let last_ns = if t.rec.measured.is_empty() {
+        t.stopped_ns
+    } else {
+        t.last_completion_ns
+    };
+    let window_end_ns = run
+        .timeline
+        .and_then(|tl| tl.end_ns)
+        .map(|e| match run.stop {
+            StopReason::None => e,
+            _ => e.min(t.stopped_ns),
+        });
+    match (&cfg.load, window_end_ns) {
+        (Load::OpenLoop { .. } | Load::Storm(_), Some(w)) => last_ns.max(w),
+        _ => last_ns,
     }
 }
 

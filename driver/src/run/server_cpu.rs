@@ -59,7 +59,7 @@ impl Meter {
     /// has no CPU figures).
     pub(crate) fn finish(self, addr: SocketAddr, timeout: Duration) -> Option<ServerCpu> {
         match self {
-            Meter::Local(l) => Some(l.finish()),
+            Meter::Local(l) => l.finish(),
             Meter::Stats { before, started } => {
                 let after = super::stats::fetch(addr, timeout).ok()?;
                 from_stats(&before, &after, started.elapsed().as_secs_f64())
@@ -94,9 +94,14 @@ impl Local {
         }
     }
 
-    fn finish(self) -> ServerCpu {
+    /// None when the server's threads are gone (it exited during the run): a dead server was
+    /// not measured, however little CPU its remains show.
+    fn finish(self) -> Option<ServerCpu> {
         let wall = self.started.elapsed().as_secs_f64();
         let after = host::thread_times(&self.pids, self.embedded);
+        if after.is_empty() {
+            return None;
+        }
         let used = after.iter().map(|(key, (name, ns))| {
             let before = self.before.get(key).map_or(0, |b| b.1);
             (name.clone(), ns.saturating_sub(before))
@@ -111,7 +116,7 @@ impl Local {
             c.total_pct = pct(total, wall);
             c.cpu_s = total as f64 / 1e9;
         }
-        c
+        Some(c)
     }
 }
 
@@ -142,7 +147,7 @@ mod tests {
             let _ = rx.recv();
         });
         spun.1.recv().unwrap();
-        let c = m.finish();
+        let c = m.finish().expect("this process is alive");
         let wall = started.elapsed().as_secs_f64();
         done.0.send(()).unwrap();
         spin.join().unwrap();

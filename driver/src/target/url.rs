@@ -46,6 +46,8 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
             ))
         }
     };
+    // A fragment names a place in a page for a browser; it is never sent.
+    let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
     let (authority, path) = match rest.find(['/', '?']) {
         Some(at) => (&rest[..at], &rest[at..]),
         None => (rest, ""),
@@ -137,6 +139,7 @@ mod tests {
         let u = parse("10.0.0.1:9999").unwrap();
         assert_eq!((u.protocol, u.authority.as_str()), (None, "10.0.0.1:9999"));
         assert_eq!(parse("http://h:1?x").unwrap().path, "/?x");
+        assert_eq!(parse("http://h:1/p?q=1#frag").unwrap().path, "/p?q=1");
     }
 
     #[test]

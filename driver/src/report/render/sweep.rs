@@ -73,18 +73,28 @@ fn text(s: &Sweep) -> String {
 
 /// The lines after the table: the peak, the knee, and whether the sweep was cut short.
 pub fn summary(s: &Sweep) -> String {
-    let mut out = String::new();
+    summary_lines(s)
+        .iter()
+        .map(|(label, text)| format!("  {label:<11} {text}\n"))
+        .collect()
+}
+
+/// The peak, the knee and why the sweep was cut short, each as (label, text).
+fn summary_lines(s: &Sweep) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
     if let Some(p) = &s.peak {
-        let _ = writeln!(
-            out,
-            "  peak        {} req/s closed loop on {} connections (the rate levels' 100%)",
-            thousands(p.throughput_rps.round() as u64),
-            p.connections
-        );
+        out.push((
+            "peak",
+            format!(
+                "{} req/s closed loop on {} connections (the rate levels' 100%)",
+                thousands(p.throughput_rps.round() as u64),
+                p.connections
+            ),
+        ));
     }
-    let _ = writeln!(out, "  knee        {}", s.knee.why);
+    out.push(("knee", s.knee.why.clone()));
     if let Some(why) = &s.cut_short {
-        let _ = writeln!(out, "  CUT SHORT   {why}; the steps above are what ran");
+        out.push(("CUT SHORT", format!("{why}; the steps above are what ran")));
     }
     out
 }
@@ -102,27 +112,36 @@ fn markdown(s: &Sweep) -> String {
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (i, st) in s.steps.iter().enumerate() {
         let r = &st.report;
-        let l = r.latency_us.unwrap_or_default();
-        let mark = if s.knee.step == Some(i) {
-            " **(knee)**"
-        } else {
-            ""
+        let mut mark = String::new();
+        if s.knee.step == Some(i) {
+            mark.push_str(" **(knee)**");
+        }
+        if let Outcome::CutShort(why) = &r.outcome {
+            let _ = write!(mark, " (cut short: {why})");
+        }
+        // A step without replies has no percentiles: `-`, never a zero.
+        let us = |f: fn(&crate::report::LatencySummary) -> f64| {
+            r.latency_us
+                .as_ref()
+                .map_or("-".to_string(), |l| format!("{:.1}", f(l)))
         };
         let _ = writeln!(
             out,
-            "| {}{mark} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {}{mark} | {} | {:.0} | {} | {} | {} | {} | {} |",
             st.label,
             st.connections(),
             r.throughput_rps,
-            l.p50,
-            l.p99,
-            l.p99_9,
-            l.max,
+            us(|l| l.p50),
+            us(|l| l.p99),
+            us(|l| l.p99_9),
+            us(|l| l.max),
             r.errors
         );
     }
     out.push('\n');
-    out.push_str(&summary(s).replace("  ", ""));
+    for (label, text) in summary_lines(s) {
+        let _ = writeln!(out, "- **{label}**: {text}");
+    }
     out
 }
 
@@ -132,7 +151,12 @@ fn csv(s: &Sweep) -> String {
     );
     for (i, st) in s.steps.iter().enumerate() {
         let r = &st.report;
-        let l = r.latency_us.unwrap_or_default();
+        // A step without replies has no percentiles: empty fields, never zeros.
+        let us = |f: fn(&crate::report::LatencySummary) -> f64| {
+            r.latency_us
+                .as_ref()
+                .map_or(String::new(), |l| f(l).to_string())
+        };
         let _ = writeln!(
             out,
             "{i},\"{}\",{},{},{:.2},{},{},{},{},{},{},{},{}",
@@ -141,11 +165,11 @@ fn csv(s: &Sweep) -> String {
             st.rate_per_s()
                 .map_or(String::new(), |rate| format!("{rate:.2}")),
             r.throughput_rps,
-            l.p50,
-            l.p99,
-            l.p99_9,
-            l.p99_99,
-            l.max,
+            us(|l| l.p50),
+            us(|l| l.p99),
+            us(|l| l.p99_9),
+            us(|l| l.p99_99),
+            us(|l| l.max),
             r.errors,
             r.completed(),
             s.knee.step == Some(i)

@@ -1,7 +1,8 @@
 //! The knee: the highest load at which latency still holds. Over the open-loop steps when there
-//! are any (their latency is free of coordinated omission), else over the closed-loop steps;
-//! in order of offered load, a step holds when it completed, its errors stay within 0.1% of its
-//! requests, an open-loop step achieved 95% of its rate, and its p99 is under the bound: the
+//! are any (their latency is free of coordinated omission), else over the closed-loop steps; in
+//! order of the load asked for (rate, or connections), a step holds when it completed, its
+//! errors stay within 0.1% of its requests, an open-loop step achieved 95% of its rate, and its
+//! p99 is under the bound: the
 //! `--slo-p99` given, else `knee_multiple` times the lowest-load step's p99. The knee is the
 //! last step that holds before the first that does not.
 
@@ -36,7 +37,7 @@ pub fn find_knee(steps: &[Step], slo: Option<std::time::Duration>, multiple: f64
     } else {
         open
     };
-    group.sort_by(|&a, &b| steps[a].load_rps().total_cmp(&steps[b].load_rps()));
+    group.sort_by(|&a, &b| steps[a].level_order().total_cmp(&steps[b].level_order()));
     let Some(&lowest) = group.first() else {
         return Knee {
             why: "no step ran".to_string(),

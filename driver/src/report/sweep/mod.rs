@@ -62,10 +62,11 @@ impl Step {
         }
     }
 
-    /// The step's offered load for ordering and the knee: its rate, or (closed loop) its
-    /// throughput.
-    pub fn load_rps(&self) -> f64 {
-        self.rate_per_s().unwrap_or(self.report.throughput_rps)
+    /// Where the step stands among the sweep's levels, lowest load first: its rate (open loop)
+    /// or its connections (closed loop) — what was asked, not what a struggling server
+    /// managed, so a collapse at high connection counts cannot reorder the steps.
+    pub fn level_order(&self) -> f64 {
+        self.rate_per_s().unwrap_or(self.connections() as f64)
     }
 
     /// The level, as steps of different sweeps are matched (`8 connection(s), closed loop`,

@@ -37,6 +37,7 @@ impl BenchArgs {
     /// that does not fit is named.
     pub fn config(&self, default_duration: Duration) -> Result<BenchConfig, Vec<UsageError>> {
         super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
+        self.output.check()?;
         let connections = self.target.one_level(BENCH).map_err(|e| vec![e])?;
         let load = self.load.load(default_duration);
         let request = self.request.spec(self.target.target.as_deref());

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use nines_common::usage::{exit_with, UsageError};
-use nines_driver::compare::{figures, render, render_sweeps, Group};
+use nines_driver::compare::{figures, group_name, render, render_sweeps, Group};
 use nines_driver::report::render::render_many;
 use nines_driver::report::sweep::Sweep;
 use nines_driver::report::{dir, load, merge, Format, Loaded, Report, SWEEP_NOT_RUN};
@@ -22,9 +22,9 @@ pub struct ReportArgs {
     /// Saved results (JSON reports, sweeps, or .hlog interval logs).
     #[arg(required = true, value_name = "RESULT")]
     pub results: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format [default: text].
+    #[arg(long, value_enum, conflicts_with = "out")]
+    pub format: Option<Format>,
     /// Write the report directory (summary.md, results.csv, latency.hgrm, result.json and the
     /// SVG plots; a sweep's with a directory per step) to DIR instead of printing.
     #[arg(long, value_name = "DIR")]
@@ -78,10 +78,11 @@ fn reports(paths: &[PathBuf], loaded: Vec<Loaded>) -> Result<Vec<Report>, ExitCo
 
 /// `nines report`.
 pub fn report(a: &ReportArgs) -> ExitCode {
-    if a.results.len() > 1 && (a.out.is_some() || !a.format.takes_many()) {
+    let format = a.format.unwrap_or(Format::Text);
+    if a.results.len() > 1 && (a.out.is_some() || !format.takes_many()) {
         let (flag, value) = match &a.out {
             Some(_) => ("--out", "DIR".to_string()),
-            None => ("--format", a.format.to_string()),
+            None => ("--format", format.to_string()),
         };
         let why = format!("{value}: takes one result; merge several first with `nines merge`");
         exit_with(&[UsageError::new(flag, why)]);
@@ -91,7 +92,7 @@ pub fn report(a: &ReportArgs) -> ExitCode {
         Err(code) => return code,
     };
     if let [Loaded::Sweep(s)] = loaded.as_slice() {
-        return report_sweep(s, a.format, a.out.as_deref());
+        return report_sweep(s, format, a.out.as_deref());
     }
     let reports = match reports(&a.results, loaded) {
         Ok(r) => r,
@@ -100,7 +101,7 @@ pub fn report(a: &ReportArgs) -> ExitCode {
     match (&a.out, reports.as_slice()) {
         (Some(d), [one]) => status(crate::output::said(&dir::write(one, d))),
         _ => {
-            print!("{}", render_many(&reports, a.format));
+            print!("{}", render_many(&reports, format));
             ExitCode::SUCCESS
         }
     }
@@ -129,6 +130,9 @@ fn status(ok: bool) -> ExitCode {
 
 /// `nines merge`.
 pub fn merge_cmd(a: &MergeArgs) -> ExitCode {
+    if let Err(e) = a.output.check() {
+        exit_with(&e);
+    }
     let parts = match load_all(&a.results).and_then(|l| reports(&a.results, l)) {
         Ok(p) => p,
         Err(code) => return code,
@@ -180,7 +184,7 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
             .chunks(n)
             .zip(a.results.chunks(n))
             .map(|(rs, paths)| Group {
-                name: name(paths),
+                name: group_name(&name(paths), &rs.iter().collect::<Vec<_>>()),
                 runs: rs.iter().map(figures).collect(),
             })
             .collect();

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::Args;
 use nines_common::units::{thousands, HumanDuration};
 use nines_common::usage::{exit_with, UsageError};
@@ -33,6 +34,10 @@ use crate::flags::with_default;
         "A connect (and handshake) not done in this long is a connection timeout",
         HumanDuration(defaults::STORM_CONNECT_TIMEOUT),
     ))),
+    mut_arg("protocol", |a| a
+        .help("Wire protocol: what the server echoes [default: the target URL's scheme, else nines]")
+        .value_parser(clap::builder::PossibleValuesParser::new(["nines", "echo", "ws"])
+            .try_map(|s: String| s.parse::<nines_driver::config::Protocol>()))),
     mut_arg("op", |a| a.hide(true)),
     mut_arg("work_us", |a| a.hide(true)),
     mut_arg("method", |a| a.hide(true)),
@@ -97,10 +102,19 @@ impl StormArgs {
             }
         }
         super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
+        self.output.check()?;
         let connections = self.target.one_level(STORM).map_err(|e| vec![e])?;
-        if p > connections {
+        // (No connections at all is --connections' own error, named when the run is checked.)
+        if p > connections && connections > 0 {
             let why = format!("{p}: more processes than the {connections} connections to share");
             return Err(vec![UsageError::new("--processes", why)]);
+        }
+        let sources = self.target.source.as_ref().map_or(0, |s| s.0.len());
+        if p > 1 && sources > 0 && sources < p {
+            let why = format!(
+                "{sources} address(es) for {p} processes: each process takes its own; give at least {p}, or drop --source"
+            );
+            return Err(vec![UsageError::new("--source", why)]);
         }
         let request = self.request.spec(self.target.target.as_deref())?;
         self.target

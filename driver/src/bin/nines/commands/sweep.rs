@@ -35,9 +35,11 @@ pub struct SweepArgs {
     /// load's p99].
     #[arg(long, value_name = "DURATION")]
     pub slo_p99: Option<HumanDuration>,
-    /// How long the peak probe measures.
-    #[arg(long, default_value_t = HumanDuration(defaults::PEAK_DURATION))]
-    pub peak_duration: HumanDuration,
+    #[arg(long, help = crate::flags::with_default(
+        "How long the peak probe measures (it runs when a --rates level is a share of the peak)",
+        HumanDuration(defaults::PEAK_DURATION),
+    ))]
+    pub peak_duration: Option<HumanDuration>,
     #[command(flatten)]
     pub output: OutputFlags,
     #[command(flatten)]
@@ -84,6 +86,14 @@ impl SweepArgs {
                 "--slo",
                 "gates one bench run; a sweep's knee takes --slo-p99",
             ),
+            (
+                self.peak_duration.is_some()
+                    && !self.rates.as_ref().is_some_and(|r| {
+                        r.0.iter().any(|l| matches!(l, RateLevel::OfPeak(_)))
+                    }),
+                "--peak-duration",
+                "times the peak probe, which runs only for a --rates level that is a share of the peak (50%)",
+            ),
         ];
         let mut refused: Vec<UsageError> = per_run
             .iter()
@@ -98,6 +108,7 @@ impl SweepArgs {
         refused.extend(arrivals.as_ref().err().cloned().unwrap_or_default());
         refused.extend(request.as_ref().err().cloned().unwrap_or_default());
         refused.extend(stdout.err());
+        refused.extend(self.output.check().err().unwrap_or_default());
         let (Ok(arrivals), Ok(request), true) = (arrivals, request, refused.is_empty()) else {
             return Err(refused);
         };
@@ -117,7 +128,7 @@ impl SweepArgs {
         Ok(SweepConfig {
             arrivals,
             rates,
-            peak_duration: self.peak_duration.0,
+            peak_duration: self.peak_duration.map_or(defaults::PEAK_DURATION, |d| d.0),
             slo_p99: self.slo_p99.map(|d| d.0),
             ..SweepConfig::new(base, closed)
         })

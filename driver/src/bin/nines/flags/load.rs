@@ -86,8 +86,15 @@ impl ArrivalFlags {
                 return Err(refused);
             }
         }
+        let arrival = self.arrival.unwrap_or_default();
+        if self.seed.is_some() && arrival != Arrival::Poisson {
+            return Err(vec![UsageError::new(
+                "--seed",
+                "applies to --arrival poisson (constant arrivals have nothing to seed)",
+            )]);
+        }
         Ok(Arrivals {
-            arrival: self.arrival.unwrap_or_default(),
+            arrival,
             seed: self.seed.unwrap_or(defaults::SEED),
             lag_threshold: self.lag.get(),
         })

@@ -1,9 +1,10 @@
 //! Where results go (files, a report directory), the SLO gate, and what is printed while a run
 //! goes (progress, the per-second stats stream).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use nines_common::usage::UsageError;
 use nines_driver::report::slo;
 
 /// Files a result is written to, besides the summary on stdout.
@@ -28,6 +29,58 @@ pub struct OutputFlags {
 }
 
 impl OutputFlags {
+    /// Checks, before any run, that each file can be written where asked: its directory exists,
+    /// no two outputs are the same path, and the report directory is a directory name (a run
+    /// is not spent to find out a path was mistyped).
+    pub fn check(&self) -> Result<(), Vec<UsageError>> {
+        let mut e = Vec::new();
+        let files = [
+            ("--json", self.json.as_deref().filter(|p| !is_stdout(p))),
+            ("--hdr-out", self.hdr_out.as_deref()),
+            ("--hlog", self.hlog.as_deref()),
+            ("--report", self.report.as_deref()),
+        ];
+        let mut seen: Vec<(&str, &Path)> = Vec::new();
+        for (flag, path) in files {
+            let Some(path) = path else { continue };
+            if flag == "--report" && is_stdout(path) {
+                e.push(UsageError::new(
+                    flag,
+                    "-: a report is a directory of files; name one",
+                ));
+                continue;
+            }
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            if !dir.is_dir() {
+                let why = format!(
+                    "{}: no directory {} to write it in",
+                    path.display(),
+                    dir.display()
+                );
+                e.push(UsageError::new(flag, why));
+            } else if flag != "--report" && path.is_dir() {
+                let why = format!("{} is a directory; name a file", path.display());
+                e.push(UsageError::new(flag, why));
+            }
+            if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path) {
+                let why = format!(
+                    "{}: {other} writes there too; give each its own",
+                    path.display()
+                );
+                e.push(UsageError::new(flag, why));
+            }
+            seen.push((flag, path));
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
     /// Whether the JSON goes to stdout.
     pub fn json_to_stdout(&self) -> bool {
         self.json.as_deref().is_some_and(is_stdout)

@@ -270,20 +270,29 @@ impl RequestFlag {
             RequestSpec::Echo { .. } => self == F::Payload,
             RequestSpec::Http(_) => matches!(self, F::Method | F::Header | F::Body | F::Accept),
             RequestSpec::Ws(_) => matches!(self, F::Header | F::Message | F::Payload),
-            RequestSpec::Redis(_) => matches!(self, F::Command | F::Keyspace | F::Payload),
+            // A Redis command reads --payload and --keyspace only where its template says so.
+            RequestSpec::Redis(r) => match self {
+                F::Command => true,
+                F::Payload => r.command.contains("__data__"),
+                F::Keyspace => r.command.contains("__rand__") || r.command.contains("__rand_int__"),
+                _ => false,
+            },
         }
     }
 
     /// The requests that read it, in words.
     fn for_what(self) -> &'static str {
         match self {
-            RequestFlag::Payload => "nines echo and source, echo, ws, redis",
+            RequestFlag::Payload => {
+                "nines echo and source, echo, ws, and a redis --command with __data__"
+            }
             RequestFlag::Op => "nines",
             RequestFlag::WorkUs => "nines --op work",
             RequestFlag::Method | RequestFlag::Body | RequestFlag::Accept => "http://",
             RequestFlag::Header => "http:// and ws://",
             RequestFlag::Message => "ws://",
-            RequestFlag::Command | RequestFlag::Keyspace => "redis://",
+            RequestFlag::Command => "redis://",
+            RequestFlag::Keyspace => "a redis --command with __rand__",
         }
     }
 }
@@ -328,7 +337,17 @@ mod tests {
             ["--payload"],
             "a Work request has no payload"
         );
-        assert!(refused(Some("redis://h"), |f| f.payload = Some(ByteCount(9))).is_empty());
+        assert_eq!(
+            refused(Some("redis://h"), |f| f.payload = Some(ByteCount(9))),
+            ["--payload"],
+            "PING has no __data__ to fill"
+        );
+        assert!(refused(Some("redis://h"), |f| {
+            f.command = Some("SET k:__rand__ __data__".into());
+            f.payload = Some(ByteCount(9));
+            f.keyspace = Some(10);
+        })
+        .is_empty());
         assert_eq!(
             refused(Some("http://h/"), |f| f.protocol = Some(Protocol::Ws)),
             ["--protocol"]
