@@ -89,8 +89,6 @@ pub(crate) struct BenchLoop<'a, 'b> {
     next_check_ns: u64,
     idle_spin_ns: u64,
     touched: Vec<usize>,
-    /// When this turn of the loop began: what bytes moved in it are counted against.
-    turn_ns: u64,
 }
 
 impl<'a, 'b> BenchLoop<'a, 'b> {
@@ -127,7 +125,6 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
             next_check_ns: 0,
             idle_spin_ns: 0,
             touched: Vec::new(),
-            turn_ns: 0,
         }
     }
 
@@ -144,8 +141,8 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
         let cpu_before = thread_cpu_time();
         let start = self.clock.now_ns();
         self.next_check_ns = start + self.check_every_ns;
-        // The first requests (sent before the loop's first turn) count against this moment.
-        self.turn_ns = start;
+        // With no warm-up the measurement begins with the first requests, sent here.
+        self.books.note_bytes(start, || super::bytes_of(conns));
         for i in 0..conns.len() {
             self.fill(conns, i, start);
         }
@@ -154,9 +151,10 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
                 break;
             }
             let now = self.clock.now_ns();
-            self.turn_ns = now;
+            self.books.note_bytes(now, || super::bytes_of(conns));
             let books = &mut *self.books;
-            self.shipper.ship_due(now, &mut || books.take_interval());
+            self.shipper
+                .ship_due(now, &mut || books.take_interval(super::bytes_of(conns).0));
             let unsent = self.pacer.expire_unsent(now);
             self.books.tally.add(ErrorKind::Unsent, unsent);
             let sent = self.send_due(conns, now);
@@ -171,6 +169,7 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
             self.expire_if_due(conns);
         }
         let in_flight_at_stop = self.finish();
+        self.books.bytes_at_end = super::bytes_of(conns);
         let stopped = self.clock.now_ns();
         LoopTimes {
             cpu: thread_cpu_time().saturating_sub(cpu_before),
@@ -299,12 +298,10 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
     }
 
     fn read(&mut self, registry: &Registry, conns: &mut [Conn], i: usize, to_eof: bool) {
-        let before = conns[i].transferred();
         let books = &mut *self.books;
         let read = conns[i].read(self.clock, to_eof, &mut |now, r, k| {
             books.on_reply(now, r, k)
         });
-        self.count_bytes(&conns[i], before);
         match read {
             Ok(0) => {}
             Ok(now) => self.fill(conns, i, now),
@@ -332,11 +329,7 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
 
     /// Moves a reconnecting connection on; once open, it takes requests again.
     fn progress_connect(&mut self, conns: &mut [Conn], i: usize) {
-        // A reconnect's handshake (a WebSocket upgrade) moves bytes in the measurement too.
-        let before = conns[i].transferred();
-        let connecting = conns[i].poll_connect();
-        self.count_bytes(&conns[i], before);
-        match connecting {
+        match conns[i].poll_connect() {
             Connecting::Pending => {}
             Connecting::Established => {
                 let now = self.clock.now_ns();
@@ -362,19 +355,8 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
         self.open -= 1;
     }
 
-    /// Counts the bytes `conn` moved since it stood at `before`.
-    #[inline]
-    fn count_bytes(&mut self, conn: &Conn, before: (u64, u64)) {
-        let (rx, tx) = conn.transferred();
-        self.books
-            .transferred(rx - before.0, tx - before.1, self.turn_ns);
-    }
-
     fn flush(&mut self, conns: &mut [Conn], i: usize) {
-        let before = conns[i].transferred();
-        let flushed = conns[i].flush();
-        self.count_bytes(&conns[i], before);
-        if let Err(lost) = flushed {
+        if let Err(lost) = conns[i].flush() {
             self.books.on_lost(lost);
             self.open -= 1;
         }

@@ -146,13 +146,16 @@ pub(crate) struct Books<'a> {
     pub kinds: Vec<(ReplyKind, u64)>,
     pub decode_failures: BTreeMap<&'static str, u64>,
     pub reconnects: u64,
-    /// Bytes moved during the measurement.
-    pub received_bytes: u64,
-    pub sent_bytes: u64,
-    /// Connections established and lost, and bytes read, in the current interval.
+    /// The connections' byte totals (received, sent) when measurement began (none before),
+    /// the bytes received by then and by the current interval's start, and at the end. Bytes
+    /// are counted by each connection as they cross its socket; these snapshots, taken once a
+    /// turn at most, turn them into the measurement's and each second's — nothing per read.
+    pub bytes_at_measure_start: Option<(u64, u64)>,
+    pub received_at_interval_start: u64,
+    pub bytes_at_end: (u64, u64),
+    /// Connections established and lost in the current interval.
     pub interval_opened: u64,
     pub interval_lost: u64,
-    pub interval_received: u64,
 }
 
 impl<'a> Books<'a> {
@@ -169,23 +172,31 @@ impl<'a> Books<'a> {
             kinds: Vec::new(),
             decode_failures: BTreeMap::new(),
             reconnects: 0,
-            received_bytes: 0,
-            sent_bytes: 0,
+            bytes_at_measure_start: None,
+            received_at_interval_start: 0,
+            bytes_at_end: (0, 0),
             interval_opened: 0,
             interval_lost: 0,
-            interval_received: 0,
         }
     }
 
-    /// Counts bytes a connection read and wrote at `now`: in the measurement only (warm-up
-    /// bytes, like warm-up replies, are not the measured load).
+    /// The first time `now` is in the measurement, notes the connections' byte `totals`: the
+    /// measurement's bytes count from there (warm-up bytes, like warm-up replies, are not the
+    /// measured load).
     #[inline]
-    pub(crate) fn transferred(&mut self, received: u64, sent: u64, now: u64) {
-        if now >= self.measure_start_ns {
-            self.received_bytes += received;
-            self.sent_bytes += sent;
-            self.interval_received += received;
+    pub(crate) fn note_bytes(&mut self, now: u64, totals: impl FnOnce() -> (u64, u64)) {
+        if self.bytes_at_measure_start.is_none() && now >= self.measure_start_ns {
+            let t = totals();
+            self.bytes_at_measure_start = Some(t);
+            self.received_at_interval_start = t.0;
         }
+    }
+
+    /// Bytes (received, sent) over the measurement, from the totals at its start to `end`.
+    fn measured_bytes(&self, end: (u64, u64)) -> (u64, u64) {
+        self.bytes_at_measure_start.map_or((0, 0), |s| {
+            (end.0.saturating_sub(s.0), end.1.saturating_sub(s.1))
+        })
     }
 
     /// Counts a reply's kind.
@@ -256,16 +267,29 @@ impl<'a> Books<'a> {
         self.interval_lost += 1;
     }
 
-    /// The current interval's histogram and counts, starting the next.
-    pub(crate) fn take_interval(&mut self) -> (hdrhistogram::Histogram<u64>, intervals::Counts) {
+    /// The current interval's histogram and counts, starting the next; `received` is the
+    /// connections' received-bytes total now.
+    pub(crate) fn take_interval(
+        &mut self,
+        received: u64,
+    ) -> (hdrhistogram::Histogram<u64>, intervals::Counts) {
+        let since = std::mem::replace(&mut self.received_at_interval_start, received);
         let counts = intervals::Counts {
             errors: self.tally.take_interval(),
             opened: std::mem::take(&mut self.interval_opened),
             lost: std::mem::take(&mut self.interval_lost),
-            received_bytes: std::mem::take(&mut self.interval_received),
+            received_bytes: received.saturating_sub(since),
         };
         (self.recorder.take_interval(), counts)
     }
+}
+
+/// Every byte `conns` have received and sent so far.
+pub(crate) fn bytes_of(conns: &[conn::Conn]) -> (u64, u64) {
+    conns.iter().fold((0, 0), |(r, s), c| {
+        let (cr, cs) = c.transferred();
+        (r + cr, s + cs)
+    })
 }
 
 /// Runs one driver thread to completion.
@@ -383,12 +407,12 @@ fn start_together(
 /// and storm threads, so neither loses a count the other keeps).
 fn settle(out: &mut ThreadOutcome, books: &mut Books<'_>, shipper: &mut Shipper, clock: RunClock) {
     out.stopped_ns = clock.now_ns();
-    shipper.finish(out.stopped_ns, &mut || books.take_interval());
+    let end = books.bytes_at_end;
+    shipper.finish(out.stopped_ns, &mut || books.take_interval(end.0));
     out.errors = books.tally.counts;
     out.connections_lost = books.lost;
     out.sent = books.sent;
-    out.received_bytes = books.received_bytes;
-    out.sent_bytes = books.sent_bytes;
+    (out.received_bytes, out.sent_bytes) = books.measured_bytes(end);
     out.capped = books.capped;
     out.reconnects = books.reconnects;
     out.reply_kinds = books

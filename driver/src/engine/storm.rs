@@ -124,8 +124,11 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         let mut next_check = start + CHECK_EVERY_NS;
         loop {
             let now = self.clock.now_ns();
+            let conns = &self.conns;
+            self.books.note_bytes(now, || super::bytes_of(conns));
             let books = &mut *self.books;
-            self.shipper.ship_due(now, &mut || books.take_interval());
+            self.shipper
+                .ship_due(now, &mut || books.take_interval(super::bytes_of(conns).0));
             if self.books.tally.control.stopped() {
                 break;
             }
@@ -171,6 +174,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             }
         }
         // Whatever is still in flight was neither answered nor given up on by the end.
+        self.books.bytes_at_end = super::bytes_of(&self.conns);
         let left = std::mem::take(&mut self.books.in_flight);
         if !self.books.tally.control.stopped() {
             self.books.tally.add(ErrorKind::DrainTimeout, left);
@@ -221,17 +225,13 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             if !conn.is_open() {
                 continue;
             }
-            let before = conn.transferred();
             conn.send(self.next_id, due, now);
             // How late the driver sent it: the part of its echo latency that is the driver's.
             self.books.recorder.record_lag(now.saturating_sub(due));
             self.next_id += 1;
             self.books.sent += 1;
             self.books.in_flight += 1;
-            let flushed = conn.flush();
-            let (rx, tx) = conn.transferred();
-            self.books.transferred(rx - before.0, tx - before.1, now);
-            if let Err(lost) = flushed {
+            if let Err(lost) = conn.flush() {
                 self.lose(lost);
                 continue;
             }
@@ -268,13 +268,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             return;
         };
         if conn.is_connecting() {
-            // The handshake (a WebSocket upgrade) is bytes on the wire within the storm.
-            let before = conn.transferred();
-            let connecting = conn.poll_connect();
-            let (rx, tx) = conn.transferred();
-            self.books
-                .transferred(rx - before.0, tx - before.1, self.clock.now_ns());
-            match connecting {
+            match conn.poll_connect() {
                 Connecting::Pending => {}
                 Connecting::Established => {
                     let now = self.clock.now_ns();
@@ -300,7 +294,6 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         if !conn.is_open() {
             return;
         }
-        let before = conn.transferred();
         let books = &mut *self.books;
         let mut moved = conn
             .read(self.clock, to_eof, &mut |now, r, k| {
@@ -310,9 +303,6 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         if moved.is_ok() && writable {
             moved = conn.flush();
         }
-        let (rx, tx) = conn.transferred();
-        let now = self.clock.now_ns();
-        self.books.transferred(rx - before.0, tx - before.1, now);
         if let Err(lost) = moved {
             self.lose(lost);
         }
