@@ -36,12 +36,15 @@ impl ServerProc {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("nines-server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .expect("address on the listening line");
+        let Some(addr) = line.trim().strip_prefix("nines-server listening on ") else {
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(stderr) = child.stderr.as_mut() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            panic!("unexpected first line: {line:?}; the server said: {err}");
+        };
+        let addr = addr.parse().expect("address on the listening line");
         ServerProc { child, addr }
     }
 
@@ -214,12 +217,27 @@ pub fn wait_for_stats(
     what: &str,
     done: impl Fn(&[(String, u64)], u64) -> bool,
 ) -> u64 {
+    let deadline = Instant::now() + WAIT_LIMIT;
     let mut queries = 0;
-    wait_until(what, WAIT_LIMIT, || {
+    loop {
         queries += 1;
-        done(&stats(addr), queries)
-    });
-    queries
+        let counters = stats(addr);
+        if done(&counters, queries) {
+            return queries;
+        }
+        if Instant::now() >= deadline {
+            let nonzero: Vec<String> = counters
+                .iter()
+                .filter(|(_, v)| *v != 0)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            panic!(
+                "timed out after {WAIT_LIMIT:?} waiting for {what}; the server's counters: {}",
+                nonzero.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 pub fn rss_kib(pid: u32) -> u64 {
