@@ -43,6 +43,43 @@ fn an_slo_gate_passes_fails_and_refuses_bad_expressions_with_distinct_exits() {
 }
 
 #[test]
+fn capped_replies_make_a_run_invalid_for_the_gate() {
+    // The embedded server caps Work at 100 ms: a request for 150 ms is answered early, CAPPED,
+    // and a gate must not pass a faster answer to an easier question.
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--op",
+            "work",
+            "--work-us",
+            "150000",
+            "-c",
+            "1",
+            "-n",
+            "3",
+            "-w",
+            "0s",
+            "-q",
+            "--slo",
+            "errors<=0",
+        ];
+        args.extend_from_slice(extra);
+        util::nines(&args)
+    };
+    let out = run(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("SLO INVALID FAIL") && text.contains("CAPPED"),
+        "{text}"
+    );
+    let allowed = run(&["--allow-invalid"]);
+    let text = String::from_utf8_lossy(&allowed.stdout);
+    assert_eq!(allowed.status.code(), Some(0), "{text}");
+    assert!(text.contains("judged anyway (--allow-invalid)"), "{text}");
+}
+
+#[test]
 fn the_stats_stream_is_a_json_line_per_second() {
     let path = scratch("stream").join("stats.jsonl");
     let out = util::nines(&[

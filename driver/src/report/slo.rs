@@ -227,7 +227,9 @@ fn measure(m: Metric, r: &Report) -> Option<f64> {
     }
 }
 
-/// The run's own checks that say the driver shaped the figures.
+/// The run's own checks that say its figures do not measure what was asked: the driver shaped
+/// them (it sent late, or a thread was saturated), or the server did less than each request
+/// asked (CAPPED replies: a faster answer to an easier question).
 fn invalid_because(r: &Report) -> Option<String> {
     let reasons: Vec<&str> = r
         .warnings
@@ -235,7 +237,9 @@ fn invalid_because(r: &Report) -> Option<String> {
         .filter(|c| {
             matches!(
                 c.finding,
-                Finding::ScheduleLag { .. } | Finding::DriverBusy { .. }
+                Finding::ScheduleLag { .. }
+                    | Finding::DriverBusy { .. }
+                    | Finding::CappedReplies { .. }
             )
         })
         .map(|c| c.message.as_str())
@@ -272,7 +276,7 @@ impl fmt::Display for Gate {
             let verdict = if self.allow_invalid {
                 "judged anyway (--allow-invalid)"
             } else {
-                "FAIL: the driver shaped these figures (--allow-invalid to judge them anyway)"
+                "FAIL: these figures do not measure what was asked (--allow-invalid to judge them anyway)"
             };
             writeln!(f, "  SLO INVALID {verdict}: {why}")?;
         }
