@@ -53,16 +53,25 @@ impl std::fmt::Display for RequestError {
     }
 }
 
-/// Why an HTTP request was refused; its kind is what the counters and logs say.
+/// Why an HTTP request was refused; its kind is what the counters and logs say, its status
+/// what the client is told (`http::status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpError {
-    /// httparse could not read the request line or a header.
+    /// httparse could not read the request line or a header (400).
     Malformed,
-    /// The head was longer than `http::MAX_HEAD_BYTES`.
+    /// A Content-Length that is not 1*DIGIT within usize, one given twice (even the same
+    /// value, as nginx refuses it), or one beside Transfer-Encoding: the request-smuggling
+    /// shapes of RFC 9112 §6.3 (400).
+    ContentLength,
+    /// The head was longer than `http::MAX_HEAD_BYTES` (431).
     HeadTooLarge,
-    /// A body the server does not read: chunked, or over the frame limit.
-    Body,
-    /// Not HTTP/1.x at all, or a WebSocket upgrade that is not one.
+    /// The head had more than `http::MAX_HEADERS` header lines (431).
+    TooManyHeaders,
+    /// A body over `--max-frame` (413).
+    BodyTooLarge,
+    /// A body sent with Transfer-Encoding (chunked), which the server does not read (413).
+    TransferEncoding,
+    /// Not HTTP/1.x at all, or a WebSocket upgrade that is not one (400).
     BadUpgrade,
 }
 
@@ -71,8 +80,11 @@ impl HttpError {
     pub fn kind(self) -> &'static str {
         match self {
             HttpError::Malformed => "http_malformed",
+            HttpError::ContentLength => "http_content_length",
             HttpError::HeadTooLarge => "http_head_too_large",
-            HttpError::Body => "http_body",
+            HttpError::TooManyHeaders => "http_too_many_headers",
+            HttpError::BodyTooLarge => "http_body_too_large",
+            HttpError::TransferEncoding => "http_transfer_encoding",
             HttpError::BadUpgrade => "http_bad_upgrade",
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nines_protocol::DecodeError;
 
-use crate::outcome::{Expiry, RequestError};
+use crate::outcome::{Expiry, HttpError, RequestError};
 
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
@@ -84,8 +84,20 @@ counters! {
     /// Connections closed because a frame was larger than `--max-frame`.
     err_frame_too_large => "errors_frame_too_large",
     /// Connections closed after an HTTP request that could not be parsed or answered (400,
-    /// 413, 431).
+    /// 413, 431): the sum of the `errors_http_*` kinds below.
     err_bad_http => "errors_bad_http",
+    /// HTTP requests httparse could not read (400).
+    err_http_malformed => "errors_http_malformed",
+    /// HTTP requests with an invalid, repeated or conflicting Content-Length (400).
+    err_http_content_length => "errors_http_content_length",
+    /// HTTP request heads over 8 KiB (431).
+    err_http_head_too_large => "errors_http_head_too_large",
+    /// HTTP request heads with more than 64 header lines (431).
+    err_http_too_many_headers => "errors_http_too_many_headers",
+    /// HTTP request bodies over --max-frame (413).
+    err_http_body_too_large => "errors_http_body_too_large",
+    /// HTTP request bodies sent with Transfer-Encoding (413).
+    err_http_transfer_encoding => "errors_http_transfer_encoding",
     /// Connections closed after a WebSocket upgrade or frame that was refused.
     err_bad_ws => "errors_bad_ws",
     /// Connections closed by a read or write error (reset by peer, broken pipe, ...).
@@ -180,6 +192,7 @@ impl Counters {
         );
     }
 
+    /// Counts a connection closed for input it refused: its kind, and for HTTP also the total.
     pub(crate) fn count_decode_error(&self, e: &RequestError) {
         let c = match e {
             RequestError::Frame(DecodeError::BadMagic) => &self.err_bad_magic,
@@ -189,9 +202,18 @@ impl Counters {
             RequestError::Frame(DecodeError::UnknownOp(_)) => &self.err_unknown_op,
             RequestError::Frame(DecodeError::FrameTooLarge { .. }) => &self.err_frame_too_large,
             e if e.is_ws() => &self.err_bad_ws,
-            RequestError::Http(_) | RequestError::Ws(_) | RequestError::Unmasked => {
-                &self.err_bad_http
+            RequestError::Http(h) => {
+                bump(&self.err_bad_http, 1);
+                match h {
+                    HttpError::Malformed | HttpError::BadUpgrade => &self.err_http_malformed,
+                    HttpError::ContentLength => &self.err_http_content_length,
+                    HttpError::HeadTooLarge => &self.err_http_head_too_large,
+                    HttpError::TooManyHeaders => &self.err_http_too_many_headers,
+                    HttpError::BodyTooLarge => &self.err_http_body_too_large,
+                    HttpError::TransferEncoding => &self.err_http_transfer_encoding,
+                }
             }
+            RequestError::Ws(_) | RequestError::Unmasked => &self.err_bad_ws,
         };
         bump(c, 1);
     }
