@@ -36,7 +36,7 @@ pub struct Handler {
 }
 
 /// What a connection's protocol remembers between reads (only WebSocket remembers anything:
-/// whether the upgrade is done).
+/// whether the upgrade is done, and the fragmented message it is in the middle of).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     ws: WsState,
