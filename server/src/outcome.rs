@@ -1,5 +1,6 @@
 //! Why the server closes a connection its client did not close: input it refuses
-//! ([`RequestError`], with [`HttpError`] and [`WsRefusal`]) or a limit the connection ran past ([`Expiry`]).
+//! ([`RequestError`], with [`HttpError`] and [`WsRefusal`]) or a limit the connection ran past
+//! ([`Expiry`]).
 //!
 //! The protocols (`http`, `ws`, `handler`) and the connection's limits (`conn`, `worker`) produce
 //! these, and the counters (`stats`) count each kind; naming them in a leaf below all of those
@@ -126,7 +127,12 @@ impl WsRefusal {
         match self {
             WsRefusal::Utf8 => CloseCode::InvalidData,
             WsRefusal::TooLarge => CloseCode::TooBig,
-            _ => CloseCode::ProtocolError,
+            WsRefusal::Frame(_)
+            | WsRefusal::Unmasked
+            | WsRefusal::StrayContinuation
+            | WsRefusal::UnfinishedMessage
+            | WsRefusal::ClosePayload
+            | WsRefusal::CloseCode(_) => CloseCode::ProtocolError,
         }
     }
 
