@@ -67,7 +67,7 @@ pub fn server_handler(data: &[u8]) {
     } else {
         nines_server::Protocol::Echo
     };
-    let (out, at) = handle(protocol, sel, input);
+    let (out, at) = handle(protocol, sel, input, input.len());
     if protocol == nines_server::Protocol::Nines {
         let mut replies = &out[..];
         while let Ok(Some((f, n))) = decode(replies, usize::MAX) {
@@ -85,19 +85,47 @@ pub fn server_handler(data: &[u8]) {
 }
 
 /// The server's HTTP responder on one connection's bytes: what it writes is a sequence of whole
-/// HTTP responses, each with a Content-Length the bytes after its head honour.
+/// HTTP responses, each with a Content-Length the bytes after its head honour; a refusal (400,
+/// 413, 431) is the last response and closes; and the statuses are the same whether the bytes
+/// arrive whole or in two reads (a head or a Content-Length cut in two parses alike).
 pub fn server_http(data: &[u8]) {
     let Some((&sel, input)) = data.split_first() else {
         return;
     };
-    let (out, _) = handle(nines_server::Protocol::Http, sel, input);
-    let mut rest = &out[..];
+    let (out, _) = handle(nines_server::Protocol::Http, sel, input, input.len());
+    let statuses = http_statuses(&out);
+    if let Some(pos) = statuses.iter().position(|&s| s != 200) {
+        assert!(
+            matches!(statuses[pos], 400 | 413 | 431),
+            "refused with {}",
+            statuses[pos]
+        );
+        assert_eq!(
+            pos,
+            statuses.len() - 1,
+            "nothing is answered after a refusal"
+        );
+        assert!(
+            out.ends_with(b"Connection: close\r\n\r\n"),
+            "a refusal closes"
+        );
+    }
+    let cut = cut_at(sel, input.len());
+    let (pieces, _) = handle(nines_server::Protocol::Http, sel, input, cut);
+    assert_eq!(http_statuses(&pieces), statuses, "cut at {cut}");
+}
+
+/// The statuses of the whole HTTP responses in `out`, checking each is whole.
+fn http_statuses(out: &[u8]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    let mut rest = out;
     while !rest.is_empty() {
         let mut headers = [httparse::EMPTY_HEADER; 16];
         let mut resp = httparse::Response::new(&mut headers);
         let Ok(httparse::Status::Complete(n)) = resp.parse(rest) else {
             panic!("the server wrote something that is not an HTTP response");
         };
+        statuses.push(resp.code.expect("a status"));
         let len: usize = resp
             .headers
             .iter()
@@ -110,10 +138,14 @@ pub fn server_http(data: &[u8]) {
         assert!(rest.len() >= n + body, "a response cut short");
         rest = &rest[n + body..];
     }
+    statuses
 }
 
 /// The server's WebSocket echo on one connection's bytes (an upgrade is put in front when the
-/// selector says so, to reach the frames): after the 101, what it writes is unmasked frames.
+/// selector says so, to reach the frames): after the 101, what it writes is unmasked frames that
+/// keep RFC 6455's rules themselves — fragments in order, every whole text message UTF-8, a
+/// close last and with a code a peer may send — and the same bytes whether the input arrives
+/// whole or in two reads (fragmentation and UTF-8 state carried across calls).
 pub fn server_ws(data: &[u8]) {
     let Some((&sel, input)) = data.split_first() else {
         return;
@@ -125,7 +157,10 @@ pub fn server_ws(data: &[u8]) {
         ));
     }
     bytes.extend_from_slice(input);
-    let (out, _) = handle(nines_server::Protocol::Ws, sel, &bytes);
+    let (out, _) = handle(nines_server::Protocol::Ws, sel, &bytes, bytes.len());
+    let cut = cut_at(sel, bytes.len());
+    let (pieces, _) = handle(nines_server::Protocol::Ws, sel, &bytes, cut);
+    assert_eq!(pieces, out, "cut at {cut}");
     let mut rest = &out[..];
     if rest.starts_with(b"HTTP/1.1 101") {
         let end = rest
@@ -136,19 +171,53 @@ pub fn server_ws(data: &[u8]) {
     } else if rest.starts_with(b"HTTP/1.1 ") {
         return; // the upgrade was refused, with a close
     }
+    // The text message being echoed, fragment by fragment (None: between messages or binary).
+    let (mut open, mut text) = (None, Vec::new());
     while !rest.is_empty() {
         let h = nines_protocol::ws::decode(rest, usize::MAX)
             .expect("the server writes valid frames")
             .expect("whole frames");
         assert!(h.mask.is_none(), "server frames are unmasked");
         assert!(rest.len() >= h.frame_len(), "a frame cut short");
+        let payload = &rest[h.header_len..h.frame_len()];
         rest = &rest[h.frame_len()..];
+        use nines_protocol::ws::Opcode;
+        match h.opcode {
+            Opcode::Close => {
+                assert!(rest.is_empty(), "nothing follows a close");
+                if let [hi, lo, ..] = *payload {
+                    let code = u16::from_be_bytes([hi, lo]);
+                    assert!(
+                        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999),
+                        "close code {code}"
+                    );
+                }
+            }
+            Opcode::Ping | Opcode::Pong => {}
+            Opcode::Text | Opcode::Binary | Opcode::Continuation => {
+                let first = h.opcode != Opcode::Continuation;
+                assert_eq!(first, open.is_none(), "fragments echoed out of order");
+                let kind = open.unwrap_or(h.opcode);
+                if kind == Opcode::Text {
+                    text.extend_from_slice(payload);
+                }
+                open = (!h.fin).then_some(kind);
+                if h.fin {
+                    assert!(
+                        std::str::from_utf8(&text).is_ok(),
+                        "a whole text message echoed that is not UTF-8"
+                    );
+                    text.clear();
+                }
+            }
+        }
     }
 }
 
 /// Runs one connection's bytes through the server's handler for `protocol`, the turn's limits
-/// taken from `sel`, until it stops making progress; returns what it wrote and consumed.
-fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, usize) {
+/// taken from `sel`, until it stops making progress; returns what it wrote and consumed. The
+/// first `cut` bytes arrive first and the rest later, as two reads would bring them.
+fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8], cut: usize) -> (Vec<u8>, usize) {
     let cfg = ServerConfig {
         protocol,
         max_frame_bytes: 64 * 1024,
@@ -168,36 +237,46 @@ fn handle(protocol: nines_server::Protocol, sel: u8, input: &[u8]) -> (Vec<u8>, 
     };
     let (mut out, mut offsets, mut at) = (Vec::new(), Vec::new(), 0);
     let mut session = Session::default();
-    // Each call makes progress or stops; bounded by the input's length anyway.
-    for _ in 0..=input.len() {
-        allow.requests = allow.requests.max(1);
-        allow.work_us = allow.work_us.max(1);
-        allow.out_limit = allow.out_limit.max(out.len() + 1024);
-        let res = handler.process(
-            &input[at..],
-            &mut out,
-            Instant::now(),
-            &counters,
-            &mut offsets,
-            &mut allow,
-            &mut session,
-        );
-        let (done, failed) = match res {
-            Ok(p) => (p, false),
-            Err((p, _)) => (p, true),
-        };
-        assert!(done.consumed <= input.len() - at);
-        at += done.consumed;
-        if let Some(mut rest) = done.source {
-            while !handler.continue_source(&mut rest, &mut out, &allow) {
-                allow.out_limit += 4096;
+    for arrived in [cut.min(input.len()), input.len()] {
+        // Each call makes progress or stops; bounded by the input's length anyway.
+        for _ in 0..=arrived {
+            allow.requests = allow.requests.max(1);
+            allow.work_us = allow.work_us.max(1);
+            allow.out_limit = allow.out_limit.max(out.len() + 1024);
+            let res = handler.process(
+                &input[at..arrived],
+                &mut out,
+                Instant::now(),
+                &counters,
+                &mut offsets,
+                &mut allow,
+                &mut session,
+            );
+            let (done, failed) = match res {
+                Ok(p) => (p, false),
+                Err((p, _)) => (p, true),
+            };
+            assert!(done.consumed <= arrived - at);
+            at += done.consumed;
+            if let Some(mut rest) = done.source {
+                while !handler.continue_source(&mut rest, &mut out, &allow) {
+                    allow.out_limit += 4096;
+                }
             }
-        }
-        if failed || done.close || done.consumed == 0 && done.source.is_none() {
-            break;
+            if failed || done.close {
+                return (out, at);
+            }
+            if done.consumed == 0 && done.source.is_none() {
+                break;
+            }
         }
     }
     (out, at)
+}
+
+/// Where to cut `len` bytes in two, from the selector byte.
+fn cut_at(sel: u8, len: usize) -> usize {
+    usize::from(sel) * len / 255
 }
 
 /// Every driver codec's response parser, on bytes a misbehaving server might send: replies (and
@@ -304,7 +383,8 @@ pub fn resp_reply(data: &[u8]) {
 }
 
 /// WebSocket frames: the shared frame decoder (a frame it accepts re-encodes to the same
-/// bytes) and the driver's echo client, whole and in two pieces.
+/// bytes), the server's piecewise UTF-8 check of text, and the driver's echo client, whole and
+/// in two pieces.
 pub fn ws_frame(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
@@ -326,6 +406,23 @@ pub fn ws_frame(data: &[u8]) {
             );
         }
     }
+    // Text checked a fragment at a time, as the server checks it: cut in three anywhere, the
+    // verdict is the whole's.
+    let (a, b) = (
+        cut_at(sel, buf.len()),
+        cut_at(sel.rotate_left(4), buf.len()),
+    );
+    let (a, b) = (a.min(b), a.max(b));
+    let mut tail = nines_server::utf8::Utf8Tail::default();
+    let in_pieces = [&buf[..a], &buf[a..b], &buf[b..]]
+        .iter()
+        .all(|p| tail.feed(p).is_ok())
+        && tail.is_complete();
+    assert_eq!(
+        in_pieces,
+        std::str::from_utf8(buf).is_ok(),
+        "UTF-8 cut at {a} and {b}"
+    );
     let spec = WsRequest {
         payload_bytes: usize::from(sel) + 1,
         message: if sel & 1 == 0 {

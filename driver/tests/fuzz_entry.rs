@@ -67,6 +67,28 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
         &[0x89, 0x00],
         &[0x88, 0x02, 0x03, 0xE8],
         &[0x7F, 0xFF],
+        // Content-Length forms a server must refuse: signed, past 64 bits, and (with the one
+        // above) given twice.
+        b"Content-Length: +5\r\n",
+        b"Content-Length: 99999999999999999999999\r\n",
+        // Masked client frames for the server's message state: a text fragment ending inside
+        // a code point, the continuation that finishes it, text that is not UTF-8, a close
+        // with a code no peer may send.
+        &[
+            0x01,
+            0x84,
+            1,
+            2,
+            3,
+            4,
+            b'o' ^ 1,
+            b'k' ^ 2,
+            0xE2 ^ 3,
+            0x82 ^ 4,
+        ],
+        &[0x80, 0x82, 1, 2, 3, 4, 0xAC ^ 1, b'!' ^ 2],
+        &[0x81, 0x81, 1, 2, 3, 4, 0xFF ^ 1],
+        &[0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xED ^ 2],
     ]);
     (any::<u8>(), prop::collection::vec(piece, 0..12)).prop_map(|(sel, p)| {
         let mut v = vec![sel];

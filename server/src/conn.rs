@@ -1,9 +1,10 @@
 //! One client connection: its buffers, its reads and writes, and the limits it is held to.
 //!
 //! Buffers belong to the connection and are reused for its whole life: the read buffer starts
-//! small and grows only as far as the largest frame the client sends (never past the frame
-//! cap), the write buffer holds replies the socket has not taken yet. Both shrink back after a
-//! burst so ten thousand idle connections do not each keep a megabyte.
+//! small and grows only as far as the largest request the client sends (never past the longest
+//! its protocol accepts: `Handler::max_request_bytes`), the write buffer holds replies the
+//! socket has not taken yet. Both shrink back after a burst so ten thousand idle connections do
+//! not each keep a megabyte.
 //!
 //! A connection does a bounded amount per turn (`limits::TURN_*`): when its allowance is spent
 //! with work left it says [`Next::Yield`] and its worker gives it another turn after the
@@ -380,9 +381,12 @@ impl<S: Read + Write> Conn<S> {
                 self.unread = true;
                 return Ok(());
             }
-            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(ctx.limits.max_frame_bytes) {
-                // Cannot happen with a consistent decoder (a frame larger than the cap is an error
-                // before it fills the buffer), but never spin on a full buffer.
+            if self.rlen == self.rbuf.len()
+                && !self.grow_read_buffer(ctx.handler.max_request_bytes())
+            {
+                // Cannot happen with a consistent protocol (a request larger than the cap is
+                // refused, with its status, before it fills the buffer), but never spin on a full
+                // buffer.
                 self.intake = Intake::Closing;
                 break;
             }
@@ -470,9 +474,9 @@ impl<S: Read + Write> Conn<S> {
         }
     }
 
-    /// Makes room to read; false if the buffer is already at the frame cap.
-    fn grow_read_buffer(&mut self, max_frame_bytes: usize) -> bool {
-        let cap = max_frame_bytes.max(INITIAL_READ_BYTES);
+    /// Makes room to read; false if the buffer already holds the longest request there is.
+    fn grow_read_buffer(&mut self, max_request_bytes: usize) -> bool {
+        let cap = max_request_bytes.max(INITIAL_READ_BYTES);
         if self.rbuf.len() >= cap {
             return false;
         }

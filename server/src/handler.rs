@@ -30,12 +30,13 @@ pub use crate::turn::{Allowance, Processed, SourceRest};
 pub struct Handler {
     protocol: Protocol,
     max_frame_bytes: usize,
+    max_request_bytes: usize,
     work_cap_us: u32,
     registry: Registry,
 }
 
 /// What a connection's protocol remembers between reads (only WebSocket remembers anything:
-/// whether the upgrade is done).
+/// whether the upgrade is done, and the fragmented message it is in the middle of).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     ws: WsState,
@@ -47,9 +48,16 @@ impl Handler {
         Handler {
             protocol: config.protocol,
             max_frame_bytes: config.max_frame_bytes,
+            max_request_bytes: max_request_bytes(config.protocol, config.max_frame_bytes),
             work_cap_us: config.work_cap_us,
             registry,
         }
+    }
+
+    /// The most bytes one request may need buffered whole before it can be answered or
+    /// refused: what a connection's read buffer may grow to.
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
     }
 
     /// Handles complete requests in `input`, appending replies to `out`, until the input runs
@@ -223,6 +231,19 @@ impl Handler {
                 encode(&h, &body, out)
             }
         }
+    }
+}
+
+/// The longest request of `protocol` under `--max-frame`: a nines frame; an HTTP head
+/// (`http::MAX_HEAD_BYTES`) and a body of up to `--max-frame`, as nginx's
+/// `client_max_body_size` bounds the body alone; a WebSocket upgrade head, then frames of up
+/// to `--max-frame` with their headers. Each protocol refuses longer input with its own status
+/// before it fills the buffer, so a connection is never closed for want of room.
+fn max_request_bytes(protocol: Protocol, max_frame_bytes: usize) -> usize {
+    match protocol {
+        Protocol::Nines | Protocol::Echo => max_frame_bytes,
+        Protocol::Http => http::MAX_HEAD_BYTES + max_frame_bytes,
+        Protocol::Ws => max_frame_bytes.max(http::MAX_HEAD_BYTES),
     }
 }
 

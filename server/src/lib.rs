@@ -21,7 +21,8 @@
 //!
 //! Modules, in layers from the leaves up (no module imports one above it; `scripts/layers.py`
 //! checks): [`config`] (every setting, default and bound), `turn` (what one call to a protocol
-//! may do and did) and `outcome` (why a connection is closed) at the bottom; then [`limits`]
+//! may do and did), `outcome` (why a connection is closed) and [`utf8`] (UTF-8 checked a piece at
+//! a time) at the bottom; then [`limits`]
 //! (timeouts, the reply budget, admission), [`listener`] (socket options), [`stats`] (lock-free
 //! counters) and the protocols ([`http`], then [`ws`]); [`handler`] (request → reply, shared by
 //! all models); `acceptor` (the accept loop) and `conn` (one connection's buffers and I/O);
@@ -43,6 +44,7 @@ mod model;
 mod outcome;
 pub mod stats;
 mod turn;
+pub mod utf8;
 #[cfg(feature = "pooled")]
 mod worker;
 pub mod ws;

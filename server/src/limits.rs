@@ -50,7 +50,6 @@ pub const ACCEPT_AHEAD: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ConnLimits {
     pub write_high_water: usize,
-    pub max_frame_bytes: usize,
     pub read_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub send_timeout: Option<Duration>,
@@ -60,7 +59,6 @@ impl ConnLimits {
     pub fn new(config: &ServerConfig) -> ConnLimits {
         ConnLimits {
             write_high_water: config.write_high_water,
-            max_frame_bytes: config.max_frame_bytes,
             read_timeout: config.read_timeout,
             idle_timeout: config.idle_timeout,
             send_timeout: config.send_timeout,
@@ -289,7 +287,6 @@ mod tests {
     fn sweeps_come_a_quarter_timeout_apart() {
         let l = ConnLimits {
             write_high_water: 1,
-            max_frame_bytes: 1,
             read_timeout: Some(Duration::from_secs(1)),
             idle_timeout: None,
             send_timeout: Some(Duration::from_secs(30)),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use nines_protocol::DecodeError;
 
-use crate::outcome::{Expiry, RequestError};
+use crate::outcome::{CloseCode, Expiry, HttpError, RequestError};
 
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
@@ -84,10 +84,31 @@ counters! {
     /// Connections closed because a frame was larger than `--max-frame`.
     err_frame_too_large => "errors_frame_too_large",
     /// Connections closed after an HTTP request that could not be parsed or answered (400,
-    /// 413, 431).
+    /// 413, 431): the sum of the `errors_http_*` kinds below.
     err_bad_http => "errors_bad_http",
-    /// Connections closed after a WebSocket upgrade or frame that was refused.
+    /// HTTP requests httparse could not read (400).
+    err_http_malformed => "errors_http_malformed",
+    /// HTTP requests with an invalid, repeated or conflicting Content-Length (400).
+    err_http_content_length => "errors_http_content_length",
+    /// HTTP request heads over 8 KiB (431).
+    err_http_head_too_large => "errors_http_head_too_large",
+    /// HTTP request heads with more than 64 header lines (431).
+    err_http_too_many_headers => "errors_http_too_many_headers",
+    /// HTTP request bodies over --max-frame (413).
+    err_http_body_too_large => "errors_http_body_too_large",
+    /// HTTP request bodies sent with Transfer-Encoding (413).
+    err_http_transfer_encoding => "errors_http_transfer_encoding",
+    /// Connections closed after a WebSocket upgrade or frame that was refused: the sum of the
+    /// `errors_ws_*` kinds below.
     err_bad_ws => "errors_bad_ws",
+    /// WebSocket upgrade requests that were not one (400).
+    err_ws_bad_upgrade => "errors_ws_bad_upgrade",
+    /// WebSocket connections closed with 1002: a frame or message breaking RFC 6455.
+    err_ws_protocol => "errors_ws_protocol",
+    /// WebSocket connections closed with 1007: a text message or close reason not UTF-8.
+    err_ws_invalid_utf8 => "errors_ws_invalid_utf8",
+    /// WebSocket connections closed with 1009: a frame longer than --max-frame.
+    err_ws_too_large => "errors_ws_too_large",
     /// Connections closed by a read or write error (reset by peer, broken pipe, ...).
     err_io => "errors_io",
     /// accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM: the server backed off.
@@ -180,20 +201,38 @@ impl Counters {
         );
     }
 
+    /// Counts a connection closed for input it refused: its kind, and for HTTP and WebSocket
+    /// also the protocol's total.
     pub(crate) fn count_decode_error(&self, e: &RequestError) {
-        let c = match e {
+        let kind = match e {
             RequestError::Frame(DecodeError::BadMagic) => &self.err_bad_magic,
             RequestError::Frame(DecodeError::UnsupportedVersion(_)) => {
                 &self.err_unsupported_version
             }
             RequestError::Frame(DecodeError::UnknownOp(_)) => &self.err_unknown_op,
             RequestError::Frame(DecodeError::FrameTooLarge { .. }) => &self.err_frame_too_large,
-            e if e.is_ws() => &self.err_bad_ws,
-            RequestError::Http(_) | RequestError::Ws(_) | RequestError::Unmasked => {
-                &self.err_bad_http
-            }
+            RequestError::Http(h) => match h {
+                HttpError::Malformed => &self.err_http_malformed,
+                HttpError::ContentLength => &self.err_http_content_length,
+                HttpError::HeadTooLarge => &self.err_http_head_too_large,
+                HttpError::TooManyHeaders => &self.err_http_too_many_headers,
+                HttpError::BodyTooLarge => &self.err_http_body_too_large,
+                HttpError::TransferEncoding => &self.err_http_transfer_encoding,
+                HttpError::BadUpgrade => &self.err_ws_bad_upgrade,
+            },
+            RequestError::Ws(w) => match w.close_code() {
+                CloseCode::ProtocolError => &self.err_ws_protocol,
+                CloseCode::InvalidData => &self.err_ws_invalid_utf8,
+                CloseCode::TooBig => &self.err_ws_too_large,
+            },
         };
-        bump(c, 1);
+        bump(kind, 1);
+        let total = match e {
+            RequestError::Frame(_) => return,
+            e if e.is_ws() => &self.err_bad_ws,
+            _ => &self.err_bad_http,
+        };
+        bump(total, 1);
     }
 }
 

@@ -194,10 +194,11 @@ pub fn python() -> PathBuf {
     p
 }
 
-/// A script under driver/tests/peers/.
+/// A script under driver/tests/peers/ (from the driver's tests, or the server's, which start
+/// these peers too: both crates sit side by side in the workspace).
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
+        .join("../driver/tests/peers")
         .join(name)
 }
 
