@@ -22,6 +22,10 @@ pub const MAX_RATE_PER_THREAD: f64 = 10_000_000.0;
 pub const MAX_PAYLOAD_BYTES: usize = DEFAULT_MAX_FRAME_BYTES - HEADER_LEN;
 /// Largest HTTP request body (`--body`): each connection keeps the request it sends.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// Smallest `--max-response`: the most of a reply the driver reads in at once (a read, a
+/// response head), so a reply taken in one piece can never be over the bound, and only one
+/// taken across reads needs counting.
+pub const MIN_RESPONSE_BYTES: u64 = 64 << 10;
 /// Most request bytes all connections may have in flight at once.
 pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
 /// Longest measurement: a report keeps one histogram per second.
@@ -372,6 +376,16 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
                 e.push(UsageError::at_least("--keyspace", 0, 1, ""));
             }
             payload(e, r.data_bytes, 0);
+        }
+    }
+    if let Some(max) = spec.max_response_bytes() {
+        if max < MIN_RESPONSE_BYTES {
+            e.push(UsageError::at_least(
+                "--max-response",
+                ByteCount(max as usize),
+                ByteCount(MIN_RESPONSE_BYTES as usize),
+                "bytes: the most of a reply read in at once",
+            ));
         }
     }
 }

@@ -4,7 +4,9 @@
 //! Only a response's head is ever held whole (64 KiB at most, as nginx's and most servers'
 //! limits): its body is counted down as it arrives, chunk sizes are walked across reads, so a
 //! download of any size costs the driver a head's worth of buffer. The head is parsed once and
-//! kept while the body arrives. A status outside 2xx and `--accept` is a rejected request;
+//! kept while the body arrives. A body is counted against `--max-response` as it is taken
+//! across reads: a Content-Length past it is refused from the head, a chunked body once it
+//! passes it (`response_too_large`), rather than left to the timeout. A status outside 2xx and `--accept` is a rejected request;
 //! `Connection: close` (or an HTTP/1.0 reply without keep-alive) makes the driver reconnect
 //! after the reply.
 
@@ -34,6 +36,15 @@ enum Body {
 }
 
 impl Body {
+    /// Bytes it has announced and not yet sent (the rest of a Content-Length, of a chunk).
+    fn announced_left(&self) -> u64 {
+        match *self {
+            Body::Length(left) => left,
+            Body::ChunkData(c) => c.left(),
+            Body::ChunkSize | Body::Trailers => 0,
+        }
+    }
+
     /// Takes what of the body is at the front of `buf`, walking chunks as far as they have
     /// come: how many bytes, and whether that completed the response.
     fn take(&mut self, buf: &[u8]) -> Result<(usize, bool), CodecError> {
@@ -117,6 +128,15 @@ struct Head {
     close: bool,
 }
 
+/// A response whose head is parsed and whose body is still arriving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reading {
+    head: Head,
+    body: Body,
+    /// Body bytes taken so far (chunk framing included).
+    taken: u64,
+}
+
 /// Codec for HTTP/1.1 servers.
 #[derive(Debug)]
 pub struct HttpCodec {
@@ -124,8 +144,9 @@ pub struct HttpCodec {
     head_request: bool,
     /// Statuses counted as answers besides 2xx.
     accept: Vec<u16>,
-    /// The response whose head is parsed and whose body is still arriving.
-    reading: Option<(Head, Body)>,
+    /// The largest body taken (`--max-response`).
+    max_body_bytes: u64,
+    reading: Option<Reading>,
 }
 
 impl HttpCodec {
@@ -135,6 +156,7 @@ impl HttpCodec {
             request: request.render(),
             head_request: request.method.eq_ignore_ascii_case("HEAD"),
             accept: request.accept.clone(),
+            max_body_bytes: request.max_response_bytes,
             reading: None,
         }
     }
@@ -237,8 +259,8 @@ impl Codec for HttpCodec {
         oldest: Option<u64>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
-        let (head, mut body, mut at) = match self.reading {
-            Some((head, body)) => (head, body, 0),
+        let (head, mut body, mut at, taken) = match self.reading {
+            Some(r) => (r.head, r.body, 0, r.taken),
             None => {
                 let Some((head_len, head, body)) = self.parse_head(buf)? else {
                     return Ok(None);
@@ -247,14 +269,27 @@ impl Codec for HttpCodec {
                     // An interim response (100 Continue, 103 Early Hints): the real one follows.
                     return Ok(Some(Decoded::Skip(head_len)));
                 }
-                (head, body, head_len)
+                (head, body, head_len, 0)
             }
         };
         let (used, done) = body.take(&buf[at..])?;
         at += used;
-        if !done {
-            self.reading = Some((head, body));
-            return Ok((at > 0).then_some(Decoded::Partial(at)));
+        if !done || taken > 0 {
+            // Taken across reads, so counted against the bound: a body that completes in the
+            // read that began it is smaller than any bound (validation's MIN_RESPONSE_BYTES),
+            // and costs nothing here.
+            let taken = taken + used as u64;
+            let at_least = taken.saturating_add(body.announced_left());
+            if at_least > self.max_body_bytes {
+                return Err(CodecError::too_large(
+                    format_args!("an HTTP body of {at_least} bytes or more"),
+                    self.max_body_bytes,
+                ));
+            }
+            if !done {
+                self.reading = Some(Reading { head, body, taken });
+                return Ok((at > 0).then_some(Decoded::Partial(at)));
+            }
         }
         self.reading = None;
         let verdict = if self.accepts(head.status) {
@@ -288,7 +323,8 @@ fn chunk_line_too_long() -> CodecError {
     )
 }
 
-/// A Content-Length value: any length (the body is counted down, never held).
+/// A Content-Length value: any length (the body is counted down, never held); digits past
+/// what a u64 holds are a length past any bound, not a malformed one.
 fn parse_length(v: &[u8]) -> Result<u64, CodecError> {
     let bad = || {
         CodecError::new(
@@ -300,7 +336,7 @@ fn parse_length(v: &[u8]) -> Result<u64, CodecError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    s.parse::<u64>().map_err(|_| bad())
+    Ok(s.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -35,6 +35,7 @@ pub use redis::RedisCodec;
 pub use ws::WsCodec;
 
 use crate::config::RequestSpec;
+use crate::errors::ErrorKind;
 
 /// What a reply says about its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,24 +101,46 @@ pub enum Decoded {
     Closing(usize),
 }
 
-/// Bytes the driver cannot parse as a response at all; the connection is closed and counted
-/// under `kind` (a short stable name: `http_status_line`, `resp_type`, `ws_frame`, ...).
+/// Bytes the driver will not take as a response: the connection is closed and counted as
+/// `counts_as`, which is `decode` for bytes it cannot parse as a response at all (then `kind`
+/// says what was wrong: `http_status_line`, `resp_type`, `ws_frame`, ...), or an error kind of
+/// its own for a response past one of the driver's bounds (`response_too_large`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
 pub struct CodecError {
-    /// Short stable name, for the report's counts.
+    /// Short stable name, for the report's counts: what was undecodable, or the bound's kind.
     pub kind: &'static str,
+    /// The error it is counted as.
+    pub counts_as: ErrorKind,
     /// What was wrong, for the log.
     pub detail: String,
 }
 
 impl CodecError {
-    /// An error of `kind`.
+    /// Undecodable bytes, of `kind`.
     pub fn new(kind: &'static str, detail: impl Into<String>) -> CodecError {
         CodecError {
             kind,
+            counts_as: ErrorKind::Decode,
             detail: detail.into(),
         }
+    }
+
+    /// A response past one of the driver's bounds, counted as `bound`.
+    pub fn over(bound: ErrorKind, detail: impl Into<String>) -> CodecError {
+        CodecError {
+            kind: bound.name(),
+            counts_as: bound,
+            detail: detail.into(),
+        }
+    }
+
+    /// A response past `--max-response`: `what` it was (`a body announcing 2^63 bytes`).
+    pub fn too_large(what: impl std::fmt::Display, max_bytes: u64) -> CodecError {
+        CodecError::over(
+            ErrorKind::ResponseTooLarge,
+            format!("{what}, past --max-response ({max_bytes} bytes)"),
+        )
     }
 }
 

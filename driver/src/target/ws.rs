@@ -7,7 +7,9 @@
 //! A message's payload is checked where it falls, piece by piece as it arrives, whether the
 //! server fragments it or a read cuts a frame: only a frame header (14 bytes), a control frame
 //! (125 bytes of payload, RFC 6455 §5.5) and the handshake response are ever held whole, so a
-//! 16 MiB echo costs the driver no more buffer than a 16-byte one.
+//! 16 MiB echo costs the driver no more buffer than a 16-byte one. A message's frames are
+//! counted against `--max-response`, each from its header: one announcing more, or fragments
+//! that go on past it, are `response_too_large` at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,8 +23,6 @@ use crate::config::{Resource, WsMessage, WsRequest};
 const MAX_HEADERS: usize = 64;
 /// Longest handshake response accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Largest message frame accepted from the server.
-const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 
 /// Handshake keys differ per connection.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
@@ -38,6 +38,8 @@ struct Incoming {
     frame_left: usize,
     /// Whether the current frame is the message's last.
     fin: bool,
+    /// Bytes of the message's frames so far, headers included (empty continuations too).
+    taken: u64,
 }
 
 /// Codec for WebSocket echo servers.
@@ -47,6 +49,8 @@ pub struct WsCodec {
     message: WsMessage,
     payload_bytes: usize,
     key: String,
+    /// The largest message taken (`--max-response`).
+    max_message_bytes: u64,
     incoming: Option<Incoming>,
 }
 
@@ -58,6 +62,7 @@ impl WsCodec {
             message: request.message,
             payload_bytes: request.payload_bytes,
             key: String::new(),
+            max_message_bytes: request.max_response_bytes,
             incoming: None,
         }
     }
@@ -187,9 +192,11 @@ impl Codec for WsCodec {
             let n = m.frame_left.min(buf.len());
             return Ok((n > 0).then(|| self.take_payload(m, id, &buf[..n], 0)));
         }
-        let head = match ws::decode(buf, MAX_FRAME_PAYLOAD) {
+        let max_payload = usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX);
+        let head = match ws::decode(buf, max_payload) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
+            Err(ws::WsError::TooLarge { len, .. }) => return Err(self.too_large(len)),
             Err(e) => return Err(CodecError::new(e.kind(), e.to_string())),
         };
         if head.mask.is_some() {
@@ -241,8 +248,13 @@ impl Codec for WsCodec {
                 matches: opcode == self.opcode(),
                 frame_left: 0,
                 fin: false,
+                taken: 0,
             },
         };
+        let at_least = m.taken.saturating_add(head.frame_len() as u64);
+        if at_least > self.max_message_bytes {
+            return Err(self.too_large(at_least));
+        }
         let m = Incoming {
             frame_left: head.payload_len,
             fin: head.fin,
@@ -263,13 +275,14 @@ impl WsCodec {
     /// bytes of frame header in the same buffer), against request `id`'s message: the reply
     /// once the message's last frame is in, else a part of it.
     fn take_payload(&mut self, m: Incoming, id: u64, piece: &[u8], header: usize) -> Decoded {
+        let used = header + piece.len();
         let m = Incoming {
             matches: m.matches && self.matches(id, m.received, piece),
             received: m.received + piece.len(),
             frame_left: m.frame_left - piece.len(),
+            taken: m.taken + used as u64,
             ..m
         };
-        let used = header + piece.len();
         if m.frame_left > 0 || !m.fin {
             self.incoming = Some(m);
             return Decoded::Partial(used);
@@ -281,6 +294,14 @@ impl WsCodec {
             Verdict::WrongContent
         };
         Decoded::Reply(Response::new(used, id, verdict))
+    }
+
+    /// A message of at least `bytes`, past the bound.
+    fn too_large(&self, bytes: u64) -> CodecError {
+        CodecError::too_large(
+            format_args!("a WebSocket message of {bytes} bytes or more"),
+            self.max_message_bytes,
+        )
     }
 }
 

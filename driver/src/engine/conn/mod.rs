@@ -383,8 +383,8 @@ impl<S: Stream> Conn<S> {
                 }
                 Ok(None) => break None,
                 Err(e) => {
-                    tracing::debug!(error = %e, "undecodable reply; dropping the connection");
-                    break Some(Cause::Decode(e.kind));
+                    tracing::debug!(error = %e, "reply refused; dropping the connection");
+                    break Some(Cause::refused(&e));
                 }
             }
         };

@@ -249,6 +249,19 @@ fn bound_rows() -> Vec<ReadRow> {
             open: false,
             largest_read: 64 * 1024,
         },
+        ReadRow {
+            name: "a body announced past --max-response is its own error, not a decode one",
+            codec: http,
+            sent: 2,
+            reads: vec![In::Bytes(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n".to_vec(),
+            )],
+            replies: vec![],
+            end: lost(Cause::Error(ErrorKind::ResponseTooLarge), 2),
+            in_flight: 0,
+            open: false,
+            largest_read: INITIAL_READ_BYTES,
+        },
     ]
 }
 

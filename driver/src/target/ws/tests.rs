@@ -1,5 +1,5 @@
 //! The WebSocket codec's tables: the handshake, echoes whole, fragmented and cut at every
-//! byte, 16 MiB echoes in 64 KiB reads, pings and closes.
+//! byte, 16 MiB echoes in 64 KiB reads, pings and closes, and messages past the bound.
 
 use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
@@ -202,4 +202,51 @@ fn text_messages_start_with_the_id_in_hex() {
     let mut piece = [0u8; 6];
     fill_at(WsMessage::Text, 0xDEAD_BEEF_0042, 14, &mut piece);
     assert_eq!(&piece, &out[14..]);
+}
+
+/// A codec taking messages of at most `max` bytes.
+fn bounded(max: u64) -> WsCodec {
+    WsCodec::new(&WsRequest {
+        max_response_bytes: max,
+        ..WsRequest::default()
+    })
+}
+
+#[test]
+fn a_message_past_the_bound_is_too_large_from_its_header_or_fragment() {
+    let too_large = || vec![Seen::Error("response_too_large")];
+    // A header announcing 2^62 bytes: refused before any payload.
+    let mut huge = vec![0x82, 127];
+    huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    assert_eq!(
+        same_at_every_cut(|| Box::new(bounded(1 << 30)), &huge).seen,
+        too_large()
+    );
+    // Fragments that go on: refused at the first that would pass the bound.
+    let piece = [b'x'; 1000];
+    let mut wire = Vec::new();
+    ws::encode(false, Opcode::Binary, None, &piece, &mut wire);
+    for _ in 0..100 {
+        ws::encode(false, Opcode::Continuation, None, &piece, &mut wire);
+    }
+    let fed = feed(&mut bounded(64 << 10), &wire, &[3000, 9000], 1);
+    assert_eq!(fed.seen, too_large());
+    // Empty continuations cost their headers: they cannot go on for ever either.
+    let mut empty = Vec::new();
+    ws::encode(false, Opcode::Binary, None, b"", &mut empty);
+    for _ in 0..40_000 {
+        ws::encode(false, Opcode::Continuation, None, b"", &mut empty);
+    }
+    assert_eq!(
+        feed(&mut bounded(64 << 10), &empty, &[], 1).seen,
+        too_large()
+    );
+    // A message that fits, to the byte, is a reply.
+    let mut fits = Vec::new();
+    ws::encode(false, Opcode::Binary, None, &piece, &mut fits);
+    ws::encode(true, Opcode::Continuation, None, &piece[..4], &mut fits);
+    let fed = feed(&mut bounded(fits.len() as u64), &fits, &[10], 1);
+    assert!(matches!(fed.seen[..], [Seen::Reply(_)]), "{:?}", fed.seen);
+    let fed = feed(&mut bounded(fits.len() as u64 - 1), &fits, &[10], 1);
+    assert_eq!(fed.seen, too_large());
 }
