@@ -94,8 +94,13 @@ pub enum Decoded {
     /// codec keeps its place and the connection drops them from the buffer. Never 0 (a codec
     /// with nothing to take says `Ok(None)`).
     Partial(usize),
-    /// Bytes that answer no request (a ping, answered in the output; a pong; an interim 1xx).
+    /// Bytes that answer no request (a pong; an interim 1xx).
     Skip(usize),
+    /// Bytes that answer no request and are owed an answer (a ping), which the codec holds
+    /// until what the connection queued before is written, then gives with
+    /// [`Codec::take_answer`]. It holds one: a later ping replaces it (RFC 6455 §5.5.3), so a
+    /// server that pings faster than it reads costs the driver one pong, not a queue of them.
+    Prompt(usize),
     /// The server began closing the connection (a WebSocket close frame, answered in the
     /// output): the connection is lost.
     Closing(usize),
@@ -164,7 +169,7 @@ pub trait Codec: Send + std::fmt::Debug {
     /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed, which a
     /// codec may say only while `buf` is shorter than [`Codec::max_buffered`].
     /// `oldest_in_flight` is the id of the connection's oldest unanswered request, if any.
-    /// Anything the protocol requires in answer (a pong) is appended to `out`.
+    /// An answer the protocol requires at once (a close's) is appended to `out`.
     fn decode(
         &mut self,
         buf: &[u8],
@@ -177,6 +182,10 @@ pub trait Codec: Send + std::fmt::Debug {
     /// never grows its buffer past it; a codec that still needs more has been sent something
     /// its protocol does not allow, and should have said so with an error of its own kind.
     fn max_buffered(&self) -> usize;
+
+    /// Appends the answer owed since [`Decoded::Prompt`] (the latest ping's pong), if any: the
+    /// connection asks once everything it queued before has been written.
+    fn take_answer(&mut self, _out: &mut Vec<u8>) {}
 
     /// Whether replies carry their request's id. If not, replies are matched in order, and a
     /// request given up on (timed out) leaves the connection's order unknowable: it is closed.

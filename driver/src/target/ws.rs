@@ -1,8 +1,10 @@
 //! WebSocket (RFC 6455) as a client of an echo service: the upgrade handshake (its
 //! `Sec-WebSocket-Accept` checked), masked messages of `--payload` bytes whose content names the
 //! request, and every echoed message checked byte for byte against the oldest message in flight.
-//! Pings are answered with pongs; a close frame from the server is answered and loses the
-//! connection.
+//! Pings are answered with pongs, only the latest one's when several arrive before the last
+//! pong is written (RFC 6455 §5.5.3 allows it), so a server that pings faster than it reads
+//! costs the driver one held pong, not a queue; a close frame from the server is answered and
+//! loses the connection.
 //!
 //! A message's payload is checked where it falls, piece by piece as it arrives, whether the
 //! server fragments it or a read cuts a frame: only a frame header (14 bytes), a control frame
@@ -42,6 +44,13 @@ struct Incoming {
     taken: u64,
 }
 
+/// The pong owed for the latest ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pong {
+    payload: [u8; ws::MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
 /// Codec for WebSocket echo servers.
 #[derive(Debug)]
 pub struct WsCodec {
@@ -52,6 +61,8 @@ pub struct WsCodec {
     /// The largest message taken (`--max-response`).
     max_message_bytes: u64,
     incoming: Option<Incoming>,
+    /// Held until what was queued before it is written: [`Codec::take_answer`].
+    pong: Option<Pong>,
 }
 
 impl WsCodec {
@@ -64,6 +75,7 @@ impl WsCodec {
             key: String::new(),
             max_message_bytes: request.max_response_bytes,
             incoming: None,
+            pong: None,
         }
     }
 
@@ -104,6 +116,7 @@ impl Codec for WsCodec {
     fn start(&mut self, out: &mut Vec<u8>) -> bool {
         self.key = ws::client_key(NEXT_KEY.fetch_add(1, Ordering::Relaxed));
         self.incoming = None;
+        self.pong = None;
         let mut r = self.resource.head("GET");
         r.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
         r.push_str(&self.key);
@@ -180,6 +193,19 @@ impl Codec for WsCodec {
         ws::apply_mask(mask, 0, &mut out[at..]);
     }
 
+    fn take_answer(&mut self, out: &mut Vec<u8>) {
+        if let Some(p) = self.pong.take() {
+            let payload = &p.payload[..usize::from(p.len)];
+            ws::encode(
+                true,
+                Opcode::Pong,
+                Some([0x11, 0x22, 0x33, 0x44]),
+                payload,
+                out,
+            );
+        }
+    }
+
     fn decode(
         &mut self,
         buf: &[u8],
@@ -212,14 +238,14 @@ impl Codec for WsCodec {
                 return Ok(None);
             };
             if head.opcode == Opcode::Ping {
-                ws::encode(
-                    true,
-                    Opcode::Pong,
-                    Some([0x11, 0x22, 0x33, 0x44]),
-                    body,
-                    out,
-                );
-                return Ok(Some(Decoded::Skip(len)));
+                // Owed, not queued: a later ping replaces it.
+                let mut pong = Pong {
+                    payload: [0; ws::MAX_CONTROL_PAYLOAD],
+                    len: body.len() as u8,
+                };
+                pong.payload[..body.len()].copy_from_slice(body);
+                self.pong = Some(pong);
+                return Ok(Some(Decoded::Prompt(len)));
             }
             if head.opcode == Opcode::Close {
                 let code = body.get(..2).unwrap_or(&[0x03, 0xE8]);

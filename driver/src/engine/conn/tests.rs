@@ -36,7 +36,7 @@ fn open(codec: Box<dyn Codec>, script: Script, sent: u64) -> Conn<Script> {
     conn
 }
 
-fn script(conn: &mut Conn<Script>) -> &mut Script {
+pub(super) fn script(conn: &mut Conn<Script>) -> &mut Script {
     match &mut conn.state {
         State::Open(s) | State::Starting(s) | State::Connecting(s) => s,
         State::Closed => panic!("closed"),
@@ -58,7 +58,7 @@ fn lost(cause: Cause, aborted: u64) -> Result<(), Lost> {
 
 /// Reads (one call per readable event) until the script has nothing left or the connection
 /// is lost: the replies handed on, and how the last read ended.
-fn read_all(conn: &mut Conn<Script>) -> (Vec<Reply>, Result<(), Lost>) {
+pub(super) fn read_all(conn: &mut Conn<Script>) -> (Vec<Reply>, Result<(), Lost>) {
     let clock = RunClock::start();
     let mut replies = Vec::new();
     loop {
