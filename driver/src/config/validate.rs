@@ -393,7 +393,7 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Arrivals, RedisRequest};
+    use crate::config::{Arrivals, HttpRequest, RedisRequest};
 
     const LIMITS: Limits = Limits {
         nofile: 20_000,
@@ -514,6 +514,17 @@ mod tests {
                     ..base.clone()
                 },
                 "--command",
+            ),
+            (
+                BenchConfig {
+                    target: Target::Address("http://127.0.0.1/".into()),
+                    request: RequestSpec::Http(HttpRequest {
+                        max_response_bytes: MIN_RESPONSE_BYTES - 1,
+                        ..HttpRequest::default()
+                    }),
+                    ..base.clone()
+                },
+                "--max-response",
             ),
             (
                 BenchConfig {

@@ -371,6 +371,16 @@ mod tests {
             refused(Some("http://h/"), |f| f.protocol = Some(Protocol::Ws)),
             ["--protocol"]
         );
+        assert_eq!(
+            refused(None, |f| f.max_response = Some(ByteCount(1 << 20))),
+            ["--max-response"],
+            "nines replies are held whole, bounded by the frame"
+        );
+        for target in ["http://h/", "ws://h/", "redis://h"] {
+            assert!(
+                refused(Some(target), |f| f.max_response = Some(ByteCount(1 << 20))).is_empty()
+            );
+        }
     }
 
     #[test]
