@@ -6,9 +6,9 @@
 //! download of any size costs the driver a head's worth of buffer. The head is parsed once and
 //! kept while the body arrives. A body is counted against `--max-response` as it is taken
 //! across reads: a Content-Length past it is refused from the head, a chunked body once it
-//! passes it (`response_too_large`), rather than left to the timeout. A status outside 2xx and `--accept` is a rejected request;
-//! `Connection: close` (or an HTTP/1.0 reply without keep-alive) makes the driver reconnect
-//! after the reply.
+//! passes it (`response_too_large`), rather than left to the timeout. A status outside 2xx and
+//! `--accept` is a rejected request; `Connection: close` (or an HTTP/1.0 reply without
+//! keep-alive) makes the driver reconnect after the reply.
 
 use super::counted::Counted;
 use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};

@@ -1,5 +1,5 @@
 //! The RESP codec's tables: replies whole and cut at every byte, a 512 MB bulk string in
-//! 64 KiB reads, and a line with no end.
+//! 64 KiB reads, a line with no end, and arrays and replies past their bounds.
 
 use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
