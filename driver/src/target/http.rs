@@ -128,15 +128,6 @@ struct Head {
     close: bool,
 }
 
-/// A response whose head is parsed and whose body is still arriving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Reading {
-    head: Head,
-    body: Body,
-    /// Body bytes taken so far (chunk framing included).
-    taken: u64,
-}
-
 /// Codec for HTTP/1.1 servers.
 #[derive(Debug)]
 pub struct HttpCodec {
@@ -146,7 +137,11 @@ pub struct HttpCodec {
     accept: Vec<u16>,
     /// The largest body taken (`--max-response`).
     max_body_bytes: u64,
-    reading: Option<Reading>,
+    /// The response whose head is parsed and whose body is still arriving.
+    reading: Option<(Head, Body)>,
+    /// Body bytes of it taken in earlier calls (chunk framing included); 0 while a response is
+    /// read in one call. Apart from `reading`, so a response read whole costs one test of it.
+    body_taken: u64,
 }
 
 impl HttpCodec {
@@ -158,6 +153,7 @@ impl HttpCodec {
             accept: request.accept.clone(),
             max_body_bytes: request.max_response_bytes,
             reading: None,
+            body_taken: 0,
         }
     }
 
@@ -246,6 +242,7 @@ impl Codec for HttpCodec {
     fn start(&mut self, _out: &mut Vec<u8>) -> bool {
         // A new connection starts at a response's head, whatever the last one was doing.
         self.reading = None;
+        self.body_taken = 0;
         false
     }
 
@@ -259,8 +256,8 @@ impl Codec for HttpCodec {
         oldest: Option<u64>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
-        let (head, mut body, mut at, taken) = match self.reading {
-            Some(r) => (r.head, r.body, 0, r.taken),
+        let (head, mut body, mut at) = match self.reading {
+            Some((head, body)) => (head, body, 0),
             None => {
                 let Some((head_len, head, body)) = self.parse_head(buf)? else {
                     return Ok(None);
@@ -269,17 +266,17 @@ impl Codec for HttpCodec {
                     // An interim response (100 Continue, 103 Early Hints): the real one follows.
                     return Ok(Some(Decoded::Skip(head_len)));
                 }
-                (head, body, head_len, 0)
+                (head, body, head_len)
             }
         };
         let (used, done) = body.take(&buf[at..])?;
         at += used;
-        if !done || taken > 0 {
+        if !done || self.body_taken > 0 {
             // Taken across reads, so counted against the bound: a body that completes in the
             // read that began it is smaller than any bound (validation's MIN_RESPONSE_BYTES),
             // and costs nothing here.
-            let taken = taken + used as u64;
-            let at_least = taken.saturating_add(body.announced_left());
+            self.body_taken += used as u64;
+            let at_least = self.body_taken.saturating_add(body.announced_left());
             if at_least > self.max_body_bytes {
                 return Err(CodecError::too_large(
                     format_args!("an HTTP body of {at_least} bytes or more"),
@@ -287,9 +284,10 @@ impl Codec for HttpCodec {
                 ));
             }
             if !done {
-                self.reading = Some(Reading { head, body, taken });
+                self.reading = Some((head, body));
                 return Ok((at > 0).then_some(Decoded::Partial(at)));
             }
+            self.body_taken = 0;
         }
         self.reading = None;
         let verdict = if self.accepts(head.status) {

@@ -106,17 +106,16 @@ pub enum Decoded {
     Closing(usize),
 }
 
-/// Bytes the driver will not take as a response: the connection is closed and counted as
-/// `counts_as`, which is `decode` for bytes it cannot parse as a response at all (then `kind`
-/// says what was wrong: `http_status_line`, `resp_type`, `ws_frame`, ...), or an error kind of
-/// its own for a response past one of the driver's bounds (`response_too_large`, ...).
+/// Bytes the driver will not take as a response; the connection is closed and counted under
+/// `kind`: a short stable name of what was undecodable (`http_status_line`, `resp_type`,
+/// `ws_frame`, ...), counted as `decode`, or the name of the error kind a response past one of
+/// the driver's bounds is counted as (`response_too_large`, ...): [`CodecError::counts_as`].
+/// Two words and a string, as small as it was: it is on the decode path's return type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
 pub struct CodecError {
     /// Short stable name, for the report's counts: what was undecodable, or the bound's kind.
     pub kind: &'static str,
-    /// The error it is counted as.
-    pub counts_as: ErrorKind,
     /// What was wrong, for the log.
     pub detail: String,
 }
@@ -126,18 +125,13 @@ impl CodecError {
     pub fn new(kind: &'static str, detail: impl Into<String>) -> CodecError {
         CodecError {
             kind,
-            counts_as: ErrorKind::Decode,
             detail: detail.into(),
         }
     }
 
     /// A response past one of the driver's bounds, counted as `bound`.
     pub fn over(bound: ErrorKind, detail: impl Into<String>) -> CodecError {
-        CodecError {
-            kind: bound.name(),
-            counts_as: bound,
-            detail: detail.into(),
-        }
+        CodecError::new(bound.name(), detail)
     }
 
     /// A response past `--max-response`: `what` it was (`a body announcing 2^63 bytes`).
@@ -146,6 +140,16 @@ impl CodecError {
             ErrorKind::ResponseTooLarge,
             format!("{what}, past --max-response ({max_bytes} bytes)"),
         )
+    }
+
+    /// The error it is counted as: the bound's kind for [`CodecError::over`], else `decode`
+    /// (no decode failure is named as an error kind is).
+    pub fn counts_as(&self) -> ErrorKind {
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == self.kind)
+            .unwrap_or(ErrorKind::Decode)
     }
 }
 
@@ -201,6 +205,26 @@ impl RequestSpec {
             RequestSpec::Http(h) => Box::new(HttpCodec::new(h)),
             RequestSpec::Ws(w) => Box::new(WsCodec::new(w)),
             RequestSpec::Redis(r) => Box::new(RedisCodec::new(r)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_counts_as_its_kind_and_anything_else_as_decode() {
+        for kind in [ErrorKind::ResponseTooLarge, ErrorKind::TooManyElements] {
+            assert_eq!(CodecError::over(kind, "").counts_as(), kind);
+        }
+        for name in [
+            "http_status_line",
+            "resp_line_too_long",
+            "ws_masked",
+            "read_buffer_full",
+        ] {
+            assert_eq!(CodecError::new(name, "").counts_as(), ErrorKind::Decode);
         }
     }
 }

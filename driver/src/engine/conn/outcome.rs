@@ -55,7 +55,7 @@ pub(crate) enum Cause {
 impl Cause {
     /// The codec refused what the server sent: undecodable bytes, or a response past a bound.
     pub(crate) fn refused(e: &CodecError) -> Cause {
-        match e.counts_as {
+        match e.counts_as() {
             ErrorKind::Decode => Cause::Decode(e.kind),
             bound => Cause::Error(bound),
         }
