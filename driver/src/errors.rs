@@ -4,8 +4,8 @@
 //! Every request the driver sends ends as exactly one of: a recorded reply, or one
 //! request-level error (`bad_payload`, `rejected`, `aborted`, `timeout`, `drain_timeout`). A request that
 //! fell due but was never sent is `unsent`. Connection-level kinds (`connect`,
-//! `connection_closed`, `io`, `decode`) count connections, and `unknown_id` counts replies that
-//! answer no request.
+//! `connection_closed`, `io`, `decode`, `response_too_large`, `too_many_elements`) count
+//! connections, and `unknown_id` counts replies that answer no request.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,14 @@ error_kinds! {
     Io => "io",
     /// Bytes that are no reply at all; the connection is dropped (per connection).
     Decode => "decode",
+    /// A response past `--max-response`: an HTTP body announced or streamed beyond it, a
+    /// WebSocket message whose frames go on past it, a RESP reply that does; the connection is
+    /// closed when the bound is passed (or announced), not held until the timeout (per
+    /// connection).
+    ResponseTooLarge => "response_too_large",
+    /// A RESP array announcing more elements than any client takes (hiredis' 2^32 - 1): closed
+    /// at once (per connection).
+    TooManyElements => "too_many_elements",
     /// A reply to no request in flight on its connection (per reply).
     UnknownId => "unknown_id",
     /// A reply whose content is wrong for its request (per request).

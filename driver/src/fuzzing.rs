@@ -336,7 +336,7 @@ fn decode_all<'a>(codec: &mut dyn Codec, buf: &'a [u8], first_id: u64, what: &st
                 oldest += 1;
                 r.consumed
             }
-            Decoded::Skip(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
+            Decoded::Skip(n) | Decoded::Prompt(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
         };
         assert!(
             (1..=rest.len()).contains(&n),
@@ -437,7 +437,7 @@ pub fn ws_frame(data: &[u8]) {
 
 /// Parsing `buf` whole and parsing it cut at `cut` (the first piece parsed, then the rest
 /// appended, as a second read would) find the same sequence of replies and write the same
-/// answers (pongs); a reply taken in parts ([`Decoded::Partial`]) counts as one, with all its
+/// answers (the pong owed at the end); a reply taken in parts ([`Decoded::Partial`]) counts as one, with all its
 /// bytes.
 fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize) {
     let whole = replies(&mut *make(), buf, buf.len());
@@ -464,7 +464,10 @@ fn replies(
                 Ok(Some(d)) => {
                     let n = match d {
                         Decoded::Reply(r) => r.consumed,
-                        Decoded::Skip(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
+                        Decoded::Skip(n)
+                        | Decoded::Prompt(n)
+                        | Decoded::Partial(n)
+                        | Decoded::Closing(n) => n,
                     };
                     assert!((1..=avail - pos).contains(&n));
                     pos += n;
@@ -475,7 +478,7 @@ fn replies(
                             let consumed = std::mem::take(&mut partial) + r.consumed;
                             found.push(Ok(Decoded::Reply(Response { consumed, ..r })));
                         }
-                        Decoded::Skip(_) => found.push(Ok(d)),
+                        Decoded::Skip(_) | Decoded::Prompt(_) => found.push(Ok(d)),
                         Decoded::Closing(_) => {
                             found.push(Ok(d));
                             return (found, out);
@@ -497,6 +500,7 @@ fn replies(
             }
         }
     }
+    codec.take_answer(&mut out);
     (found, out)
 }
 

@@ -37,6 +37,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for replies in flight when the measurement ends.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest HTTP body (chunk framing included), WebSocket message (frames included) or RESP
+/// reply taken: one past it is closed and counted as `response_too_large`. Each is counted as
+/// it arrives, never held, so the bound is not about memory: it names a server that announces
+/// or sends without end, rather than leaving it to `--timeout`. Four times a 1 GiB download;
+/// eight times Redis' own largest bulk string (proto-max-bulk-len, 512 MB).
+pub const MAX_RESPONSE_BYTES: u64 = 4 << 30;
 
 /// Connections a storm opens.
 pub const STORM_CONNECTIONS: usize = 1000;

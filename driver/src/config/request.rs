@@ -138,6 +138,9 @@ pub struct HttpRequest {
     /// Status codes counted as answers besides 2xx (`--accept`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept: Vec<u16>,
+    /// Largest response taken (`--max-response`); past it, `response_too_large`.
+    #[serde(default = "max_response_bytes")]
+    pub max_response_bytes: u64,
 }
 
 impl Default for HttpRequest {
@@ -147,6 +150,7 @@ impl Default for HttpRequest {
             resource: Resource::default(),
             body: Vec::new(),
             accept: Vec::new(),
+            max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -180,6 +184,9 @@ pub struct WsRequest {
     pub message: WsMessage,
     /// Bytes per message.
     pub payload_bytes: usize,
+    /// Largest response taken (`--max-response`); past it, `response_too_large`.
+    #[serde(default = "max_response_bytes")]
+    pub max_response_bytes: u64,
 }
 
 impl Default for WsRequest {
@@ -188,6 +195,7 @@ impl Default for WsRequest {
             resource: Resource::default(),
             message: WsMessage::default(),
             payload_bytes: defaults::PAYLOAD_BYTES,
+            max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -216,6 +224,9 @@ pub struct RedisRequest {
     pub keyspace: u64,
     /// Bytes `__data__` stands for.
     pub data_bytes: usize,
+    /// Largest response taken (`--max-response`); past it, `response_too_large`.
+    #[serde(default = "max_response_bytes")]
+    pub max_response_bytes: u64,
 }
 
 impl Default for RedisRequest {
@@ -224,6 +235,7 @@ impl Default for RedisRequest {
             command: defaults::REDIS_COMMAND.to_string(),
             keyspace: defaults::KEYSPACE,
             data_bytes: defaults::PAYLOAD_BYTES,
+            max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -278,6 +290,17 @@ impl RequestSpec {
         }
     }
 
+    /// The largest response taken, for the protocols whose responses are streamed (HTTP,
+    /// WebSocket, Redis); nines and echo replies are held whole, bounded by their frame.
+    pub fn max_response_bytes(&self) -> Option<u64> {
+        match self {
+            RequestSpec::Http(h) => Some(h.max_response_bytes),
+            RequestSpec::Ws(w) => Some(w.max_response_bytes),
+            RequestSpec::Redis(r) => Some(r.max_response_bytes),
+            RequestSpec::Nines(_) | RequestSpec::Echo { .. } => None,
+        }
+    }
+
     /// Bytes one request takes on the wire (at most, for templates): what bounds the bytes in
     /// flight.
     pub fn wire_bytes(&self) -> u64 {
@@ -295,6 +318,11 @@ impl RequestSpec {
         };
         n as u64
     }
+}
+
+/// A report from before `--max-response` reads as its default.
+fn max_response_bytes() -> u64 {
+    defaults::MAX_RESPONSE_BYTES
 }
 
 /// Whether an HTTP status answers a request that accepts `accept` besides 2xx.

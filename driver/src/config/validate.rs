@@ -22,6 +22,10 @@ pub const MAX_RATE_PER_THREAD: f64 = 10_000_000.0;
 pub const MAX_PAYLOAD_BYTES: usize = DEFAULT_MAX_FRAME_BYTES - HEADER_LEN;
 /// Largest HTTP request body (`--body`): each connection keeps the request it sends.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// Smallest `--max-response`: the most of a reply the driver reads in at once (a read, a
+/// response head), so a reply taken in one piece can never be over the bound, and only one
+/// taken across reads needs counting.
+pub const MIN_RESPONSE_BYTES: u64 = 64 << 10;
 /// Most request bytes all connections may have in flight at once.
 pub const MAX_IN_FLIGHT_BYTES: u64 = 1 << 30;
 /// Longest measurement: a report keeps one histogram per second.
@@ -374,12 +378,22 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
             payload(e, r.data_bytes, 0);
         }
     }
+    if let Some(max) = spec.max_response_bytes() {
+        if max < MIN_RESPONSE_BYTES {
+            e.push(UsageError::at_least(
+                "--max-response",
+                ByteCount(max as usize),
+                ByteCount(MIN_RESPONSE_BYTES as usize),
+                "bytes: the most of a reply read in at once",
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Arrivals, RedisRequest};
+    use crate::config::{Arrivals, HttpRequest, RedisRequest};
 
     const LIMITS: Limits = Limits {
         nofile: 20_000,
@@ -500,6 +514,17 @@ mod tests {
                     ..base.clone()
                 },
                 "--command",
+            ),
+            (
+                BenchConfig {
+                    target: Target::Address("http://127.0.0.1/".into()),
+                    request: RequestSpec::Http(HttpRequest {
+                        max_response_bytes: MIN_RESPONSE_BYTES - 1,
+                        ..HttpRequest::default()
+                    }),
+                    ..base.clone()
+                },
+                "--max-response",
             ),
             (
                 BenchConfig {

@@ -41,6 +41,11 @@ impl Counted {
         Ok(used)
     }
 
+    /// Bytes of the run still to come, its CRLF included.
+    pub(crate) fn left(&self) -> u64 {
+        self.data_left.saturating_add(u64::from(self.crlf_left))
+    }
+
     /// Whether the data and its CRLF are all in.
     pub(crate) fn done(&self) -> bool {
         self.data_left == 0 && self.crlf_left == 0

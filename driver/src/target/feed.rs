@@ -11,6 +11,7 @@ use super::{Codec, Decoded, Response};
 pub(crate) enum Seen {
     Reply(Response),
     Skip(usize),
+    Prompt(usize),
     Closing(usize),
     Error(&'static str),
 }
@@ -19,7 +20,8 @@ pub(crate) enum Seen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fed {
     pub seen: Vec<Seen>,
-    /// What the codec wrote in answer (pongs, close replies).
+    /// What the codec wrote in answer (close replies), and at the end the answer it owes (the
+    /// latest ping's pong), as a connection whose output drains only then would send.
     pub out: Vec<u8>,
     /// The most bytes held in the buffer while the codec asked for more.
     pub max_pending: usize,
@@ -61,7 +63,10 @@ pub(crate) fn feed(codec: &mut dyn Codec, wire: &[u8], ends: &[usize], first_id:
             };
             let n = match seen {
                 Decoded::Reply(r) => r.consumed,
-                Decoded::Partial(n) | Decoded::Skip(n) | Decoded::Closing(n) => n,
+                Decoded::Partial(n)
+                | Decoded::Skip(n)
+                | Decoded::Prompt(n)
+                | Decoded::Closing(n) => n,
             };
             assert!(
                 (1..=avail - pos).contains(&n),
@@ -77,6 +82,7 @@ pub(crate) fn feed(codec: &mut dyn Codec, wire: &[u8], ends: &[usize], first_id:
                     fed.seen.push(Seen::Reply(Response { consumed, ..r }));
                 }
                 Decoded::Skip(n) => fed.seen.push(Seen::Skip(n)),
+                Decoded::Prompt(n) => fed.seen.push(Seen::Prompt(n)),
                 Decoded::Closing(n) => {
                     fed.seen.push(Seen::Closing(n));
                     return fed;
@@ -85,6 +91,7 @@ pub(crate) fn feed(codec: &mut dyn Codec, wire: &[u8], ends: &[usize], first_id:
         }
     }
     fed.left = wire.len() - pos;
+    codec.take_answer(&mut fed.out);
     fed
 }
 

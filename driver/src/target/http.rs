@@ -4,9 +4,11 @@
 //! Only a response's head is ever held whole (64 KiB at most, as nginx's and most servers'
 //! limits): its body is counted down as it arrives, chunk sizes are walked across reads, so a
 //! download of any size costs the driver a head's worth of buffer. The head is parsed once and
-//! kept while the body arrives. A status outside 2xx and `--accept` is a rejected request;
-//! `Connection: close` (or an HTTP/1.0 reply without keep-alive) makes the driver reconnect
-//! after the reply.
+//! kept while the body arrives. A body is counted against `--max-response` as it is taken
+//! across reads: a Content-Length past it is refused from the head, a chunked body once it
+//! passes it (`response_too_large`), rather than left to the timeout. A status outside 2xx and
+//! `--accept` is a rejected request; `Connection: close` (or an HTTP/1.0 reply without
+//! keep-alive) makes the driver reconnect after the reply.
 
 use super::counted::Counted;
 use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
@@ -34,6 +36,15 @@ enum Body {
 }
 
 impl Body {
+    /// Bytes it has announced and not yet sent (the rest of a Content-Length, of a chunk).
+    fn announced_left(&self) -> u64 {
+        match *self {
+            Body::Length(left) => left,
+            Body::ChunkData(c) => c.left(),
+            Body::ChunkSize | Body::Trailers => 0,
+        }
+    }
+
     /// Takes what of the body is at the front of `buf`, walking chunks as far as they have
     /// come: how many bytes, and whether that completed the response.
     fn take(&mut self, buf: &[u8]) -> Result<(usize, bool), CodecError> {
@@ -124,8 +135,13 @@ pub struct HttpCodec {
     head_request: bool,
     /// Statuses counted as answers besides 2xx.
     accept: Vec<u16>,
+    /// The largest body taken (`--max-response`).
+    max_body_bytes: u64,
     /// The response whose head is parsed and whose body is still arriving.
     reading: Option<(Head, Body)>,
+    /// Body bytes of it taken in earlier calls (chunk framing included); 0 while a response is
+    /// read in one call. Apart from `reading`, so a response read whole costs one test of it.
+    body_taken: u64,
 }
 
 impl HttpCodec {
@@ -135,7 +151,9 @@ impl HttpCodec {
             request: request.render(),
             head_request: request.method.eq_ignore_ascii_case("HEAD"),
             accept: request.accept.clone(),
+            max_body_bytes: request.max_response_bytes,
             reading: None,
+            body_taken: 0,
         }
     }
 
@@ -224,6 +242,7 @@ impl Codec for HttpCodec {
     fn start(&mut self, _out: &mut Vec<u8>) -> bool {
         // A new connection starts at a response's head, whatever the last one was doing.
         self.reading = None;
+        self.body_taken = 0;
         false
     }
 
@@ -252,9 +271,23 @@ impl Codec for HttpCodec {
         };
         let (used, done) = body.take(&buf[at..])?;
         at += used;
-        if !done {
-            self.reading = Some((head, body));
-            return Ok((at > 0).then_some(Decoded::Partial(at)));
+        if !done || self.body_taken > 0 {
+            // Taken across reads, so counted against the bound: a body that completes in the
+            // read that began it is smaller than any bound (validation's MIN_RESPONSE_BYTES),
+            // and costs nothing here.
+            self.body_taken += used as u64;
+            let at_least = self.body_taken.saturating_add(body.announced_left());
+            if at_least > self.max_body_bytes {
+                return Err(CodecError::too_large(
+                    format_args!("an HTTP body of {at_least} bytes or more"),
+                    self.max_body_bytes,
+                ));
+            }
+            if !done {
+                self.reading = Some((head, body));
+                return Ok((at > 0).then_some(Decoded::Partial(at)));
+            }
+            self.body_taken = 0;
         }
         self.reading = None;
         let verdict = if self.accepts(head.status) {
@@ -288,7 +321,8 @@ fn chunk_line_too_long() -> CodecError {
     )
 }
 
-/// A Content-Length value: any length (the body is counted down, never held).
+/// A Content-Length value: any length (the body is counted down, never held); digits past
+/// what a u64 holds are a length past any bound, not a malformed one.
 fn parse_length(v: &[u8]) -> Result<u64, CodecError> {
     let bad = || {
         CodecError::new(
@@ -300,7 +334,7 @@ fn parse_length(v: &[u8]) -> Result<u64, CodecError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    s.parse::<u64>().map_err(|_| bad())
+    Ok(s.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

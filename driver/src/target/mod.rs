@@ -35,6 +35,7 @@ pub use redis::RedisCodec;
 pub use ws::WsCodec;
 
 use crate::config::RequestSpec;
+use crate::errors::ErrorKind;
 
 /// What a reply says about its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,31 +94,62 @@ pub enum Decoded {
     /// codec keeps its place and the connection drops them from the buffer. Never 0 (a codec
     /// with nothing to take says `Ok(None)`).
     Partial(usize),
-    /// Bytes that answer no request (a ping, answered in the output; a pong; an interim 1xx).
+    /// Bytes that answer no request (a pong; an interim 1xx).
     Skip(usize),
+    /// Bytes that answer no request and are owed an answer (a ping), which the codec holds
+    /// until what the connection queued before is written, then gives with
+    /// [`Codec::take_answer`]. It holds one: a later ping replaces it (RFC 6455 §5.5.3), so a
+    /// server that pings faster than it reads costs the driver one pong, not a queue of them.
+    Prompt(usize),
     /// The server began closing the connection (a WebSocket close frame, answered in the
     /// output): the connection is lost.
     Closing(usize),
 }
 
-/// Bytes the driver cannot parse as a response at all; the connection is closed and counted
-/// under `kind` (a short stable name: `http_status_line`, `resp_type`, `ws_frame`, ...).
+/// Bytes the driver will not take as a response; the connection is closed and counted under
+/// `kind`: a short stable name of what was undecodable (`http_status_line`, `resp_type`,
+/// `ws_frame`, ...), counted as `decode`, or the name of the error kind a response past one of
+/// the driver's bounds is counted as (`response_too_large`, ...): [`CodecError::counts_as`].
+/// Two words and a string, as small as it was: it is on the decode path's return type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
 pub struct CodecError {
-    /// Short stable name, for the report's counts.
+    /// Short stable name, for the report's counts: what was undecodable, or the bound's kind.
     pub kind: &'static str,
     /// What was wrong, for the log.
     pub detail: String,
 }
 
 impl CodecError {
-    /// An error of `kind`.
+    /// Undecodable bytes, of `kind`.
     pub fn new(kind: &'static str, detail: impl Into<String>) -> CodecError {
         CodecError {
             kind,
             detail: detail.into(),
         }
+    }
+
+    /// A response past one of the driver's bounds, counted as `bound`.
+    pub fn over(bound: ErrorKind, detail: impl Into<String>) -> CodecError {
+        CodecError::new(bound.name(), detail)
+    }
+
+    /// A response past `--max-response`: `what` it was (`a body announcing 2^63 bytes`).
+    pub fn too_large(what: impl std::fmt::Display, max_bytes: u64) -> CodecError {
+        CodecError::over(
+            ErrorKind::ResponseTooLarge,
+            format!("{what}, past --max-response ({max_bytes} bytes)"),
+        )
+    }
+
+    /// The error it is counted as: the bound's kind for [`CodecError::over`], else `decode`
+    /// (no decode failure is named as an error kind is).
+    pub fn counts_as(&self) -> ErrorKind {
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == self.kind)
+            .unwrap_or(ErrorKind::Decode)
     }
 }
 
@@ -141,7 +173,7 @@ pub trait Codec: Send + std::fmt::Debug {
     /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed, which a
     /// codec may say only while `buf` is shorter than [`Codec::max_buffered`].
     /// `oldest_in_flight` is the id of the connection's oldest unanswered request, if any.
-    /// Anything the protocol requires in answer (a pong) is appended to `out`.
+    /// An answer the protocol requires at once (a close's) is appended to `out`.
     fn decode(
         &mut self,
         buf: &[u8],
@@ -154,6 +186,10 @@ pub trait Codec: Send + std::fmt::Debug {
     /// never grows its buffer past it; a codec that still needs more has been sent something
     /// its protocol does not allow, and should have said so with an error of its own kind.
     fn max_buffered(&self) -> usize;
+
+    /// Appends the answer owed since [`Decoded::Prompt`] (the latest ping's pong), if any: the
+    /// connection asks once everything it queued before has been written.
+    fn take_answer(&mut self, _out: &mut Vec<u8>) {}
 
     /// Whether replies carry their request's id. If not, replies are matched in order, and a
     /// request given up on (timed out) leaves the connection's order unknowable: it is closed.
@@ -169,6 +205,26 @@ impl RequestSpec {
             RequestSpec::Http(h) => Box::new(HttpCodec::new(h)),
             RequestSpec::Ws(w) => Box::new(WsCodec::new(w)),
             RequestSpec::Redis(r) => Box::new(RedisCodec::new(r)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_counts_as_its_kind_and_anything_else_as_decode() {
+        for kind in [ErrorKind::ResponseTooLarge, ErrorKind::TooManyElements] {
+            assert_eq!(CodecError::over(kind, "").counts_as(), kind);
+        }
+        for name in [
+            "http_status_line",
+            "resp_line_too_long",
+            "ws_masked",
+            "read_buffer_full",
+        ] {
+            assert_eq!(CodecError::new(name, "").counts_as(), ErrorKind::Decode);
         }
     }
 }

@@ -3,22 +3,26 @@
 //! in order. Error replies (`-ERR ...`, `-WRONGTYPE ...`) are rejected requests, counted by
 //! their first word.
 //!
-//! A reply is parsed as it arrives: a bulk string (up to Redis' 512 MB) is counted down, not
-//! held, and nested arrays are walked with a fixed stack of element counts, so only one line is
-//! ever held whole (64 KiB at most, Redis' own limit on an inline request) however large the
-//! reply.
+//! A reply is parsed as it arrives: a bulk string is counted down, not held, and nested arrays
+//! are walked with a fixed stack of element counts, so only one line is ever held whole (64 KiB
+//! at most, Redis' own limit on an inline request) however large the reply. A reply taken
+//! across reads is counted against `--max-response` (`response_too_large`), and an array
+//! announcing more elements than hiredis takes is refused from its first line
+//! (`too_many_elements`): neither waits for the timeout.
 
 use super::counted::Counted;
 use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
 use crate::config::{split_command, RedisRequest};
+use crate::errors::ErrorKind;
 
 /// Digits a `__rand__` key number is padded to (as redis-benchmark's `__rand_int__`), so every
 /// request of a template has the same length.
 const KEY_DIGITS: usize = 12;
 /// Deepest nesting of arrays accepted in a reply.
 const MAX_DEPTH: usize = 32;
-/// Longest bulk string accepted (Redis' own proto-max-bulk-len is 512 MB).
-const MAX_BULK_BYTES: i64 = 512 << 20;
+/// Most elements an array may announce: hiredis' limit (REDIS_READER_MAX_ARRAY_ELEMENTS),
+/// which Redis' own clients share; Redis itself never sends an array near it.
+const MAX_ARRAY_ELEMENTS: i64 = (1 << 32) - 1;
 /// Longest line accepted (type byte to CRLF): the largest unit held whole.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
@@ -64,6 +68,8 @@ struct Reading {
     depth: usize,
     /// A bulk string still arriving.
     bulk: Option<Counted>,
+    /// Bytes of the reply taken in earlier calls (0 while it is read in one).
+    taken: u64,
 }
 
 impl Reading {
@@ -72,6 +78,7 @@ impl Reading {
         open: [0; MAX_DEPTH],
         depth: 0,
         bulk: None,
+        taken: 0,
     };
 
     /// A value is complete: counts it in the arrays open, closing those it completes. True
@@ -105,6 +112,8 @@ pub struct RedisCodec {
     parts: Vec<Part>,
     keyspace: u64,
     expect: &'static [RespType],
+    /// The largest reply taken (`--max-response`).
+    max_reply_bytes: u64,
     reading: Reading,
 }
 
@@ -129,6 +138,7 @@ impl RedisCodec {
             expect: expected_types(&args[0]),
             parts,
             keyspace: spec.keyspace.max(1),
+            max_reply_bytes: spec.max_response_bytes,
             reading: Reading::START,
         }
     }
@@ -182,7 +192,8 @@ impl RedisCodec {
                 }
                 b'$' => match int(line)? {
                     -1 => (RespType::Nil, Next::Done),
-                    n @ 0..=MAX_BULK_BYTES => (RespType::Bulk, Next::Bulk(n as u64)),
+                    // Any length: it is counted down, and against the bound once taken in parts.
+                    n if n >= 0 => (RespType::Bulk, Next::Bulk(n as u64)),
                     n => return Err(CodecError::new("resp_bulk", format!("bulk length {n}"))),
                 },
                 b'*' => match int(line)? {
@@ -191,6 +202,15 @@ impl RedisCodec {
                         return Err(CodecError::new("resp_nesting", "arrays nested too deep"))
                     }
                     0 => (RespType::Array, Next::Done),
+                    n if n > MAX_ARRAY_ELEMENTS => {
+                        return Err(CodecError::over(
+                            ErrorKind::TooManyElements,
+                            format!(
+                                "an array announcing {n} elements, past the {MAX_ARRAY_ELEMENTS} \
+                                 a Redis client takes"
+                            ),
+                        ))
+                    }
                     n if n > 0 => (RespType::Array, Next::Array(n as u64)),
                     n => return Err(CodecError::new("resp_array", format!("array length {n}"))),
                 },
@@ -270,8 +290,23 @@ impl Codec for RedisCodec {
                 return Err(e);
             }
         };
-        if !done {
-            return Ok((used > 0).then_some(Decoded::Partial(used)));
+        if !done || self.reading.taken > 0 {
+            // Taken across reads, so counted against the bound: a reply that completes in the
+            // read that began it is smaller than any bound (validation's MIN_RESPONSE_BYTES).
+            let taken = self.reading.taken + used as u64;
+            let at_least = taken.saturating_add(self.reading.bulk.map_or(0, |b| b.left()));
+            if at_least > self.max_reply_bytes {
+                self.reading = Reading::START;
+                return Err(CodecError::too_large(
+                    format_args!("a RESP reply of {at_least} bytes or more"),
+                    self.max_reply_bytes,
+                ));
+            }
+            if !done {
+                self.reading.taken = taken;
+                return Ok((used > 0).then_some(Decoded::Partial(used)));
+            }
+            self.reading.taken = 0;
         }
         // A complete reply leaves no array open and no bulk string: its type is all there is
         // to clear. It was set by the reply's first line, which a complete reply has. An error

@@ -1,13 +1,17 @@
 //! WebSocket (RFC 6455) as a client of an echo service: the upgrade handshake (its
 //! `Sec-WebSocket-Accept` checked), masked messages of `--payload` bytes whose content names the
 //! request, and every echoed message checked byte for byte against the oldest message in flight.
-//! Pings are answered with pongs; a close frame from the server is answered and loses the
-//! connection.
+//! Pings are answered with pongs, only the latest one's when several arrive before the last
+//! pong is written (RFC 6455 §5.5.3 allows it), so a server that pings faster than it reads
+//! costs the driver one held pong, not a queue; a close frame from the server is answered and
+//! loses the connection.
 //!
 //! A message's payload is checked where it falls, piece by piece as it arrives, whether the
 //! server fragments it or a read cuts a frame: only a frame header (14 bytes), a control frame
 //! (125 bytes of payload, RFC 6455 §5.5) and the handshake response are ever held whole, so a
-//! 16 MiB echo costs the driver no more buffer than a 16-byte one.
+//! 16 MiB echo costs the driver no more buffer than a 16-byte one. A message's frames are
+//! counted against `--max-response`, each from its header: one announcing more, or fragments
+//! that go on past it, are `response_too_large` at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,8 +25,6 @@ use crate::config::{Resource, WsMessage, WsRequest};
 const MAX_HEADERS: usize = 64;
 /// Longest handshake response accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Largest message frame accepted from the server.
-const MAX_FRAME_PAYLOAD: usize = 1 << 30;
 
 /// Handshake keys differ per connection.
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
@@ -38,6 +40,15 @@ struct Incoming {
     frame_left: usize,
     /// Whether the current frame is the message's last.
     fin: bool,
+    /// Bytes of the message's frames so far, headers included (empty continuations too).
+    taken: u64,
+}
+
+/// The pong owed for the latest ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pong {
+    payload: [u8; ws::MAX_CONTROL_PAYLOAD],
+    len: u8,
 }
 
 /// Codec for WebSocket echo servers.
@@ -47,7 +58,11 @@ pub struct WsCodec {
     message: WsMessage,
     payload_bytes: usize,
     key: String,
+    /// The largest message taken (`--max-response`).
+    max_message_bytes: u64,
     incoming: Option<Incoming>,
+    /// Held until what was queued before it is written: [`Codec::take_answer`].
+    pong: Option<Pong>,
 }
 
 impl WsCodec {
@@ -58,7 +73,9 @@ impl WsCodec {
             message: request.message,
             payload_bytes: request.payload_bytes,
             key: String::new(),
+            max_message_bytes: request.max_response_bytes,
             incoming: None,
+            pong: None,
         }
     }
 
@@ -99,6 +116,7 @@ impl Codec for WsCodec {
     fn start(&mut self, out: &mut Vec<u8>) -> bool {
         self.key = ws::client_key(NEXT_KEY.fetch_add(1, Ordering::Relaxed));
         self.incoming = None;
+        self.pong = None;
         let mut r = self.resource.head("GET");
         r.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
         r.push_str(&self.key);
@@ -175,6 +193,19 @@ impl Codec for WsCodec {
         ws::apply_mask(mask, 0, &mut out[at..]);
     }
 
+    fn take_answer(&mut self, out: &mut Vec<u8>) {
+        if let Some(p) = self.pong.take() {
+            let payload = &p.payload[..usize::from(p.len)];
+            ws::encode(
+                true,
+                Opcode::Pong,
+                Some([0x11, 0x22, 0x33, 0x44]),
+                payload,
+                out,
+            );
+        }
+    }
+
     fn decode(
         &mut self,
         buf: &[u8],
@@ -187,9 +218,11 @@ impl Codec for WsCodec {
             let n = m.frame_left.min(buf.len());
             return Ok((n > 0).then(|| self.take_payload(m, id, &buf[..n], 0)));
         }
-        let head = match ws::decode(buf, MAX_FRAME_PAYLOAD) {
+        let max_payload = usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX);
+        let head = match ws::decode(buf, max_payload) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
+            Err(ws::WsError::TooLarge { len, .. }) => return Err(self.too_large(len)),
             Err(e) => return Err(CodecError::new(e.kind(), e.to_string())),
         };
         if head.mask.is_some() {
@@ -205,14 +238,14 @@ impl Codec for WsCodec {
                 return Ok(None);
             };
             if head.opcode == Opcode::Ping {
-                ws::encode(
-                    true,
-                    Opcode::Pong,
-                    Some([0x11, 0x22, 0x33, 0x44]),
-                    body,
-                    out,
-                );
-                return Ok(Some(Decoded::Skip(len)));
+                // Owed, not queued: a later ping replaces it.
+                let mut pong = Pong {
+                    payload: [0; ws::MAX_CONTROL_PAYLOAD],
+                    len: body.len() as u8,
+                };
+                pong.payload[..body.len()].copy_from_slice(body);
+                self.pong = Some(pong);
+                return Ok(Some(Decoded::Prompt(len)));
             }
             if head.opcode == Opcode::Close {
                 let code = body.get(..2).unwrap_or(&[0x03, 0xE8]);
@@ -241,8 +274,13 @@ impl Codec for WsCodec {
                 matches: opcode == self.opcode(),
                 frame_left: 0,
                 fin: false,
+                taken: 0,
             },
         };
+        let at_least = m.taken.saturating_add(head.frame_len() as u64);
+        if at_least > self.max_message_bytes {
+            return Err(self.too_large(at_least));
+        }
         let m = Incoming {
             frame_left: head.payload_len,
             fin: head.fin,
@@ -263,13 +301,14 @@ impl WsCodec {
     /// bytes of frame header in the same buffer), against request `id`'s message: the reply
     /// once the message's last frame is in, else a part of it.
     fn take_payload(&mut self, m: Incoming, id: u64, piece: &[u8], header: usize) -> Decoded {
+        let used = header + piece.len();
         let m = Incoming {
             matches: m.matches && self.matches(id, m.received, piece),
             received: m.received + piece.len(),
             frame_left: m.frame_left - piece.len(),
+            taken: m.taken + used as u64,
             ..m
         };
-        let used = header + piece.len();
         if m.frame_left > 0 || !m.fin {
             self.incoming = Some(m);
             return Decoded::Partial(used);
@@ -281,6 +320,14 @@ impl WsCodec {
             Verdict::WrongContent
         };
         Decoded::Reply(Response::new(used, id, verdict))
+    }
+
+    /// A message of at least `bytes`, past the bound.
+    fn too_large(&self, bytes: u64) -> CodecError {
+        CodecError::too_large(
+            format_args!("a WebSocket message of {bytes} bytes or more"),
+            self.max_message_bytes,
+        )
     }
 }
 

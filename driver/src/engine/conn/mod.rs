@@ -19,6 +19,8 @@
 //! connect and the handshake reply; one the server closes as it said it would (HTTP
 //! `Connection: close`) can be connected again with [`Conn::reconnect`].
 
+#[cfg(test)]
+mod answers;
 mod outcome;
 #[cfg(test)]
 mod script;
@@ -94,6 +96,8 @@ pub(crate) struct Conn<S = TcpStream> {
     rlen: usize,
     wbuf: Vec<u8>,
     wpos: usize,
+    /// The codec holds an answer (a pong) for when `wbuf` has been written.
+    answer_owed: bool,
     in_flight: VecDeque<InFlight>,
     /// Bytes read from and written to the target over the connection's life (reconnects too).
     received_bytes: u64,
@@ -122,6 +126,7 @@ impl<S: Stream> Conn<S> {
             rlen: 0,
             wbuf: Vec::new(),
             wpos: 0,
+            answer_owed: false,
             in_flight: VecDeque::new(),
             received_bytes: 0,
             sent_bytes: 0,
@@ -268,26 +273,34 @@ impl<S: Stream> Conn<S> {
         });
     }
 
-    /// Writes what is queued, until done or the socket is full (the rest goes on WRITABLE).
+    /// Writes what is queued, until done or the socket is full (the rest goes on WRITABLE),
+    /// then the answer the codec owes, if any: a server that pings and never reads makes the
+    /// codec replace its one pong, never queue more here.
     pub(crate) fn flush(&mut self) -> Result<(), Lost> {
-        while self.wpos < self.wbuf.len() {
-            let (State::Open(stream) | State::Starting(stream)) = &mut self.state else {
-                return Ok(());
-            };
-            match stream.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
-                Ok(n) => {
-                    self.wpos += n;
-                    self.sent_bytes += n as u64;
+        loop {
+            while self.wpos < self.wbuf.len() {
+                let (State::Open(stream) | State::Starting(stream)) = &mut self.state else {
+                    return Ok(());
+                };
+                match stream.write(&self.wbuf[self.wpos..]) {
+                    Ok(0) => return Err(self.lose(Cause::Error(ErrorKind::ConnectionClosed))),
+                    Ok(n) => {
+                        self.wpos += n;
+                        self.sent_bytes += n as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
             }
+            self.wbuf.clear();
+            self.wpos = 0;
+            if !self.answer_owed {
+                return Ok(());
+            }
+            self.answer_owed = false;
+            self.codec.take_answer(&mut self.wbuf);
         }
-        self.wbuf.clear();
-        self.wpos = 0;
-        Ok(())
     }
 
     /// Reads until the socket is drained (or, with `to_eof`, until it closes), handing every
@@ -302,7 +315,7 @@ impl<S: Stream> Conn<S> {
         on_reply: &mut impl FnMut(u64, Reply, Option<ReplyKind>),
     ) -> Result<u64, Lost> {
         let last = self.read_replies(clock, to_eof, on_reply)?;
-        if !self.wbuf.is_empty() {
+        if !self.wbuf.is_empty() || self.answer_owed {
             self.flush()?;
         }
         Ok(last)
@@ -376,6 +389,10 @@ impl<S: Stream> Conn<S> {
                     }
                 }
                 Ok(Some(Decoded::Skip(n) | Decoded::Partial(n))) => pos += n,
+                Ok(Some(Decoded::Prompt(n))) => {
+                    pos += n;
+                    self.answer_owed = true;
+                }
                 Ok(Some(Decoded::Closing(_))) => {
                     // Answer the close before going (best effort), then count the loss.
                     let _ = self.flush();
@@ -383,8 +400,8 @@ impl<S: Stream> Conn<S> {
                 }
                 Ok(None) => break None,
                 Err(e) => {
-                    tracing::debug!(error = %e, "undecodable reply; dropping the connection");
-                    break Some(Cause::Decode(e.kind));
+                    tracing::debug!(error = %e, "reply refused; dropping the connection");
+                    break Some(Cause::refused(&e));
                 }
             }
         };
@@ -456,6 +473,7 @@ impl<S: Stream> Conn<S> {
         self.wbuf = Vec::new();
         self.rlen = 0;
         self.wpos = 0;
+        self.answer_owed = false;
         n
     }
 

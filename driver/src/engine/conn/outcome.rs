@@ -6,6 +6,7 @@
 use std::io;
 
 use crate::errors::ErrorKind;
+use crate::target::CodecError;
 
 /// How a nonblocking connect is going.
 #[derive(Debug)]
@@ -49,6 +50,16 @@ pub(crate) enum Cause {
     Decode(&'static str),
     /// The server closed it after a reply, as that reply said it would: connect again.
     ServerClosed,
+}
+
+impl Cause {
+    /// The codec refused what the server sent: undecodable bytes, or a response past a bound.
+    pub(crate) fn refused(e: &CodecError) -> Cause {
+        match e.counts_as() {
+            ErrorKind::Decode => Cause::Decode(e.kind),
+            bound => Cause::Error(bound),
+        }
+    }
 }
 
 /// A connection was lost: why, and how many requests in flight went with it.

@@ -36,7 +36,7 @@ fn open(codec: Box<dyn Codec>, script: Script, sent: u64) -> Conn<Script> {
     conn
 }
 
-fn script(conn: &mut Conn<Script>) -> &mut Script {
+pub(super) fn script(conn: &mut Conn<Script>) -> &mut Script {
     match &mut conn.state {
         State::Open(s) | State::Starting(s) | State::Connecting(s) => s,
         State::Closed => panic!("closed"),
@@ -58,7 +58,7 @@ fn lost(cause: Cause, aborted: u64) -> Result<(), Lost> {
 
 /// Reads (one call per readable event) until the script has nothing left or the connection
 /// is lost: the replies handed on, and how the last read ended.
-fn read_all(conn: &mut Conn<Script>) -> (Vec<Reply>, Result<(), Lost>) {
+pub(super) fn read_all(conn: &mut Conn<Script>) -> (Vec<Reply>, Result<(), Lost>) {
     let clock = RunClock::start();
     let mut replies = Vec::new();
     loop {
@@ -248,6 +248,19 @@ fn bound_rows() -> Vec<ReadRow> {
             in_flight: 0,
             open: false,
             largest_read: 64 * 1024,
+        },
+        ReadRow {
+            name: "a body announced past --max-response is its own error, not a decode one",
+            codec: http,
+            sent: 2,
+            reads: vec![In::Bytes(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n".to_vec(),
+            )],
+            replies: vec![],
+            end: lost(Cause::Error(ErrorKind::ResponseTooLarge), 2),
+            in_flight: 0,
+            open: false,
+            largest_read: INITIAL_READ_BYTES,
         },
     ]
 }

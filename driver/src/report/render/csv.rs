@@ -5,7 +5,7 @@ use crate::config::{Load, StopAt};
 use crate::report::{LatencySummary, Outcome, Report};
 
 /// The column names.
-pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s";
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind";
 
 /// One result as a row under [`HEADER`].
 pub fn row(r: &Report) -> String {
@@ -50,6 +50,13 @@ pub fn row(r: &Report) -> String {
         r.transfer
             .map_or(String::new(), |t| format!("{:.0}", t.received_bytes_per_s)),
     );
+    // `kind=count;...`: no comma, so a spreadsheet keeps it one field.
+    let kinds: Vec<String> = r
+        .errors_by_kind
+        .nonzero()
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    fields.push(kinds.join(";"));
     fields
         .iter()
         .map(|f| quote(f))
@@ -73,6 +80,6 @@ mod tests {
         assert_eq!(super::quote("a, b"), "\"a, b\"");
         assert_eq!(super::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::quote("plain"), "plain");
-        assert_eq!(super::HEADER.split(',').count(), 27);
+        assert_eq!(super::HEADER.split(',').count(), 28);
     }
 }

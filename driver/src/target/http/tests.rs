@@ -184,9 +184,10 @@ fn bodies_cut_at_every_byte_give_what_they_give_whole() {
             vec![Seen::Error("http_chunk")],
             0,
         ),
-        // Longer than the old 1 GiB limit, which was there for the buffer's sake.
+        // Longer than the old 1 GiB limit, which was there for the buffer's sake: the default
+        // --max-response itself (4 GiB), which is taken.
         (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 8589934592\r\n\r\nsome",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4294967296\r\n\r\nsome",
             vec![],
             0,
         ),
@@ -250,5 +251,57 @@ fn what_would_need_more_than_the_bound_is_an_error_of_its_kind() {
             assert_eq!(fed.seen, [Seen::Error(kind)]);
             assert!(fed.max_pending < MAX_HEAD_BYTES);
         }
+    }
+}
+
+/// A codec taking bodies of at most `max` bytes.
+fn bounded(max: u64) -> HttpCodec {
+    HttpCodec::new(&HttpRequest {
+        max_response_bytes: max,
+        ..HttpRequest::default()
+    })
+}
+
+#[test]
+fn a_body_past_the_bound_is_too_large_when_announced_or_when_it_gets_there() {
+    const MAX: u64 = 1 << 20;
+    let too_large = || vec![Seen::Error("response_too_large")];
+    // Announced past it, however large (2^63, 2^64, 10^30): refused from the head, before any
+    // of the body.
+    for length in [
+        "1048577",
+        "9223372036854775808",
+        "18446744073709551616",
+        &"9".repeat(30),
+    ] {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+        let fed = same_at_every_cut(|| Box::new(bounded(MAX)), head.as_bytes());
+        assert_eq!(fed.seen, too_large(), "{length}");
+    }
+    // A chunk announcing more, or chunks that go on past it (framing counted: 1-byte chunks
+    // with long extensions cannot go on for ever).
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let big_chunk = [&chunked[..], b"100001\r\n"].concat();
+    let ext = format!("1;{}\r\nx\r\n", "e".repeat(1000));
+    let endless = [&chunked[..], ext.repeat(1100).as_bytes()].concat();
+    for wire in [&big_chunk, &endless] {
+        let ends: Vec<usize> = (1..wire.len() / 4096 + 1).map(|i| i * 4096).collect();
+        assert_eq!(feed(&mut bounded(MAX), wire, &ends, 1).seen, too_large());
+    }
+    // A body of the bound to the byte, by length or in chunks, in 64 KiB reads, is a reply.
+    let mut by_length = format!("HTTP/1.1 200 OK\r\nContent-Length: {MAX}\r\n\r\n").into_bytes();
+    by_length.resize(by_length.len() + MAX as usize, b'x');
+    let mut in_chunks = chunked.clone();
+    // `ffff2\r\n`, the data, `\r\n`, `0\r\n\r\n`: the bound to the byte.
+    let data = MAX as usize - 14;
+    in_chunks.extend_from_slice(format!("{data:x}\r\n").as_bytes());
+    in_chunks.resize(in_chunks.len() + data, b'x');
+    in_chunks.extend_from_slice(b"\r\n0\r\n\r\n");
+    for wire in [&by_length, &in_chunks] {
+        let ends: Vec<usize> = (1..wire.len() / 65536 + 1).map(|i| i * 65536).collect();
+        let fed = feed(&mut bounded(MAX), wire, &ends, 1);
+        assert!(matches!(fed.seen[..], [Seen::Reply(_)]), "{:?}", fed.seen);
+        let fed = feed(&mut bounded(MAX - 1), wire, &ends, 1);
+        assert_eq!(fed.seen, too_large());
     }
 }

@@ -1,5 +1,5 @@
 //! The RESP codec's tables: replies whole and cut at every byte, a 512 MB bulk string in
-//! 64 KiB reads, and a line with no end.
+//! 64 KiB reads, a line with no end, and arrays and replies past their bounds.
 
 use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
@@ -9,6 +9,7 @@ fn codec(command: &str) -> RedisCodec {
         command: command.into(),
         keyspace: 10,
         data_bytes: 3,
+        ..RedisRequest::default()
     })
 }
 
@@ -149,4 +150,56 @@ fn a_line_with_no_end_is_an_error_before_the_bound() {
     let mut fits = [&b"+"[..], &[b'o'; MAX_LINE_BYTES - 3]].concat();
     fits.extend_from_slice(b"\r\n");
     assert_eq!(decoded(&mut codec("PING"), &fits).consumed, MAX_LINE_BYTES);
+}
+
+/// A codec taking replies of at most `max` bytes.
+fn bounded(max: u64) -> RedisCodec {
+    RedisCodec::new(&RedisRequest {
+        command: "LRANGE l 0 -1".into(),
+        max_response_bytes: max,
+        ..RedisRequest::default()
+    })
+}
+
+#[test]
+fn arrays_past_hiredis_and_replies_past_the_bound_are_refused_by_kind() {
+    const MAX: u64 = 1 << 20;
+    // An array announcing 2^63 - 1 elements (or 2^32): refused from its first line.
+    for n in [i64::MAX, 1 << 32] {
+        let wire = format!("*{n}\r\n:1\r\n");
+        let fed = same_at_every_cut(|| Box::new(bounded(MAX)), wire.as_bytes());
+        assert_eq!(fed.seen, [Seen::Error("too_many_elements")], "{n}");
+    }
+    let too_large = || vec![Seen::Error("response_too_large")];
+    // A bulk string announcing more: refused before its data.
+    let fed = same_at_every_cut(|| Box::new(bounded(MAX)), b"$1048577\r\nab");
+    assert_eq!(fed.seen, too_large());
+    // Elements that go on past it, flat or nested as deep as allowed.
+    let flat = [&b"*4294967295\r\n"[..], &b":1\r\n".repeat(300_000)].concat();
+    let nested = [
+        &b"*1000000\r\n".repeat(MAX_DEPTH)[..],
+        &b":1\r\n".repeat(300_000),
+    ]
+    .concat();
+    for wire in [&flat, &nested] {
+        let ends: Vec<usize> = (1..wire.len() / 65536 + 1).map(|i| i * 65536).collect();
+        assert_eq!(feed(&mut bounded(MAX), wire, &ends, 1).seen, too_large());
+    }
+    // A reply of the bound to the byte, in 64 KiB reads, is a reply; the next one starts
+    // counting afresh.
+    let len = MAX as usize - "*1\r\n$1048566\r\n\r\n".len();
+    let mut fits = format!("*1\r\n${len}\r\n").into_bytes();
+    fits.resize(fits.len() + len, b'x');
+    fits.extend_from_slice(b"\r\n");
+    assert_eq!(fits.len() as u64, MAX);
+    let twice = [&fits[..], &fits[..]].concat();
+    let ends: Vec<usize> = (1..twice.len() / 65536 + 1).map(|i| i * 65536).collect();
+    let fed = feed(&mut bounded(MAX), &twice, &ends, 1);
+    assert!(
+        matches!(fed.seen[..], [Seen::Reply(_), Seen::Reply(_)]),
+        "{:?}",
+        fed.seen
+    );
+    let fed = feed(&mut bounded(MAX - 1), &fits, &ends, 1);
+    assert_eq!(fed.seen, too_large());
 }

@@ -1,5 +1,6 @@
 //! The WebSocket codec's tables: the handshake, echoes whole, fragmented and cut at every
-//! byte, 16 MiB echoes in 64 KiB reads, pings and closes.
+//! byte, 16 MiB echoes in 64 KiB reads, pings (one pong owed however many) and closes, and
+//! messages past the bound.
 
 use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
@@ -67,7 +68,7 @@ fn echoes_are_checked_whole_or_in_fragments() {
             let mut out = Vec::new();
             let reply = loop {
                 match c.decode(&back[at..], Some(9), &mut out).unwrap().unwrap() {
-                    Decoded::Skip(n) | Decoded::Partial(n) => at += n,
+                    Decoded::Skip(n) | Decoded::Prompt(n) | Decoded::Partial(n) => at += n,
                     Decoded::Reply(r) => break r,
                     Decoded::Closing(_) => panic!("closing"),
                 }
@@ -86,16 +87,31 @@ fn echoes_are_checked_whole_or_in_fragments() {
     }
 }
 
+/// The payload of the one pong in `out`, unmasked.
+fn pong_payload(out: &[u8]) -> Vec<u8> {
+    let pong = ws::decode(out, 125).unwrap().unwrap();
+    assert_eq!((pong.opcode, pong.frame_len()), (Opcode::Pong, out.len()));
+    let mut p = out[pong.header_len..].to_vec();
+    ws::apply_mask(pong.mask.expect("client frames are masked"), 0, &mut p);
+    p
+}
+
 #[test]
 fn pings_get_pongs_and_close_is_answered() {
     let mut c = codec(WsMessage::Binary, 4);
     let mut ping = Vec::new();
     ws::encode(true, Opcode::Ping, None, b"hi", &mut ping);
     let mut out = Vec::new();
-    assert_eq!(c.decode(&ping, None, &mut out), Ok(Some(Decoded::Skip(4))));
-    let pong = ws::decode(&out, 125).unwrap().unwrap();
-    assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 2));
-    assert!(pong.mask.is_some(), "client frames are masked");
+    assert_eq!(
+        c.decode(&ping, None, &mut out),
+        Ok(Some(Decoded::Prompt(4)))
+    );
+    assert!(out.is_empty(), "owed, not queued");
+    c.take_answer(&mut out);
+    assert_eq!(pong_payload(&out), b"hi");
+    out.clear();
+    c.take_answer(&mut out);
+    assert!(out.is_empty(), "one pong per ping at most");
     let mut close = Vec::new();
     ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
     assert_eq!(
@@ -144,7 +160,7 @@ fn messages_cut_at_every_byte_give_what_they_give_whole() {
             let seen: Vec<Seen> = fed
                 .seen
                 .into_iter()
-                .filter(|s| *s != Seen::Skip(ping))
+                .filter(|s| *s != Seen::Prompt(ping))
                 .collect();
             assert_eq!(
                 seen,
@@ -202,4 +218,64 @@ fn text_messages_start_with_the_id_in_hex() {
     let mut piece = [0u8; 6];
     fill_at(WsMessage::Text, 0xDEAD_BEEF_0042, 14, &mut piece);
     assert_eq!(&piece, &out[14..]);
+}
+
+#[test]
+fn a_ping_flood_owes_one_pong_for_the_latest_ping() {
+    let mut c = codec(WsMessage::Binary, 4);
+    let mut wire = Vec::new();
+    for i in 0..10_000u32 {
+        ws::encode(true, Opcode::Ping, None, &i.to_be_bytes(), &mut wire);
+    }
+    let fed = feed(&mut c, &wire, &[4096, 65536], 1);
+    assert_eq!(fed.seen.len(), 10_000);
+    assert!(fed.seen.iter().all(|s| *s == Seen::Prompt(6)));
+    assert_eq!(pong_payload(&fed.out), 9_999u32.to_be_bytes());
+}
+
+/// A codec taking messages of at most `max` bytes.
+fn bounded(max: u64) -> WsCodec {
+    WsCodec::new(&WsRequest {
+        max_response_bytes: max,
+        ..WsRequest::default()
+    })
+}
+
+#[test]
+fn a_message_past_the_bound_is_too_large_from_its_header_or_fragment() {
+    let too_large = || vec![Seen::Error("response_too_large")];
+    // A header announcing 2^62 bytes: refused before any payload.
+    let mut huge = vec![0x82, 127];
+    huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    assert_eq!(
+        same_at_every_cut(|| Box::new(bounded(1 << 30)), &huge).seen,
+        too_large()
+    );
+    // Fragments that go on: refused at the first that would pass the bound.
+    let piece = [b'x'; 1000];
+    let mut wire = Vec::new();
+    ws::encode(false, Opcode::Binary, None, &piece, &mut wire);
+    for _ in 0..100 {
+        ws::encode(false, Opcode::Continuation, None, &piece, &mut wire);
+    }
+    let fed = feed(&mut bounded(64 << 10), &wire, &[3000, 9000], 1);
+    assert_eq!(fed.seen, too_large());
+    // Empty continuations cost their headers: they cannot go on for ever either.
+    let mut empty = Vec::new();
+    ws::encode(false, Opcode::Binary, None, b"", &mut empty);
+    for _ in 0..40_000 {
+        ws::encode(false, Opcode::Continuation, None, b"", &mut empty);
+    }
+    assert_eq!(
+        feed(&mut bounded(64 << 10), &empty, &[], 1).seen,
+        too_large()
+    );
+    // A message that fits, to the byte, is a reply.
+    let mut fits = Vec::new();
+    ws::encode(false, Opcode::Binary, None, &piece, &mut fits);
+    ws::encode(true, Opcode::Continuation, None, &piece[..4], &mut fits);
+    let fed = feed(&mut bounded(fits.len() as u64), &fits, &[10], 1);
+    assert!(matches!(fed.seen[..], [Seen::Reply(_)]), "{:?}", fed.seen);
+    let fed = feed(&mut bounded(fits.len() as u64 - 1), &fits, &[10], 1);
+    assert_eq!(fed.seen, too_large());
 }

@@ -66,6 +66,11 @@ pub struct RequestFlags {
         defaults::KEYSPACE,
     ))]
     pub keyspace: Option<u64>,
+    #[arg(long, value_name = "BYTES", help = with_default(
+        "http, ws, redis: the largest response taken (an HTTP body, a WebSocket message, a RESP reply, each counted as it arrives, never held); one announced or streamed past it is closed and counted as response_too_large",
+        ByteCount(defaults::MAX_RESPONSE_BYTES as usize),
+    ))]
+    pub max_response: Option<ByteCount>,
 }
 
 /// Status codes from `--accept` (a newtype: one value holding a list, not a repeated flag).
@@ -106,6 +111,9 @@ impl RequestFlags {
             headers: self.headers.clone(),
         };
         let payload = self.payload.map_or(defaults::PAYLOAD_BYTES, |b| b.0);
+        let max_response_bytes = self
+            .max_response
+            .map_or(defaults::MAX_RESPONSE_BYTES, |b| b.0 as u64);
         let op = self.op.unwrap_or(Op::Echo);
         let spec = match protocol {
             Protocol::Nines => RequestSpec::Nines(match op {
@@ -134,11 +142,13 @@ impl RequestFlags {
                     None => Vec::new(),
                 },
                 accept: self.accept.clone().map(|c| c.0).unwrap_or_default(),
+                max_response_bytes,
             }),
             Protocol::Ws => RequestSpec::Ws(WsRequest {
                 resource: resource(),
                 message: self.message.unwrap_or_default(),
                 payload_bytes: payload,
+                max_response_bytes,
             }),
             Protocol::Redis => RequestSpec::Redis(RedisRequest {
                 command: self
@@ -147,6 +157,7 @@ impl RequestFlags {
                     .unwrap_or_else(|| defaults::REDIS_COMMAND.to_string()),
                 keyspace: self.keyspace.unwrap_or(defaults::KEYSPACE),
                 data_bytes: payload,
+                max_response_bytes,
             }),
         };
         let refused = self.unread_by(&spec);
@@ -209,10 +220,11 @@ enum RequestFlag {
     Message,
     Command,
     Keyspace,
+    MaxResponse,
 }
 
 impl RequestFlag {
-    const ALL: [RequestFlag; 10] = [
+    const ALL: [RequestFlag; 11] = [
         RequestFlag::Payload,
         RequestFlag::Op,
         RequestFlag::WorkUs,
@@ -223,6 +235,7 @@ impl RequestFlag {
         RequestFlag::Message,
         RequestFlag::Command,
         RequestFlag::Keyspace,
+        RequestFlag::MaxResponse,
     ];
 
     /// As it is written on the command line.
@@ -238,6 +251,7 @@ impl RequestFlag {
             RequestFlag::Message => "--message",
             RequestFlag::Command => "--command",
             RequestFlag::Keyspace => "--keyspace",
+            RequestFlag::MaxResponse => "--max-response",
         }
     }
 
@@ -254,12 +268,16 @@ impl RequestFlag {
             RequestFlag::Message => f.message.is_some(),
             RequestFlag::Command => f.command.is_some(),
             RequestFlag::Keyspace => f.keyspace.is_some(),
+            RequestFlag::MaxResponse => f.max_response.is_some(),
         }
     }
 
     /// Whether a request of this kind reads it.
     fn read_by(self, spec: &RequestSpec) -> bool {
         use RequestFlag as F;
+        if self == F::MaxResponse {
+            return spec.max_response_bytes().is_some();
+        }
         match spec {
             RequestSpec::Nines(op) => match self {
                 F::Op => true,
@@ -293,6 +311,7 @@ impl RequestFlag {
             RequestFlag::Message => "ws://",
             RequestFlag::Command => "redis://",
             RequestFlag::Keyspace => "a redis --command with __rand__",
+            RequestFlag::MaxResponse => "http://, ws:// and redis://",
         }
     }
 }
@@ -352,6 +371,16 @@ mod tests {
             refused(Some("http://h/"), |f| f.protocol = Some(Protocol::Ws)),
             ["--protocol"]
         );
+        assert_eq!(
+            refused(None, |f| f.max_response = Some(ByteCount(1 << 20))),
+            ["--max-response"],
+            "nines replies are held whole, bounded by the frame"
+        );
+        for target in ["http://h/", "ws://h/", "redis://h"] {
+            assert!(
+                refused(Some(target), |f| f.max_response = Some(ByteCount(1 << 20))).is_empty()
+            );
+        }
     }
 
     #[test]
