@@ -18,6 +18,7 @@ pub mod dir;
 mod files;
 pub mod histogram;
 mod interval;
+mod load;
 pub mod manifest;
 mod merge;
 mod origin;
@@ -27,14 +28,18 @@ pub mod render;
 mod sections;
 pub mod server_cpu;
 pub mod slo;
+mod sniff;
 pub mod storm;
 mod summary;
 pub mod sweep;
 mod v1;
 
 pub use checks::{Check, Finding};
-pub use files::{load, load_report, parse, write_atomic, LoadError, Loaded, SWEEP_NOT_RUN};
+pub use files::write_atomic;
 pub use interval::IntervalRecord;
+pub use load::{
+    load, load_report, parse, LoadError, Loaded, ParseError, MAX_RESULT_BYTES, SWEEP_NOT_RUN,
+};
 pub use merge::{merge, MergeError};
 pub use origin::{Origin, Part};
 pub use outcome::{CutShort, Outcome};
