@@ -1,24 +1,15 @@
 //! `nines node` driven through a pipe, as the harness of seed 000 drives it: every message type,
 //! several requests in a row, bad lines between good ones, every field and the reply-to
-//! bookkeeping checked; EOF ends the node cleanly.
+//! bookkeeping checked; EOF ends the node cleanly. node_limits.rs has the node's bounds.
+
+mod util;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// `nines node` with every stream piped.
-fn node() -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_nines"))
-        .arg("node")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use util::node::node;
 
 #[test]
 fn a_session_of_every_message_type_with_bad_lines_between() {

@@ -8,11 +8,13 @@
 //!
 //! The harness gives each reply 5 s, so requests are capped (`requests`) to finish well inside
 //! that on a 2-core machine; anything that cannot be served in time, or makes no sense, gets a
-//! Maelstrom error reply (`type: "error"`, `code`, `text`) and the node goes on with the next
-//! line. Lines are read as bytes and capped (`lines`): a line that is not JSON, not UTF-8 or far
-//! too long is logged (truncated, escaped) and skipped, and the node carries on.
+//! Maelstrom error reply (`type: "error"`, `code`, `text`) and the node goes on with the next line. Lines
+//! are read as bytes and capped (`lines`): a line that is not JSON, not UTF-8 or far too long is
+//! logged (truncated, escaped) and skipped; one whose only fault is a number past a double's
+//! range (`numbers`) is answered with an error naming it; and the node carries on.
 
 mod lines;
+mod numbers;
 mod pyjson;
 mod requests;
 
@@ -62,12 +64,23 @@ impl Message {
     /// Parses one line without running anything. Err is the log line for a line that gets no
     /// reply: it is not a JSON object with `src` and a `body` holding a numeric `msg_id`.
     pub fn parse(line: &[u8]) -> Result<Message, String> {
-        let msg: Value = serde_json::from_slice(line).map_err(|e| {
-            format!(
-                "nines node: skipping a line that is not JSON ({e}): {}",
-                preview(line)
-            )
-        })?;
+        // A number past a double's range fails the whole line; read it again with such numbers
+        // marked, so the message is answered with what was wrong.
+        let (msg, out_of_range): (Value, _) = match serde_json::from_slice(line) {
+            Ok(v) => (v, None),
+            Err(e) => numbers::mark_out_of_range(line)
+                .and_then(|marked| serde_json::from_slice(&marked).ok())
+                .map(|v| {
+                    let found = numbers::find_marked(&v);
+                    (v, found)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "nines node: skipping a line that is not JSON ({e}): {}",
+                        preview(line)
+                    )
+                })?,
+        };
         let src = msg.get("src").and_then(Value::as_str).map(str::to_string);
         let dest = msg.get("dest").and_then(Value::as_str).map(str::to_string);
         let body = msg.get("body").and_then(Value::as_object);
@@ -78,16 +91,31 @@ impl Message {
             .filter(|v| v.is_number())
             .cloned();
         let (Some(src), Some(body), Some(msg_id)) = (src, body, msg_id) else {
+            if let Some((path @ "body.msg_id", n)) =
+                out_of_range.as_ref().map(|(p, n)| (p.as_str(), n))
+            {
+                return Err(format!(
+                    "nines node: skipping a message whose {path} ({n}) is past a double's range, so there is no id to answer: {}",
+                    preview(line)
+                ));
+            }
             return Err(format!(
                 "nines node: skipping a message without src, body or a numeric body.msg_id: {}",
                 preview(line)
             ));
         };
+        let request = match out_of_range {
+            Some((path, n)) => Err((
+                code::MALFORMED_REQUEST,
+                format!("{path} = {n} is out of range: a JSON number must fit a 64-bit double (at most about 1.8e308)"),
+            )),
+            None => Request::parse(body),
+        };
         Ok(Message {
             src,
             dest,
             msg_id,
-            request: Request::parse(body),
+            request,
         })
     }
 }
