@@ -1,9 +1,12 @@
-//! The node's bounds, driven through a pipe as the harness of seed 000 drives it: a number past
-//! a double's range is answered rather than skipped.
+//! The node's bounds, driven through a pipe as the harness of seed 000 drives it: a run still
+//! going at the time bound stops and says how far it got, and a number past a double's range is
+//! answered rather than skipped.
 
 mod util;
 
-use util::node::{exit_status, node, replies, reply_within_5s, send};
+use std::process::{Command, Stdio};
+
+use util::node::{exit_status, node, node_with, replies, reply_within_5s, send};
 
 #[test]
 fn a_number_past_a_double_is_answered_with_an_error_for_its_msg_id() {
@@ -69,4 +72,76 @@ fn a_number_past_a_double_is_answered_with_an_error_for_its_msg_id() {
         stderr.contains("body.msg_id (1e400) is past a double's range"),
         "{stderr}"
     );
+}
+
+/// "... after N of TOTAL WHAT ...": N, which must be fewer than TOTAL.
+fn done_of(text: &str, total: u64, what: &str) -> u64 {
+    let tail = format!(" of {total} {what}");
+    let at = text.find(&tail).unwrap_or_else(|| panic!("{text}"));
+    let n: u64 = text[..at].rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n < total, "{text}");
+    n
+}
+
+#[test]
+fn a_run_still_going_at_the_time_bound_stops_and_says_how_far_it_got() {
+    // A bound far below what these take, so each one reaches it on any machine.
+    let mut child = node_with(&["--run-bound", "200ms"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = replies(&mut child);
+    let requests = [
+        (
+            r#"{"src":"c1","dest":"n1","body":{"type":"bench_run","msg_id":2,"num_requests":100000,"payload_size_bytes":64,"concurrency":1}}"#,
+            "requests",
+        ),
+        (
+            r#"{"src":"c1","dest":"n1","body":{"type":"bench_profile","msg_id":3,"num_requests":100000}}"#,
+            "requests",
+        ),
+        (
+            r#"{"src":"c1","dest":"n1","body":{"type":"bench_sweep","msg_id":4,"concurrency_levels":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}}"#,
+            "levels",
+        ),
+    ];
+    for (i, (line, what)) in requests.iter().enumerate() {
+        send(&mut stdin, line);
+        let b = &reply_within_5s(&rx)["body"];
+        assert_eq!(
+            (
+                b["type"].as_str(),
+                b["in_reply_to"].as_u64(),
+                b["code"].as_u64()
+            ),
+            (Some("error"), Some(i as u64 + 2), Some(0)),
+            "timeout, Maelstrom's code 0: {b}"
+        );
+        let text = b["text"].as_str().unwrap();
+        assert!(
+            text.contains("stopped at the node's 0.2 s time bound after"),
+            "{text}"
+        );
+        let total = if *what == "levels" { 20 } else { 100_000 };
+        done_of(text, total, what);
+    }
+    // What fits the bound is answered in full.
+    send(
+        &mut stdin,
+        r#"{"src":"c1","dest":"n1","body":{"type":"bench_run","msg_id":5,"num_requests":20,"payload_size_bytes":64,"concurrency":2}}"#,
+    );
+    let b = &reply_within_5s(&rx)["body"];
+    assert_eq!(
+        (b["type"].as_str(), b["in_reply_to"].as_u64()),
+        (Some("bench_run_ok"), Some(5)),
+        "{b}"
+    );
+    drop(stdin);
+    assert!(exit_status(&mut child).success());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_nines"))
+        .args(["node", "--run-bound", "0s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--run-bound 0s"));
 }

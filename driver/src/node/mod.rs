@@ -6,13 +6,15 @@
 //! started in this process on first use and reused after. Replies are written as Python's
 //! `json.dumps` writes them (`", "` and `": "`, keys in order), which is what the seed shows.
 //!
-//! The harness gives each reply 5 s, so requests are capped (`requests`) to finish well inside
-//! that on a 2-core machine; anything that cannot be served in time, or makes no sense, gets a
-//! Maelstrom error reply (`type: "error"`, `code`, `text`) and the node goes on with the next line. Lines
+//! The harness gives each reply 5 s, so requests are capped (`requests`) and their load is
+//! bounded in time too (`deadline`): a run still going at the bound stops and is answered with
+//! how far it got. Anything that cannot be served in time, or makes no sense, gets a Maelstrom
+//! error reply (`type: "error"`, `code`, `text`) and the node goes on with the next line. Lines
 //! are read as bytes and capped (`lines`): a line that is not JSON, not UTF-8 or far too long is
 //! logged (truncated, escaped) and skipped; one whose only fault is a number past a double's
 //! range (`numbers`) is answered with an error naming it; and the node carries on.
 
+mod deadline;
 mod lines;
 mod numbers;
 mod pyjson;
@@ -26,7 +28,7 @@ pub use requests::{
 };
 
 use std::io::{BufRead, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -41,6 +43,8 @@ pub(crate) mod code {
     pub const MALFORMED_REQUEST: u64 = 12;
     /// The benchmark itself failed.
     pub const CRASH: u64 = 13;
+    /// The run reached the node's time bound before it was done (the reply says how far it got).
+    pub const TIMEOUT: u64 = 0;
 }
 
 /// A request error: (Maelstrom code, text).
@@ -125,6 +129,7 @@ pub struct Node {
     node_id: Option<String>,
     next_msg_id: u64,
     server: Option<nines_server::ServerHandle>,
+    run_bound: Duration,
 }
 
 impl std::fmt::Debug for Node {
@@ -132,6 +137,7 @@ impl std::fmt::Debug for Node {
         f.debug_struct("Node")
             .field("node_id", &self.node_id)
             .field("next_msg_id", &self.next_msg_id)
+            .field("run_bound", &self.run_bound)
             .finish()
     }
 }
@@ -149,7 +155,16 @@ impl Node {
             node_id: None,
             next_msg_id: 0,
             server: None,
+            run_bound: crate::config::defaults::NODE_RUN_BOUND,
         }
+    }
+
+    /// The same node with another bound on each request's load than
+    /// [`NODE_RUN_BOUND`](crate::config::defaults::NODE_RUN_BOUND): a run still going when it
+    /// passes (counted from when the message is taken) stops and is answered with how far it got.
+    pub fn with_run_bound(mut self, bound: Duration) -> Node {
+        self.run_bound = bound;
+        self
     }
 
     /// Serves lines from `input` until EOF, writing replies to `output` and log lines to `log`.
