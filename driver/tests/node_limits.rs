@@ -1,6 +1,6 @@
 //! The node's bounds, driven through a pipe as the harness of seed 000 drives it: a run still
-//! going at the time bound stops and says how far it got, and a number past a double's range is
-//! answered rather than skipped.
+//! going at the time bound stops and says how far it got, a number past a double's range is
+//! answered rather than skipped, and a reader that closes stdout ends the node at once.
 
 mod util;
 
@@ -144,4 +144,30 @@ fn a_run_still_going_at_the_time_bound_stops_and_says_how_far_it_got() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--run-bound 0s"));
+}
+
+#[test]
+fn a_reader_that_closes_stdout_ends_the_node_with_a_line_on_stderr() {
+    // Closed while the node waits for a line (stdin held open: it would wait for ever), and
+    // closed before a reply is written.
+    for line in [
+        None,
+        Some(r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1"}}"#),
+    ] {
+        let mut child = node();
+        let mut stdin = child.stdin.take().unwrap();
+        drop(child.stdout.take());
+        if let Some(l) = line {
+            send(&mut stdin, l);
+        }
+        let status = exit_status(&mut child);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{line:?}: {stderr}");
+        assert!(
+            stderr.contains("stdout was closed by its reader") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        drop(stdin);
+    }
 }
