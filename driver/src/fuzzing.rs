@@ -550,7 +550,8 @@ pub fn node_lines(data: &[u8]) {
 }
 
 /// A result file (`nines report`, `nines merge`): JSON report or interval log. What loads
-/// renders in every format, merges with itself, and survives a JSON round trip.
+/// renders in every format, merges (or is refused as one run twice), and survives a JSON
+/// round trip.
 pub fn result_file(data: &[u8]) {
     match report::parse(data, "fuzz") {
         Ok(Loaded::Report(r)) => {
@@ -563,7 +564,16 @@ pub fn result_file(data: &[u8]) {
                 panic!("a report reads back as a report");
             };
             assert_eq!(again.requests, r.requests);
-            let _ = report::merge(vec![("a".into(), (*r).clone()), ("b".into(), *r)]);
+            // With itself it is one run twice (refused); the same a second later is another.
+            let _ = report::merge(vec![("a".into(), (*r).clone()), ("b".into(), (*r).clone())]);
+            let mut later = *r;
+            later.measure_start_unix_s += 1.0;
+            if let report::Origin::Merged { parts } = &mut later.origin {
+                for p in parts {
+                    p.measure_start_unix_s += 1.0;
+                }
+            }
+            let _ = report::merge(vec![("a".into(), (*again).clone()), ("b".into(), later)]);
         }
         Ok(Loaded::Sweep(s)) => {
             for &f in Format::value_variants() {

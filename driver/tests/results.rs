@@ -1,6 +1,6 @@
 //! A result is a value: `nines bench --json` saves it whole, `nines report` prints it again in
 //! every format (the text exactly as the live run printed it), and `nines merge` adds saved
-//! results and interval logs into one true distribution.
+//! results and interval logs into one true distribution, but never one run twice.
 
 mod util;
 
@@ -127,50 +127,76 @@ fn a_saved_run_prints_the_same_figures_and_renders_in_every_format() {
 }
 
 #[test]
-fn merging_a_result_with_itself_doubles_the_requests_and_keeps_the_percentiles() {
+fn merging_two_runs_adds_them_and_one_run_twice_is_refused() {
     let d = dir();
-    let (json, hlog) = (d.join("m.json"), d.join("m.hlog"));
-    saved_run(&json, &hlog);
-    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (a, a_log) = (d.join("a.json"), d.join("a.hlog"));
+    let (b, b_log) = (d.join("b.json"), d.join("b.hlog"));
+    saved_run(&a, &a_log);
+    saved_run(&b, &b_log);
+    let read = |p: &Path| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let (va, vb) = (read(&a), read(&b));
+    let requests = |v: &Value| v["requests"].as_u64().unwrap();
+    let p50 = |v: &Value| v["latency_us"]["p50"].as_f64().unwrap();
+
     let merged = d.join("merged.json");
-    let text = ok(&["merge", s(&json), s(&json), "--json", s(&merged)]);
+    let text = ok(&["merge", s(&a), s(&b), "--json", s(&merged)]);
     assert!(text.contains("2 result(s)"), "{text}");
-    let m: Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    let m = read(&merged);
     assert_eq!(m["origin"], "merged");
-    assert_eq!(
-        m["requests"].as_u64().unwrap(),
-        2 * v["requests"].as_u64().unwrap()
-    );
-    assert_eq!(
-        m["latency_us"], v["latency_us"],
-        "same distribution, twice the counts"
-    );
-    assert_eq!(m["latency_uncorrected_us"], v["latency_uncorrected_us"]);
+    assert_eq!(requests(&m), requests(&va) + requests(&vb));
+    // The merged median is the median of every reply: between the parts' medians.
+    let (lo, hi) = (p50(&va).min(p50(&vb)), p50(&va).max(p50(&vb)));
+    assert!((lo..=hi).contains(&p50(&m)), "{lo} {} {hi}", p50(&m));
     // A merged result is a result: it renders, and merges again.
     assert!(ok(&["report", s(&merged)]).contains("nines merge"));
-    let twice = ok(&["merge", s(&merged), s(&json), "--json", "-"]);
-    let t: Value = serde_json::from_str(&twice).unwrap();
-    assert_eq!(
-        t["requests"].as_u64().unwrap(),
-        3 * v["requests"].as_u64().unwrap()
-    );
+    let (c, c_log) = (d.join("c.json"), d.join("c.hlog"));
+    saved_run(&c, &c_log);
+    let t: Value = serde_json::from_str(&ok(&["merge", s(&merged), s(&c), "--json", "-"])).unwrap();
+    assert_eq!(requests(&t), requests(&m) + requests(&read(&c)));
     assert_eq!(
         t["parts"].as_array().unwrap().len(),
         3,
         "merged parts are listed, not nested"
     );
-
     // An interval log merges with JSON results too (it carries corrected latencies only).
     let mixed: Value =
-        serde_json::from_str(&ok(&["merge", s(&json), s(&hlog), "--json", "-"])).unwrap();
-    assert_eq!(
-        mixed["requests"].as_u64().unwrap(),
-        2 * v["requests"].as_u64().unwrap()
-    );
+        serde_json::from_str(&ok(&["merge", s(&a), s(&b_log), "--json", "-"])).unwrap();
+    assert_eq!(requests(&mixed), requests(&va) + requests(&vb));
     assert!(
         mixed["latency_uncorrected_us"].is_null(),
         "the log has no uncorrected histogram"
     );
+
+    // One run twice would double its throughput: refused, naming both files, exit status 2.
+    let copy = d.join("copy-of-a.json");
+    std::fs::copy(&a, &copy).unwrap();
+    for (first, second, why) in [
+        (&a, &a, "the same manifest and start time"),
+        (&a, &copy, "the same manifest and start time"),
+        (
+            &merged,
+            &a,
+            "both hold a run with the same manifest and start time",
+        ),
+        (
+            &a,
+            &a_log,
+            "the same latencies, count for count, from the same instant",
+        ),
+    ] {
+        let out = nines(&["merge", s(first), s(&c), s(second), "--json", "-"]);
+        assert_eq!(out.status.code(), Some(2), "{first:?} {second:?}");
+        assert!(out.stdout.is_empty(), "nothing merged is written");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "nines: error: {} and {} are the same run ({why}): merging them would count its replies twice",
+                first.display(),
+                second.display()
+            )
+        );
+    }
 }
 
 #[test]

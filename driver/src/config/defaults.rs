@@ -62,6 +62,11 @@ pub const PEAK_DURATION: Duration = Duration::from_secs(3);
 /// A sweep's p99 bound without `--slo-p99`: this many times the lowest-load step's p99.
 pub const KNEE_MULTIPLE: f64 = 3.0;
 
+/// Longest one `nines node` request's load may run: a run still going then stops and is
+/// answered with how far it got. With the run's start and teardown the reply comes inside the
+/// seed harness's 5 s (docs/node.md).
+pub const NODE_RUN_BOUND: Duration = Duration::from_secs(4);
+
 /// Connections `nines hostile` keeps open.
 pub const HOSTILE_CONNECTIONS: usize = 100;
 /// Connections `nines hostile --mode connect-drop` opens and closes per second.

@@ -6,13 +6,17 @@
 //! started in this process on first use and reused after. Replies are written as Python's
 //! `json.dumps` writes them (`", "` and `": "`, keys in order), which is what the seed shows.
 //!
-//! The harness gives each reply 5 s, so requests are capped (`requests`) to finish well inside
-//! that on a 2-core machine; anything that cannot be served in time, or makes no sense, gets a
-//! Maelstrom error reply (`type: "error"`, `code`, `text`) and the node goes on with the next
-//! line. Lines are read as bytes and capped (`lines`): a line that is not JSON, not UTF-8 or far
-//! too long is logged (truncated, escaped) and skipped, and the node carries on.
+//! The harness gives each reply 5 s, so requests are capped (`requests`) and their load is
+//! bounded in time too (`deadline`): a run still going at the bound stops and is answered with
+//! how far it got. Anything that cannot be served in time, or makes no sense, gets a Maelstrom
+//! error reply (`type: "error"`, `code`, `text`) and the node goes on with the next line. Lines
+//! are read as bytes and capped (`lines`): a line that is not JSON, not UTF-8 or far too long is
+//! logged (truncated, escaped) and skipped; one whose only fault is a number past a double's
+//! range (`numbers`) is answered with an error naming it; and the node carries on.
 
+mod deadline;
 mod lines;
+mod numbers;
 mod pyjson;
 mod requests;
 
@@ -24,7 +28,7 @@ pub use requests::{
 };
 
 use std::io::{BufRead, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
@@ -39,6 +43,8 @@ pub(crate) mod code {
     pub const MALFORMED_REQUEST: u64 = 12;
     /// The benchmark itself failed.
     pub const CRASH: u64 = 13;
+    /// The run reached the node's time bound before it was done (the reply says how far it got).
+    pub const TIMEOUT: u64 = 0;
 }
 
 /// A request error: (Maelstrom code, text).
@@ -62,12 +68,23 @@ impl Message {
     /// Parses one line without running anything. Err is the log line for a line that gets no
     /// reply: it is not a JSON object with `src` and a `body` holding a numeric `msg_id`.
     pub fn parse(line: &[u8]) -> Result<Message, String> {
-        let msg: Value = serde_json::from_slice(line).map_err(|e| {
-            format!(
-                "nines node: skipping a line that is not JSON ({e}): {}",
-                preview(line)
-            )
-        })?;
+        // A number past a double's range fails the whole line; read it again with such numbers
+        // marked, so the message is answered with what was wrong.
+        let (msg, out_of_range): (Value, _) = match serde_json::from_slice(line) {
+            Ok(v) => (v, None),
+            Err(e) => numbers::mark_out_of_range(line)
+                .and_then(|marked| serde_json::from_slice(&marked).ok())
+                .map(|v| {
+                    let found = numbers::find_marked(&v);
+                    (v, found)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "nines node: skipping a line that is not JSON ({e}): {}",
+                        preview(line)
+                    )
+                })?,
+        };
         let src = msg.get("src").and_then(Value::as_str).map(str::to_string);
         let dest = msg.get("dest").and_then(Value::as_str).map(str::to_string);
         let body = msg.get("body").and_then(Value::as_object);
@@ -78,16 +95,31 @@ impl Message {
             .filter(|v| v.is_number())
             .cloned();
         let (Some(src), Some(body), Some(msg_id)) = (src, body, msg_id) else {
+            if let Some((path @ "body.msg_id", n)) =
+                out_of_range.as_ref().map(|(p, n)| (p.as_str(), n))
+            {
+                return Err(format!(
+                    "nines node: skipping a message whose {path} ({n}) is past a double's range, so there is no id to answer: {}",
+                    preview(line)
+                ));
+            }
             return Err(format!(
                 "nines node: skipping a message without src, body or a numeric body.msg_id: {}",
                 preview(line)
             ));
         };
+        let request = match out_of_range {
+            Some((path, n)) => Err((
+                code::MALFORMED_REQUEST,
+                format!("{path} = {n} is out of range: a JSON number must fit a 64-bit double (at most about 1.8e308)"),
+            )),
+            None => Request::parse(body),
+        };
         Ok(Message {
             src,
             dest,
             msg_id,
-            request: Request::parse(body),
+            request,
         })
     }
 }
@@ -97,6 +129,7 @@ pub struct Node {
     node_id: Option<String>,
     next_msg_id: u64,
     server: Option<nines_server::ServerHandle>,
+    run_bound: Duration,
 }
 
 impl std::fmt::Debug for Node {
@@ -104,6 +137,7 @@ impl std::fmt::Debug for Node {
         f.debug_struct("Node")
             .field("node_id", &self.node_id)
             .field("next_msg_id", &self.next_msg_id)
+            .field("run_bound", &self.run_bound)
             .finish()
     }
 }
@@ -121,7 +155,16 @@ impl Node {
             node_id: None,
             next_msg_id: 0,
             server: None,
+            run_bound: crate::config::defaults::NODE_RUN_BOUND,
         }
+    }
+
+    /// The same node with another bound on each request's load than
+    /// [`NODE_RUN_BOUND`](crate::config::defaults::NODE_RUN_BOUND): a run still going when it
+    /// passes (counted from when the message is taken) stops and is answered with how far it got.
+    pub fn with_run_bound(mut self, bound: Duration) -> Node {
+        self.run_bound = bound;
+        self
     }
 
     /// Serves lines from `input` until EOF, writing replies to `output` and log lines to `log`.

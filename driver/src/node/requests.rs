@@ -1,11 +1,13 @@
 //! The four message types of seed 000 (init, bench_run, bench_profile, bench_sweep): each
 //! field checked against the caps that keep a reply inside the harness's 5 s, then the run
-//! made through the same code as `nines bench` and `nines profile`.
+//! made through the same code as `nines bench` and `nines profile`, stopped at the node's time
+//! bound (`nines node --run-bound`) if it is still going.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::deadline::Deadline;
 use super::{code, Node, Reject};
 use crate::config::{Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, SweepConfig, Target};
 use crate::profile::profile;
@@ -182,9 +184,18 @@ impl Node {
                 requests,
                 payload,
                 concurrency,
-            } => self.bench_run(requests, payload, concurrency),
-            Request::Profile { requests } => self.bench_profile(requests),
-            Request::Sweep { requests, levels } => self.bench_sweep(requests, &levels),
+            } => self.bench_run(
+                requests,
+                payload,
+                concurrency,
+                &Deadline::start(self.run_bound),
+            ),
+            Request::Profile { requests } => {
+                self.bench_profile(requests, &Deadline::start(self.run_bound))
+            }
+            Request::Sweep { requests, levels } => {
+                self.bench_sweep(requests, &levels, &Deadline::start(self.run_bound))
+            }
         }
     }
 
@@ -232,11 +243,21 @@ impl Node {
         requests: u64,
         payload: u64,
         concurrency: u64,
+        deadline: &Deadline,
     ) -> Result<Reply, Reject> {
         let cfg = self.config(requests, concurrency, payload)?;
         let started = Instant::now();
-        let r = run(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let r = run(&cfg, &mut hooks(deadline)).map_err(|e| (code::CRASH, e.to_string()))?;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if deadline.passed() && r.requests < requests {
+            let done = format!(
+                "{} of {requests} requests ({} req/s, p50 {} us)",
+                r.requests,
+                round2(r.throughput_rps),
+                r.latency_us.unwrap_or_default().p50
+            );
+            return Err(self.stopped("bench_run", &done));
+        }
         if !r.completed() || r.requests != requests {
             return Err((
                 code::CRASH,
@@ -257,9 +278,13 @@ impl Node {
         Ok(("bench_run_ok", m))
     }
 
-    fn bench_profile(&mut self, requests: u64) -> Result<Reply, Reject> {
+    fn bench_profile(&mut self, requests: u64, deadline: &Deadline) -> Result<Reply, Reject> {
         let cfg = self.config(requests, 8.min(requests), 64)?;
-        let r = profile(&cfg, &mut Hooks::default()).map_err(|e| (code::CRASH, e.to_string()))?;
+        let r = profile(&cfg, &mut hooks(deadline)).map_err(|e| (code::CRASH, e.to_string()))?;
+        if deadline.passed() && r.requests < requests {
+            let done = format!("{} of {requests} requests", r.requests);
+            return Err(self.stopped("bench_profile", &done));
+        }
         let p = r
             .profile
             .as_ref()
@@ -276,7 +301,12 @@ impl Node {
         Ok(("bench_profile_ok", m))
     }
 
-    fn bench_sweep(&mut self, requests: u64, levels: &[u64]) -> Result<Reply, Reject> {
+    fn bench_sweep(
+        &mut self,
+        requests: u64,
+        levels: &[u64],
+        deadline: &Deadline,
+    ) -> Result<Reply, Reject> {
         // Each level checked as a bench_run would be, then the sweep run by `nines sweep`'s code.
         let mut base = None;
         for &c in levels {
@@ -285,8 +315,17 @@ impl Node {
         let base = base.ok_or((code::MALFORMED_REQUEST, "no levels".to_string()))?;
         let connections = levels.iter().map(|&c| c as usize).collect();
         let cfg = SweepConfig::new(base, connections);
-        let sweep = run_sweep(&cfg, &mut Hooks::default(), &mut |_| {})
+        let sweep = run_sweep(&cfg, &mut hooks(deadline), &mut |_| {})
             .map_err(|e| (code::CRASH, e.to_string()))?;
+        let whole = sweep
+            .steps
+            .iter()
+            .filter(|s| s.report.completed() && s.report.requests == requests)
+            .count();
+        if deadline.passed() && whole < levels.len() {
+            let done = format!("{whole} of {} levels", levels.len());
+            return Err(self.stopped("bench_sweep", &done));
+        }
         let mut results = Vec::with_capacity(sweep.steps.len());
         for step in &sweep.steps {
             let r = &step.report;
@@ -312,6 +351,27 @@ impl Node {
         let mut m = Map::new();
         m.insert("results".into(), Value::Array(results));
         Ok(("bench_sweep_ok", m))
+    }
+}
+
+impl Node {
+    /// The reply to a run stopped at the time bound: how far it got.
+    fn stopped(&self, what: &str, done: &str) -> Reject {
+        (
+            code::TIMEOUT,
+            format!(
+                "{what} stopped at the node's {} s time bound after {done}; ask for fewer requests (or more concurrency) to be answered in full",
+                self.run_bound.as_secs_f64()
+            ),
+        )
+    }
+}
+
+/// A run's hooks: no progress, and the deadline as its interrupt.
+fn hooks(deadline: &Deadline) -> Hooks<'static> {
+    Hooks {
+        interrupt: Some(deadline.flag()),
+        observer: None,
     }
 }
 

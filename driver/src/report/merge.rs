@@ -4,7 +4,8 @@
 //! Merging is for drivers that ran together (several processes or machines loading one target,
 //! started with `--start-at`): throughput is all replies over the span from the first part's
 //! start to the last part's end, and seconds of the parts' timelines that fall together are
-//! added together.
+//! added together. Parts that are one run (the same file twice, a copy, its interval log) are
+//! refused: their replies would count twice.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use super::histogram::{self, growable, Hist, HistogramError};
 use super::server_cpu::ServerCpu;
 use super::{
     skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
-    OpenLoopSummary, Origin, Outcome, Part, Report, Transfer, WarmupSummary,
+    OpenLoopSummary, Origin, Outcome, Part, Repeat, Report, Transfer, WarmupSummary,
 };
 use crate::errors::ErrorCounts;
 
@@ -23,6 +24,9 @@ pub enum MergeError {
     /// Nothing to merge.
     #[error("nothing to merge")]
     Empty,
+    /// Two parts are one run: merging would count its replies twice.
+    #[error("{} and {} are the same run ({}): merging them would count its replies twice", .0.first, .0.second, .0.why)]
+    SameRun(Repeat),
     /// A part's histograms could not be added.
     #[error("{file}: {source}")]
     Histogram {
@@ -37,6 +41,9 @@ pub enum MergeError {
 pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     if parts.is_empty() {
         return Err(MergeError::Empty);
+    }
+    if let Some(repeat) = super::same_run::find_repeat(&parts) {
+        return Err(MergeError::SameRun(repeat));
     }
     let histograms = add_histograms(&parts)?;
     let start = parts

@@ -18,27 +18,34 @@ pub mod dir;
 mod files;
 pub mod histogram;
 mod interval;
+mod load;
 pub mod manifest;
 mod merge;
 mod origin;
 mod outcome;
 pub mod plot;
 pub mod render;
+mod same_run;
 mod sections;
 pub mod server_cpu;
 pub mod slo;
+mod sniff;
 pub mod storm;
 mod summary;
 pub mod sweep;
 mod v1;
 
 pub use checks::{Check, Finding};
-pub use files::{load, load_report, parse, write_atomic, LoadError, Loaded, SWEEP_NOT_RUN};
+pub use files::write_atomic;
 pub use interval::IntervalRecord;
+pub use load::{
+    load, load_report, parse, LoadError, Loaded, ParseError, MAX_RESULT_BYTES, SWEEP_NOT_RUN,
+};
 pub use merge::{merge, MergeError};
 pub use origin::{Origin, Part};
 pub use outcome::{CutShort, Outcome};
 pub use render::{render, Format};
+pub use same_run::Repeat;
 pub(crate) use sections::add_counts;
 pub use sections::{
     DriverSummary, LoadSummary, Model, OpenLoopSummary, ProfileSummary, Transfer, WarmupSummary,
@@ -272,7 +279,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         #[test]
-        fn a_report_survives_json_and_merging_it_with_itself_doubles_counts_not_percentiles(
+        fn a_report_survives_json_and_merging_it_with_a_twin_doubles_counts_not_percentiles(
             values in prop::collection::vec(1u64..60_000_000_000, 1..400),
             per_interval in 1usize..50,
         ) {
@@ -282,7 +289,16 @@ mod tests {
             prop_assert_eq!(&back, &r);
             prop_assert_eq!(render(&back, Format::Text), render(&r, Format::Text));
 
-            let m = merge(vec![("a.json".into(), r.clone()), ("a.json".into(), back)]).unwrap();
+            // The run and its copy are one run: refused, not doubled.
+            let again = merge(vec![("a.json".into(), r.clone()), ("copy.json".into(), back)]);
+            prop_assert!(matches!(again, Err(MergeError::SameRun(_))));
+
+            // A twin (another run with the same latencies in the same seconds) doubles.
+            let mut twin = r.clone();
+            if let Origin::Run { manifest } = &mut twin.origin {
+                manifest.command = vec!["nines".into(), "twin".into()];
+            }
+            let m = merge(vec![("a.json".into(), r.clone()), ("b.json".into(), twin)]).unwrap();
             prop_assert_eq!(m.requests, 2 * r.requests);
             prop_assert_eq!(m.latency_us, r.latency_us);
             prop_assert_eq!(m.latency_uncorrected_us, r.latency_uncorrected_us);
@@ -308,6 +324,46 @@ mod tests {
         assert!(l.p99 < 11.0, "p99 {} µs", l.p99);
         assert!(l.max > 899_000.0);
         assert!(matches!(&m.origin, Origin::Merged { parts } if parts.len() == 2));
+    }
+
+    #[test]
+    fn one_run_merged_twice_is_refused_however_it_comes() {
+        let a = report_of(&[10_000; 10], 5, 1_700_000_000.0);
+        let b = report_of(&[20_000; 10], 5, 1_700_000_000.5);
+        let ab = merge(vec![("a".into(), a.clone()), ("b".into(), b.clone())]).unwrap();
+        let refused = |parts: Vec<(&str, Report)>| {
+            let named = parts.into_iter().map(|(f, r)| (f.to_string(), r)).collect();
+            match merge(named) {
+                Err(MergeError::SameRun(r)) => format!("{} {} {}", r.first, r.second, r.why),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(
+            refused(vec![("a", a.clone()), ("b", b.clone()), ("a2", a.clone())])
+                .starts_with("a a2 the same manifest")
+        );
+        assert!(refused(vec![("ab", ab.clone()), ("b", b.clone())]).starts_with("ab b both hold"));
+        assert!(refused(vec![("ab", ab.clone()), ("ab2", ab)]).starts_with("ab ab2"));
+
+        // Its interval log: no manifest, but the same latencies from the same instant.
+        let log = render(&a, Format::Hlog);
+        let Loaded::Report(log) = parse(log.as_bytes(), "a.hlog").unwrap() else {
+            panic!("a log is one result")
+        };
+        assert!(
+            refused(vec![("a", a.clone()), ("a.hlog", (*log).clone())]).contains("count for count")
+        );
+        // Another run's log merges.
+        let log_b = render(&b, Format::Hlog);
+        let Loaded::Report(log_b) = parse(log_b.as_bytes(), "b.hlog").unwrap() else {
+            panic!("a log is one result")
+        };
+        assert_eq!(
+            merge(vec![("a".into(), a), ("b.hlog".into(), *log_b)])
+                .unwrap()
+                .requests,
+            20
+        );
     }
 
     #[test]

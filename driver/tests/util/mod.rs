@@ -31,5 +31,6 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+pub mod node;
 pub mod peers;
 pub mod svg;

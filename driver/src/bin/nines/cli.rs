@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::bench::BenchArgs;
 use crate::commands::hostile::HostileArgs;
+use crate::commands::node::NodeArgs;
 use crate::commands::results::{CompareArgs, MergeArgs, ReportArgs};
 use crate::commands::storm::StormArgs;
 use crate::commands::sweep::SweepArgs;
@@ -55,7 +56,7 @@ pub enum Command {
     Hostile(HostileArgs),
     /// Serve the JSON-lines benchmark node protocol on stdin/stdout (init, bench_run,
     /// bench_profile, bench_sweep); logs go to stderr. See docs/node.md.
-    Node,
+    Node(NodeArgs),
 }
 
 #[cfg(test)]

@@ -34,22 +34,6 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::results::report(&a),
         Command::Compare(a) => commands::results::compare(&a),
         Command::Hostile(a) => commands::hostile::hostile(&a),
-        Command::Node => node(),
-    }
-}
-
-/// `nines node`: the benchmark-node interface on stdin/stdout.
-fn node() -> ExitCode {
-    exit::raise_nofile();
-    let mut node = nines_driver::node::Node::new();
-    match node.serve(
-        std::io::stdin().lock(),
-        std::io::stdout().lock(),
-        std::io::stderr(),
-    ) {
-        Ok(()) => ExitCode::SUCCESS,
-        // The harness went away: nothing left to answer.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => exit::fail(&e),
+        Command::Node(a) => commands::node::node(&a),
     }
 }

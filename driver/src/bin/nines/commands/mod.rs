@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod hostile;
+pub mod node;
 pub mod results;
 pub mod storm;
 pub mod sweep;

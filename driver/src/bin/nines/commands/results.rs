@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use nines_common::usage::{exit_with, UsageError};
+use nines_common::usage::{exit_with, UsageError, EXIT_USAGE};
 use nines_driver::compare::{figures, group_name, render, render_sweeps, Group};
 use nines_driver::report::render::render_many;
 use nines_driver::report::sweep::Sweep;
-use nines_driver::report::{dir, load, merge, Format, Loaded, Report, SWEEP_NOT_RUN};
+use nines_driver::report::{dir, load, merge, Format, Loaded, MergeError, Report, SWEEP_NOT_RUN};
 
 use crate::exit::{fail, finish};
 use crate::flags::output::OutputFlags;
@@ -145,6 +145,11 @@ pub fn merge_cmd(a: &MergeArgs) -> ExitCode {
         .collect();
     match merge(named) {
         Ok(report) => finish(&report, crate::output::emit(&report, &a.output, false)),
+        // Naming one run twice is a mistake in the command line, not a failed merge.
+        Err(e @ MergeError::SameRun(_)) => {
+            eprintln!("nines: error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(e) => fail(&e),
     }
 }
