@@ -43,6 +43,14 @@ pub enum CutShort {
         /// The part's file.
         file: String,
     },
+    /// A process of a storm over processes ended without a result: the figures are the
+    /// other processes'.
+    PartLost {
+        /// Which process: "storm process 2 of 4 (pid 1234)".
+        part: String,
+        /// How it ended: "killed by SIGKILL", "exit status 1".
+        how: String,
+    },
 }
 
 impl std::fmt::Display for CutShort {
@@ -67,6 +75,12 @@ impl std::fmt::Display for CutShort {
             }
             CutShort::NoReplies => f.write_str("no reply was measured"),
             CutShort::PartCutShort { file } => write!(f, "{file} was cut short"),
+            CutShort::PartLost { part, how } => {
+                write!(
+                    f,
+                    "{part} left no result ({how}); the figures are the others'"
+                )
+            }
         }
     }
 }

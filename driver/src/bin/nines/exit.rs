@@ -1,10 +1,16 @@
 //! How the binary ends and what it sets up first: exit statuses (0 completed, 1 cut short or a
 //! file not written, 2 bad usage, 3 an SLO clause failed), one-line errors, the descriptor
-//! limit, and Ctrl-C that keeps what was measured.
+//! limit, and the signals (Ctrl-C, SIGTERM, a hang-up) that stop a run and keep what it
+//! measured.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use nines_driver::report::Report;
 
@@ -32,12 +38,83 @@ pub fn raise_nofile() {
     }
 }
 
-/// Ctrl-C/SIGTERM stop the run and keep its results; a second one exits at once.
+/// The signals that stop a run and keep what it measured: Ctrl-C, `kill` or `timeout`, and a
+/// hang-up (the terminal or ssh session went away).
+const STOPPING: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
+
+/// A second stopping signal this long after the first exits at once (status 130). One sooner
+/// is the same stop delivered twice: `timeout` and a closing terminal signal the process and
+/// then its whole group, and a storm's parent and children share one.
+const FORCE_AFTER: Duration = Duration::from_secs(1);
+
+/// The run's interrupt flag, set by the first stopping signal; a second one at least
+/// [`FORCE_AFTER`] later exits at once. The same flag for every caller in the process.
 pub fn interrupt_on_signals() -> Arc<AtomicBool> {
-    let interrupt = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, interrupt.clone());
-        let _ = signal_hook::flag::register(sig, interrupt.clone());
+    static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    INTERRUPT
+        .get_or_init(|| {
+            let interrupt = Arc::new(AtomicBool::new(false));
+            if let Err(e) = watch_signals(interrupt.clone(), Second::ForcesExit) {
+                eprintln!("nines: warning: Ctrl-C will not keep the results: {e}");
+            }
+            interrupt
+        })
+        .clone()
+}
+
+/// What a stopping signal after the first does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Second {
+    /// Exits at once, if it comes [`FORCE_AFTER`] or more after the first: a user insisting.
+    ForcesExit,
+    /// Nothing: a storm's child stops when its parent says so, however many times it hears it
+    /// (from the terminal, its group and its parent), and writes what it measured.
+    Ignored,
+}
+
+/// Sets `interrupt` on the first stopping signal, in a thread of its own, and does `second`
+/// with the ones after.
+pub fn watch_signals(interrupt: Arc<AtomicBool>, second: Second) -> std::io::Result<()> {
+    let mut signals = Signals::new(STOPPING)?;
+    // Whether each of stdout and stderr is a terminal, asked now: after a hang-up it answers
+    // EIO to every question, isatty included.
+    let terminals = [
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    ];
+    std::thread::Builder::new()
+        .name("nines-signals".into())
+        .spawn(move || {
+            let mut first: Option<Instant> = None;
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    away_from_hung_up_terminal(terminals);
+                }
+                match first {
+                    None => {
+                        first = Some(Instant::now());
+                        interrupt.store(true, Ordering::SeqCst);
+                    }
+                    Some(t) if second == Second::ForcesExit && t.elapsed() >= FORCE_AFTER => {
+                        std::process::exit(130)
+                    }
+                    Some(_) => {}
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// After a hang-up, writes to the terminal fail (EIO): point stdout and stderr at /dev/null
+/// where they were the terminal, so the run still ends normally and writes its files.
+fn away_from_hung_up_terminal([stdout, stderr]: [bool; 2]) {
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    if stdout {
+        let _ = nix::unistd::dup2_stdout(&null);
     }
-    interrupt
+    if stderr {
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
 }

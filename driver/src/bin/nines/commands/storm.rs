@@ -17,7 +17,7 @@ use nines_driver::report::{load_report, merge, write_atomic, CutShort, Origin, O
 use nines_driver::run::{start_embedded, Hooks, RunError};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile};
+use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile, watch_signals, Second};
 use crate::flags::load::StormFlags;
 use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
@@ -206,12 +206,12 @@ fn run_part(plan: &std::path::Path) -> ExitCode {
         Err(e) => return fail(&format!("{}: {e}", plan.display())),
     };
     raise_nofile();
-    // A child stops, and writes what it measured, on the first SIGINT or SIGTERM, and never
-    // dies of a second: a Ctrl-C reaches it from the terminal and again from its parent. It
-    // does die with its parent (SIGTERM, which it also takes as "stop and write").
+    // A child stops, and writes what it measured, on the first stopping signal, and never
+    // dies of a second: a Ctrl-C or hang-up reaches it from the terminal and again from its
+    // parent. It does stop with its parent (SIGTERM, which it also takes as "stop and write").
     let interrupt = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, interrupt.clone());
+    if let Err(e) = watch_signals(interrupt.clone(), Second::Ignored) {
+        return fail(&format!("cannot watch for signals: {e}"));
     }
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     let mut hooks = Hooks {
@@ -278,7 +278,7 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
     let interrupted = wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
     let command: Vec<String> = std::env::args().collect();
     let mut parts = Vec::new();
-    let mut missing = Vec::new();
+    let mut lost = Vec::new();
     for (i, (child, json)) in children.running.iter_mut().enumerate() {
         let status = child.wait().map_err(|e| e.to_string())?;
         match load_report(json) {
@@ -290,11 +290,10 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
                 parts.push((format!("part {} of {n}", i + 1), r));
             }
             Err(e) => {
-                eprintln!(
-                    "nines: storm process {} ({status}) left no result: {e}",
-                    i + 1
-                );
-                missing.push(format!("part {} of {n} (no result)", i + 1));
+                let part = format!("storm process {} of {n} (pid {})", i + 1, child.id());
+                let how = how_it_ended(status);
+                eprintln!("nines: {part} ended ({how}) and left no result: {e}");
+                lost.push(CutShort::PartLost { part, how });
             }
         }
     }
@@ -302,13 +301,26 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
         return Err("no storm process left a result".into());
     }
     let mut report = merge(parts).map_err(|e| e.to_string())?;
-    if interrupted {
+    if let Some(why) = lost.into_iter().next() {
+        report.outcome = Outcome::CutShort(why);
+    } else if interrupted {
         report.outcome = Outcome::CutShort(CutShort::Interrupted);
-    } else if let Some(file) = missing.into_iter().next() {
-        report.outcome = Outcome::CutShort(CutShort::PartCutShort { file });
     }
     drop(embedded);
     Ok(report)
+}
+
+/// How a child ended, in words: "killed by SIGKILL", "exit status 1".
+fn how_it_ended(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {
+            Ok(s) => format!("killed by {s}"),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        (None, None) => status.to_string(),
+    }
 }
 
 /// Writes each child's part (its share of the connections, of the connect rate and of the
