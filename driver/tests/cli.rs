@@ -126,8 +126,15 @@ fn bad_flags_are_usage_errors() {
     // A storm too long to run names the part that made it so: the ramp, or the hold after it.
     for (args, says) in [
         (
-            &["storm", "-c", "100000", "--connect-rate", "1"][..],
-            "--connect-rate 1/s: opening 100,000 connections would take longer than the 24h",
+            &[
+                "storm",
+                "127.0.0.1:1",
+                "-c",
+                "19000",
+                "--connect-rate",
+                "0.1",
+            ][..],
+            "--connect-rate 0.1/s: opening 19,000 connections would take longer than the 24h",
         ),
         (
             &["storm", "-c", "10", "--connect-rate", "1", "-d", "25h"],
@@ -139,6 +146,82 @@ fn bad_flags_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn what_can_be_seen_before_the_load_is_refused_before_it() {
+    for (args, says) in [
+        (
+            &["bench", "127.0.0.1:99999", "-d", "60s"][..],
+            "TARGET `127.0.0.1:99999`: port 99999 is out of range: allowed 1 to 65535",
+        ),
+        (
+            &["storm", "ws://127.0.0.1:0/x"],
+            "port 0 is out of range: allowed 1 to 65535",
+        ),
+        (
+            &["storm", "-c", "0"],
+            "--connections 0 is out of range: allowed 1 to 9,9",
+        ),
+        (
+            &["storm", "127.0.0.1:1", "-c", "100000", "-t", "1"],
+            "allowed 1 to 19,934 (each connection is a descriptor",
+        ),
+        (
+            &["storm", "127.0.0.1:1", "-c", "100000", "-t", "1"],
+            "spread the storm over driver processes with --processes 6",
+        ),
+        (
+            &[
+                "storm",
+                "127.0.0.1:1",
+                "-c",
+                "100000",
+                "-t",
+                "1",
+                "--processes",
+                "3",
+            ],
+            "33,334 per process over 3 processes, more than the 19,934",
+        ),
+        (
+            &["bench", "--source", "127.0.0.2", "-d", "60s"],
+            "--source is for `nines storm`",
+        ),
+        (
+            &["storm", "--source", "::1", "-c", "10", "-d", "60s"],
+            "--source ::1 is IPv6, the target 127.0.0.1:",
+        ),
+        (
+            &[
+                "storm",
+                "--source",
+                "::1,::1",
+                "-c",
+                "10",
+                "-d",
+                "60s",
+                "--processes",
+                "2",
+            ],
+            "--source ::1 is IPv6",
+        ),
+        (
+            &["storm", "--source", "192.0.2.1", "-c", "10", "-d", "60s"],
+            "--source 192.0.2.1: cannot connect from it",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = nines(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: no run, no summary");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{args:?}: refused before any load"
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! `nines storm` against real servers: 2,000 connections with every message echoed; a storm
-//! past the descriptor limit reported, not crashed; and storms spread over processes on both
-//! sides, with a server process killed mid-storm, restarted by its supervisor and the lost
+//! past the descriptor limit refused up front, or reported (not crashed) when it binds anyway;
+//! and storms spread over processes on both sides, with a server process killed mid-storm, restarted by its supervisor and the lost
 //! connections reported.
 
 mod util;
@@ -189,8 +189,7 @@ fn two_thousand_connections_hold_and_every_message_is_echoed() {
 }
 
 #[test]
-fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
-    // The driver may open 300 descriptors: the rest of its 600 connections fail with EMFILE.
+fn a_storm_past_the_descriptor_limit_is_refused_up_front_or_reported_on_both_sides() {
     let (srv, addr) = server(&["--workers", "1"], "");
     let args = |c: &str| -> Vec<String> {
         [
@@ -208,18 +207,44 @@ fn a_storm_past_the_descriptor_limit_is_reported_on_both_sides() {
         .map(ToString::to_string)
         .collect()
     };
-    let (_, r) = storm("driver-limit", &args("600"), "ulimit -n 300;");
+    // Asked for more than one process may open: refused before a connection is made, with the
+    // way out named.
+    let cmd = format!(
+        "ulimit -n 300; exec {} storm {}",
+        env!("CARGO_BIN_EXE_nines"),
+        args("600").join(" ")
+    );
+    let out = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--connections 600 is out of range: allowed 1 to 234")
+            && err.contains("--processes 3"),
+        "{err}"
+    );
+    // Within the limit, but descriptors it inherited count too: the driver may open 300 and
+    // holds 120 already, so the rest of its 230 connections fail with EMFILE.
+    let inherited: Vec<i32> = (0..120)
+        // SAFETY: dup(2) of our stdin; the new descriptors are closed below.
+        .map(|_| unsafe { libc::dup(0) })
+        .collect();
+    assert!(inherited.iter().all(|fd| *fd >= 0));
+    let (_, r) = storm("driver-limit", &args("230"), "ulimit -n 300;");
+    for fd in inherited {
+        // SAFETY: closing descriptors this test opened.
+        unsafe { libc::close(fd) };
+    }
     let st = &r["load"];
-    assert_eq!(n(&st["started"]), 600, "{st}");
+    assert_eq!(n(&st["started"]), 230, "{st}");
     let emfile = n(&r["driver"]["connect_failures"]["EMFILE"]);
     assert!(
-        emfile >= 300,
+        emfile >= 40,
         "the driver's own limit is reported by errno: {}",
         r["driver"]
     );
     assert_eq!(
         n(&st["connected"]) + emfile,
-        600,
+        230,
         "every connection connected or failed with a reason"
     );
     assert_eq!(

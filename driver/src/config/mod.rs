@@ -7,6 +7,7 @@
 //! arm per protocol).
 
 pub mod defaults;
+mod limits;
 mod load;
 mod protocol;
 mod request;
@@ -14,6 +15,7 @@ pub mod secs;
 mod sweep;
 mod validate;
 
+pub use limits::Limits;
 pub use load::{Arrivals, Bench, Load, StopAt, Storm};
 pub use protocol::Protocol;
 pub use request::{
@@ -21,7 +23,7 @@ pub use request::{
     RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
 pub use sweep::{RateLevel, SweepConfig};
-pub use validate::{Limits, MAX_BODY_BYTES, MAX_RATE_PER_THREAD};
+pub use validate::{MAX_BODY_BYTES, MAX_RATE_PER_THREAD};
 
 use std::time::Duration;
 

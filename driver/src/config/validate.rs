@@ -9,7 +9,9 @@ use nines_common::units::{thousands, ByteCount, HumanDuration};
 use nines_common::usage::{check_range, UsageError};
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
-use super::{split_command, Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, Storm, Target};
+use super::{
+    split_command, Bench, BenchConfig, Limits, Load, NinesOp, RequestSpec, StopAt, Storm, Target,
+};
 
 /// Most driver threads (and embedded server workers).
 pub const MAX_THREADS: usize = 1024;
@@ -40,25 +42,17 @@ pub const MAX_OTHER_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_WORK_US: u32 = 60_000_000;
 /// Most connections a storm opens per second.
 pub const MAX_CONNECT_RATE: f64 = 1e6;
-/// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
-const RESERVED_FDS: u64 = 64;
-
-/// What the host allows: the caller reads it (`run::limits`), so configuration stays data.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
-    /// Descriptors this process may have open (RLIMIT_NOFILE soft limit).
-    pub nofile: u64,
-    /// The RLIMIT_NOFILE hard limit (what `ulimit -n` may be raised to).
-    pub nofile_hard: u64,
-    /// Now, seconds since the Unix epoch (for `--start-at`).
-    pub now_unix_s: f64,
-}
-
 impl BenchConfig {
     /// Checks every bound against `limits`; empty when the run may start.
     pub fn validate_with(&self, limits: &Limits) -> Vec<UsageError> {
+        self.validate_over(limits, 1)
+    }
+
+    /// [`Self::validate_with`] for a run spread over `processes` driver processes (a storm's
+    /// `--processes`), each holding its share of the connections.
+    pub fn validate_over(&self, limits: &Limits, processes: usize) -> Vec<UsageError> {
         let mut e = Vec::new();
-        self.check_shape(limits, &mut e);
+        self.check_shape(limits, processes, &mut e);
         match &self.load {
             Load::ClosedLoop(b) => check_bench(b, &mut e),
             Load::OpenLoop {
@@ -93,42 +87,12 @@ impl BenchConfig {
         e
     }
 
-    /// Most connections the descriptor limit leaves room for.
-    pub fn max_connections(&self, limits: &Limits) -> u64 {
-        let threads = self.threads.min(MAX_THREADS) as u64;
-        let mut reserved = RESERVED_FDS + 2 * threads;
-        let mut per_connection = 1;
-        if let Target::Embedded { server_workers } = self.target {
-            // The embedded server's side of each connection is a descriptor of this process too.
-            reserved += 4 * server_workers.min(MAX_THREADS) as u64;
-            per_connection = 2;
-        }
-        limits.nofile.saturating_sub(reserved) / per_connection
-    }
-
-    fn check_shape(&self, limits: &Limits, e: &mut Vec<UsageError>) {
+    fn check_shape(&self, limits: &Limits, processes: usize, e: &mut Vec<UsageError>) {
         check_range(e, "--threads", self.threads, (1, MAX_THREADS), "");
         if let Target::Embedded { server_workers } = self.target {
             check_range(e, "--server-workers", server_workers, (1, MAX_THREADS), "");
         }
-        // A storm may ask for more than the descriptor limit: finding where it binds (and
-        // reporting how many connected and why the rest failed) is what a storm is for.
-        if let Load::Storm(_) = self.load {
-            if self.connections == 0 {
-                e.push(UsageError::at_least("--connections", 0, 1, ""));
-            }
-            return;
-        }
-        let max_conns = self.max_connections(limits);
-        if self.connections == 0 || self.connections as u64 > max_conns {
-            e.push(UsageError::range(
-                "--connections",
-                self.connections,
-                1,
-                thousands(max_conns),
-                &self.descriptor_reason(limits),
-            ));
-        }
+        self.check_descriptors(limits, processes, e);
     }
 
     /// Connections x pipeline x request size: what may be in flight at once, bounded.
@@ -153,24 +117,6 @@ impl BenchConfig {
                 ),
             ));
         }
-    }
-
-    fn descriptor_reason(&self, limits: &Limits) -> String {
-        let each = if self.embedded() {
-            "each connection takes two descriptors here, the driver's and the embedded server's"
-        } else {
-            "each connection is a descriptor"
-        };
-        let raise = if limits.nofile < limits.nofile_hard {
-            format!("raise it with `ulimit -n {}`", limits.nofile_hard)
-        } else {
-            "the hard limit binds: run several driver processes or machines".to_string()
-        };
-        format!(
-            "{each}, and this process may open {} (ulimit -n; hard limit {}); {raise}",
-            thousands(limits.nofile),
-            thousands(limits.nofile_hard)
-        )
     }
 
     fn check_rate(&self, rate_per_s: f64, e: &mut Vec<UsageError>) {
@@ -575,12 +521,37 @@ mod tests {
             msg.contains("allowed 1 to 9,965") && msg.contains("two descriptors"),
             "{msg}"
         );
-        // A storm may ask for more: where the limit binds is what it reports.
+        // A storm is held to the same limit, per process, and told how to spread.
         let storm = BenchConfig {
             load: Load::Storm(Storm::default()),
+            connections: 100_000,
             ..external
         };
-        assert!(storm.validate_with(&LIMITS).is_empty());
+        let msg = storm.validate_with(&LIMITS)[0].to_string();
+        assert!(
+            msg.contains("allowed 1 to 19,932") && msg.contains("--processes 6"),
+            "{msg}"
+        );
+        assert!(storm.validate_over(&LIMITS, 6).is_empty());
+        let msg = storm.validate_over(&LIMITS, 4)[0].to_string();
+        assert!(
+            msg.contains("25,000 per process over 4 processes") && msg.contains("--processes 6"),
+            "{msg}"
+        );
+        // Spread, the embedded server still holds every connection in this process.
+        let embedded_storm = BenchConfig {
+            target: Target::Embedded { server_workers: 1 },
+            ..storm.clone()
+        };
+        let e = embedded_storm.validate_over(&LIMITS, 6);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].to_string().contains("started on its own"), "{}", e[0]);
+        let zero = BenchConfig {
+            connections: 0,
+            ..storm
+        };
+        let msg = zero.validate_with(&LIMITS)[0].to_string();
+        assert!(msg.contains("allowed 1 to 19,932"), "{msg}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod stats;
 mod target;
 mod watch;
 
-pub use target::{resolve, start_embedded};
+pub use target::{check_sources, resolve, start_embedded};
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -41,6 +41,11 @@ pub fn limits() -> Limits {
 /// Checks every bound of `cfg` against this process's limits now; empty when it may start.
 pub fn validate(cfg: &BenchConfig) -> Vec<UsageError> {
     cfg.validate_with(&limits())
+}
+
+/// [`validate`] for a storm spread over `processes` driver processes.
+pub fn validate_over(cfg: &BenchConfig, processes: usize) -> Vec<UsageError> {
+    cfg.validate_over(&limits(), processes)
 }
 
 /// Why a run could not start. Once it has started, problems are in the report instead.

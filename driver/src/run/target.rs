@@ -2,7 +2,9 @@
 //! process on 127.0.0.1 — and one blocking connect first, so "nothing is listening there" is one
 //! clear error rather than a connect error per connection.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+
+use nines_common::usage::UsageError;
 
 use nines_common::DEFAULT_PORT;
 
@@ -68,6 +70,28 @@ pub fn start_embedded(
     .map_err(RunError::Server)
 }
 
+/// Refuses `--source` addresses that cannot reach `target`: another address family, or an
+/// address this host does not have. Checked before the run, not once per connection.
+pub fn check_sources(sources: &[IpAddr], target: SocketAddr) -> Result<(), RunError> {
+    let family = |ip: &IpAddr| if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+    let refuse = |why: String| Err(RunError::Usage(vec![UsageError::new("--source", why)]));
+    for ip in sources {
+        if ip.is_ipv4() != target.is_ipv4() {
+            return refuse(format!(
+                "{ip} is {}, the target {target} {}: give source addresses of the target's family",
+                family(ip),
+                family(&target.ip())
+            ));
+        }
+        if let Err(e) = UdpSocket::bind((*ip, 0)) {
+            return refuse(format!(
+                "{ip}: cannot connect from it ({e}); give addresses this host has (`ip addr`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The address to load (and the embedded server, if one was started), checked to answer.
 pub(crate) fn open(
     cfg: &BenchConfig,
@@ -79,6 +103,7 @@ pub(crate) fn open(
             (s.local_addr(), Some(s))
         }
     };
+    check_sources(&cfg.source_addrs, addr)?;
     TcpStream::connect_timeout(&addr, cfg.connect_timeout)
         .map_err(|source| RunError::Connect { addr, source })?;
     Ok((addr, server))
@@ -102,5 +127,29 @@ mod tests {
             resolve("no-such-host.invalid:1"),
             Err(RunError::Resolve { .. })
         ));
+    }
+
+    #[test]
+    fn sources_must_match_the_target_and_exist() {
+        let v4: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let ok = ["127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+        assert!(check_sources(&ok, v4).is_ok());
+        let said = |sources: &[IpAddr], target| match check_sources(sources, target) {
+            Err(RunError::Usage(e)) => e[0].to_string(),
+            other => panic!("{other:?}"),
+        };
+        let msg = said(&["::1".parse().unwrap()], v4);
+        assert!(
+            msg.contains("::1 is IPv6, the target 127.0.0.1:1 IPv4"),
+            "{msg}"
+        );
+        let msg = said(&["127.0.0.1".parse().unwrap()], "[::1]:1".parse().unwrap());
+        assert!(msg.contains("is IPv4, the target [::1]:1 IPv6"), "{msg}");
+        // TEST-NET-1: no host has it.
+        let msg = said(
+            &["192.0.2.7".parse().unwrap()],
+            "192.0.2.1:1".parse().unwrap(),
+        );
+        assert!(msg.contains("192.0.2.7: cannot connect from it"), "{msg}");
     }
 }

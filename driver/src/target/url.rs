@@ -22,6 +22,7 @@ pub struct TargetUrl {
 /// Takes a target apart; the error is one line saying what is wrong.
 pub fn parse(target: &str) -> Result<TargetUrl, String> {
     let Some((scheme, rest)) = target.split_once("://") else {
+        check_port(target, target)?;
         return Ok(TargetUrl {
             protocol: None,
             authority: target.to_string(),
@@ -57,6 +58,7 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
             "`{target}`: expected {scheme}://host[:port]/path (no user info)"
         ));
     }
+    check_port(target, authority)?;
     let path = match path {
         "" => "/".to_string(),
         p if p.starts_with('?') => format!("/{p}"),
@@ -94,6 +96,25 @@ fn default_port(p: Protocol) -> u16 {
         Protocol::Http | Protocol::Ws => 80,
         Protocol::Redis => 6379,
         Protocol::Nines | Protocol::Echo => DEFAULT_PORT,
+    }
+}
+
+/// Refuses a port that is written but is no TCP port (`host:99999`, `host:0`), naming it: the
+/// resolver would otherwise answer "Name or service not known" about a host that is fine.
+fn check_port(target: &str, authority: &str) -> Result<(), String> {
+    let Some((host, port)) = authority.rsplit_once(':') else {
+        return Ok(());
+    };
+    let bare_v6 = host.contains(':') && !host.ends_with(']');
+    if bare_v6 || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!(
+            "`{target}`: port {port} is out of range: allowed 1 to {}",
+            u16::MAX
+        )),
     }
 }
 
@@ -149,5 +170,17 @@ mod tests {
         assert!(parse("http:///x").unwrap_err().contains("host"));
         assert!(parse("redis://h/3").unwrap_err().contains("database"));
         assert!(parse("http://h/a b").unwrap_err().contains("spaces"));
+        for t in [
+            "127.0.0.1:99999",
+            "http://h:70000/",
+            "[::1]:0",
+            "h:123456789012345678901",
+        ] {
+            let e = parse(t).unwrap_err();
+            assert!(e.contains("out of range: allowed 1 to 65535"), "{t}: {e}");
+        }
+        for t in ["127.0.0.1:65535", "::1", "[::1]:1", "host", "http://h:80/"] {
+            assert!(parse(t).is_ok(), "{t}");
+        }
     }
 }

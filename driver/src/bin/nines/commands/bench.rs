@@ -17,6 +17,7 @@ use crate::flags::target::{TargetFlags, BENCH};
 
 /// Every flag of `nines bench` (and `nines profile`).
 #[derive(Args, Debug)]
+#[command(mut_arg("source", |a| a.hide(true)))]
 pub struct BenchArgs {
     #[command(flatten)]
     pub target: TargetFlags,

@@ -14,7 +14,7 @@ use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::{defaults, BenchConfig, Load, Target};
 use nines_driver::observer::{Event, Observer};
 use nines_driver::report::{load_report, merge, write_atomic, CutShort, Origin, Outcome, Report};
-use nines_driver::run::{start_embedded, Hooks, RunError};
+use nines_driver::run::{check_sources, resolve, start_embedded, Hooks, RunError};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile, watch_signals, Second};
@@ -129,12 +129,18 @@ pub fn storm(a: &StormArgs) -> ExitCode {
         return run_part(plan);
     }
     let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
-    let usage = nines_driver::run::validate(&cfg);
+    let usage = nines_driver::run::validate_over(&cfg, a.storm.processes);
     if !usage.is_empty() {
         exit_with(&usage);
     }
     raise_nofile();
     let report = if a.storm.processes > 1 {
+        if let Err(e) = sources_reach(&cfg) {
+            match e {
+                RunError::Usage(errors) => exit_with(&errors),
+                e => return fail(&e),
+            }
+        }
         match spread(a.storm.processes, &cfg) {
             Ok(r) => r,
             Err(e) => return fail(&e),
@@ -158,6 +164,20 @@ pub fn storm(a: &StormArgs) -> ExitCode {
     super::judge(&mut report, &a.gate);
     let written = crate::output::emit(&report, &a.output, a.watch.stream_to_stdout());
     finish(&report, written)
+}
+
+/// Whether `--source` can reach the target, checked once here rather than by every child
+/// (one process checks it when it opens the target).
+fn sources_reach(cfg: &BenchConfig) -> Result<(), RunError> {
+    if cfg.source_addrs.is_empty() {
+        return Ok(());
+    }
+    let addr = match &cfg.target {
+        Target::Address(t) => resolve(t)?,
+        // The embedded server listens on 127.0.0.1.
+        Target::Embedded { .. } => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    check_sources(&cfg.source_addrs, addr)
 }
 
 /// A line per second: connections open and lost so far, echoes, echo p99.

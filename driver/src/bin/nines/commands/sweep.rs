@@ -20,6 +20,7 @@ use crate::progress::Progress;
 
 /// Every flag of `nines sweep`: bench's, with levels.
 #[derive(Args, Debug)]
+#[command(mut_arg("source", |a| a.hide(true)))]
 pub struct SweepArgs {
     #[command(flatten)]
     pub target: TargetFlags,

@@ -116,6 +116,12 @@ impl TargetFlags {
                 server_workers: workers.unwrap_or_else(defaults::server_workers),
             },
         };
+        if self.source.is_some() && !matches!(load, Load::Storm(_)) {
+            return Err(UsageError::new(
+                "--source",
+                "is for `nines storm`, whose connections can outnumber one address's ports; this run connects from the address the kernel picks",
+            ));
+        }
         let embedded = matches!(target, Target::Embedded { .. });
         Ok(BenchConfig {
             target,
