@@ -171,13 +171,9 @@ fn merging_two_runs_adds_them_and_one_run_twice_is_refused() {
     let copy = d.join("copy-of-a.json");
     std::fs::copy(&a, &copy).unwrap();
     for (first, second, why) in [
-        (&a, &a, "the same manifest and start time"),
-        (&a, &copy, "the same manifest and start time"),
-        (
-            &merged,
-            &a,
-            "both hold a run with the same manifest and start time",
-        ),
+        (&a, &a, "the same run id"),
+        (&a, &copy, "the same run id"),
+        (&merged, &a, "both hold a run with the same run id"),
         (
             &a,
             &a_log,

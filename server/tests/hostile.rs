@@ -142,6 +142,8 @@ fn clients_that_never_read_cannot_push_memory_past_the_budget() {
         "1",
         "--max-buffered",
         "16m",
+        "--max-frame",
+        "5m",
         "--send-timeout",
         "3s",
         "--read-timeout",
@@ -149,13 +151,13 @@ fn clients_that_never_read_cannot_push_memory_past_the_budget() {
     ]);
     let pid = server.child.id();
     let before = rss_kib(pid);
-    // Each asks for more 1 MiB replies than its socket buffers can ever take (the kernel's
+    // Each asks for more 4 MiB replies than its socket buffers can ever take (the kernel's
     // send plus receive maximum, tens of GiB asked in all) and never reads, so every one of
     // them stalls whatever this machine's memory lets the kernel buffer.
     let asks = asks_past_the_kernel_buffers();
     let mut ask = Vec::new();
     for id in 0..u64::from(asks) {
-        ask.extend(request(Op::Source, id, 1 << 20));
+        ask.extend(request(Op::Source, id, REPLY_BYTES as u32));
     }
     let greedy: Vec<TcpStream> = (0..CONNS)
         .map(|_| {
@@ -164,7 +166,7 @@ fn clients_that_never_read_cannot_push_memory_past_the_budget() {
             s
         })
         .collect();
-    // Once it has read every ask, the server has had the chance to buffer 8 GiB; holding them
+    // Once it has read every ask, the server has had the chance to buffer all of it; holding them
     // unread a while longer is the test.
     wait_for_stats(server.addr, "the server to read every ask", |s, q| {
         get(s, "bytes_in") >= (CONNS as u64 * asks as u64 + q) * HEADER_LEN as u64
@@ -195,19 +197,22 @@ fn clients_that_never_read_cannot_push_memory_past_the_budget() {
     drop(greedy);
 }
 
-/// How many 1 MiB Source asks one connection needs so its replies cannot all sit in the
-/// kernel: one more than the largest send buffer plus the largest receive buffer, in MiB. They
-/// fit in one 4 KiB read, so the server reads them all at once.
+/// Each Source reply a never-reading client asks for (the server runs with `--max-frame 5m`).
+const REPLY_BYTES: u64 = 4 << 20;
+
+/// How many Source asks one connection needs so its replies cannot all sit in the kernel: one
+/// more than the largest send buffer plus the largest receive buffer holds. They fit in one
+/// 4 KiB read, so the server reads them all at once: 102 asks, 408 MiB of buffers, at most.
 fn asks_past_the_kernel_buffers() -> u32 {
     let max_of = |path: &str| -> u64 {
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         text.split_whitespace().last().unwrap().parse().unwrap()
     };
     let most = max_of("/proc/sys/net/ipv4/tcp_wmem") + max_of("/proc/sys/net/ipv4/tcp_rmem");
-    let asks = (most >> 20) as u32 + 1;
+    let asks = (most / REPLY_BYTES) as u32 + 1;
     assert!(
         asks as usize * HEADER_LEN <= 4096,
-        "socket buffers of {most} bytes need {asks} asks, more than one read"
+        "socket buffers of {most} bytes need {asks} asks of {REPLY_BYTES} bytes, more than one read"
     );
     asks
 }

@@ -25,6 +25,11 @@ pub struct Manifest {
     pub config: BenchConfig,
     /// The driver's machine.
     pub host: HostInfo,
+    /// 64 random bits, hex, drawn when the run began: what tells two runs apart when all the
+    /// rest is equal (a storm's processes share command, configuration, host and, to the
+    /// clock's resolution, their start). Empty in results from before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
 }
 
 impl Manifest {
@@ -36,8 +41,27 @@ impl Manifest {
             command,
             config: config.clone(),
             host: HostInfo::collect(),
+            run_id: new_run_id(),
         }
     }
+}
+
+/// 64 bits from the kernel's random source; failing that (no /dev/urandom), the clock and the
+/// process id, which still differ between processes started together.
+fn new_run_id() -> String {
+    use std::io::Read as _;
+    let mut bits = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bits));
+    let id = match random {
+        Ok(()) => u64::from_le_bytes(bits),
+        Err(_) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            now ^ (u64::from(std::process::id()) << 32)
+        }
+    };
+    format!("{id:016x}")
 }
 
 #[cfg(test)]
@@ -55,5 +79,8 @@ mod tests {
         assert!(m.host.cores >= 1 && m.host.nofile_hard >= m.host.nofile_soft);
         let back: Manifest = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
         assert_eq!(back, m);
+        let again = Manifest::new(&BenchConfig::default(), m.command.clone());
+        assert_eq!(m.run_id.len(), 16);
+        assert_ne!(m.run_id, again.run_id, "two runs, two identities");
     }
 }

@@ -296,7 +296,7 @@ mod tests {
             // A twin (another run with the same latencies in the same seconds) doubles.
             let mut twin = r.clone();
             if let Origin::Run { manifest } = &mut twin.origin {
-                manifest.command = vec!["nines".into(), "twin".into()];
+                manifest.run_id = "twin".into();
             }
             let m = merge(vec![("a.json".into(), r.clone()), ("b.json".into(), twin)]).unwrap();
             prop_assert_eq!(m.requests, 2 * r.requests);
@@ -340,10 +340,16 @@ mod tests {
         };
         assert!(
             refused(vec![("a", a.clone()), ("b", b.clone()), ("a2", a.clone())])
-                .starts_with("a a2 the same manifest")
+                .starts_with("a a2 the same run id")
         );
         assert!(refused(vec![("ab", ab.clone()), ("b", b.clone())]).starts_with("ab b both hold"));
         assert!(refused(vec![("ab", ab.clone()), ("ab2", ab)]).starts_with("ab ab2"));
+        // A storm's processes: one manifest but for the run id, one start instant. Two runs.
+        let mut twin = a.clone();
+        if let Origin::Run { manifest } = &mut twin.origin {
+            manifest.run_id = "0123456789abcdef".into();
+        }
+        assert!(merge(vec![("a".into(), a.clone()), ("twin".into(), twin)]).is_ok());
 
         // Its interval log: no manifest, but the same latencies from the same instant.
         let log = render(&a, Format::Hlog);

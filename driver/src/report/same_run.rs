@@ -3,10 +3,12 @@
 //! doubles its replies in the same seconds, so its throughput reads twice as high, and nothing
 //! in the merged figures shows it.
 //!
-//! A run is named by its manifest (build, command, configuration, host) and the instant its
-//! measurement began, to the nanosecond the driver read it: two processes never share both,
-//! even started together with `--start-at`. An interval log keeps no manifest and its times only
-//! to the millisecond, so a log is the same run as another result when both began within a
+//! A run is named by the random `run_id` its manifest draws when it begins: a storm's processes
+//! share everything else (command, configuration, host, and a start the clock cannot tell
+//! apart), so nothing else names a run alone. Results from before `run_id` was kept are named
+//! by their manifest and the instant their measurement began, which can mistake two processes
+//! started together for one. An interval log keeps no manifest and its times only to the
+//! millisecond, so a log is the same run as another result when both began within a
 //! millisecond of each other and hold the very same latencies, count for count.
 
 use super::{Origin, Report};
@@ -42,11 +44,11 @@ pub fn find_repeat(parts: &[(String, Report)]) -> Option<Repeat> {
 }
 
 fn same_run(a: &Report, b: &Report) -> Option<&'static str> {
-    let shared = runs(a).any(|x| runs(b).any(|y| x == y));
+    let shared = runs(a).any(|x| runs(b).any(|y| one_run(x, y)));
     if shared {
         return Some(match (&a.origin, &b.origin) {
-            (Origin::Run { .. }, Origin::Run { .. }) => "the same manifest and start time",
-            _ => "both hold a run with the same manifest and start time",
+            (Origin::Run { .. }, Origin::Run { .. }) => "the same run id",
+            _ => "both hold a run with the same run id",
         });
     }
     let a_log = matches!(a.origin, Origin::IntervalLog { .. });
@@ -70,6 +72,18 @@ fn runs(r: &Report) -> impl Iterator<Item = (&super::manifest::Manifest, u64)> +
                 .filter_map(|p| p.manifest.as_ref().map(|m| (m, p.measure_start_unix_s))),
         )
         .map(|(m, start)| (m, start.to_bits()))
+}
+
+/// Two runs' identities: their run ids when both have one, else manifest and start.
+fn one_run(
+    (ma, start_a): (&super::manifest::Manifest, u64),
+    (mb, start_b): (&super::manifest::Manifest, u64),
+) -> bool {
+    if !ma.run_id.is_empty() && !mb.run_id.is_empty() {
+        ma.run_id == mb.run_id
+    } else {
+        ma == mb && start_a == start_b
+    }
 }
 
 fn same_latencies(a: &Report, b: &Report) -> bool {

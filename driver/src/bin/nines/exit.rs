@@ -75,7 +75,14 @@ pub enum Second {
 /// Sets `interrupt` on the first stopping signal, in a thread of its own, and does `second`
 /// with the ones after.
 pub fn watch_signals(interrupt: Arc<AtomicBool>, second: Second) -> std::io::Result<()> {
-    let mut signals = Signals::new(STOPPING)?;
+    // A hang-up ignored when nines started stays ignored: `nohup nines bench ...` must outlive
+    // the session as nohup promises, not stop at its hang-up. (SIGINT is heeded even when
+    // ignored: a shell starts background jobs so, and `kill -INT` must still stop them.)
+    let heeded: Vec<i32> = STOPPING
+        .into_iter()
+        .filter(|s| !(*s == SIGHUP && ignored(*s)))
+        .collect();
+    let mut signals = Signals::new(heeded)?;
     // Whether each of stdout and stderr is a terminal, asked now: after a hang-up it answers
     // EIO to every question, isatty included.
     let terminals = [
@@ -103,6 +110,16 @@ pub fn watch_signals(interrupt: Arc<AtomicBool>, second: Second) -> std::io::Res
             }
         })?;
     Ok(())
+}
+
+/// Whether `sig` is ignored (SIG_IGN) in this process: set so by whoever started it.
+fn ignored(sig: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`, a
+    // zeroed sigaction this function owns.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// After a hang-up, writes to the terminal fail (EIO): point stdout and stderr at /dev/null

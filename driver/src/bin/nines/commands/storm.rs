@@ -278,6 +278,8 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
     let Load::Storm(st) = cfg.load else {
         return Err("only a storm is spread over processes".into());
     };
+    // Watched before anything starts: a signal while the children start still reaches them.
+    let interrupt = interrupt_on_signals();
     let embedded = match cfg.target {
         Target::Embedded { server_workers } => {
             Some(start_embedded(&cfg.request, server_workers).map_err(|e| e.to_string())?)
@@ -295,7 +297,7 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
         running: Vec::new(),
     };
     start_parts(n, cfg, st, target, &mut children)?;
-    let interrupted = wait_passing_signals(&mut children.running, &interrupt_on_signals())?;
+    let interrupted = wait_passing_signals(&mut children.running, &interrupt)?;
     let command: Vec<String> = std::env::args().collect();
     let mut parts = Vec::new();
     let mut lost = Vec::new();
