@@ -145,6 +145,7 @@ HTTP_HOSTILE = [
      431, "errors_http_too_many_headers"),
     ("http body over --max-frame", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1073741824\r\n\r\n",
      413, "errors_http_body_too_large"),
+    ("http two Host lines", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "errors_http_host"),
 ]
 
 

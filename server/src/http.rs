@@ -3,11 +3,12 @@
 //! requests are parsed with httparse, pipelined requests are answered in order, and a request
 //! that says `Connection: close` (or an HTTP/1.0 one without keep-alive) gets its reply and then
 //! the connection is closed. A refused request gets its status and a close: `400` for one
-//! httparse cannot read or whose body length is ambiguous (a Content-Length that is not plain
+//! httparse cannot read, whose body length is ambiguous (a Content-Length that is not plain
 //! digits, one given twice, or one beside Transfer-Encoding: the request-smuggling shapes of
-//! RFC 9112 §6.3, refused as nginx refuses them); `431` for a head over 8 KiB or 64 header
-//! lines; `413` for a body over `--max-frame` (nginx's `client_max_body_size`) or a chunked one. The connection limits (read and idle
-//! timeouts, the reply budget) apply as to every protocol.
+//! RFC 9112 §6.3, refused as nginx refuses them) or whose Host is missing (HTTP/1.1) or given
+//! twice (RFC 9112 §3.2); `431` for a head over 8 KiB or 64 header lines; `413` for a body over
+//! `--max-frame` (nginx's `client_max_body_size`) or a chunked one. The connection limits (read
+//! and idle timeouts, the reply budget) apply as to every protocol.
 
 use std::cell::RefCell;
 use std::time::SystemTime;
@@ -30,9 +31,10 @@ pub const MAX_REPLY_BYTES: usize = 256;
 /// The status line a refused request is answered with.
 fn status(e: HttpError) -> &'static str {
     match e {
-        HttpError::Malformed | HttpError::ContentLength | HttpError::BadUpgrade => {
-            "400 Bad Request"
-        }
+        HttpError::Malformed
+        | HttpError::ContentLength
+        | HttpError::Host
+        | HttpError::BadUpgrade => "400 Bad Request",
         HttpError::HeadTooLarge | HttpError::TooManyHeaders => {
             "431 Request Header Fields Too Large"
         }
@@ -78,9 +80,12 @@ pub(crate) fn parse(
     let mut transfer_encoding = false;
     let mut close = req.version == Some(0);
     let (mut upgrade, mut conn_upgrade, mut version13) = (false, false, false);
+    let mut hosts = 0;
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
             // Two Content-Lengths, even equal ones, are refused as nginx refuses them: which
             // one frames the body is what request smuggling plays on (RFC 9112 §6.3).
             if content_length.is_some() {
@@ -105,6 +110,10 @@ pub(crate) fn parse(
                 k.extend_from_slice(h.value.trim_ascii());
             }
         }
+    }
+    // HTTP/1.0 predates Host; HTTP/1.1 must send exactly one (RFC 9112 §3.2).
+    if hosts > 1 || (hosts == 0 && req.version == Some(1)) {
+        return Err(HttpError::Host);
     }
     let body = match (content_length, transfer_encoding) {
         // Both: the other smuggling shape of RFC 9112 §6.3 (nginx: 400).

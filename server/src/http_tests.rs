@@ -20,11 +20,14 @@ fn dates_are_imf_fixdates() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order_and_close_is_honoured() {
-    let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /x HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nHEAD /x HTTP/1.1\r\nHost: a\r\n\r\nPOST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let mut out = Vec::new();
     let p = process(input, &mut out, 1024, &mut unlimited()).unwrap();
     assert_eq!((p.requests, p.close), (4, true));
-    assert_eq!(p.consumed, input.len() - b"GET / HTTP/1.1\r\n\r\n".len());
+    assert_eq!(
+        p.consumed,
+        input.len() - b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".len()
+    );
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 4);
     assert_eq!(text.matches("Hello, World!").count(), 3, "HEAD has no body");
@@ -58,14 +61,14 @@ fn partial_and_bad_requests() {
     let big = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES));
     let (_, e) = process(big.as_bytes(), &mut Vec::new(), 1024, &mut unlimited()).unwrap_err();
     assert_eq!(e, RequestError::Http(HttpError::HeadTooLarge));
-    let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
     let (_, e) = process(chunked, &mut Vec::new(), 1024, &mut unlimited()).unwrap_err();
     assert_eq!(e, RequestError::Http(HttpError::TransferEncoding));
 }
 
 #[test]
 fn a_turn_stops_at_its_request_allowance() {
-    let input = b"GET / HTTP/1.1\r\n\r\n".repeat(5);
+    let input = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(5);
     let mut allow = Allowance {
         requests: 2,
         ..unlimited()
@@ -95,14 +98,15 @@ fn post(lengths: &[&str], body: &[u8]) -> Vec<u8> {
 
 /// A GET whose head is exactly `len` bytes (one padding header makes up the length).
 fn head_of(len: usize) -> Vec<u8> {
-    let fixed = "GET / HTTP/1.1\r\nX: \r\n\r\n".len();
-    format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(len - fixed)).into_bytes()
+    let fixed = "GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n".len();
+    let pad = "a".repeat(len - fixed);
+    format!("GET / HTTP/1.1\r\nHost: a\r\nX: {pad}\r\n\r\n").into_bytes()
 }
 
-/// A GET with `n` header lines.
+/// A GET with `n` header lines, its Host the first.
 fn headers(n: usize) -> Vec<u8> {
-    let mut v = b"GET / HTTP/1.1\r\n".to_vec();
-    for i in 0..n {
+    let mut v = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 1..n {
         v.extend_from_slice(format!("X-{i}: a\r\n").as_bytes());
     }
     v.extend_from_slice(b"\r\n");
@@ -158,14 +162,14 @@ fn rows() -> Vec<Row> {
         refused("past usize", post(&[&past_usize], b""), 400, ContentLength),
         refused(
             "§6.3: Content-Length beside Transfer-Encoding",
-            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                 .to_vec(),
             400,
             ContentLength,
         ),
         refused(
             "a chunked body, which the server does not read",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
             413,
             TransferEncoding,
         ),
@@ -178,6 +182,32 @@ fn rows() -> Vec<Row> {
             post(&["1001"], b""),
             413,
             BodyTooLarge,
+        ),
+        refused(
+            "§3.2: an HTTP/1.1 request without a Host",
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+            Host,
+        ),
+        refused(
+            "§3.2: two Host lines, even equal ones",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n".to_vec(),
+            400,
+            Host,
+        ),
+        refused(
+            "two Host lines in HTTP/1.0 too",
+            b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            400,
+            Host,
+        ),
+        ok(
+            "HTTP/1.0 predates Host",
+            b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+        ),
+        ok(
+            "the header's name in any case",
+            b"GET / HTTP/1.1\r\nhOST: a\r\n\r\n".to_vec(),
         ),
         ok("a head of exactly 8 KiB", head_of(MAX_HEAD_BYTES)),
         refused(

@@ -63,6 +63,9 @@ pub enum HttpError {
     HeadTooLarge,
     /// The head had more than `http::MAX_HEADERS` header lines (431).
     TooManyHeaders,
+    /// An HTTP/1.1 request without a Host, or any request with two: RFC 9112 §3.2 says 400,
+    /// as nginx answers (a proxy and the server behind it may each read a different one).
+    Host,
     /// A body over `--max-frame` (413).
     BodyTooLarge,
     /// A body sent with Transfer-Encoding (chunked), which the server does not read (413).
@@ -79,6 +82,7 @@ impl HttpError {
             HttpError::ContentLength => "http_content_length",
             HttpError::HeadTooLarge => "http_head_too_large",
             HttpError::TooManyHeaders => "http_too_many_headers",
+            HttpError::Host => "http_host",
             HttpError::BodyTooLarge => "http_body_too_large",
             HttpError::TransferEncoding => "http_transfer_encoding",
             HttpError::BadUpgrade => "http_bad_upgrade",

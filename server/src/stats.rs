@@ -90,6 +90,8 @@ counters! {
     err_http_malformed => "errors_http_malformed",
     /// HTTP requests with an invalid, repeated or conflicting Content-Length (400).
     err_http_content_length => "errors_http_content_length",
+    /// HTTP/1.1 requests without a Host header, or requests with two (400).
+    err_http_host => "errors_http_host",
     /// HTTP request heads over 8 KiB (431).
     err_http_head_too_large => "errors_http_head_too_large",
     /// HTTP request heads with more than 64 header lines (431).
@@ -214,6 +216,7 @@ impl Counters {
             RequestError::Http(h) => match h {
                 HttpError::Malformed => &self.err_http_malformed,
                 HttpError::ContentLength => &self.err_http_content_length,
+                HttpError::Host => &self.err_http_host,
                 HttpError::HeadTooLarge => &self.err_http_head_too_large,
                 HttpError::TooManyHeaders => &self.err_http_too_many_headers,
                 HttpError::BodyTooLarge => &self.err_http_body_too_large,

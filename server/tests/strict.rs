@@ -117,8 +117,19 @@ fn framing_cases() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("a body of exactly 1 MiB", post(&["1048576"], &vec![b'a'; mib]), 200),
         // The head alone: both refuse on it, before the body.
         ("a body of 1 MiB + 1", post(&["1048577"], b""), 413),
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before it.
+        ("HTTP/1.1 without a Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (
+            "two Host lines",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("HTTP/1.0 without a Host", b"GET / HTTP/1.0\r\n\r\n".to_vec(), 200),
     ]
 }
+
+/// How many of [`framing_cases`] are about the Host header and refused.
+const HOST_REFUSALS: u64 = 2;
 
 #[test]
 fn content_length_forms_and_the_body_bound_are_answered_as_nginx_answers_them() {
@@ -143,9 +154,10 @@ fn content_length_forms_and_the_body_bound_are_answered_as_nginx_answers_them() 
     let c = server.stop_and_count();
     assert_eq!(
         c.get("errors_http_content_length"),
-        refused - 1,
-        "every 400"
+        refused - 1 - HOST_REFUSALS,
+        "every 400 but the Host ones"
     );
+    assert_eq!(c.get("errors_http_host"), HOST_REFUSALS);
     assert_eq!(c.get("errors_http_body_too_large"), 1);
     assert_eq!(c.get("errors_bad_http"), refused);
 }
@@ -154,12 +166,13 @@ fn content_length_forms_and_the_body_bound_are_answered_as_nginx_answers_them() 
 fn nines_own_head_bounds_get_431_and_are_counted() {
     let server = ServerProc::start(&["--workers", "1", "--protocol", "http"]);
     let head = |len: usize| {
-        let fixed = "GET / HTTP/1.1\r\nX: \r\n\r\n".len();
-        format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(len - fixed)).into_bytes()
+        let fixed = "GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\n".len();
+        let pad = "a".repeat(len - fixed);
+        format!("GET / HTTP/1.1\r\nHost: a\r\nX: {pad}\r\n\r\n").into_bytes()
     };
     let headers = |n: usize| {
-        let lines: String = (0..n).map(|i| format!("X-{i}: a\r\n")).collect();
-        format!("GET / HTTP/1.1\r\n{lines}\r\n").into_bytes()
+        let lines: String = (1..n).map(|i| format!("X-{i}: a\r\n")).collect();
+        format!("GET / HTTP/1.1\r\nHost: a\r\n{lines}\r\n").into_bytes()
     };
     // nginx: a 16 KiB line gets 400 (each line is held to 8 KiB), 65 short headers get 200 (it
     // counts bytes, 32 KiB in all, not lines). nines holds the whole head to 8 KiB and 64 lines.
