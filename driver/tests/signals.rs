@@ -18,14 +18,51 @@ use util::scratch;
 /// How long a signalled run may take to stop and write.
 const STOP_LIMIT: Duration = Duration::from_secs(15);
 
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_nines"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nines")
+/// A nines process, killed (SIGKILL) if a failed assertion drops it still running: a storm's
+/// processes then die with it (each asks to on its parent's death).
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn(args: &[&str]) -> Running {
+    spawn_with(Command::new(env!("CARGO_BIN_EXE_nines")).args(args))
+}
+
+fn spawn_with(cmd: &mut Command) -> Running {
+    Running(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start nines"),
+    )
+}
+
+/// All `child` wrote to stdout (or stderr), once it has exited.
+fn all_of(pipe: Option<impl Read>) -> String {
+    let mut text = String::new();
+    pipe.expect("piped").read_to_string(&mut text).unwrap();
+    text
 }
 
 fn signal(pid: u32, sig: i32) {
@@ -105,19 +142,53 @@ fn a_hang_up_or_a_signal_repeated_at_once_stops_a_bench_and_keeps_its_result() {
         }
         let status = exited(&mut child);
         drop(rest);
-        let mut stdout = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        let stdout = all_of(child.stdout.take());
         assert_eq!(status.code(), Some(1), "{name}: {status}");
         assert!(stdout.contains("CUT SHORT"), "{name}: {stdout}");
         let v = report(&json);
         assert_eq!(v["cut_short"]["kind"], "interrupted", "{name}");
         assert!(v["requests"].as_u64().unwrap() > 0, "{name}");
     }
+}
+
+#[test]
+fn under_nohup_a_hang_up_is_ignored_and_the_run_goes_on() {
+    // nohup starts a command with SIGHUP ignored; nines keeps it so, and stops at SIGTERM.
+    let json = scratch("signals").join("nohup.json");
+    let mut args = bench_args(&json);
+    args.push("--progress".into());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nines"));
+    cmd.args(&args);
+    // SAFETY: between fork and exec only signal(2), async-signal-safe, as nohup calls it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = spawn_with(&mut cmd);
+    let mut rest = measuring(&mut child);
+    signal(child.id(), libc::SIGHUP);
+    // Two more progress lines: two more seconds measured after the hang-up.
+    assert!(
+        rest.by_ref()
+            .filter(|l| l.contains("req/s"))
+            .nth(1)
+            .is_some(),
+        "the run went on after the hang-up"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    signal(child.id(), libc::SIGTERM);
+    let status = exited(&mut child);
+    drop(rest);
+    assert_eq!(status.code(), Some(1), "{status}");
+    let v = report(&json);
+    assert_eq!(v["cut_short"]["kind"], "interrupted");
+    assert!(
+        v["duration_s"].as_f64().unwrap() >= 2.0,
+        "{}",
+        v["duration_s"]
+    );
 }
 
 /// A new pseudo-terminal: its master (close-on-exec, or every process this test binary starts
@@ -160,7 +231,7 @@ fn a_terminal_that_goes_away_stops_a_bench_and_keeps_its_result() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("start nines on a terminal");
+    let mut child = Running(cmd.spawn().expect("start nines on a terminal"));
     // Progress goes to the terminal (it is one); read it until replies are measured, then close
     // the master.
     let reader = std::thread::spawn(move || {
@@ -211,9 +282,14 @@ fn alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as i32, 0) == 0 }
 }
 
-/// A storm over three processes, held long enough to be signalled; its child pids once all
-/// three run and have had time to open their connections (they start together 2 s after).
-fn storm_over_processes(json: &Path, hold: &str) -> (Child, Vec<u32>) {
+/// Descriptors `pid` has open (0 once it is gone).
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// A storm of 300 connections over three processes, held long enough to be signalled; its
+/// child pids once each holds its 100 connections open.
+fn storm_over_processes(json: &Path, hold: &str) -> (Running, Vec<u32>) {
     let json = json.display().to_string();
     let child = spawn(&[
         "storm",
@@ -235,7 +311,13 @@ fn storm_over_processes(json: &Path, hold: &str) -> (Child, Vec<u32>) {
         assert!(Instant::now() < deadline, "three storm processes started");
         std::thread::sleep(Duration::from_millis(20));
     };
-    std::thread::sleep(Duration::from_millis(3_000));
+    while !parts.iter().all(|&p| open_fds(p) > 100) {
+        assert!(
+            Instant::now() < deadline,
+            "each storm process opened its 100 connections"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     (child, parts)
 }
 
@@ -250,8 +332,7 @@ fn a_killed_storm_process_is_named_and_the_others_results_are_merged() {
     let parent = child.id();
     signal(parts[1], libc::SIGKILL);
     let status = exited(&mut child);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = all_of(child.stderr.take());
     assert_eq!(status.code(), Some(1), "{stderr}");
     let named = format!("(pid {})", parts[1]);
     assert!(
