@@ -123,7 +123,12 @@ fn a_run_still_going_at_the_time_bound_stops_and_says_how_far_it_got() {
         let total = if *what == "levels" { 20 } else { 100_000 };
         done_of(text, total, what);
     }
-    // What fits the bound is answered in full.
+    drop(stdin);
+    assert!(exit_status(&mut child).success());
+    // What fits the bound is answered in full (a 2 s bound: 20 requests fit it on any machine).
+    let mut child = node_with(&["--run-bound", "2s"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = replies(&mut child);
     send(
         &mut stdin,
         r#"{"src":"c1","dest":"n1","body":{"type":"bench_run","msg_id":5,"num_requests":20,"payload_size_bytes":64,"concurrency":2}}"#,

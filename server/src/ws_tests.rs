@@ -1,7 +1,7 @@
 //! Tests of the WebSocket responder (server/src/ws.rs): one row per RFC 6455 clause a client can
 //! break or keep, each fed to an upgraded connection whole and then a byte per read (as a
 //! trickling client sends it), with the frames the client gets back, the refusal, and the
-//! counter it lands in. server/tests/ws_peer.rs sends the same frames to the real binary and to
+//! counter it lands in. server/tests/strict.rs sends the same frames to the real binary and to
 //! python-websockets.
 
 use super::*;
