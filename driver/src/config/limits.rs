@@ -7,7 +7,6 @@ use nines_common::units::thousands;
 use nines_common::usage::UsageError;
 
 use super::{BenchConfig, Load, Target};
-use crate::config::validate::MAX_THREADS;
 
 /// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
 const RESERVED_FDS: u64 = 64;
@@ -105,7 +104,7 @@ impl BenchConfig {
 
     /// The driver's descriptors besides its connections.
     fn driver_reserve(&self) -> u64 {
-        RESERVED_FDS + 2 * self.threads.min(MAX_THREADS) as u64
+        RESERVED_FDS.saturating_add(2u64.saturating_mul(self.threads as u64))
     }
 
     /// What each connection costs here, the limit, and what to do when it binds.
@@ -149,11 +148,11 @@ fn limit_named(limits: &Limits) -> String {
 fn server_max(limits: &Limits, workers: usize) -> u64 {
     limits
         .nofile
-        .saturating_sub(RESERVED_FDS + server_reserve(workers))
+        .saturating_sub(RESERVED_FDS.saturating_add(server_reserve(workers)))
 }
 
 /// The embedded server's descriptors besides its connections (its epoll instances, wakers and
 /// listener).
 fn server_reserve(workers: usize) -> u64 {
-    4 * workers.min(MAX_THREADS) as u64
+    4u64.saturating_mul(workers as u64)
 }
