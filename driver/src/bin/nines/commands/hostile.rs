@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 use nines_common::units::{parse_rate, HumanDuration};
+use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::defaults;
 use nines_driver::hostile;
 
 use crate::exit::{fail, interrupt_on_signals, raise_nofile};
-use crate::flags::output::is_stdout;
+use crate::flags::output::{check_file, is_stdout};
 
 /// `nines hostile`.
 #[derive(Args, Debug)]
@@ -35,6 +36,11 @@ pub struct HostileArgs {
 
 /// `nines hostile`.
 pub fn hostile(a: &HostileArgs) -> ExitCode {
+    if let Some(p) = a.json.as_deref().filter(|p| !is_stdout(p)) {
+        if let Err(why) = check_file(p) {
+            exit_with(&[UsageError::new("--json", why)]);
+        }
+    }
     let target = match nines_driver::run::resolve(&a.target) {
         Ok(t) => t,
         Err(e) => return fail(&e),
