@@ -10,7 +10,9 @@
 
 mod cli;
 mod commands;
+mod console;
 mod exit;
+mod fallback;
 mod flags;
 mod output;
 mod progress;
