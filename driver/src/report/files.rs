@@ -1,5 +1,6 @@
 //! Results written to disk atomically (temp file, fsync, rename), so a reader never sees half
-//! of one; [`super::load`] reads them back.
+//! of one; [`super::load`] reads them back. A directory is probed the same way before a run, so
+//! a run is not spent to find out its results have nowhere to go.
 
 use std::io::Write;
 use std::path::Path;
@@ -35,6 +36,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Checks that `dir` takes a file the way [`write_atomic`] writes one: a temporary file created,
+/// written, flushed to disk and renamed there, then removed. Err is the OS's reason (a read-only
+/// file system, a missing permission, a full disk), found before a run rather than after it.
+pub fn probe_dir(dir: &Path) -> std::io::Result<()> {
+    let pid = std::process::id();
+    let tmp = dir.join(format!(".nines-probe.{pid}.tmp"));
+    let renamed = dir.join(format!(".nines-probe.{pid}"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(b"nines")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &renamed)?;
+        std::fs::remove_file(&renamed)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&renamed);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +75,19 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         assert!(write_atomic(&dir.join("missing-dir").join("x.json"), b"x").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_probe_leaves_nothing_and_names_a_directory_it_cannot_write_in() {
+        let dir = std::env::temp_dir().join(format!("nines-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        probe_dir(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        let missing = probe_dir(&dir.join("missing-dir")).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        // procfs takes no regular files, from root either.
+        assert!(probe_dir(Path::new("/proc")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

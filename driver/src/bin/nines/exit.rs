@@ -27,14 +27,16 @@ pub fn finish(report: &Report, written: bool) -> ExitCode {
 
 /// One line on stderr and exit status 1.
 pub fn fail(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("nines: error: {e}");
+    crate::console::error(e);
     ExitCode::from(1)
 }
 
 /// Every connection is a descriptor (twice over when the server is embedded): use them all.
 pub fn raise_nofile() {
     if let Err(e) = nines_common::sys::raise_nofile() {
-        eprintln!("nines: warning: could not raise RLIMIT_NOFILE: {e}");
+        crate::console::line(format_args!(
+            "nines: warning: could not raise RLIMIT_NOFILE: {e}"
+        ));
     }
 }
 
@@ -55,7 +57,9 @@ pub fn interrupt_on_signals() -> Arc<AtomicBool> {
         .get_or_init(|| {
             let interrupt = Arc::new(AtomicBool::new(false));
             if let Err(e) = watch_signals(interrupt.clone(), Second::ForcesExit) {
-                eprintln!("nines: warning: Ctrl-C will not keep the results: {e}");
+                crate::console::line(format_args!(
+                    "nines: warning: Ctrl-C will not keep the results: {e}"
+                ));
             }
             interrupt
         })

@@ -3,14 +3,18 @@
 //!
 //! Exit status: 0 the run completed and measured replies (and passed its `--slo`); 1 it could
 //! not start, was cut short (Ctrl-C, `--max-errors`, every connection lost, no reply measured)
-//! or a file could not be written — the figures measured until then are still printed and
-//! written; 2 bad usage; 3 the run completed but a `--slo` clause failed.
+//! or a file (or stdout) could not take its result — the figures measured until then are still
+//! printed and written, a file that failed kept in the temporary directory; 2 bad usage (an
+//! output directory that cannot be written in included); 3 the run completed but a `--slo`
+//! clause failed.
 
 #![warn(clippy::too_many_lines)]
 
 mod cli;
 mod commands;
+mod console;
 mod exit;
+mod fallback;
 mod flags;
 mod output;
 mod progress;

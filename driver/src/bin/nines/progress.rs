@@ -10,6 +10,8 @@ use std::time::Duration;
 use nines_driver::config::StopAt;
 use nines_driver::observer::{Event, Observer};
 
+use crate::console;
+
 /// Prints progress when enabled.
 #[derive(Debug)]
 pub struct Progress {
@@ -81,13 +83,14 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// Prints a line to stdout (or stderr) without tearing the bar.
+    /// Prints a line to stdout (or stderr) without tearing the bar. A stdout that does not
+    /// take it is noted ([`console::stdout_failed`]) and the run goes on.
     pub fn say(&self, line: &str, to_stderr: bool) {
         let print = || {
             if to_stderr {
-                eprintln!("{line}");
+                console::line(line);
             } else {
-                println!("{line}");
+                console::out(&format!("{line}\n"));
             }
         };
         match &self.bar {
@@ -142,7 +145,7 @@ impl Observer for Progress {
                         bar.set_position(at.round() as u64);
                         bar.set_message(line);
                     }
-                    None => eprintln!("[{at:>6.1}s / {}] {line}", self.total),
+                    None => console::line(format_args!("[{at:>6.1}s / {}] {line}", self.total)),
                 }
             }
             Event::Phase {
@@ -157,7 +160,10 @@ impl Observer for Progress {
                         bar.set_message(format!("{phase}  errors {errors}"));
                     }
                     None => {
-                        eprintln!("[{at:>6.1}s / {}] {phase}  errors {errors}", self.total);
+                        console::line(format_args!(
+                            "[{at:>6.1}s / {}] {phase}  errors {errors}",
+                            self.total
+                        ));
                     }
                 }
             }

@@ -65,7 +65,9 @@ impl Observer for Stream<'_> {
         let written = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
         if written.is_err() && !self.failed {
             self.failed = true;
-            eprintln!("nines: warning: the stats stream could not be written; the run goes on");
+            crate::console::line(
+                "nines: warning: the stats stream could not be written; the run goes on",
+            );
         }
     }
 }

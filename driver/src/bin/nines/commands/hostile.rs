@@ -5,11 +5,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 use nines_common::units::{parse_rate, HumanDuration};
+use nines_common::usage::{exit_with, UsageError};
 use nines_driver::config::defaults;
 use nines_driver::hostile;
 
+use crate::console;
 use crate::exit::{fail, interrupt_on_signals, raise_nofile};
-use crate::flags::output::is_stdout;
+use crate::flags::output::{check_file, is_stdout};
 
 /// `nines hostile`.
 #[derive(Args, Debug)]
@@ -35,6 +37,11 @@ pub struct HostileArgs {
 
 /// `nines hostile`.
 pub fn hostile(a: &HostileArgs) -> ExitCode {
+    if let Some(p) = a.json.as_deref().filter(|p| !is_stdout(p)) {
+        if let Err(why) = check_file(p) {
+            exit_with(&[UsageError::new("--json", why)]);
+        }
+    }
     let target = match nines_driver::run::resolve(&a.target) {
         Ok(t) => t,
         Err(e) => return fail(&e),
@@ -50,22 +57,24 @@ pub fn hostile(a: &HostileArgs) -> ExitCode {
     let stop = interrupt_on_signals();
     let report = hostile::run(&cfg, &stop, |n| {
         // Scripts wait for this line before loading the server beside the hostile clients.
-        eprintln!("nines hostile: {n} connections open");
+        console::line(format_args!("nines hostile: {n} connections open"));
     });
     let text = hostile::render(&cfg, &report);
     let json = serde_json::to_string_pretty(&report).expect("report serializes") + "\n";
-    match a.json.as_deref() {
+    let ok = match a.json.as_deref() {
         Some(p) if is_stdout(p) => {
-            eprint!("{text}");
-            print!("{json}");
+            console::err(&text);
+            crate::output::json_to_stdout(&json)
         }
         Some(p) => {
-            print!("{text}");
-            if !crate::output::write_file(p, &json) {
-                return ExitCode::from(1);
-            }
+            let printed = console::print(&text, "the summary");
+            crate::fallback::write_file(p, &json, "json") && printed
         }
-        None => print!("{text}"),
+        None => console::print(&text, "the summary"),
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
-    ExitCode::SUCCESS
 }

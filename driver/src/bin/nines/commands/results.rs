@@ -13,6 +13,7 @@ use nines_driver::report::render::render_many;
 use nines_driver::report::sweep::Sweep;
 use nines_driver::report::{dir, load, merge, Format, Loaded, MergeError, Report, SWEEP_NOT_RUN};
 
+use crate::console;
 use crate::exit::{fail, finish};
 use crate::flags::output::OutputFlags;
 
@@ -99,23 +100,17 @@ pub fn report(a: &ReportArgs) -> ExitCode {
         Err(code) => return code,
     };
     match (&a.out, reports.as_slice()) {
-        (Some(d), [one]) => status(crate::output::said(&dir::write(one, d))),
-        _ => {
-            print!("{}", render_many(&reports, format));
-            ExitCode::SUCCESS
-        }
+        (Some(d), [one]) => status(crate::fallback::write_dir(d, |d| dir::write(one, d))),
+        _ => status(console::print(&render_many(&reports, format), "the report")),
     }
 }
 
 fn report_sweep(s: &Sweep, format: Format, out: Option<&Path>) -> ExitCode {
     if let Some(d) = out {
-        return status(crate::output::said(&dir::write_sweep(s, d)));
+        return status(crate::fallback::write_dir(d, |d| dir::write_sweep(s, d)));
     }
     match nines_driver::report::render::sweep::render(s, format) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => status(console::print(&text, "the report")),
         Err(why) => exit_with(&[UsageError::new("--format", why)]),
     }
 }
@@ -147,7 +142,7 @@ pub fn merge_cmd(a: &MergeArgs) -> ExitCode {
         Ok(report) => finish(&report, crate::output::emit(&report, &a.output, false)),
         // Naming one run twice is a mistake in the command line, not a failed merge.
         Err(e @ MergeError::SameRun(_)) => {
-            eprintln!("nines: error: {e}");
+            console::error(e);
             ExitCode::from(EXIT_USAGE)
         }
         Err(e) => fail(&e),
@@ -193,8 +188,10 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
                 runs: rs.iter().map(figures).collect(),
             })
             .collect();
-        print!("{}", render(&groups, a.markdown));
-        return ExitCode::SUCCESS;
+        return status(console::print(
+            &render(&groups, a.markdown),
+            "the comparison",
+        ));
     }
     if let Some((run, _)) = a
         .results
@@ -212,6 +209,8 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
         .zip(a.results.chunks(n))
         .map(|(ss, paths)| (name(paths), ss.to_vec()))
         .collect();
-    print!("{}", render_sweeps(&groups, a.markdown));
-    ExitCode::SUCCESS
+    status(console::print(
+        &render_sweeps(&groups, a.markdown),
+        "the comparison",
+    ))
 }

@@ -205,14 +205,14 @@ impl Observer for Live {
         } else {
             format!("{:.0} µs", iv.hist.value_at_quantile(0.99) as f64 / 1000.0)
         };
-        eprintln!(
+        crate::console::line(format_args!(
             "[{elapsed_s:>6.1}s] open {:>9}  +{:<7} lost {:<6} echoes {:>8}  p99 {p99:>10}  errors {}",
             thousands(self.open),
             thousands(iv.opened),
             thousands(iv.lost),
             thousands(iv.hist.len()),
             thousands(*errors)
-        );
+        ));
     }
 }
 
@@ -314,7 +314,9 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
             Err(e) => {
                 let part = format!("storm process {} of {n} (pid {})", i + 1, child.id());
                 let how = how_it_ended(status);
-                eprintln!("nines: {part} ended ({how}) and left no result: {e}");
+                crate::console::line(format_args!(
+                    "nines: {part} ended ({how}) and left no result: {e}"
+                ));
                 lost.push(CutShort::PartLost { part, how });
             }
         }

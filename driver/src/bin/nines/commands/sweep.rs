@@ -11,6 +11,7 @@ use nines_driver::report::render::sweep::{step_line, summary, table_header};
 use nines_driver::run::RunError;
 use nines_driver::sweep::run_sweep;
 
+use crate::console;
 use crate::exit::{fail, raise_nofile};
 use crate::flags::load::LoadFlags;
 use crate::flags::output::{OutputFlags, WatchFlags};
@@ -171,13 +172,22 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
         Err(RunError::Usage(errors)) => exit_with(&errors),
         Err(e) => return fail(&e),
     };
-    // The rows were printed live; the summary lines follow them.
-    if table_to_stderr {
-        eprint!("{}", summary(&sweep));
+    // The rows were printed live; the summary lines follow them. A closed stdout loses the
+    // table, not the sweep: its files are still written, and the exit status says so.
+    let printed = if table_to_stderr {
+        console::err(&summary(&sweep));
+        true
     } else {
-        print!("{}", summary(&sweep));
-    }
-    let written = crate::output::emit_sweep(&sweep, &a.output);
+        console::out(&summary(&sweep));
+        match console::stdout_failed() {
+            Some(why) => {
+                console::error(format_args!("{why}: the sweep's table was not printed"));
+                false
+            }
+            None => true,
+        }
+    };
+    let written = crate::output::emit_sweep(&sweep, &a.output) && printed;
     // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
     // looks for, not a failure of the sweep. A sweep none of whose steps completed measured
     // nothing, though.

@@ -29,9 +29,10 @@ pub struct OutputFlags {
 }
 
 impl OutputFlags {
-    /// Checks, before any run, that each file can be written where asked: its directory exists,
-    /// no two outputs are the same path, and the report directory is a directory name (a run
-    /// is not spent to find out a path was mistyped).
+    /// Checks, before any run, that each file can be written where asked: its directory exists
+    /// and takes a file (probed: a read-only or full file system, a missing permission), no two
+    /// outputs are the same path, and the report directory is a directory name (a run is not
+    /// spent to find out a path was mistyped or its results have nowhere to go).
     pub fn check(&self) -> Result<(), Vec<UsageError>> {
         let mut e = Vec::new();
         let files = [
@@ -43,26 +44,12 @@ impl OutputFlags {
         let mut seen: Vec<(&str, &Path)> = Vec::new();
         for (flag, path) in files {
             let Some(path) = path else { continue };
-            if flag == "--report" && is_stdout(path) {
-                e.push(UsageError::new(
-                    flag,
-                    "-: a report is a directory of files; name one",
-                ));
-                continue;
-            }
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
+            let checked = if flag == "--report" {
+                check_dir(path)
+            } else {
+                check_file(path)
             };
-            if !dir.is_dir() {
-                let why = format!(
-                    "{}: no directory {} to write it in",
-                    path.display(),
-                    dir.display()
-                );
-                e.push(UsageError::new(flag, why));
-            } else if flag != "--report" && path.is_dir() {
-                let why = format!("{} is a directory; name a file", path.display());
+            if let Err(why) = checked {
                 e.push(UsageError::new(flag, why));
             }
             if let Some((other, _)) = seen.iter().find(|(_, p)| *p == path) {
@@ -133,6 +120,55 @@ impl WatchFlags {
     pub fn stream_to_stdout(&self) -> bool {
         self.stats_stream.as_deref().is_some_and(is_stdout)
     }
+}
+
+/// Whether a file can be written at `path`: its directory exists and takes a file, and `path`
+/// is not a directory. Err is what follows the flag: the path, then why not.
+pub fn check_file(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!("{} is a directory; name a file", path.display()));
+    }
+    probe_parent(path)
+}
+
+/// Whether a report directory can be written at `path`: a directory there takes files, or none
+/// is there and its parent takes one (it is created at the end).
+fn check_dir(path: &Path) -> Result<(), String> {
+    if is_stdout(path) {
+        return Err("-: a report is a directory of files; name one".into());
+    }
+    if path.is_dir() {
+        return probe(path, path);
+    }
+    if path.exists() {
+        return Err(format!(
+            "{} is a file; a report is a directory",
+            path.display()
+        ));
+    }
+    probe_parent(path)
+}
+
+/// Whether `path`'s directory exists and takes a file.
+fn probe_parent(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: no directory {} to write it in",
+            path.display(),
+            dir.display()
+        ));
+    }
+    probe(path, dir)
+}
+
+/// Probes `dir` for writing `path`.
+fn probe(path: &Path, dir: &Path) -> Result<(), String> {
+    nines_driver::report::probe_dir(dir)
+        .map_err(|e| format!("{}: cannot write in {}: {e}", path.display(), dir.display()))
 }
 
 /// `-` means stdout.
