@@ -51,6 +51,7 @@ fn protocol_bytes() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop::sample::select(vec![
         &b"HTTP/1.1 200 OK\r\n"[..],
         b"GET / HTTP/1.1\r\n",
+        b"Host: a\r\n",
         b"Content-Length: 5\r\n",
         b"Transfer-Encoding: chunked\r\n",
         b"Connection: close\r\n",

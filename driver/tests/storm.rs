@@ -223,17 +223,18 @@ fn a_storm_past_the_descriptor_limit_is_refused_up_front_or_reported_on_both_sid
         "{err}"
     );
     // Within the limit, but descriptors it inherited count too: the driver may open 300 and
-    // holds 120 already, so the rest of its 230 connections fail with EMFILE.
-    let inherited: Vec<i32> = (0..120)
-        // SAFETY: dup(2) of our stdin; the new descriptors are closed below.
-        .map(|_| unsafe { libc::dup(0) })
-        .collect();
-    assert!(inherited.iter().all(|fd| *fd >= 0));
-    let (_, r) = storm("driver-limit", &args("230"), "ulimit -n 300;");
-    for fd in inherited {
-        // SAFETY: closing descriptors this test opened.
-        unsafe { libc::close(fd) };
-    }
+    // holds 120 already (opened by the shell that starts it), so the rest of its 230
+    // connections fail with EMFILE.
+    let json = scratch("storm").join("driver-limit.json");
+    let script = format!(
+        r#"ulimit -n 300 && for fd in $(seq 10 129); do eval "exec $fd</dev/null"; done && exec {} storm -q --json {} {}"#,
+        env!("CARGO_BIN_EXE_nines"),
+        json.display(),
+        args("230").join(" ")
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     let st = &r["load"];
     assert_eq!(n(&st["started"]), 230, "{st}");
     let emfile = n(&r["driver"]["connect_failures"]["EMFILE"]);

@@ -6,6 +6,7 @@
 use nines_common::units::thousands;
 use nines_common::usage::UsageError;
 
+use super::defaults::MAX_STORM_PROCESSES;
 use super::{BenchConfig, Load, Target};
 
 /// Descriptors the driver needs besides its connections (stdio, epoll, files it writes).
@@ -47,12 +48,14 @@ impl BenchConfig {
     ) {
         let c = self.connections as u64;
         let processes = processes.max(1) as u64;
-        if processes == 1 {
+        if c == 0 || processes == 1 {
             let max = self.max_connections(limits);
-            if c == 0 {
-                e.push(UsageError::range("--connections", c, 1, thousands(max), ""));
-            } else if c > max {
-                let why = self.descriptor_reason(limits);
+            if c == 0 || c > max {
+                let why = if c == 0 {
+                    String::new()
+                } else {
+                    self.descriptor_reason(limits)
+                };
                 e.push(UsageError::range(
                     "--connections",
                     c,
@@ -71,12 +74,12 @@ impl BenchConfig {
             e.push(UsageError::new(
                 "--connections",
                 format!(
-                    "{}: {} per process over {processes} processes, more than the {} one process's descriptor limit holds ({}); give --processes {}",
+                    "{}: {} per process over {processes} processes, where one process holds {} ({}); {}",
                     thousands(c),
                     thousands(share),
                     thousands(child_max),
                     limit_named(limits),
-                    c.div_ceil(child_max.max(1))
+                    self.spread_advice(limits)
                 ),
             ));
         }
@@ -94,6 +97,21 @@ impl BenchConfig {
                     ),
                 ));
             }
+        }
+    }
+
+    /// `give --processes K`, the fewest that hold the connections, or the machines to spread
+    /// over when more are needed than nines starts.
+    fn spread_advice(&self, limits: &Limits) -> String {
+        let k = (self.connections as u64)
+            .div_ceil(self.driver_side_max(limits).max(1))
+            .max(2);
+        if k <= MAX_STORM_PROCESSES as u64 {
+            format!("give --processes {k}")
+        } else {
+            format!(
+                "that takes {k} processes, more than the {MAX_STORM_PROCESSES} --processes starts: raise the limit or spread over machines"
+            )
         }
     }
 
@@ -117,16 +135,19 @@ impl BenchConfig {
         let todo = if limits.nofile < limits.nofile_hard {
             format!("raise it with `ulimit -n {}`", limits.nofile_hard)
         } else if let Load::Storm(_) = self.load {
-            let c = self.connections as u64;
-            let k = c.div_ceil(self.driver_side_max(limits).max(1)).max(2);
             let server_holds = match self.target {
-                Target::Embedded { server_workers } => server_max(limits, server_workers) >= c,
+                Target::Embedded { server_workers } => {
+                    server_max(limits, server_workers) >= self.connections as u64
+                }
                 Target::Address(_) => true,
             };
             if server_holds {
-                format!("the hard limit binds: spread the storm over driver processes with --processes {k}, or over machines")
+                format!(
+                    "the hard limit binds: spread the storm over driver processes ({})",
+                    self.spread_advice(limits)
+                )
             } else {
-                format!("the hard limit binds: storm a nines-server started on its own (an embedded one holds every connection in this process), spread over --processes {k}")
+                format!("the hard limit binds: storm a nines-server started on its own (an embedded one holds every connection in this process), over driver processes ({})", self.spread_advice(limits))
             }
         } else {
             "the hard limit binds: run several driver processes or machines".to_string()

@@ -7,8 +7,16 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
 /// then renamed over `path`, so a reader never sees half a result and an interrupted write never
-/// destroys the previous one.
+/// destroys the previous one. A `path` that is there and is no regular file (`/dev/null`, a
+/// FIFO such as `>(jq .)`, `/dev/stdout`) is written in place: renaming over it would replace
+/// the device or pipe with a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if is_special(path) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(bytes);
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -25,7 +33,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = create_fresh(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -44,7 +52,7 @@ pub fn probe_dir(dir: &Path) -> std::io::Result<()> {
     let tmp = dir.join(format!(".nines-probe.{pid}.tmp"));
     let renamed = dir.join(format!(".nines-probe.{pid}"));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = create_fresh(&tmp)?;
         f.write_all(b"nines")?;
         f.sync_all()?;
         std::fs::rename(&tmp, &renamed)?;
@@ -57,9 +65,47 @@ pub fn probe_dir(dir: &Path) -> std::io::Result<()> {
     result
 }
 
+/// Whether `path` is there and is neither a regular file nor a directory: a device, a FIFO, a
+/// socket (through any symlinks).
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// A new file at `path`, never one that was there: a stale temporary file (or a symlink planted
+/// in a shared directory) is removed, not written through.
+fn create_fresh(path: &Path) -> std::io::Result<std::fs::File> {
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_and_pipes_are_written_in_place_and_symlinks_not_followed() {
+        write_atomic(Path::new("/dev/null"), b"gone").unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null is still a device");
+        let dir = std::env::temp_dir().join(format!("nines-planted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"mine").unwrap();
+        let tmp = dir.join(format!(".r.json.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_atomic(&dir.join("r.json"), b"result").unwrap();
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"mine",
+            "written through a symlink"
+        );
+        assert_eq!(std::fs::read(dir.join("r.json")).unwrap(), b"result");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file_and_leaves_no_temp() {

@@ -36,7 +36,7 @@ pub mod sweep;
 mod v1;
 
 pub use checks::{Check, Finding};
-pub use files::{probe_dir, write_atomic};
+pub use files::{is_special, probe_dir, write_atomic};
 pub use interval::IntervalRecord;
 pub use load::{
     load, load_report, parse, LoadError, Loaded, ParseError, MAX_RESULT_BYTES, SWEEP_NOT_RUN,

@@ -78,8 +78,9 @@ pub fn check_sources(sources: &[IpAddr], target: SocketAddr) -> Result<(), RunEr
     for ip in sources {
         if ip.is_ipv4() != target.is_ipv4() {
             return refuse(format!(
-                "{ip} is {}, the target {target} {}: give source addresses of the target's family",
+                "{ip} is {}, the target {} {}: give source addresses of the target's family",
                 family(ip),
+                target.ip(),
                 family(&target.ip())
             ));
         }
@@ -140,11 +141,11 @@ mod tests {
         };
         let msg = said(&["::1".parse().unwrap()], v4);
         assert!(
-            msg.contains("::1 is IPv6, the target 127.0.0.1:1 IPv4"),
+            msg.contains("::1 is IPv6, the target 127.0.0.1 IPv4"),
             "{msg}"
         );
         let msg = said(&["127.0.0.1".parse().unwrap()], "[::1]:1".parse().unwrap());
-        assert!(msg.contains("is IPv4, the target [::1]:1 IPv6"), "{msg}");
+        assert!(msg.contains("is IPv4, the target ::1 IPv6"), "{msg}");
         // TEST-NET-1: no host has it.
         let msg = said(
             &["192.0.2.7".parse().unwrap()],

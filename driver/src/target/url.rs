@@ -99,21 +99,25 @@ fn default_port(p: Protocol) -> u16 {
     }
 }
 
-/// Refuses a port that is written but is no TCP port (`host:99999`, `host:0`), naming it: the
-/// resolver would otherwise answer "Name or service not known" about a host that is fine.
+/// Refuses a port that is written but is no TCP port (`host:99999`, `host:0`, `host:abc`,
+/// `host:`), naming it: the resolver would otherwise answer "Name or service not known" about a
+/// host that is fine.
 fn check_port(target: &str, authority: &str) -> Result<(), String> {
     let Some((host, port)) = authority.rsplit_once(':') else {
         return Ok(());
     };
-    let bare_v6 = host.contains(':') && !host.ends_with(']');
-    if bare_v6 || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+    // `::1` is an address without a port, not host `:` and port `1`.
+    if host.contains(':') && !host.ends_with(']') {
         return Ok(());
     }
+    let max = u16::MAX;
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
+        _ if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "`{target}`: port {port} is out of range: allowed 1 to {max}"
+        )),
         _ => Err(format!(
-            "`{target}`: port {port} is out of range: allowed 1 to {}",
-            u16::MAX
+            "`{target}`: `{port}` is not a port: give a number, 1 to {max}"
         )),
     }
 }
@@ -179,7 +183,19 @@ mod tests {
             let e = parse(t).unwrap_err();
             assert!(e.contains("out of range: allowed 1 to 65535"), "{t}: {e}");
         }
-        for t in ["127.0.0.1:65535", "::1", "[::1]:1", "host", "http://h:80/"] {
+        for t in ["127.0.0.1:", "h:abc", "h:-1", "[::1]:", "http://h:x/"] {
+            let e = parse(t).unwrap_err();
+            assert!(e.contains("is not a port: give a number"), "{t}: {e}");
+        }
+        for t in [
+            "127.0.0.1:65535",
+            "::1",
+            "[::1]",
+            "[::1]:1",
+            "host",
+            "http://h:80/",
+            "fe80::1",
+        ] {
             assert!(parse(t).is_ok(), "{t}");
         }
     }

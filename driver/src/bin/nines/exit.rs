@@ -116,6 +116,34 @@ pub fn watch_signals(interrupt: Arc<AtomicBool>, second: Second) -> std::io::Res
     Ok(())
 }
 
+/// Blocking or unblocking the stopping signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// Held pending: sent, but not taken until unblocked.
+    Block,
+    /// Taken again (any pending one now).
+    Unblock,
+}
+
+/// Blocks or unblocks the stopping signals for the calling thread (and what it starts later,
+/// across exec too). Only sigprocmask(2): safe between fork and exec.
+pub fn stopping_signals(mask: Mask) {
+    // SAFETY: sigemptyset and sigaddset fill a sigset_t this function owns; sigprocmask
+    // changes only this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in STOPPING {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = match mask {
+            Mask::Block => libc::SIG_BLOCK,
+            Mask::Unblock => libc::SIG_UNBLOCK,
+        };
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// Whether `sig` is ignored (SIG_IGN) in this process: set so by whoever started it.
 fn ignored(sig: i32) -> bool {
     // SAFETY: sigaction with a null new action only reads the current one into `old`, a

@@ -17,9 +17,26 @@ pub fn spare_file(what: &str) -> PathBuf {
     std::env::temp_dir().join(format!("nines-{what}-{}.{what}", std::process::id()))
 }
 
-/// Where a report directory is saved when it cannot go where asked.
-pub fn spare_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("nines-report-{}", std::process::id()))
+/// A new directory to save a report directory in when it cannot go where asked:
+/// `nines-report-<pid>`, or `-2`, `-3`, ... after it when one is there already (an earlier
+/// process's with the same pid, or something planted in a shared /tmp, never written into).
+pub fn spare_dir() -> std::io::Result<PathBuf> {
+    let base = format!("nines-report-{}", std::process::id());
+    let mut last = None;
+    for n in 1..=100 {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = std::env::temp_dir().join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("tried"))
 }
 
 /// Writes `text` to `path` atomically; when it cannot, saves it as [`spare_file`] and says so.
@@ -58,7 +75,19 @@ pub fn write_dir(dir: &Path, write: impl Fn(&Path) -> Written) -> bool {
     if w.ok() {
         return true;
     }
-    let spare = spare_dir();
+    let spare = match spare_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            for (path, why) in &w.failed {
+                console::error(format_args!(
+                    "cannot write {}: {why}; not saved: no directory in {} ({e})",
+                    path.display(),
+                    std::env::temp_dir().display()
+                ));
+            }
+            return false;
+        }
+    };
     let again = write(&spare);
     for (path, e) in &w.failed {
         let failure = format!("cannot write {}: {e}", path.display());
@@ -97,6 +126,18 @@ mod tests {
             json.file_name().unwrap().to_str(),
             Some(format!("nines-json-{pid}.json").as_str())
         );
-        assert!(spare_dir().ends_with(format!("nines-report-{pid}")));
+        let first = spare_dir().unwrap();
+        let second = spare_dir().unwrap();
+        let name = |d: &PathBuf| d.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name(&first).starts_with(&format!("nines-report-{pid}")),
+            "{first:?}"
+        );
+        assert!(
+            name(&second).starts_with(&format!("nines-report-{pid}-")) && second != first,
+            "a new one beside the first: {second:?}"
+        );
+        std::fs::remove_dir(first).unwrap();
+        std::fs::remove_dir(second).unwrap();
     }
 }

@@ -72,11 +72,12 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
         Mode::Profile => defaults::PROFILE_DURATION,
     };
     let cfg = a.config(default_duration).unwrap_or_else(|e| exit_with(&e));
+    // Checked against the limit nines runs with: the soft limit raised to the hard one.
+    raise_nofile();
     let usage = nines_driver::run::validate(&cfg);
     if !usage.is_empty() {
         exit_with(&usage);
     }
-    raise_nofile();
     // Progress lives for the run only: it is gone before the summary is printed.
     let result = {
         let mut progress = super::progress_for(&cfg, &a.watch);

@@ -1,6 +1,7 @@
 //! `nines storm`: the run (one process, or `--processes N` children whose Reports are merged),
 //! a live line per second, and the seed's statistics at the end.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,9 @@ use nines_driver::report::{load_report, merge, write_atomic, CutShort, Origin, O
 use nines_driver::run::{check_sources, resolve, start_embedded, Hooks, RunError};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{fail, finish, interrupt_on_signals, raise_nofile, watch_signals, Second};
+use crate::exit::{
+    fail, finish, interrupt_on_signals, raise_nofile, stopping_signals, watch_signals, Mask, Second,
+};
 use crate::flags::load::StormFlags;
 use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
@@ -71,6 +74,9 @@ pub struct StormArgs {
 struct Part {
     config: BenchConfig,
     json: PathBuf,
+    /// The parent's pid: a child whose parent is already gone when it asks to die with it
+    /// stops at once.
+    parent: u32,
 }
 
 impl StormArgs {
@@ -129,13 +135,15 @@ pub fn storm(a: &StormArgs) -> ExitCode {
         return run_part(plan);
     }
     let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
+    // Checked against the limit nines runs with (and its children inherit): the soft limit
+    // raised to the hard one.
+    raise_nofile();
     let usage = nines_driver::run::validate_over(&cfg, a.storm.processes);
     if !usage.is_empty() {
         exit_with(&usage);
     }
-    raise_nofile();
     let report = if a.storm.processes > 1 {
-        if let Err(e) = sources_reach(&cfg) {
+        if let Err(e) = target_answers(&cfg) {
             match e {
                 RunError::Usage(errors) => exit_with(&errors),
                 e => return fail(&e),
@@ -166,14 +174,16 @@ pub fn storm(a: &StormArgs) -> ExitCode {
     finish(&report, written)
 }
 
-/// Whether `--source` can reach the target, checked once here rather than by every child
-/// (one process checks it when it opens the target).
-fn sources_reach(cfg: &BenchConfig) -> Result<(), RunError> {
-    if cfg.source_addrs.is_empty() {
-        return Ok(());
-    }
+/// Whether the target resolves and answers and `--source` can reach it, checked once here
+/// rather than by every child (one process checks it when it opens the target).
+fn target_answers(cfg: &BenchConfig) -> Result<(), RunError> {
     let addr = match &cfg.target {
-        Target::Address(t) => resolve(t)?,
+        Target::Address(t) => {
+            let addr = resolve(t)?;
+            std::net::TcpStream::connect_timeout(&addr, cfg.connect_timeout)
+                .map_err(|source| RunError::Connect { addr, source })?;
+            addr
+        }
         // The embedded server listens on 127.0.0.1.
         Target::Embedded { .. } => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
     };
@@ -229,11 +239,17 @@ fn run_part(plan: &std::path::Path) -> ExitCode {
     // A child stops, and writes what it measured, on the first stopping signal, and never
     // dies of a second: a Ctrl-C or hang-up reaches it from the terminal and again from its
     // parent. It does stop with its parent (SIGTERM, which it also takes as "stop and write").
+    // The parent started it with those signals blocked: one sent before they are watched
+    // waits, and is taken once they are.
     let interrupt = Arc::new(AtomicBool::new(false));
     if let Err(e) = watch_signals(interrupt.clone(), Second::Ignored) {
         return fail(&format!("cannot watch for signals: {e}"));
     }
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    if std::os::unix::process::parent_id() != part.parent {
+        interrupt.store(true, Ordering::SeqCst);
+    }
+    stopping_signals(Mask::Unblock);
     let mut hooks = Hooks {
         interrupt: Some(interrupt),
         observer: None,
@@ -383,15 +399,25 @@ fn start_parts(
                 ..cfg.clone()
             },
             json: dir.join(format!("part-{i}.json")),
+            parent: std::process::id(),
         };
         let plan = dir.join(format!("part-{i}.plan.json"));
         let text = serde_json::to_vec(&part).map_err(|e| e.to_string())?;
         std::fs::write(&plan, text).map_err(|e| format!("{}: {e}", plan.display()))?;
-        let child = Command::new(&exe)
-            .arg("storm")
+        let mut cmd = Command::new(&exe);
+        cmd.arg("storm")
             .arg("--run-part")
             .arg(&plan)
-            .stdout(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: between fork and exec, only sigprocmask(2), async-signal-safe, on the new
+        // process's own mask: the child takes a Ctrl-C passed on before it watches for one.
+        unsafe {
+            cmd.pre_exec(|| {
+                stopping_signals(Mask::Block);
+                Ok(())
+            });
+        }
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start a storm process: {e}"))?;
         children.running.push((child, part.json));

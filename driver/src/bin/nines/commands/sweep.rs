@@ -140,11 +140,12 @@ impl SweepArgs {
 /// `nines sweep`.
 pub fn sweep(a: &SweepArgs) -> ExitCode {
     let cfg = a.config().unwrap_or_else(|e| exit_with(&e));
+    // Checked against the limit nines runs with: the soft limit raised to the hard one.
+    raise_nofile();
     let usage = cfg.validate_with(&nines_driver::run::limits());
     if !usage.is_empty() {
         exit_with(&usage);
     }
-    raise_nofile();
     // The table goes to stdout as steps finish (stderr when stdout carries the JSON or the
     // stats stream).
     let table_to_stderr = a.output.json_to_stdout() || a.watch.stream_to_stdout();
@@ -178,14 +179,7 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
         console::err(&summary(&sweep));
         true
     } else {
-        console::out(&summary(&sweep));
-        match console::stdout_failed() {
-            Some(why) => {
-                console::error(format_args!("{why}: the sweep's table was not printed"));
-                false
-            }
-            None => true,
-        }
+        console::print(&summary(&sweep), "the sweep's table") && console::stdout_failed().is_none()
     };
     let written = crate::output::emit_sweep(&sweep, &a.output) && printed;
     // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep

@@ -128,6 +128,20 @@ pub fn check_file(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!("{} is a directory; name a file", path.display()));
     }
+    // A device or a pipe is written in place. A device must open for writing; a FIFO is not
+    // opened now, since its reader would take the close for the end of what it reads.
+    if nines_driver::report::is_special(path) {
+        use std::os::unix::fs::FileTypeExt as _;
+        let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+        if fifo {
+            return Ok(());
+        }
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| format!("{}: cannot write to it: {e}", path.display()));
+    }
     probe_parent(path)
 }
 
