@@ -340,24 +340,16 @@ fn an_open_loop_rate_far_past_the_target_stays_small_ends_on_time_and_counts_uns
 #[test]
 fn connects_that_hit_the_descriptor_limit_anyway_are_reported_by_errno() {
     // The driver checks -c against its limit, but descriptors it inherited count too: start it
-    // with 100 extra open descriptors and a limit of 300, and ask for 230 connections.
+    // with 100 extra open descriptors (opened by the shell that starts it, so no other test's
+    // processes inherit them) and a limit of 300, and ask for 230 connections.
     let addr = holding_target();
-    let inherited: Vec<i32> = (0..100)
-        // SAFETY: dup(2) of our stdin; the new descriptors are closed below.
-        .map(|_| unsafe { libc::dup(0) })
-        .collect();
-    assert!(inherited.iter().all(|fd| *fd >= 0));
     let path = temp("emfile.json");
     let script = format!(
-        "ulimit -n 300 && exec {} bench {addr} -c 230 -t 1 -d 300ms -w 0s --drain-timeout 100ms --max-errors 1000000 -q --json {}",
+        r#"ulimit -n 300 && for fd in $(seq 10 109); do eval "exec $fd</dev/null"; done && exec {} bench {addr} -c 230 -t 1 -d 300ms -w 0s --drain-timeout 100ms --max-errors 1000000 -q --json {}"#,
         env!("CARGO_BIN_EXE_nines"),
         path.display()
     );
-    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
-    for fd in inherited {
-        // SAFETY: closing descriptors this test opened.
-        unsafe { libc::close(fd) };
-    }
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
     let v = json(&path);
     let emfile = v["driver"]["connect_failures"]["EMFILE"]
         .as_u64()
