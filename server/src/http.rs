@@ -209,10 +209,15 @@ fn respond(head: Head, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends the reply to a request refused for `e`; the connection closes after it.
+/// Appends the reply to a request refused for `e`; the connection closes after it. A refused
+/// WebSocket upgrade names the version the server speaks, as RFC 6455 §4.2.2 asks of a server
+/// given one it does not (python-websockets answers 400 too, without the header).
 pub(crate) fn refuse(e: HttpError, out: &mut Vec<u8>) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status(e).as_bytes());
+    if e == HttpError::BadUpgrade {
+        out.extend_from_slice(b"\r\nSec-WebSocket-Version: 13");
+    }
     out.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 

@@ -353,4 +353,23 @@ fn a_bad_upgrade_is_refused_with_400_and_counted_as_websocket() {
         counted(&e),
         [("errors_bad_ws", 1), ("errors_ws_bad_upgrade", 1)]
     );
+    // A version it does not speak: the one it does is named (RFC 6455 §4.2.2).
+    let v12 = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n\r\n";
+    let mut out = Vec::new();
+    let (_, e) = process(
+        &mut WsState::default(),
+        v12,
+        &mut out,
+        1024,
+        &mut unlimited(),
+    )
+    .unwrap_err();
+    assert_eq!(e, RequestError::Http(HttpError::BadUpgrade));
+    let reply = String::from_utf8(out).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 400 Bad Request\r\n")
+            && reply.contains("\r\nSec-WebSocket-Version: 13\r\n"),
+        "{reply}"
+    );
 }
