@@ -6,13 +6,13 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use util::scratch;
+use util::{measuring, scratch};
 
 /// Far longer than refusing takes: a command that ends sooner did not run its load.
 const LONG: &str = "60s";
@@ -321,13 +321,7 @@ fn a_directory_gone_mid_run_leaves_its_files_in_the_temporary_directory() {
         Stdio::piped(),
     );
     let pid = child.id();
-    let mut lines = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    assert!(
-        lines.by_ref().any(|l| l.contains("req/s")),
-        "a second of measurement was reported"
-    );
+    let lines = measuring(&mut child);
     // Checked before the run, gone during it: a file where the directory was (a removed
     // directory alone would be created again for the report).
     std::fs::remove_dir_all(&dir).unwrap();

@@ -5,7 +5,7 @@
 mod util;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use util::scratch;
+use util::{measuring, scratch};
 
 /// How long a signalled run may take to stop and write.
 const STOP_LIMIT: Duration = Duration::from_secs(15);
@@ -87,18 +87,6 @@ fn exited(child: &mut Child) -> ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Reads `child`'s stderr until a progress line reports measured replies.
-fn measuring(child: &mut Child) -> impl Iterator<Item = String> {
-    let mut lines = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    assert!(
-        lines.by_ref().any(|l| l.contains("req/s")),
-        "a second of measurement was reported"
-    );
-    lines
 }
 
 fn report(path: &Path) -> Value {

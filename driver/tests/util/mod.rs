@@ -34,3 +34,16 @@ pub fn scratch(tag: &str) -> PathBuf {
 pub mod node;
 pub mod peers;
 pub mod svg;
+
+/// Reads `child`'s stderr until a progress line reports measured replies; the lines after it.
+pub fn measuring(child: &mut std::process::Child) -> impl Iterator<Item = String> {
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr piped"))
+        .lines()
+        .map_while(Result::ok);
+    assert!(
+        lines.by_ref().any(|l| l.contains("req/s")),
+        "a second of measurement was reported"
+    );
+    lines
+}
