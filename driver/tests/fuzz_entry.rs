@@ -1,5 +1,5 @@
 //! A short fuzzing pass on every `cargo test`: the entry points `scripts/fuzz.sh` runs under
-//! libFuzzer (driver/src/fuzzing.rs), fed random bytes and random mutations of valid input by
+//! libFuzzer (driver/src/fuzzing/), fed random bytes and random mutations of valid input by
 //! proptest, and every input saved under fuzz/regressions/ (crashes the fuzzer found, kept as
 //! regression tests) replayed.
 

@@ -1,5 +1,5 @@
 //! A run's configuration: plain data, built once from the command line (or by `nines node` and
-//! tests), validated once before anything starts ([`BenchConfig::validate`]), then read by every
+//! tests), validated once before anything starts ([`BenchConfig::validate_with`]), then read by every
 //! driver thread and saved in every report's manifest.
 //!
 //! The two decisions everything else follows are values here, made once: the load model
