@@ -31,6 +31,7 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+pub mod certs;
 pub mod node;
 pub mod peers;
 pub mod svg;
