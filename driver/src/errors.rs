@@ -3,7 +3,8 @@
 //!
 //! Every request the driver sends ends as exactly one of: a recorded reply, or one
 //! request-level error (`bad_payload`, `rejected`, `aborted`, `timeout`, `drain_timeout`). A request that
-//! fell due but was never sent is `unsent`. Connection-level kinds (`connect`,
+//! fell due but was never sent is `unsent`. Connection-level kinds (`connect`, `tls_certificate`,
+//! `tls_handshake`,
 //! `connection_closed`, `io`, `decode`, `response_too_large`, `too_many_elements`) count
 //! connections, and `unknown_id` counts replies that answer no request.
 
@@ -36,6 +37,12 @@ macro_rules! error_kinds {
 error_kinds! {
     /// A connection could not be established (per connection).
     Connect => "connect",
+    /// A TLS handshake failed because the server's certificate did not verify: untrusted
+    /// issuer, expired, for another name (per connection).
+    TlsCertificate => "tls_certificate",
+    /// A TLS handshake failed otherwise: no TLS at the other end, an alert, a stall past
+    /// `--connect-timeout`, a close mid-handshake (per connection).
+    TlsHandshake => "tls_handshake",
     /// The server closed or reset a connection the run still needed (per connection).
     ConnectionClosed => "connection_closed",
     /// A read or write failed for another reason (per connection).

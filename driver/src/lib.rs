@@ -14,7 +14,8 @@
 //! `scripts/layers.py` checks it in CI): [`clock`], [`errors`], [`recorder`], [`schedule`] and
 //! [`host`] (every /proc and sysctl read) <- [`config`] (one [`config::Load`], one
 //! [`config::RequestSpec`] per protocol) <- [`target`] (the wire codecs, the only code that sees
-//! a protocol's bytes) <- [`engine`] (moves bytes) <- [`report`] (the one result value) <-
+//! a protocol's bytes) and [`transport`] (plain TCP or TLS under a connection; no codec knows
+//! which) <- [`engine`] (moves bytes) <- [`report`] (the one result value) <-
 //! [`run`] <- the commands ([`profile`], [`storm`], [`sweep`], [`node`], [`compare`],
 //! [`hostile`]). The library prints nothing: progress reaches the binary through one
 //! [`observer::Observer`].
@@ -31,6 +32,7 @@ pub mod schedule;
 // What a run is (one load value, one request value per protocol), then its wire codecs.
 pub mod config;
 pub mod target;
+pub mod transport;
 // Moving bytes: driver threads, connections, pacing.
 pub mod engine;
 pub mod observer;

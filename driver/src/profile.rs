@@ -52,9 +52,10 @@ pub fn profile(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Profi
             (s.local_addr(), Some(s))
         }
     };
-    let before = fetch(addr, cfg.connect_timeout)?;
+    let tls = crate::run::tls_client(&cfg, addr)?;
+    let before = fetch(addr, tls.as_deref(), cfg.connect_timeout)?;
     let mut report = run(&cfg, hooks)?;
-    let after = fetch(addr, cfg.connect_timeout)?;
+    let after = fetch(addr, tls.as_deref(), cfg.connect_timeout)?;
     if let Some(s) = embedded {
         report.embedded_server = true;
         report.server = Some(

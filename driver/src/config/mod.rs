@@ -13,6 +13,7 @@ mod protocol;
 mod request;
 pub mod secs;
 mod sweep;
+mod tls;
 mod validate;
 
 pub use limits::Limits;
@@ -23,6 +24,7 @@ pub use request::{
     RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
 pub use sweep::{RateLevel, SweepConfig};
+pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};
 pub use validate::{MAX_BODY_BYTES, MAX_RATE_PER_THREAD};
 
 use std::time::Duration;
@@ -82,6 +84,10 @@ pub struct BenchConfig {
     /// choice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub source_addrs: Vec<std::net::IpAddr>,
+    /// TLS settings, for a TLS target (`https://`, `wss://`, `rediss://`, `--tls`); a TLS URL
+    /// given without them uses the defaults (verified, resumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for BenchConfig {
@@ -98,6 +104,7 @@ impl Default for BenchConfig {
             drain_timeout: defaults::DRAIN_TIMEOUT,
             start_at_unix_s: None,
             source_addrs: Vec::new(),
+            tls: None,
         }
     }
 }

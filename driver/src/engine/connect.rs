@@ -9,10 +9,12 @@ use std::time::Duration;
 use mio::{Events, Poll, Token};
 
 use super::conn::{Conn, Connecting};
+use super::handshakes::error_kind;
 use super::{Books, ThreadPlan};
 use crate::clock::RunClock;
 use crate::config::RequestSpec;
 use crate::errors::ErrorKind;
+use crate::transport::Failure;
 
 /// Longest the connect loop sleeps before looking at the stop flag again.
 const MAX_WAIT: Duration = Duration::from_millis(50);
@@ -33,6 +35,15 @@ impl Connected {
         tracing::debug!(error = %e, "connect failed");
         *self.failures.entry(errno_label(e)).or_default() += 1;
         books.tally.add(ErrorKind::Connect, 1);
+    }
+
+    /// The TLS handshake failed: counted by kind (`tls_certificate`, `tls_handshake`).
+    fn tls_failed(&mut self, f: Failure, books: &mut Books<'_>) {
+        *self
+            .failures
+            .entry(error_kind(f.kind).name().to_string())
+            .or_default() += 1;
+        books.handshakes.failed(f, &mut books.tally);
     }
 
     /// The handshake was refused or garbled: counted by what was wrong (`ws_handshake_accept`).
@@ -63,8 +74,15 @@ pub(crate) fn connect_all(
 ) -> Connected {
     let mut c = Connected::default();
     let mut pending = 0usize;
+    let dial = plan.dial();
     for i in 0..plan.connections {
-        let (conn, err) = Conn::connect(plan.addr, Token(i), poll.registry(), spec.codec());
+        let (conn, err) = Conn::connect(
+            &dial,
+            Token(i),
+            poll.registry(),
+            spec.codec(),
+            clock.now_ns(),
+        );
         match err {
             Some(e) => c.failed(&e, books),
             None => pending += 1,
@@ -88,11 +106,15 @@ pub(crate) fn connect_all(
             let Some(conn) = c.conns.get_mut(ev.token().0) else {
                 continue;
             };
-            match conn.poll_connect() {
+            match conn.poll_connect(clock.now_ns()) {
                 Connecting::Pending => continue,
-                Connecting::Established => c.opened += 1,
+                Connecting::Established(o) => {
+                    c.opened += 1;
+                    books.handshakes.opened(&o);
+                }
                 Connecting::Failed(e) => c.failed(&e, books),
                 Connecting::Refused(kind) => c.refused(kind, books),
+                Connecting::TlsFailed(f) => c.tls_failed(f, books),
             }
             pending -= 1;
         }
@@ -100,8 +122,13 @@ pub(crate) fn connect_all(
     let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
     for i in 0..c.conns.len() {
         if c.conns[i].is_connecting() {
+            let securing = c.conns[i].is_securing();
             c.conns[i].close();
-            c.failed(&timed_out, books);
+            if securing {
+                c.tls_failed(Failure::timed_out(timeout), books);
+            } else {
+                c.failed(&timed_out, books);
+            }
         }
     }
     c

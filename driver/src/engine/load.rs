@@ -329,10 +329,11 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
 
     /// Moves a reconnecting connection on; once open, it takes requests again.
     fn progress_connect(&mut self, conns: &mut [Conn], i: usize) {
-        match conns[i].poll_connect() {
+        let now = self.clock.now_ns();
+        match conns[i].poll_connect(now) {
             Connecting::Pending => {}
-            Connecting::Established => {
-                let now = self.clock.now_ns();
+            Connecting::Established(o) => {
+                self.books.handshakes.opened(&o);
                 conns[i].resend(now);
                 self.fill(conns, i, now);
             }
@@ -344,13 +345,23 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
                 *self.books.decode_failures.entry(kind).or_default() += 1;
                 self.connect_failed(conns, i);
             }
+            Connecting::TlsFailed(f) => {
+                self.books.handshakes.failed(f, &mut self.books.tally);
+                self.lose_reconnect(conns, i);
+            }
         }
     }
 
     /// A reconnect failed: the connection is lost with what it was to send again.
     fn connect_failed(&mut self, conns: &mut [Conn], i: usize) {
-        let pending = conns[i].close();
         self.books.tally.add(ErrorKind::Connect, 1);
+        self.lose_reconnect(conns, i);
+    }
+
+    /// A reconnect failed (already counted by its kind): the connection is lost with what it
+    /// was to send again.
+    fn lose_reconnect(&mut self, conns: &mut [Conn], i: usize) {
+        let pending = conns[i].close();
         self.books.aborted(pending);
         self.open -= 1;
     }
@@ -372,7 +383,14 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
         self.next_check_ns = now + self.check_every_ns;
         for i in 0..conns.len() {
             if conns[i].connect_overdue(now, self.connect_timeout_ns) {
-                self.connect_failed(conns, i);
+                if conns[i].is_securing() {
+                    let after = std::time::Duration::from_nanos(self.connect_timeout_ns);
+                    let f = crate::transport::Failure::timed_out(after);
+                    self.books.handshakes.failed(f, &mut self.books.tally);
+                    self.lose_reconnect(conns, i);
+                } else {
+                    self.connect_failed(conns, i);
+                }
                 continue;
             }
             if !conns[i].is_open() {

@@ -15,6 +15,7 @@
 pub mod conn;
 mod connect;
 pub mod control;
+pub mod handshakes;
 pub mod intervals;
 mod load;
 mod pacer;
@@ -25,6 +26,7 @@ mod wakeup;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::{Events, Poll};
@@ -34,8 +36,10 @@ use crate::config::{Bench, BenchConfig, Load, StopAt, Storm};
 use crate::errors::{ErrorCounts, ErrorKind};
 use crate::recorder::Recorder;
 use crate::target::ReplyKind;
-use conn::{Cause, Lost, Reply};
+use crate::transport::TlsClient;
+use conn::{Cause, Dial, Lost, Reply};
 use control::{Control, Timeline};
+use handshakes::Handshakes;
 use intervals::{Shipper, ThreadMsg};
 use pacer::{Pace, Pacer, Window};
 
@@ -46,10 +50,22 @@ pub struct ThreadPlan {
     pub index: usize,
     /// Where to connect.
     pub addr: SocketAddr,
+    /// The TLS client, for TLS targets.
+    pub tls: Option<Arc<TlsClient>>,
     /// Connections this thread owns.
     pub connections: usize,
     /// Measured requests this thread issues (request-count mode).
     pub budget: Option<u64>,
+}
+
+impl ThreadPlan {
+    /// Where its connections go, and how.
+    pub(crate) fn dial(&self) -> Dial {
+        Dial {
+            addr: self.addr,
+            tls: self.tls.clone(),
+        }
+    }
 }
 
 /// What one thread measured.
@@ -97,6 +113,8 @@ pub struct ThreadOutcome {
     pub wall: Duration,
     /// What a storm thread measured besides (none for bench load).
     pub storm: Option<storm::StormThread>,
+    /// How its connections were set up: TCP connect and TLS handshake times.
+    pub handshakes: Handshakes,
 }
 
 /// The one path every error takes: this thread's counts, the current interval's count, and the
@@ -156,6 +174,8 @@ pub(crate) struct Books<'a> {
     /// Connections established and lost in the current interval.
     pub interval_opened: u64,
     pub interval_lost: u64,
+    /// How connections were set up (connect and handshake times, failures).
+    pub handshakes: Handshakes,
 }
 
 impl<'a> Books<'a> {
@@ -177,6 +197,7 @@ impl<'a> Books<'a> {
             bytes_at_end: (0, 0),
             interval_opened: 0,
             interval_lost: 0,
+            handshakes: Handshakes::default(),
         }
     }
 
@@ -415,6 +436,7 @@ fn settle(out: &mut ThreadOutcome, books: &mut Books<'_>, shipper: &mut Shipper,
     (out.received_bytes, out.sent_bytes) = books.measured_bytes(end);
     out.capped = books.capped;
     out.reconnects = books.reconnects;
+    out.handshakes = std::mem::take(&mut books.handshakes);
     out.reply_kinds = books
         .kinds
         .iter()

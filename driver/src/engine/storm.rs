@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 
-use super::conn::{Cause, Conn, Connecting};
+use super::conn::{Cause, Conn, Connecting, Dial};
 use super::control::Timeline;
+use super::handshakes::error_kind;
 use super::intervals::Shipper;
 use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
@@ -66,6 +67,7 @@ pub(crate) struct StormLoop<'a, 'b> {
     first_connect_ns: u64,
     idle_spin_ns: u64,
     wakeup: Option<Wakeup>,
+    dial: Dial,
 }
 
 impl<'a, 'b> StormLoop<'a, 'b> {
@@ -104,6 +106,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             first_connect_ns: start_ns + period_ns * plan.index as u64 / threads as u64,
             idle_spin_ns: 0,
             wakeup: None,
+            dial: plan.dial(),
         }
     }
 
@@ -198,7 +201,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 .then(|| self.cfg.source_addrs[global % self.cfg.source_addrs.len()]);
             let token = Token(self.conns.len());
             let (conn, err) = Conn::connect_from(
-                self.plan.addr,
+                &self.dial,
                 source,
                 token,
                 poll.registry(),
@@ -268,10 +271,11 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             return;
         };
         if conn.is_connecting() {
-            match conn.poll_connect() {
+            let now = self.clock.now_ns();
+            match conn.poll_connect(now) {
                 Connecting::Pending => {}
-                Connecting::Established => {
-                    let now = self.clock.now_ns();
+                Connecting::Established(o) => {
+                    self.books.handshakes.opened(&o);
                     let took = now.saturating_sub(conn.connect_started_ns());
                     let _ = self.stats.connect_ns.record(took.max(1));
                     self.connecting -= 1;
@@ -287,6 +291,10 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 Connecting::Refused(kind) => {
                     self.connecting -= 1;
                     self.connect_failed(kind);
+                }
+                Connecting::TlsFailed(f) => {
+                    self.connecting -= 1;
+                    self.tls_failed(f);
                 }
             }
             return;
@@ -321,6 +329,13 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         self.open -= 1;
     }
 
+    /// A TLS handshake failed: counted by its kind, not as a connect failure.
+    fn tls_failed(&mut self, f: crate::transport::Failure) {
+        let kind = error_kind(f.kind);
+        *self.failures.entry(kind.name().to_string()).or_default() += 1;
+        self.books.handshakes.failed(f, &mut self.books.tally);
+    }
+
     fn connect_failed(&mut self, why: &str) {
         *self.failures.entry(why.to_string()).or_default() += 1;
         self.books.tally.add(ErrorKind::Connect, 1);
@@ -333,10 +348,17 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         let request_ns = self.cfg.request_timeout.as_nanos() as u64;
         for i in 0..self.conns.len() {
             if self.conns[i].connect_overdue(now, connect_ns) {
+                let securing = self.conns[i].is_securing();
                 self.conns[i].close();
                 self.connecting -= 1;
                 self.stats.connect_timeouts += 1;
-                self.connect_failed("ETIMEDOUT");
+                if securing {
+                    self.tls_failed(crate::transport::Failure::timed_out(
+                        self.cfg.connect_timeout,
+                    ));
+                } else {
+                    self.connect_failed("ETIMEDOUT");
+                }
                 continue;
             }
             if !self.conns[i].is_open() {

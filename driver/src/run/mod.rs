@@ -7,7 +7,7 @@ pub mod stats;
 mod target;
 mod watch;
 
-pub use target::{check_sources, resolve, start_embedded};
+pub use target::{check_sources, resolve, start_embedded, tls_client};
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -70,6 +70,14 @@ pub enum RunError {
         /// Connect error.
         source: std::io::Error,
     },
+    /// The TLS handshake with the target failed before the run.
+    #[error("TLS with {addr}: {failure}")]
+    Tls {
+        /// Address tried.
+        addr: SocketAddr,
+        /// What failed, in words.
+        failure: crate::transport::Failure,
+    },
     /// The embedded server could not start.
     #[error("cannot start the embedded server: {0}")]
     Server(std::io::Error),
@@ -107,16 +115,26 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         return Err(RunError::Usage(usage));
     }
     let manifest = Manifest::new(cfg, Vec::new());
-    let (target, server) = target::open(cfg)?;
+    let target::Opened {
+        addr: target,
+        server,
+        tls,
+    } = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
     let nines = matches!(cfg.request, RequestSpec::Nines(_));
-    let meter = server_cpu::Meter::start(target, server.is_some(), nines, cfg.connect_timeout);
+    let meter = server_cpu::Meter::start(
+        target,
+        server.is_some(),
+        nines,
+        tls.as_deref(),
+        cfg.connect_timeout,
+    );
     let threads = cfg.threads_used();
     let control = Arc::new(Control::new(threads, cfg.load.max_errors()));
     let clock = RunClock::start();
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
-    let handles = spawn(threads, target, cfg, &control, clock, tx)?;
+    let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
     let intervals = watch::watch(&handles, &control, clock, hooks, &rx);
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
@@ -128,7 +146,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         })
         .collect();
     // Before the embedded server stops, while its threads are still in /proc.
-    let server_cpu = meter.and_then(|m| m.finish(target, cfg.connect_timeout));
+    let server_cpu = meter.and_then(|m| m.finish(target, tls.as_deref(), cfg.connect_timeout));
     let server = server.map(|s| {
         let counters = s.shutdown();
         counters
@@ -155,6 +173,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
 fn spawn(
     threads: usize,
     addr: SocketAddr,
+    tls: Option<Arc<crate::transport::TlsClient>>,
     cfg: &BenchConfig,
     control: &Arc<Control>,
     clock: RunClock,
@@ -165,6 +184,7 @@ fn spawn(
         let plan = ThreadPlan {
             index,
             addr,
+            tls: tls.clone(),
             connections: share(cfg.connections as u64, threads, index) as usize,
             budget: match cfg.stop() {
                 StopAt::Requests(n) => Some(share(n, threads, index)),

@@ -2,6 +2,7 @@
 //! processes found by the port they listen on; a server embedded in this process by its threads'
 //! names), else from two Stats replies of a nines-server elsewhere (it reads its own /proc).
 
+use crate::transport::TlsClient;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,7 @@ impl Meter {
         addr: SocketAddr,
         embedded: bool,
         nines: bool,
+        tls: Option<&TlsClient>,
         timeout: Duration,
     ) -> Option<Meter> {
         if let Some(local) = Local::start(addr, embedded) {
@@ -48,7 +50,7 @@ impl Meter {
         if !nines {
             return None;
         }
-        let before = super::stats::fetch(addr, timeout).ok()?;
+        let before = super::stats::fetch(addr, tls, timeout).ok()?;
         Some(Meter::Stats {
             before,
             started: Instant::now(),
@@ -57,11 +59,16 @@ impl Meter {
 
     /// What the server used since [`Meter::start`] (none if its last Stats reply is missing or
     /// has no CPU figures).
-    pub(crate) fn finish(self, addr: SocketAddr, timeout: Duration) -> Option<ServerCpu> {
+    pub(crate) fn finish(
+        self,
+        addr: SocketAddr,
+        tls: Option<&TlsClient>,
+        timeout: Duration,
+    ) -> Option<ServerCpu> {
         match self {
             Meter::Local(l) => l.finish(),
             Meter::Stats { before, started } => {
-                let after = super::stats::fetch(addr, timeout).ok()?;
+                let after = super::stats::fetch(addr, tls, timeout).ok()?;
                 from_stats(&before, &after, started.elapsed().as_secs_f64())
             }
         }

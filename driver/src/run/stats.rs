@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 
 use nines_protocol::{decode, encode, Flags, Header, Op};
 
+use crate::transport::TlsClient;
+
+/// A blocking byte stream: a socket, or TLS over one.
+trait ReadWrite: Read + Write {}
+
+impl<T: Read + Write> ReadWrite for T {}
+
 /// Why the counters could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the counters of {addr}: {why} (this needs nines-server speaking the nines protocol)")]
@@ -18,12 +25,25 @@ pub struct StatsError {
     pub why: String,
 }
 
-/// The counters of the nines-server at `addr`, as name/value pairs.
-pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<Vec<(String, u64)>, StatsError> {
+/// The counters of the nines-server at `addr` (over TLS with `tls`), as name/value pairs.
+pub fn fetch(
+    addr: SocketAddr,
+    tls: Option<&TlsClient>,
+    timeout: Duration,
+) -> Result<Vec<(String, u64)>, StatsError> {
     let fail = |why: String| StatsError { addr, why };
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
-    s.set_read_timeout(Some(timeout))
-        .map_err(|e| fail(e.to_string()))?;
+    let mut s: Box<dyn ReadWrite> = match tls {
+        Some(client) => Box::new(
+            crate::transport::probe::connect(client, addr, timeout)
+                .map_err(|f| fail(f.to_string()))?,
+        ),
+        None => {
+            let s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
+            s.set_read_timeout(Some(timeout))
+                .map_err(|e| fail(e.to_string()))?;
+            Box::new(s)
+        }
+    };
     let mut req = Vec::new();
     encode(&Header::request(Op::Stats, 0), &[], &mut req);
     s.write_all(&req).map_err(|e| fail(e.to_string()))?;

@@ -3,14 +3,16 @@
 //! clear error rather than a connect error per connection.
 
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
 
 use nines_common::usage::UsageError;
 
 use nines_common::DEFAULT_PORT;
 
 use super::RunError;
-use crate::config::{BenchConfig, RequestSpec, Target};
+use crate::config::{BenchConfig, RequestSpec, Target, TlsOptions};
 use crate::target::url::has_port;
+use crate::transport::TlsClient;
 
 /// Resolves `host:port` (or `host`, meaning port 9999), or a URL's host and port, to one
 /// address.
@@ -93,10 +95,44 @@ pub fn check_sources(sources: &[IpAddr], target: SocketAddr) -> Result<(), RunEr
     Ok(())
 }
 
+/// The TLS client a run at `addr` uses (none for a plain-text target), built from its
+/// settings and checked with one handshake, so a certificate that does not verify is one line
+/// before any load.
+pub fn tls_client(cfg: &BenchConfig, addr: SocketAddr) -> Result<Option<Arc<TlsClient>>, RunError> {
+    let Target::Address(target) = &cfg.target else {
+        return Ok(None);
+    };
+    let url = crate::target::url::parse(target).map_err(|m| usage("TARGET", m))?;
+    let opts = match (&cfg.tls, url.tls) {
+        (None, false) => return Ok(None),
+        (Some(o), _) => o.clone(),
+        (None, true) => TlsOptions::default(),
+    };
+    let alpn: Option<&[u8]> = match cfg.request {
+        // WebSocket upgrades over HTTP/1.1 too.
+        RequestSpec::Http(_) | RequestSpec::Ws(_) => Some(b"http/1.1"),
+        _ => None,
+    };
+    let client = TlsClient::new(&opts, url.host(), alpn).map_err(|e| RunError::Usage(vec![e]))?;
+    crate::transport::probe::handshake(&client, addr, cfg.connect_timeout)
+        .map_err(|failure| RunError::Tls { addr, failure })?;
+    Ok(Some(Arc::new(client)))
+}
+
+fn usage(flag: &'static str, msg: String) -> RunError {
+    RunError::Usage(vec![UsageError::new(flag, msg)])
+}
+
+/// What a run connects to: the address (and the embedded server, if one was started), checked
+/// to answer, and the TLS client for a TLS target.
+pub(crate) struct Opened {
+    pub addr: SocketAddr,
+    pub server: Option<nines_server::ServerHandle>,
+    pub tls: Option<Arc<TlsClient>>,
+}
+
 /// The address to load (and the embedded server, if one was started), checked to answer.
-pub(crate) fn open(
-    cfg: &BenchConfig,
-) -> Result<(SocketAddr, Option<nines_server::ServerHandle>), RunError> {
+pub(crate) fn open(cfg: &BenchConfig) -> Result<Opened, RunError> {
     let (addr, server) = match &cfg.target {
         Target::Address(t) => (resolve(t)?, None),
         Target::Embedded { server_workers } => {
@@ -107,7 +143,8 @@ pub(crate) fn open(
     check_sources(&cfg.source_addrs, addr)?;
     TcpStream::connect_timeout(&addr, cfg.connect_timeout)
         .map_err(|source| RunError::Connect { addr, source })?;
-    Ok((addr, server))
+    let tls = tls_client(cfg, addr)?;
+    Ok(Opened { addr, server, tls })
 }
 
 #[cfg(test)]

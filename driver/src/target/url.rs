@@ -1,6 +1,6 @@
 //! Targets as the user writes them: `host:port` (nines, or echo with `--protocol echo`), or a
 //! URL whose scheme names the protocol: `http://host:port/path`, `ws://host:port/path`,
-//! `redis://host:port`.
+//! `redis://host:port`, and their TLS forms `https://`, `wss://`, `rediss://`.
 
 use nines_common::DEFAULT_PORT;
 
@@ -17,6 +17,32 @@ pub struct TargetUrl {
     pub host_header: String,
     /// Path and query (`/` when none).
     pub path: String,
+    /// The scheme asks for TLS (`https`, `wss`, `rediss`).
+    pub tls: bool,
+}
+
+impl TargetUrl {
+    /// The host alone (no port, no IPv6 brackets): the name TLS verifies.
+    pub fn host(&self) -> &str {
+        let a = self.authority.as_str();
+        let host = match a.rsplit_once(':') {
+            Some((h, _)) if has_port(a) => h,
+            _ => a,
+        };
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
+/// A scheme: the protocol it names, and whether over TLS.
+fn scheme(s: &str) -> Option<(Protocol, bool)> {
+    let lower = s.to_ascii_lowercase();
+    let plain = match lower.as_str() {
+        "https" => "http",
+        "wss" => "ws",
+        "rediss" => "redis",
+        other => return Protocol::from_scheme(other).map(|p| (p, false)),
+    };
+    Protocol::from_scheme(plain).map(|p| (p, true))
 }
 
 /// Takes a target apart; the error is one line saying what is wrong.
@@ -28,24 +54,13 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
             authority: target.to_string(),
             host_header: target.to_string(),
             path: "/".to_string(),
+            tls: false,
         });
     };
-    let protocol = match Protocol::from_scheme(scheme) {
-        Some(p) => p,
-        None if matches!(
-            scheme.to_ascii_lowercase().as_str(),
-            "https" | "wss" | "rediss"
-        ) =>
-        {
-            return Err(format!(
-                "`{target}`: TLS ({scheme}://) is not supported; load the plain-text port"
-            ))
-        }
-        None => {
-            return Err(format!(
-                "`{target}`: unknown scheme `{scheme}` (use http://, ws://, redis://, or host:port)"
-            ))
-        }
+    let Some((protocol, tls)) = self::scheme(scheme) else {
+        return Err(format!(
+            "`{target}`: unknown scheme `{scheme}` (use http://, https://, ws://, wss://, redis://, rediss://, or host:port)"
+        ));
     };
     // A fragment names a place in a page for a browser; it is never sent.
     let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
@@ -80,19 +95,21 @@ pub fn parse(target: &str) -> Result<TargetUrl, String> {
     let with_port = if has_port(authority) {
         authority.to_string()
     } else {
-        format!("{authority}:{}", default_port(protocol))
+        format!("{authority}:{}", default_port(protocol, tls))
     };
     Ok(TargetUrl {
         protocol: Some(protocol),
         authority: with_port,
         host_header: authority.to_string(),
         path,
+        tls,
     })
 }
 
 /// The port a scheme implies.
-fn default_port(p: Protocol) -> u16 {
+fn default_port(p: Protocol, tls: bool) -> u16 {
     match p {
+        Protocol::Http | Protocol::Ws if tls => 443,
         Protocol::Http | Protocol::Ws => 80,
         Protocol::Redis => 6379,
         Protocol::Nines | Protocol::Echo => DEFAULT_PORT,
@@ -168,8 +185,28 @@ mod tests {
     }
 
     #[test]
+    fn tls_schemes_name_the_protocol_over_tls() {
+        let u = parse("https://example.com/x").unwrap();
+        assert_eq!(
+            (u.protocol, u.tls, u.authority.as_str(), u.host()),
+            (Some(Protocol::Http), true, "example.com:443", "example.com")
+        );
+        let u = parse("WSS://[::1]:8443/chat").unwrap();
+        assert_eq!(
+            (u.protocol, u.tls, u.host()),
+            (Some(Protocol::Ws), true, "::1")
+        );
+        let u = parse("rediss://127.0.0.1").unwrap();
+        assert_eq!(
+            (u.protocol, u.tls, u.authority.as_str()),
+            (Some(Protocol::Redis), true, "127.0.0.1:6379")
+        );
+        assert!(!parse("http://h/").unwrap().tls);
+        assert_eq!(parse("10.0.0.1:9999").unwrap().host(), "10.0.0.1");
+    }
+
+    #[test]
     fn bad_urls_say_why() {
-        assert!(parse("https://h/").unwrap_err().contains("TLS"));
         assert!(parse("gopher://h/").unwrap_err().contains("unknown scheme"));
         assert!(parse("http:///x").unwrap_err().contains("host"));
         assert!(parse("redis://h/3").unwrap_err().contains("database"));

@@ -39,7 +39,7 @@ fn ws_open() -> Conn<Script> {
     script(&mut conn)
         .reads
         .push_back(In::Bytes(accept.into_bytes()));
-    assert!(matches!(conn.poll_handshake(), Connecting::Established));
+    assert!(matches!(conn.poll_handshake(), Connecting::Established(_)));
     conn
 }
 

@@ -21,6 +21,7 @@
 
 #[cfg(test)]
 mod answers;
+mod opening;
 mod outcome;
 #[cfg(test)]
 mod script;
@@ -28,19 +29,21 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use outcome::{Cause, Connecting, Expired, Lost, Reply};
+pub(crate) use outcome::{Cause, Connecting, Expired, Lost, Opened, Reply};
+pub(crate) use tcp::Dial;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use mio::net::TcpStream;
 use mio::Token;
 
 use crate::clock::RunClock;
 use crate::errors::ErrorKind;
 use crate::target::{Codec, Decoded, ReplyKind, Response, Verdict};
+use crate::transport::{TlsClient, Transport};
 
 /// First read buffer size: most replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
@@ -71,6 +74,8 @@ struct InFlight {
 enum State<S> {
     /// Nonblocking connect issued; the first writable event says how it went.
     Connecting(S),
+    /// TCP is up; the TLS handshake is under way (TLS targets only).
+    Securing(S),
     /// Connected; the protocol's opening handshake is out and its reply awaited.
     Starting(S),
     /// Established and ready for requests.
@@ -81,7 +86,7 @@ enum State<S> {
 
 /// One connection.
 #[derive(Debug)]
-pub(crate) struct Conn<S = TcpStream> {
+pub(crate) struct Conn<S = Transport> {
     state: State<S>,
     addr: SocketAddr,
     /// The local address to connect from (`--source`), if chosen.
@@ -102,6 +107,10 @@ pub(crate) struct Conn<S = TcpStream> {
     /// Bytes read from and written to the target over the connection's life (reconnects too).
     received_bytes: u64,
     sent_bytes: u64,
+    /// The TLS client, for TLS targets: each (re)connect starts a session with it.
+    tls: Option<Arc<TlsClient>>,
+    /// How the current connect went so far (TCP time, TLS handshake), told when it is open.
+    opened: Opened,
 }
 
 impl<S: Stream> Conn<S> {
@@ -130,6 +139,8 @@ impl<S: Stream> Conn<S> {
             in_flight: VecDeque::new(),
             received_bytes: 0,
             sent_bytes: 0,
+            tls: None,
+            opened: Opened::default(),
         }
     }
 
@@ -163,71 +174,6 @@ impl<S: Stream> Conn<S> {
         self.is_connecting() && now.saturating_sub(self.connect_started_ns) >= timeout_ns
     }
 
-    /// The stream is connected: opens the connection, with the protocol's handshake if it has
-    /// one.
-    fn established(&mut self, stream: S) -> Connecting {
-        if !self.codec.start(&mut self.wbuf) {
-            self.state = State::Open(stream);
-            return Connecting::Established;
-        }
-        self.state = State::Starting(stream);
-        if let Err(lost) = self.flush() {
-            return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
-        }
-        // The reply may already be here.
-        self.poll_handshake()
-    }
-
-    /// Reads the handshake reply as far as it has come.
-    fn poll_handshake(&mut self) -> Connecting {
-        if let Err(lost) = self.flush() {
-            return Connecting::Failed(io::Error::other(format!("{:?}", lost.cause)));
-        }
-        loop {
-            if self.rlen == self.rbuf.len() && !self.grow_read_buffer(self.read_cap) {
-                self.close();
-                return Connecting::Refused(READ_BUFFER_FULL);
-            }
-            let State::Starting(stream) = &mut self.state else {
-                return Connecting::Pending;
-            };
-            match stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => {
-                    self.close();
-                    return Connecting::Failed(io::ErrorKind::ConnectionReset.into());
-                }
-                Ok(n) => {
-                    self.rlen += n;
-                    self.received_bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Connecting::Pending,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.close();
-                    return Connecting::Failed(e);
-                }
-            }
-            match self.codec.finish_start(&self.rbuf[..self.rlen]) {
-                Ok(None) => {}
-                Ok(Some(used)) => {
-                    self.rbuf.copy_within(used..self.rlen, 0);
-                    self.rlen -= used;
-                    let State::Starting(s) = std::mem::replace(&mut self.state, State::Closed)
-                    else {
-                        unreachable!("checked above");
-                    };
-                    self.state = State::Open(s);
-                    return Connecting::Established;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "handshake refused");
-                    self.close();
-                    return Connecting::Refused(e.kind);
-                }
-            }
-        }
-    }
-
     /// Makes room to read: doubles the read buffer (from its first size), up to `limit`.
     /// False if it is that large already.
     fn grow_read_buffer(&mut self, limit: usize) -> bool {
@@ -241,7 +187,16 @@ impl<S: Stream> Conn<S> {
 
     /// Whether a connect (or its handshake) is still undecided.
     pub(crate) fn is_connecting(&self) -> bool {
-        matches!(self.state, State::Connecting(_) | State::Starting(_))
+        matches!(
+            self.state,
+            State::Connecting(_) | State::Securing(_) | State::Starting(_)
+        )
+    }
+
+    /// Whether the TLS handshake is under way (a stall there is a TLS failure, not a connect
+    /// failure).
+    pub(crate) fn is_securing(&self) -> bool {
+        matches!(self.state, State::Securing(_))
     }
 
     /// Whether the connection is open.
@@ -295,6 +250,16 @@ impl<S: Stream> Conn<S> {
             }
             self.wbuf.clear();
             self.wpos = 0;
+            // What the transport still holds (TLS records the socket did not take) goes
+            // before anything more is queued; WRITABLE brings the rest.
+            let (State::Open(stream) | State::Starting(stream)) = &mut self.state else {
+                return Ok(());
+            };
+            match stream.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
+            }
             if !self.answer_owed {
                 return Ok(());
             }

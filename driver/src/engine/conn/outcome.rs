@@ -7,18 +7,30 @@ use std::io;
 
 use crate::errors::ErrorKind;
 use crate::target::CodecError;
+use crate::transport::{Failure, Handshake};
 
 /// How a nonblocking connect is going.
 #[derive(Debug)]
 pub(crate) enum Connecting {
     /// Not decided yet.
     Pending,
-    /// The connection is open (and its handshake done).
-    Established,
+    /// The connection is open (and its handshakes done): how setting it up went.
+    Established(Opened),
     /// It failed; the connection is closed.
     Failed(io::Error),
     /// The handshake was refused or garbled (its kind); the connection is closed.
     Refused(&'static str),
+    /// The TLS handshake failed; the connection is closed.
+    TlsFailed(Failure),
+}
+
+/// How an open connection was set up, for the connect and handshake histograms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Opened {
+    /// From starting the connect to TCP being up, ns.
+    pub tcp_ns: u64,
+    /// The TLS handshake after it (TLS targets).
+    pub tls: Option<Handshake>,
 }
 
 /// A reply taken off the wire and matched (or not) to a request.

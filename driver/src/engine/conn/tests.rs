@@ -28,7 +28,10 @@ fn nines() -> Box<dyn Codec> {
 fn open(codec: Box<dyn Codec>, script: Script, sent: u64) -> Conn<Script> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 9));
     let mut conn = Conn::new(addr, None, Token(0), codec, 0);
-    assert!(matches!(conn.established(script), Connecting::Established));
+    assert!(matches!(
+        conn.established(script),
+        Connecting::Established(_)
+    ));
     for id in 1..=sent {
         conn.send(id, 100 * id, 100 * id + 1);
     }
@@ -38,7 +41,7 @@ fn open(codec: Box<dyn Codec>, script: Script, sent: u64) -> Conn<Script> {
 
 pub(super) fn script(conn: &mut Conn<Script>) -> &mut Script {
     match &mut conn.state {
-        State::Open(s) | State::Starting(s) | State::Connecting(s) => s,
+        State::Open(s) | State::Starting(s) | State::Connecting(s) | State::Securing(s) => s,
         State::Closed => panic!("closed"),
     }
 }
@@ -522,7 +525,7 @@ fn after_a_server_close_the_kept_requests_go_out_again_on_the_next_connection() 
     conn.keep_requests_for_reconnect(1_000);
     assert_eq!((conn.is_open(), conn.in_flight()), (false, 2));
     let next = Script::reading(vec![In::Bytes(times(OK, 2))]);
-    assert!(matches!(conn.established(next), Connecting::Established));
+    assert!(matches!(conn.established(next), Connecting::Established(_)));
     conn.resend(2_000);
     assert_eq!(conn.flush(), Ok(()));
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The command line's flags, each defined once in a group (`#[derive(Args)]`) that every command
 //! taking it flattens in: where to connect and how ([`target`]), how load is applied ([`load`]),
-//! what each request is ([`request`]), and where results go ([`output`]).
+//! what each request is ([`request`]), TLS ([`tls`]), and where results go ([`output`]).
 //!
 //! Flags are read in two steps (parse, then build): a group turns what was given into the
 //! library's configuration values, applying `config::defaults` for what was not, and refuses a
@@ -13,6 +13,7 @@ pub mod load;
 pub mod output;
 pub mod request;
 pub mod target;
+pub mod tls;
 
 /// The flags of `given` that were given, each refused for `why`.
 pub fn refuse_given(given: &[(&'static str, bool)], why: &str) -> Vec<UsageError> {

@@ -8,6 +8,7 @@ use nines_common::units::HumanDuration;
 use nines_common::usage::UsageError;
 use nines_driver::config::{defaults, parse_start_at, BenchConfig, Load, RequestSpec, Target};
 
+use super::tls::TlsFlags;
 use super::with_default;
 
 /// Where to connect and how.
@@ -49,6 +50,8 @@ pub struct TargetFlags {
     /// ephemeral ports.
     #[arg(long, value_name = "ADDRS", value_parser = Sources::parse)]
     pub source: Option<Sources>,
+    #[command(flatten)]
+    pub tls: TlsFlags,
 }
 
 /// Per-command defaults of the flags whose default differs between commands.
@@ -123,6 +126,10 @@ impl TargetFlags {
             ));
         }
         let embedded = matches!(target, Target::Embedded { .. });
+        let tls = self
+            .tls
+            .options(self.target.as_deref())
+            .map_err(|mut e| e.remove(0))?;
         Ok(BenchConfig {
             target,
             threads: self.threads.unwrap_or_else(|| defaults::threads(embedded)),
@@ -134,6 +141,7 @@ impl TargetFlags {
             drain_timeout: self.drain_timeout.0,
             start_at_unix_s: self.start_at,
             source_addrs: self.source.clone().map(|s| s.0).unwrap_or_default(),
+            tls,
         })
     }
 }

@@ -1,0 +1,90 @@
+//! How connections were set up, as measured: the TCP connect time of each, the TLS handshake
+//! time of each (apart, so a slow handshake is not read as a slow network), full and resumed
+//! handshakes counted, the CPU the handshakes took on this side, and the first handshake
+//! failure in words (the rest are counted by kind with the run's errors).
+
+use hdrhistogram::Histogram;
+
+use super::conn::Opened;
+use super::Tally;
+use crate::errors::ErrorKind;
+use crate::recorder::new_histogram;
+use crate::transport::{Failure, FailureKind};
+
+/// One thread's (or a run's) connection set-up.
+#[derive(Debug, Clone)]
+pub struct Handshakes {
+    /// From starting a connect to TCP being up, ns.
+    pub tcp_ns: Histogram<u64>,
+    /// From TCP being up to the TLS handshake being done, ns (TLS targets).
+    pub tls_ns: Histogram<u64>,
+    /// TLS handshakes that were full (a certificate exchanged).
+    pub full: u64,
+    /// TLS handshakes that resumed an earlier session.
+    pub resumed: u64,
+    /// This side's CPU time in TLS handshakes, ns.
+    pub tls_cpu_ns: u64,
+    /// The first failed handshake, in words.
+    pub first_failure: Option<String>,
+}
+
+impl Default for Handshakes {
+    fn default() -> Self {
+        Handshakes {
+            tcp_ns: new_histogram(),
+            tls_ns: new_histogram(),
+            full: 0,
+            resumed: 0,
+            tls_cpu_ns: 0,
+            first_failure: None,
+        }
+    }
+}
+
+impl Handshakes {
+    /// A connection opened: records how its set-up went.
+    pub(crate) fn opened(&mut self, o: &Opened) {
+        let _ = self.tcp_ns.record(o.tcp_ns.max(1));
+        if let Some(h) = o.tls {
+            let _ = self.tls_ns.record(h.ns.max(1));
+            if h.resumed {
+                self.resumed += 1;
+            } else {
+                self.full += 1;
+            }
+            self.tls_cpu_ns += h.cpu_ns;
+        }
+    }
+
+    /// A TLS handshake failed: counted by kind, the first kept in words.
+    pub(crate) fn failed(&mut self, f: Failure, tally: &mut Tally<'_>) {
+        tally.add(error_kind(f.kind), 1);
+        tracing::debug!(failure = %f, "TLS handshake failed");
+        self.first_failure.get_or_insert(f.detail);
+    }
+
+    /// TLS handshakes done.
+    pub fn tls_handshakes(&self) -> u64 {
+        self.full + self.resumed
+    }
+
+    /// Adds another thread's.
+    pub fn merge(&mut self, other: &Handshakes) {
+        let _ = self.tcp_ns.add(&other.tcp_ns);
+        let _ = self.tls_ns.add(&other.tls_ns);
+        self.full += other.full;
+        self.resumed += other.resumed;
+        self.tls_cpu_ns += other.tls_cpu_ns;
+        if self.first_failure.is_none() {
+            self.first_failure.clone_from(&other.first_failure);
+        }
+    }
+}
+
+/// The error kind a handshake failure counts as.
+pub(crate) fn error_kind(k: FailureKind) -> ErrorKind {
+    match k {
+        FailureKind::Certificate => ErrorKind::TlsCertificate,
+        FailureKind::Handshake => ErrorKind::TlsHandshake,
+    }
+}

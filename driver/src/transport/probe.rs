@@ -1,0 +1,60 @@
+//! One blocking TLS handshake before a run: a certificate that does not verify, a server that
+//! stalls mid-handshake or answers with something that is not TLS is then one clear line before
+//! any load, not the same failure counted once per connection.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConnection, StreamOwned};
+
+use super::{Failure, TlsClient};
+
+/// Connects to `addr` and completes one handshake within `timeout`.
+pub fn handshake(client: &TlsClient, addr: SocketAddr, timeout: Duration) -> Result<(), Failure> {
+    let mut s = connect(client, addr, timeout)?;
+    // Say goodbye properly, as a client that is done does.
+    s.conn.send_close_notify();
+    let _ = s.conn.complete_io(&mut s.sock);
+    Ok(())
+}
+
+/// A blocking TLS connection to `addr`, its handshake done within `timeout` (reads and writes
+/// then time out after `timeout` too): for the probe, and for reading a nines-server's
+/// counters over TLS.
+pub fn connect(
+    client: &TlsClient,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<StreamOwned<ClientConnection, TcpStream>, Failure> {
+    let started = Instant::now();
+    let mut tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| Failure::io(&e))?;
+    let mut tls = ClientConnection::new(client.config.clone(), client.server_name.clone())
+        .map_err(|e| Failure::from_rustls(&e))?;
+    while tls.is_handshaking() {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(Failure::timed_out(timeout));
+        }
+        let _ = tcp.set_read_timeout(Some(left));
+        let _ = tcp.set_write_timeout(Some(left));
+        match tls.complete_io(&mut tcp) {
+            Ok((0, 0)) if tls.is_handshaking() => return Err(Failure::closed_mid_handshake()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(Failure::timed_out(timeout))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(Failure::closed_mid_handshake())
+            }
+            Err(e) => return Err(Failure::io(&e)),
+        }
+    }
+    let _ = tcp.set_read_timeout(Some(timeout));
+    let _ = tcp.set_write_timeout(Some(timeout));
+    Ok(StreamOwned::new(tls, tcp))
+}
