@@ -26,6 +26,8 @@ pub struct Handshakes {
     pub tls_cpu_ns: u64,
     /// The first failed handshake, in words.
     pub first_failure: Option<String>,
+    /// The version and cipher suite the first handshake settled on.
+    pub negotiated: Option<(String, String)>,
 }
 
 impl Default for Handshakes {
@@ -37,6 +39,7 @@ impl Default for Handshakes {
             resumed: 0,
             tls_cpu_ns: 0,
             first_failure: None,
+            negotiated: None,
         }
     }
 }
@@ -53,6 +56,13 @@ impl Handshakes {
                 self.full += 1;
             }
             self.tls_cpu_ns += h.cpu_ns;
+            if self.negotiated.is_none() {
+                let name = |d: Option<String>| d.unwrap_or_default();
+                self.negotiated = Some((
+                    name(h.version.map(|v| format!("{v:?}"))),
+                    name(h.suite.map(|s| format!("{s:?}"))),
+                ));
+            }
         }
     }
 
@@ -77,6 +87,9 @@ impl Handshakes {
         self.tls_cpu_ns += other.tls_cpu_ns;
         if self.first_failure.is_none() {
             self.first_failure.clone_from(&other.first_failure);
+        }
+        if self.negotiated.is_none() {
+            self.negotiated.clone_from(&other.negotiated);
         }
     }
 }

@@ -104,6 +104,11 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     r.warnings = merged_checks(&reports);
     r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
     r.server_cpu = one_server_cpu(&reports);
+    let tls: Vec<&super::tls::TlsSummary> = reports.iter().filter_map(|p| p.tls.as_ref()).collect();
+    r.tls = super::tls::TlsSummary::merge(&tls).map_err(|source| MergeError::Histogram {
+        file: "a TLS run's handshake times".to_string(),
+        source,
+    })?;
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
 }

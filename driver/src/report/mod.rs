@@ -33,6 +33,7 @@ mod sniff;
 pub mod storm;
 mod summary;
 pub mod sweep;
+pub mod tls;
 mod v1;
 
 pub use checks::{Check, Finding};
@@ -128,6 +129,10 @@ pub struct Report {
     /// Stats replies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cpu: Option<server_cpu::ServerCpu>,
+    /// A TLS run's handshakes: measured apart from the TCP connect, full and resumed, their
+    /// CPU, whether certificates were verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<tls::TlsSummary>,
     /// 95% confidence intervals of the percentiles by batch means over the seconds, and where
     /// the run is too short for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +238,7 @@ pub(crate) fn skeleton(
         profile: None,
         slo: None,
         server_cpu: None,
+        tls: None,
         confidence: None,
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,

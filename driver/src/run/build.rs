@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::config::{BenchConfig, Load, StopAt};
 use crate::engine::control::{StopReason, Timeline};
+use crate::engine::handshakes::Handshakes;
 use crate::engine::ThreadOutcome;
 use crate::errors::{ErrorCounts, ErrorKind};
 use crate::host::KernelDelta;
@@ -18,6 +19,7 @@ use crate::report::histogram::Hist;
 use crate::report::manifest::Manifest;
 use crate::report::server_cpu::ServerCpu;
 use crate::report::storm::{crashes, StormSummary};
+use crate::report::tls::{TlsHistograms, TlsSummary};
 use crate::report::{
     skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
     OpenLoopSummary, Origin, Outcome, Report, Transfer, WarmupSummary,
@@ -133,7 +135,9 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.started_unix_s = unix(start_ns);
     r.errors = t.errors.total();
     r.errors_by_kind = t.errors;
-    r.target = cfg.request.target_name(run.target);
+    r.tls = tls_summary(run.outcomes, &cfg, run.server_cpu.as_ref(), duration_s);
+    r.target =
+        crate::report::tls::target_name(cfg.request.target_name(run.target), r.tls.is_some());
     r.embedded_server = cfg.embedded();
     r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
     r.load = match &cfg.load {
@@ -171,6 +175,61 @@ pub fn build(run: RunRecord<'_>) -> Report {
     ));
     r.diagnosis = crate::report::diagnosis::diagnose(&r);
     r
+}
+
+/// The threads' handshakes added up, for a TLS run (one whose threads were given a TLS
+/// client: `cfg.tls`, or a TLS URL).
+fn tls_summary(
+    outcomes: &[ThreadOutcome],
+    cfg: &BenchConfig,
+    server_cpu: Option<&ServerCpu>,
+    duration_s: f64,
+) -> Option<TlsSummary> {
+    let mut h = Handshakes::default();
+    for o in outcomes {
+        h.merge(&o.handshakes);
+    }
+    let url_tls = match &cfg.target {
+        crate::config::Target::Address(t) => crate::target::url::parse(t).is_ok_and(|u| u.tls),
+        crate::config::Target::Embedded { .. } => false,
+    };
+    if !(url_tls || cfg.tls.is_some()) {
+        return None;
+    }
+    let opts = cfg.tls.clone().unwrap_or_default();
+    let n = h.tls_handshakes();
+    let per = |ns: f64| (n > 0).then(|| ns / n as f64 / 1e3);
+    // Handshakes are a storm's load; in bench they are set-up, outside the measured window.
+    let storm = matches!(cfg.load, Load::Storm(_));
+    let wall_s = outcomes
+        .iter()
+        .map(|o| o.stopped_ns as f64 / 1e9)
+        .fold(0.0, f64::max)
+        .max(duration_s);
+    let (version, cipher_suite) = h.negotiated.clone().unzip();
+    let mut s = TlsSummary {
+        insecure: opts.insecure(),
+        resume: opts.resume,
+        version,
+        cipher_suite,
+        handshakes: n,
+        full: h.full,
+        resumed: h.resumed,
+        handshakes_per_s: if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 },
+        handshake_us: None,
+        tcp_connect_us: None,
+        driver_cpu_per_handshake_us: per(h.tls_cpu_ns as f64),
+        server_cpu_per_handshake_us: server_cpu
+            .filter(|_| storm)
+            .and_then(|c| per(c.cpu_s * 1e9)),
+        first_failure: h.first_failure.clone(),
+        histograms: TlsHistograms {
+            handshake: Hist(h.tls_ns.clone()),
+            tcp_connect: Hist(h.tcp_ns.clone()),
+        },
+    };
+    s.summarize();
+    Some(s)
 }
 
 /// The threads' storm figures added up; crashes found in the per-second record.

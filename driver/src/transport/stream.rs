@@ -33,6 +33,10 @@ pub struct Handshake {
     pub resumed: bool,
     /// Thread CPU time the handshake took on this side, ns.
     pub cpu_ns: u64,
+    /// The version the server chose.
+    pub version: Option<rustls::ProtocolVersion>,
+    /// The cipher suite the server chose.
+    pub suite: Option<rustls::CipherSuite>,
 }
 
 /// A client TLS session over `tcp`.
@@ -84,6 +88,8 @@ impl TlsStream {
                 ns: self.started.elapsed().as_nanos() as u64,
                 resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
                 cpu_ns: self.cpu_ns,
+                version: self.tls.protocol_version(),
+                suite: self.tls.negotiated_cipher_suite().map(|s| s.suite()),
             })),
             Ok(false) => Ok(None),
             Err(f) => Err(f),

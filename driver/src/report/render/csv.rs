@@ -5,7 +5,7 @@ use crate::config::{Load, StopAt};
 use crate::report::{LatencySummary, Outcome, Report};
 
 /// The column names.
-pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind";
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind,tls_handshakes,tls_resumed,tls_handshake_p50_us,tls_handshake_p99_us,tcp_connect_p50_us,tcp_connect_p99_us,tls_insecure";
 
 /// One result as a row under [`HEADER`].
 pub fn row(r: &Report) -> String {
@@ -57,6 +57,22 @@ pub fn row(r: &Report) -> String {
         .map(|(k, n)| format!("{k}={n}"))
         .collect();
     fields.push(kinds.join(";"));
+    // A TLS run's handshakes, apart from the TCP connect; empty for plain text.
+    let t = r.tls.as_ref();
+    let pct = |l: Option<&LatencySummary>, p99: bool| {
+        l.map_or(String::new(), |l| {
+            (if p99 { l.p99 } else { l.p50 }).to_string()
+        })
+    };
+    fields.extend([
+        t.map_or(String::new(), |t| t.handshakes.to_string()),
+        t.map_or(String::new(), |t| t.resumed.to_string()),
+        pct(t.and_then(|t| t.handshake_us.as_ref()), false),
+        pct(t.and_then(|t| t.handshake_us.as_ref()), true),
+        pct(t.and_then(|t| t.tcp_connect_us.as_ref()), false),
+        pct(t.and_then(|t| t.tcp_connect_us.as_ref()), true),
+        t.map_or(String::new(), |t| t.insecure.to_string()),
+    ]);
     fields
         .iter()
         .map(|f| quote(f))

@@ -49,6 +49,12 @@ pub fn render(r: &Report) -> String {
             text::bytes_text(t.received_bytes_per_s)
         );
     }
+    if let Some(t) = &r.tls {
+        let _ = writeln!(s, "TLS: {}.\n", t.line());
+        if let Some(f) = &t.first_failure {
+            let _ = writeln!(s, "TLS failure: {f}.\n");
+        }
+    }
     if r.errors > 0 {
         let kinds = r.errors_by_kind.describe();
         let _ = writeln!(s, "Errors: {kinds}\n");

@@ -23,6 +23,12 @@ pub fn render(r: &Report) -> String {
     );
     latency(&mut s, r);
     transfer(&mut s, r);
+    if let Some(t) = &r.tls {
+        let _ = writeln!(s, "  tls         {}", t.line());
+        if let Some(f) = &t.first_failure {
+            let _ = writeln!(s, "  tls failed  {f}");
+        }
+    }
     if let LoadSummary::OpenLoop(o) = &r.load {
         let lag = match &o.schedule_lag_us {
             Some(l) => format!(
