@@ -96,9 +96,23 @@ fn certificate(c: &CertificateError) -> String {
             "is not for the name nines asked for: connect by a name it is for, or give it with --sni NAME".to_string()
         }
         CertificateError::Revoked => "has been revoked".to_string(),
-        other => format!("does not verify ({other:?}); --insecure skips verification"),
+        CertificateError::BadSignature
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "does not chain to a CA nines trusts (its signature does not verify against one): if it is self-signed or from a private CA, give that CA with --cacert FILE, or --insecure to skip verification".to_string()
+        }
+        other => format!(
+            "does not verify ({}): if it is self-signed or from a private CA, give that CA with --cacert FILE, or --insecure to skip verification",
+            short(other)
+        ),
     };
     format!("the server's certificate {what}")
+}
+
+/// A certificate error's name without its context fields.
+fn short(e: &CertificateError) -> String {
+    let full = format!("{e:?}");
+    full.split([' ', '(', '{']).next().unwrap_or(&full).to_string()
 }
 
 fn alert_hint(alert: rustls::AlertDescription) -> &'static str {
