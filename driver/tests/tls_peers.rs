@@ -55,6 +55,12 @@ fn curl(args: &[&str]) -> Output {
     run("curl", "curl", &[&["-sS"], args].concat(), b"")
 }
 
+/// The HTTP status curl got with `args` ("000" when it got none).
+fn http_status(args: &[&str]) -> String {
+    let out = curl(&[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `openssl s_client` to `addr`, verifying with `ca` (failing on any verification error),
 /// `extra` flags after; `stdin` is what it sends once connected (it exits at its end).
 fn s_client(addr: SocketAddr, ca: &Path, extra: &[&str], stdin: &[u8]) -> Output {
@@ -98,21 +104,7 @@ fn nginx_tls_answers_curl_over_one_kept_alive_connection() {
     let out = curl(&[&root]);
     assert_eq!(out.status.code(), Some(60), "{}", text(&out));
     let missing = format!("https://{}/missing", nginx.addr);
-    let out = curl(&[
-        "--cacert",
-        ca,
-        "-w",
-        "%{http_code}",
-        "-o",
-        "/dev/null",
-        &missing,
-    ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "404",
-        "{}",
-        text(&out)
-    );
+    assert_eq!(http_status(&["--cacert", ca, &missing]), "404");
     let log = nginx.stop_and_count();
     let expected = [("200".to_string(), 2), ("404".to_string(), 1)];
     assert_eq!(log, expected.into(), "nginx's access log");
@@ -129,29 +121,20 @@ fn nginx_tls_resumes_sessions_under_tls13_and_tls12() {
         let nginx = nginx_tls(&certs.dir.join(format!("nginx-{version}")), &tls);
         let session = certs.dir.join(format!("session-{version}.pem"));
         let session = session.to_str().unwrap();
-        let first = s_client(
-            nginx.addr,
-            &certs.ca,
-            &["-ign_eof", "-sess_out", session],
-            GET_AND_CLOSE,
-        );
-        let out = text(&first);
-        assert!(first.status.success(), "{version}: {out}");
-        assert!(out.contains(&format!("New, {version}")), "{version}: {out}");
-        assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
-        assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
-        let second = s_client(
-            nginx.addr,
-            &certs.ca,
-            &["-ign_eof", "-sess_in", session],
-            GET_AND_CLOSE,
-        );
-        let out = text(&second);
-        assert!(second.status.success(), "{version}: {out}");
-        assert!(
-            out.contains(&format!("Reused, {version}")),
-            "{version}: {out}"
-        );
+        // -sess_out keeps the first connection's session, -sess_in offers it to the second.
+        let connect = |session_flag: &str| {
+            let args = ["-ign_eof", session_flag, session];
+            let out = s_client(nginx.addr, &certs.ca, &args, GET_AND_CLOSE);
+            let said = text(&out);
+            assert!(out.status.success(), "{version}: {said}");
+            assert!(said.contains("Verify return code: 0 (ok)"), "{said}");
+            assert!(said.contains("HTTP/1.1 200 OK"), "{said}");
+            said
+        };
+        let first = connect("-sess_out");
+        assert!(first.contains(&format!("New, {version}")), "{first}");
+        let second = connect("-sess_in");
+        assert!(second.contains(&format!("Reused, {version}")), "{second}");
         if allowed.is_some() {
             // ssl_protocols holds: a client that speaks 1.3 only is refused.
             let refused = s_client(nginx.addr, &certs.ca, &["-tls1_3"], b"");
@@ -171,18 +154,7 @@ fn nginx_tls_with_client_auth_answers_only_clients_with_a_certificate() {
     );
     let url = format!("https://{}/", nginx.addr);
     let ca = certs.ca.to_str().unwrap();
-    let status = |extra: &[&str]| {
-        let out = curl(
-            &[
-                &["--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}"],
-                extra,
-                &[&url],
-            ]
-            .concat(),
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let status = |extra: &[&str]| http_status(&[&["--cacert", ca, &url], extra].concat());
     // nginx refuses a certificate-less client in HTTP (400), after the handshake.
     assert_eq!(status(&[]), "400");
     let (cert, key) = (&certs.client.cert, &certs.client.key);
@@ -344,19 +316,7 @@ fn a_plain_http_peer_answers_a_client_hello_in_plain_text() {
     let out = curl(&["--cacert", certs.ca.to_str().unwrap(), &url]);
     assert_eq!(out.status.code(), Some(35), "{}", text(&out));
     // Spoken to in plain HTTP, it is an HTTP server that refuses the request.
-    let out = curl(&[
-        "-w",
-        "%{http_code}",
-        "-o",
-        "/dev/null",
-        &url.replace("https", "http"),
-    ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "400",
-        "{}",
-        text(&out)
-    );
+    assert_eq!(http_status(&[&url.replace("https", "http")]), "400");
     let mut raw = hello(peer.addr);
     let mut got = Vec::new();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

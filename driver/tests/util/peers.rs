@@ -190,12 +190,16 @@ impl Redis {
 
     /// `INFO stats`' total_commands_processed (the INFO itself included).
     pub fn commands_processed(&self) -> u64 {
-        let info = self.command(&["INFO", "stats"]);
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("INFO has total_commands_processed")
+        commands_processed(&self.command(&["INFO", "stats"]))
     }
+}
+
+/// total_commands_processed in what `INFO stats` answered.
+pub fn commands_processed(info: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no total_commands_processed: {info}"))
 }
 
 impl Drop for Redis {

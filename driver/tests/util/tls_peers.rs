@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use super::certs::{Certs, Pem};
-use super::peers::{free_port, need, spawn_redis, stop, Nginx, WsEcho};
+use super::peers::{commands_processed, free_port, need, spawn_redis, stop, Nginx, WsEcho};
 
 /// What `/` of the TLS nginx answers (a fixed body from its config).
 pub const NGINX_BODY: &str = "hello\n";
@@ -163,11 +163,7 @@ impl RedisTls {
     /// `INFO stats`' total_commands_processed (the INFO itself not yet counted).
     pub fn commands_processed(&self, client: Option<&Pem>) -> u64 {
         let out = self.cli(client, &["INFO", "stats"]);
-        let info = String::from_utf8_lossy(&out.stdout);
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("INFO over TLS: {info}"))
+        commands_processed(&String::from_utf8_lossy(&out.stdout))
     }
 }
 
