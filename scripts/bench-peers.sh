@@ -39,54 +39,11 @@ BIN=target/release
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "$TMP/nginx" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
-# CPU seconds (user+sys) of a process and its children/threads, from /proc.
-cpu_of() { local t=0; for p in "$@"; do t=$(awk -v t="$t" '{print t+($14+$15)/100}' "/proc/$p/stat"); done; echo "$t"; }
-# Runs a load command pinned to CPU 1; its own CPU seconds (rusage) go to $TMP/load_cpu.
-load() { python3 -c 'import resource,subprocess,sys
-subprocess.run(["taskset","-c","1"]+sys.argv[2:],check=True,stdout=open(sys.argv[1]+".out","w"))
-r=resource.getrusage(resource.RUSAGE_CHILDREN); open(sys.argv[1],"w").write(str(r.ru_utime+r.ru_stime))' "$TMP/load_cpu" "$@"; }
 nines_json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["throughput_rps"], r["latency_us"]["p99"], r["requests"]+r["warmup"]["requests"], r["errors"])' "$1"; }
-# wrk's summary: requests/s, total requests, p99 (µs, with --latency).
-wrk_out() { python3 - "$1" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-total = int(re.search(r"(\d+) requests in", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(rps, p99, total, int(errs.group(1)) if errs else 0)
-PY
-}
 row() { echo "$*" >>"$TMP/raw.csv"; }
 # µs of CPU per request: load generator's (rusage) and server's (/proc delta $1 -> $2) over $3 requests.
 per_req() { python3 -c "print(f'{$(cat "$TMP/load_cpu")*1e6/$3},{($2-$1)*1e6/$3}')"; }
 echo "round,test,tool,rps,p99_us,load_cpu_us_per_req,server_cpu_us_per_req,errors" >"$TMP/raw.csv"
-
-start_nginx() {
-  local port=$1 d=$TMP/nginx; mkdir -p "$d/logs"
-  cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-error_log $d/logs/error.log;
-pid $d/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
-  uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
-  server { listen 127.0.0.1:$port reuseport; location / { return 200 "Hello, World!"; } }
-}
-EOF
-  taskset -c 0 nginx -p "$d" -c "$d/nginx.conf" 2>/dev/null &
-  NGINX=$!
-  wait_port "$port"
-}
-stop_nginx() { kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true; }
-nginx_pids() { echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')"; }
 
 for round in $(seq "$ROUNDS"); do
   # --- http-load: nines vs wrk against one nginx -------------------------------------------

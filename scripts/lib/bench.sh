@@ -25,3 +25,63 @@ listening_addr() {
   for _ in $(seq 100); do grep -q 'listening on' "$1" 2>/dev/null && break; sleep 0.05; done
   sed -n 's/^nines-server listening on //p' "$1"
 }
+
+# --- Shared by the scripts that load real servers (bench-peers.sh, bench-tls.sh); they set TMP.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
+# CPU seconds (user+sys) of a process and its children/threads, from /proc.
+cpu_of() { local t=0; for p in "$@"; do t=$(awk -v t="$t" '{print t+($14+$15)/100}' "/proc/$p/stat"); done; echo "$t"; }
+# Runs a load command pinned to CPU 1: its stdout to $TMP/load_cpu.out, its own CPU seconds
+# (rusage) to $TMP/load_cpu, its wall-clock seconds to $TMP/load_cpu.wall.
+load() { python3 -c 'import resource,subprocess,sys,time
+t0=time.monotonic()
+subprocess.run(["taskset","-c","1"]+sys.argv[2:],check=True,stdout=open(sys.argv[1]+".out","w"))
+open(sys.argv[1]+".wall","w").write(str(time.monotonic()-t0))
+r=resource.getrusage(resource.RUSAGE_CHILDREN); open(sys.argv[1],"w").write(str(r.ru_utime+r.ru_stime))' "$TMP/load_cpu" "$@"; }
+# wrk's summary: requests/s, p99 (µs, with --latency), total requests, non-2xx/3xx replies.
+wrk_out() { python3 - "$1" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+total = int(re.search(r"(\d+) requests in", t).group(1))
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+p99 = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(rps, p99, total, int(errs.group(1)) if errs else 0)
+PY
+}
+
+# start_nginx PORT [CERT KEY]: nginx, 1 worker pinned to CPU 0, `/` answering "Hello, World!"
+# over keep-alive (no request limit), files under $TMP/nginx; sets NGINX (master's pid). With a
+# certificate and key (PEM) it speaks TLS 1.2/1.3 with a session cache and tickets.
+start_nginx() {
+  local port=$1 d=$TMP/nginx ssl="" tls=""; mkdir -p "$d/logs"
+  if (($# == 3)); then
+    ssl=" ssl"
+    tls="ssl_certificate $2; ssl_certificate_key $3; ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
+  fi
+  cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+error_log $d/logs/error.log;
+pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
+  uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+  server {
+    listen 127.0.0.1:$port$ssl reuseport;
+    $tls
+    location / { return 200 "Hello, World!"; }
+  }
+}
+CONF
+  taskset -c 0 nginx -p "$d" -c "$d/nginx.conf" 2>/dev/null &
+  NGINX=$!
+  wait_port "$port"
+}
+stop_nginx() { kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true; }
+nginx_pids() { echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')"; }
