@@ -35,31 +35,17 @@ if ((${#missing[@]})); then
 fi
 
 cargo build --release --quiet --bin nines --bin nines-server
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "$TMP/nginx" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-nines_json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["throughput_rps"], r["latency_us"]["p99"], r["requests"]+r["warmup"]["requests"], r["errors"])' "$1"; }
 row() { echo "$*" >>"$TMP/raw.csv"; }
-# µs of CPU per request: load generator's (rusage) and server's (/proc delta $1 -> $2) over $3 requests.
-per_req() { python3 -c "print(f'{$(cat "$TMP/load_cpu")*1e6/$3},{($2-$1)*1e6/$3}')"; }
 echo "round,test,tool,rps,p99_us,load_cpu_us_per_req,server_cpu_us_per_req,errors" >"$TMP/raw.csv"
 
 for round in $(seq "$ROUNDS"); do
   # --- http-load: nines vs wrk against one nginx -------------------------------------------
   port=$(free_port); start_nginx "$port"; pids=$(nginx_pids)
-  for tool in nines wrk; do
-    c0=$(cpu_of $pids)
-    if [[ $tool == nines ]]; then
-      load "$BIN/nines" bench "http://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
-      read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    else
-      load wrk -t1 -c "$CONNS" -d "${SECS}s" --latency "http://127.0.0.1:$port/"
-      read -r rps p99 reqs errs < <(wrk_out "$TMP/load_cpu.out")
-    fi
-    c1=$(cpu_of $pids)
-    row "$round,http-load,$tool,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
-  done
+  for tool in nines wrk; do http_load "$round" http-load "$tool" "$tool" "http://127.0.0.1:$port/" "$pids"; done
   stop_nginx
 
   # --- http-server: nines-server http vs nginx under wrk ------------------------------------
@@ -71,17 +57,9 @@ for round in $(seq "$ROUNDS"); do
       taskset -c 0 "$BIN/nines-server" --protocol http --port "$port" --workers 1 --acceptors 1 >/dev/null 2>&1 &
       SRV=$!; wait_port "$port"; pids=$SRV
     fi
-    c0=$(cpu_of $pids)
-    load wrk -t1 -c "$CONNS" -d "${SECS}s" --latency "http://127.0.0.1:$port/"
-    c1=$(cpu_of $pids)
-    read -r rps p99 reqs errs < <(wrk_out "$TMP/load_cpu.out")
-    row "$round,http-server,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    http_load "$round" http-server "$server" wrk "http://127.0.0.1:$port/" "$pids"
     # The same servers under nines' load, which leaves the server more of its CPU's share.
-    c0=$(cpu_of $pids)
-    load "$BIN/nines" bench "http://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
-    c1=$(cpu_of $pids)
-    read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    row "$round,http-server-nines-load,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    http_load "$round" http-server-nines-load "$server" nines "http://127.0.0.1:$port/" "$pids"
     if [[ $server == nginx ]]; then stop_nginx; else kill "$SRV"; wait "$SRV" 2>/dev/null || true; fi
   done
 
@@ -104,7 +82,7 @@ for round in $(seq "$ROUNDS"); do
         reqs=$n errs=0
       fi
       c1=$(cpu_of "$RS")
-      row "$round,redis-load-p$pipe,$tool,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+      row "$round,redis-load-p$pipe,$tool,$rps,$p99,$(per_op "$c0" "$c1" "$reqs"),$errs"
     done
   done
   kill "$RS"; wait "$RS" 2>/dev/null || true
@@ -122,7 +100,7 @@ for round in $(seq "$ROUNDS"); do
     load "$BIN/nines" bench "ws://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
     c1=$(cpu_of $SRV)
     read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    row "$round,ws-server,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    row "$round,ws-server,$server,$rps,$p99,$(per_op "$c0" "$c1" "$reqs"),$errs"
     kill "$SRV"; wait "$SRV" 2>/dev/null || true
   done
   echo "round $round done" >&2

@@ -50,6 +50,28 @@ errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(rps, p99, total, int(errs.group(1)) if errs else 0)
 PY
 }
+nines_json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["throughput_rps"], r["latency_us"]["p99"], r["requests"]+r["warmup"]["requests"], r["errors"])' "$1"; }
+# µs of CPU per operation: the load's (rusage, from load) and the server's (/proc delta $1 -> $2)
+# over $3 operations.
+per_op() { python3 -c "print(f'{$(cat "$TMP/load_cpu")*1e6/$3},{($2-$1)*1e6/$3}')"; }
+
+# http_load ROUND TEST LABEL TOOL URL "PIDS" [NINES FLAGS...]: TOOL (nines or wrk) loads URL in
+# closed loop for SECS s over CONNS connections from one thread on CPU 1; appends to $TMP/raw.csv
+# the row round,test,label,requests/s,p99 µs,load CPU µs/request,server CPU µs/request (PIDS),
+# errors. LABEL names what is compared: the load tool, or the server under a fixed one.
+http_load() {
+  local round=$1 test=$2 label=$3 tool=$4 url=$5 pids=$6 c0 c1 rps p99 reqs errs; shift 6
+  c0=$(cpu_of $pids)
+  if [[ $tool == nines ]]; then
+    load "$BIN/nines" bench "$url" "$@" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
+    read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
+  else
+    load wrk -t1 -c "$CONNS" -d "${SECS}s" --latency "$url"
+    read -r rps p99 reqs errs < <(wrk_out "$TMP/load_cpu.out")
+  fi
+  c1=$(cpu_of $pids)
+  echo "$round,$test,$label,$rps,$p99,$(per_op "$c0" "$c1" "$reqs"),$errs" >>"$TMP/raw.csv"
+}
 
 # start_nginx PORT [CERT KEY]: nginx, 1 worker pinned to CPU 0, `/` answering "Hello, World!"
 # over keep-alive (no request limit), files under $TMP/nginx; sets NGINX (master's pid). With a
