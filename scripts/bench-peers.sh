@@ -24,15 +24,8 @@ OUT=${OUT:-docs/results/peers.md}
 source scripts/lib/bench.sh
 need_pinning
 
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-command -v redis-benchmark >/dev/null || missing+=(redis-server redis-tools)
-/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
-if ((${#missing[@]})); then
-  [[ $(id -u) == 0 ]] || { echo "missing: ${missing[*]} (install them, or run as root)" >&2; exit 1; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+need_programs wrk:wrk nginx:nginx-light "redis-benchmark:redis-server redis-tools"
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || install_missing python3-websockets
 
 cargo build --release --quiet --bin nines --bin nines-server
 BIN=${CARGO_TARGET_DIR:-target}/release

@@ -20,24 +20,13 @@
 # bounded by SECONDS, every hold by HOLD_LIMIT_S.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${1:-3}
-SECS=${2:-5}
-CONNS=${CONNS:-64}
-HELD=${HELD:-1000}
-HANDSHAKES=${HANDSHAKES:-5000}
-HOLD_LIMIT_S=120
-OUT=${OUT:-docs/results/tls.md}
 source scripts/lib/bench.sh
 need_pinning
+ROUNDS=${1:-3} SECS=${2:-5}
+CONNS=${CONNS:-64} HELD=${HELD:-1000} HANDSHAKES=${HANDSHAKES:-5000} HOLD_LIMIT_S=120
+OUT=${OUT:-docs/results/tls.md}
 
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-command -v openssl >/dev/null || missing+=(openssl)
-if ((${#missing[@]})); then
-  [[ $(id -u) == 0 ]] || { echo "missing: ${missing[*]} (install them, or run as root)" >&2; exit 1; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+need_programs wrk:wrk nginx:nginx-light openssl:openssl
 
 cargo build --release --quiet --bin nines --bin nines-server
 BIN=${CARGO_TARGET_DIR:-target}/release

@@ -26,6 +26,21 @@ listening_addr() {
   sed -n 's/^nines-server listening on //p' "$1"
 }
 
+# install_missing PACKAGE...: installs them with apt-get when root; otherwise exits naming them.
+install_missing() {
+  (($#)) || return 0
+  [[ $(id -u) == 0 ]] || { echo "missing: $* (install them, or run as root)" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# need_programs PROGRAM:PACKAGES...: installs the packages of the programs not on PATH (as above).
+need_programs() {
+  local missing=() p
+  # PACKAGES unquoted: one program may need several, space-separated.
+  for p in "$@"; do command -v "${p%%:*}" >/dev/null || missing+=(${p#*:}); done
+  install_missing "${missing[@]}"
+}
+
 # --- Shared by the scripts that load real servers (bench-peers.sh, bench-tls.sh); they set TMP.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
