@@ -24,85 +24,21 @@ OUT=${OUT:-docs/results/peers.md}
 source scripts/lib/bench.sh
 need_pinning
 
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-command -v redis-benchmark >/dev/null || missing+=(redis-server redis-tools)
-/usr/bin/python3 -c 'import websockets' 2>/dev/null || missing+=(python3-websockets)
-if ((${#missing[@]})); then
-  [[ $(id -u) == 0 ]] || { echo "missing: ${missing[*]} (install them, or run as root)" >&2; exit 1; }
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+need_programs wrk:wrk nginx:nginx-light "redis-benchmark:redis-server redis-tools"
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || install_missing python3-websockets
 
 cargo build --release --quiet --bin nines --bin nines-server
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "$TMP/nginx" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
-# CPU seconds (user+sys) of a process and its children/threads, from /proc.
-cpu_of() { local t=0; for p in "$@"; do t=$(awk -v t="$t" '{print t+($14+$15)/100}' "/proc/$p/stat"); done; echo "$t"; }
-# Runs a load command pinned to CPU 1; its own CPU seconds (rusage) go to $TMP/load_cpu.
-load() { python3 -c 'import resource,subprocess,sys
-subprocess.run(["taskset","-c","1"]+sys.argv[2:],check=True,stdout=open(sys.argv[1]+".out","w"))
-r=resource.getrusage(resource.RUSAGE_CHILDREN); open(sys.argv[1],"w").write(str(r.ru_utime+r.ru_stime))' "$TMP/load_cpu" "$@"; }
-nines_json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["throughput_rps"], r["latency_us"]["p99"], r["requests"]+r["warmup"]["requests"], r["errors"])' "$1"; }
-# wrk's summary: requests/s, total requests, p99 (µs, with --latency).
-wrk_out() { python3 - "$1" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-total = int(re.search(r"(\d+) requests in", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(rps, p99, total, int(errs.group(1)) if errs else 0)
-PY
-}
 row() { echo "$*" >>"$TMP/raw.csv"; }
-# µs of CPU per request: load generator's (rusage) and server's (/proc delta $1 -> $2) over $3 requests.
-per_req() { python3 -c "print(f'{$(cat "$TMP/load_cpu")*1e6/$3},{($2-$1)*1e6/$3}')"; }
 echo "round,test,tool,rps,p99_us,load_cpu_us_per_req,server_cpu_us_per_req,errors" >"$TMP/raw.csv"
-
-start_nginx() {
-  local port=$1 d=$TMP/nginx; mkdir -p "$d/logs"
-  cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-error_log $d/logs/error.log;
-pid $d/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fcgi;
-  uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
-  server { listen 127.0.0.1:$port reuseport; location / { return 200 "Hello, World!"; } }
-}
-EOF
-  taskset -c 0 nginx -p "$d" -c "$d/nginx.conf" 2>/dev/null &
-  NGINX=$!
-  wait_port "$port"
-}
-stop_nginx() { kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true; }
-nginx_pids() { echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')"; }
 
 for round in $(seq "$ROUNDS"); do
   # --- http-load: nines vs wrk against one nginx -------------------------------------------
   port=$(free_port); start_nginx "$port"; pids=$(nginx_pids)
-  for tool in nines wrk; do
-    c0=$(cpu_of $pids)
-    if [[ $tool == nines ]]; then
-      load "$BIN/nines" bench "http://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
-      read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    else
-      load wrk -t1 -c "$CONNS" -d "${SECS}s" --latency "http://127.0.0.1:$port/"
-      read -r rps p99 reqs errs < <(wrk_out "$TMP/load_cpu.out")
-    fi
-    c1=$(cpu_of $pids)
-    row "$round,http-load,$tool,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
-  done
+  for tool in nines wrk; do http_load "$round" http-load "$tool" "$tool" "http://127.0.0.1:$port/" "$pids"; done
   stop_nginx
 
   # --- http-server: nines-server http vs nginx under wrk ------------------------------------
@@ -114,17 +50,9 @@ for round in $(seq "$ROUNDS"); do
       taskset -c 0 "$BIN/nines-server" --protocol http --port "$port" --workers 1 --acceptors 1 >/dev/null 2>&1 &
       SRV=$!; wait_port "$port"; pids=$SRV
     fi
-    c0=$(cpu_of $pids)
-    load wrk -t1 -c "$CONNS" -d "${SECS}s" --latency "http://127.0.0.1:$port/"
-    c1=$(cpu_of $pids)
-    read -r rps p99 reqs errs < <(wrk_out "$TMP/load_cpu.out")
-    row "$round,http-server,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    http_load "$round" http-server "$server" wrk "http://127.0.0.1:$port/" "$pids"
     # The same servers under nines' load, which leaves the server more of its CPU's share.
-    c0=$(cpu_of $pids)
-    load "$BIN/nines" bench "http://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
-    c1=$(cpu_of $pids)
-    read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    row "$round,http-server-nines-load,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    http_load "$round" http-server-nines-load "$server" nines "http://127.0.0.1:$port/" "$pids"
     if [[ $server == nginx ]]; then stop_nginx; else kill "$SRV"; wait "$SRV" 2>/dev/null || true; fi
   done
 
@@ -147,7 +75,7 @@ for round in $(seq "$ROUNDS"); do
         reqs=$n errs=0
       fi
       c1=$(cpu_of "$RS")
-      row "$round,redis-load-p$pipe,$tool,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+      row "$round,redis-load-p$pipe,$tool,$rps,$p99,$(per_op "$c0" "$c1" "$reqs"),$errs"
     done
   done
   kill "$RS"; wait "$RS" 2>/dev/null || true
@@ -165,7 +93,7 @@ for round in $(seq "$ROUNDS"); do
     load "$BIN/nines" bench "ws://127.0.0.1:$port/" -c "$CONNS" -t 1 -d "${SECS}s" -w 1s -q --json "$TMP/n.json"
     c1=$(cpu_of $SRV)
     read -r rps p99 reqs errs < <(nines_json "$TMP/n.json")
-    row "$round,ws-server,$server,$rps,$p99,$(per_req "$c0" "$c1" "$reqs"),$errs"
+    row "$round,ws-server,$server,$rps,$p99,$(per_op "$c0" "$c1" "$reqs"),$errs"
     kill "$SRV"; wait "$SRV" 2>/dev/null || true
   done
   echo "round $round done" >&2

@@ -2,8 +2,9 @@
 # The test command (README): install what the tests need on a fresh machine, then run them all.
 #
 # Tests start real processes on 127.0.0.1 only: nines-server, and (for the HTTP, Redis and
-# WebSocket targets) nginx, redis-server and a python3-websockets echo server, installed here
-# with apt-get when missing.
+# WebSocket targets, plain and TLS) nginx, redis-server and a python3-websockets echo server,
+# with the TLS clients nines did not write (curl, openssl s_client, redis-cli) checking them;
+# all installed here with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,10 @@ install_missing_packages() {
     local pkgs=()
     command -v nginx >/dev/null 2>&1 || pkgs+=(nginx-light)
     command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
+    # Independent TLS clients for the TLS peers (driver/tests/tls_peers.rs) and nines-server.
+    command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-tools)
+    command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
+    command -v curl >/dev/null 2>&1 || pkgs+=(curl)
     # A WebSocket implementation nines did not write, for the interop tests (Debian's python3).
     /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || pkgs+=(python3-websockets)
     ((${#pkgs[@]})) || return 0

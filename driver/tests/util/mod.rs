@@ -32,9 +32,11 @@ pub fn scratch(tag: &str) -> PathBuf {
     d
 }
 pub mod certs;
+pub mod hostile_tls;
 pub mod node;
 pub mod peers;
 pub mod svg;
+pub mod tls_peers;
 
 /// Reads `child`'s stderr until a progress line reports measured replies; the lines after it.
 pub fn measuring(child: &mut std::process::Child) -> impl Iterator<Item = String> {

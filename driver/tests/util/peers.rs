@@ -1,6 +1,7 @@
 //! Real servers nines did not write, started on free loopback ports and stopped at the end:
 //! nginx (a throwaway config), redis-server (no persistence) and a python3-websockets echo
 //! server. scripts/test.sh installs them; a missing one fails its test with what to install.
+//! Their TLS twins (tls_peers.rs) start the same programs through the helpers here.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free port on 127.0.0.1 (bound and released: the peer binds it next).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -18,7 +19,7 @@ fn free_port() -> u16 {
 }
 
 /// Fails with what to install when `program` is missing.
-fn need(program: &str, package: &str) -> PathBuf {
+pub fn need(program: &str, package: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
         let p = Path::new(dir).join(program);
         if p.exists() {
@@ -29,7 +30,7 @@ fn need(program: &str, package: &str) -> PathBuf {
 }
 
 /// Waits until something accepts connections on `addr`.
-fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
+pub fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -41,7 +42,7 @@ fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
 }
 
 /// Sends `sig` and waits (bounded) for the process to exit.
-fn stop(child: &mut Child, sig: i32) {
+pub fn stop(child: &mut Child, sig: i32) {
     // SAFETY: kill(2) on a pid we spawned and have not reaped; no memory is involved.
     unsafe { libc::kill(child.id() as i32, sig) };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -64,16 +65,28 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(dir: &Path) -> Nginx {
+        let port = free_port();
+        Nginx::start_with(
+            dir,
+            port,
+            &format!(
+                "listen 127.0.0.1:{port};\n    location / {{ return 200 \"hello\\n\"; }}\n    \
+                 location /missing {{ return 404; }}"
+            ),
+        )
+    }
+
+    /// nginx with one worker whose one `server {}` block holds `server` (which must listen on
+    /// 127.0.0.1:`port`); temp paths, logs and pid file all under `dir`.
+    pub fn start_with(dir: &Path, port: u16, server: &str) -> Nginx {
         let bin = need("nginx", "nginx-light");
         std::fs::create_dir_all(dir.join("logs")).unwrap();
-        let port = free_port();
         let conf = format!(
             "worker_processes 1;\ndaemon off;\nerror_log {d}/logs/error.log;\npid {d}/nginx.pid;\n\
              events {{ worker_connections 1024; }}\n\
              http {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/body;\n  \
              proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  \
-             scgi_temp_path {d}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    \
-             location / {{ return 200 \"hello\\n\"; }}\n    location /missing {{ return 404; }}\n  }}\n}}\n",
+             scgi_temp_path {d}/scgi;\n  server {{\n    {server}\n  }}\n}}\n",
             d = dir.display()
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
@@ -120,6 +133,26 @@ impl Drop for Nginx {
     }
 }
 
+/// redis-server without persistence on 127.0.0.1, `args` saying on which `port` it listens
+/// (and how); returns once it accepts connections there.
+pub fn spawn_redis(port: u16, args: &[&str]) -> Child {
+    let bin = need("redis-server", "redis-server");
+    let mut child = Command::new(bin)
+        .args(args)
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    wait_listening(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &mut child,
+        "redis-server",
+    );
+    child
+}
+
 /// redis-server without persistence.
 pub struct Redis {
     child: Child,
@@ -128,17 +161,9 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let bin = need("redis-server", "redis-server");
         let port = free_port();
-        let mut child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
+        let child = spawn_redis(port, &["--port", &port.to_string()]);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_listening(addr, &mut child, "redis-server");
         Redis { child, addr }
     }
 
@@ -165,12 +190,16 @@ impl Redis {
 
     /// `INFO stats`' total_commands_processed (the INFO itself included).
     pub fn commands_processed(&self) -> u64 {
-        let info = self.command(&["INFO", "stats"]);
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("INFO has total_commands_processed")
+        commands_processed(&self.command(&["INFO", "stats"]))
     }
+}
+
+/// total_commands_processed in what `INFO stats` answered.
+pub fn commands_processed(info: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no total_commands_processed: {info}"))
 }
 
 impl Drop for Redis {
@@ -210,8 +239,14 @@ pub struct WsEcho {
 
 impl WsEcho {
     pub fn start() -> WsEcho {
+        WsEcho::spawn(&[])
+    }
+
+    /// Runs ws_echo.py with `args` after the script (`0 CERT KEY` for wss://).
+    pub fn spawn(args: &[&std::ffi::OsStr]) -> WsEcho {
         let mut child = Command::new(python())
             .arg(script("ws_echo.py"))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
