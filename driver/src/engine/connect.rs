@@ -9,7 +9,6 @@ use std::time::Duration;
 use mio::{Events, Poll, Token};
 
 use super::conn::{Conn, Connecting};
-use super::handshakes::error_kind;
 use super::{Books, ThreadPlan};
 use crate::clock::RunClock;
 use crate::config::RequestSpec;
@@ -41,7 +40,7 @@ impl Connected {
     fn tls_failed(&mut self, f: Failure, books: &mut Books<'_>) {
         *self
             .failures
-            .entry(error_kind(f.kind).name().to_string())
+            .entry(f.kind.error_kind().name().to_string())
             .or_default() += 1;
         books.handshakes.failed(f, &mut books.tally);
     }

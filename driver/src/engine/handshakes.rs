@@ -7,9 +7,8 @@ use hdrhistogram::Histogram;
 
 use super::conn::Opened;
 use super::Tally;
-use crate::errors::ErrorKind;
 use crate::recorder::new_histogram;
-use crate::transport::{Failure, FailureKind};
+use crate::transport::Failure;
 
 /// One thread's (or a run's) connection set-up.
 #[derive(Debug, Clone)]
@@ -68,7 +67,7 @@ impl Handshakes {
 
     /// A TLS handshake failed: counted by kind, the first kept in words.
     pub(crate) fn failed(&mut self, f: Failure, tally: &mut Tally<'_>) {
-        tally.add(error_kind(f.kind), 1);
+        tally.add(f.kind.error_kind(), 1);
         tracing::debug!(failure = %f, "TLS handshake failed");
         self.first_failure.get_or_insert(f.detail);
     }
@@ -91,13 +90,5 @@ impl Handshakes {
         if self.negotiated.is_none() {
             self.negotiated.clone_from(&other.negotiated);
         }
-    }
-}
-
-/// The error kind a handshake failure counts as.
-pub(crate) fn error_kind(k: FailureKind) -> ErrorKind {
-    match k {
-        FailureKind::Certificate => ErrorKind::TlsCertificate,
-        FailureKind::Handshake => ErrorKind::TlsHandshake,
     }
 }

@@ -16,7 +16,6 @@ use mio::{Events, Poll, Token};
 
 use super::conn::{Cause, Conn, Connecting, Dial};
 use super::control::Timeline;
-use super::handshakes::error_kind;
 use super::intervals::Shipper;
 use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
@@ -331,7 +330,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
 
     /// A TLS handshake failed: counted by its kind, not as a connect failure.
     fn tls_failed(&mut self, f: crate::transport::Failure) {
-        let kind = error_kind(f.kind);
+        let kind = f.kind.error_kind();
         *self.failures.entry(kind.name().to_string()).or_default() += 1;
         self.books.handshakes.failed(f, &mut self.books.tally);
     }

@@ -5,6 +5,8 @@ use std::io;
 
 use rustls::{CertificateError, Error};
 
+use crate::errors::ErrorKind;
+
 /// The two ways a handshake fails, as reports count them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -12,6 +14,16 @@ pub enum FailureKind {
     Certificate,
     /// Anything else: no TLS at the other end, an alert, a stall, a close mid-handshake.
     Handshake,
+}
+
+impl FailureKind {
+    /// The error kind reports count it as.
+    pub fn error_kind(self) -> ErrorKind {
+        match self {
+            FailureKind::Certificate => ErrorKind::TlsCertificate,
+            FailureKind::Handshake => ErrorKind::TlsHandshake,
+        }
+    }
 }
 
 /// A failed handshake.
@@ -60,10 +72,15 @@ impl Failure {
 
     /// A socket error during the handshake.
     pub fn io(e: &io::Error) -> Failure {
-        if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
-            return Failure::from_rustls(inner);
-        }
-        Failure::handshake(format!("TLS handshake failed: {e}"))
+        Failure::of(e).unwrap_or_else(|| Failure::handshake(format!("TLS handshake failed: {e}")))
+    }
+
+    /// The TLS failure a read or write error carries, if it is one (an alert from the server
+    /// after the handshake, such as a refused client certificate, arrives with a read).
+    pub fn of(e: &io::Error) -> Option<Failure> {
+        e.get_ref()
+            .and_then(|i| i.downcast_ref::<Error>())
+            .map(Failure::from_rustls)
     }
 
     /// The server closed the connection before the handshake was done.
@@ -112,7 +129,10 @@ fn certificate(c: &CertificateError) -> String {
 /// A certificate error's name without its context fields.
 fn short(e: &CertificateError) -> String {
     let full = format!("{e:?}");
-    full.split([' ', '(', '{']).next().unwrap_or(&full).to_string()
+    full.split([' ', '(', '{'])
+        .next()
+        .unwrap_or(&full)
+        .to_string()
 }
 
 fn alert_hint(alert: rustls::AlertDescription) -> &'static str {

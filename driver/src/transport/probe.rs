@@ -9,13 +9,27 @@ use rustls::{ClientConnection, StreamOwned};
 
 use super::{Failure, TlsClient};
 
-/// Connects to `addr` and completes one handshake within `timeout`.
+/// How long the probe waits after its handshake for the server to refuse it: in TLS 1.3 the
+/// client is done before the server has checked its certificate, so a server that wants one
+/// says no (an alert) only after — one round trip later.
+const REFUSAL_WAIT: Duration = Duration::from_millis(200);
+
+/// Connects to `addr` and completes one handshake within `timeout`, then says goodbye and
+/// reads what the server answers for a moment: a refusal sent after the handshake is one.
 pub fn handshake(client: &TlsClient, addr: SocketAddr, timeout: Duration) -> Result<(), Failure> {
     let mut s = connect(client, addr, timeout)?;
-    // Say goodbye properly, as a client that is done does.
     s.conn.send_close_notify();
-    let _ = s.conn.complete_io(&mut s.sock);
-    Ok(())
+    let _ = s.sock.set_read_timeout(Some(REFUSAL_WAIT.min(timeout)));
+    let mut sink = [0u8; 4096];
+    loop {
+        match std::io::Read::read(&mut s, &mut sink) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Err(Failure::io(&e)),
+            // Timed out, reset or closed without close_notify: no refusal came.
+            Err(_) => return Ok(()),
+        }
+    }
 }
 
 /// A blocking TLS connection to `addr`, its handshake done within `timeout` (reads and writes

@@ -454,8 +454,13 @@ impl<S: Stream> Conn<S> {
     }
 }
 
-/// The error kind of a failed read or write: a close by the peer, or something else.
+/// The error kind of a failed read or write: a close by the peer, a TLS refusal (an alert after
+/// the handshake), or something else.
 fn io_kind(e: &io::Error) -> ErrorKind {
+    if let Some(f) = crate::transport::Failure::of(e) {
+        tracing::debug!(failure = %f, "TLS error on an open connection");
+        return f.kind.error_kind();
+    }
     match e.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::BrokenPipe

@@ -7,6 +7,7 @@ use nines_common::units::thousands;
 
 use crate::config::{BenchConfig, Storm};
 use crate::report::storm::{Memory, StormSummary};
+use crate::report::tls::TlsSummary;
 use crate::report::Report;
 
 /// The title line of a storm.
@@ -22,6 +23,30 @@ pub fn title(r: &Report, c: &BenchConfig, st: &Storm) -> String {
         c.request.describe(),
         nines_common::units::HumanDuration(st.hold),
     )
+}
+
+/// A TLS storm's handshakes: the rate, full vs resumed, their time apart from TCP's, and the
+/// CPU each cost on both sides.
+fn handshakes(s: &mut String, t: &TlsSummary) {
+    let cpu = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.0} µs"));
+    let _ = writeln!(
+        s,
+        "  handshakes  {}/s: {} full, {} resumed; CPU per handshake: driver {}, server {}",
+        thousands(t.handshakes_per_s.round() as u64),
+        thousands(t.full),
+        thousands(t.resumed),
+        cpu(t.driver_cpu_per_handshake_us),
+        cpu(t.server_cpu_per_handshake_us),
+    );
+    for (what, l) in [("TLS µs", &t.handshake_us), ("TCP µs", &t.tcp_connect_us)] {
+        if let Some(l) = l {
+            let _ = writeln!(
+                s,
+                "  {what:<10}  p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+                l.p50, l.p90, l.p99, l.p99_9, l.max
+            );
+        }
+    }
 }
 
 /// The storm's own lines.
@@ -56,6 +81,9 @@ pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
             "  connect µs  p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1} (handshake included)",
             l.p50, l.p90, l.p99, l.p99_9, l.max
         );
+    }
+    if let Some(t) = &r.tls {
+        handshakes(s, t);
     }
     if let Some(l) = &st.send_lag_us {
         let _ = writeln!(
