@@ -30,6 +30,13 @@ fn bench(tag: &str, args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// [`bench`] of `url`, verifying with the test CA.
+fn bench_ca(tag: &str, url: &str, certs: &Certs, args: &[&str]) -> (Output, Value) {
+    let mut all = vec![url, "--cacert", certs.ca.to_str().unwrap()];
+    all.extend_from_slice(args);
+    bench(tag, &all)
+}
+
 fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
@@ -118,18 +125,7 @@ fn a_large_body_over_tls_arrives_whole_in_large_reads() {
     let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
     std::fs::write(dir.join("html/static/big.bin"), &big).unwrap();
     let url = format!("https://{}/static/big.bin", nginx.addr);
-    let (out, r) = bench(
-        "large",
-        &[
-            &url,
-            "--cacert",
-            certs.ca.to_str().unwrap(),
-            "-c",
-            "2",
-            "-n",
-            "40",
-        ],
-    );
+    let (out, r) = bench_ca("large", &url, &certs, &["-c", "2", "-n", "40"]);
     clean("large", &out, &r);
     assert_eq!(n(&r["requests"]), 40);
     assert!(
@@ -322,18 +318,7 @@ fn wss_against_python_websockets() {
     let certs = Certs::new();
     let echo = wss_echo(&ServerTls::new(&certs));
     let url = format!("wss://localhost:{}/", echo.addr.port());
-    let (out, r) = bench(
-        "wss",
-        &[
-            &url,
-            "--cacert",
-            certs.ca.to_str().unwrap(),
-            "-c",
-            "2",
-            "-n",
-            "500",
-        ],
-    );
+    let (out, r) = bench_ca("wss", &url, &certs, &["-c", "2", "-n", "500"]);
     clean("wss", &out, &r);
     assert_eq!(n(&r["tls"]["handshakes"]), 2);
     assert!(echo.stop_and_count() >= 500);
