@@ -14,12 +14,14 @@
 //! [`Next::Wait`] and its worker wakes it when there is room. It keeps the times the timeouts
 //! need, taken from clock reads it makes anyway.
 //!
-//! A connection is generic over its stream (anything `Read + Write`): the server monomorphises
-//! it for mio's `TcpStream`, so the seam costs nothing at run time, and the tests
-//! (conn_tests.rs) drive every transition through a scripted stream, with exact counts and no
-//! sockets.
+//! A connection is generic over its stream (a `transport::Stream`: `Read + Write`, plus the
+//! TLS records it holds and whether its handshake is still under way): the server
+//! monomorphises it for its transport over mio's `TcpStream` (plain or TLS, one enum), so the
+//! seam costs nothing at run time, and the tests (conn_tests.rs) drive every transition
+//! through a scripted stream, with exact counts and no sockets. A connection is drained only
+//! once its stream's `flush` says the TLS records are out too.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,34 +31,13 @@ use crate::limits::{
 };
 use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
-use crate::turn::{Allowance, SourceRest};
+use crate::transport::{Setup, Stream};
+use crate::turn::{Allowance, Next, Queued, Readiness, SourceRest};
 
 /// First read buffer size; most requests and replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
 /// Buffers larger than this are released when empty.
 const SHRINK_ABOVE_BYTES: usize = 64 * 1024;
-
-/// What the worker does with a connection after an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Keep it; the next event will say when there is more to do.
-    Keep,
-    /// Its turn's allowance is spent with work left: give it another turn after the others.
-    Yield,
-    /// Its next reply does not fit the budget: give it a turn once [`Conn::needs`] bytes are free.
-    Wait,
-    /// Drop it (closing the socket).
-    Close,
-}
-
-/// What woke a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Readiness {
-    pub readable: bool,
-    pub writable: bool,
-    /// The peer closed its side, or the socket has an error: read to the end.
-    pub read_closed: bool,
-}
 
 /// Whether the connection takes requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,25 +92,13 @@ pub(crate) struct Conn<S> {
     session: Session,
 }
 
-/// Where a connection waits for its next turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
-pub(crate) enum Queued {
-    /// Nowhere: an event brings its next turn.
-    No,
-    /// In the run queue: its turn was cut short by the turn's allowance.
-    Runnable,
-    /// On the list of connections waiting for room in the buffered-reply budget.
-    Waiting,
-}
-
 impl<S> Drop for Conn<S> {
     fn drop(&mut self) {
         self.budget.account(self.held, 0);
     }
 }
 
-impl<S> Conn<S> {
+impl<S: Stream> Conn<S> {
     pub fn new(stream: S, budget: Arc<BufferBudget>, now: Instant) -> Conn<S> {
         Conn {
             stream,
@@ -161,10 +130,10 @@ impl<S> Conn<S> {
         &self.stream
     }
 
-    /// Whether replies are waiting for the socket to take them.
+    /// Whether replies (or TLS records) are waiting for the socket to take them.
     #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
     pub fn wants_write(&self) -> bool {
-        self.wpos < self.wbuf.len()
+        self.pending() > 0
     }
 
     /// Whether it takes input now (a full or closing connection must not be polled for input,
@@ -179,8 +148,9 @@ impl<S> Conn<S> {
         self.needs
     }
 
+    /// Unsent bytes it holds: replies, and the TLS records its stream has not sent yet.
     fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.wbuf.len() - self.wpos + self.stream.held()
     }
 
     /// The limit this connection has run past at `now`, if any.
@@ -192,6 +162,11 @@ impl<S> Conn<S> {
         };
         if past(self.stalled_since, limits.send_timeout) {
             return Some(Expiry::Send);
+        }
+        // A TLS handshake is the first request: it must be done within the read timeout of the
+        // accept (`active_at` until a request completes), however its bytes trickle in.
+        if self.stream.opening() && past(Some(self.active_at), limits.read_timeout) {
+            return Some(Expiry::Handshake);
         }
         // A request waiting only because the connection is full, or behind a Source reply, is
         // not a slow client's doing.
@@ -230,7 +205,7 @@ impl<S> Conn<S> {
     }
 }
 
-impl<S: Read + Write> Conn<S> {
+impl<S: Stream> Conn<S> {
     /// Handles one readiness event.
     pub fn on_event(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
         if ev.writable {
@@ -415,6 +390,7 @@ impl<S: Read + Write> Conn<S> {
                 Err(_) => return Err(()),
             }
         }
+        self.count_setup(ctx.counters);
         Ok(())
     }
 
@@ -529,15 +505,43 @@ impl<S: Read + Write> Conn<S> {
         }
         self.wbuf.clear();
         self.wpos = 0;
-        self.stalled_since = None;
         if self.wbuf.capacity() > SHRINK_ABOVE_BYTES {
             self.wbuf = Vec::new();
         }
-        Ok(true)
+        // Drained only when the stream's own bytes (TLS records) are out too; a plain socket
+        // holds none and says so at once.
+        match self.stream.flush() {
+            Ok(()) => {
+                self.stalled_since = None;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.stalled_since.get_or_insert_with(Instant::now);
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts how the stream's setup (a TLS handshake) ended, if it just did; true if it failed.
+    fn count_setup(&mut self, counters: &Counters) -> bool {
+        let Some(setup) = self.stream.setup() else {
+            return false;
+        };
+        let counter = match setup {
+            Setup::Full => &counters.tls_handshakes_full,
+            Setup::Resumed => &counters.tls_handshakes_resumed,
+            Setup::Failed => &counters.err_tls_handshake,
+        };
+        bump(counter, 1);
+        setup == Setup::Failed
     }
 
     fn io_error(&mut self, counters: &Counters) -> Next {
-        bump(&counters.err_io, 1);
+        // A refused handshake is counted as such, not as an I/O error.
+        if !self.count_setup(counters) {
+            bump(&counters.err_io, 1);
+        }
         Next::Close
     }
 }
