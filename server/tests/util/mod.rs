@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use nines_driver::config::{Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, Target};
 use nines_protocol::{decode, encode, Header, Op};
 
+pub mod tls;
+
 /// A running `nines-server` process, killed on drop if the test did not stop it.
 pub struct ServerProc {
     pub child: Child,
