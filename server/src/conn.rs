@@ -549,3 +549,7 @@ impl<S: Stream> Conn<S> {
 #[cfg(test)]
 #[path = "conn_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "conn_stream_tests.rs"]
+mod stream_tests;
