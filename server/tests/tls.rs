@@ -21,25 +21,12 @@ use std::time::Duration;
 use certs::Certs;
 use nines_protocol::{Header, Op};
 use util::tls::{client_config, connect, echo, round_trip};
-use util::ServerProc;
-
-const MODELS: [&str; 2] = ["pooled", "thread-per-connection"];
+use util::{ServerProc, MODELS};
 
 /// nines-server with TLS on the test certificate, serving `protocol` in `model`.
 fn tls_server(certs: &Certs, protocol: &str, model: &str) -> ServerProc {
-    let (cert, key) = (certs.server.cert.to_str(), certs.server.key.to_str());
-    ServerProc::start(&[
-        "--workers",
-        "1",
-        "--protocol",
-        protocol,
-        "--model",
-        model,
-        "--tls-cert",
-        cert.unwrap(),
-        "--tls-key",
-        key.unwrap(),
-    ])
+    let server = &certs.server;
+    util::tls::start(&server.cert, &server.key, model, &["--protocol", protocol])
 }
 
 /// `openssl s_client` to `addr` trusting the test CA, with `extra` flags; writes `line` and
@@ -105,9 +92,14 @@ fn curl_gets_200_over_https_with_alpn_http_1_1_in_both_models() {
             "{model}: ALPN http/1.1 agreed: {verbose}"
         );
         let c = server.stop_and_count();
-        assert_eq!(c.get("tls_handshakes_full"), 1, "{model}");
-        assert_eq!(c.get("requests"), 1, "{model}");
-        assert_eq!(c.get("errors_tls_handshake"), 0, "{model}");
+        c.expect(
+            &[
+                ("tls_handshakes_full", 1),
+                ("requests", 1),
+                ("errors_tls_handshake", 0),
+            ],
+            model,
+        );
     }
 }
 
@@ -127,8 +119,10 @@ fn openssl_s_client_gets_its_bytes_echoed_over_tls_1_2_and_1_3_in_both_models() 
             assert!(summary.contains("Verification: OK"), "{model}: {summary}");
         }
         let c = server.stop_and_count();
-        assert_eq!(c.get("tls_handshakes_full"), 2, "{model}");
-        assert_eq!(c.get("errors_tls_handshake"), 0, "{model}");
+        c.expect(
+            &[("tls_handshakes_full", 2), ("errors_tls_handshake", 0)],
+            model,
+        );
     }
 }
 
@@ -158,8 +152,7 @@ asyncio.run(main())
         assert!(out.status.success(), "{model}: {err}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hello over wss\n");
         let c = server.stop_and_count();
-        assert_eq!(c.get("tls_handshakes_full"), 1, "{model}");
-        assert_eq!(c.get("errors_bad_ws"), 0, "{model}");
+        c.expect(&[("tls_handshakes_full", 1), ("errors_bad_ws", 0)], model);
     }
 }
 
@@ -183,8 +176,7 @@ fn nines_frames_go_both_ways_over_tls_in_both_models() {
         assert_eq!((h.request_id, bytes.len()), (9, 100_000), "{model}");
         drop(tls);
         let c = server.stop_and_count();
-        assert_eq!(c.get("requests"), 4, "{model}");
-        assert_eq!(c.get("tls_handshakes_full"), 1, "{model}");
+        c.expect(&[("requests", 4), ("tls_handshakes_full", 1)], model);
     }
 }
 
@@ -225,7 +217,9 @@ fn a_second_connection_resumes_the_first_ones_session() {
         echo(&mut second, 2, b"second");
         drop((first, second));
         let c = server.stop_and_count();
-        assert_eq!(c.get("tls_handshakes_resumed"), 2, "{model}");
-        assert_eq!(c.get("tls_handshakes_full"), 2, "{model}");
+        c.expect(
+            &[("tls_handshakes_resumed", 2), ("tls_handshakes_full", 2)],
+            model,
+        );
     }
 }

@@ -13,6 +13,15 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+/// nines-server with TLS on `cert` and `key`: one worker, `model`, and `extra` flags.
+pub fn start(cert: &Path, key: &Path, model: &str, extra: &[&str]) -> super::ServerProc {
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut args = vec!["--workers", "1", "--model", model];
+    args.extend_from_slice(&["--tls-cert", cert, "--tls-key", key]);
+    args.extend_from_slice(extra);
+    super::ServerProc::start(&args)
+}
+
 /// A TLS connection to the server.
 pub type Tls = StreamOwned<ClientConnection, TcpStream>;
 
@@ -92,7 +101,17 @@ pub fn wait_for_stats(
         if done(&counters) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            let nonzero: Vec<String> = counters
+                .iter()
+                .filter(|(_, v)| *v != 0)
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; counters: {}",
+                nonzero.join(" ")
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
