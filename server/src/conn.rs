@@ -72,7 +72,8 @@ pub(crate) struct Conn<S> {
     intake: Intake,
     /// A Source reply still being produced; later requests wait for it.
     source: Option<SourceRest>,
-    /// The last turn ended before the socket was drained: read again without a new edge.
+    /// The last turn ran out of allowance with input left, buffered or in the stream (where,
+    /// decrypted by TLS, no event reports it): its next event gives it a turn whatever it says.
     unread: bool,
     /// When the last complete request arrived (or the connection was accepted).
     active_at: Instant,
@@ -218,7 +219,8 @@ impl<S: Stream> Conn<S> {
                 Ok(_) => {}
             }
         }
-        if (ev.readable || ev.read_closed) && self.intake == Intake::Open {
+        // Input left when the last turn ran out of allowance raises no event of its own.
+        if (ev.readable || ev.read_closed || self.unread) && self.intake == Intake::Open {
             return self.pump(ev.read_closed, ctx);
         }
         Next::Keep
@@ -270,7 +272,12 @@ impl<S: Stream> Conn<S> {
             }
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
-                Ok(false) => return Next::Keep, // WRITABLE will tell us when to go on.
+                // WRITABLE will tell us when to go on. If the allowance ran out with requests
+                // left, that event must give a turn even if it reports nothing new to read.
+                Ok(false) => {
+                    self.unread |= allow.spent();
+                    return Next::Keep;
+                }
                 Ok(true) if self.intake == Intake::Closing => return Next::Close,
                 // Nothing held, and the next reply does not fit the budget: wait for room.
                 Ok(true) if self.intake == Intake::Starved => return Next::Wait,

@@ -13,13 +13,14 @@ use nines_protocol::{encode, Header, Op};
 
 use super::*;
 use crate::config::{Protocol, ServerConfig, DEFAULT_IDLE_TIMEOUT, DEFAULT_READ_TIMEOUT};
-use crate::limits::Admission;
+use crate::limits::{Admission, TURN_REQUESTS};
 use crate::stats::Registry;
 
 /// A stream that seals what it is given into "records" it holds until a flush lets them go.
 #[derive(Debug, Default)]
 struct Sealed {
-    /// What the first read returns; later reads would block (or fail, with `refuse`).
+    /// What reads return, as much as each buffer takes; then reads would block (or fail,
+    /// with `refuse`).
     input: Vec<u8>,
     /// Reads fail as a refused handshake does.
     refuse: bool,
@@ -34,9 +35,11 @@ struct Sealed {
 impl Read for Sealed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.input.is_empty() {
-            let n = self.input.len();
-            buf[..n].copy_from_slice(&self.input);
-            self.input.clear();
+            // What does not fit stays here, as decrypted records stay in a TLS layer, where
+            // no readiness event will report it.
+            let n = self.input.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input.drain(..n);
             return Ok(n);
         }
         if self.refuse {
@@ -128,15 +131,17 @@ impl World {
     }
 }
 
-fn echo_request() -> Vec<u8> {
+fn echo_requests(n: u64) -> Vec<u8> {
     let mut v = Vec::new();
-    encode(&Header::request(Op::Echo, 1), b"sealed", &mut v);
+    for id in 1..=n {
+        encode(&Header::request(Op::Echo, id), b"sealed", &mut v);
+    }
     v
 }
 
 #[test]
 fn records_the_stream_holds_count_in_the_budget_until_its_flush_sends_them() {
-    let request = echo_request();
+    let request = echo_requests(1);
     let mut w = World::new(Sealed {
         input: request.clone(),
         flushes: [false].into(),
@@ -196,4 +201,25 @@ fn how_a_handshake_ended_is_counted_once_and_a_refusal_is_not_an_io_error() {
     assert_eq!(refused.on(true, false), Next::Close);
     assert_eq!(refused.counters.err_tls_handshake.load(Relaxed), 1);
     assert_eq!(refused.counters.err_io.load(Relaxed), 0);
+}
+
+#[test]
+fn input_left_by_a_spent_turn_is_answered_on_the_next_event_whatever_it_reports() {
+    // More requests than one turn answers, in the connection's buffer and in the stream (as
+    // decrypted records), and the turn's replies cannot all leave: the turn ends with input
+    // left and no READABLE to come.
+    let extra = 100;
+    let mut w = World::new(Sealed {
+        input: echo_requests(u64::from(TURN_REQUESTS) + extra),
+        flushes: [false].into(),
+        ..Sealed::default()
+    });
+    assert_eq!(w.on(true, false), Next::Keep);
+    assert_eq!(w.counters.requests.load(Relaxed), u64::from(TURN_REQUESTS));
+    assert!(!w.conn.stream().input.is_empty(), "some left in the stream");
+    // WRITABLE alone: the replies go, and the input left is answered too.
+    assert_eq!(w.on(false, true), Next::Keep);
+    let all = u64::from(TURN_REQUESTS) + extra;
+    assert_eq!(w.counters.requests.load(Relaxed), all);
+    assert!(w.conn.stream().input.is_empty());
 }
