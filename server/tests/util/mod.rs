@@ -234,18 +234,23 @@ pub fn wait_for_stats(
             return queries;
         }
         if Instant::now() >= deadline {
-            let nonzero: Vec<String> = counters
-                .iter()
-                .filter(|(_, v)| *v != 0)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
             panic!(
                 "timed out after {WAIT_LIMIT:?} waiting for {what}; the server's counters: {}",
-                nonzero.join(" ")
+                nonzero(&counters)
             );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The counters that are not zero, as `name=value` words.
+pub fn nonzero(counters: &[(String, u64)]) -> String {
+    let words: Vec<String> = counters
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    words.join(" ")
 }
 
 pub fn rss_kib(pid: u32) -> u64 {

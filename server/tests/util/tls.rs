@@ -102,15 +102,8 @@ pub fn wait_for_stats(
             return;
         }
         if Instant::now() >= deadline {
-            let nonzero: Vec<String> = counters
-                .iter()
-                .filter(|(_, v)| *v != 0)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            panic!(
-                "timed out waiting for {what}; counters: {}",
-                nonzero.join(" ")
-            );
+            let counters = super::nonzero(&counters);
+            panic!("timed out waiting for {what}; the server's counters: {counters}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
