@@ -212,7 +212,7 @@ impl<S: Stream> Conn<S> {
         if ev.writable {
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
-                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                Ok(true) if self.intake == Intake::Closing => return self.finish(),
                 Ok(true) if matches!(self.intake, Intake::Full | Intake::Starved) => {
                     return self.pump(false, ctx)
                 }
@@ -278,7 +278,7 @@ impl<S: Stream> Conn<S> {
                     self.unread |= allow.spent();
                     return Next::Keep;
                 }
-                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                Ok(true) if self.intake == Intake::Closing => return self.finish(),
                 // Nothing held, and the next reply does not fit the budget: wait for room.
                 Ok(true) if self.intake == Intake::Starved => return Next::Wait,
                 // A large reply goes out a high-water mark's worth per turn.
@@ -542,6 +542,13 @@ impl<S: Stream> Conn<S> {
         };
         bump(counter, 1);
         setup == Setup::Failed
+    }
+
+    /// Everything owed is out and the connection is done: the stream says goodbye on its own
+    /// terms (a TLS close_notify, so the client can tell the end from a cut), then it closes.
+    fn finish(&mut self) -> Next {
+        self.stream.finish();
+        Next::Close
     }
 
     fn io_error(&mut self, counters: &Counters) -> Next {

@@ -50,6 +50,10 @@ pub(crate) trait Stream: Read + Write {
     fn setup(&mut self) -> Option<Setup> {
         None
     }
+
+    /// The connection is about to close with everything sent: end the stream's own session
+    /// (TLS: close_notify), best effort, as the socket just took all it was given.
+    fn finish(&mut self) {}
 }
 
 /// How a TLS handshake ended.
@@ -292,6 +296,14 @@ impl<S: Read + Write> Stream for Transport<S> {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(t) => t.setup.take(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Transport::Tls(t) = self {
+            t.tls.send_close_notify();
+            // What the socket does not take now is dropped with it: the close comes next.
+            let _ = t.push();
         }
     }
 }

@@ -155,6 +155,21 @@ fn a_read_fills_the_buffer_across_records_and_a_short_read_means_drained() {
 }
 
 #[test]
+fn a_connection_the_server_ends_says_close_notify() {
+    let (server, client) = configs();
+    let mut p = Pair::new(&server, &client);
+    p.handshake();
+    p.server.finish();
+    assert!(p.client_receives().is_empty());
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        p.client.reader().read(&mut buf).unwrap(),
+        0,
+        "a clean end, not a cut"
+    );
+}
+
+#[test]
 fn writes_wait_for_earlier_records_and_hold_a_bounded_amount() {
     let (server, client) = configs();
     let mut p = Pair::new(&server, &client);

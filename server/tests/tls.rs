@@ -223,3 +223,44 @@ fn a_second_connection_resumes_the_first_ones_session() {
         );
     }
 }
+
+#[test]
+fn a_connection_the_server_closes_ends_with_close_notify_not_a_cut_in_both_models() {
+    let certs = Certs::new();
+    for model in MODELS {
+        let server = tls_server(&certs, "http", model);
+        // s_client sends the request and reads until the server ends the connection (which
+        // `Connection: close` asks for), and says so if it ends without a close_notify.
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-connect", &server.addr.to_string(), "-CAfile"])
+            .arg(&certs.ca)
+            .args(["-servername", "localhost", "-brief", "-ign_eof"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        drop(stdin);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{model}: the server did not close"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let (reply, said) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{model}: {reply}");
+        assert!(!said.contains("unexpected eof"), "{model}: {said}");
+        let c = server.stop_and_count();
+        c.expect(&[("tls_handshakes_full", 1), ("requests", 1)], model);
+    }
+}
