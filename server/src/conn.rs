@@ -19,7 +19,8 @@
 //! monomorphises it for its transport over mio's `TcpStream` (plain or TLS, one enum), so the
 //! seam costs nothing at run time, and the tests (conn_tests.rs) drive every transition
 //! through a scripted stream, with exact counts and no sockets. A connection is drained only
-//! once its stream's `flush` says the TLS records are out too.
+//! once its stream's `flush` says the TLS records are out too; that write side lives in
+//! `output` (conn/output.rs), the one place bytes leave.
 
 use std::io;
 use std::sync::Arc;
@@ -468,68 +469,6 @@ impl<S: Stream> Conn<S> {
         true
     }
 
-    /// Writes pending replies; Ok(true) when nothing is left to write. What is left after
-    /// trying is counted in the budget, and a write that makes no progress starts the send
-    /// timeout.
-    fn flush(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
-        let drained = self.write_out(counters, phases);
-        let held = self.pending();
-        if held != self.held {
-            self.budget.account(self.held, held);
-            self.held = held;
-        }
-        drained
-    }
-
-    fn write_out(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
-        while self.wpos < self.wbuf.len() {
-            let started = Instant::now();
-            let result = self.stream.write(&self.wbuf[self.wpos..]);
-            phases.write_ns += ns_between(started, Instant::now());
-            match result {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    phases.writes += 1;
-                    self.wpos += n;
-                    self.stalled_since = None;
-                    bump(&counters.bytes_out, n as u64);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stalled_since.get_or_insert(started);
-                    // What stays is what the budget counts: drop the bytes already written and
-                    // memory the rest does not need (this is the slow path of a client not
-                    // keeping up).
-                    self.wbuf.drain(..self.wpos);
-                    self.wpos = 0;
-                    if self.wbuf.capacity() > 2 * self.wbuf.len() + INITIAL_READ_BYTES {
-                        self.wbuf.shrink_to(self.wbuf.len());
-                    }
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        if self.wbuf.capacity() > SHRINK_ABOVE_BYTES {
-            self.wbuf = Vec::new();
-        }
-        // Drained only when the stream's own bytes (TLS records) are out too; a plain socket
-        // holds none and says so at once.
-        match self.stream.flush() {
-            Ok(()) => {
-                self.stalled_since = None;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.stalled_since.get_or_insert_with(Instant::now);
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Counts how the stream's setup (a TLS handshake) ended, if it just did; true if it failed.
     fn count_setup(&mut self, counters: &Counters) -> bool {
         let Some(setup) = self.stream.setup() else {
@@ -544,13 +483,6 @@ impl<S: Stream> Conn<S> {
         setup == Setup::Failed
     }
 
-    /// Everything owed is out and the connection is done: the stream says goodbye on its own
-    /// terms (a TLS close_notify, so the client can tell the end from a cut), then it closes.
-    fn finish(&mut self) -> Next {
-        self.stream.finish();
-        Next::Close
-    }
-
     fn io_error(&mut self, counters: &Counters) -> Next {
         // A refused handshake is counted as such, not as an I/O error.
         if !self.count_setup(counters) {
@@ -559,6 +491,8 @@ impl<S: Stream> Conn<S> {
         Next::Close
     }
 }
+
+mod output;
 
 #[cfg(test)]
 #[path = "conn_tests.rs"]
