@@ -29,14 +29,21 @@ fn tls_server(certs: &Certs, protocol: &str, model: &str) -> ServerProc {
     util::tls::start(&server.cert, &server.key, model, &["--protocol", protocol])
 }
 
+/// `openssl s_client` to `addr` as `localhost`, trusting the test CA.
+fn openssl_s_client(addr: SocketAddr, certs: &Certs) -> Command {
+    let mut c = Command::new("openssl");
+    c.args(["s_client", "-connect", &addr.to_string(), "-CAfile"])
+        .arg(&certs.ca)
+        .args(["-servername", "localhost"]);
+    c
+}
+
 /// `openssl s_client` to `addr` trusting the test CA, with `extra` flags; writes `line` and
 /// waits (bounded) for the server to send it back. Returns what it printed on stdout (the
 /// echoed bytes; with -brief nothing else) and on stderr (the connection's summary).
 fn s_client(addr: SocketAddr, certs: &Certs, extra: &[&str], line: &str) -> (String, String) {
-    let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-CAfile"])
-        .arg(&certs.ca)
-        .args(["-servername", "localhost", "-brief"])
+    let mut child = openssl_s_client(addr, certs)
+        .arg("-brief")
         .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -196,10 +203,8 @@ fn a_second_connection_resumes_the_first_ones_session() {
             "x",
         );
         assert!(first.contains("Verification: OK"), "{model}: {first}");
-        let out = Command::new("openssl")
-            .args(["s_client", "-connect", &server.addr.to_string(), "-CAfile"])
-            .arg(&certs.ca)
-            .args(["-servername", "localhost", "-tls1_2", "-sess_in", sessions])
+        let out = openssl_s_client(server.addr, &certs)
+            .args(["-tls1_2", "-sess_in", sessions])
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -231,10 +236,8 @@ fn a_connection_the_server_closes_ends_with_close_notify_not_a_cut_in_both_model
         let server = tls_server(&certs, "http", model);
         // s_client sends the request and reads until the server ends the connection (which
         // `Connection: close` asks for), and says so if it ends without a close_notify.
-        let mut child = Command::new("openssl")
-            .args(["s_client", "-connect", &server.addr.to_string(), "-CAfile"])
-            .arg(&certs.ca)
-            .args(["-servername", "localhost", "-brief", "-ign_eof"])
+        let mut child = openssl_s_client(server.addr, &certs)
+            .args(["-brief", "-ign_eof"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
