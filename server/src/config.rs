@@ -4,6 +4,7 @@
 //! model, every default and bound) is named here once, as an enum or a constant, and the
 //! modules above match on it where it matters. It imports no other module of the server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nines_common::sys::available_cpus;
@@ -135,6 +136,8 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// Unsent reply bytes the whole process may hold.
     pub max_buffered: usize,
+    /// TLS on every connection (`--tls-cert`, `--tls-key`; made by `tls::load`), or plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -154,6 +157,7 @@ impl Default for ServerConfig {
             send_timeout: Some(DEFAULT_SEND_TIMEOUT),
             max_connections: None,
             max_buffered: DEFAULT_MAX_BUFFERED,
+            tls: None,
         }
     }
 }

@@ -14,12 +14,15 @@
 //! [`Next::Wait`] and its worker wakes it when there is room. It keeps the times the timeouts
 //! need, taken from clock reads it makes anyway.
 //!
-//! A connection is generic over its stream (anything `Read + Write`): the server monomorphises
-//! it for mio's `TcpStream`, so the seam costs nothing at run time, and the tests
-//! (conn_tests.rs) drive every transition through a scripted stream, with exact counts and no
-//! sockets.
+//! A connection is generic over its stream (a `transport::Stream`: `Read + Write`, plus the
+//! TLS records it holds and whether its handshake is still under way): the server
+//! monomorphises it for its transport over mio's `TcpStream` (plain or TLS, one enum), so the
+//! seam costs nothing at run time, and the tests (conn_tests.rs) drive every transition
+//! through a scripted stream, with exact counts and no sockets. A connection is drained only
+//! once its stream's `flush` says the TLS records are out too; that write side lives in
+//! `output` (conn/output.rs), the one place bytes leave.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,34 +32,13 @@ use crate::limits::{
 };
 use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
-use crate::turn::{Allowance, SourceRest};
+use crate::transport::{Setup, Stream};
+use crate::turn::{Allowance, Next, Queued, Readiness, SourceRest};
 
 /// First read buffer size; most requests and replies are far smaller.
 const INITIAL_READ_BYTES: usize = 4096;
 /// Buffers larger than this are released when empty.
 const SHRINK_ABOVE_BYTES: usize = 64 * 1024;
-
-/// What the worker does with a connection after an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Keep it; the next event will say when there is more to do.
-    Keep,
-    /// Its turn's allowance is spent with work left: give it another turn after the others.
-    Yield,
-    /// Its next reply does not fit the budget: give it a turn once [`Conn::needs`] bytes are free.
-    Wait,
-    /// Drop it (closing the socket).
-    Close,
-}
-
-/// What woke a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Readiness {
-    pub readable: bool,
-    pub writable: bool,
-    /// The peer closed its side, or the socket has an error: read to the end.
-    pub read_closed: bool,
-}
 
 /// Whether the connection takes requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +73,8 @@ pub(crate) struct Conn<S> {
     intake: Intake,
     /// A Source reply still being produced; later requests wait for it.
     source: Option<SourceRest>,
-    /// The last turn ended before the socket was drained: read again without a new edge.
+    /// The last turn ran out of allowance with input left, buffered or in the stream (where,
+    /// decrypted by TLS, no event reports it): its next event gives it a turn whatever it says.
     unread: bool,
     /// When the last complete request arrived (or the connection was accepted).
     active_at: Instant,
@@ -111,25 +94,13 @@ pub(crate) struct Conn<S> {
     session: Session,
 }
 
-/// Where a connection waits for its next turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
-pub(crate) enum Queued {
-    /// Nowhere: an event brings its next turn.
-    No,
-    /// In the run queue: its turn was cut short by the turn's allowance.
-    Runnable,
-    /// On the list of connections waiting for room in the buffered-reply budget.
-    Waiting,
-}
-
 impl<S> Drop for Conn<S> {
     fn drop(&mut self) {
         self.budget.account(self.held, 0);
     }
 }
 
-impl<S> Conn<S> {
+impl<S: Stream> Conn<S> {
     pub fn new(stream: S, budget: Arc<BufferBudget>, now: Instant) -> Conn<S> {
         Conn {
             stream,
@@ -161,10 +132,10 @@ impl<S> Conn<S> {
         &self.stream
     }
 
-    /// Whether replies are waiting for the socket to take them.
+    /// Whether replies (or TLS records) are waiting for the socket to take them.
     #[cfg_attr(not(feature = "thread-per-connection"), allow(dead_code))]
     pub fn wants_write(&self) -> bool {
-        self.wpos < self.wbuf.len()
+        self.pending() > 0
     }
 
     /// Whether it takes input now (a full or closing connection must not be polled for input,
@@ -179,8 +150,9 @@ impl<S> Conn<S> {
         self.needs
     }
 
+    /// Unsent bytes it holds: replies, and the TLS records its stream has not sent yet.
     fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.wbuf.len() - self.wpos + self.stream.held()
     }
 
     /// The limit this connection has run past at `now`, if any.
@@ -192,6 +164,11 @@ impl<S> Conn<S> {
         };
         if past(self.stalled_since, limits.send_timeout) {
             return Some(Expiry::Send);
+        }
+        // A TLS handshake is the first request: it must be done within the read timeout of the
+        // accept (`active_at` until a request completes), however its bytes trickle in.
+        if self.stream.opening() && past(Some(self.active_at), limits.read_timeout) {
+            return Some(Expiry::Handshake);
         }
         // A request waiting only because the connection is full, or behind a Source reply, is
         // not a slow client's doing.
@@ -230,20 +207,21 @@ impl<S> Conn<S> {
     }
 }
 
-impl<S: Read + Write> Conn<S> {
+impl<S: Stream> Conn<S> {
     /// Handles one readiness event.
     pub fn on_event(&mut self, ev: Readiness, ctx: &mut Ctx<'_>) -> Next {
         if ev.writable {
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
-                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                Ok(true) if self.intake == Intake::Closing => return self.finish(),
                 Ok(true) if matches!(self.intake, Intake::Full | Intake::Starved) => {
                     return self.pump(false, ctx)
                 }
                 Ok(_) => {}
             }
         }
-        if (ev.readable || ev.read_closed) && self.intake == Intake::Open {
+        // Input left when the last turn ran out of allowance raises no event of its own.
+        if (ev.readable || ev.read_closed || self.unread) && self.intake == Intake::Open {
             return self.pump(ev.read_closed, ctx);
         }
         Next::Keep
@@ -295,8 +273,13 @@ impl<S: Read + Write> Conn<S> {
             }
             match self.flush(ctx.counters, ctx.phases) {
                 Err(_) => return self.io_error(ctx.counters),
-                Ok(false) => return Next::Keep, // WRITABLE will tell us when to go on.
-                Ok(true) if self.intake == Intake::Closing => return Next::Close,
+                // WRITABLE will tell us when to go on. If the allowance ran out with requests
+                // left, that event must give a turn even if it reports nothing new to read.
+                Ok(false) => {
+                    self.unread |= allow.spent();
+                    return Next::Keep;
+                }
+                Ok(true) if self.intake == Intake::Closing => return self.finish(),
                 // Nothing held, and the next reply does not fit the budget: wait for room.
                 Ok(true) if self.intake == Intake::Starved => return Next::Wait,
                 // A large reply goes out a high-water mark's worth per turn.
@@ -415,6 +398,7 @@ impl<S: Read + Write> Conn<S> {
                 Err(_) => return Err(()),
             }
         }
+        self.count_setup(ctx.counters);
         Ok(())
     }
 
@@ -485,63 +469,35 @@ impl<S: Read + Write> Conn<S> {
         true
     }
 
-    /// Writes pending replies; Ok(true) when nothing is left to write. What is left after
-    /// trying is counted in the budget, and a write that makes no progress starts the send
-    /// timeout.
-    fn flush(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
-        let drained = self.write_out(counters, phases);
-        let held = self.pending();
-        if held != self.held {
-            self.budget.account(self.held, held);
-            self.held = held;
-        }
-        drained
-    }
-
-    fn write_out(&mut self, counters: &Counters, phases: &mut PhaseTimes) -> io::Result<bool> {
-        while self.wpos < self.wbuf.len() {
-            let started = Instant::now();
-            let result = self.stream.write(&self.wbuf[self.wpos..]);
-            phases.write_ns += ns_between(started, Instant::now());
-            match result {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    phases.writes += 1;
-                    self.wpos += n;
-                    self.stalled_since = None;
-                    bump(&counters.bytes_out, n as u64);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.stalled_since.get_or_insert(started);
-                    // What stays is what the budget counts: drop the bytes already written and
-                    // memory the rest does not need (this is the slow path of a client not
-                    // keeping up).
-                    self.wbuf.drain(..self.wpos);
-                    self.wpos = 0;
-                    if self.wbuf.capacity() > 2 * self.wbuf.len() + INITIAL_READ_BYTES {
-                        self.wbuf.shrink_to(self.wbuf.len());
-                    }
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        self.stalled_since = None;
-        if self.wbuf.capacity() > SHRINK_ABOVE_BYTES {
-            self.wbuf = Vec::new();
-        }
-        Ok(true)
+    /// Counts how the stream's setup (a TLS handshake) ended, if it just did; true if it failed.
+    fn count_setup(&mut self, counters: &Counters) -> bool {
+        let Some(setup) = self.stream.setup() else {
+            return false;
+        };
+        let counter = match setup {
+            Setup::Full => &counters.tls_handshakes_full,
+            Setup::Resumed => &counters.tls_handshakes_resumed,
+            Setup::Failed => &counters.err_tls_handshake,
+        };
+        bump(counter, 1);
+        setup == Setup::Failed
     }
 
     fn io_error(&mut self, counters: &Counters) -> Next {
-        bump(&counters.err_io, 1);
+        // A refused handshake is counted as such, not as an I/O error.
+        if !self.count_setup(counters) {
+            bump(&counters.err_io, 1);
+        }
         Next::Close
     }
 }
 
+mod output;
+
 #[cfg(test)]
 #[path = "conn_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "conn_stream_tests.rs"]
+mod stream_tests;

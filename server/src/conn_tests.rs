@@ -5,7 +5,7 @@
 //! Times are explicit instants, never sleeps.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -93,6 +93,9 @@ impl Write for Script {
         Ok(())
     }
 }
+
+/// A plain socket's stream: no records of its own, no handshake.
+impl Stream for Script {}
 
 /// What gives the connection its turn.
 #[derive(Debug, Clone, Copy)]

@@ -24,8 +24,10 @@
 //! may do and did), `outcome` (why a connection is closed) and [`utf8`] (UTF-8 checked a piece at
 //! a time) at the bottom; then [`limits`]
 //! (timeouts, the reply budget, admission), [`listener`] (socket options), [`stats`] (lock-free
-//! counters) and the protocols ([`http`], then [`ws`]); [`handler`] (request → reply, shared by
-//! all models); `acceptor` (the accept loop) and `conn` (one connection's buffers and I/O);
+//! counters), [`tls`] (certificate, key and the TLS choices, read once), `transport` (plain TCP
+//! or TLS under a connection, one `Read + Write`) and the protocols ([`http`], then [`ws`]);
+//! [`handler`] (request → reply, shared by all models); `acceptor` (the accept loop) and `conn`
+//! (one connection's buffers and I/O, over its transport);
 //! `worker` (one mio loop); `model` (the pooled and thread-per-connection schedulers) on top.
 #![deny(missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -43,6 +45,8 @@ pub mod listener;
 mod model;
 mod outcome;
 pub mod stats;
+pub mod tls;
+mod transport;
 mod turn;
 pub mod utf8;
 #[cfg(feature = "pooled")]

@@ -2,11 +2,12 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use nines_common::units::{ByteCount, HumanDuration};
-use nines_common::usage::{exit_with, parse_or_exit};
+use nines_common::usage::{exit_with, parse_or_exit, UsageError};
 use nines_common::{sys, DEFAULT_PORT};
 use nines_server::config::{
     Model, DEFAULT_BACKLOG, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_THREADS,
@@ -82,7 +83,7 @@ struct Cli {
     #[arg(long, default_value_t = ByteCount(DEFAULT_MAX_BUFFERED))]
     max_buffered: ByteCount,
     /// Close a connection whose request, once begun, is not complete within this (stops a
-    /// slowloris); 0 never.
+    /// slowloris), or whose TLS handshake is not done within this of the accept; 0 never.
     #[arg(long, default_value_t = HumanDuration(DEFAULT_READ_TIMEOUT))]
     read_timeout: HumanDuration,
     /// Close a connection with no request for this long; 0 never.
@@ -96,6 +97,15 @@ struct Cli {
     /// closed to make room, else the new one [default: what `ulimit -n` leaves room for].
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Serve TLS (1.2 and 1.3) on every connection, whatever the protocol, with this
+    /// certificate chain (PEM; leaf first); needs --tls-key. ALPN http/1.1 for http and ws;
+    /// session resumption by id and by ticket. A handshake not finished within --read-timeout
+    /// is closed like a slowloris.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
 
 mod supervisor;
@@ -104,7 +114,13 @@ fn main() -> ExitCode {
     nines_common::usage::init_logging("info");
     supervisor::follow_supervisor();
     let cli: Cli = parse_or_exit();
-    let (config, opts) = settings(&cli);
+    let (mut config, opts) = settings(&cli);
+    // Read before anything listens (and before the supervisor starts its children), so a bad
+    // file is one line at start.
+    match tls(&cli) {
+        Ok(tls) => config.tls = tls,
+        Err(e) => exit_with(&[e]),
+    }
     let errors: Vec<_> = config
         .validate()
         .into_iter()
@@ -151,6 +167,7 @@ fn settings(cli: &Cli) -> (ServerConfig, ListenOptions) {
         send_timeout: nonzero(cli.send_timeout),
         max_connections: cli.max_connections,
         max_buffered: cli.max_buffered.0,
+        tls: None,
     };
     let opts = ListenOptions {
         backlog: cli.backlog,
@@ -186,9 +203,10 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     let server = Server::bind(addr, config.clone(), opts)
         .with_context(|| format!("cannot listen on {addr}"))?;
     eprintln!(
-        "nines-server: {} model | protocol {} | {} | backlog {} | max frame {} B | max {} connections, {} buffered",
+        "nines-server: {} model | protocol {}{} | {} | backlog {} | max frame {} B | max {} connections, {} buffered",
         config.model,
         config.protocol,
+        if config.tls.is_some() { " over TLS" } else { "" },
         layout(config),
         cli.backlog,
         config.max_frame_bytes,
@@ -208,6 +226,25 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     let stats = server.shutdown();
     println!("nines-server stopped: {stats}");
     Ok(())
+}
+
+/// The TLS configuration --tls-cert and --tls-key ask for: none without them, an error naming
+/// the flag with one of them alone or a file that will not do.
+fn tls(cli: &Cli) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, UsageError> {
+    match (&cli.tls_cert, &cli.tls_key) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(UsageError::new(
+            "--tls-key",
+            "missing: --tls-cert needs the certificate's private key (--tls-key FILE)",
+        )),
+        (None, Some(_)) => Err(UsageError::new(
+            "--tls-cert",
+            "missing: --tls-key needs the certificate it belongs to (--tls-cert FILE)",
+        )),
+        (Some(cert), Some(key)) => nines_server::tls::load(cert, key, cli.protocol)
+            .map(Some)
+            .map_err(|e| UsageError::new(e.flag(), e.to_string())),
+    }
 }
 
 /// A timeout flag: 0 means never.

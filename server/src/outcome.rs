@@ -162,6 +162,8 @@ pub(crate) enum Expiry {
     OverBudget,
     /// A request begun was not finished within `--read-timeout`.
     Read,
+    /// A TLS handshake was not finished within `--read-timeout` of the accept.
+    Handshake,
     /// No request for `--idle-timeout`.
     Idle,
     /// Replies made no progress toward the client for `--send-timeout`.

@@ -111,8 +111,16 @@ counters! {
     err_ws_invalid_utf8 => "errors_ws_invalid_utf8",
     /// WebSocket connections closed with 1009: a frame longer than --max-frame.
     err_ws_too_large => "errors_ws_too_large",
-    /// Connections closed by a read or write error (reset by peer, broken pipe, ...).
+    /// Connections closed by a read or write error (reset by peer, broken pipe, ...), TLS
+    /// errors after the handshake included.
     err_io => "errors_io",
+    /// TLS handshakes refused: not TLS, no version, cipher or ALPN in common, a bad message or
+    /// an alert from the client (each closes its connection).
+    err_tls_handshake => "errors_tls_handshake",
+    /// Full TLS handshakes completed (key exchange and certificate).
+    tls_handshakes_full => "tls_handshakes_full",
+    /// Resumed TLS handshakes completed (session id, ticket or TLS 1.3 PSK).
+    tls_handshakes_resumed => "tls_handshakes_resumed",
     /// accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM: the server backed off.
     err_accept_resources => "errors_accept_resources",
     /// accept() failed for another reason.
@@ -127,6 +135,10 @@ counters! {
     evicted_idle => "evicted_idle",
     /// Connections closed because a request begun was not finished within --read-timeout.
     closed_read_timeout => "closed_read_timeout",
+    /// Connections closed because their TLS handshake was not finished within --read-timeout
+    /// of the accept: a TLS slowloris. Apart from `closed_read_timeout`, so handshakes that
+    /// time out under a storm are seen as such.
+    closed_tls_handshake_timeout => "closed_tls_handshake_timeout",
     /// Connections closed after --idle-timeout without a request.
     closed_idle_timeout => "closed_idle_timeout",
     /// Connections closed because their replies made no progress for --send-timeout.
@@ -195,6 +207,7 @@ impl Counters {
         bump(
             match why {
                 Expiry::Read => &self.closed_read_timeout,
+                Expiry::Handshake => &self.closed_tls_handshake_timeout,
                 Expiry::Idle => &self.closed_idle_timeout,
                 Expiry::Send => &self.closed_send_timeout,
                 Expiry::OverBudget => &self.closed_over_budget,

@@ -1,10 +1,13 @@
 //! The contract of one call to a protocol's request handling: what it may do in its
-//! connection's turn ([`Allowance`]) and what it did ([`Processed`]).
+//! connection's turn ([`Allowance`]) and what it did ([`Processed`]); and the contract of the
+//! turn itself between a connection and the loop that runs it: what woke it (`Readiness`),
+//! what it asks for next (`Next`) and where it waits for that (`Queued`).
 //!
 //! Every protocol (`handler` for nines and echo, `http`, `ws`) and the connection that calls
 //! them (`conn`) speak these types, so they live in a leaf below all of them: a protocol never
 //! needs the handler that dispatches to it, and the connection's limits (`limits`) can hand out
-//! an allowance without knowing any protocol.
+//! an allowance without knowing any protocol. The loops (`worker`, the thread-per-connection
+//! model) and the connection (`conn`) share the turn's types the same way.
 
 use std::time::Instant;
 
@@ -70,4 +73,38 @@ pub struct Processed {
     /// The protocol ends the connection once the replies are sent (HTTP `Connection: close`,
     /// a WebSocket close, a refused request).
     pub close: bool,
+}
+
+/// What the worker does with a connection after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Keep it; the next event will say when there is more to do.
+    Keep,
+    /// Its turn's allowance is spent with work left: give it another turn after the others.
+    Yield,
+    /// Its next reply does not fit the budget: give it a turn once `Conn::needs` bytes are free.
+    Wait,
+    /// Drop it (closing the socket).
+    Close,
+}
+
+/// What woke a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Readiness {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer closed its side, or the socket has an error: read to the end.
+    pub read_closed: bool,
+}
+
+/// Where a connection waits for its next turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "pooled"), allow(dead_code))] // Workers are the pooled model's.
+pub(crate) enum Queued {
+    /// Nowhere: an event brings its next turn.
+    No,
+    /// In the run queue: its turn was cut short by the turn's allowance.
+    Runnable,
+    /// On the list of connections waiting for room in the buffered-reply budget.
+    Waiting,
 }

@@ -22,11 +22,13 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::acceptor::{AcceptState, Handoff, Taken};
-use crate::conn::{Conn, Ctx, Next, Queued, Readiness};
+use crate::conn::{Conn, Ctx};
 use crate::handler::Handler;
 use crate::limits::{Admission, BufferBudget, ConnLimits};
 use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
+use crate::transport::Transport;
+use crate::turn::{Next, Queued, Readiness};
 
 /// Token of the waker that announces hand-offs and shutdown.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -49,12 +51,14 @@ pub(crate) struct Worker {
     pub admission: Arc<Admission>,
     /// Its own SO_REUSEPORT listener when workers accept for themselves (`--acceptors 0`).
     pub listener: Option<mio::net::TcpListener>,
+    /// TLS on every connection, if the server has it.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// What the loop keeps between iterations.
 #[derive(Default)]
 struct State {
-    conns: Slab<Conn<TcpStream>>,
+    conns: Slab<Conn<Transport<TcpStream>>>,
     /// Connections that yielded with work left, in turn.
     runnable: VecDeque<usize>,
     /// Connections whose next reply waits for budget room.
@@ -268,9 +272,18 @@ impl Worker {
             self.closed_one();
             return; // Dropping the stream closes it.
         }
+        let stream = match Transport::new(h.stream, self.tls.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start TLS on a connection; closing it");
+                bump(&self.counters.err_tls_handshake, 1);
+                self.closed_one();
+                return;
+            }
+        };
         let entry = st.conns.vacant_entry();
         let token = Token(entry.key());
-        let conn = entry.insert(Conn::new(h.stream, self.budget.clone(), now));
+        let conn = entry.insert(Conn::new(stream, self.budget.clone(), now));
         let registered = self.poll.registry().register(
             conn.stream_mut(),
             token,

@@ -79,6 +79,7 @@ pub(crate) fn start(
             budget: shared.budget.clone(),
             admission: shared.admission.clone(),
             listener: worker_listeners.next().flatten(),
+            tls: config.tls.clone(),
         });
     }
     let mut acceptors = Vec::with_capacity(listeners.len());

@@ -25,11 +25,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use super::{Running, Shared};
 use crate::acceptor::{self, run_acceptor, AcceptSink, Taken, WarnLimiter};
 use crate::config::ServerConfig;
-use crate::conn::{Conn, Ctx, Next, Readiness};
+use crate::conn::{Conn, Ctx};
 use crate::handler::Handler;
 use crate::limits::ConnLimits;
 use crate::outcome::Expiry;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
+use crate::transport::Transport;
+use crate::turn::{Next, Readiness};
 
 /// Stack of a connection thread: enough for the handler, small enough for 10,000 threads.
 const STACK_BYTES: usize = 256 * 1024;
@@ -132,6 +134,7 @@ impl ThreadedAcceptor {
             shared: self.shared.clone(),
             live: self.live.clone(),
             limits: ConnLimits::new(&self.config),
+            tls: self.config.tls.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name(nines_common::cpu::CONN_THREAD.into())
@@ -169,11 +172,21 @@ struct ConnThread {
     shared: Shared,
     live: Arc<AtomicUsize>,
     limits: ConnLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ConnThread {
     fn serve(self, stream: TcpStream) {
         let local = Counters::default();
+        let stream = match Transport::new(stream, self.tls.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start TLS on a connection; closing it");
+                bump(&local.err_tls_handshake, 1);
+                self.finish(&local, &mut PhaseTimes::default());
+                return;
+            }
+        };
         let mut phases = PhaseTimes::default();
         let mut reply_offsets = Vec::new();
         let mut conn = Conn::new(stream, self.shared.budget.clone(), Instant::now());
@@ -232,8 +245,13 @@ impl ConnThread {
             }
         }
         drop(conn);
+        self.finish(&local, &mut phases);
+    }
+
+    /// Counts the connection closed and hands its counters and its place back.
+    fn finish(&self, local: &Counters, phases: &mut PhaseTimes) {
         bump(&local.closed, 1);
-        phases.publish(&local);
+        phases.publish(local);
         local.drain_into(&self.counters);
         self.shared.admission.release();
         self.live.fetch_sub(1, Ordering::AcqRel);
@@ -244,7 +262,7 @@ impl ConnThread {
 /// the tick passed with nothing to do. Input is asked for only while the connection takes it, or
 /// a client that does not read its replies would make this spin. A peer's FIN shows as readable
 /// (read returns 0); POLLHUP/POLLERR come regardless.
-fn wait(conn: &Conn<TcpStream>) -> Result<Option<Readiness>, ()> {
+fn wait(conn: &Conn<Transport<TcpStream>>) -> Result<Option<Readiness>, ()> {
     let mut want = PollFlags::empty();
     if conn.wants_read() {
         want |= PollFlags::POLLIN;

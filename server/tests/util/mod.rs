@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nines_driver::config::{Bench, BenchConfig, Load, NinesOp, RequestSpec, StopAt, Target};
-use nines_protocol::{decode, encode, Header, Op};
+use nines_protocol::{decode, encode, Header, Op, HEADER_LEN};
+
+pub mod tls;
 
 /// A running `nines-server` process, killed on drop if the test did not stop it.
 pub struct ServerProc {
@@ -122,6 +124,12 @@ impl Counters {
             .unwrap_or_else(|| panic!("no counter {name}"))
             .1
     }
+
+    /// Checks each named counter has its value, naming every one that does not.
+    pub fn expect(&self, want: &[(&str, u64)], what: &str) {
+        let got: Vec<(&str, u64)> = want.iter().map(|&(k, _)| (k, self.get(k))).collect();
+        assert_eq!(got, want, "{what}: counters");
+    }
 }
 
 /// A closed-loop config against `addr` that stops after `requests` replies, no warm-up.
@@ -226,18 +234,23 @@ pub fn wait_for_stats(
             return queries;
         }
         if Instant::now() >= deadline {
-            let nonzero: Vec<String> = counters
-                .iter()
-                .filter(|(_, v)| *v != 0)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
             panic!(
                 "timed out after {WAIT_LIMIT:?} waiting for {what}; the server's counters: {}",
-                nonzero.join(" ")
+                nonzero(&counters)
             );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The counters that are not zero, as `name=value` words.
+pub fn nonzero(counters: &[(String, u64)]) -> String {
+    let words: Vec<String> = counters
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    words.join(" ")
 }
 
 pub fn rss_kib(pid: u32) -> u64 {
@@ -252,4 +265,68 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     let rest = &s[s.rfind(')').unwrap() + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// Both server models (tests run with `--all-features`, which builds both).
+pub const MODELS: [&str; 2] = ["pooled", "thread-per-connection"];
+
+/// `--max-buffered` of the never-reading-clients tests, in MiB.
+pub const BUDGET_MIB: u64 = 16;
+
+/// Flags of the never-reading-clients tests: a budget of [`BUDGET_MIB`], frames big enough for
+/// [`REPLY_BYTES`], a send timeout that closes the clients once their buffers are full, and a
+/// read timeout that does not.
+pub const NEVER_READING_FLAGS: [&str; 8] = [
+    "--max-buffered",
+    "16m",
+    "--max-frame",
+    "5m",
+    "--send-timeout",
+    "3s",
+    "--read-timeout",
+    "60s",
+];
+
+/// Holds the never-reading clients a while after the server has read every ask (it has had
+/// the chance to buffer all of it; holding them unread is the test), then checks the server's
+/// RSS grew less than the budget plus `per_conn_kib` and 8 MiB of allocator slack.
+pub fn assert_held_to_the_budget(pid: u32, before_kib: u64, per_conn_kib: u64, what: &str) {
+    std::thread::sleep(Duration::from_millis(1_500));
+    let grown_kib = rss_kib(pid).saturating_sub(before_kib);
+    let bound_kib = BUDGET_MIB * 1024 + per_conn_kib + 8 * 1024;
+    assert!(
+        grown_kib < bound_kib,
+        "{what}: server RSS grew {grown_kib} KiB (bound {bound_kib} KiB)"
+    );
+}
+
+/// What a never-reading client sends: Source asks for more reply bytes than the kernel's
+/// socket buffers can hold, all in one read's worth of requests. Returns (asks, their bytes).
+pub fn never_read_asks() -> (u32, Vec<u8>) {
+    let asks = asks_past_the_kernel_buffers();
+    let mut bytes = Vec::new();
+    for id in 0..u64::from(asks) {
+        bytes.extend(request(Op::Source, id, REPLY_BYTES as u32));
+    }
+    (asks, bytes)
+}
+
+/// Each Source reply a never-reading client asks for (the server runs with `--max-frame 5m`).
+pub const REPLY_BYTES: u64 = 4 << 20;
+
+/// How many Source asks one connection needs so its replies cannot all sit in the kernel: one
+/// more than the largest send buffer plus the largest receive buffer holds. They fit in one
+/// 4 KiB read, so the server reads them all at once: 102 asks, 408 MiB of buffers, at most.
+pub fn asks_past_the_kernel_buffers() -> u32 {
+    let max_of = |path: &str| -> u64 {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        text.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let most = max_of("/proc/sys/net/ipv4/tcp_wmem") + max_of("/proc/sys/net/ipv4/tcp_rmem");
+    let asks = (most / REPLY_BYTES) as u32 + 1;
+    assert!(
+        asks as usize * HEADER_LEN <= 4096,
+        "socket buffers of {most} bytes need {asks} asks of {REPLY_BYTES} bytes, more than one read"
+    );
+    asks
 }
