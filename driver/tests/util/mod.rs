@@ -35,6 +35,7 @@ pub mod certs;
 pub mod hostile_tls;
 pub mod node;
 pub mod peers;
+pub mod server;
 pub mod svg;
 pub mod tls_peers;
 
