@@ -6,9 +6,12 @@
 # them alike; figures are medians over rounds, ratios the median of per-round ratios.
 #   https-load:  nines vs wrk against nginx (1 worker) over HTTPS keep-alive, same connections
 #   handshakes:  full and resumed handshakes/s against nginx: `openssl s_time -new` / `-reuse`
-#                (one handshake at a time), and nines storm with and without resumption
+#                (one handshake at a time), TLS 1.3 and 1.2
+#   handshakes-echo: nines storm with and without resumption, and s_time, against
+#                nines-server --protocol echo over TLS (a storm speaks echo, which nginx does not)
 #   https-server: nines-server --tls-cert vs nginx (1 worker each) under the same wrk load
-#   memory:      server RSS per held idle connection (TLS and plain), nginx and nines-server
+#   memory:      server RSS per held idle connection: nginx TLS and plain and nines-server TLS
+#                held by python's ssl, nines-server echo held by nines storm
 # Each row has the load's CPU per operation (user+sys, rusage) and the server's (/proc/PID/stat,
 # every process of it). The nines rows run once nines speaks TLS (`nines bench --help` names
 # --cacert; `nines-server --help` names --tls-cert): until then they are skipped and say so.
@@ -59,9 +62,9 @@ echo "round,test,tool,rate_per_s,p99_us,load_cpu_us_per_op,server_cpu_us_per_op,
 echo "round,server,transport,held,rss_before_kib,rss_holding_kib,bytes_per_connection" >"$TMP/memory.csv"
 rss_kib() { local t=0; for p in "$@"; do t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo "$t"; }
 
-# nines-server over TLS (http), 1 worker pinned to CPU 0; sets SRV and PORT.
+# nines-server --protocol $1 over TLS, 1 worker pinned to CPU 0; sets SRV and PORT.
 start_nines_server() {
-  taskset -c 0 "$BIN/nines-server" --protocol http --port 0 --workers 1 --acceptors 1 \
+  taskset -c 0 "$BIN/nines-server" --protocol "$1" --port 0 --workers 1 --acceptors 1 \
     --tls-cert "$CERT" --tls-key "$KEY" >"$TMP/srv.out" 2>"$TMP/srv.err" &
   SRV=$!
   PORT=$(listening_addr "$TMP/srv.out" | sed 's/.*://')
@@ -69,22 +72,24 @@ start_nines_server() {
 }
 
 # --- nines parts: run once nines speaks TLS --------------------------------------------------
-# The command lines are issue 20's; the JSON fields read are the existing report's (bench:
-# throughput_rps, latency_us; storm: load.server_memory) plus its planned `tls` section
-# (tls.handshakes, full and resumed): adjust the reader when the driver's JSON lands.
-# Handshakes/s: a storm of HANDSHAKES TLS connections opened as fast as they complete, each
-# resumed from an earlier session (the default) or full. Prints: handshakes/s, handshake p99 µs,
-# handshakes, failures.
+# The report's `tls` section (report/tls.rs) gives handshakes, full/resumed, handshakes_per_s
+# and handshake_us; a storm's `load.server_memory` the server's RSS per held connection.
+# A storm speaks nines echo (its first message leaves on connect): nginx answers it 400 and
+# closes, so storms go to `nines-server --protocol echo --tls-cert`, s_time beside them.
+# Handshakes/s: a storm of HANDSHAKES TLS connections, each resumed from an earlier session
+# (the default) or full. nines' handshakes/s is over the storm's wall time, the 1 s hold
+# included: compare CPU per handshake. Prints: handshakes/s, handshake p99 µs, handshakes, errors.
 nines_storm_handshakes() {
   local port=$1 resume=$2 flags=()
   [[ $resume == full ]] && flags=(--no-tls-resume)
   load "$BIN/nines" storm "127.0.0.1:$port" --tls --cacert "$CA" "${flags[@]}" \
-    --connections "$HANDSHAKES" --connect-rate 1000000 -d 1s -t 1 -q --json "$TMP/storm.json"
-  python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tls"]; h=t["handshakes"]
-print(h["per_s"], t["handshake_us"]["p99"], h["full"]+h["resumed"], h["failed"])' "$TMP/storm.json"
+    --connections "$HANDSHAKES" --connect-rate "$HANDSHAKES" -d 1s -t 1 -q --json "$TMP/storm.json"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["tls"]
+print(t["handshakes_per_s"], (t.get("handshake_us") or {}).get("p99", "nan"), t["handshakes"], r["errors"])' "$TMP/storm.json"
 }
 
-# Server RSS per held idle TLS connection, as nines storm measures it on the server's pids.
+# Server RSS per held idle TLS connection, as nines storm measures it on the server's pids
+# (messages every 10 s keep the echo connections alive without load).
 nines_storm_memory() {
   load "$BIN/nines" storm "127.0.0.1:$1" --tls --cacert "$CA" --connections "$HELD" \
     --interval 10s -d 5s -t 1 -q --json "$TMP/hold.json"
@@ -94,9 +99,10 @@ print(m["rss_before_kib"], m["rss_holding_kib"], m["bytes_per_connection"])' "$T
 
 # --- parts that need no nines TLS ---------------------------------------------------------
 # `openssl s_time` for SECS: one connection at a time, each a new session (-new) or the first
-# one's resumed (-reuse). Prints: handshakes/s (over wall time), handshakes.
+# one's resumed (-reuse), TLS 1.3 or, with a third argument tls1_2, TLS 1.2 (where resumption
+# skips the key exchange that 1.3's psk_dhe_ke keeps). Prints: handshakes/s (wall), handshakes.
 s_time() {
-  load openssl s_time -connect "127.0.0.1:$1" -CAfile "$CA" "-$2" -time "$SECS"
+  load openssl s_time -connect "127.0.0.1:$1" -CAfile "$CA" "-$2" ${3:+"-$3"} -time "$SECS"
   python3 -c 'import re,sys; n=int(re.search(r"(\d+) connections in [\d.]+s", open(sys.argv[1]).read()).group(1))
 print(n / float(open(sys.argv[2]).read()), n)' "$TMP/load_cpu.out" "$TMP/load_cpu.wall"
 }
@@ -114,18 +120,32 @@ for _ in range(n):
 print("held", len(held), flush=True)
 time.sleep(limit)
 PY
-# Server RSS (KiB, all of $pids) before and while python holds HELD connections. Prints:
-# before holding bytes-per-connection.
-hold_rss() {
-  local port=$1 ca=$2; shift 2
-  local before; before=$(rss_kib "$@")
+# memory_row ROUND SERVER TRANSPORT PORT CA "PIDS": the server's RSS (KiB, all of PIDS) before
+# and while python holds HELD connections (TLS verified with CA, or plain with CA "-"), as a row.
+memory_row() {
+  local round=$1 server=$2 transport=$3 port=$4 ca=$5 pids=$6
+  local before; before=$(rss_kib $pids)
   taskset -c 1 python3 "$TMP/hold.py" "$port" "$HELD" "$ca" "$HOLD_LIMIT_S" >"$TMP/held" &
   local holder=$!
   for _ in $(seq $((HOLD_LIMIT_S * 10))); do grep -q held "$TMP/held" && break; sleep 0.1; done
   grep -q "held $HELD" "$TMP/held" || { echo "python held no $HELD connections" >&2; exit 1; }
-  local holding; holding=$(rss_kib "$@")
+  local holding; holding=$(rss_kib $pids)
   kill "$holder"; wait "$holder" 2>/dev/null || true
-  echo "$before $holding $(( (holding - before) * 1024 / HELD ))"
+  echo "$round,$server,$transport,$HELD,$before,$holding,$(( (holding - before) * 1024 / HELD ))" >>"$TMP/memory.csv"
+}
+
+# handshake_row ROUND TEST TOOL PORT "PIDS": one handshake measurement (s_time-new|reuse[-tls12]
+# or nines-storm-full|resumed) with the server's CPU per handshake, as a row.
+handshake_row() {
+  local round=$1 test=$2 tool=$3 port=$4 pids=$5 c0 c1 rate p99=nan n errs=0 mode
+  c0=$(cpu_of $pids)
+  case $tool in
+    s_time-*-tls12) mode=${tool#s_time-}; read -r rate n < <(s_time "$port" "${mode%-tls12}" tls1_2) ;;
+    s_time-*) read -r rate n < <(s_time "$port" "${tool#s_time-}") ;;
+    nines-storm-*) read -r rate p99 n errs < <(nines_storm_handshakes "$port" "${tool#nines-storm-}") ;;
+  esac
+  c1=$(cpu_of $pids)
+  row "$round,$test,$tool,$rate,$p99,$(per_op "$c0" "$c1" "$n"),$errs"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -136,41 +156,41 @@ for round in $(seq "$ROUNDS"); do
     [[ $tool == nines ]] && ! ((NINES_TLS)) && continue
     http_load "$round" https-load "$tool" "$tool" "https://127.0.0.1:$port/" "$pids" --cacert "$CA"
   done
-  for tool in s_time-new s_time-reuse nines-storm-full nines-storm-resumed; do
-    [[ $tool == nines-* ]] && ! ((NINES_TLS)) && continue
-    c0=$(cpu_of $pids)
-    case $tool in
-      s_time-*) read -r rate n < <(s_time "$port" "${tool#s_time-}"); p99=nan errs=0 ;;
-      nines-storm-*) read -r rate p99 n errs < <(nines_storm_handshakes "$port" "${tool#nines-storm-}") ;;
-    esac
-    c1=$(cpu_of $pids)
-    row "$round,handshakes,$tool,$rate,$p99,$(per_op "$c0" "$c1" "$n"),$errs"
+  for tool in s_time-new s_time-reuse s_time-new-tls12 s_time-reuse-tls12; do
+    handshake_row "$round" handshakes "$tool" "$port" "$pids"
   done
-  read -r b h per < <(hold_rss "$port" "$CA" $pids)
-  echo "$round,nginx,tls,$HELD,$b,$h,$per" >>"$TMP/memory.csv"
-  if ((NINES_TLS)); then
-    read -r b h per < <(nines_storm_memory "$port")
-    echo "$round,nginx,tls (nines storm),$HELD,$b,$h,$per" >>"$TMP/memory.csv"
+  stop_nginx
+  # Memory on fresh servers (a loaded one's pools would hide the growth): TLS, then plain TCP,
+  # what a held connection costs without TLS.
+  port=$(free_port); start_nginx "$port" "$CERT" "$KEY"
+  memory_row "$round" nginx tls "$port" "$CA" "$(nginx_pids)"; stop_nginx
+  port=$(free_port); start_nginx "$port"
+  memory_row "$round" nginx plain "$port" - "$(nginx_pids)"; stop_nginx
+
+  # --- handshakes-echo: nines storm and s_time against one TLS nines-server echo -------------
+  if ((NINES_TLS && SERVER_TLS)); then
+    start_nines_server echo; pids=$SRV
+    for tool in s_time-new s_time-reuse nines-storm-full nines-storm-resumed; do
+      handshake_row "$round" handshakes-echo "$tool" "$PORT" "$pids"
+    done
+    kill "$SRV"; wait "$SRV" 2>/dev/null || true
+    start_nines_server echo
+    read -r b h per < <(nines_storm_memory "$PORT")
+    echo "$round,nines-server echo,tls (nines storm),$HELD,$b,$h,$per" >>"$TMP/memory.csv"
+    kill "$SRV"; wait "$SRV" 2>/dev/null || true
   fi
-  stop_nginx
-  # The same nginx in plain TCP: what a held connection costs without TLS.
-  port=$(free_port); start_nginx "$port"; pids=$(nginx_pids)
-  read -r b h per < <(hold_rss "$port" - $pids)
-  echo "$round,nginx,plain,$HELD,$b,$h,$per" >>"$TMP/memory.csv"
-  stop_nginx
 
   # --- https-server: nines-server TLS vs nginx TLS under the same wrk load -------------------
   for server in nines-server nginx; do
     if [[ $server == nines-server ]]; then
       ((SERVER_TLS)) || continue
-      start_nines_server; pids=$SRV
+      start_nines_server http; pids=$SRV
+      memory_row "$round" nines-server tls "$PORT" "$CA" "$pids"
     else
       PORT=$(free_port); start_nginx "$PORT" "$CERT" "$KEY"; pids=$(nginx_pids)
     fi
     http_load "$round" https-server "$server" wrk "https://127.0.0.1:$PORT/" "$pids"
     if [[ $server == nines-server ]]; then
-      read -r b h per < <(hold_rss "$PORT" "$CA" $pids)
-      echo "$round,nines-server,tls,$HELD,$b,$h,$per" >>"$TMP/memory.csv"
       kill "$SRV"; wait "$SRV" 2>/dev/null || true
     else
       stop_nginx
@@ -179,9 +199,9 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round done" >&2
 done
 
-python3 - "$TMP/raw.csv" "$TMP/memory.csv" "$OUT" "$ROUNDS" "$SECS" "$CONNS" "$HELD" "$NINES_TLS" "$SERVER_TLS" <<'PY'
+python3 - "$TMP/raw.csv" "$TMP/memory.csv" "$OUT" "$ROUNDS" "$SECS" "$CONNS" "$HELD" "$HANDSHAKES" "$NINES_TLS" "$SERVER_TLS" <<'PY'
 import csv, statistics, sys
-raw, memory, out, rounds, secs, conns, held, nines_tls, server_tls = sys.argv[1:]
+raw, memory, out, rounds, secs, conns, held, handshakes, nines_tls, server_tls = sys.argv[1:]
 rows = list(csv.DictReader(open(raw)))
 mem = list(csv.DictReader(open(memory)))
 sys.path.insert(0, "scripts/lib"); import results
@@ -211,15 +231,17 @@ if server_tls != "1":
 L.append("")
 tests = [
     ("https-load", "rate_per_s", "requests/s", ["nines", "wrk"], f"Load generators against nginx over HTTPS keep-alive, {conns} connections"),
-    ("handshakes", "rate_per_s", "handshakes/s", ["s_time-new", "s_time-reuse", "nines-storm-full", "nines-storm-resumed"],
-     "Handshakes against nginx: openssl s_time (one at a time) and nines storm"),
+    ("handshakes", "rate_per_s", "handshakes/s", ["s_time-new", "s_time-reuse", "s_time-new-tls12", "s_time-reuse-tls12"],
+     "Handshakes against nginx: openssl s_time, one at a time, TLS 1.3 and 1.2"),
+    ("handshakes-echo", "rate_per_s", "handshakes/s", ["s_time-new", "s_time-reuse", "nines-storm-full", "nines-storm-resumed"],
+     f"Handshakes against nines-server --protocol echo: s_time one at a time, nines storm of {handshakes}"),
     ("https-server", "rate_per_s", "requests/s", ["nines-server", "nginx"], f"HTTPS servers (1 worker each) under the same wrk load, {conns} connections"),
 ]
 for test, key, unit, tools, title in tests:
     present = [t for t in tools if any(r["test"] == test and r["tool"] == t for r in rows)]
     if not present:
         continue
-    base = present[-1] if test != "handshakes" else "s_time-new"
+    base = "s_time-new" if test.startswith("handshakes") else present[-1]
     L.append(f"## {title}\n")
     L.append(f"| tool | {unit} | p99 µs | load CPU µs/op | server CPU µs/op | errors | vs {base} (per-round median, range) |")
     L.append("|---|---:|---:|---:|---:|---:|---:|")

@@ -119,6 +119,8 @@ CONF
   taskset -c 0 nginx -p "$d" -c "$d/nginx.conf" 2>/dev/null &
   NGINX=$!
   wait_port "$port"
+  # The master listens before it forks its worker: wait for the worker, whose CPU and memory count.
+  for _ in $(seq 100); do pgrep -P "$NGINX" >/dev/null && break; sleep 0.05; done
 }
 stop_nginx() { kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true; }
 nginx_pids() { echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')"; }
