@@ -105,11 +105,12 @@ pub(crate) fn connect_all(
             let Some(conn) = c.conns.get_mut(ev.token().0) else {
                 continue;
             };
-            match conn.poll_connect(clock.now_ns()) {
+            let now = clock.now_ns();
+            match conn.poll_connect(now) {
                 Connecting::Pending => continue,
                 Connecting::Established(o) => {
                     c.opened += 1;
-                    books.handshakes.opened(&o);
+                    books.handshakes.opened(&o, conn.connect_started_ns(), now);
                 }
                 Connecting::Failed(e) => c.failed(&e, books),
                 Connecting::Refused(kind) => c.refused(kind, books),

@@ -27,6 +27,9 @@ pub struct Handshakes {
     pub first_failure: Option<String>,
     /// The version and cipher suite the first handshake settled on.
     pub negotiated: Option<(String, String)>,
+    /// When the first TLS connect began and the last TLS handshake ended (run clock, ns): the
+    /// span handshakes per second are over.
+    pub span_ns: Option<(u64, u64)>,
 }
 
 impl Default for Handshakes {
@@ -39,15 +42,20 @@ impl Default for Handshakes {
             tls_cpu_ns: 0,
             first_failure: None,
             negotiated: None,
+            span_ns: None,
         }
     }
 }
 
 impl Handshakes {
-    /// A connection opened: records how its set-up went.
-    pub(crate) fn opened(&mut self, o: &Opened) {
+    /// A connection begun at `started_ns` opened at `now`: records how its set-up went.
+    pub(crate) fn opened(&mut self, o: &Opened, started_ns: u64, now: u64) {
         let _ = self.tcp_ns.record(o.tcp_ns.max(1));
         if let Some(h) = o.tls {
+            self.span_ns = Some(
+                self.span_ns
+                    .map_or((started_ns, now), |(a, b)| (a.min(started_ns), b.max(now))),
+            );
             let _ = self.tls_ns.record(h.ns.max(1));
             if h.resumed {
                 self.resumed += 1;
@@ -89,6 +97,18 @@ impl Handshakes {
         }
         if self.negotiated.is_none() {
             self.negotiated.clone_from(&other.negotiated);
+        }
+        self.span_ns = match (self.span_ns, other.span_ns) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// TLS handshakes per second over the span they were made in.
+    pub fn rate_per_s(&self) -> f64 {
+        match self.span_ns {
+            Some((a, b)) if b > a => self.tls_handshakes() as f64 * 1e9 / (b - a) as f64,
+            _ => 0.0,
         }
     }
 }

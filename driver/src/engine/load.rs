@@ -333,7 +333,8 @@ impl<'a, 'b> BenchLoop<'a, 'b> {
         match conns[i].poll_connect(now) {
             Connecting::Pending => {}
             Connecting::Established(o) => {
-                self.books.handshakes.opened(&o);
+                let started = conns[i].connect_started_ns();
+                self.books.handshakes.opened(&o, started, now);
                 conns[i].resend(now);
                 self.fill(conns, i, now);
             }

@@ -274,7 +274,8 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             match conn.poll_connect(now) {
                 Connecting::Pending => {}
                 Connecting::Established(o) => {
-                    self.books.handshakes.opened(&o);
+                    let started = conn.connect_started_ns();
+                    self.books.handshakes.opened(&o, started, now);
                     let took = now.saturating_sub(conn.connect_started_ns());
                     let _ = self.stats.connect_ns.record(took.max(1));
                     self.connecting -= 1;

@@ -105,9 +105,11 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     r.confidence = Some(super::confidence::confidence(r.requests, &r.intervals));
     r.server_cpu = one_server_cpu(&reports);
     let tls: Vec<&super::tls::TlsSummary> = reports.iter().filter_map(|p| p.tls.as_ref()).collect();
-    r.tls = super::tls::TlsSummary::merge(&tls).map_err(|source| MergeError::Histogram {
-        file: "a TLS run's handshake times".to_string(),
-        source,
+    r.tls = super::tls::TlsSummary::merge(&tls, r.server_cpu.as_ref()).map_err(|source| {
+        MergeError::Histogram {
+            file: "a TLS run's handshake times".to_string(),
+            source,
+        }
     })?;
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)

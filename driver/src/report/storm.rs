@@ -46,7 +46,7 @@ pub struct StormSummary {
     /// Connections open at the end of the hold (connected less lost).
     pub open_at_end: u64,
     /// Connects given up after `--connect-timeout` (also in `driver.connect_failures` as
-    /// ETIMEDOUT).
+    /// ETIMEDOUT; a TLS handshake that stalls is a `tls_handshake` failure).
     pub connect_timeouts: u64,
     /// Connect (and handshake) time, µs.
     pub connect_time_us: Option<LatencySummary>,

@@ -27,8 +27,8 @@ pub struct TlsSummary {
     pub full: u64,
     /// ... of which resumed an earlier session.
     pub resumed: u64,
-    /// Handshakes completed per second of the run (connect phase included: handshakes are
-    /// set-up, not measured load, for bench; a storm's are its load).
+    /// Handshakes completed per second, from the first TLS connect begun to the last handshake
+    /// done (in bench the connect phase and reconnects; a storm's ramp).
     pub handshakes_per_s: f64,
     /// TLS handshake time (from TCP up to the handshake done), µs.
     pub handshake_us: Option<LatencySummary>,
@@ -64,9 +64,14 @@ impl TlsSummary {
     }
 
     /// Several runs' TLS figures as one (`nines merge`, a storm's processes): counts and
-    /// histograms added, rates added (the runs ran side by side), CPU per handshake weighted by
-    /// handshakes.
-    pub fn merge(parts: &[&TlsSummary]) -> Result<Option<TlsSummary>, HistogramError> {
+    /// histograms added, rates added (the runs ran side by side), the driver's CPU per
+    /// handshake weighted by handshakes. The server's is `server_cpu`'s (the merged report's
+    /// one measure of the server, `None` when there is none) over every part's handshakes:
+    /// each part divided the whole server's CPU by its own handshakes only.
+    pub fn merge(
+        parts: &[&TlsSummary],
+        server_cpu: Option<&super::server_cpu::ServerCpu>,
+    ) -> Result<Option<TlsSummary>, HistogramError> {
         let Some(first) = parts.first() else {
             return Ok(None);
         };
@@ -97,7 +102,14 @@ impl TlsSummary {
             handshake_us: None,
             tcp_connect_us: None,
             driver_cpu_per_handshake_us: weighted(|p| p.driver_cpu_per_handshake_us),
-            server_cpu_per_handshake_us: weighted(|p| p.server_cpu_per_handshake_us),
+            server_cpu_per_handshake_us: server_cpu
+                .filter(|_| {
+                    parts
+                        .iter()
+                        .any(|p| p.server_cpu_per_handshake_us.is_some())
+                })
+                .filter(|_| handshakes > 0)
+                .map(|c| c.cpu_s * 1e6 / handshakes as f64),
             first_failure: parts.iter().find_map(|p| p.first_failure.clone()),
             histograms: TlsHistograms {
                 handshake: Hist(handshake),

@@ -135,7 +135,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.started_unix_s = unix(start_ns);
     r.errors = t.errors.total();
     r.errors_by_kind = t.errors;
-    r.tls = tls_summary(run.outcomes, &cfg, run.server_cpu.as_ref(), duration_s);
+    r.tls = tls_summary(run.outcomes, &cfg, run.server_cpu.as_ref());
     r.target =
         crate::report::tls::target_name(cfg.request.target_name(run.target), r.tls.is_some());
     r.embedded_server = cfg.embedded();
@@ -183,7 +183,6 @@ fn tls_summary(
     outcomes: &[ThreadOutcome],
     cfg: &BenchConfig,
     server_cpu: Option<&ServerCpu>,
-    duration_s: f64,
 ) -> Option<TlsSummary> {
     let mut h = Handshakes::default();
     for o in outcomes {
@@ -201,11 +200,6 @@ fn tls_summary(
     let per = |ns: f64| (n > 0).then(|| ns / n as f64 / 1e3);
     // Handshakes are a storm's load; in bench they are set-up, outside the measured window.
     let storm = matches!(cfg.load, Load::Storm(_));
-    let wall_s = outcomes
-        .iter()
-        .map(|o| o.stopped_ns as f64 / 1e9)
-        .fold(0.0, f64::max)
-        .max(duration_s);
     let (version, cipher_suite) = h.negotiated.clone().unzip();
     let mut s = TlsSummary {
         insecure: opts.insecure(),
@@ -215,7 +209,7 @@ fn tls_summary(
         handshakes: n,
         full: h.full,
         resumed: h.resumed,
-        handshakes_per_s: if wall_s > 0.0 { n as f64 / wall_s } else { 0.0 },
+        handshakes_per_s: h.rate_per_s(),
         handshake_us: None,
         tcp_connect_us: None,
         driver_cpu_per_handshake_us: per(h.tls_cpu_ns as f64),

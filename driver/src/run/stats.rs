@@ -34,7 +34,7 @@ pub fn fetch(
     let fail = |why: String| StatsError { addr, why };
     let mut s: Box<dyn ReadWrite> = match tls {
         Some(client) => Box::new(
-            crate::transport::probe::connect(client, addr, timeout)
+            crate::transport::probe::connect(&client.without_resumption(), addr, timeout)
                 .map_err(|f| fail(f.to_string()))?,
         ),
         None => {

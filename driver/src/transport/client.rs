@@ -88,6 +88,20 @@ impl TlsClient {
     }
 }
 
+impl TlsClient {
+    /// The same client, resuming no session and keeping none: for the connections nines
+    /// makes besides the run's (the probe, reading a server's counters), so they neither make
+    /// the run's first handshakes resumed nor take its tickets.
+    pub fn without_resumption(&self) -> TlsClient {
+        let mut config = (*self.config).clone();
+        config.resumption = Resumption::disabled();
+        TlsClient {
+            config: Arc::new(config),
+            server_name: self.server_name.clone(),
+        }
+    }
+}
+
 /// The system's CA roots and the `--cacert` files.
 fn roots(cacert: &[std::path::PathBuf]) -> Result<RootCertStore, UsageError> {
     let mut store = RootCertStore::empty();

@@ -83,6 +83,16 @@ impl Failure {
             .map(Failure::from_rustls)
     }
 
+    /// A refusal from the server on an open connection: an alert (a client certificate refused
+    /// after a TLS 1.3 handshake, say), counted as a failed handshake. Other TLS errors there
+    /// (a record that does not decrypt) are I/O errors, not handshakes.
+    pub fn refusal(e: &io::Error) -> Option<Failure> {
+        match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+            Some(r @ Error::AlertReceived(_)) => Some(Failure::from_rustls(r)),
+            _ => None,
+        }
+    }
+
     /// The server closed the connection before the handshake was done.
     pub fn closed_mid_handshake() -> Failure {
         Failure::handshake(
@@ -142,7 +152,9 @@ fn alert_hint(alert: rustls::AlertDescription) -> &'static str {
             ": it wants a client certificate it trusts (--cert FILE --key FILE)"
         }
         A::ProtocolVersion => ": try --tls-version 1.2 or 1.3",
-        A::HandshakeFailure => ": no cipher, group or version in common",
+        A::HandshakeFailure => {
+            ": no cipher, group or version in common, or it wants a client certificate (--cert FILE --key FILE)"
+        }
         _ => "",
     }
 }

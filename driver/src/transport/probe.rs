@@ -17,11 +17,18 @@ const REFUSAL_WAIT: Duration = Duration::from_millis(200);
 /// Connects to `addr` and completes one handshake within `timeout`, then says goodbye and
 /// reads what the server answers for a moment: a refusal sent after the handshake is one.
 pub fn handshake(client: &TlsClient, addr: SocketAddr, timeout: Duration) -> Result<(), Failure> {
-    let mut s = connect(client, addr, timeout)?;
+    // Its own session is not offered to the run's connections: the first of them makes a full
+    // handshake, as it would without the probe.
+    let mut s = connect(&client.without_resumption(), addr, timeout)?;
     s.conn.send_close_notify();
-    let _ = s.sock.set_read_timeout(Some(REFUSAL_WAIT.min(timeout)));
+    let deadline = Instant::now() + REFUSAL_WAIT.min(timeout);
     let mut sink = [0u8; 4096];
     loop {
+        // One deadline for the whole wait: a server that keeps talking cannot hold the run.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.sock.set_read_timeout(Some(left)).is_err() {
+            return Ok(());
+        }
         match std::io::Read::read(&mut s, &mut sink) {
             Ok(0) => return Ok(()),
             Ok(_) => {}

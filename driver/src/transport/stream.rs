@@ -2,8 +2,12 @@
 //!
 //! The contract is the socket's, so the connection above needs no TLS case:
 //! - `read` fills the caller's buffer with decrypted bytes, pulling records off the socket until
-//!   the buffer is full or the socket says WouldBlock (or closes): a short read still means the
-//!   socket is drained, which the edge-triggered loop relies on to skip a read;
+//!   the buffer is full or a read from the socket comes back short (or WouldBlock, or closes):
+//!   a short read still means the socket is drained, which the edge-triggered loop relies on to
+//!   skip a read. The socket is read in large reads into a per-thread scratch buffer and fed to
+//!   rustls from there (rustls itself reads 4 KiB at a time, which would cost a 64 KiB body 16
+//!   system calls and every small reply an extra one that says EAGAIN); ciphertext the caller
+//!   had no room for waits in a spill buffer that exists only while it holds something;
 //! - `write` takes new bytes only once the records of earlier writes are on the socket (else
 //!   WouldBlock, and WRITABLE says when to go on), and at most [`MAX_WRITE_CHUNK`] at a time,
 //!   so encrypted bytes held per connection stay bounded;
@@ -12,13 +16,21 @@
 //! The handshake is driven by [`TlsStream::handshake`] until done; records the session must
 //! send by itself later (alerts, key updates) go out with the next read or write.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read as _, Write};
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use rustls::ClientConnection;
 
 use super::{Failure, TlsClient};
+
+/// The largest read from the socket: as large as the connection's own streaming reads.
+const SCRATCH_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Where ciphertext lands from the socket before rustls takes it: one per driver thread.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SCRATCH_BYTES]);
+}
 
 /// The most plaintext taken in one `write`: a few full records, so a large request still goes
 /// out in large socket writes while what is held encrypted stays small.
@@ -45,8 +57,15 @@ pub struct TlsStream {
     tls: ClientConnection,
     /// When the TCP connection came up (for the handshake's duration).
     started: Instant,
-    /// CPU spent in handshake steps so far, ns.
+    /// CPU spent in handshake steps so far (the ClientHello's keys included), ns.
     cpu_ns: u64,
+    /// Ciphertext read from the socket that rustls has not taken yet (the caller's buffer was
+    /// full); empty, with no allocation, almost always.
+    spill: Vec<u8>,
+    /// The socket said EOF: rustls has been told.
+    eof: bool,
+    /// A TLS error met after some bytes were already handed up: said by the next read.
+    failed: Option<io::Error>,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -62,13 +81,19 @@ impl TlsStream {
     /// Starts a session over a connected socket; its ClientHello goes out with the first
     /// [`TlsStream::handshake`].
     pub fn new(tcp: TcpStream, client: &TlsClient) -> Result<TlsStream, Failure> {
+        // Building the ClientHello makes the key shares: part of the handshake's time and CPU.
+        let started = Instant::now();
+        let cpu_before = thread_cpu_ns();
         let tls = ClientConnection::new(client.config.clone(), client.server_name.clone())
             .map_err(|e| Failure::from_rustls(&e))?;
         Ok(TlsStream {
             tcp,
             tls,
-            started: Instant::now(),
-            cpu_ns: 0,
+            started,
+            cpu_ns: thread_cpu_ns().saturating_sub(cpu_before),
+            spill: Vec::new(),
+            eof: false,
+            failed: None,
         })
     }
 
@@ -135,26 +160,121 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Reads records off the socket into the session; `Ok(false)` when the socket closed.
-    fn pull_records(&mut self) -> io::Result<bool> {
-        loop {
-            match self.tls.read_tls(&mut self.tcp) {
-                Ok(0) => return Ok(false),
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+    /// Hands `bytes` of ciphertext to rustls and decrypts what completes a record; returns how
+    /// many it took (it takes at most 4 KiB a call).
+    fn feed(&mut self, mut bytes: &[u8]) -> io::Result<usize> {
+        let n = self.tls.read_tls(&mut bytes)?;
         if let Err(e) = self.tls.process_new_packets() {
+            // Tell the server why (best effort).
             let _ = self.push_records();
             return Err(io::Error::new(io::ErrorKind::InvalidData, e));
         }
-        // Anything the session must answer by itself (a key update) goes out now if it can.
-        match self.push_records() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(true),
+        Ok(n)
+    }
+
+    /// Moves decrypted bytes into `buf[*n..]`; false if the session has no more now (true at
+    /// the end of the stream too: there is nothing to wait for).
+    fn take_plaintext(&mut self, buf: &mut [u8], n: &mut usize) -> io::Result<Taken> {
+        while *n < buf.len() {
+            match self.tls.reader().read(&mut buf[*n..]) {
+                // close_notify: the end of the stream.
+                Ok(0) => return Ok(Taken::End),
+                Ok(k) => *n += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Taken::More),
+                // The socket closed without close_notify: to the connection, a close.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Taken::End),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Taken::Full)
+    }
+
+    /// Feeds ciphertext from `bytes` while the caller's buffer has room; what is left (the
+    /// buffer filled first) goes to the spill buffer.
+    fn feed_all(&mut self, mut bytes: &[u8], buf: &mut [u8], n: &mut usize) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if *n == buf.len() {
+                self.spill.extend_from_slice(bytes);
+                return Ok(());
+            }
+            let took = self.feed(bytes)?;
+            bytes = &bytes[took..];
+            if let Taken::End = self.take_plaintext(buf, n)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn read_into(&mut self, buf: &mut [u8], n: &mut usize) -> io::Result<()> {
+        loop {
+            if self.take_plaintext(buf, n)? != Taken::More {
+                return Ok(());
+            }
+            if !self.spill.is_empty() {
+                // Its allocation goes when it is drained (a new one if the buffer fills again).
+                let spill = std::mem::take(&mut self.spill);
+                self.feed_all(&spill, buf, n)?;
+                continue;
+            }
+            if self.eof {
+                return Ok(());
+            }
+            let got = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let space = scratch.len();
+                let k = loop {
+                    match self.tcp.read(&mut scratch[..]) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other?,
+                    }
+                };
+                if k == 0 {
+                    self.eof = true;
+                    // Tells rustls: the socket is closed.
+                    self.tls.read_tls(&mut &[][..])?;
+                    self.tls
+                        .process_new_packets()
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    return Ok(Read::Closed);
+                }
+                self.feed_all(&scratch[..k], buf, n)?;
+                Ok::<_, io::Error>(if k < space { Read::Drained } else { Read::More })
+            })?;
+            match got {
+                Read::More => {}
+                Read::Closed => continue,
+                // A short read: the socket has no more now (nothing decrypted yet: wait for it).
+                Read::Drained => {
+                    if self.take_plaintext(buf, n)? == Taken::More && *n == 0 {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    return Ok(());
+                }
+            }
         }
     }
+}
+
+/// What [`TlsStream::take_plaintext`] left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// The caller's buffer is full.
+    Full,
+    /// The session has no more decrypted bytes now.
+    More,
+    /// The stream has ended.
+    End,
+}
+
+/// How a read from the socket went.
+enum Read {
+    /// It filled the scratch buffer: there may be more.
+    More,
+    /// It came back short: the socket is drained.
+    Drained,
+    /// The socket is closed.
+    Closed,
 }
 
 /// This thread's CPU time, ns (the handshake's own cost, without the waits between its steps).
@@ -165,34 +285,23 @@ fn thread_cpu_ns() -> u64 {
     })
 }
 
-impl Read for TlsStream {
+impl std::io::Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         let mut n = 0;
-        let mut open = true;
-        while n < buf.len() {
-            match self.tls.reader().read(&mut buf[n..]) {
-                // The server said close_notify: the end of the stream.
-                Ok(0) => return Ok(n),
-                Ok(k) => {
-                    n += k;
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The socket closed without close_notify: to the connection, a close.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
-                Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
-            }
-            if !open {
-                return Ok(n);
-            }
-            match self.pull_records() {
-                Ok(more) => open = more,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => return Ok(n),
-                Err(e) if n > 0 && e.kind() != io::ErrorKind::InvalidData => return Ok(n),
-                Err(e) => return Err(e),
+        match self.read_into(buf, &mut n) {
+            Ok(()) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && n == 0 => Err(e),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+            Err(e) if n == 0 => Err(e),
+            // The replies decrypted before the error are the caller's; the error comes next.
+            Err(e) => {
+                self.failed = Some(e);
+                Ok(n)
             }
         }
-        Ok(n)
     }
 }
 

@@ -32,7 +32,13 @@ pub fn need(program: &str, package: &str) -> PathBuf {
 /// Waits until something accepts connections on `addr`.
 pub fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+    // A connect to a loopback port in the ephemeral range with nothing listening can connect
+    // the socket to itself (TCP simultaneous open): that is not the peer listening.
+    let listening = || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(100))
+            .is_ok_and(|s| s.local_addr().ok() != Some(addr))
+    };
+    while !listening() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited at start ({status})");
         }

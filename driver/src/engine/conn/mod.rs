@@ -205,7 +205,8 @@ impl<S: Stream> Conn<S> {
         matches!(self.state, State::Open(_))
     }
 
-    /// Bytes read from the target so far, and written to it (handshakes included).
+    /// Bytes read from the target so far, and written to it (a WebSocket upgrade included; over
+    /// TLS, the plaintext: records' overhead and the TLS handshake are not counted).
     #[inline]
     pub(crate) fn transferred(&self) -> (u64, u64) {
         (self.received_bytes, self.sent_bytes)
@@ -457,8 +458,8 @@ impl<S: Stream> Conn<S> {
 /// The error kind of a failed read or write: a close by the peer, a TLS refusal (an alert after
 /// the handshake), or something else.
 fn io_kind(e: &io::Error) -> ErrorKind {
-    if let Some(f) = crate::transport::Failure::of(e) {
-        tracing::debug!(failure = %f, "TLS error on an open connection");
+    if let Some(f) = crate::transport::Failure::refusal(e) {
+        tracing::debug!(failure = %f, "TLS refusal on an open connection");
         return f.kind.error_kind();
     }
     match e.kind() {
