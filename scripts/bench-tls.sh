@@ -62,10 +62,13 @@ echo "round,test,tool,rate_per_s,p99_us,load_cpu_us_per_op,server_cpu_us_per_op,
 echo "round,server,transport,held,rss_before_kib,rss_holding_kib,bytes_per_connection" >"$TMP/memory.csv"
 rss_kib() { local t=0; for p in "$@"; do t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status"))); done; echo "$t"; }
 
-# nines-server --protocol $1 over TLS, 1 worker pinned to CPU 0; sets SRV and PORT.
+# nines-server --protocol $1 over TLS (or plain TCP, with a second argument `plain`), 1 worker
+# pinned to CPU 0; sets SRV and PORT.
 start_nines_server() {
+  local tls=(--tls-cert "$CERT" --tls-key "$KEY")
+  [[ ${2:-tls} == plain ]] && tls=()
   taskset -c 0 "$BIN/nines-server" --protocol "$1" --port 0 --workers 1 --acceptors 1 \
-    --tls-cert "$CERT" --tls-key "$KEY" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+    "${tls[@]}" >"$TMP/srv.out" 2>"$TMP/srv.err" &
   SRV=$!
   PORT=$(listening_addr "$TMP/srv.out" | sed 's/.*://')
   [[ -n $PORT ]] || { echo "nines-server did not start: $(cat "$TMP/srv.err")" >&2; exit 1; }
@@ -88,13 +91,17 @@ nines_storm_handshakes() {
 print(t["handshakes_per_s"], (t.get("handshake_us") or {}).get("p99", "nan"), t["handshakes"], r["errors"])' "$TMP/storm.json"
 }
 
-# Server RSS per held idle TLS connection, as nines storm measures it on the server's pids
-# (messages every 10 s keep the echo connections alive without load).
+# RSS per held idle connection on both sides, as nines storm measures them (the server's pids
+# and the driver itself; messages every 10 s keep the echo connections alive without load),
+# over TLS (`tls`) or plain TCP (anything else). Prints: server before, holding, per connection,
+# then the driver's.
 nines_storm_memory() {
-  load "$BIN/nines" storm "127.0.0.1:$1" --tls --cacert "$CA" --connections "$HELD" \
+  local tls=()
+  [[ $2 == tls ]] && tls=(--tls --cacert "$CA")
+  load "$BIN/nines" storm "127.0.0.1:$1" "${tls[@]}" --connections "$HELD" \
     --interval 10s -d 5s -t 1 -q --json "$TMP/hold.json"
-  python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["load"]["server_memory"]
-print(m["rss_before_kib"], m["rss_holding_kib"], m["bytes_per_connection"])' "$TMP/hold.json"
+  python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["load"]; s=l["server_memory"]; d=l["driver_memory"]
+print(s["rss_before_kib"], s["rss_holding_kib"], s["bytes_per_connection"], d["rss_before_kib"], d["rss_holding_kib"], d["bytes_per_connection"])' "$TMP/hold.json"
 }
 
 # --- parts that need no nines TLS ---------------------------------------------------------
@@ -174,10 +181,15 @@ for round in $(seq "$ROUNDS"); do
       handshake_row "$round" handshakes-echo "$tool" "$PORT" "$pids"
     done
     kill "$SRV"; wait "$SRV" 2>/dev/null || true
-    start_nines_server echo
-    read -r b h per < <(nines_storm_memory "$PORT")
-    echo "$round,nines-server echo,tls (nines storm),$HELD,$b,$h,$per" >>"$TMP/memory.csv"
-    kill "$SRV"; wait "$SRV" 2>/dev/null || true
+    # Both sides of a storm holding HELD connections, TLS and then plain TCP: what TLS costs
+    # a held connection in nines-server and in the nines driver.
+    for transport in tls plain; do
+      start_nines_server echo "$transport"
+      read -r b h per db dh dper < <(nines_storm_memory "$PORT" "$transport")
+      echo "$round,nines-server echo (nines storm),$transport,$HELD,$b,$h,$per" >>"$TMP/memory.csv"
+      echo "$round,nines storm (driver),$transport,$HELD,$db,$dh,$dper" >>"$TMP/memory.csv"
+      kill "$SRV"; wait "$SRV" 2>/dev/null || true
+    done
   fi
 
   # --- https-server: nines-server TLS vs nginx TLS under the same wrk load -------------------
@@ -250,7 +262,7 @@ for test, key, unit, tools, title in tests:
         m, lo, hi = ratio(test, t, base)
         L.append(f"| {t} | {r:,.0f} | {p:.0f} | {lc:.2f} | {sc:.2f} | {e:.0f} | {m:.2f}x ({lo:.2f}–{hi:.2f}) |")
     L.append("")
-L.append(f"## Server memory per held idle connection ({held} connections)\n")
+L.append(f"## Memory per held idle connection ({held} connections), servers and the nines driver\n")
 L.append("| server | transport | RSS before KiB | RSS holding KiB | bytes per connection |")
 L.append("|---|---|---:|---:|---:|")
 for key in dict.fromkeys((m["server"], m["transport"]) for m in mem):
