@@ -10,7 +10,9 @@
 # and open loop at a fixed rate (corrected p99 and the driver's schedule lag).
 #
 # Usage: scripts/bench-ab.sh [REV_A=HEAD~1] [ROUNDS=5] [SECONDS=3]
-#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines OUT=docs/results/$WHAT-ab.md
+#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines TLS=0|1
+#             OUT=docs/results/$WHAT-ab.md (TLS=1: the server with a certificate made here,
+#             the driver with --tls --cacert; both revisions must speak TLS)
 # Loopback only; every load is bounded by SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,7 @@ case $WHAT in
   server) PROTO=${PROTO:-nines} ;;
   *) echo "WHAT must be driver or server, not '$WHAT'" >&2; exit 2 ;;
 esac
+TLS=${TLS:-0}
 OUT=${OUT:-docs/results/$WHAT-ab.md}
 source scripts/lib/bench.sh
 need_pinning
@@ -35,10 +38,15 @@ echo "building A ($A_SHA) and B ($B_SHA)" >&2
 cargo build --release --quiet --bin nines --bin nines-server
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+SERVER_TLS=() DRIVER_TLS=()
+if ((TLS)); then
+  make_certs "$TMP/certs"
+  SERVER_TLS=(--tls-cert "$CERT" --tls-key "$KEY") DRIVER_TLS=(--tls --cacert "$CA")
+fi
 
 # start_server BIN NAME: pinned to CPU 0; sets PORT_<NAME> and PID_<NAME>.
 start_server() {
-  taskset -c 0 "$1" --port 0 --protocol "$PROTO" --workers 1 >"$TMP/port-$2" 2>/dev/null &
+  taskset -c 0 "$1" --port 0 --protocol "$PROTO" --workers 1 "${SERVER_TLS[@]}" >"$TMP/port-$2" 2>/dev/null &
   printf -v "PID_$2" %s $!
   for _ in $(seq 100); do [[ -s $TMP/port-$2 ]] && break; sleep 0.05; done
   local port; port=$(head -1 "$TMP/port-$2" | sed 's/.*://')
@@ -66,7 +74,7 @@ for round in $(seq "$ROUNDS"); do
       extra=(); [[ $load == open ]] && extra=(--rate "$RATE")
       s0=$(cpu_s "${SPID[$d]}")
       /usr/bin/time -f "%U %S" -o "$TMP/time" taskset -c 1 "${DRIVER[$d]}" bench "127.0.0.1:${PORT[$d]}" \
-        --protocol "$PROTO" -c "$CONNS" --threads 1 -d "${SECS}s" -w 1s -q "${extra[@]}" --json "$TMP/r.json" >/dev/null || true
+        --protocol "$PROTO" -c "$CONNS" --threads 1 -d "${SECS}s" -w 1s -q "${extra[@]}" "${DRIVER_TLS[@]}" --json "$TMP/r.json" >/dev/null || true
       s1=$(cpu_s "${SPID[$d]}")
       # The CPU of the side under test: the driver's from time(1), the server's from /proc.
       if [[ $WHAT == driver ]]; then cpu=$(awk '{print $1 + $2}' "$TMP/time"); else cpu=$(echo "$s1 - $s0" | bc -l); fi
@@ -84,10 +92,10 @@ PY
   done
 done
 
-python3 - "$TMP/raw.csv" "$OUT" "$REV_A" "$A_SHA" "$B_SHA" "$ROUNDS" "$SECS" "$CONNS" "$RATE" "$WHAT" "$PROTO" <<'PY'
+python3 - "$TMP/raw.csv" "$OUT" "$REV_A" "$A_SHA" "$B_SHA" "$ROUNDS" "$SECS" "$CONNS" "$RATE" "$WHAT" "$PROTO" "$TLS" <<'PY'
 import csv, statistics, sys
 sys.path.insert(0, "scripts/lib"); import results
-raw, out, rev_a, a_sha, b_sha, rounds, secs, conns, rate, what, proto = sys.argv[1:]
+raw, out, rev_a, a_sha, b_sha, rounds, secs, conns, rate, what, proto, tls = sys.argv[1:]
 rows = list(csv.DictReader(open(raw)))
 def med(d, load, key):
     v = [float(r[key]) for r in rows if r["side"] == d and r["load"] == load and r[key]]
@@ -95,10 +103,10 @@ def med(d, load, key):
 setup = ("Both drivers load one nines-server (this tree's)" if what == "driver"
          else "This tree's driver loads both servers in turn")
 L = results.header(f"{what.capitalize()} A/B: before and after a {what} change, measured side by side",
-                   f"WHAT={what} CONNS={conns} RATE={rate} PROTO={proto} scripts/bench-ab.sh {rev_a} {rounds} {secs}")
+                   f"WHAT={what} CONNS={conns} RATE={rate} PROTO={proto} TLS={tls} scripts/bench-ab.sh {rev_a} {rounds} {secs}")
 L += [f"- A = `{a_sha}` ({rev_a}), B = `{b_sha}` (this tree). {setup}: server "
       f"(--protocol {proto} --workers 1) pinned to CPU 0, load from CPU 1, {conns} connections, 64-byte "
-      f"echo, 1 driver thread, {rounds} interleaved rounds of {secs} s (+1 s warm-up); medians. "
+      f"echo{' over TLS (a P-256 certificate made for the run)' if tls == '1' else ''}, 1 driver thread, {rounds} interleaved rounds of {secs} s (+1 s warm-up); medians. "
       f"CPU per reply is the {what}'s (user + system).\n",
       "| load | figure | A | B | B / A |", "|---|---|---:|---:|---:|"]
 for load, figs in [("closed", [("rps", "throughput req/s"), ("p99_us", "p99 µs"), ("cpu_us_per_req", f"{what} CPU µs per reply")]),

@@ -36,20 +36,7 @@ BIN=${CARGO_TARGET_DIR:-target}/release
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "$TMP/nginx" 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
-# A CA and a server certificate it signs for localhost and 127.0.0.1 (ECDSA P-256, what a
-# production HTTPS service most often presents), in $TMP only: no key is ever committed.
-make_certs() {
-  local d=$TMP/certs; mkdir -p "$d"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=nines bench CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/ext"
-  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-    -days 2 -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null
-  CA=$d/ca.pem CERT=$d/server.pem KEY=$d/server.key
-}
-make_certs
+make_certs "$TMP/certs"
 
 NINES_TLS=0 SERVER_TLS=0
 "$BIN/nines" bench --help 2>/dev/null | grep -q -- --cacert && NINES_TLS=1

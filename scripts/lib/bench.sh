@@ -124,3 +124,18 @@ CONF
 }
 stop_nginx() { kill -QUIT "$NGINX" 2>/dev/null; wait "$NGINX" 2>/dev/null || true; }
 nginx_pids() { echo "$NGINX $(pgrep -P "$NGINX" | tr '\n' ' ')"; }
+
+# make_certs DIR: a CA and a server certificate it signs for localhost and 127.0.0.1 (ECDSA
+# P-256, what a production HTTPS service most often presents), in DIR only (a temp dir): no key
+# is ever committed. Sets CA, CERT and KEY.
+make_certs() {
+  local d=$1; mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=nines bench CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null
+  CA=$d/ca.pem CERT=$d/server.pem KEY=$d/server.key
+}
