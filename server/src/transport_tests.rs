@@ -24,7 +24,8 @@ fn configs() -> (Arc<rustls::ServerConfig>, Arc<ClientConfig>) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, made.cert.pem()).unwrap();
     std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    let server = crate::tls::load(&cert, &key, Protocol::Echo).unwrap();
+    let tickets = crate::tls::tickets::TicketSeed::random().unwrap();
+    let server = crate::tls::load(&cert, &key, Protocol::Echo, tickets).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let mut roots = RootCertStore::empty();
     roots.add(made.cert.der().clone()).unwrap();

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use certs::Certs;
 use nines_protocol::{Header, Op};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use util::tls::{client_config, connect, echo, round_trip};
 use util::{ServerProc, MODELS};
 
@@ -224,6 +226,68 @@ fn a_second_connection_resumes_the_first_ones_session() {
         let c = server.stop_and_count();
         c.expect(
             &[("tls_handshakes_resumed", 2), ("tls_handshakes_full", 2)],
+            model,
+        );
+    }
+}
+
+/// A rustls client configuration like `client_config`, at TLS 1.2 only.
+fn tls12_config(certs: &Certs) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&certs.ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+#[test]
+fn reconnections_spread_over_processes_resume_with_the_ticket_keys_they_share() {
+    // The kernel spreads each new connection over the processes by its 4-tuple: with a key per
+    // process, about half of these reconnections reached a process that could not open the
+    // ticket they offered (each had a new ephemeral port) and became full handshakes.
+    const CONNECTIONS: u64 = 20;
+    let certs = Certs::new();
+    for model in MODELS {
+        let server = util::tls::start(
+            &certs.server.cert,
+            &certs.server.key,
+            model,
+            &["--processes", "2"],
+        );
+        // TLS 1.3 (a PSK from a ticket) and TLS 1.2 (a ticket; the session-id cache is per
+        // process, and rustls offers a ticket when it has one), each client with a
+        // configuration of its own, whose session cache keeps the last tickets.
+        for (version, config) in [
+            ("TLS 1.3", client_config(&certs.ca)),
+            ("TLS 1.2", tls12_config(&certs)),
+        ] {
+            for id in 1..=CONNECTIONS {
+                let mut tls = connect(server.addr, &config);
+                // The reply comes after the tickets: they are in the cache once it is read.
+                echo(&mut tls, id, b"again");
+                let kind = tls.conn.handshake_kind();
+                let want = if id == 1 {
+                    rustls::HandshakeKind::Full
+                } else {
+                    rustls::HandshakeKind::Resumed
+                };
+                assert_eq!(kind, Some(want), "{model}, {version}: connection {id}");
+            }
+        }
+        let c = server.stop_and_count();
+        c.expect(
+            &[
+                ("tls_handshakes_full", 2),
+                ("tls_handshakes_resumed", 2 * (CONNECTIONS - 1)),
+                ("errors_tls_handshake", 0),
+                ("processes", 2),
+            ],
             model,
         );
     }
