@@ -84,8 +84,9 @@ struct Cli {
     /// replies are held back (and closed by --send-timeout), those that read go on.
     #[arg(long, default_value_t = ByteCount(DEFAULT_MAX_BUFFERED))]
     max_buffered: ByteCount,
-    /// Close a connection whose request, once begun, is not complete within this (stops a
-    /// slowloris), or whose TLS handshake is not done within this of the accept; 0 never.
+    /// Close a connection whose request (or TLS record), once begun, is not complete within
+    /// this (stops a slowloris), or whose TLS handshake is not done within this of the accept;
+    /// 0 never.
     #[arg(long, default_value_t = HumanDuration(DEFAULT_READ_TIMEOUT))]
     read_timeout: HumanDuration,
     /// Close a connection with no request for this long; 0 never.
