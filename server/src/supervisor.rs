@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nines_server::tls::tickets::{TicketSeed, SEED_BYTES};
+use nines_server::tls::tickets::{wipe, TicketSeed, SEED_BYTES};
 
 /// Set in a supervised process's environment: it then stops when its supervisor dies.
 pub const SUPERVISED_ENV: &str = "NINES_SERVER_SUPERVISED";
@@ -47,8 +47,7 @@ pub fn ticket_seed() -> std::io::Result<TicketSeed> {
             )
         })?;
     let seed = TicketSeed::from_bytes(&bytes);
-    bytes.fill(0);
-    std::hint::black_box(&mut bytes);
+    wipe(&mut bytes);
     Ok(seed)
 }
 
@@ -207,8 +206,7 @@ fn spawn(args: &[OsString], tickets: Option<&mut TicketSeed>) -> std::io::Result
         seed.keep_up();
         let mut bytes = seed.to_bytes();
         let sent = stdin.write_all(&bytes);
-        bytes.fill(0);
-        std::hint::black_box(&mut bytes);
+        wipe(&mut bytes);
         if let Err(e) = sent {
             let _ = child.kill();
             let _ = child.wait();

@@ -40,14 +40,18 @@ const TAG_BYTES: usize = 16;
 const NEXT_LABEL: &[u8] = b"nines-server ticket seed";
 const KEY_LABEL: &[u8] = b"nines-server ticket key";
 
-/// The period `now` falls in.
-fn period_at(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / KEY_PERIOD_SECS)
+/// Overwrites secret bytes, in a way the optimiser cannot drop as a dead store (best effort:
+/// copies a move left behind are not reached).
+pub fn wipe(bytes: &mut [u8]) {
+    bytes.fill(0);
+    std::hint::black_box(bytes);
 }
 
+/// The period the clock is in now.
 fn period_now() -> u64 {
-    period_at(SystemTime::now())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / KEY_PERIOD_SECS)
 }
 
 /// The secret ticket keys derive from, at one period: made once per server and handed to each
@@ -149,10 +153,8 @@ impl TicketSeed {
         Some(LessSafeKey::new(UnboundKey::from(okm)))
     }
 
-    /// Overwrites the secret, in a way the optimiser cannot drop as a dead store.
     fn erase(&mut self) {
-        self.secret = [0u8; SECRET_BYTES];
-        std::hint::black_box(&mut self.secret);
+        wipe(&mut self.secret);
     }
 }
 
