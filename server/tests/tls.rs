@@ -2,7 +2,8 @@
 //! HTTPS, `openssl s_client` for echo over TLS 1.2 and 1.3 (and session resumption),
 //! python3-websockets for wss, and a rustls client for nines frames — in both server models,
 //! with the certificates made at test time (driver/tests/util/certs.rs). Each test also checks
-//! the handshakes the server counted, full and resumed.
+//! the handshakes the server counted, full and resumed; with `--processes`, a client's
+//! reconnections resume on whichever process they reach, one restarted since included.
 
 mod util;
 
@@ -291,6 +292,73 @@ fn reconnections_spread_over_processes_resume_with_the_ticket_keys_they_share() 
             model,
         );
     }
+}
+
+/// The processes `pid` has started and not reaped.
+fn children(pid: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let list = std::fs::read_to_string(task.unwrap().path().join("children")).unwrap();
+        out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+    }
+    out
+}
+
+#[test]
+fn processes_the_supervisor_restarts_open_the_tickets_sealed_before() {
+    const CONNECTIONS: u64 = 10;
+    let certs = Certs::new();
+    let config = client_config(&certs.ca);
+    let server = util::tls::start(
+        &certs.server.cert,
+        &certs.server.key,
+        MODELS[0],
+        &["--processes", "2"],
+    );
+    let mut first = connect(server.addr, &config);
+    echo(&mut first, 1, b"a ticket");
+    drop(first);
+    let killed = children(server.child.id());
+    assert_eq!(killed.len(), 2, "{killed:?}");
+    for pid in &killed {
+        // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
+        assert_eq!(unsafe { libc::kill(*pid, libc::SIGKILL) }, 0);
+    }
+    // Once the supervisor has reaped both (their listeners closed) and until a restarted
+    // process listens, connections are refused: from the first one taken on, every connection
+    // reaches a process started after the ticket was sealed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while children(server.child.id())
+        .iter()
+        .any(|p| killed.contains(p))
+    {
+        assert!(std::time::Instant::now() < deadline, "not reaped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while std::net::TcpStream::connect(server.addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "no process restarted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for id in 1..=CONNECTIONS {
+        let mut tls = connect(server.addr, &config);
+        echo(&mut tls, id, b"again");
+        let kind = tls.conn.handshake_kind();
+        assert_eq!(
+            kind,
+            Some(rustls::HandshakeKind::Resumed),
+            "connection {id}"
+        );
+    }
+    // The killed processes' counters died with them: these are the restarted ones'.
+    let c = server.stop_and_count();
+    c.expect(
+        &[
+            ("restarts", 2),
+            ("tls_handshakes_full", 0),
+            ("tls_handshakes_resumed", CONNECTIONS),
+        ],
+        "restarted",
+    );
 }
 
 #[test]
