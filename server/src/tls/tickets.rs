@@ -119,14 +119,14 @@ impl TicketSeed {
         seed
     }
 
-    /// Moves the seed on to `period - 1` if it is further behind, so a process started now
-    /// can still open the tickets of the period before, and none older.
+    /// Moves the seed on to the period before the clock's if it is further behind, so a
+    /// process started now can still open the tickets of the period before, and none older.
     pub fn keep_up(&mut self) {
         self.keep_up_with(period_now());
     }
 
     fn keep_up_with(&mut self, period: u64) {
-        while self.period + 1 < period {
+        while self.period.saturating_add(1) < period {
             self.advance();
         }
     }
