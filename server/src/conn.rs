@@ -15,10 +15,11 @@
 //! need, taken from clock reads it makes anyway.
 //!
 //! A connection is generic over its stream (a `transport::Stream`: `Read + Write`, plus the
-//! TLS records it holds and whether its handshake is still under way): the server
-//! monomorphises it for its transport over mio's `TcpStream` (plain or TLS, one enum), so the
-//! seam costs nothing at run time, and the tests (conn_tests.rs) drive every transition
-//! through a scripted stream, with exact counts and no sockets. A connection is drained only
+//! TLS records it holds, whether its handshake is still under way and whether a record has
+//! begun to arrive): the server monomorphises it for its transport over mio's `TcpStream`
+//! (plain or TLS, one enum), so the seam costs nothing at run time, and the tests
+//! (conn_tests.rs) drive every transition through a scripted stream, with exact counts and no
+//! sockets. A connection is drained only
 //! once its stream's `flush` says the TLS records are out too; that write side lives in
 //! `output` (conn/output.rs), the one place bytes leave.
 
@@ -78,7 +79,7 @@ pub(crate) struct Conn<S> {
     unread: bool,
     /// When the last complete request arrived (or the connection was accepted).
     active_at: Instant,
-    /// When the request now buffered in part began to arrive.
+    /// When the request now in part (buffered, or a TLS record in the stream) began to arrive.
     partial_since: Option<Instant>,
     /// Since when unsent replies have made no progress toward the client.
     stalled_since: Option<Instant>,
@@ -393,7 +394,11 @@ impl<S: Stream> Conn<S> {
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Bytes of a TLS record may have come with no plaintext yet.
+                    self.note_partial(Instant::now);
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(()),
             }
@@ -437,7 +442,7 @@ impl<S: Stream> Conn<S> {
 
     /// Drops `n` answered bytes from the read buffer and keeps the request timers right: a
     /// complete request makes the connection active; a request left in part starts the read
-    /// timeout (a slowloris cannot reset it by trickling bytes).
+    /// timeout ([`note_partial`](Self::note_partial)).
     fn consume(&mut self, n: usize, read_at: Instant) {
         if n > 0 {
             self.active_at = read_at;
@@ -453,8 +458,17 @@ impl<S: Stream> Conn<S> {
             self.rbuf.copy_within(n..self.rlen, 0);
             self.rlen -= n;
         }
-        if self.rlen > 0 && self.partial_since.is_none() {
-            self.partial_since = Some(read_at);
+        self.note_partial(|| read_at);
+    }
+
+    /// Starts the read timeout when input is left in part, in the read buffer or in the stream
+    /// (a TLS record begun), and stops it when none is. Only a complete request or the end of
+    /// what was in part stops it, so a slowloris cannot reset it by trickling bytes.
+    fn note_partial(&mut self, now: impl FnOnce() -> Instant) {
+        if self.rlen == 0 && !self.stream.pending_input() {
+            self.partial_since = None;
+        } else if self.partial_since.is_none() {
+            self.partial_since = Some(now());
         }
     }
 

@@ -1,7 +1,8 @@
 //! How a connection treats what its stream says beyond bytes (the TLS transport's part of the
 //! contract, `transport::Stream`): records the stream holds count in the budget and keep the
 //! connection from being drained until its `flush` says they are out; a handshake still under
-//! way is held to the read timeout from the accept; how the handshake ended is counted. A
+//! way is held to the read timeout from the accept, and so is a record begun after it, like a
+//! request in part; how the handshake ended is counted. A
 //! sealed stream stands in for TLS here, with no sockets and no cryptography.
 
 use std::collections::VecDeque;
@@ -30,6 +31,8 @@ struct Sealed {
     flushes: VecDeque<bool>,
     opening: bool,
     setup: Option<Setup>,
+    /// A record has begun to arrive and not ended.
+    pending: bool,
 }
 
 impl Read for Sealed {
@@ -78,6 +81,10 @@ impl Stream for Sealed {
 
     fn setup(&mut self) -> Option<Setup> {
         self.setup.take()
+    }
+
+    fn pending_input(&self) -> bool {
+        self.pending
     }
 }
 
@@ -222,4 +229,36 @@ fn input_left_by_a_spent_turn_is_answered_on_the_next_event_whatever_it_reports(
     let all = u64::from(TURN_REQUESTS) + extra;
     assert_eq!(w.counters.requests.load(Relaxed), all);
     assert!(w.conn.stream().input.is_empty());
+}
+
+#[test]
+fn a_record_trickled_after_the_handshake_is_a_request_in_part_for_the_read_timeout() {
+    // The handshake is done; a record begins to arrive, its bytes give no plaintext yet.
+    let mut w = World::new(Sealed {
+        pending: true,
+        ..Sealed::default()
+    });
+    assert_eq!(w.on(true, false), Next::Keep);
+    let began = w.conn.partial_since.expect("the read timeout runs");
+    assert!(began >= w.accepted);
+    // More bytes of the same record do not reset it.
+    assert_eq!(w.on(true, false), Next::Keep);
+    assert_eq!(w.conn.partial_since, Some(began));
+    let late = began + DEFAULT_READ_TIMEOUT;
+    assert_eq!(w.conn.expired(late, &w.limits), Some(Expiry::Read));
+    // The record ends with a whole request: answered, and nothing is in part any more.
+    let request = echo_requests(1);
+    w.conn.stream_mut().input = request;
+    w.conn.stream_mut().pending = false;
+    assert_eq!(w.on(true, false), Next::Keep);
+    assert_eq!(w.counters.requests.load(Relaxed), 1);
+    assert_eq!(w.conn.partial_since, None);
+    assert_eq!(w.conn.expired(late, &w.limits), None);
+    // A record that ends giving no plaintext (a KeyUpdate, say) stops it too: nothing is owed.
+    w.conn.stream_mut().pending = true;
+    assert_eq!(w.on(true, false), Next::Keep);
+    assert!(w.conn.partial_since.is_some());
+    w.conn.stream_mut().pending = false;
+    assert_eq!(w.on(true, false), Next::Keep);
+    assert_eq!(w.conn.partial_since, None);
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use nines_common::units::{ByteCount, HumanDuration};
@@ -14,6 +15,7 @@ use nines_server::config::{
     DEFAULT_READ_TIMEOUT, DEFAULT_SEND_TIMEOUT, DEFAULT_WORK_CAP_US, DEFAULT_WRITE_HIGH_WATER,
 };
 use nines_server::listener::{backlog_warning, ListenOptions};
+use nines_server::tls::tickets::TicketSeed;
 use nines_server::{limits, Balance, Protocol, Server, ServerConfig};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -82,8 +84,9 @@ struct Cli {
     /// replies are held back (and closed by --send-timeout), those that read go on.
     #[arg(long, default_value_t = ByteCount(DEFAULT_MAX_BUFFERED))]
     max_buffered: ByteCount,
-    /// Close a connection whose request, once begun, is not complete within this (stops a
-    /// slowloris), or whose TLS handshake is not done within this of the accept; 0 never.
+    /// Close a connection whose request (or TLS record), once begun, is not complete within
+    /// this (stops a slowloris), or whose TLS handshake is not done within this of the accept;
+    /// 0 never.
     #[arg(long, default_value_t = HumanDuration(DEFAULT_READ_TIMEOUT))]
     read_timeout: HumanDuration,
     /// Close a connection with no request for this long; 0 never.
@@ -99,8 +102,8 @@ struct Cli {
     max_connections: Option<usize>,
     /// Serve TLS (1.2 and 1.3) on every connection, whatever the protocol, with this
     /// certificate chain (PEM; leaf first); needs --tls-key. ALPN http/1.1 for http and ws;
-    /// session resumption by id and by ticket. A handshake not finished within --read-timeout
-    /// is closed like a slowloris.
+    /// session resumption by id and by ticket (keys shared by the --processes, rotated every
+    /// 6 h). A handshake not finished within --read-timeout is closed like a slowloris.
     #[arg(long, value_name = "FILE")]
     tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
@@ -117,8 +120,13 @@ fn main() -> ExitCode {
     let (mut config, opts) = settings(&cli);
     // Read before anything listens (and before the supervisor starts its children), so a bad
     // file is one line at start.
+    let mut tickets = None;
     match tls(&cli) {
-        Ok(tls) => config.tls = tls,
+        Ok(Some((tls, seed))) => {
+            config.tls = Some(tls);
+            tickets = Some(seed);
+        }
+        Ok(None) => {}
         Err(e) => exit_with(&[e]),
     }
     let errors: Vec<_> = config
@@ -139,8 +147,14 @@ fn main() -> ExitCode {
         )]);
     }
     if cli.processes > 1 {
-        return supervisor::supervise(cli.processes, cli.bind, cli.port);
+        // Its own TLS configuration only checked the files: its ticketer, never used and so
+        // never rolled on, would keep the start's seed for the supervisor's life.
+        drop(config);
+        return supervisor::supervise(cli.processes, cli.bind, cli.port, tickets);
     }
+    // The ticketer has its own copy and rolls it on; one kept here would keep this period's
+    // keys recoverable for the server's life.
+    drop(tickets);
     match run(&cli, &config, &opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -228,9 +242,10 @@ fn run(cli: &Cli, config: &ServerConfig, opts: &ListenOptions) -> anyhow::Result
     Ok(())
 }
 
-/// The TLS configuration --tls-cert and --tls-key ask for: none without them, an error naming
-/// the flag with one of them alone or a file that will not do.
-fn tls(cli: &Cli) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, UsageError> {
+/// The TLS configuration --tls-cert and --tls-key ask for, and the seed of its ticket keys
+/// (the supervisor's, in a supervised process): none without them, an error naming the flag
+/// with one of them alone or a file that will not do.
+fn tls(cli: &Cli) -> Result<Option<(Arc<rustls::ServerConfig>, TicketSeed)>, UsageError> {
     match (&cli.tls_cert, &cli.tls_key) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(UsageError::new(
@@ -241,9 +256,19 @@ fn tls(cli: &Cli) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, UsageE
             "--tls-cert",
             "missing: --tls-key needs the certificate it belongs to (--tls-cert FILE)",
         )),
-        (Some(cert), Some(key)) => nines_server::tls::load(cert, key, cli.protocol)
-            .map(Some)
-            .map_err(|e| UsageError::new(e.flag(), e.to_string())),
+        (Some(cert), Some(key)) => {
+            let seed = match supervisor::ticket_seed() {
+                Ok(seed) => seed,
+                Err(e) => {
+                    eprintln!("nines-server: error: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let keep = seed.clone();
+            nines_server::tls::load(cert, key, cli.protocol, seed)
+                .map(|config| Some((config, keep)))
+                .map_err(|e| UsageError::new(e.flag(), e.to_string()))
+        }
     }
 }
 

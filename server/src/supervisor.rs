@@ -2,15 +2,22 @@
 //! each with its own descriptor limit (past one process's `ulimit -n`), supervised as nginx's
 //! master supervises its workers: a process that dies is started again and counted. On SIGINT
 //! or SIGTERM the processes are stopped and their counters added into one `stopped` line.
+//!
+//! With TLS, the processes share their session-ticket keys, or a client's reconnections,
+//! spread over them by the kernel, would mostly land where its ticket cannot be opened: the
+//! supervisor makes one [`TicketSeed`] and writes it to each process's stdin as it starts it
+//! (a pipe: not in argv, the environment or a file, where `ps` or another user could read it).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use nines_server::tls::tickets::{wipe, TicketSeed, SEED_BYTES};
 
 /// Set in a supervised process's environment: it then stops when its supervisor dies.
 pub const SUPERVISED_ENV: &str = "NINES_SERVER_SUPERVISED";
@@ -21,6 +28,27 @@ pub fn follow_supervisor() {
     if std::env::var_os(SUPERVISED_ENV).is_some() {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     }
+}
+
+/// The seed of this server's ticket keys: its supervisor's, read from stdin, in a supervised
+/// process; a fresh one otherwise.
+pub fn ticket_seed() -> std::io::Result<TicketSeed> {
+    if std::env::var_os(SUPERVISED_ENV).is_none() {
+        return TicketSeed::random().map_err(std::io::Error::other);
+    }
+    let mut bytes = [0u8; SEED_BYTES];
+    std::io::stdin()
+        .lock()
+        .read_exact(&mut bytes)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("no ticket key from the supervisor on stdin: {e}"),
+            )
+        })?;
+    let seed = TicketSeed::from_bytes(&bytes);
+    wipe(&mut bytes);
+    Ok(seed)
 }
 
 /// Writes a line to stderr, ignoring failure (a supervisor whose terminal is gone must still
@@ -40,8 +68,9 @@ struct Proc {
 }
 
 /// Runs `n` server processes on `bind`:`port` (0: a free port, chosen once for all) with the
-/// command line's other flags; returns when stopped by a signal.
-pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
+/// command line's other flags, handing each the ticket seed if they serve TLS; returns when
+/// stopped by a signal.
+pub fn supervise(n: usize, bind: IpAddr, port: u16, mut tickets: Option<TicketSeed>) -> ExitCode {
     let port = if port == 0 {
         match TcpListener::bind((bind, 0)).and_then(|l| l.local_addr()) {
             Ok(a) => a.port(),
@@ -62,7 +91,7 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
     }
     let mut procs = Vec::with_capacity(n);
     for k in 0..n {
-        match spawn(&args) {
+        match spawn(&args, tickets.as_mut()) {
             Ok(p) => procs.push(p),
             Err(e) => {
                 say(&format!(
@@ -91,6 +120,10 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
     let mut restarts = 0u64;
     while !term.load(Ordering::Relaxed) {
         std::thread::sleep(CHECK_EVERY);
+        // The seed is kept no older than the processes need, for forward secrecy.
+        if let Some(seed) = tickets.as_mut() {
+            seed.keep_up();
+        }
         for (k, p) in procs.iter_mut().enumerate() {
             if let Ok(Some(status)) = p.child.try_wait() {
                 if term.load(Ordering::Relaxed) {
@@ -101,7 +134,7 @@ pub fn supervise(n: usize, bind: IpAddr, port: u16) -> ExitCode {
                     "nines-server: process {k} (pid {}) died ({status}); starting it again (restarts={restarts})",
                     p.child.id()
                 ));
-                match spawn(&args) {
+                match spawn(&args, tickets.as_mut()) {
                     Ok(np) => *p = np,
                     Err(e) => say(&format!("nines-server: process {k} did not restart: {e}")),
                 }
@@ -156,14 +189,31 @@ fn child_args(port: u16) -> Vec<OsString> {
     out
 }
 
-/// Starts one process and waits for its listening line; a thread keeps its `stopped` line.
-fn spawn(args: &[OsString]) -> std::io::Result<Proc> {
+/// Starts one process, hands it the ticket seed, and waits for its listening line; a thread
+/// keeps its `stopped` line.
+fn spawn(args: &[OsString], tickets: Option<&mut TicketSeed>) -> std::io::Result<Proc> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(args)
         .env(SUPERVISED_ENV, "1")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
+    // 40 bytes fit any pipe's buffer: the write does not wait for the process to read. The
+    // pipe is closed at once either way, so a process never waits on it.
+    let mut stdin = child.stdin.take().expect("piped");
+    if let Some(seed) = tickets {
+        seed.keep_up();
+        let mut bytes = seed.to_bytes();
+        let sent = stdin.write_all(&bytes);
+        wipe(&mut bytes);
+        if let Err(e) = sent {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    }
+    drop(stdin);
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
     match lines.next() {
         Some(Ok(l)) if l.starts_with("nines-server listening on ") => {}

@@ -3,7 +3,10 @@
 //!
 //! Reading is done before the server listens, so a missing, unreadable or garbled file, or a
 //! key that is not the certificate's, is one error naming the file, never a failed handshake
-//! later. The connections' own TLS (records in and out, the handshake) is `transport`'s.
+//! later. The connections' own TLS (records in and out, the handshake) is `transport`'s; the
+//! session-ticket keys, shared by every process of one server, are [`tickets`]'.
+
+pub mod tickets;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::ServerSessionMemoryCache;
 
 use crate::config::Protocol;
+use tickets::{SharedTicketer, TicketSeed};
 
 /// Sessions the server remembers for resumption by id (TLS 1.2 clients without tickets). An
 /// entry is a few hundred bytes, so a full cache is a few MiB: room for a storm's worth of
@@ -62,7 +66,8 @@ impl TlsError {
 }
 
 /// Reads a certificate chain and its key (PEM) and makes the configuration every TLS
-/// connection of a server serving `protocol` shares.
+/// connection of a server serving `protocol` shares, its session tickets sealed by keys from
+/// `tickets` (the same seed in every process of a server).
 ///
 /// # Errors
 /// If a file is missing, unreadable or holds no certificate (no key), or the key does not
@@ -71,6 +76,7 @@ pub fn load(
     cert: &Path,
     key: &Path,
     protocol: Protocol,
+    tickets: TicketSeed,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let cert_error = |what| TlsError::Cert {
         path: cert.to_path_buf(),
@@ -102,12 +108,12 @@ pub fn load(
         .with_single_cert(chain, private)
         .map_err(pair_error)?;
     // Resumption, both ways a client may ask: a stateful cache for session ids (TLS 1.2
-    // clients that send no ticket), and stateless tickets (TLS 1.2 tickets, and TLS 1.3 PSKs)
-    // sealed by a rotating key, which need no server memory per client and resume on any
-    // worker. rustls sends two TLS 1.3 tickets per handshake (its default), so a client can
-    // open two resumed connections at once.
+    // clients that send no ticket; per process), and stateless tickets (TLS 1.2 tickets, and
+    // TLS 1.3 PSKs) sealed by a rotating key, which need no server memory per client and resume
+    // on any worker of any process. rustls sends two TLS 1.3 tickets per handshake (its
+    // default), so a client can open two resumed connections at once.
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
-    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(pair_error)?;
+    config.ticketer = Arc::new(SharedTicketer::new(tickets).map_err(TlsError::Rustls)?);
     // HTTP and WebSocket (an HTTP/1.1 upgrade) say so by ALPN; a client that offers no ALPN is
     // served all the same. nines frames and raw echo have no registered ALPN name.
     if matches!(protocol, Protocol::Http | Protocol::Ws) {

@@ -14,6 +14,10 @@
 //! - `flush` says WouldBlock while records are still waiting, so a connection is drained only
 //!   when its bytes are on the wire.
 //!
+//! And it says what a plain socket never has to: that bytes of a record have arrived and the
+//! record has not ended ([`Stream::pending_input`]), so a client trickling one record is held to
+//! the read timeout like one trickling a request.
+//!
 //! Handshake messages produced while reading (the server's flights, session tickets, alerts)
 //! go out at once when the socket takes them; what does not fit waits for WRITABLE like a reply.
 //!
@@ -49,6 +53,13 @@ pub(crate) trait Stream: Read + Write {
     /// How the setup ended, once, after the read that ended it.
     fn setup(&mut self) -> Option<Setup> {
         None
+    }
+
+    /// Whether bytes have been read that are not plaintext yet: part of a TLS record. The
+    /// connection holds it to the read timeout as a request in part, or a client trickling one
+    /// record would never start that timeout (its plaintext buffer stays empty).
+    fn pending_input(&self) -> bool {
+        false
     }
 
     /// The connection is about to close with everything sent: end the stream's own session
@@ -93,6 +104,7 @@ impl<S> Transport<S> {
                 eof: false,
                 handshaking: true,
                 setup: None,
+                edge: RecordEdge::default(),
             })),
         })
     }
@@ -126,6 +138,65 @@ pub(crate) struct Tls<S> {
     eof: bool,
     handshaking: bool,
     setup: Option<Setup>,
+    /// Where the bytes read so far end in the record framing.
+    edge: RecordEdge,
+}
+
+/// Where the peer's bytes stand in TLS record framing: each record is a 5-byte header, whose
+/// last two bytes are the length of the body that follows. Only the edges are followed (the
+/// records are rustls'), to know whether a record has begun to arrive and not ended: rustls
+/// keeps such bytes to itself and says nothing of them.
+#[derive(Debug, Default)]
+struct RecordEdge {
+    /// Bytes of the current record's header seen (0 between records).
+    header_seen: u8,
+    /// The high byte of the current record's length, once seen.
+    len_high: u8,
+    /// Bytes of the current record's body still to come.
+    body_left: usize,
+}
+
+/// Bytes of a TLS record header: type, version (2), length (2).
+const RECORD_HEADER_BYTES: u8 = 5;
+
+impl RecordEdge {
+    /// Follows `bytes`, the next ones of the stream.
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while let Some((&b, rest)) = bytes.split_first() {
+            if self.body_left > 0 {
+                let skip = self.body_left.min(bytes.len());
+                self.body_left -= skip;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            match self.header_seen {
+                3 => self.len_high = b,
+                4 => self.body_left = usize::from(u16::from_be_bytes([self.len_high, b])),
+                _ => {}
+            }
+            self.header_seen = (self.header_seen + 1) % RECORD_HEADER_BYTES;
+            bytes = rest;
+        }
+    }
+
+    /// Whether a record has begun and not ended.
+    fn inside(&self) -> bool {
+        self.header_seen > 0 || self.body_left > 0
+    }
+}
+
+/// A socket whose reads are followed by a [`RecordEdge`] on their way to rustls.
+struct Tap<'a, S> {
+    sock: &'a mut S,
+    edge: &'a mut RecordEdge,
+}
+
+impl<S: Read> Read for Tap<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        self.edge.feed(&buf[..n]);
+        Ok(n)
+    }
 }
 
 impl<S: Read + Write> Tls<S> {
@@ -213,7 +284,11 @@ impl<S: Read + Write> Read for Tls<S> {
             if self.eof {
                 return Ok(filled);
             }
-            match self.tls.read_tls(&mut self.sock) {
+            let mut tap = Tap {
+                sock: &mut self.sock,
+                edge: &mut self.edge,
+            };
+            match self.tls.read_tls(&mut tap) {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && filled > 0 => return Ok(filled),
@@ -296,6 +371,14 @@ impl<S: Read + Write> Stream for Transport<S> {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(t) => t.setup.take(),
+        }
+    }
+
+    #[inline]
+    fn pending_input(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.edge.inside(),
         }
     }
 

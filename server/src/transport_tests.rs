@@ -24,7 +24,8 @@ fn configs() -> (Arc<rustls::ServerConfig>, Arc<ClientConfig>) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, made.cert.pem()).unwrap();
     std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    let server = crate::tls::load(&cert, &key, Protocol::Echo).unwrap();
+    let tickets = crate::tls::tickets::TicketSeed::random().unwrap();
+    let server = crate::tls::load(&cert, &key, Protocol::Echo, tickets).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let mut roots = RootCertStore::empty();
     roots.add(made.cert.der().clone()).unwrap();
@@ -238,4 +239,29 @@ fn plain_is_the_socket_itself() {
     b.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"ping");
     assert_eq!((t.held(), t.opening(), t.setup()), (0, false, None));
+}
+
+#[test]
+fn record_edges_are_followed_however_the_bytes_are_cut() {
+    // Three records: bodies of 3, 0 and 300 bytes.
+    let mut stream = Vec::new();
+    for len in [3u16, 0, 300] {
+        stream.extend_from_slice(&[23, 3, 3]);
+        stream.extend_from_slice(&len.to_be_bytes());
+        stream.extend(std::iter::repeat_n(0xAA, usize::from(len)));
+    }
+    let ends = [8, 13, stream.len()];
+    for cut in 1..=stream.len() {
+        let mut edge = RecordEdge::default();
+        let mut at = 0;
+        for piece in stream.chunks(cut) {
+            edge.feed(piece);
+            at += piece.len();
+            assert_eq!(
+                edge.inside(),
+                !ends.contains(&at),
+                "pieces of {cut}: after {at} bytes"
+            );
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! HTTPS, `openssl s_client` for echo over TLS 1.2 and 1.3 (and session resumption),
 //! python3-websockets for wss, and a rustls client for nines frames — in both server models,
 //! with the certificates made at test time (driver/tests/util/certs.rs). Each test also checks
-//! the handshakes the server counted, full and resumed.
+//! the handshakes the server counted, full and resumed; with `--processes`, a client's
+//! reconnections resume on whichever process they reach, one restarted since included.
 
 mod util;
 
@@ -20,6 +21,8 @@ use std::time::Duration;
 
 use certs::Certs;
 use nines_protocol::{Header, Op};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use util::tls::{client_config, connect, echo, round_trip};
 use util::{ServerProc, MODELS};
 
@@ -227,6 +230,135 @@ fn a_second_connection_resumes_the_first_ones_session() {
             model,
         );
     }
+}
+
+/// A rustls client configuration like `client_config`, at TLS 1.2 only.
+fn tls12_config(certs: &Certs) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&certs.ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+#[test]
+fn reconnections_spread_over_processes_resume_with_the_ticket_keys_they_share() {
+    // The kernel spreads each new connection over the processes by its 4-tuple: with a key per
+    // process, about half of these reconnections reached a process that could not open the
+    // ticket they offered (each had a new ephemeral port) and became full handshakes.
+    const CONNECTIONS: u64 = 20;
+    let certs = Certs::new();
+    for model in MODELS {
+        let server = util::tls::start(
+            &certs.server.cert,
+            &certs.server.key,
+            model,
+            &["--processes", "2"],
+        );
+        // TLS 1.3 (a PSK from a ticket) and TLS 1.2 (a ticket; the session-id cache is per
+        // process, and rustls offers a ticket when it has one), each client with a
+        // configuration of its own, whose session cache keeps the last tickets.
+        for (version, config) in [
+            ("TLS 1.3", client_config(&certs.ca)),
+            ("TLS 1.2", tls12_config(&certs)),
+        ] {
+            for id in 1..=CONNECTIONS {
+                let mut tls = connect(server.addr, &config);
+                // The reply comes after the tickets: they are in the cache once it is read.
+                echo(&mut tls, id, b"again");
+                let kind = tls.conn.handshake_kind();
+                let want = if id == 1 {
+                    rustls::HandshakeKind::Full
+                } else {
+                    rustls::HandshakeKind::Resumed
+                };
+                assert_eq!(kind, Some(want), "{model}, {version}: connection {id}");
+            }
+        }
+        let c = server.stop_and_count();
+        c.expect(
+            &[
+                ("tls_handshakes_full", 2),
+                ("tls_handshakes_resumed", 2 * (CONNECTIONS - 1)),
+                ("errors_tls_handshake", 0),
+                ("processes", 2),
+            ],
+            model,
+        );
+    }
+}
+
+/// The processes `pid` has started and not reaped.
+fn children(pid: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let list = std::fs::read_to_string(task.unwrap().path().join("children")).unwrap();
+        out.extend(list.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+    }
+    out
+}
+
+#[test]
+fn processes_the_supervisor_restarts_open_the_tickets_sealed_before() {
+    const CONNECTIONS: u64 = 10;
+    let certs = Certs::new();
+    let config = client_config(&certs.ca);
+    let server = util::tls::start(
+        &certs.server.cert,
+        &certs.server.key,
+        MODELS[0],
+        &["--processes", "2"],
+    );
+    let mut first = connect(server.addr, &config);
+    echo(&mut first, 1, b"a ticket");
+    drop(first);
+    let killed = children(server.child.id());
+    assert_eq!(killed.len(), 2, "{killed:?}");
+    for pid in &killed {
+        // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
+        assert_eq!(unsafe { libc::kill(*pid, libc::SIGKILL) }, 0);
+    }
+    // Once the supervisor has reaped both (their listeners closed) and until a restarted
+    // process listens, connections are refused: from the first one taken on, every connection
+    // reaches a process started after the ticket was sealed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while children(server.child.id())
+        .iter()
+        .any(|p| killed.contains(p))
+    {
+        assert!(std::time::Instant::now() < deadline, "not reaped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while std::net::TcpStream::connect(server.addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "no process restarted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for id in 1..=CONNECTIONS {
+        let mut tls = connect(server.addr, &config);
+        echo(&mut tls, id, b"again");
+        let kind = tls.conn.handshake_kind();
+        assert_eq!(
+            kind,
+            Some(rustls::HandshakeKind::Resumed),
+            "connection {id}"
+        );
+    }
+    // The killed processes' counters died with them: these are the restarted ones'.
+    let c = server.stop_and_count();
+    c.expect(
+        &[
+            ("restarts", 2),
+            ("tls_handshakes_full", 0),
+            ("tls_handshakes_resumed", CONNECTIONS),
+        ],
+        "restarted",
+    );
 }
 
 #[test]

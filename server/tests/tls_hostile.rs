@@ -1,7 +1,8 @@
 //! Hostile and careless TLS clients against the real binary, held to the same limits as plain
 //! ones (server/tests/hostile.rs) and counted, while a real TLS client beside them is served:
 //! - a TLS slowloris (TCP opened and no ClientHello, or half of one) is closed within
-//!   `--read-timeout` of its accept;
+//!   `--read-timeout` of its accept, and one that trickles a record after its handshake within
+//!   `--read-timeout` of the record's first byte, as a request in part is;
 //! - garbage instead of a ClientHello, or a client that refuses the server's certificate,
 //!   closes that one connection and is counted as a failed handshake;
 //! - TLS clients that never read their replies cannot push the server's memory past
@@ -93,6 +94,67 @@ fn a_tls_slowloris_is_closed_within_the_read_timeout_in_both_models() {
                 ("closed_tls_handshake_timeout", 2),
                 ("closed_read_timeout", 0),
                 ("tls_handshakes_full", 1),
+                ("errors_tls_handshake", 0),
+            ],
+            model,
+        );
+    }
+}
+
+#[test]
+fn a_record_trickled_after_the_handshake_is_closed_by_the_read_timeout_in_both_models() {
+    // A record that announces 200 bytes, of which the trickler sends a byte every 100 ms and
+    // never the last: no plaintext ever comes of it, so the connection's request buffer stays
+    // empty, and it used to live until the idle timeout (5 min), holding rustls' buffers.
+    let mut record = vec![23, 3, 3, 0, 200];
+    record.resize(5 + 200, 0xAA);
+    let certs = Certs::new();
+    for model in MODELS {
+        let server = tls_server(&certs, model, &["--read-timeout", "300ms"]);
+        let mut real = connect(server.addr, &client_config(&certs.ca));
+        echo(&mut real, 1, b"served");
+        // A handshake of its own (not resumed from the real client's session), then raw bytes
+        // under rustls.
+        let mut trickler = connect(server.addr, &client_config(&certs.ca));
+        let sock = &mut trickler.sock;
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let began = Instant::now();
+        let mut sent = 0;
+        let mut buf = [0u8; 4096];
+        let closed = loop {
+            assert!(
+                began.elapsed() < Duration::from_secs(5),
+                "{model}: still open after {sent} bytes of the record"
+            );
+            // Never the whole record.
+            if sent < record.len() - 1 && sock.write_all(&record[sent..=sent]).is_err() {
+                break began.elapsed();
+            }
+            sent += 1;
+            // What the server sent (its tickets, then perhaps a close_notify) until it closes;
+            // the read waits the 100 ms between bytes.
+            match sock.read(&mut buf) {
+                Ok(0) => break began.elapsed(),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break began.elapsed(),
+                Err(_) => {}
+            }
+        };
+        assert!(
+            closed >= Duration::from_millis(290) && closed < Duration::from_millis(1_500),
+            "{model}: closed {closed:?} after the record began ({sent} bytes of it sent)"
+        );
+        // The real client is served on.
+        echo(&mut real, 2, b"still served");
+        drop((real, trickler));
+        let c = server.stop_and_count();
+        c.expect(
+            &[
+                ("closed_read_timeout", 1),
+                ("closed_tls_handshake_timeout", 0),
+                ("closed_idle_timeout", 0),
+                ("tls_handshakes_full", 2),
                 ("errors_tls_handshake", 0),
             ],
             model,
