@@ -114,10 +114,14 @@ pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
 fn memory(s: &mut String, r: &Report, st: &StormSummary) {
     let mem = |who: &str, m: &Memory| {
         // Over TLS each connection's session state is in its figure.
-        let tls = if r.tls.is_some() { " (TLS state included)" } else { "" };
-        let per = m
-            .bytes_per_connection
-            .map_or(String::new(), |b| format!(", {b:.0} B per open connection{tls}"));
+        let tls = if r.tls.is_some() {
+            " (TLS state included)"
+        } else {
+            ""
+        };
+        let per = m.bytes_per_connection.map_or(String::new(), |b| {
+            format!(", {b:.0} B per open connection{tls}")
+        });
         format!(
             "  {who:<11} RSS {} KiB before, {} KiB holding{per}",
             thousands(m.rss_before_kib),
