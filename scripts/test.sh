@@ -18,6 +18,9 @@ install_missing_packages() {
     command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-tools)
     command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
     command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+    # System CA roots: nines verifies TLS servers against them by default, and a test checks
+    # what it says about a certificate none of them signed.
+    [[ -s /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
     # A WebSocket implementation nines did not write, for the interop tests (Debian's python3).
     /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || pkgs+=(python3-websockets)
     ((${#pkgs[@]})) || return 0
