@@ -80,6 +80,13 @@ impl Handshakes {
         self.first_failure.get_or_insert(f.detail);
     }
 
+    /// An open connection was refused by the server (an alert; already counted with the
+    /// connection's loss): its words are kept if it is the first failure.
+    pub(crate) fn refused(&mut self, f: Failure) {
+        tracing::debug!(failure = %f, "TLS refusal on an open connection");
+        self.first_failure.get_or_insert(f.detail);
+    }
+
     /// TLS handshakes done.
     pub fn tls_handshakes(&self) -> u64 {
         self.full + self.resumed

@@ -268,6 +268,9 @@ impl<'a> Books<'a> {
     /// Counts a lost connection: its own error (none when the server closed it as it said it
     /// would) and the requests that went with it.
     pub(crate) fn on_lost(&mut self, lost: Lost) {
+        if let Some(f) = lost.refusal {
+            self.handshakes.refused(*f);
+        }
         match lost.cause {
             Cause::Error(kind) => self.tally.add(kind, 1),
             Cause::Decode(what) => {

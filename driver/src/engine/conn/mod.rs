@@ -246,7 +246,7 @@ impl<S: Stream> Conn<S> {
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
+                    Err(e) => return Err(self.lose_io(&e)),
                 }
             }
             self.wbuf.clear();
@@ -259,7 +259,7 @@ impl<S: Stream> Conn<S> {
             match stream.flush() {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
+                Err(e) => return Err(self.lose_io(&e)),
             }
             if !self.answer_owed {
                 return Ok(());
@@ -327,7 +327,7 @@ impl<S: Stream> Conn<S> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(last_read_ns),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.lose(Cause::Error(io_kind(&e)))),
+                Err(e) => return Err(self.lose_io(&e)),
             }
         }
     }
@@ -451,7 +451,19 @@ impl<S: Stream> Conn<S> {
         } else {
             self.close()
         };
-        Lost { cause, aborted }
+        Lost {
+            cause,
+            aborted,
+            refusal: None,
+        }
+    }
+
+    /// Ends the connection for a failed read or write, keeping a TLS refusal's words.
+    fn lose_io(&mut self, e: &io::Error) -> Lost {
+        Lost {
+            refusal: crate::transport::Failure::refusal(e).map(Box::new),
+            ..self.lose(Cause::Error(io_kind(e)))
+        }
     }
 }
 

@@ -75,12 +75,14 @@ impl Cause {
 }
 
 /// A connection was lost: why, and how many requests in flight went with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Lost {
     /// Why.
     pub cause: Cause,
     /// Requests that were in flight on it.
     pub aborted: u64,
+    /// The server's TLS refusal in words, when that is why (an alert on an open connection).
+    pub refusal: Option<Box<Failure>>,
 }
 
 /// What [`super::Conn::expire`] gave up on.

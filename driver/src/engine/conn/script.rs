@@ -15,6 +15,8 @@ pub(super) enum In {
     WouldBlock,
     Eof,
     Fail(io::ErrorKind),
+    /// A TLS alert from the server on an open connection: it refuses our client certificate.
+    Refused,
 }
 
 /// One write of the script (with none left, a write takes everything).
@@ -77,6 +79,10 @@ impl io::Read for Script {
                 self.reads.pop_front();
                 Err(kind.into())
             }
+            Some(In::Refused) => {
+                self.reads.pop_front();
+                Err(io::Error::new(io::ErrorKind::InvalidData, refusal()))
+            }
         }
     }
 }
@@ -97,4 +103,9 @@ impl io::Write for Script {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The alert a server that wants a client certificate sends after a TLS 1.3 handshake.
+pub(super) fn refusal() -> rustls::Error {
+    rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)
 }

@@ -56,7 +56,11 @@ fn answered(id: u64) -> Reply {
 }
 
 fn lost(cause: Cause, aborted: u64) -> Result<(), Lost> {
-    Err(Lost { cause, aborted })
+    Err(Lost {
+        cause,
+        aborted,
+        refusal: None,
+    })
 }
 
 /// Reads (one call per readable event) until the script has nothing left or the connection
@@ -212,6 +216,23 @@ fn ending_rows() -> Vec<ReadRow> {
             reads: vec![In::Fail(io::ErrorKind::TimedOut)],
             replies: vec![],
             end: lost(Cause::Error(ErrorKind::Io), 1),
+            in_flight: 0,
+            open: false,
+            largest_read: INITIAL_READ_BYTES,
+        },
+        ReadRow {
+            name: "a TLS refusal on an open connection is a failed handshake, told in words",
+            codec: http,
+            sent: 1,
+            reads: vec![In::Refused],
+            replies: vec![],
+            end: Err(Lost {
+                cause: Cause::Error(ErrorKind::TlsHandshake),
+                aborted: 1,
+                refusal: Some(Box::new(crate::transport::Failure::from_rustls(
+                    &super::script::refusal(),
+                ))),
+            }),
             in_flight: 0,
             open: false,
             largest_read: INITIAL_READ_BYTES,
