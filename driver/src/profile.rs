@@ -28,7 +28,7 @@ pub enum ProfileError {
 
 /// Runs `cfg` as load and profiles the server it loads (embedding one if `cfg.target` is None).
 pub fn profile(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, ProfileError> {
-    if !matches!(cfg.request, RequestSpec::Nines(_)) {
+    if !matches!(cfg.request.first(), RequestSpec::Nines(_)) {
         return Err(RunError::Usage(vec![nines_common::usage::UsageError::new(
             "--protocol",
             format!(
@@ -47,7 +47,7 @@ pub fn profile(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, Profi
     let (addr, embedded) = match &cfg.target {
         Target::Address(t) => (resolve(t)?, None),
         Target::Embedded { server_workers } => {
-            let s = start_embedded(&cfg.request, *server_workers)?;
+            let s = start_embedded(cfg.request.first(), *server_workers)?;
             cfg.target = Target::Address(s.local_addr().to_string());
             (s.local_addr(), Some(s))
         }

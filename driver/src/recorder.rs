@@ -46,6 +46,17 @@ pub struct Recorder {
     pub lag: Histogram<u64>,
     /// Corrected latencies of the current interval (for progress and interval logs).
     pub interval: Histogram<u64>,
+    /// Each line's own, when requests are drawn from a mix of more than one (else empty).
+    pub lines: Vec<LineRecord>,
+}
+
+/// What one line of a mix recorded.
+#[derive(Debug, Clone)]
+pub struct LineRecord {
+    /// Corrected latencies of its measured replies.
+    pub measured: Histogram<u64>,
+    /// Its requests answered wrongly or rejected.
+    pub errors: u64,
 }
 
 impl Default for Recorder {
@@ -56,11 +67,44 @@ impl Default for Recorder {
             warmup: new_histogram(),
             lag: new_histogram(),
             interval: new_histogram(),
+            lines: Vec::new(),
         }
     }
 }
 
 impl Recorder {
+    /// A recorder for requests drawn from `lines` lines (one: nothing kept per line).
+    pub fn with_lines(lines: usize) -> Recorder {
+        let record = || LineRecord {
+            measured: new_histogram(),
+            errors: 0,
+        };
+        Recorder {
+            lines: if lines > 1 {
+                (0..lines).map(|_| record()).collect()
+            } else {
+                Vec::new()
+            },
+            ..Recorder::default()
+        }
+    }
+
+    /// Records a measured reply's corrected latency for its line (when lines are kept).
+    #[inline]
+    pub fn record_line(&mut self, line: u16, corrected_ns: u64) {
+        if let Some(l) = self.lines.get_mut(usize::from(line)) {
+            put(&mut l.measured, corrected_ns);
+        }
+    }
+
+    /// Counts a request of `line` answered wrongly or rejected (when lines are kept).
+    #[inline]
+    pub fn line_error(&mut self, line: u16) {
+        if let Some(l) = self.lines.get_mut(usize::from(line)) {
+            l.errors += 1;
+        }
+    }
+
     /// Records one reply: `corrected_ns` from its intended send, `uncorrected_ns` from its send.
     #[inline]
     pub fn record(&mut self, corrected_ns: u64, uncorrected_ns: u64, warmup: bool) {
@@ -96,6 +140,19 @@ impl Recorder {
             (&mut self.lag, &other.lag),
         ] {
             mine.add(theirs).expect("histograms share bounds");
+        }
+        if self.lines.len() < other.lines.len() {
+            self.lines.resize(other.lines.len(), other.lines[0].clone());
+            for l in &mut self.lines {
+                l.measured.reset();
+                l.errors = 0;
+            }
+        }
+        for (mine, theirs) in self.lines.iter_mut().zip(&other.lines) {
+            mine.measured
+                .add(&theirs.measured)
+                .expect("histograms share bounds");
+            mine.errors += theirs.errors;
         }
     }
 }

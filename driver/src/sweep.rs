@@ -23,7 +23,7 @@ pub fn run_sweep(
     }
     let embedded = match cfg.base.target {
         Target::Embedded { server_workers } => {
-            Some(start_embedded(&cfg.base.request, server_workers)?)
+            Some(start_embedded(cfg.base.request.first(), server_workers)?)
         }
         Target::Address(_) => None,
     };

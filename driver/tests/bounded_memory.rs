@@ -69,7 +69,7 @@ fn config(addr: SocketAddr, request: RequestSpec, stop: StopAt) -> BenchConfig {
             stop,
             max_errors: u64::MAX,
         }),
-        request,
+        request: request.into(),
         request_timeout: Duration::from_secs(60),
         drain_timeout,
         ..BenchConfig::default()
@@ -336,7 +336,7 @@ fn websocket_echoes_are_checked_as_they_arrive_and_floods_counted_not_held() {
     let message = (1 << 20) - 40;
     let request = RequestSpec::Ws(WsRequest {
         message: WsMessage::Binary,
-        payload_bytes: message,
+        payload_bytes: message.into(),
         ..WsRequest::default()
     });
     // A request is encoded whole before it is written, and its buffer kept for the next one:

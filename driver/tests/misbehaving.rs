@@ -67,7 +67,10 @@ fn config(addr: SocketAddr, requests: u64, max_errors: u64) -> BenchConfig {
             warmup: Duration::ZERO,
             max_errors,
         }),
-        request: RequestSpec::Nines(NinesOp::Echo { payload_bytes: 32 }),
+        request: RequestSpec::Nines(NinesOp::Echo {
+            payload_bytes: 32.into(),
+        })
+        .into(),
         request_timeout: Duration::from_millis(300),
         drain_timeout: Duration::from_millis(300),
         ..BenchConfig::default()
@@ -201,7 +204,7 @@ fn malformed_http_resp_and_websocket_replies_are_counted_by_kind() {
         let addr = scripted_server(reply, upgrade);
         let protocol = request.protocol();
         let cfg = BenchConfig {
-            request,
+            request: request.into(),
             ..config(addr, 100, 1_000)
         };
         let r = run(&cfg, &mut Hooks::default()).unwrap();
@@ -232,7 +235,7 @@ fn a_refused_websocket_upgrade_is_a_connect_failure_by_kind() {
         false,
     );
     let cfg = BenchConfig {
-        request: RequestSpec::Ws(WsRequest::default()),
+        request: RequestSpec::Ws(WsRequest::default()).into(),
         ..config(addr, 100, 1_000)
     };
     let r = run(&cfg, &mut Hooks::default()).unwrap();

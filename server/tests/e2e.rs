@@ -87,7 +87,7 @@ fn every_op_and_the_echo_protocol() {
         (Op::Stats, 0, 0),
     ] {
         let mut cfg = config(server.addr, 500);
-        cfg.request = nines(op, payload, work_us);
+        cfg.request = nines(op, payload, work_us).into();
         let r = run(&cfg, &mut quiet()).unwrap();
         assert_eq!(
             (r.requests, r.errors),
@@ -119,7 +119,10 @@ fn every_op_and_the_echo_protocol() {
 
     let echo = ServerProc::start(&["--workers", "1", "--protocol", "echo"]);
     let mut cfg = config(echo.addr, 5_000);
-    cfg.request = RequestSpec::Echo { payload_bytes: 100 };
+    cfg.request = RequestSpec::Echo {
+        payload_bytes: 100.into(),
+    }
+    .into();
     bench(&mut cfg).pipeline = 8;
     let r = run(&cfg, &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (5_000, 0), "{:?}", r.errors_by_kind);
@@ -283,7 +286,7 @@ fn server_death_mid_run_keeps_what_was_measured() {
 fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = config(server.addr, 2_000);
-    cfg.request = nines(Op::Work, 0, 200);
+    cfg.request = nines(Op::Work, 0, 200).into();
     let r = nines_driver::profile::profile(&cfg, &mut quiet()).unwrap();
     let p = r.profile.unwrap();
     let sum = p.accept_pct + p.read_pct + p.process_pct + p.write_pct + p.overhead_pct;
@@ -307,7 +310,7 @@ fn the_phase_profile_sums_to_100_and_finds_the_cpu_bound_phase() {
 fn source_replies_over_the_servers_frame_limit_are_counted_as_capped() {
     let server = ServerProc::start(&["--workers", "1", "--max-frame", "4k"]);
     let mut cfg = config(server.addr, 300);
-    cfg.request = nines(Op::Source, 8_000, 0);
+    cfg.request = nines(Op::Source, 8_000, 0).into();
     let r = run(&cfg, &mut quiet()).unwrap();
     assert_eq!((r.requests, r.errors), (300, 0), "{:?}", r.errors_by_kind);
     assert_eq!(r.driver.capped_replies, 300);

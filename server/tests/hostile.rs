@@ -185,7 +185,7 @@ fn a_light_client_is_not_stuck_behind_another_connections_pipelined_work() {
     let mut heavy_cfg = BenchConfig {
         connections: 1,
         threads: 1,
-        request: util::nines(Op::Work, 0, 50_000),
+        request: util::nines(Op::Work, 0, 50_000).into(),
         ..config(server.addr, 40)
     };
     util::bench(&mut heavy_cfg).pipeline = 40;

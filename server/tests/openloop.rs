@@ -117,7 +117,7 @@ fn a_rate_the_server_cannot_serve_is_flagged_not_hidden() {
     // One worker burning 2 ms per request serves at most 500 req/s; ask for 1,000.
     let server = ServerProc::start(&["--workers", "1"]);
     let mut cfg = open(server.addr, 1_000.0, Arrival::Constant, 1, 2);
-    cfg.request = util::nines(nines_protocol::Op::Work, 0, 2_000);
+    cfg.request = util::nines(nines_protocol::Op::Work, 0, 2_000).into();
     cfg.connections = 4;
     let r = go(&cfg);
     let LoadSummary::OpenLoop(o) = &r.load else {

@@ -8,7 +8,10 @@
 
 pub mod defaults;
 mod limits;
+mod line;
 mod load;
+mod mix;
+mod payload;
 mod protocol;
 mod request;
 pub mod secs;
@@ -17,11 +20,17 @@ mod tls;
 mod validate;
 
 pub use limits::Limits;
+pub use line::{parse_line, read_body};
 pub use load::{Arrivals, Bench, Load, StopAt, Storm};
+pub use mix::{
+    example as mix_example, parse_request_file, parse_weighted, Line, Pick, Picker, Requests,
+    MAX_LINES,
+};
+pub use payload::{Payload, MAX_EMPIRICAL_SIZES};
 pub use protocol::Protocol;
 pub use request::{
-    parse_accept, parse_header, parse_method, split_command, status_accepted, HttpRequest, NinesOp,
-    RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
+    method_sends_body, parse_accept, parse_header, parse_method, split_command, status_accepted,
+    Body, HttpRequest, NinesOp, RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
 pub use sweep::{RateLevel, SweepConfig};
 pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};
@@ -65,8 +74,8 @@ pub struct BenchConfig {
     pub connections: usize,
     /// How load is applied.
     pub load: Load,
-    /// What each request is.
-    pub request: RequestSpec,
+    /// What each request is: one request, or a weighted mix.
+    pub request: Requests,
     /// How long connecting may take.
     #[serde(rename = "connect_timeout_s", with = "secs")]
     pub connect_timeout: Duration,
@@ -98,7 +107,7 @@ impl Default for BenchConfig {
             threads: defaults::threads(true),
             connections: defaults::CONNECTIONS,
             load: Load::default(),
-            request: RequestSpec::default(),
+            request: Requests::default(),
             connect_timeout: defaults::CONNECT_TIMEOUT,
             request_timeout: defaults::REQUEST_TIMEOUT,
             drain_timeout: defaults::DRAIN_TIMEOUT,

@@ -5,13 +5,14 @@
 //! statuses it accepts; a WebSocket request the upgrade and the messages; a Redis request a
 //! command template. Which command-line flags fit which protocol is decided where the flags are
 //! read (the binary's edge): here a value cannot hold a flag its protocol ignores. A mix of
-//! requests will be a weighted list of these values.
+//! requests is a weighted list of these values ([`super::Requests`]); a payload size may be
+//! drawn per request ([`Payload`]).
 
 use base64::Engine as _;
 use nines_protocol::{Op, HEADER_LEN};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{defaults, Protocol};
+use super::{defaults, Payload, Protocol};
 
 /// One request, per protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +23,7 @@ pub enum RequestSpec {
     /// Plain bytes to any byte-echo server, expected back.
     Echo {
         /// Bytes per request (at least 1: an empty request gets no reply).
-        payload_bytes: usize,
+        payload_bytes: Payload,
     },
     /// An HTTP/1.1 request.
     Http(HttpRequest),
@@ -33,13 +34,13 @@ pub enum RequestSpec {
 }
 
 /// A nines op with what it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum NinesOp {
     /// The payload back.
     Echo {
         /// Request payload bytes.
-        payload_bytes: usize,
+        payload_bytes: Payload,
     },
     /// CPU work on the server.
     Work {
@@ -49,7 +50,7 @@ pub enum NinesOp {
     /// A reply of this many bytes.
     Source {
         /// Reply payload bytes asked for.
-        reply_bytes: usize,
+        reply_bytes: Payload,
     },
     /// The server's counters.
     Stats,
@@ -57,7 +58,7 @@ pub enum NinesOp {
 
 impl NinesOp {
     /// The op on the wire.
-    pub fn op(self) -> Op {
+    pub fn op(&self) -> Op {
         match self {
             NinesOp::Echo { .. } => Op::Echo,
             NinesOp::Work { .. } => Op::Work,
@@ -127,14 +128,8 @@ pub struct HttpRequest {
     #[serde(flatten)]
     pub resource: Resource,
     /// Request body (sent with a Content-Length).
-    #[serde(
-        default,
-        rename = "body_base64",
-        skip_serializing_if = "Vec::is_empty",
-        serialize_with = "to_base64",
-        deserialize_with = "from_base64"
-    )]
-    pub body: Vec<u8>,
+    #[serde(flatten)]
+    pub body: Body,
     /// Status codes counted as answers besides 2xx (`--accept`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept: Vec<u16>,
@@ -148,11 +143,67 @@ impl Default for HttpRequest {
         HttpRequest {
             method: defaults::HTTP_METHOD.to_string(),
             resource: Resource::default(),
-            body: Vec::new(),
+            body: Body::None,
             accept: Vec::new(),
             max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
+}
+
+/// What an HTTP request sends as its body.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "BodyRepr", into = "BodyRepr")]
+pub enum Body {
+    /// None (a POST, PUT or PATCH still says `Content-Length: 0`).
+    #[default]
+    None,
+    /// These bytes (`--body FILE`, `@FILE` in a request line).
+    Bytes(Vec<u8>),
+    /// Bytes of a size drawn per request (`--payload` on a POST, PUT or PATCH).
+    Sized(Payload),
+}
+
+/// How [`Body`] is written in a request value: `body_base64` as before, or `body_bytes`.
+#[derive(Serialize, Deserialize)]
+struct BodyRepr {
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "to_base64",
+        deserialize_with = "from_base64"
+    )]
+    body_base64: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_bytes: Option<Payload>,
+}
+
+impl From<BodyRepr> for Body {
+    fn from(r: BodyRepr) -> Body {
+        match (r.body_bytes, r.body_base64.is_empty()) {
+            (Some(p), _) => Body::Sized(p),
+            (None, false) => Body::Bytes(r.body_base64),
+            (None, true) => Body::None,
+        }
+    }
+}
+
+impl From<Body> for BodyRepr {
+    fn from(b: Body) -> BodyRepr {
+        let (body_base64, body_bytes) = match b {
+            Body::None => (Vec::new(), None),
+            Body::Bytes(v) => (v, None),
+            Body::Sized(p) => (Vec::new(), Some(p)),
+        };
+        BodyRepr {
+            body_base64,
+            body_bytes,
+        }
+    }
+}
+
+/// Whether a method's request says how long its body is even when it sends none.
+pub fn method_sends_body(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH")
 }
 
 impl HttpRequest {
@@ -161,15 +212,36 @@ impl HttpRequest {
         status_accepted(&self.accept, status)
     }
 
-    /// The request's bytes, as sent every time.
-    pub fn render(&self) -> Vec<u8> {
+    /// The request's bytes, with a body of `size` bytes where its size is drawn
+    /// ([`Body::Sized`]: filled with `x`).
+    pub fn render(&self, size: usize) -> Vec<u8> {
+        let mut bytes = self.render_head();
+        match &self.body {
+            Body::Sized(_) => bytes.resize(bytes.len() - 2, 0),
+            Body::None | Body::Bytes(_) => return bytes,
+        }
+        bytes.extend_from_slice(format!("Content-Length: {size}\r\n\r\n").as_bytes());
+        bytes.resize(bytes.len() + size, b'x');
+        bytes
+    }
+
+    /// The request's bytes when its body is fixed; when it is drawn, the head up to the blank
+    /// line, without its Content-Length.
+    pub fn render_head(&self) -> Vec<u8> {
         let mut r = self.resource.head(&self.method);
-        if !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH") {
-            r.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        let fixed = match &self.body {
+            Body::Bytes(b) => Some(&b[..]),
+            Body::None => Some(&[][..]),
+            Body::Sized(_) => None,
+        };
+        if let Some(b) = fixed.filter(|b| !b.is_empty() || method_sends_body(&self.method)) {
+            r.push_str(&format!("Content-Length: {}\r\n", b.len()));
         }
         r.push_str("\r\n");
         let mut bytes = r.into_bytes();
-        bytes.extend_from_slice(&self.body);
+        if let Body::Bytes(b) = &self.body {
+            bytes.extend_from_slice(b);
+        }
         bytes
     }
 }
@@ -183,7 +255,7 @@ pub struct WsRequest {
     /// Message type.
     pub message: WsMessage,
     /// Bytes per message.
-    pub payload_bytes: usize,
+    pub payload_bytes: Payload,
     /// Largest response taken (`--max-response`); past it, `response_too_large`.
     #[serde(default = "max_response_bytes")]
     pub max_response_bytes: u64,
@@ -194,7 +266,7 @@ impl Default for WsRequest {
         WsRequest {
             resource: Resource::default(),
             message: WsMessage::default(),
-            payload_bytes: defaults::PAYLOAD_BYTES,
+            payload_bytes: Payload::default(),
             max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
@@ -223,7 +295,7 @@ pub struct RedisRequest {
     /// Distinct key numbers `__rand__` takes (at least 1).
     pub keyspace: u64,
     /// Bytes `__data__` stands for.
-    pub data_bytes: usize,
+    pub data_bytes: Payload,
     /// Largest response taken (`--max-response`); past it, `response_too_large`.
     #[serde(default = "max_response_bytes")]
     pub max_response_bytes: u64,
@@ -234,7 +306,7 @@ impl Default for RedisRequest {
         RedisRequest {
             command: defaults::REDIS_COMMAND.to_string(),
             keyspace: defaults::KEYSPACE,
-            data_bytes: defaults::PAYLOAD_BYTES,
+            data_bytes: Payload::default(),
             max_response_bytes: defaults::MAX_RESPONSE_BYTES,
         }
     }
@@ -244,7 +316,7 @@ impl Default for RequestSpec {
     /// `nines bench`'s default: 64-byte nines echo.
     fn default() -> Self {
         RequestSpec::Nines(NinesOp::Echo {
-            payload_bytes: defaults::PAYLOAD_BYTES,
+            payload_bytes: Payload::default(),
         })
     }
 }
@@ -265,17 +337,30 @@ impl RequestSpec {
     pub fn describe(&self) -> String {
         match self {
             RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => {
-                format!("nines echo {payload_bytes} B")
+                format!("nines echo {}", payload_bytes.describe())
             }
             RequestSpec::Nines(NinesOp::Work { work_us }) => format!("nines work {work_us} µs"),
             RequestSpec::Nines(NinesOp::Source { reply_bytes }) => {
-                format!("nines source {reply_bytes} B")
+                format!("nines source {}", reply_bytes.describe())
             }
             RequestSpec::Nines(NinesOp::Stats) => "nines stats".to_string(),
-            RequestSpec::Echo { payload_bytes } => format!("{payload_bytes} B echo"),
-            RequestSpec::Http(h) => format!("HTTP {} {}", h.method, h.resource.path),
-            RequestSpec::Ws(w) => format!("WebSocket {} {} B", w.message, w.payload_bytes),
-            RequestSpec::Redis(r) => format!("Redis {}", r.command),
+            RequestSpec::Echo { payload_bytes } => format!("{} echo", payload_bytes.describe()),
+            RequestSpec::Http(h) => match &h.body {
+                Body::Sized(p) => format!(
+                    "HTTP {} {} ({} body)",
+                    h.method,
+                    h.resource.path,
+                    p.describe()
+                ),
+                _ => format!("HTTP {} {}", h.method, h.resource.path),
+            },
+            RequestSpec::Ws(w) => format!("WebSocket {} {}", w.message, w.payload_bytes.describe()),
+            RequestSpec::Redis(r) => match self.payload() {
+                Some(p) if p.fixed().is_none() => {
+                    format!("Redis {} (__data__ {})", r.command, p.describe())
+                }
+                _ => format!("Redis {}", r.command),
+            },
         }
     }
 
@@ -304,19 +389,38 @@ impl RequestSpec {
     /// Bytes one request takes on the wire (at most, for templates): what bounds the bytes in
     /// flight.
     pub fn wire_bytes(&self) -> u64 {
+        let most = self.payload().map_or(0, Payload::max);
         let n = match self {
-            RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => payload_bytes + HEADER_LEN,
+            RequestSpec::Nines(NinesOp::Echo { .. }) => most + HEADER_LEN,
             RequestSpec::Nines(_) => HEADER_LEN,
-            RequestSpec::Echo { payload_bytes } => *payload_bytes,
-            RequestSpec::Http(h) => h.render().len(),
+            RequestSpec::Echo { .. } => most,
+            RequestSpec::Http(h) => h.render(most).len(),
             // The frame header is at most 14 bytes.
-            RequestSpec::Ws(w) => w.payload_bytes + 14,
+            RequestSpec::Ws(_) => most + 14,
             // Each argument: `$LEN\r\n...\r\n`; `__data__` may stand for many bytes.
             RequestSpec::Redis(r) => {
-                r.command.len() + 32 * (r.command.split(' ').count() + 1) + r.data_bytes
+                r.command.len() + 32 * (r.command.split(' ').count() + 1) + r.data_bytes.max()
             }
         };
         n as u64
+    }
+
+    /// The payload sizes a request of this kind sends, where it sends one whose size is its
+    /// own: a nines echo's payload (a source's reply), an echo, a WebSocket message, a Redis
+    /// command's `__data__`, an HTTP body whose size is drawn.
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => Some(payload_bytes),
+            RequestSpec::Nines(NinesOp::Source { reply_bytes }) => Some(reply_bytes),
+            RequestSpec::Nines(_) => None,
+            RequestSpec::Echo { payload_bytes } => Some(payload_bytes),
+            RequestSpec::Http(h) => match &h.body {
+                Body::Sized(p) => Some(p),
+                Body::None | Body::Bytes(_) => None,
+            },
+            RequestSpec::Ws(w) => Some(&w.payload_bytes),
+            RequestSpec::Redis(r) => r.command.contains("__data__").then_some(&r.data_bytes),
+        }
     }
 }
 
@@ -494,11 +598,11 @@ mod tests {
                 headers: vec!["X-A: 1".into()],
                 ..Resource::default()
             },
-            body: b"hi".to_vec(),
+            body: Body::Bytes(b"hi".to_vec()),
             ..HttpRequest::default()
         };
         assert_eq!(
-            h.render(),
+            h.render(0),
             b"POST / HTTP/1.1\r\nHost: example:80\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nhi"
         );
         let cases = [
@@ -509,7 +613,9 @@ mod tests {
                 Protocol::Nines,
             ),
             (
-                RequestSpec::Echo { payload_bytes: 8 },
+                RequestSpec::Echo {
+                    payload_bytes: 8.into(),
+                },
                 "8 B echo",
                 Protocol::Echo,
             ),
@@ -539,7 +645,7 @@ mod tests {
     #[test]
     fn bodies_round_trip_as_base64() {
         let spec = RequestSpec::Http(HttpRequest {
-            body: vec![0, 255, 10],
+            body: Body::Bytes(vec![0, 255, 10]),
             ..HttpRequest::default()
         });
         let v = serde_json::to_value(&spec).unwrap();

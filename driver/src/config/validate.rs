@@ -10,7 +10,8 @@ use nines_common::usage::{check_range, UsageError};
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
 use super::{
-    split_command, Bench, BenchConfig, Limits, Load, NinesOp, RequestSpec, StopAt, Storm, Target,
+    split_command, Bench, BenchConfig, Body, Limits, Load, NinesOp, Payload, Protocol, RequestSpec,
+    StopAt, Storm, Target,
 };
 
 /// Most driver threads (and embedded server workers).
@@ -74,8 +75,11 @@ impl BenchConfig {
             );
         }
         self.check_times(limits, &mut e);
-        check_request(&self.request, &mut e);
-        if self.embedded() && matches!(self.request, RequestSpec::Redis(_)) {
+        for line in self.request.lines() {
+            check_request(&line.request, &mut e);
+        }
+        e.dedup_by(|a, b| a.flag == b.flag && a.message == b.message);
+        if self.embedded() && self.request.protocol() == Protocol::Redis {
             e.push(UsageError::new(
                 "--protocol",
                 "redis: the embedded nines-server does not serve it; give a redis:// target",
@@ -159,13 +163,13 @@ impl BenchConfig {
         );
         // A storm's messages come back: nines echo, echo or ws. The flag named is the one that
         // chose something else.
-        let not_echoed = match self.request {
+        let not_echoed = self.request.lines().iter().find_map(|l| match l.request {
             RequestSpec::Nines(NinesOp::Echo { .. })
             | RequestSpec::Echo { .. }
             | RequestSpec::Ws(_) => None,
             RequestSpec::Nines(_) => Some("--op"),
             RequestSpec::Http(_) | RequestSpec::Redis(_) => Some("--protocol"),
-        };
+        });
         if let Some(flag) = not_echoed {
             e.push(UsageError::new(
                 flag,
@@ -283,28 +287,36 @@ fn check_bench(b: &Bench, e: &mut Vec<UsageError>) {
 
 /// The bounds of what each request carries.
 fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
-    let payload = |e: &mut Vec<UsageError>, bytes: usize, min: usize| {
-        if !(min..=MAX_PAYLOAD_BYTES).contains(&bytes) {
-            e.push(UsageError::range(
-                "--payload",
-                ByteCount(bytes),
-                min,
-                thousands(MAX_PAYLOAD_BYTES as u64),
-                "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
-            ));
+    let payload = |e: &mut Vec<UsageError>, p: &Payload, min: usize| {
+        for bytes in [p.min(), p.max()] {
+            if !(min..=MAX_PAYLOAD_BYTES).contains(&bytes) {
+                e.push(UsageError::range(
+                    "--payload",
+                    ByteCount(bytes),
+                    min,
+                    thousands(MAX_PAYLOAD_BYTES as u64),
+                    "bytes: one nines frame of at most 1 MiB, less its 40-byte header",
+                ));
+                return;
+            }
         }
     };
     match spec {
-        RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => payload(e, *payload_bytes, 0),
-        RequestSpec::Nines(NinesOp::Source { reply_bytes }) => payload(e, *reply_bytes, 0),
+        RequestSpec::Nines(NinesOp::Echo { payload_bytes }) => payload(e, payload_bytes, 0),
+        RequestSpec::Nines(NinesOp::Source { reply_bytes }) => payload(e, reply_bytes, 0),
         RequestSpec::Nines(NinesOp::Work { work_us }) => {
             check_range(e, "--work-us", *work_us, (0, MAX_WORK_US), "60 s");
         }
         RequestSpec::Nines(NinesOp::Stats) => {}
         RequestSpec::Http(h) => {
-            if h.body.len() > MAX_BODY_BYTES {
+            let (flag, len) = match &h.body {
+                Body::None => ("--body", 0),
+                Body::Bytes(b) => ("--body", b.len()),
+                Body::Sized(p) => ("--payload", p.max()),
+            };
+            if len > MAX_BODY_BYTES {
                 e.push(UsageError::new(
-                    "--body",
+                    flag,
                     format!(
                         "is over {} MiB: each connection keeps the request it sends (an upload past that is many requests, or another tool)",
                         MAX_BODY_BYTES >> 20
@@ -312,8 +324,8 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
                 ));
             }
         }
-        RequestSpec::Echo { payload_bytes } => payload(e, *payload_bytes, 1),
-        RequestSpec::Ws(w) => payload(e, w.payload_bytes, 0),
+        RequestSpec::Echo { payload_bytes } => payload(e, payload_bytes, 1),
+        RequestSpec::Ws(w) => payload(e, &w.payload_bytes, 0),
         RequestSpec::Redis(r) => {
             if let Err(m) = split_command(&r.command) {
                 e.push(UsageError::new("--command", m));
@@ -321,7 +333,7 @@ fn check_request(spec: &RequestSpec, e: &mut Vec<UsageError>) {
             if r.keyspace == 0 {
                 e.push(UsageError::at_least("--keyspace", 0, 1, ""));
             }
-            payload(e, r.data_bytes, 0);
+            payload(e, &r.data_bytes, 0);
         }
     }
     if let Some(max) = spec.max_response_bytes() {
@@ -437,15 +449,16 @@ mod tests {
             (
                 BenchConfig {
                     request: RequestSpec::Nines(NinesOp::Echo {
-                        payload_bytes: 8192 << 20,
-                    }),
+                        payload_bytes: (8192 << 20).into(),
+                    })
+                    .into(),
                     ..base.clone()
                 },
                 "--payload",
             ),
             (
                 BenchConfig {
-                    request: RequestSpec::Redis(RedisRequest::default()),
+                    request: RequestSpec::Redis(RedisRequest::default()).into(),
                     ..base.clone()
                 },
                 "--protocol",
@@ -456,7 +469,8 @@ mod tests {
                     request: RequestSpec::Redis(RedisRequest {
                         command: "\"open".into(),
                         ..RedisRequest::default()
-                    }),
+                    })
+                    .into(),
                     ..base.clone()
                 },
                 "--command",
@@ -467,7 +481,8 @@ mod tests {
                     request: RequestSpec::Http(HttpRequest {
                         max_response_bytes: MIN_RESPONSE_BYTES - 1,
                         ..HttpRequest::default()
-                    }),
+                    })
+                    .into(),
                     ..base.clone()
                 },
                 "--max-response",
@@ -475,7 +490,7 @@ mod tests {
             (
                 BenchConfig {
                     load: Load::Storm(Storm::default()),
-                    request: RequestSpec::Nines(NinesOp::Work { work_us: 1 }),
+                    request: RequestSpec::Nines(NinesOp::Work { work_us: 1 }).into(),
                     ..base.clone()
                 },
                 "--op",
@@ -564,8 +579,9 @@ mod tests {
                 ..Bench::default()
             }),
             request: RequestSpec::Nines(NinesOp::Echo {
-                payload_bytes: 1 << 19,
-            }),
+                payload_bytes: (1 << 19).into(),
+            })
+            .into(),
             ..BenchConfig::default()
         };
         let e = cfg.validate_with(&LIMITS);

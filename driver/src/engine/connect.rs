@@ -11,7 +11,7 @@ use mio::{Events, Poll, Token};
 use super::conn::{Conn, Connecting};
 use super::{Books, ThreadPlan};
 use crate::clock::RunClock;
-use crate::config::RequestSpec;
+use crate::config::{Picker, Requests};
 use crate::errors::ErrorKind;
 use crate::transport::Failure;
 
@@ -66,7 +66,7 @@ pub(crate) fn connect_all(
     poll: &mut Poll,
     events: &mut Events,
     plan: &ThreadPlan,
-    spec: &RequestSpec,
+    requests: &Requests,
     timeout: Duration,
     clock: RunClock,
     books: &mut Books<'_>,
@@ -74,12 +74,17 @@ pub(crate) fn connect_all(
     let mut c = Connected::default();
     let mut pending = 0usize;
     let dial = plan.dial();
+    let picker = Picker::new(requests, 0);
     for i in 0..plan.connections {
+        let index = plan.connection_index(i);
         let (conn, err) = Conn::connect(
             &dial,
             Token(i),
             poll.registry(),
-            spec.codec(),
+            (
+                requests.codec(),
+                picker.for_connection(requests.seed(), index),
+            ),
             clock.now_ns(),
         );
         match err {

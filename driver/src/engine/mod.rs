@@ -66,6 +66,12 @@ impl ThreadPlan {
             tls: self.tls.clone(),
         }
     }
+
+    /// A number for this thread's connection `i` that no other connection of the run has: it
+    /// seeds the connection's picks, so the same seed gives it the same requests.
+    pub(crate) fn connection_index(&self, i: usize) -> u64 {
+        ((self.index as u64) << 40) | i as u64
+    }
 }
 
 /// What one thread measured.
@@ -179,10 +185,10 @@ pub(crate) struct Books<'a> {
 }
 
 impl<'a> Books<'a> {
-    fn new(control: &'a Control) -> Books<'a> {
+    fn new(control: &'a Control, lines: usize) -> Books<'a> {
         Books {
             tally: Tally::new(control),
-            recorder: Recorder::default(),
+            recorder: Recorder::with_lines(lines),
             measure_start_ns: u64::MAX,
             in_flight: 0,
             sent: 0,
@@ -240,26 +246,28 @@ impl<'a> Books<'a> {
                 intended_ns,
                 sent_ns,
                 capped,
+                line,
             } => {
                 self.in_flight -= 1;
                 let warmup = intended_ns < self.measure_start_ns;
-                self.recorder.record(
-                    now.saturating_sub(intended_ns),
-                    now.saturating_sub(sent_ns),
-                    warmup,
-                );
+                let corrected = now.saturating_sub(intended_ns);
+                self.recorder
+                    .record(corrected, now.saturating_sub(sent_ns), warmup);
                 self.capped += u64::from(capped);
                 if !warmup {
+                    self.recorder.record_line(line, corrected);
                     self.last_completion_ns = now;
                 }
             }
-            Reply::BadPayload => {
+            Reply::BadPayload { line } => {
                 self.in_flight -= 1;
                 self.tally.add(ErrorKind::BadPayload, 1);
+                self.recorder.line_error(line);
             }
-            Reply::Rejected => {
+            Reply::Rejected { line } => {
                 self.in_flight -= 1;
                 self.tally.add(ErrorKind::Rejected, 1);
+                self.recorder.line_error(line);
             }
             Reply::Stray => self.tally.add(ErrorKind::UnknownId, 1),
         }
@@ -353,7 +361,7 @@ fn bench_thread(
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
-    let mut books = Books::new(control);
+    let mut books = Books::new(control, cfg.request.lines().len());
     let mut events = Events::with_capacity(1024);
     let started = clock.now_ns();
     let mut connected = match Poll::new() {
@@ -464,7 +472,7 @@ fn storm_thread(
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
-    let mut books = Books::new(control);
+    let mut books = Books::new(control, cfg.request.lines().len());
     let mut events = Events::with_capacity(4096);
     let (timeline, mut shipper) = start_together(plan, cfg, control, clock, tx);
     match (timeline, Poll::new()) {

@@ -20,7 +20,7 @@ use super::intervals::Shipper;
 use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
 use crate::clock::RunClock;
-use crate::config::{BenchConfig, Storm};
+use crate::config::{BenchConfig, Picker, Storm};
 use crate::errors::ErrorKind;
 use crate::recorder::new_histogram;
 
@@ -67,6 +67,8 @@ pub(crate) struct StormLoop<'a, 'b> {
     idle_spin_ns: u64,
     wakeup: Option<Wakeup>,
     dial: Dial,
+    /// What each connection's picker is made from.
+    picker: Picker,
 }
 
 impl<'a, 'b> StormLoop<'a, 'b> {
@@ -106,6 +108,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             idle_spin_ns: 0,
             wakeup: None,
             dial: plan.dial(),
+            picker: Picker::new(&cfg.request, 0),
         }
     }
 
@@ -204,7 +207,13 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 source,
                 token,
                 poll.registry(),
-                self.cfg.request.codec(),
+                (
+                    self.cfg.request.codec(),
+                    self.picker.for_connection(
+                        self.cfg.request.seed(),
+                        self.plan.connection_index(k as usize),
+                    ),
+                ),
                 now,
             );
             self.stats.started += 1;

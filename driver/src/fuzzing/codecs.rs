@@ -2,7 +2,7 @@
 //! in pieces, against what reading them all at once gives.
 
 use crate::config::{HttpRequest, NinesOp, RedisRequest, RequestSpec, WsMessage, WsRequest};
-use crate::target::{Codec, Decoded, HttpCodec, RedisCodec, Response, WsCodec};
+use crate::target::{Codec, Decoded, HttpCodec, RedisCodec, Response, Sent, WsCodec};
 
 use super::cut_at;
 
@@ -13,7 +13,8 @@ pub fn codecs(data: &[u8]) {
     let Some((&sel, buf)) = data.split_first() else {
         return;
     };
-    for spec in every_request(usize::from(sel) + 1) {
+    let size = usize::from(sel) + 1;
+    for spec in every_request(size) {
         let what = spec.describe();
         let mut codec = spec.codec();
         // Handshake replies (WebSocket) are parsed from the same bytes.
@@ -23,7 +24,7 @@ pub fn codecs(data: &[u8]) {
                 assert!(n <= buf.len(), "{what}: handshake consumed past the input");
             }
         }
-        decode_all(&mut *codec, buf, u64::from(sel), &what);
+        decode_all(&mut *codec, buf, Sent::of(u64::from(sel), size), &what);
     }
 }
 
@@ -31,21 +32,23 @@ pub fn codecs(data: &[u8]) {
 fn every_request(bytes: usize) -> Vec<RequestSpec> {
     vec![
         RequestSpec::Nines(NinesOp::Echo {
-            payload_bytes: bytes,
+            payload_bytes: bytes.into(),
         }),
         RequestSpec::Nines(NinesOp::Work { work_us: 1 }),
-        RequestSpec::Nines(NinesOp::Source { reply_bytes: bytes }),
+        RequestSpec::Nines(NinesOp::Source {
+            reply_bytes: bytes.into(),
+        }),
         RequestSpec::Nines(NinesOp::Stats),
         RequestSpec::Echo {
-            payload_bytes: bytes,
+            payload_bytes: bytes.into(),
         },
         RequestSpec::Http(HttpRequest::default()),
         RequestSpec::Ws(WsRequest {
-            payload_bytes: bytes,
+            payload_bytes: bytes.into(),
             ..WsRequest::default()
         }),
         RequestSpec::Redis(RedisRequest {
-            data_bytes: bytes,
+            data_bytes: bytes.into(),
             ..RedisRequest::default()
         }),
     ]
@@ -53,14 +56,14 @@ fn every_request(bytes: usize) -> Vec<RequestSpec> {
 
 /// Decodes `buf` reply after reply until the codec needs more or refuses: each step consumes
 /// something and nothing past the input. Returns the bytes left.
-fn decode_all<'a>(codec: &mut dyn Codec, buf: &'a [u8], first_id: u64, what: &str) -> &'a [u8] {
+fn decode_all<'a>(codec: &mut dyn Codec, buf: &'a [u8], first: Sent, what: &str) -> &'a [u8] {
     let mut rest = buf;
-    let mut oldest = first_id;
+    let mut oldest = first;
     let mut out = Vec::new();
     while let Ok(Some(d)) = codec.decode(rest, Some(oldest), &mut out) {
         let n = match d {
             Decoded::Reply(r) => {
-                oldest += 1;
+                oldest.id += 1;
                 r.consumed
             }
             Decoded::Skip(n) | Decoded::Prompt(n) | Decoded::Partial(n) | Decoded::Closing(n) => n,
@@ -87,7 +90,13 @@ pub fn http_response(data: &[u8]) {
         accept: vec![404],
         ..HttpRequest::default()
     };
-    in_pieces_agrees(|| Box::new(HttpCodec::new(&spec)), buf, usize::from(sel));
+    let spec = RequestSpec::Http(spec);
+    in_pieces_agrees(
+        || Box::new(HttpCodec::new(&[&spec])),
+        buf,
+        usize::from(sel),
+        0,
+    );
 }
 
 /// RESP replies as the driver parses them, whole and in two pieces.
@@ -106,7 +115,13 @@ pub fn resp_reply(data: &[u8]) {
         command: commands[usize::from(sel) % commands.len()].to_string(),
         ..RedisRequest::default()
     };
-    in_pieces_agrees(|| Box::new(RedisCodec::new(&spec)), buf, usize::from(sel));
+    let spec = RequestSpec::Redis(spec);
+    in_pieces_agrees(
+        || Box::new(RedisCodec::new(&[&spec])),
+        buf,
+        usize::from(sel),
+        0,
+    );
 }
 
 /// WebSocket frames: the shared frame decoder (a frame it accepts re-encodes to the same
@@ -150,8 +165,9 @@ pub fn ws_frame(data: &[u8]) {
         std::str::from_utf8(buf).is_ok(),
         "UTF-8 cut at {a} and {b}"
     );
+    let size = usize::from(sel) + 1;
     let spec = WsRequest {
-        payload_bytes: usize::from(sel) + 1,
+        payload_bytes: size.into(),
         message: if sel & 1 == 0 {
             WsMessage::Binary
         } else {
@@ -159,17 +175,24 @@ pub fn ws_frame(data: &[u8]) {
         },
         ..WsRequest::default()
     };
-    in_pieces_agrees(|| Box::new(WsCodec::new(&spec)), buf, usize::from(sel));
+    let spec = RequestSpec::Ws(spec);
+    in_pieces_agrees(
+        || Box::new(WsCodec::new(&[&spec])),
+        buf,
+        usize::from(sel),
+        size,
+    );
 }
 
 /// Parsing `buf` whole and parsing it cut at `cut` (the first piece parsed, then the rest
 /// appended, as a second read would) find the same sequence of replies and write the same
 /// answers (the pong owed at the end); a reply taken in parts ([`Decoded::Partial`]) counts as one, with all its
 /// bytes.
-fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize) {
-    let whole = replies(&mut *make(), buf, buf.len());
+/// Each request in flight asked for `size` bytes.
+fn in_pieces_agrees(make: impl Fn() -> Box<dyn Codec>, buf: &[u8], cut: usize, size: usize) {
+    let whole = replies(&mut *make(), buf, buf.len(), size);
     let cut = cut % (buf.len() + 1);
-    let pieces = replies(&mut *make(), buf, cut);
+    let pieces = replies(&mut *make(), buf, cut, size);
     assert_eq!(whole, pieces, "cut at {cut}");
 }
 
@@ -179,6 +202,7 @@ fn replies(
     codec: &mut dyn Codec,
     buf: &[u8],
     first: usize,
+    size: usize,
 ) -> (Vec<Result<Decoded, &'static str>>, Vec<u8>) {
     let bound = codec.max_buffered();
     let mut found = Vec::new();
@@ -187,7 +211,7 @@ fn replies(
     let mut id = 1;
     for avail in [first, buf.len()] {
         loop {
-            match codec.decode(&buf[pos..avail], Some(id), &mut out) {
+            match codec.decode(&buf[pos..avail], Some(Sent::of(id, size)), &mut out) {
                 Ok(Some(d)) => {
                     let n = match d {
                         Decoded::Reply(r) => r.consumed,

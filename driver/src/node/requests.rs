@@ -225,8 +225,9 @@ impl Node {
             connections: concurrency as usize,
             load: Load::ClosedLoop(node_bench(requests)),
             request: RequestSpec::Nines(NinesOp::Echo {
-                payload_bytes: payload as usize,
-            }),
+                payload_bytes: (payload as usize).into(),
+            })
+            .into(),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(1),

@@ -121,7 +121,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         tls,
     } = target::open(cfg)?;
     let kernel_before = KernelCounters::read();
-    let nines = matches!(cfg.request, RequestSpec::Nines(_));
+    let nines = matches!(cfg.request.first(), RequestSpec::Nines(_));
     let meter = server_cpu::Meter::start(
         target,
         server.is_some(),

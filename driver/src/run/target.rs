@@ -108,7 +108,7 @@ pub fn tls_client(cfg: &BenchConfig, addr: SocketAddr) -> Result<Option<Arc<TlsC
         (Some(o), _) => o.clone(),
         (None, true) => TlsOptions::default(),
     };
-    let alpn: Option<&[u8]> = match cfg.request {
+    let alpn: Option<&[u8]> = match cfg.request.first() {
         // WebSocket upgrades over HTTP/1.1 too.
         RequestSpec::Http(_) | RequestSpec::Ws(_) => Some(b"http/1.1"),
         _ => None,
@@ -136,7 +136,7 @@ pub(crate) fn open(cfg: &BenchConfig) -> Result<Opened, RunError> {
     let (addr, server) = match &cfg.target {
         Target::Address(t) => (resolve(t)?, None),
         Target::Embedded { server_workers } => {
-            let s = start_embedded(&cfg.request, *server_workers)?;
+            let s = start_embedded(cfg.request.first(), *server_workers)?;
             (s.local_addr(), Some(s))
         }
     };

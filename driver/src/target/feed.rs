@@ -3,7 +3,14 @@
 //! and what it still needs is kept, so a codec's tests exercise the same contract the
 //! connection holds it to, [`Codec::max_buffered`] included.
 
-use super::{Codec, Decoded, Response};
+use super::{Codec, Decoded, Response, Sent};
+
+/// A request id as the oldest in flight, asking for no particular size (HTTP, Redis).
+impl From<u64> for Sent {
+    fn from(id: u64) -> Sent {
+        Sent::of(id, 0)
+    }
+}
 
 /// What the connection saw, with the pieces of a reply taken as [`Decoded::Partial`] counted in
 /// its `consumed`: the same whatever the reads were.
@@ -31,9 +38,15 @@ pub(crate) struct Fed {
 }
 
 /// Feeds `wire` to `codec` in reads ending at each of `ends` (ascending), then at its end; the
-/// replies are matched to ids from `first_id` up. Panics if the codec asks for more bytes with
+/// replies are matched to `first` and the ids after it (each asking what it asked). Panics if the codec asks for more bytes with
 /// its bound already buffered, or takes nothing while saying it took something.
-pub(crate) fn feed(codec: &mut dyn Codec, wire: &[u8], ends: &[usize], first_id: u64) -> Fed {
+pub(crate) fn feed(
+    codec: &mut dyn Codec,
+    wire: &[u8],
+    ends: &[usize],
+    first: impl Into<Sent>,
+) -> Fed {
+    let first: Sent = first.into();
     let bound = codec.max_buffered();
     let mut fed = Fed {
         seen: Vec::new(),
@@ -41,26 +54,27 @@ pub(crate) fn feed(codec: &mut dyn Codec, wire: &[u8], ends: &[usize], first_id:
         max_pending: 0,
         left: 0,
     };
-    let (mut pos, mut partial, mut id) = (0, 0, first_id);
+    let (mut pos, mut partial, mut id) = (0, 0, first.id);
     for avail in ends.iter().copied().chain([wire.len()]) {
         let avail = avail.clamp(pos, wire.len());
         loop {
-            let seen = match codec.decode(&wire[pos..avail], Some(id), &mut fed.out) {
-                Ok(None) => {
-                    let pending = avail - pos;
-                    assert!(
-                        pending < bound,
-                        "asked for more with {pending} of {bound} held"
-                    );
-                    fed.max_pending = fed.max_pending.max(pending);
-                    break;
-                }
-                Ok(Some(d)) => d,
-                Err(e) => {
-                    fed.seen.push(Seen::Error(e.kind));
-                    return fed;
-                }
-            };
+            let seen =
+                match codec.decode(&wire[pos..avail], Some(Sent { id, ..first }), &mut fed.out) {
+                    Ok(None) => {
+                        let pending = avail - pos;
+                        assert!(
+                            pending < bound,
+                            "asked for more with {pending} of {bound} held"
+                        );
+                        fed.max_pending = fed.max_pending.max(pending);
+                        break;
+                    }
+                    Ok(Some(d)) => d,
+                    Err(e) => {
+                        fed.seen.push(Seen::Error(e.kind));
+                        return fed;
+                    }
+                };
             let n = match seen {
                 Decoded::Reply(r) => r.consumed,
                 Decoded::Partial(n)

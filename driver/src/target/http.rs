@@ -11,8 +11,8 @@
 //! keep-alive) makes the driver reconnect after the reply.
 
 use super::counted::Counted;
-use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
-use crate::config::HttpRequest;
+use super::{Codec, CodecError, Decoded, ReplyKind, Response, Sent, Verdict};
+use crate::config::{Body as SentBody, HttpRequest, RequestSpec};
 
 /// Most headers a response may have.
 const MAX_HEADERS: usize = 64;
@@ -131,8 +131,8 @@ struct Head {
 /// Codec for HTTP/1.1 servers.
 #[derive(Debug)]
 pub struct HttpCodec {
-    request: Vec<u8>,
-    head_request: bool,
+    /// Each line's request.
+    lines: Vec<Line>,
     /// Statuses counted as answers besides 2xx.
     accept: Vec<u16>,
     /// The largest body taken (`--max-response`).
@@ -144,17 +144,56 @@ pub struct HttpCodec {
     body_taken: u64,
 }
 
+/// One line's request, rendered once.
+#[derive(Debug)]
+struct Line {
+    /// The whole request; or, when its body's size is drawn, its head without the
+    /// Content-Length and the blank line.
+    bytes: Vec<u8>,
+    /// Its body's size is drawn per request.
+    sized: bool,
+    /// A HEAD request: its response has no body whatever its head says.
+    head_request: bool,
+}
+
 impl HttpCodec {
-    /// A codec sending `request`.
-    pub fn new(request: &HttpRequest) -> HttpCodec {
+    /// A codec sending the requests of `lines` (HTTP requests, sharing the first's accepted
+    /// statuses and bound).
+    pub fn new(lines: &[&RequestSpec]) -> HttpCodec {
+        let http: Vec<&HttpRequest> = lines
+            .iter()
+            .filter_map(|l| match l {
+                RequestSpec::Http(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let first = http.first().copied().cloned().unwrap_or_default();
         HttpCodec {
-            request: request.render(),
-            head_request: request.method.eq_ignore_ascii_case("HEAD"),
-            accept: request.accept.clone(),
-            max_body_bytes: request.max_response_bytes,
+            lines: http
+                .iter()
+                .map(|h| {
+                    let sized = matches!(h.body, SentBody::Sized(_));
+                    let mut bytes = h.render_head();
+                    if sized {
+                        bytes.truncate(bytes.len() - 2);
+                    }
+                    Line {
+                        bytes,
+                        sized,
+                        head_request: h.method.eq_ignore_ascii_case("HEAD"),
+                    }
+                })
+                .collect(),
+            accept: first.accept,
+            max_body_bytes: first.max_response_bytes,
             reading: None,
             body_taken: 0,
         }
+    }
+
+    fn line(&self, req: &Sent) -> &Line {
+        let i = usize::from(req.pick.line);
+        &self.lines[i.min(self.lines.len() - 1)]
     }
 
     fn accepts(&self, status: u16) -> bool {
@@ -163,7 +202,11 @@ impl HttpCodec {
 
     /// Parses the status line and headers at the front of `buf`: the head's length, what it
     /// says, and how its body is delimited.
-    fn parse_head(&self, buf: &[u8]) -> Result<Option<(usize, Head, Body)>, CodecError> {
+    fn parse_head(
+        &self,
+        buf: &[u8],
+        head_request: bool,
+    ) -> Result<Option<(usize, Head, Body)>, CodecError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
         let too_large = || {
@@ -214,7 +257,7 @@ impl HttpCodec {
             }
         }
         let no_body =
-            self.head_request || (100..200).contains(&status) || status == 204 || status == 304;
+            head_request || (100..200).contains(&status) || status == 204 || status == 304;
         let body =
             match (no_body, chunked, length) {
                 (true, _, _) => Body::Length(0),
@@ -246,20 +289,28 @@ impl Codec for HttpCodec {
         false
     }
 
-    fn encode_request(&mut self, _id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.request);
+    fn encode_request(&mut self, req: &Sent, out: &mut Vec<u8>) {
+        let line = self.line(req);
+        out.extend_from_slice(&line.bytes);
+        if line.sized {
+            let n = req.pick.size as usize;
+            // Writing to a Vec cannot fail.
+            let _ = std::io::Write::write_fmt(out, format_args!("Content-Length: {n}\r\n\r\n"));
+            out.resize(out.len() + n, b'x');
+        }
     }
 
     fn decode(
         &mut self,
         buf: &[u8],
-        oldest: Option<u64>,
+        oldest: Option<Sent>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
         let (head, mut body, mut at) = match self.reading {
             Some((head, body)) => (head, body, 0),
             None => {
-                let Some((head_len, head, body)) = self.parse_head(buf)? else {
+                let head_request = oldest.is_some_and(|o| self.line(&o).head_request);
+                let Some((head_len, head, body)) = self.parse_head(buf, head_request)? else {
                     return Ok(None);
                 };
                 if (100..200).contains(&head.status) {
@@ -297,7 +348,7 @@ impl Codec for HttpCodec {
         };
         Ok(Some(Decoded::Reply(Response {
             consumed: at,
-            id: oldest.unwrap_or(u64::MAX),
+            id: oldest.map_or(u64::MAX, |o| o.id),
             verdict,
             kind: Some(ReplyKind::status(head.status)),
             close: head.close,

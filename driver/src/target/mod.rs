@@ -34,8 +34,36 @@ pub use nines::NinesCodec;
 pub use redis::RedisCodec;
 pub use ws::WsCodec;
 
-use crate::config::RequestSpec;
+use crate::config::{Pick, Picker, RequestSpec, Requests};
 use crate::errors::ErrorKind;
+
+/// One request as it was sent: its id, when it was due, and what was chosen for it (its line
+/// of the mix and its payload size). The connection keeps it while the request is in flight
+/// and hands the oldest one to [`Codec::decode`], so a codec can check a reply against what
+/// was asked without keeping a queue of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sent {
+    /// Request id.
+    pub id: u64,
+    /// When it was due (ns on the driver's run clock).
+    pub intended_ns: u64,
+    /// Its line and payload size.
+    pub pick: Pick,
+}
+
+impl Sent {
+    /// Request `id` of line 0 with a `size`-byte payload, due at 0 (tests, probes).
+    pub fn of(id: u64, size: usize) -> Sent {
+        Sent {
+            id,
+            intended_ns: 0,
+            pick: Pick {
+                line: 0,
+                size: size as u32,
+            },
+        }
+    }
+}
 
 /// What a reply says about its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,17 +195,17 @@ pub trait Codec: Send + std::fmt::Debug {
         Ok(Some(0))
     }
 
-    /// Appends the request with this `id` and intended send time (ns on the driver's run clock).
-    fn encode_request(&mut self, id: u64, intended_ns: u64, out: &mut Vec<u8>);
+    /// Appends request `req` (its id, intended send time, line and size).
+    fn encode_request(&mut self, req: &Sent, out: &mut Vec<u8>);
 
     /// Parses what is at the front of `buf`. `Ok(None)` means more bytes are needed, which a
     /// codec may say only while `buf` is shorter than [`Codec::max_buffered`].
-    /// `oldest_in_flight` is the id of the connection's oldest unanswered request, if any.
+    /// `oldest_in_flight` is the connection's oldest unanswered request, if any.
     /// An answer the protocol requires at once (a close's) is appended to `out`.
     fn decode(
         &mut self,
         buf: &[u8],
-        oldest_in_flight: Option<u64>,
+        oldest_in_flight: Option<Sent>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError>;
 
@@ -196,16 +224,37 @@ pub trait Codec: Send + std::fmt::Debug {
     fn replies_carry_ids(&self) -> bool;
 }
 
-impl RequestSpec {
-    /// A fresh codec for one connection: the one place a request value becomes wire bytes.
+impl Requests {
+    /// A fresh codec for one connection, speaking every line: the one place request values
+    /// become wire bytes.
     pub fn codec(&self) -> Box<dyn Codec> {
-        match self {
-            RequestSpec::Nines(op) => Box::new(NinesCodec::new(*op)),
-            RequestSpec::Echo { payload_bytes } => Box::new(EchoCodec::new(*payload_bytes)),
-            RequestSpec::Http(h) => Box::new(HttpCodec::new(h)),
-            RequestSpec::Ws(w) => Box::new(WsCodec::new(w)),
-            RequestSpec::Redis(r) => Box::new(RedisCodec::new(r)),
+        let specs: Vec<&RequestSpec> = self.lines().iter().map(|l| &l.request).collect();
+        match self.first() {
+            RequestSpec::Nines(_) => Box::new(NinesCodec::new(&specs)),
+            RequestSpec::Echo { .. } => {
+                let most = specs.iter().filter_map(|s| s.payload()).map(|p| p.max());
+                Box::new(EchoCodec::new(most.max().unwrap_or(1)))
+            }
+            RequestSpec::Http(_) => Box::new(HttpCodec::new(&specs)),
+            RequestSpec::Ws(_) => Box::new(WsCodec::new(&specs)),
+            RequestSpec::Redis(_) => Box::new(RedisCodec::new(&specs)),
         }
+    }
+}
+
+impl Requests {
+    /// What connection number `index` of a run speaks: a fresh codec, and a picker of its own
+    /// (a thread opening many connections makes them from one picker:
+    /// [`Picker::for_connection`]).
+    pub fn speaker(&self, index: u64) -> (Box<dyn Codec>, Picker) {
+        (self.codec(), Picker::new(self, index))
+    }
+}
+
+impl RequestSpec {
+    /// A fresh codec for one connection sending only this request.
+    pub fn codec(&self) -> Box<dyn Codec> {
+        Requests::one(self.clone()).codec()
     }
 }
 

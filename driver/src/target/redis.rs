@@ -11,8 +11,8 @@
 //! (`too_many_elements`): neither waits for the timeout.
 
 use super::counted::Counted;
-use super::{Codec, CodecError, Decoded, ReplyKind, Response, Verdict};
-use crate::config::{split_command, RedisRequest};
+use super::{Codec, CodecError, Decoded, ReplyKind, Response, Sent, Verdict};
+use crate::config::{split_command, RedisRequest, RequestSpec};
 use crate::errors::ErrorKind;
 
 /// Digits a `__rand__` key number is padded to (as redis-benchmark's `__rand_int__`), so every
@@ -32,6 +32,43 @@ enum Part {
     Literal(Vec<u8>),
     /// Text before and after one `__rand__`.
     Rand(Vec<u8>, Vec<u8>),
+    /// Text before and after one `__data__` whose size is drawn per request.
+    Data(Vec<u8>, Vec<u8>),
+}
+
+/// One line's command: its arguments, and the reply types that answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Template {
+    parts: Vec<Part>,
+    expect: &'static [RespType],
+}
+
+impl Template {
+    /// `spec`'s command (validated before the run; an empty or unparsable one sends PING).
+    fn new(spec: &RedisRequest) -> Template {
+        let args = split_command(&spec.command).unwrap_or_else(|_| vec!["PING".to_string()]);
+        // A fixed `__data__` is written into the template once; a drawn one per request.
+        let data = spec.data_bytes.fixed().map(|n| vec![b'x'; n]);
+        let parts: Vec<Part> = args
+            .iter()
+            .map(|a| {
+                let a = a.replace("__rand_int__", "__rand__");
+                let bytes = match &data {
+                    Some(d) => replace_bytes(a.as_bytes(), b"__data__", d),
+                    None => a.into_bytes(),
+                };
+                match (find(&bytes, b"__rand__"), find(&bytes, b"__data__")) {
+                    (Some(at), _) => Part::Rand(bytes[..at].to_vec(), bytes[at + 8..].to_vec()),
+                    (None, Some(at)) => Part::Data(bytes[..at].to_vec(), bytes[at + 8..].to_vec()),
+                    (None, None) => Part::Literal(bytes),
+                }
+            })
+            .collect();
+        Template {
+            expect: expected_types(&args[0]),
+            parts,
+        }
+    }
 }
 
 /// The type of a RESP reply.
@@ -109,50 +146,49 @@ enum Next {
 /// Codec for Redis (and anything that speaks RESP2).
 #[derive(Debug)]
 pub struct RedisCodec {
-    parts: Vec<Part>,
+    /// Each line's command.
+    lines: Vec<Template>,
     keyspace: u64,
-    expect: &'static [RespType],
     /// The largest reply taken (`--max-response`).
     max_reply_bytes: u64,
     reading: Reading,
 }
 
 impl RedisCodec {
-    /// A codec sending `spec.command` (validated before the run; an empty or unparsable
-    /// command here sends PING).
-    pub fn new(spec: &RedisRequest) -> RedisCodec {
-        let args = split_command(&spec.command).unwrap_or_else(|_| vec!["PING".to_string()]);
-        let data = vec![b'x'; spec.data_bytes];
-        let parts: Vec<Part> = args
+    /// A codec sending the commands of `lines` (Redis requests, sharing the first's keyspace
+    /// and bound).
+    pub fn new(lines: &[&RequestSpec]) -> RedisCodec {
+        let redis: Vec<&RedisRequest> = lines
             .iter()
-            .map(|a| {
-                let a = a.replace("__rand_int__", "__rand__");
-                let bytes = replace_bytes(a.as_bytes(), b"__data__", &data);
-                match find(&bytes, b"__rand__") {
-                    Some(at) => Part::Rand(bytes[..at].to_vec(), bytes[at + 8..].to_vec()),
-                    None => Part::Literal(bytes),
-                }
+            .filter_map(|l| match l {
+                RequestSpec::Redis(r) => Some(r),
+                _ => None,
             })
             .collect();
+        let first = redis.first().copied().cloned().unwrap_or_default();
         RedisCodec {
-            expect: expected_types(&args[0]),
-            parts,
-            keyspace: spec.keyspace.max(1),
-            max_reply_bytes: spec.max_response_bytes,
+            lines: redis.iter().map(|r| Template::new(r)).collect(),
+            keyspace: first.keyspace.max(1),
+            max_reply_bytes: first.max_response_bytes,
             reading: Reading::START,
         }
     }
 
+    fn template(&self, req: &Sent) -> &Template {
+        let i = usize::from(req.pick.line);
+        &self.lines[i.min(self.lines.len() - 1)]
+    }
+
     /// What a reply of type `ty` says about its request; `whole` is the reply, if it is one
     /// line (an error).
-    fn judge(&self, ty: RespType, whole: &[u8]) -> (Verdict, ReplyKind) {
+    fn judge(expect: &[RespType], ty: RespType, whole: &[u8]) -> (Verdict, ReplyKind) {
         if ty == RespType::Error {
             // The first word names the error (ERR, WRONGTYPE, NOAUTH, OOM, ...).
             let line = whole.get(1..whole.len().saturating_sub(2)).unwrap_or(&[]);
             let word = line.split(|&b| b == b' ').next().unwrap_or(&[]);
             let word = String::from_utf8_lossy(word);
             (Verdict::Rejected, ReplyKind::new(&format!("error {word}")))
-        } else if self.expect.is_empty() || self.expect.contains(&ty) {
+        } else if expect.is_empty() || expect.contains(&ty) {
             (Verdict::Ok, ReplyKind::new(ty.name()))
         } else {
             (Verdict::WrongContent, ReplyKind::new(ty.name()))
@@ -252,12 +288,13 @@ impl Codec for RedisCodec {
         false
     }
 
-    fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
-        let key = mix(id) % self.keyspace;
+    fn encode_request(&mut self, req: &Sent, out: &mut Vec<u8>) {
+        let key = mix(req.id) % self.keyspace;
+        let parts = &self.template(req).parts;
         out.push(b'*');
-        push_int(out, self.parts.len() as u64);
+        push_int(out, parts.len() as u64);
         out.extend_from_slice(b"\r\n");
-        for p in &self.parts {
+        for p in parts {
             out.push(b'$');
             match p {
                 Part::Literal(b) => {
@@ -272,6 +309,14 @@ impl Codec for RedisCodec {
                     push_padded(out, key);
                     out.extend_from_slice(post);
                 }
+                Part::Data(pre, post) => {
+                    let n = req.pick.size as usize;
+                    push_int(out, (pre.len() + n + post.len()) as u64);
+                    out.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(pre);
+                    out.resize(out.len() + n, b'x');
+                    out.extend_from_slice(post);
+                }
             }
             out.extend_from_slice(b"\r\n");
         }
@@ -280,7 +325,7 @@ impl Codec for RedisCodec {
     fn decode(
         &mut self,
         buf: &[u8],
-        oldest: Option<u64>,
+        oldest: Option<Sent>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
         let (used, done) = match self.parse(buf) {
@@ -313,10 +358,11 @@ impl Codec for RedisCodec {
         // is one line, so it is whole in this call (a reply is only taken in parts between
         // its lines).
         let ty = self.reading.ty.take().unwrap_or(RespType::Error);
-        let (verdict, kind) = self.judge(ty, &buf[..used]);
+        let expect = oldest.map_or(&[][..], |o| self.template(&o).expect);
+        let (verdict, kind) = Self::judge(expect, ty, &buf[..used]);
         Ok(Some(Decoded::Reply(Response {
             kind: Some(kind),
-            ..Response::new(used, oldest.unwrap_or(u64::MAX), verdict)
+            ..Response::new(used, oldest.map_or(u64::MAX, |o| o.id), verdict)
         })))
     }
 }

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nines_protocol::payload;
 use nines_protocol::ws::{self, Opcode};
 
-use super::{Codec, CodecError, Decoded, Response, Verdict};
-use crate::config::{Resource, WsMessage, WsRequest};
+use super::{Codec, CodecError, Decoded, Response, Sent, Verdict};
+use crate::config::{RequestSpec, Resource, WsMessage, WsRequest};
 
 /// Most headers a handshake response may have.
 const MAX_HEADERS: usize = 64;
@@ -55,8 +55,8 @@ struct Pong {
 #[derive(Debug)]
 pub struct WsCodec {
     resource: Resource,
-    message: WsMessage,
-    payload_bytes: usize,
+    /// Each line's message type.
+    messages: Vec<WsMessage>,
     key: String,
     /// The largest message taken (`--max-response`).
     max_message_bytes: u64,
@@ -66,19 +66,51 @@ pub struct WsCodec {
 }
 
 impl WsCodec {
-    /// A codec sending the messages `request` describes after an upgrade to its resource.
-    pub fn new(request: &WsRequest) -> WsCodec {
+    /// A codec sending the messages of `lines` (WebSocket requests, sharing the first's
+    /// resource) after an upgrade to that resource.
+    pub fn new(lines: &[&RequestSpec]) -> WsCodec {
+        let ws: Vec<&WsRequest> = lines
+            .iter()
+            .filter_map(|l| match l {
+                RequestSpec::Ws(w) => Some(w),
+                _ => None,
+            })
+            .collect();
+        let first = ws.first().copied().cloned().unwrap_or_default();
         WsCodec {
-            resource: request.resource.clone(),
-            message: request.message,
-            payload_bytes: request.payload_bytes,
+            messages: ws.iter().map(|w| w.message).collect(),
+            resource: first.resource,
             key: String::new(),
-            max_message_bytes: request.max_response_bytes,
+            max_message_bytes: first.max_response_bytes,
             incoming: None,
             pong: None,
         }
     }
 
+    /// What request `req` sent: its id, message type and size.
+    fn asked(&self, req: Option<Sent>) -> Asked {
+        let req = req.unwrap_or(Sent::of(u64::MAX, 0));
+        Asked {
+            id: req.id,
+            message: self
+                .messages
+                .get(usize::from(req.pick.line))
+                .copied()
+                .unwrap_or_default(),
+            size: req.pick.size as usize,
+        }
+    }
+}
+
+/// What one request sent, which its echo must repeat.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    id: u64,
+    message: WsMessage,
+    size: usize,
+}
+
+impl Asked {
     fn opcode(&self) -> Opcode {
         match self.message {
             WsMessage::Binary => Opcode::Binary,
@@ -86,18 +118,18 @@ impl WsCodec {
         }
     }
 
-    /// Whether `bytes`, found `offset` bytes into a message, are what request `id` sent there.
-    fn matches(&self, id: u64, offset: usize, bytes: &[u8]) -> bool {
-        if offset == 0 && self.message == WsMessage::Binary && bytes.len() == self.payload_bytes {
-            return payload::check(id, bytes);
+    /// Whether `bytes`, found `offset` bytes into a message, are what the request sent there.
+    fn matches(&self, offset: usize, bytes: &[u8]) -> bool {
+        if offset == 0 && self.message == WsMessage::Binary && bytes.len() == self.size {
+            return payload::check(self.id, bytes);
         }
-        if offset + bytes.len() > self.payload_bytes {
+        if offset + bytes.len() > self.size {
             return false;
         }
         let mut expect = [0u8; 256];
         bytes.chunks(expect.len()).enumerate().all(|(i, chunk)| {
             let e = &mut expect[..chunk.len()];
-            fill_at(self.message, id, offset + i * 256, e);
+            fill_at(self.message, self.id, offset + i * 256, e);
             e == chunk
         })
     }
@@ -182,14 +214,15 @@ impl Codec for WsCodec {
         Ok(Some(len))
     }
 
-    fn encode_request(&mut self, id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
-        let mask = (id as u32 ^ 0x5A3C_96E1)
+    fn encode_request(&mut self, req: &Sent, out: &mut Vec<u8>) {
+        let a = self.asked(Some(*req));
+        let mask = (a.id as u32 ^ 0x5A3C_96E1)
             .wrapping_mul(0x9E37_79B1)
             .to_le_bytes();
-        ws::encode_header(true, self.opcode(), Some(mask), self.payload_bytes, out);
+        ws::encode_header(true, a.opcode(), Some(mask), a.size, out);
         let at = out.len();
-        out.resize(at + self.payload_bytes, 0);
-        fill_at(self.message, id, 0, &mut out[at..]);
+        out.resize(at + a.size, 0);
+        fill_at(a.message, a.id, 0, &mut out[at..]);
         ws::apply_mask(mask, 0, &mut out[at..]);
     }
 
@@ -209,14 +242,14 @@ impl Codec for WsCodec {
     fn decode(
         &mut self,
         buf: &[u8],
-        oldest: Option<u64>,
+        oldest: Option<Sent>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
-        let id = oldest.unwrap_or(u64::MAX);
+        let asked = self.asked(oldest);
         if let Some(m) = self.incoming.filter(|m| m.frame_left > 0) {
             // Inside a data frame: its payload as far as it has come.
             let n = m.frame_left.min(buf.len());
-            return Ok((n > 0).then(|| self.take_payload(m, id, &buf[..n], 0)));
+            return Ok((n > 0).then(|| self.take_payload(m, asked, &buf[..n], 0)));
         }
         let max_payload = usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX);
         let head = match ws::decode(buf, max_payload) {
@@ -271,7 +304,7 @@ impl Codec for WsCodec {
             (opcode, None) => Incoming {
                 opcode,
                 received: 0,
-                matches: opcode == self.opcode(),
+                matches: opcode == asked.opcode(),
                 frame_left: 0,
                 fin: false,
                 taken: 0,
@@ -289,7 +322,7 @@ impl Codec for WsCodec {
         let end = head.frame_len().min(buf.len());
         Ok(Some(self.take_payload(
             m,
-            id,
+            asked,
             &buf[head.header_len..end],
             head.header_len,
         )))
@@ -298,12 +331,12 @@ impl Codec for WsCodec {
 
 impl WsCodec {
     /// Checks `piece`, the next payload bytes of message `m`'s current frame (after `header`
-    /// bytes of frame header in the same buffer), against request `id`'s message: the reply
+    /// bytes of frame header in the same buffer), against the message `asked` sent: the reply
     /// once the message's last frame is in, else a part of it.
-    fn take_payload(&mut self, m: Incoming, id: u64, piece: &[u8], header: usize) -> Decoded {
+    fn take_payload(&mut self, m: Incoming, asked: Asked, piece: &[u8], header: usize) -> Decoded {
         let used = header + piece.len();
         let m = Incoming {
-            matches: m.matches && self.matches(id, m.received, piece),
+            matches: m.matches && asked.matches(m.received, piece),
             received: m.received + piece.len(),
             frame_left: m.frame_left - piece.len(),
             taken: m.taken + used as u64,
@@ -314,12 +347,12 @@ impl WsCodec {
             return Decoded::Partial(used);
         }
         self.incoming = None;
-        let verdict = if m.matches && m.received == self.payload_bytes {
+        let verdict = if m.matches && m.received == asked.size {
             Verdict::Ok
         } else {
             Verdict::WrongContent
         };
-        Decoded::Reply(Response::new(used, id, verdict))
+        Decoded::Reply(Response::new(used, asked.id, verdict))
     }
 
     /// A message of at least `bytes`, past the bound.

@@ -157,9 +157,11 @@ pub fn bench(cfg: &mut BenchConfig) -> &mut Bench {
 pub fn nines(op: Op, bytes: usize, work_us: u32) -> RequestSpec {
     RequestSpec::Nines(match op {
         Op::Echo => NinesOp::Echo {
-            payload_bytes: bytes,
+            payload_bytes: bytes.into(),
         },
-        Op::Source => NinesOp::Source { reply_bytes: bytes },
+        Op::Source => NinesOp::Source {
+            reply_bytes: bytes.into(),
+        },
         Op::Work => NinesOp::Work { work_us },
         Op::Stats => NinesOp::Stats,
     })

@@ -8,7 +8,7 @@ use mio::Token;
 use nines_protocol::ws::{self, Opcode};
 
 use super::script::{In, Out, Script};
-use super::tests::{read_all, script};
+use super::tests::{read_all, script, speaker};
 use super::*;
 use crate::config::{RequestSpec, WsRequest};
 
@@ -19,7 +19,7 @@ fn ws_open() -> Conn<Script> {
         addr,
         None,
         Token(0),
-        RequestSpec::Ws(WsRequest::default()).codec(),
+        speaker(RequestSpec::Ws(WsRequest::default())),
         0,
     );
     assert!(matches!(

@@ -41,8 +41,9 @@ use std::sync::Arc;
 use mio::Token;
 
 use crate::clock::RunClock;
+use crate::config::Picker;
 use crate::errors::ErrorKind;
-use crate::target::{Codec, Decoded, ReplyKind, Response, Verdict};
+use crate::target::{Codec, Decoded, ReplyKind, Response, Sent, Verdict};
 use crate::transport::{TlsClient, Transport};
 
 /// First read buffer size: most replies are far smaller.
@@ -65,8 +66,7 @@ impl<T: Read + Write + fmt::Debug> Stream for T {}
 /// A request sent and not yet answered.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
-    id: u64,
-    intended_ns: u64,
+    req: Sent,
     sent_ns: u64,
 }
 
@@ -95,6 +95,8 @@ pub(crate) struct Conn<S = Transport> {
     /// When the current connect began (run clock), for the connect timeout of reconnects.
     connect_started_ns: u64,
     codec: Box<dyn Codec>,
+    /// Chooses each request's line of the mix and payload size.
+    picker: Picker,
     /// The read buffer's largest size: the codec's bound (or one first read, if larger).
     read_cap: usize,
     rbuf: Vec<u8>,
@@ -114,13 +116,13 @@ pub(crate) struct Conn<S = Transport> {
 }
 
 impl<S: Stream> Conn<S> {
-    /// A closed connection to `addr` speaking `codec`, begun at `now`; the stream comes with
-    /// [`Conn::established`].
+    /// A closed connection to `addr` speaking `codec` with requests chosen by `picker`, begun
+    /// at `now`; the stream comes with [`Conn::established`].
     fn new(
         addr: SocketAddr,
         source: Option<IpAddr>,
         token: Token,
-        codec: Box<dyn Codec>,
+        (codec, picker): (Box<dyn Codec>, Picker),
         now: u64,
     ) -> Conn<S> {
         Conn {
@@ -131,6 +133,7 @@ impl<S: Stream> Conn<S> {
             connect_started_ns: now,
             read_cap: codec.max_buffered().max(INITIAL_READ_BYTES),
             codec,
+            picker,
             rbuf: Vec::new(),
             rlen: 0,
             wbuf: Vec::new(),
@@ -158,8 +161,7 @@ impl<S: Stream> Conn<S> {
     /// Queues again every request still in flight (after a reconnect), sent now.
     pub(crate) fn resend(&mut self, now: u64) {
         for f in &mut self.in_flight {
-            self.codec
-                .encode_request(f.id, f.intended_ns, &mut self.wbuf);
+            self.codec.encode_request(&f.req, &mut self.wbuf);
             f.sent_ns = now;
         }
     }
@@ -218,15 +220,17 @@ impl<S: Stream> Conn<S> {
         self.in_flight.len()
     }
 
-    /// Queues request `id` (due at `intended_ns`, sent now); [`Conn::flush`] writes it.
+    /// Queues request `id` (due at `intended_ns`, sent now), its line and size chosen here;
+    /// [`Conn::flush`] writes it.
     #[inline]
     pub(crate) fn send(&mut self, id: u64, intended_ns: u64, now: u64) {
-        self.codec.encode_request(id, intended_ns, &mut self.wbuf);
-        self.in_flight.push_back(InFlight {
+        let req = Sent {
             id,
             intended_ns,
-            sent_ns: now,
-        });
+            pick: self.picker.pick(),
+        };
+        self.codec.encode_request(&req, &mut self.wbuf);
+        self.in_flight.push_back(InFlight { req, sent_ns: now });
     }
 
     /// Writes what is queued, until done or the socket is full (the rest goes on WRITABLE),
@@ -341,7 +345,7 @@ impl<S: Stream> Conn<S> {
     ) -> Option<Cause> {
         let mut pos = 0;
         let end = loop {
-            let oldest = self.in_flight.front().map(|f| f.id);
+            let oldest = self.in_flight.front().map(|f| f.req);
             let decoded = self
                 .codec
                 .decode(&self.rbuf[pos..self.rlen], oldest, &mut self.wbuf);
@@ -380,24 +384,26 @@ impl<S: Stream> Conn<S> {
         end
     }
 
-    fn match_reply(&mut self, r: &Response, oldest: Option<u64>) -> Reply {
-        let entry = if oldest == Some(r.id) {
+    fn match_reply(&mut self, r: &Response, oldest: Option<Sent>) -> Reply {
+        let entry = if oldest.is_some_and(|o| o.id == r.id) {
             self.in_flight.pop_front()
         } else {
-            let at = self.in_flight.iter().position(|f| f.id == r.id);
+            let at = self.in_flight.iter().position(|f| f.req.id == r.id);
             at.and_then(|i| self.in_flight.remove(i))
         };
-        let Some(req) = entry else {
+        let Some(f) = entry else {
             return Reply::Stray;
         };
+        let line = f.req.pick.line;
         match r.verdict {
             Verdict::Ok | Verdict::Capped => Reply::Answered {
-                intended_ns: req.intended_ns,
-                sent_ns: req.sent_ns,
+                intended_ns: f.req.intended_ns,
+                sent_ns: f.sent_ns,
                 capped: r.verdict == Verdict::Capped,
+                line,
             },
-            Verdict::WrongContent => Reply::BadPayload,
-            Verdict::Rejected => Reply::Rejected,
+            Verdict::WrongContent => Reply::BadPayload { line },
+            Verdict::Rejected => Reply::Rejected { line },
         }
     }
 

@@ -44,11 +44,20 @@ pub(crate) enum Reply {
         sent_ns: u64,
         /// The server did less than asked and said so.
         capped: bool,
+        /// The request's line of the mix.
+        line: u16,
     },
-    /// An answer to a request, with the wrong content.
-    BadPayload,
-    /// A well-formed answer saying the request failed (HTTP status, Redis error).
-    Rejected,
+    /// An answer to a request (of this line of the mix), with the wrong content.
+    BadPayload {
+        /// The request's line.
+        line: u16,
+    },
+    /// A well-formed answer saying the request (of this line) failed (HTTP status, Redis
+    /// error).
+    Rejected {
+        /// The request's line.
+        line: u16,
+    },
     /// A reply no request in flight asked for.
     Stray,
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use mio::{Interest, Registry, Token};
 
 use super::{Conn, Connecting, Opened, State};
+use crate::config::Picker;
 use crate::target::Codec;
 use crate::transport::{TlsClient, TlsStream, Transport};
 
@@ -27,7 +28,7 @@ impl Conn<Transport> {
         dial: &Dial,
         token: Token,
         registry: &Registry,
-        codec: Box<dyn Codec>,
+        codec: (Box<dyn Codec>, Picker),
         now: u64,
     ) -> (Conn, Option<io::Error>) {
         Conn::connect_from(dial, None, token, registry, codec, now)
@@ -39,7 +40,7 @@ impl Conn<Transport> {
         source: Option<IpAddr>,
         token: Token,
         registry: &Registry,
-        codec: Box<dyn Codec>,
+        codec: (Box<dyn Codec>, Picker),
         now: u64,
     ) -> (Conn, Option<io::Error>) {
         let mut conn = Conn::new(dial.addr, source, token, codec, now);
@@ -155,7 +156,6 @@ impl Conn<Transport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RequestSpec;
 
     #[test]
     fn connections_send_at_once_without_waiting_for_acks() {
@@ -169,7 +169,7 @@ mod tests {
             &dial,
             Token(0),
             poll.registry(),
-            RequestSpec::default().codec(),
+            crate::config::Requests::default().speaker(0),
             0,
         );
         assert!(err.is_none());

@@ -12,20 +12,30 @@ use nines_protocol::{encode, payload, Header, Op};
 
 use super::script::{In, Out, Script};
 use super::*;
-use crate::config::{HttpRequest, NinesOp, RequestSpec, WsRequest};
+use crate::config::{HttpRequest, NinesOp, RequestSpec, Requests, WsRequest};
 use crate::target::CodecError;
 
-fn http() -> Box<dyn Codec> {
-    RequestSpec::Http(HttpRequest::default()).codec()
+/// What a connection speaks: its codec and its picker.
+pub(super) type Speaker = (Box<dyn Codec>, Picker);
+
+/// A connection's codec and picker for `spec` alone.
+pub(super) fn speaker(spec: RequestSpec) -> Speaker {
+    Requests::one(spec).speaker(0)
 }
 
-fn nines() -> Box<dyn Codec> {
-    RequestSpec::Nines(NinesOp::Echo { payload_bytes: 8 }).codec()
+fn http() -> Speaker {
+    speaker(RequestSpec::Http(HttpRequest::default()))
+}
+
+fn nines() -> Speaker {
+    speaker(RequestSpec::Nines(NinesOp::Echo {
+        payload_bytes: 8.into(),
+    }))
 }
 
 /// A connection open on `script` with requests 1..=`sent` queued and flushed: request `i` due
 /// at `100 i` ns and sent 1 ns later.
-fn open(codec: Box<dyn Codec>, script: Script, sent: u64) -> Conn<Script> {
+fn open(codec: Speaker, script: Script, sent: u64) -> Conn<Script> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 9));
     let mut conn = Conn::new(addr, None, Token(0), codec, 0);
     assert!(matches!(
@@ -52,6 +62,7 @@ fn answered(id: u64) -> Reply {
         intended_ns: 100 * id,
         sent_ns: 100 * id + 1,
         capped: false,
+        line: 0,
     }
 }
 
@@ -95,7 +106,7 @@ fn nines_reply(id: u64) -> Vec<u8> {
 /// A row of the read table.
 struct ReadRow {
     name: &'static str,
-    codec: fn() -> Box<dyn Codec>,
+    codec: fn() -> Speaker,
     sent: u64,
     reads: Vec<In>,
     replies: Vec<Reply>,
@@ -320,14 +331,14 @@ struct Greedy {
 }
 
 impl Codec for Greedy {
-    fn encode_request(&mut self, _id: u64, _intended_ns: u64, out: &mut Vec<u8>) {
+    fn encode_request(&mut self, _req: &Sent, out: &mut Vec<u8>) {
         out.push(b'?');
     }
 
     fn decode(
         &mut self,
         buf: &[u8],
-        _oldest: Option<u64>,
+        _oldest: Option<Sent>,
         _out: &mut Vec<u8>,
     ) -> Result<Option<Decoded>, CodecError> {
         self.largest_shown.fetch_max(buf.len(), Ordering::Relaxed);
@@ -351,8 +362,9 @@ fn a_codec_asking_for_more_than_its_bound_is_a_decode_error_not_an_allocation() 
             bound,
             largest_shown: shown.clone(),
         };
+        let picker = http().1;
         let mut conn = open(
-            Box::new(codec),
+            (Box::new(codec), picker),
             Script::reading(vec![In::Fill(0, 1 << 20)]),
             3,
         );
@@ -381,7 +393,7 @@ struct WriteRow {
 
 #[test]
 fn writes_end_as_each_row_says() {
-    let request = HttpRequest::default().render().len();
+    let request = HttpRequest::default().render(0).len();
     let all = 3 * request;
     let closed = Cause::Error(ErrorKind::ConnectionClosed);
     let rows = [
@@ -441,7 +453,7 @@ fn writes_end_as_each_row_says() {
         if row.open {
             assert_eq!(
                 script(&mut conn).written,
-                HttpRequest::default().render().repeat(3)
+                HttpRequest::default().render(0).repeat(3)
             );
             assert_eq!(conn.wbuf.len(), 0, "{}: nothing left queued", row.name);
         }
@@ -451,7 +463,7 @@ fn writes_end_as_each_row_says() {
 /// A row of the expiry table: requests 1..=3 sent at 0, 10 and 20 ns, expired at `now`.
 struct ExpireRow {
     name: &'static str,
-    codec: fn() -> Box<dyn Codec>,
+    codec: fn() -> Speaker,
     now: u64,
     timeout_ns: u64,
     expired: Expired,
@@ -551,20 +563,21 @@ fn after_a_server_close_the_kept_requests_go_out_again_on_the_next_connection() 
     assert_eq!(conn.flush(), Ok(()));
     assert_eq!(
         script(&mut conn).written,
-        HttpRequest::default().render().repeat(2)
+        HttpRequest::default().render(0).repeat(2)
     );
     let (replies, end) = read_all(&mut conn);
     let resent = |id: u64| Reply::Answered {
         intended_ns: 100 * id,
         sent_ns: 2_000,
         capped: false,
+        line: 0,
     };
     assert_eq!((replies, end), (vec![resent(2), resent(3)], Ok(())));
 }
 
 #[test]
 fn handshakes_are_read_in_pieces_and_refused_by_kind() {
-    let ws = || RequestSpec::Ws(WsRequest::default()).codec();
+    let ws = || speaker(RequestSpec::Ws(WsRequest::default()));
     let addr = SocketAddr::from(([127, 0, 0, 1], 9));
     let rows: [(&str, Vec<In>, Result<(), &str>); 3] = [
         (

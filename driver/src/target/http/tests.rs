@@ -7,18 +7,18 @@ use crate::config::Resource;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
 
 fn codec() -> HttpCodec {
-    HttpCodec::new(&HttpRequest {
+    HttpCodec::new(&[&RequestSpec::Http(HttpRequest {
         resource: Resource {
             host: "h".into(),
             ..Resource::default()
         },
         accept: vec![404],
         ..HttpRequest::default()
-    })
+    })])
 }
 
 fn reply(c: &mut HttpCodec, bytes: &[u8]) -> Result<Option<Decoded>, CodecError> {
-    c.decode(bytes, Some(1), &mut Vec::new())
+    c.decode(bytes, Some(Sent::of(1, 0)), &mut Vec::new())
 }
 
 #[test]
@@ -256,10 +256,10 @@ fn what_would_need_more_than_the_bound_is_an_error_of_its_kind() {
 
 /// A codec taking bodies of at most `max` bytes.
 fn bounded(max: u64) -> HttpCodec {
-    HttpCodec::new(&HttpRequest {
+    HttpCodec::new(&[&RequestSpec::Http(HttpRequest {
         max_response_bytes: max,
         ..HttpRequest::default()
-    })
+    })])
 }
 
 #[test]

@@ -5,16 +5,16 @@ use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
 
 fn codec(command: &str) -> RedisCodec {
-    RedisCodec::new(&RedisRequest {
+    RedisCodec::new(&[&RequestSpec::Redis(RedisRequest {
         command: command.into(),
         keyspace: 10,
-        data_bytes: 3,
+        data_bytes: 3.into(),
         ..RedisRequest::default()
-    })
+    })])
 }
 
 fn decoded(c: &mut RedisCodec, b: &[u8]) -> Response {
-    match c.decode(b, Some(4), &mut Vec::new()) {
+    match c.decode(b, Some(Sent::of(4, 0)), &mut Vec::new()) {
         Ok(Some(Decoded::Reply(r))) => r,
         other => panic!("{other:?}"),
     }
@@ -24,7 +24,7 @@ fn decoded(c: &mut RedisCodec, b: &[u8]) -> Response {
 fn commands_encode_as_resp_arrays_with_keys_and_data() {
     let mut c = codec("SET key:__rand__ __data__");
     let mut out = Vec::new();
-    c.encode_request(1, 0, &mut out);
+    c.encode_request(&Sent::of(1, 0), &mut out);
     let s = String::from_utf8(out).unwrap();
     assert!(
         s.starts_with("*3\r\n$3\r\nSET\r\n$16\r\nkey:0000000000"),
@@ -50,7 +50,7 @@ fn replies_are_typed_checked_and_errors_named() {
     );
     // A bulk string is taken as it comes; the reply is the last piece.
     assert_eq!(
-        get.decode(b"$3\r\nab", Some(1), &mut Vec::new()),
+        get.decode(b"$3\r\nab", Some(Sent::of(1, 0)), &mut Vec::new()),
         Ok(Some(Decoded::Partial(6)))
     );
     assert_eq!(decoded(&mut get, b"c\r\n").consumed, 3);
@@ -66,7 +66,7 @@ fn replies_are_typed_checked_and_errors_named() {
 fn malformed_replies_are_errors_by_kind() {
     let kind = |b: &[u8]| {
         codec("GET k")
-            .decode(b, Some(1), &mut Vec::new())
+            .decode(b, Some(Sent::of(1, 0)), &mut Vec::new())
             .unwrap_err()
             .kind
     };
@@ -154,11 +154,11 @@ fn a_line_with_no_end_is_an_error_before_the_bound() {
 
 /// A codec taking replies of at most `max` bytes.
 fn bounded(max: u64) -> RedisCodec {
-    RedisCodec::new(&RedisRequest {
+    RedisCodec::new(&[&RequestSpec::Redis(RedisRequest {
         command: "LRANGE l 0 -1".into(),
         max_response_bytes: max,
         ..RedisRequest::default()
-    })
+    })])
 }
 
 #[test]

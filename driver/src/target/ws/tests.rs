@@ -6,11 +6,11 @@ use super::*;
 use crate::target::feed::{feed, same_at_every_cut, Seen};
 
 fn codec(message: WsMessage, payload_bytes: usize) -> WsCodec {
-    WsCodec::new(&WsRequest {
+    WsCodec::new(&[&RequestSpec::Ws(WsRequest {
         message,
-        payload_bytes,
+        payload_bytes: payload_bytes.into(),
         ..WsRequest::default()
-    })
+    })])
 }
 
 /// What an echo server sends back for the request frame `req`.
@@ -62,12 +62,16 @@ fn echoes_are_checked_whole_or_in_fragments() {
         for fragments in [1, 3] {
             let mut c = codec(message, 300);
             let mut req = Vec::new();
-            c.encode_request(9, 0, &mut req);
+            c.encode_request(&Sent::of(9, 300), &mut req);
             let back = echo(&req, fragments);
             let mut at = 0;
             let mut out = Vec::new();
             let reply = loop {
-                match c.decode(&back[at..], Some(9), &mut out).unwrap().unwrap() {
+                match c
+                    .decode(&back[at..], Some(Sent::of(9, 300)), &mut out)
+                    .unwrap()
+                    .unwrap()
+                {
                     Decoded::Skip(n) | Decoded::Prompt(n) | Decoded::Partial(n) => at += n,
                     Decoded::Reply(r) => break r,
                     Decoded::Closing(_) => panic!("closing"),
@@ -76,7 +80,10 @@ fn echoes_are_checked_whole_or_in_fragments() {
             assert_eq!(reply.verdict, Verdict::Ok, "{message} in {fragments}");
             assert_eq!(at + reply.consumed, back.len());
             // The same echo, attributed to another request, is wrong.
-            let r = c.decode(&back, Some(10), &mut out).unwrap().unwrap();
+            let r = c
+                .decode(&back, Some(Sent::of(10, 300)), &mut out)
+                .unwrap()
+                .unwrap();
             if fragments == 1 {
                 assert_eq!(
                     r,
@@ -115,7 +122,7 @@ fn pings_get_pongs_and_close_is_answered() {
     let mut close = Vec::new();
     ws::encode(true, Opcode::Close, None, &[0x03, 0xE8], &mut close);
     assert_eq!(
-        c.decode(&close, Some(1), &mut out),
+        c.decode(&close, Some(Sent::of(1, 4)), &mut out),
         Ok(Some(Decoded::Closing(4)))
     );
     let mut masked = Vec::new();
@@ -127,19 +134,24 @@ fn pings_get_pongs_and_close_is_answered() {
         &mut masked,
     );
     assert_eq!(
-        c.decode(&masked, Some(1), &mut out).unwrap_err().kind,
+        c.decode(&masked, Some(Sent::of(1, 4)), &mut out)
+            .unwrap_err()
+            .kind,
         "ws_masked"
     );
     assert_eq!(
-        c.decode(&[0xC2, 0], Some(1), &mut out).unwrap_err().kind,
+        c.decode(&[0xC2, 0], Some(Sent::of(1, 4)), &mut out)
+            .unwrap_err()
+            .kind,
         "ws_reserved_bits"
     );
 }
 
-/// The echo of request `id`'s message, in `fragments` frames, with a ping after the first.
-fn echo_with_ping(c: &mut WsCodec, id: u64, fragments: usize) -> (Vec<u8>, usize) {
-    let mut req = Vec::new();
-    c.encode_request(id, 0, &mut req);
+/// The echo of request `req`'s message, in `fragments` frames, with a ping after the first.
+fn echo_with_ping(c: &mut WsCodec, req: Sent, fragments: usize) -> (Vec<u8>, usize) {
+    let mut bytes = Vec::new();
+    c.encode_request(&req, &mut bytes);
+    let req = bytes;
     let back = echo(&req, fragments);
     let first = ws::decode(&back, 1 << 30).unwrap().unwrap().frame_len();
     let mut ping = Vec::new();
@@ -153,7 +165,7 @@ fn messages_cut_at_every_byte_give_what_they_give_whole() {
     for message in [WsMessage::Binary, WsMessage::Text] {
         for fragments in [1, 3] {
             let make = || codec(message, 300);
-            let (wire, ping) = echo_with_ping(&mut make(), 5, fragments);
+            let (wire, ping) = echo_with_ping(&mut make(), Sent::of(5, 300), fragments);
             let fed = same_at_every_cut(|| Box::new(make()), &wire);
             let pong = ws::decode(&fed.out, 125).unwrap().unwrap();
             assert_eq!((pong.opcode, pong.payload_len), (Opcode::Pong, 13));
@@ -171,7 +183,7 @@ fn messages_cut_at_every_byte_give_what_they_give_whole() {
                 ))],
                 "the echo of request 5 is not request 1's: {message} in {fragments}"
             );
-            let right = feed(&mut make(), &wire, &[], 5);
+            let right = feed(&mut make(), &wire, &[], Sent::of(5, 300));
             assert!(right.seen.contains(&Seen::Reply(Response::new(
                 wire.len() - ping,
                 5,
@@ -186,10 +198,10 @@ fn a_16_mib_echo_in_64_kib_reads_is_checked_holding_no_more_than_a_header() {
     for fragments in [1, 16] {
         let mut c = codec(WsMessage::Binary, 16 << 20);
         let mut req = Vec::new();
-        c.encode_request(3, 0, &mut req);
+        c.encode_request(&Sent::of(3, 16 << 20), &mut req);
         let mut back = echo(&req, fragments);
         let ends: Vec<usize> = (1..back.len() / 65536 + 1).map(|i| i * 65536 - 3).collect();
-        let fed = feed(&mut c, &back, &ends, 3);
+        let fed = feed(&mut c, &back, &ends, Sent::of(3, 16 << 20));
         assert_eq!(
             fed.seen,
             [Seen::Reply(Response::new(back.len(), 3, Verdict::Ok))]
@@ -198,7 +210,7 @@ fn a_16_mib_echo_in_64_kib_reads_is_checked_holding_no_more_than_a_header() {
         // One byte wrong, deep in the message, is caught where it falls.
         let at = back.len() - 100_000;
         back[at] ^= 1;
-        let fed = feed(&mut c, &back, &ends, 3);
+        let fed = feed(&mut c, &back, &ends, Sent::of(3, 16 << 20));
         assert_eq!(
             fed.seen,
             [Seen::Reply(Response::new(
@@ -235,10 +247,10 @@ fn a_ping_flood_owes_one_pong_for_the_latest_ping() {
 
 /// A codec taking messages of at most `max` bytes.
 fn bounded(max: u64) -> WsCodec {
-    WsCodec::new(&WsRequest {
+    WsCodec::new(&[&RequestSpec::Ws(WsRequest {
         max_response_bytes: max,
         ..WsRequest::default()
-    })
+    })])
 }
 
 #[test]

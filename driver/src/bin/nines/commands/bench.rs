@@ -40,8 +40,10 @@ impl BenchArgs {
         super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
         self.output.check()?;
         let connections = self.target.one_level(BENCH).map_err(|e| vec![e])?;
-        let load = self.load.load(default_duration);
-        let request = self.request.spec(self.target.target.as_deref());
+        let load = self.load.load(default_duration, self.request.draws());
+        let request = self
+            .request
+            .requests(self.target.target.as_deref(), self.load.arrivals.seed());
         let (load, request) = match (load, request) {
             (Ok(l), Ok(r)) => (l, r),
             (l, r) => {

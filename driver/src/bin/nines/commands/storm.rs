@@ -122,7 +122,9 @@ impl StormArgs {
             );
             return Err(vec![UsageError::new("--source", why)]);
         }
-        let request = self.request.spec(self.target.target.as_deref())?;
+        let request = self
+            .request
+            .requests(self.target.target.as_deref(), defaults::SEED)?;
         self.target
             .config(STORM, connections, self.storm.load(), request)
             .map_err(|e| vec![e])
@@ -300,7 +302,7 @@ fn spread(n: usize, cfg: &BenchConfig) -> Result<Report, String> {
     let interrupt = interrupt_on_signals();
     let embedded = match cfg.target {
         Target::Embedded { server_workers } => {
-            Some(start_embedded(&cfg.request, server_workers).map_err(|e| e.to_string())?)
+            Some(start_embedded(cfg.request.first(), server_workers).map_err(|e| e.to_string())?)
         }
         Target::Address(_) => None,
     };

@@ -103,8 +103,13 @@ impl SweepArgs {
             .map(|(_, flag, why)| UsageError::new(flag, *why))
             .collect();
         let rates = self.rates.clone().map(|r| r.0).unwrap_or_default();
-        let arrivals = self.load.arrivals.arrivals(!rates.is_empty());
-        let request = self.request.spec(self.target.target.as_deref());
+        let arrivals = self
+            .load
+            .arrivals
+            .arrivals(!rates.is_empty(), self.request.draws());
+        let request = self
+            .request
+            .requests(self.target.target.as_deref(), self.load.arrivals.seed());
         let stdout = super::one_stdout(&self.output, &self.watch);
         // Every flag that does not fit is named at once.
         refused.extend(arrivals.as_ref().err().cloned().unwrap_or_default());

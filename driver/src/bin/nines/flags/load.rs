@@ -70,12 +70,19 @@ impl LagFlag {
 }
 
 impl ArrivalFlags {
-    /// The arrivals given; `open` says whether any open-loop step will use them.
-    pub fn arrivals(&self, open: bool) -> Result<Arrivals, Vec<UsageError>> {
+    /// The seed given (or the default): it seeds Poisson arrivals, and the requests drawn
+    /// from a mix or a size range.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(defaults::SEED)
+    }
+
+    /// The arrivals given; `open` says whether any open-loop step will use them, `draws`
+    /// whether requests are drawn (a mix, or sizes), which `--seed` also seeds.
+    pub fn arrivals(&self, open: bool, draws: bool) -> Result<Arrivals, Vec<UsageError>> {
         if !open {
             let given = [
                 ("--arrival", self.arrival.is_some()),
-                ("--seed", self.seed.is_some()),
+                ("--seed", self.seed.is_some() && !draws),
                 ("--lag-threshold", self.lag.lag_threshold.is_some()),
             ];
             let refused = super::refuse_given(
@@ -87,10 +94,10 @@ impl ArrivalFlags {
             }
         }
         let arrival = self.arrival.unwrap_or_default();
-        if self.seed.is_some() && arrival != Arrival::Poisson {
+        if self.seed.is_some() && arrival != Arrival::Poisson && !draws {
             return Err(vec![UsageError::new(
                 "--seed",
-                "applies to --arrival poisson (constant arrivals have nothing to seed)",
+                "applies to --arrival poisson and to requests drawn from a mix or a size range (constant arrivals of one request have nothing to seed)",
             )]);
         }
         Ok(Arrivals {
@@ -115,9 +122,10 @@ impl LoadFlags {
         }
     }
 
-    /// The load: open loop with `--rate`, else closed loop.
-    pub fn load(&self, default_duration: Duration) -> Result<Load, Vec<UsageError>> {
-        let arrivals = self.arrivals.arrivals(self.rate.is_some())?;
+    /// The load: open loop with `--rate`, else closed loop; `draws` says whether requests are
+    /// drawn (so `--seed` applies to closed loop too).
+    pub fn load(&self, default_duration: Duration, draws: bool) -> Result<Load, Vec<UsageError>> {
+        let arrivals = self.arrivals.arrivals(self.rate.is_some(), draws)?;
         let bench = self.bench(default_duration);
         Ok(match self.rate {
             None => Load::ClosedLoop(bench),

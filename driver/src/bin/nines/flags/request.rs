@@ -1,6 +1,7 @@
 //! What each request is: the protocol (from `--protocol` or the target URL's scheme, which must
-//! agree) and the flags that protocol reads. A flag its protocol does not read is refused here,
-//! at the edge, with what it is for — so the library's request values can never hold one.
+//! agree) and the flags that protocol reads, or a weighted mix of requests (`--request`,
+//! `--request-file`) in that protocol's own terms. A flag no request reads is refused here, at
+//! the edge, with what it is for — so the library's request values can never hold one.
 
 use std::path::PathBuf;
 
@@ -9,8 +10,9 @@ use clap::Args;
 use nines_common::units::ByteCount;
 use nines_common::usage::UsageError;
 use nines_driver::config::{
-    defaults, parse_accept, parse_header, parse_method, HttpRequest, NinesOp, Protocol,
-    RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
+    defaults, method_sends_body, mix_example, parse_accept, parse_header, parse_method,
+    parse_request_file, parse_weighted, Body, HttpRequest, Line, NinesOp, Payload, Protocol,
+    RedisRequest, RequestSpec, Requests, Resource, WsMessage, WsRequest,
 };
 use nines_driver::target::url;
 use nines_protocol::Op;
@@ -24,11 +26,26 @@ pub struct RequestFlags {
     /// Wire protocol [default: the target URL's scheme, else nines].
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
-    #[arg(long, value_name = "BYTES", help = with_default(
-        "Request payload (nines echo, echo, ws; redis: what __data__ stands for), or reply size asked for (--op source), e.g. 64, 4k",
+    #[arg(long, value_name = "BYTES|MIN..MAX", value_parser = Payload::parse, help = with_default(
+        "Request payload (nines echo, echo, ws; redis: what __data__ stands for; http: the body of a POST, PUT or PATCH), or reply size asked for (--op source), e.g. 64, 4k; MIN..MAX draws each request's size uniformly, e.g. 64..4k",
         ByteCount(defaults::PAYLOAD_BYTES),
     ))]
-    pub payload: Option<ByteCount>,
+    pub payload: Option<Payload>,
+    /// Like --payload, each request's size drawn from this file's list: one size a line (512,
+    /// 4k), e.g. taken from production logs; `#` comments.
+    #[arg(long, value_name = "FILE", conflicts_with = "payload")]
+    pub payload_file: Option<PathBuf>,
+    /// One line of a weighted mix, `WEIGHT [name=NAME] REQUEST` (repeatable): each request is
+    /// chosen by weight (from --seed). REQUEST in the protocol's own terms: http `METHOD PATH
+    /// [@BODY-FILE]`, redis the command, nines `echo|source [SIZE]`, `work [US]` or `stats`,
+    /// ws `binary|text [SIZE]`, echo `SIZE`. Results are kept per line, under NAME (default:
+    /// REQUEST as written).
+    #[arg(long = "request", value_name = "WEIGHT REQUEST")]
+    pub mix: Vec<String>,
+    /// Mix lines from a file, one `WEIGHT [name=NAME] REQUEST` a line, `#` comments; @BODY-FILE
+    /// paths are relative to the file.
+    #[arg(long, value_name = "FILE")]
+    pub request_file: Option<PathBuf>,
     #[arg(long, value_parser = op_parser(), help = with_default("nines: the operation", Op::Echo.name()))]
     pub op: Option<Op>,
     #[arg(long, help = with_default(
@@ -84,8 +101,89 @@ fn op_parser() -> impl TypedValueParser<Value = Op> {
 }
 
 impl RequestFlags {
-    /// What each request is, for `target` (`None`: the embedded server).
-    pub fn spec(&self, target: Option<&str>) -> Result<RequestSpec, Vec<UsageError>> {
+    /// Whether anything is drawn per request (a mix, or sizes), so `--seed` matters.
+    pub fn draws(&self) -> bool {
+        !self.mix.is_empty()
+            || self.request_file.is_some()
+            || self.payload_file.is_some()
+            || self.payload.as_ref().is_some_and(|p| p.fixed().is_none())
+    }
+
+    /// What each request is, for `target` (`None`: the embedded server), drawn with `seed`.
+    pub fn requests(&self, target: Option<&str>, seed: u64) -> Result<Requests, Vec<UsageError>> {
+        let payload = self.payload_sizes()?;
+        let base = self.base(target, payload.as_ref())?;
+        let lines = self.lines(&base, payload.as_ref())?;
+        let specs: Vec<&RequestSpec> = match &lines {
+            Some(lines) => lines.iter().map(|l| &l.request).collect(),
+            None => vec![&base],
+        };
+        let refused = self.unread_by(&specs, lines.is_some());
+        if !refused.is_empty() {
+            return Err(refused);
+        }
+        match lines {
+            None => Ok(Requests::one(base).with_seed(seed)),
+            Some(lines) => {
+                let flag = if self.mix.is_empty() {
+                    "--request-file"
+                } else {
+                    "--request"
+                };
+                Requests::mix(lines, seed).map_err(|m| vec![UsageError::new(flag, m)])
+            }
+        }
+    }
+
+    /// `--payload`, or the sizes listed in `--payload-file`.
+    fn payload_sizes(&self) -> Result<Option<Payload>, Vec<UsageError>> {
+        let Some(path) = &self.payload_file else {
+            return Ok(self.payload.clone());
+        };
+        let bad = |m: String| {
+            vec![UsageError::new(
+                "--payload-file",
+                format!("{}: {m}", path.display()),
+            )]
+        };
+        let text = read_text(path).map_err(bad)?;
+        Payload::parse_list(&text).map(Some).map_err(bad)
+    }
+
+    /// The mix's lines, if `--request` or `--request-file` gave any.
+    fn lines(
+        &self,
+        base: &RequestSpec,
+        payload: Option<&Payload>,
+    ) -> Result<Option<Vec<Line>>, Vec<UsageError>> {
+        if self.mix.is_empty() && self.request_file.is_none() {
+            return Ok(None);
+        }
+        let mut lines = Vec::new();
+        for text in &self.mix {
+            let line = parse_weighted(text, base, payload, None)
+                .map_err(|m| vec![UsageError::new("--request", m)])?;
+            lines.push(line);
+        }
+        if let Some(path) = &self.request_file {
+            let bad = |m: String| {
+                vec![UsageError::new(
+                    "--request-file",
+                    format!("{}: {m}", path.display()),
+                )]
+            };
+            let text = read_text(path).map_err(bad)?;
+            lines.extend(parse_request_file(&text, base, payload, path.parent()).map_err(bad)?);
+        }
+        Ok(Some(lines))
+    }
+
+    /// The request the flags describe: the whole request, or, for a mix, what its lines share.
+    fn base(
+        &self,
+        target: Option<&str>,
+        payload: Option<&Payload>,
+    ) -> Result<RequestSpec, Vec<UsageError>> {
         let url = match target {
             Some(t) => Some(url::parse(t).map_err(|m| vec![UsageError::new("TARGET", m)])?),
             None => None,
@@ -110,7 +208,7 @@ impl RequestFlags {
                 .map_or_else(String::new, |u| u.host_header.clone()),
             headers: self.headers.clone(),
         };
-        let payload = self.payload.map_or(defaults::PAYLOAD_BYTES, |b| b.0);
+        let sizes = payload.cloned().unwrap_or_default();
         let max_response_bytes = self
             .max_response
             .map_or(defaults::MAX_RESPONSE_BYTES, |b| b.0 as u64);
@@ -118,36 +216,39 @@ impl RequestFlags {
         let spec = match protocol {
             Protocol::Nines => RequestSpec::Nines(match op {
                 Op::Echo => NinesOp::Echo {
-                    payload_bytes: payload,
+                    payload_bytes: sizes,
                 },
-                Op::Source => NinesOp::Source {
-                    reply_bytes: payload,
-                },
+                Op::Source => NinesOp::Source { reply_bytes: sizes },
                 Op::Work => NinesOp::Work {
                     work_us: self.work_us.unwrap_or(defaults::WORK_US),
                 },
                 Op::Stats => NinesOp::Stats,
             }),
             Protocol::Echo => RequestSpec::Echo {
-                payload_bytes: payload,
+                payload_bytes: sizes,
             },
-            Protocol::Http => RequestSpec::Http(HttpRequest {
-                method: self
+            Protocol::Http => {
+                let method = self
                     .method
                     .clone()
-                    .unwrap_or_else(|| defaults::HTTP_METHOD.to_string()),
-                resource: resource(),
-                body: match &self.body {
-                    Some(path) => read_body(path)?,
-                    None => Vec::new(),
-                },
-                accept: self.accept.clone().map(|c| c.0).unwrap_or_default(),
-                max_response_bytes,
-            }),
+                    .unwrap_or_else(|| defaults::HTTP_METHOD.to_string());
+                let body = match (&self.body, payload) {
+                    (Some(path), _) => Body::Bytes(read_body(path)?),
+                    (None, Some(p)) if method_sends_body(&method) => Body::Sized(p.clone()),
+                    (None, _) => Body::None,
+                };
+                RequestSpec::Http(HttpRequest {
+                    method,
+                    resource: resource(),
+                    body,
+                    accept: self.accept.clone().map(|c| c.0).unwrap_or_default(),
+                    max_response_bytes,
+                })
+            }
             Protocol::Ws => RequestSpec::Ws(WsRequest {
                 resource: resource(),
                 message: self.message.unwrap_or_default(),
-                payload_bytes: payload,
+                payload_bytes: sizes,
                 max_response_bytes,
             }),
             Protocol::Redis => RequestSpec::Redis(RedisRequest {
@@ -156,35 +257,54 @@ impl RequestFlags {
                     .clone()
                     .unwrap_or_else(|| defaults::REDIS_COMMAND.to_string()),
                 keyspace: self.keyspace.unwrap_or(defaults::KEYSPACE),
-                data_bytes: payload,
+                data_bytes: sizes,
                 max_response_bytes,
             }),
         };
-        let refused = self.unread_by(&spec);
-        if refused.is_empty() {
-            Ok(spec)
-        } else {
-            Err(refused)
-        }
+        Ok(spec)
     }
 
-    /// The flags given that `spec` does not read, each refused with what it is for.
-    fn unread_by(&self, spec: &RequestSpec) -> Vec<UsageError> {
+    /// The flags given that no request of `specs` reads, each refused with what it is for;
+    /// with a `mix`, also the flags each line says for itself.
+    fn unread_by(&self, specs: &[&RequestSpec], mix: bool) -> Vec<UsageError> {
+        let protocol = specs[0].protocol();
         RequestFlag::ALL
             .into_iter()
-            .filter(|f| f.given(self) && !f.read_by(spec))
-            .map(|f| {
-                UsageError::new(
-                    f.name(),
-                    format!(
-                        "applies to {} only, not {}; drop it, or load a target it applies to",
-                        f.for_what(),
-                        spec.describe()
-                    ),
-                )
+            .filter(|f| f.given(self))
+            .filter_map(|f| {
+                if mix && f.said_by_lines() {
+                    return Some(UsageError::new(
+                        f.name(),
+                        format!(
+                            "each --request line says its own (e.g. {}); drop {}",
+                            mix_example(protocol),
+                            f.name()
+                        ),
+                    ));
+                }
+                (!specs.iter().any(|s| f.read_by(s))).then(|| {
+                    UsageError::new(
+                        f.name(),
+                        format!(
+                            "applies to {} only, not {}; drop it, or load a target it applies to",
+                            f.for_what(),
+                            specs[0].describe()
+                        ),
+                    )
+                })
             })
             .collect()
     }
+}
+
+/// A file's text, read no further than a list of sizes or requests needs (64 MiB).
+fn read_text(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 20).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(text)
 }
 
 /// The `--body` file, read no further than the largest body a run takes (a file past it, or
@@ -211,6 +331,7 @@ fn read_body(path: &std::path::Path) -> Result<Vec<u8>, Vec<UsageError>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RequestFlag {
     Payload,
+    PayloadFile,
     Op,
     WorkUs,
     Method,
@@ -224,8 +345,9 @@ enum RequestFlag {
 }
 
 impl RequestFlag {
-    const ALL: [RequestFlag; 11] = [
+    const ALL: [RequestFlag; 12] = [
         RequestFlag::Payload,
+        RequestFlag::PayloadFile,
         RequestFlag::Op,
         RequestFlag::WorkUs,
         RequestFlag::Method,
@@ -242,6 +364,7 @@ impl RequestFlag {
     fn name(self) -> &'static str {
         match self {
             RequestFlag::Payload => "--payload",
+            RequestFlag::PayloadFile => "--payload-file",
             RequestFlag::Op => "--op",
             RequestFlag::WorkUs => "--work-us",
             RequestFlag::Method => "--method",
@@ -259,6 +382,7 @@ impl RequestFlag {
     fn given(self, f: &RequestFlags) -> bool {
         match self {
             RequestFlag::Payload => f.payload.is_some(),
+            RequestFlag::PayloadFile => f.payload_file.is_some(),
             RequestFlag::Op => f.op.is_some(),
             RequestFlag::WorkUs => f.work_us.is_some(),
             RequestFlag::Method => f.method.is_some(),
@@ -272,26 +396,32 @@ impl RequestFlag {
         }
     }
 
+    /// Whether each line of a mix says it for itself (so the flag has no place beside one).
+    fn said_by_lines(self) -> bool {
+        use RequestFlag as F;
+        matches!(self, F::Op | F::Method | F::Body | F::Message | F::Command)
+    }
+
     /// Whether a request of this kind reads it.
     fn read_by(self, spec: &RequestSpec) -> bool {
         use RequestFlag as F;
-        if self == F::MaxResponse {
-            return spec.max_response_bytes().is_some();
+        match self {
+            F::MaxResponse => return spec.max_response_bytes().is_some(),
+            F::Payload | F::PayloadFile => return spec.payload().is_some(),
+            _ => {}
         }
         match spec {
             RequestSpec::Nines(op) => match self {
                 F::Op => true,
-                F::Payload => matches!(op, NinesOp::Echo { .. } | NinesOp::Source { .. }),
                 F::WorkUs => matches!(op, NinesOp::Work { .. }),
                 _ => false,
             },
-            RequestSpec::Echo { .. } => self == F::Payload,
+            RequestSpec::Echo { .. } => false,
             RequestSpec::Http(_) => matches!(self, F::Method | F::Header | F::Body | F::Accept),
-            RequestSpec::Ws(_) => matches!(self, F::Header | F::Message | F::Payload),
-            // A Redis command reads --payload and --keyspace only where its template says so.
+            RequestSpec::Ws(_) => matches!(self, F::Header | F::Message),
+            // A Redis command reads --keyspace only where its template says so.
             RequestSpec::Redis(r) => match self {
                 F::Command => true,
-                F::Payload => r.command.contains("__data__"),
                 F::Keyspace => r.command.contains("__rand__") || r.command.contains("__rand_int__"),
                 _ => false,
             },
@@ -301,8 +431,8 @@ impl RequestFlag {
     /// The requests that read it, in words.
     fn for_what(self) -> &'static str {
         match self {
-            RequestFlag::Payload => {
-                "nines echo and source, echo, ws, and a redis --command with __data__"
+            RequestFlag::Payload | RequestFlag::PayloadFile => {
+                "nines echo and source, echo, ws, an http POST, PUT or PATCH without --body, and a redis --command with __data__"
             }
             RequestFlag::Op => "nines",
             RequestFlag::WorkUs => "nines --op work",
@@ -323,7 +453,7 @@ mod tests {
     fn refused(target: Option<&str>, f: impl FnOnce(&mut RequestFlags)) -> Vec<&'static str> {
         let mut flags = RequestFlags::default();
         f(&mut flags);
-        match flags.spec(target) {
+        match flags.requests(target, 1) {
             Ok(_) => Vec::new(),
             Err(e) => e.iter().map(|u| u.flag).collect(),
         }
@@ -345,25 +475,25 @@ mod tests {
             ["--op"]
         );
         assert_eq!(
-            refused(Some("http://h/"), |f| f.payload = Some(ByteCount(9))),
+            refused(Some("http://h/"), |f| f.payload = Some(Payload::Fixed(9))),
             ["--payload"]
         );
         assert_eq!(
             refused(None, |f| {
                 f.op = Some(Op::Work);
-                f.payload = Some(ByteCount(9));
+                f.payload = Some(Payload::Fixed(9));
             }),
             ["--payload"],
             "a Work request has no payload"
         );
         assert_eq!(
-            refused(Some("redis://h"), |f| f.payload = Some(ByteCount(9))),
+            refused(Some("redis://h"), |f| f.payload = Some(Payload::Fixed(9))),
             ["--payload"],
             "PING has no __data__ to fill"
         );
         assert!(refused(Some("redis://h"), |f| {
             f.command = Some("SET k:__rand__ __data__".into());
-            f.payload = Some(ByteCount(9));
+            f.payload = Some(Payload::Fixed(9));
             f.keyspace = Some(10);
         })
         .is_empty());
@@ -403,7 +533,8 @@ mod tests {
             headers: vec!["X-A: 1".into()],
             ..RequestFlags::default()
         };
-        let RequestSpec::Ws(w) = flags.spec(Some("ws://h:81/chat?x=1")).unwrap() else {
+        let requests = flags.requests(Some("ws://h:81/chat?x=1"), 1).unwrap();
+        let RequestSpec::Ws(w) = requests.first() else {
             panic!("a ws:// target is WebSocket");
         };
         assert_eq!(

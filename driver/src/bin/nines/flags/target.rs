@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use nines_common::units::HumanDuration;
 use nines_common::usage::UsageError;
-use nines_driver::config::{defaults, parse_start_at, BenchConfig, Load, RequestSpec, Target};
+use nines_driver::config::{defaults, parse_start_at, BenchConfig, Load, Requests, Target};
 
 use super::tls::TlsFlags;
 use super::with_default;
@@ -105,7 +105,7 @@ impl TargetFlags {
         d: Defaults,
         connections: usize,
         load: Load,
-        request: RequestSpec,
+        request: Requests,
     ) -> Result<BenchConfig, UsageError> {
         let target = match (&self.target, self.server_workers) {
             (Some(_), Some(_)) => {
