@@ -268,8 +268,11 @@ impl Picker {
     }
 
     fn for_table(table: std::sync::Arc<Table>, seed: u64, index: u64) -> Picker {
+        // Each connection starts its stream at a hashed place: seeds a multiple of SplitMix64's
+        // own increment apart would give connections one stream, shifted.
+        let start = SplitMix64::new(seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407)).next_u64();
         Picker {
-            rng: SplitMix64::new(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            rng: SplitMix64::new(start),
             table,
         }
     }
@@ -415,4 +418,98 @@ pub fn parse_request_file(
         ));
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NinesOp, RequestSpec};
+
+    fn mix(weights: &[u32]) -> Requests {
+        let lines = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| Line {
+                name: format!("l{i}"),
+                weight,
+                request: RequestSpec::Nines(NinesOp::Work { work_us: i as u32 }),
+            })
+            .collect();
+        Requests::mix(lines, 7).unwrap()
+    }
+
+    #[test]
+    fn many_connections_draw_the_weights_and_the_seed_repeats_them() {
+        let r = mix(&[7, 2, 1]);
+        let proto = Picker::new(&r, 0);
+        let mut counts = [0u64; 3];
+        // 64 connections of 250 requests each, as a short closed-loop run makes them.
+        let mut firsts = Vec::new();
+        for c in 0..64 {
+            let mut p = proto.for_connection(r.seed(), c);
+            let seq: Vec<u16> = (0..250).map(|_| p.pick().line).collect();
+            for &l in &seq {
+                counts[usize::from(l)] += 1;
+            }
+            firsts.push(seq);
+        }
+        let n: f64 = 64.0 * 250.0;
+        for (count, share) in counts.iter().zip([0.7f64, 0.2, 0.1]) {
+            // Within 4 standard deviations of a binomial share.
+            let sd = (share * (1.0 - share) / n).sqrt();
+            assert!((*count as f64 / n - share).abs() < 4.0 * sd, "{counts:?}");
+        }
+        assert_ne!(firsts[0], firsts[1], "connections draw apart");
+        let mut again = proto.for_connection(r.seed(), 1);
+        assert!(firsts[1].iter().all(|&l| l == again.pick().line));
+    }
+
+    #[test]
+    fn bad_mixes_say_why() {
+        let line = |name: &str, weight| Line {
+            name: name.into(),
+            weight,
+            request: RequestSpec::default(),
+        };
+        assert!(Requests::mix(vec![], 1)
+            .unwrap_err()
+            .contains("no requests"));
+        assert!(Requests::mix(vec![line("a", 0)], 1)
+            .unwrap_err()
+            .contains("weight 0"));
+        assert!(Requests::mix(vec![line("a", 1), line("a", 2)], 1)
+            .unwrap_err()
+            .contains("name="));
+        let base = RequestSpec::default();
+        assert!(parse_weighted("-1 echo", &base, None, None)
+            .unwrap_err()
+            .contains("weight -1"));
+        assert!(parse_weighted("x echo", &base, None, None).is_err());
+        assert!(parse_weighted("3", &base, None, None)
+            .unwrap_err()
+            .contains("no request"));
+        let named = parse_weighted("2 name=big echo 4k", &base, None, None).unwrap();
+        assert_eq!((named.name.as_str(), named.weight), ("big", 2));
+        assert_eq!(named.request.payload(), Some(&Payload::Fixed(4096)));
+        assert!(parse_request_file("# nothing\n\n", &base, None, None).is_err());
+        let two = parse_request_file("9 echo\n# c\n1 work 5\n", &base, None, None).unwrap();
+        assert_eq!(two.len(), 2);
+        assert!(parse_request_file("9 echo\n1 hop\n", &base, None, None)
+            .unwrap_err()
+            .starts_with("line 2"));
+    }
+
+    #[test]
+    fn one_fixed_request_serializes_as_it_always_did_and_a_mix_as_a_mix() {
+        let one = Requests::one(RequestSpec::default());
+        let v = serde_json::to_value(&one).unwrap();
+        assert_eq!(v["op"], "echo");
+        assert_eq!(serde_json::from_value::<Requests>(v).unwrap(), one);
+        let m = mix(&[1, 3]);
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["mix"][1]["weight"], 3);
+        assert_eq!(v["seed"], 7);
+        assert_eq!(serde_json::from_value::<Requests>(v).unwrap(), m);
+        assert!(!one.draws() && m.draws());
+    }
 }

@@ -111,6 +111,15 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
             source,
         }
     })?;
+    for p in &reports {
+        super::by_request::add(&mut r.by_request, &p.by_request).map_err(|source| {
+            MergeError::Histogram {
+                file: "a request line's latencies".to_string(),
+                source,
+            }
+        })?;
+    }
+    super::by_request::refigure(&mut r.by_request, r.duration_s);
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
 }

@@ -11,6 +11,7 @@
 //! its model measured, and a manifest of the build, configuration and host. Results saved by
 //! earlier versions (nines-report/1) are converted as they are read.
 
+pub mod by_request;
 pub mod checks;
 pub mod confidence;
 pub mod diagnosis;
@@ -137,6 +138,9 @@ pub struct Report {
     /// the run is too short for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<confidence::Confidence>,
+    /// Results per line of a request mix (none for a run of one request).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_request: Vec<by_request::RequestResult>,
     /// What limited the run, each claim with its evidence.
     #[serde(default)]
     pub diagnosis: Vec<diagnosis::Limit>,
@@ -240,6 +244,7 @@ pub(crate) fn skeleton(
         server_cpu: None,
         tls: None,
         confidence: None,
+        by_request: Vec::new(),
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,

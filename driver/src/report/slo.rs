@@ -1,4 +1,6 @@
-//! `--slo "p99<=2ms,p99.9<=10ms,errors<=0.1%,rps>=50000"`: a gate for CI. Each clause is
+//! `--slo "p99<=2ms,p99.9<=10ms,errors<=0.1%,rps>=50000"`: a gate for CI. A clause may name
+//! one line of a request mix, `p99[GET /a]<=5ms`, and is then checked against that line's
+//! results alone. Each clause is
 //! checked against the one Report at the end of a run and printed PASS or FAIL with the measured
 //! value; the run exits 0 only when every clause passes ([`EXIT_SLO_FAILED`] otherwise). A run
 //! whose own checks say the driver, not the target, shaped the figures fails the gate unless
@@ -71,6 +73,9 @@ pub struct Clause {
     pub cmp: Cmp,
     /// The bound, in the metric's unit (µs, percent, count, requests/s).
     pub bound: f64,
+    /// The line of the request mix it is about (`p99[NAME]`), or the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// A clause checked against a run.
@@ -100,7 +105,7 @@ pub struct Gate {
 /// Parses an SLO expression; the error is one line naming the clause and what is wrong.
 pub fn parse(expr: &str) -> Result<Vec<Clause>, String> {
     let mut out = Vec::new();
-    for raw in expr.split(',').map(str::trim) {
+    for raw in split_clauses(expr).into_iter().map(str::trim) {
         if raw.is_empty() {
             return Err(format!(
                 "`{expr}`: an empty clause (two commas, or one at an end)"
@@ -111,7 +116,52 @@ pub fn parse(expr: &str) -> Result<Vec<Clause>, String> {
     Ok(out)
 }
 
+/// `expr` cut at its commas, except those inside a `[NAME]`.
+fn split_clauses(expr: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut from) = (0i32, 0);
+    for (i, c) in expr.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&expr[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&expr[from..]);
+    out
+}
+
+/// The names of the mix lines `clauses` refer to.
+pub fn lines_named(clauses: &[Clause]) -> impl Iterator<Item = &str> {
+    clauses.iter().filter_map(|c| c.request.as_deref())
+}
+
 fn clause(raw: &str) -> Result<Clause, String> {
+    // `p99[GET /a]<=5ms`: the measure, the line it is about, then the comparison.
+    let (request, rest) = match raw.split_once('[') {
+        Some((measure, tail)) => {
+            let (name, after) = tail.split_once(']').ok_or_else(|| {
+                format!("`{raw}`: `[` without `]` (a line of the mix is named p99[NAME]<=5ms)")
+            })?;
+            if name.trim().is_empty() {
+                return Err(format!("`{raw}`: an empty [NAME]"));
+            }
+            (Some(name.trim().to_string()), format!("{measure}{after}"))
+        }
+        None => (None, raw.to_string()),
+    };
+    let mut c =
+        measure_clause(&rest).map_err(|e| e.replace(&format!("`{rest}`"), &format!("`{raw}`")))?;
+    c.text = raw.to_string();
+    c.request = request;
+    Ok(c)
+}
+
+fn measure_clause(raw: &str) -> Result<Clause, String> {
     let ops = [
         ("<=", Cmp::Le),
         (">=", Cmp::Ge),
@@ -178,6 +228,7 @@ fn clause(raw: &str) -> Result<Clause, String> {
         metric,
         cmp,
         bound,
+        request: None,
     })
 }
 
@@ -194,7 +245,11 @@ pub fn check(clauses: &[Clause], report: &Report, allow_invalid: bool) -> Gate {
     let results: Vec<ClauseResult> = clauses
         .iter()
         .map(|c| {
-            let measured = measure(c.metric, report);
+            let measured = match &c.request {
+                None => measure(c.metric, report),
+                Some(name) => super::by_request::find(&report.by_request, name)
+                    .and_then(|l| measure_line(c.metric, l)),
+            };
             ClauseResult {
                 clause: c.clone(),
                 measured,
@@ -222,6 +277,22 @@ fn measure(m: Metric, r: &Report) -> Option<f64> {
         Metric::Max => r.latency_us.map(|l| l.max),
         Metric::Percentile(q) => {
             let h = &r.histograms.corrected.0;
+            (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
+        }
+    }
+}
+
+/// `m` for one line of the mix.
+fn measure_line(m: Metric, l: &super::by_request::RequestResult) -> Option<f64> {
+    let total = l.requests + l.errors;
+    match m {
+        Metric::Rps => Some(l.throughput_rps),
+        Metric::Errors => Some(l.errors as f64),
+        Metric::ErrorPercent => (total > 0).then(|| 100.0 * l.errors as f64 / total as f64),
+        Metric::Mean => l.latency_us.map(|s| s.mean),
+        Metric::Max => l.latency_us.map(|s| s.max),
+        Metric::Percentile(q) => {
+            let h = &l.histogram.0;
             (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
         }
     }

@@ -140,6 +140,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
         crate::report::tls::target_name(cfg.request.target_name(run.target), r.tls.is_some());
     r.embedded_server = cfg.embedded();
     r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
+    r.by_request = crate::report::by_request::results(&cfg.request, &t.rec.lines, duration_s);
     r.load = match &cfg.load {
         Load::ClosedLoop(_) => LoadSummary::ClosedLoop,
         Load::OpenLoop {

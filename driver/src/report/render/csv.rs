@@ -1,14 +1,56 @@
-//! CSV: one header line and one row per result, for spreadsheets and for comparing runs.
+//! CSV: one header line and one row per result, for spreadsheets and for comparing runs, then
+//! (for a request mix) one row per line of the mix, named in the `line` column (empty on the
+//! result's own row, so summing rows with an empty `line` never counts a reply twice).
 //! Latencies are in microseconds; a figure a result does not have is an empty field.
 
 use crate::config::{Load, StopAt};
 use crate::report::{LatencySummary, Outcome, Report};
 
 /// The column names.
-pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind,tls_handshakes,tls_resumed,tls_handshake_p50_us,tls_handshake_p99_us,tcp_connect_p50_us,tcp_connect_p99_us,tls_insecure";
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind,tls_handshakes,tls_resumed,tls_handshake_p50_us,tls_handshake_p99_us,tcp_connect_p50_us,tcp_connect_p99_us,tls_insecure,line";
+
+/// Where the figures a mix line has of its own sit in a row.
+const REQUEST: usize = 5;
+const REQUESTS: usize = 9;
+const FIRST_LATENCY: usize = 13;
+const UNCORRECTED_P99: usize = 23;
+
+/// A result's rows: its own, then one per line of its request mix.
+pub fn rows(r: &Report) -> Vec<String> {
+    let total = fields(r);
+    let mut out = vec![join(&total)];
+    for l in &r.by_request {
+        let mut f = total.clone();
+        f[REQUEST] = l.request.clone();
+        f[REQUESTS] = l.requests.to_string();
+        f[REQUESTS + 1] = l.errors.to_string();
+        f[REQUESTS + 3] = format!("{:.1}", l.throughput_rps);
+        let named = l.latency_us.as_ref().map(LatencySummary::named);
+        for i in 0..10 {
+            f[FIRST_LATENCY + i] = named.map_or(String::new(), |n| n[i].1.to_string());
+        }
+        f[UNCORRECTED_P99] = String::new();
+        *f.last_mut().expect("a row has fields") = l.name.clone();
+        out.push(join(&f));
+    }
+    out
+}
 
 /// One result as a row under [`HEADER`].
 pub fn row(r: &Report) -> String {
+    join(&fields(r))
+}
+
+fn join(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| quote(f))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A result's own fields, in [`HEADER`]'s order.
+fn fields(r: &Report) -> Vec<String> {
     let c = r.manifest().map(|m| &m.config);
     let status = match &r.outcome {
         Outcome::Completed => "completed".to_string(),
@@ -72,12 +114,9 @@ pub fn row(r: &Report) -> String {
         pct(t.and_then(|t| t.tcp_connect_us.as_ref()), false),
         pct(t.and_then(|t| t.tcp_connect_us.as_ref()), true),
         t.map_or(String::new(), |t| t.insecure.to_string()),
+        String::new(),
     ]);
     fields
-        .iter()
-        .map(|f| quote(f))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// A field as CSV writes it: quoted (quotes doubled) when it holds a comma, quote or newline.
@@ -96,6 +135,16 @@ mod tests {
         assert_eq!(super::quote("a, b"), "\"a, b\"");
         assert_eq!(super::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::quote("plain"), "plain");
-        assert_eq!(super::HEADER.split(',').count(), 35);
+        let names: Vec<&str> = super::HEADER.split(',').collect();
+        assert_eq!(names.len(), 36);
+        assert_eq!(
+            [
+                names[super::REQUEST],
+                names[super::REQUESTS],
+                names[super::FIRST_LATENCY],
+                names[super::UNCORRECTED_P99]
+            ],
+            ["request", "requests", "min_us", "uncorrected_p99_us"]
+        );
     }
 }

@@ -46,7 +46,7 @@ pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Text => text::render(report),
         Format::Markdown => markdown::render(report),
-        Format::Csv => format!("{}\n{}\n", csv::HEADER, csv::row(report)),
+        Format::Csv => format!("{}\n{}\n", csv::HEADER, csv::rows(report).join("\n")),
         Format::Hgrm => hgrm::render(&report.histograms.corrected.0),
         Format::Hlog => hlog::render(report),
         Format::Json => json(report),
@@ -57,7 +57,7 @@ pub fn render(report: &Report, format: Format) -> String {
 pub fn render_many(reports: &[Report], format: Format) -> String {
     match format {
         Format::Csv => {
-            let rows: Vec<String> = reports.iter().map(csv::row).collect();
+            let rows: Vec<String> = reports.iter().flat_map(csv::rows).collect();
             format!("{}\n{}\n", csv::HEADER, rows.join("\n"))
         }
         _ => reports

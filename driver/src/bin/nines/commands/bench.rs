@@ -52,6 +52,7 @@ impl BenchArgs {
                 return Err(e);
             }
         };
+        self.gate.check_lines(&request).map_err(|e| vec![e])?;
         self.target
             .config(BENCH, connections, load, request)
             .map_err(|e| vec![e])

@@ -79,8 +79,8 @@ impl OutputFlags {
 #[command(next_help_heading = "Output")]
 pub struct GateFlags {
     /// A gate checked at the end: clauses like p99<=2ms, p99.9<=10ms, errors<=0.1%,
-    /// rps>=50000, comma-separated; each printed PASS/FAIL with its measured value; exit 3 when
-    /// one fails.
+    /// rps>=50000, comma-separated; p99[NAME]<=5ms judges one line of a --request mix alone;
+    /// each printed PASS/FAIL with its measured value; exit 3 when one fails.
     #[arg(long, value_name = "EXPR", value_parser = |s: &str| slo::parse(s).map(SloExpr))]
     pub slo: Option<SloExpr>,
     /// Judge the SLO even when the run's own checks say the driver shaped the figures.
@@ -91,6 +91,32 @@ pub struct GateFlags {
 /// The clauses of `--slo` (a newtype: one value holding a list).
 #[derive(Debug, Clone)]
 pub struct SloExpr(pub Vec<slo::Clause>);
+
+impl GateFlags {
+    /// Refuses a clause about a line the run's requests do not have.
+    pub fn check_lines(&self, requests: &nines_driver::config::Requests) -> Result<(), UsageError> {
+        let Some(SloExpr(clauses)) = &self.slo else {
+            return Ok(());
+        };
+        match slo::lines_named(clauses).find(|n| requests.position(n).is_none()) {
+            None => Ok(()),
+            Some(name) => {
+                let names: Vec<&str> = requests.lines().iter().map(|l| l.name.as_str()).collect();
+                Err(UsageError::new(
+                    "--slo",
+                    if requests.is_mix() {
+                        format!(
+                            "no request line is named `{name}` (the lines: {})",
+                            names.join(", ")
+                        )
+                    } else {
+                        format!("[{name}] names a line of a --request mix, and this run has none")
+                    },
+                ))
+            }
+        }
+    }
+}
 
 /// What is printed while a run goes.
 #[derive(Args, Debug)]
