@@ -3,7 +3,8 @@
 //! the same configuration: each group shows the median and the spread (min–max) of its runs,
 //! and a difference is called beyond run-to-run noise only when a two-sided exact Mann–Whitney
 //! U test over the runs gives p < 0.05 (with midranks for ties). Fewer than 4 runs a side can
-//! never reach that, and the table says so rather than guessing.
+//! never reach that, and the table says so rather than guessing. Results of a request mix are
+//! also compared line by line, lined up by the lines' names.
 
 use std::fmt::Write;
 
@@ -61,6 +62,33 @@ pub fn figures(r: &Report) -> [Option<f64>; FIGURES] {
     ]
 }
 
+/// The figures compared for each line of a request mix, with whether higher is better.
+pub const LINE_METRICS: [(&str, bool); 4] = [
+    ("req/s", true),
+    ("p50 µs", false),
+    ("p99 µs", false),
+    ("errors", false),
+];
+
+/// Each line of a result's request mix, by name, with its figures in [`LINE_METRICS`] order.
+pub fn line_figures(r: &Report) -> Vec<(String, [Option<f64>; 4])> {
+    r.by_request
+        .iter()
+        .map(|l| {
+            let lat = l.latency_us;
+            (
+                l.name.clone(),
+                [
+                    Some(l.throughput_rps),
+                    lat.map(|s| s.p50),
+                    lat.map(|s| s.p99),
+                    Some(l.errors as f64),
+                ],
+            )
+        })
+        .collect()
+}
+
 /// A group's name in the table, marked when one of its runs was cut short (its figures
 /// cover only what it measured).
 pub fn group_name(name: &str, runs: &[&Report]) -> String {
@@ -78,9 +106,27 @@ pub struct Group {
     pub name: String,
     /// Each run's figures.
     pub runs: Vec<[Option<f64>; FIGURES]>,
+    /// Each run's mix lines' figures ([`line_figures`]).
+    pub lines: Vec<Vec<(String, [Option<f64>; 4])>>,
 }
 
 impl Group {
+    /// The group of `runs`, named `name` (marked when a run was cut short).
+    pub fn of(name: &str, runs: &[&Report]) -> Group {
+        Group {
+            name: group_name(name, runs),
+            runs: runs.iter().map(|r| figures(r)).collect(),
+            lines: runs.iter().map(|r| line_figures(r)).collect(),
+        }
+    }
+
+    fn line_values(&self, line: &str, m: usize) -> Vec<f64> {
+        self.lines
+            .iter()
+            .filter_map(|run| run.iter().find(|(n, _)| n == line).and_then(|(_, f)| f[m]))
+            .collect()
+    }
+
     fn values(&self, m: usize) -> Vec<f64> {
         self.runs.iter().filter_map(|r| r[m]).collect()
     }
@@ -112,6 +158,33 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
             row.push(change(&base.values(m), &g.values(m), *higher_better));
         }
         rows.push(row);
+    }
+    // Mix lines, lined up by name, in the order the results first name them.
+    let mut names: Vec<&str> = Vec::new();
+    for g in groups {
+        for run in &g.lines {
+            for (n, _) in run {
+                if !names.contains(&n.as_str()) {
+                    names.push(n);
+                }
+            }
+        }
+    }
+    for line in names {
+        for (m, (name, higher_better)) in LINE_METRICS.iter().enumerate() {
+            let mut row = vec![format!("[{line}] {name}")];
+            for g in groups {
+                row.push(cell(&g.line_values(line, m), repeated));
+            }
+            for g in &groups[1..] {
+                row.push(change(
+                    &base.line_values(line, m),
+                    &g.line_values(line, m),
+                    *higher_better,
+                ));
+            }
+            rows.push(row);
+        }
     }
     table(&mut s, &rows, markdown);
     let _ = writeln!(s);
@@ -161,10 +234,7 @@ pub fn render_sweeps(groups: &[(String, Vec<&Sweep>)], markdown: bool) -> String
                     .flat_map(|sw| sw.steps.iter().filter(|st| level(st) == *lv))
                     .collect();
                 let reports: Vec<&Report> = steps.iter().map(|st| &st.report).collect();
-                Group {
-                    name: group_name(name, &reports),
-                    runs: reports.iter().map(|r| figures(r)).collect(),
-                }
+                Group::of(name, &reports)
             })
             .collect();
         let heading = if markdown { "### " } else { "== " };
@@ -359,6 +429,7 @@ mod tests {
     fn changes_name_their_direction_and_significance() {
         let g = |name: &str, rps: &[f64]| Group {
             name: name.into(),
+            lines: Vec::new(),
             runs: rps
                 .iter()
                 .map(|&r| {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use nines_common::usage::{exit_with, UsageError, EXIT_USAGE};
-use nines_driver::compare::{figures, group_name, render, render_sweeps, Group};
+use nines_driver::compare::{render, render_sweeps, Group};
 use nines_driver::report::render::render_many;
 use nines_driver::report::sweep::Sweep;
 use nines_driver::report::{dir, load, merge, Format, Loaded, MergeError, Report, SWEEP_NOT_RUN};
@@ -183,10 +183,7 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
         let groups: Vec<Group> = reports
             .chunks(n)
             .zip(a.results.chunks(n))
-            .map(|(rs, paths)| Group {
-                name: group_name(&name(paths), &rs.iter().collect::<Vec<_>>()),
-                runs: rs.iter().map(figures).collect(),
-            })
+            .map(|(rs, paths)| Group::of(&name(paths), &rs.iter().collect::<Vec<_>>()))
             .collect();
         return status(console::print(
             &render(&groups, a.markdown),
