@@ -9,8 +9,11 @@
 # rounds, B first in even): closed loop (throughput, p99, CPU per reply of the side under test)
 # and open loop at a fixed rate (corrected p99 and the driver's schedule lag).
 #
-# Usage: scripts/bench-ab.sh [REV_A=HEAD~1] [ROUNDS=5] [SECONDS=3]
-#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines TLS=0|1
+# Usage: scripts/bench-ab.sh [REV_A=HEAD~1|tree] [ROUNDS=5] [SECONDS=3]
+#        REV_A=tree: both sides are this tree's build, told apart by ARGS_A/ARGS_B (extra
+#        driver flags, shell words, e.g. ARGS_B="--request '1 name=a 48..80' --payload ..."):
+#        the cost of a feature against the same request without it, in one build.
+#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines TLS=0|1 ARGS_A= ARGS_B=
 #             OUT=docs/results/$WHAT-ab.md (TLS=1: the server with a certificate made here,
 #             the driver with --tls --cacert; both revisions must speak TLS)
 # Loopback only; every load is bounded by SECONDS.
@@ -32,9 +35,15 @@ OUT=${OUT:-docs/results/$WHAT-ab.md}
 source scripts/lib/bench.sh
 need_pinning
 
-ab_worktree "$REV_A"
-echo "building A ($A_SHA) and B ($B_SHA)" >&2
-(cd "$WT" && cargo build --release --quiet --bin nines --bin nines-server)
+eval "EXTRA_A=(${ARGS_A:-})"; eval "EXTRA_B=(${ARGS_B:-})"
+if [[ $REV_A == tree ]]; then
+  A_SHA="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo -dirty)" B_SHA=$A_SHA WT=.
+  echo "building this tree ($B_SHA) for both sides" >&2
+else
+  ab_worktree "$REV_A"
+  echo "building A ($A_SHA) and B ($B_SHA)" >&2
+  (cd "$WT" && cargo build --release --quiet --bin nines --bin nines-server)
+fi
 cargo build --release --quiet --bin nines --bin nines-server
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
@@ -72,6 +81,7 @@ for round in $(seq "$ROUNDS"); do
   for d in "${order[@]}"; do
     for load in closed open; do
       extra=(); [[ $load == open ]] && extra=(--rate "$RATE")
+      if [[ $d == A ]]; then extra+=("${EXTRA_A[@]}"); else extra+=("${EXTRA_B[@]}"); fi
       s0=$(cpu_s "${SPID[$d]}")
       /usr/bin/time -f "%U %S" -o "$TMP/time" taskset -c 1 "${DRIVER[$d]}" bench "127.0.0.1:${PORT[$d]}" \
         --protocol "$PROTO" -c "$CONNS" --threads 1 -d "${SECS}s" -w 1s -q "${extra[@]}" "${DRIVER_TLS[@]}" --json "$TMP/r.json" >/dev/null || true
@@ -92,18 +102,21 @@ PY
   done
 done
 
-python3 - "$TMP/raw.csv" "$OUT" "$REV_A" "$A_SHA" "$B_SHA" "$ROUNDS" "$SECS" "$CONNS" "$RATE" "$WHAT" "$PROTO" "$TLS" <<'PY'
+python3 - "$TMP/raw.csv" "$OUT" "$REV_A" "$A_SHA" "$B_SHA" "$ROUNDS" "$SECS" "$CONNS" "$RATE" "$WHAT" "$PROTO" "$TLS" "${ARGS_A:-}" "${ARGS_B:-}" <<'PY'
 import csv, statistics, sys
 sys.path.insert(0, "scripts/lib"); import results
-raw, out, rev_a, a_sha, b_sha, rounds, secs, conns, rate, what, proto, tls = sys.argv[1:]
+raw, out, rev_a, a_sha, b_sha, rounds, secs, conns, rate, what, proto, tls, args_a, args_b = sys.argv[1:]
 rows = list(csv.DictReader(open(raw)))
 def med(d, load, key):
     v = [float(r[key]) for r in rows if r["side"] == d and r["load"] == load and r[key]]
     return statistics.median(v) if v else float("nan")
 setup = ("Both drivers load one nines-server (this tree's)" if what == "driver"
          else "This tree's driver loads both servers in turn")
+env = "".join(f"{k}=\"{v}\" " for k, v in [("ARGS_A", args_a), ("ARGS_B", args_b)] if v)
 L = results.header(f"{what.capitalize()} A/B: before and after a {what} change, measured side by side",
-                   f"WHAT={what} CONNS={conns} RATE={rate} PROTO={proto} TLS={tls} scripts/bench-ab.sh {rev_a} {rounds} {secs}")
+                   f"{env}WHAT={what} CONNS={conns} RATE={rate} PROTO={proto} TLS={tls} scripts/bench-ab.sh {rev_a} {rounds} {secs}")
+if args_a or args_b:
+    L.append(f"- Extra driver flags: A `{args_a or '(none)'}`, B `{args_b or '(none)'}`.")
 L += [f"- A = `{a_sha}` ({rev_a}), B = `{b_sha}` (this tree). {setup}: server "
       f"(--protocol {proto} --workers 1) pinned to CPU 0, load from CPU 1, {conns} connections, 64-byte "
       f"echo{' over TLS (a P-256 certificate made for the run)' if tls == '1' else ''}, 1 driver thread, {rounds} interleaved rounds of {secs} s (+1 s warm-up); medians. "
