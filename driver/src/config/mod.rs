@@ -12,6 +12,7 @@ mod load;
 mod protocol;
 mod request;
 pub mod secs;
+mod session;
 mod sweep;
 mod tls;
 mod validate;
@@ -23,6 +24,7 @@ pub use request::{
     parse_accept, parse_header, parse_method, split_command, status_accepted, HttpRequest, NinesOp,
     RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
+pub use session::Session;
 pub use sweep::{RateLevel, SweepConfig};
 pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};
 pub use validate::{MAX_BODY_BYTES, MAX_RATE_PER_THREAD};

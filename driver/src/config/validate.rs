@@ -157,6 +157,9 @@ impl BenchConfig {
             ),
             "",
         );
+        if let Some(session) = &st.session {
+            session.check(e);
+        }
         // A storm's messages come back: nines echo, echo or ws. The flag named is the one that
         // chose something else.
         let not_echoed = match self.request {
@@ -489,6 +492,16 @@ mod tests {
                     ..base.clone()
                 },
                 "--connect-rate",
+            ),
+            (
+                BenchConfig {
+                    load: Load::Storm(Storm {
+                        session: crate::config::Session::new(Some(0), None),
+                        ..Storm::default()
+                    }),
+                    ..base.clone()
+                },
+                "--session-messages",
             ),
         ];
         for (cfg, flag) in cases {
