@@ -43,8 +43,8 @@ impl Session {
         (messages.is_some() || duration.is_some()).then_some(Session { messages, duration })
     }
 
-    /// Each cap within its bounds, named by its flag.
-    pub(crate) fn check(&self, e: &mut Vec<UsageError>) {
+    /// Each cap within its bounds (a duration up to `max_duration`), named by its flag.
+    pub(crate) fn check(&self, max_duration: Duration, e: &mut Vec<UsageError>) {
         let why = "a session must last at least one message (drop the flag to hold connections)";
         if let Some(n) = self.messages {
             check_range(e, "--session-messages", n, (1, MAX_SESSION_MESSAGES), why);
@@ -55,7 +55,7 @@ impl Session {
                 e,
                 "--session-duration",
                 h(d),
-                (h(MIN_SESSION_DURATION), h(super::validate::MAX_DURATION)),
+                (h(MIN_SESSION_DURATION), h(max_duration)),
                 why,
             );
         }
@@ -98,7 +98,7 @@ mod tests {
         let mut e = Vec::new();
         Session::new(Some(0), Some(Duration::ZERO))
             .unwrap()
-            .check(&mut e);
+            .check(Duration::from_secs(60), &mut e);
         let flags: Vec<&str> = e.iter().map(|u| u.flag).collect();
         assert_eq!(flags, ["--session-messages", "--session-duration"]);
         assert!(e[0].to_string().contains("0 is out of range"), "{}", e[0]);

@@ -158,7 +158,7 @@ impl BenchConfig {
             "",
         );
         if let Some(session) = &st.session {
-            session.check(e);
+            session.check(MAX_DURATION, e);
         }
         // A storm's messages come back: nines echo, echo or ws. The flag named is the one that
         // chose something else.

@@ -251,34 +251,6 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         }
     }
 
-    /// Connects a new client in each slot whose session ended, at once (while the run issues):
-    /// the same token and source address, the connect timed from now.
-    fn start_replacements(&mut self, poll: &Poll, now: u64) {
-        for i in std::mem::take(&mut self.replacing) {
-            if now >= self.end_ns {
-                break;
-            }
-            self.stats.started += 1;
-            match self.conns[i].reconnect(poll.registry(), now) {
-                Ok(()) => self.connecting += 1,
-                Err(e) => self.connect_failed(&super::connect::errno_label(&e)),
-            }
-        }
-    }
-
-    /// Ends slot `i`'s session if it is over (past its cap, nothing in flight): a clean close,
-    /// counted as a session completed, and a new client to connect in its place.
-    fn end_if_done(&mut self, i: usize) {
-        if !(self.conns[i].is_open() && self.slots[i].is_done(self.conns[i].in_flight())) {
-            return;
-        }
-        self.conns[i].close();
-        self.open -= 1;
-        self.stats.sessions_completed += 1;
-        self.books.interval_closed += 1;
-        self.replacing.push(i);
-    }
-
     /// Sends every message that is due, on connections still open.
     fn send_due(&mut self, now: u64) {
         while let Some(&Reverse((due, i, what))) = self.timers.peek() {

@@ -1,4 +1,5 @@
-//! One storm client's session, and the gaps between its messages (`--think`).
+//! One storm client's session, the gaps between its messages (`--think`), and the storm loop's
+//! side of sessions: ending one and connecting its replacement.
 //!
 //! A storm thread keeps one [`Slot`] per connection it holds. Without sessions a slot's client
 //! lives to the end of the run. With sessions (`--session-messages`, `--session-duration`) the
@@ -19,6 +20,9 @@
 
 use std::time::Duration;
 
+use mio::Poll;
+
+use super::StormLoop;
 use crate::config::Session;
 use crate::schedule::{Arrival, SplitMix64};
 
@@ -162,6 +166,37 @@ impl Slot {
     /// nothing in flight.
     pub(super) fn is_done(&self, in_flight: usize) -> bool {
         self.phase == Phase::Finishing && in_flight == 0
+    }
+}
+
+/// The storm loop's side of sessions: ending one, and connecting its replacement.
+impl StormLoop<'_, '_> {
+    /// Connects a new client in each slot whose session ended, at once (while the run issues):
+    /// the same token and source address, the connect timed from now.
+    pub(super) fn start_replacements(&mut self, poll: &Poll, now: u64) {
+        for i in std::mem::take(&mut self.replacing) {
+            if now >= self.end_ns {
+                break;
+            }
+            self.stats.started += 1;
+            match self.conns[i].reconnect(poll.registry(), now) {
+                Ok(()) => self.connecting += 1,
+                Err(e) => self.connect_failed(&crate::engine::connect::errno_label(&e)),
+            }
+        }
+    }
+
+    /// Ends slot `i`'s session if it is over (past its cap, nothing in flight): a clean close,
+    /// counted as a session completed, and a new client to connect in its place.
+    pub(super) fn end_if_done(&mut self, i: usize) {
+        if !(self.conns[i].is_open() && self.slots[i].is_done(self.conns[i].in_flight())) {
+            return;
+        }
+        self.conns[i].close();
+        self.open -= 1;
+        self.stats.sessions_completed += 1;
+        self.books.interval_closed += 1;
+        self.replacing.push(i);
     }
 }
 

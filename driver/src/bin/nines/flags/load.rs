@@ -146,12 +146,12 @@ pub struct StormFlags {
     pub duration: HumanDuration,
     #[command(flatten)]
     pub lag: LagFlag,
-    #[command(flatten)]
-    pub sessions: super::session::SessionFlags,
     /// Spread the connections over N driver processes (each with its own descriptor limit);
     /// their Reports are merged into one.
     #[arg(long, default_value_t = defaults::STORM_PROCESSES)]
     pub processes: usize,
+    #[command(flatten)]
+    pub sessions: super::session::SessionFlags,
 }
 
 impl StormFlags {

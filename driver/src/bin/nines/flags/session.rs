@@ -25,13 +25,13 @@ pub struct SessionFlags {
     /// --session-messages, whichever comes first.
     #[arg(long, value_name = "DURATION")]
     pub session_duration: Option<HumanDuration>,
-    #[arg(long, value_enum, help = with_default(
-        "How a client spaces its messages: every --interval, or exponential gaps with --interval as their mean (poisson, drawn per connection from --seed)",
+    #[arg(long, value_enum, hide_possible_values = true, help = with_default(
+        "How a client spaces its messages: constant (every --interval) or poisson (exponential gaps with --interval as their mean, drawn per connection from --seed)",
         Arrival::default(),
     ))]
     pub think: Option<Arrival>,
     #[arg(long, help = with_default(
-        "Seed of the poisson gaps: the same seed gives every connection the same gaps",
+        "Seed of the poisson gaps (each connection draws its own): the same seed gives each connection the same gaps again",
         defaults::SEED,
     ))]
     pub seed: Option<u64>,
