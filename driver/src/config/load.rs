@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::secs;
+use super::session::Session;
 use crate::schedule::Arrival;
 
 /// How load is applied.
@@ -79,6 +80,19 @@ pub struct Storm {
     /// timed from when they were due, then carries the driver's lateness).
     #[serde(rename = "lag_threshold_s", with = "secs")]
     pub lag_threshold: Duration,
+    /// When a client closes and a new one takes its place; none: every connection is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+    /// How a client spaces its messages: every `interval`, or exponential gaps with that mean.
+    #[serde(default)]
+    pub think: Arrival,
+    /// Seed of the Poisson gaps (each connection derives its own from it).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    super::defaults::SEED
 }
 
 /// When the measured part of a run ends.
@@ -186,6 +200,9 @@ impl Default for Storm {
             interval: super::defaults::STORM_INTERVAL,
             hold: super::defaults::DURATION,
             lag_threshold: super::defaults::LAG_THRESHOLD,
+            session: None,
+            think: Arrival::default(),
+            seed: super::defaults::SEED,
         }
     }
 }

@@ -15,6 +15,7 @@ mod payload;
 mod protocol;
 mod request;
 pub mod secs;
+mod session;
 mod sweep;
 mod tls;
 mod validate;
@@ -32,6 +33,7 @@ pub use request::{
     method_sends_body, parse_accept, parse_header, parse_method, split_command, status_accepted,
     Body, HttpRequest, NinesOp, RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
 };
+pub use session::Session;
 pub use sweep::{RateLevel, SweepConfig};
 pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};
 pub use validate::{MAX_BODY_BYTES, MAX_RATE_PER_THREAD};

@@ -161,6 +161,9 @@ impl BenchConfig {
             ),
             "",
         );
+        if let Some(session) = &st.session {
+            session.check(MAX_DURATION, e);
+        }
         // A storm's messages come back: nines echo, echo or ws. The flag named is the one that
         // chose something else.
         let not_echoed = self.request.lines().iter().find_map(|l| match l.request {
@@ -504,6 +507,16 @@ mod tests {
                     ..base.clone()
                 },
                 "--connect-rate",
+            ),
+            (
+                BenchConfig {
+                    load: Load::Storm(Storm {
+                        session: crate::config::Session::new(Some(0), None),
+                        ..Storm::default()
+                    }),
+                    ..base.clone()
+                },
+                "--session-messages",
             ),
         ];
         for (cfg, flag) in cases {

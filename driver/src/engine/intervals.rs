@@ -23,6 +23,8 @@ pub struct Counts {
     pub opened: u64,
     /// Established connections lost.
     pub lost: u64,
+    /// Connections the driver closed (a storm's sessions ending).
+    pub closed: u64,
     /// Bytes read from the target.
     pub received_bytes: u64,
 }
@@ -32,6 +34,7 @@ impl Counts {
         self.errors += o.errors;
         self.opened += o.opened;
         self.lost += o.lost;
+        self.closed += o.closed;
         self.received_bytes += o.received_bytes;
     }
 }
@@ -77,6 +80,8 @@ pub struct Interval {
     pub opened: u64,
     /// Connections lost in it.
     pub lost: u64,
+    /// Connections the driver closed in it (a storm's sessions ending).
+    pub closed: u64,
     /// Bytes read from the target in it.
     pub received_bytes: u64,
 }
@@ -220,6 +225,7 @@ impl Merger {
             errors: counts.errors,
             opened: counts.opened,
             lost: counts.lost,
+            closed: counts.closed,
             received_bytes: counts.received_bytes,
         })
     }
@@ -249,6 +255,7 @@ mod tests {
                 errors,
                 opened: 1,
                 lost: 0,
+                closed: 0,
                 received_bytes: 10,
             },
         };

@@ -177,9 +177,11 @@ pub(crate) struct Books<'a> {
     pub bytes_at_measure_start: Option<(u64, u64)>,
     pub received_at_interval_start: u64,
     pub bytes_at_end: (u64, u64),
-    /// Connections established and lost in the current interval.
+    /// Connections established, lost and closed by the driver (a storm's sessions ending) in
+    /// the current interval.
     pub interval_opened: u64,
     pub interval_lost: u64,
+    pub interval_closed: u64,
     /// How connections were set up (connect and handshake times, failures).
     pub handshakes: Handshakes,
 }
@@ -203,6 +205,7 @@ impl<'a> Books<'a> {
             bytes_at_end: (0, 0),
             interval_opened: 0,
             interval_lost: 0,
+            interval_closed: 0,
             handshakes: Handshakes::default(),
         }
     }
@@ -310,6 +313,7 @@ impl<'a> Books<'a> {
             errors: self.tally.take_interval(),
             opened: std::mem::take(&mut self.interval_opened),
             lost: std::mem::take(&mut self.interval_lost),
+            closed: std::mem::take(&mut self.interval_closed),
             received_bytes: received.saturating_sub(since),
         };
         (self.recorder.take_interval(), counts)

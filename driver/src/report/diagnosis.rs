@@ -115,9 +115,15 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
 }
 
 /// A storm's load is its schedule: every connection held and (nearly) every message echoed is
-/// the offered load served.
+/// the offered load served. With sessions, held means none failed to connect and none was lost
+/// (clients closed by the driver were replaced; a replacement may still be connecting at the end).
 fn storm_kind(r: &Report, st: &super::storm::StormSummary) -> LimitKind {
-    let held = st.open_at_end >= st.started;
+    let held = match st.sessions {
+        None => st.open_at_end >= st.started,
+        Some(_) => {
+            r.driver.connections_lost == 0 && r.driver.connect_failures.values().sum::<u64>() == 0
+        }
+    };
     let echoed = r.requests as f64 >= 0.99 * r.driver.requests_sent as f64;
     match (held, echoed) {
         (false, _) => LimitKind::Connections,
@@ -131,10 +137,23 @@ fn storm_text(r: &Report, st: &super::storm::StormSummary) -> String {
         .send_lag_us
         .map(|l| format!(", the driver's send lag p99 {:.0} µs", l.p99))
         .unwrap_or_default();
+    let held = match st.sessions {
+        None => format!(
+            "{} of {} connections held to the end",
+            thousands(st.open_at_end),
+            thousands(st.started)
+        ),
+        Some(s) => format!(
+            "{} sessions completed and replaced, {} of {} connects failed, {} connections lost, {} open at the end",
+            thousands(s.completed),
+            thousands(r.driver.connect_failures.values().sum::<u64>()),
+            thousands(st.started),
+            thousands(r.driver.connections_lost),
+            thousands(st.open_at_end)
+        ),
+    };
     let what = format!(
-        "{} of {} connections held to the end, {} of {} messages echoed{lag}{}",
-        thousands(st.open_at_end),
-        thousands(st.started),
+        "{held}, {} of {} messages echoed{lag}{}",
         thousands(r.requests),
         thousands(r.driver.requests_sent),
         server_cpu_text(r)

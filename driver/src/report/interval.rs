@@ -30,6 +30,9 @@ pub struct IntervalRecord {
     /// Established connections lost in it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub connections_lost: u64,
+    /// Connections the driver closed in it (a storm's sessions ending).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub connections_closed: u64,
 }
 
 impl IntervalRecord {
@@ -51,6 +54,7 @@ impl IntervalRecord {
             received_bytes: 0,
             connections_opened: 0,
             connections_lost: 0,
+            connections_closed: 0,
         }
     }
 }

@@ -207,6 +207,7 @@ fn add_intervals(
             sum.received_bytes += iv.received_bytes;
             sum.connections_opened += iv.connections_opened;
             sum.connections_lost += iv.connections_lost;
+            sum.connections_closed += iv.connections_closed;
         }
     }
     Ok(seconds
@@ -215,6 +216,7 @@ fn add_intervals(
             received_bytes: sum.received_bytes,
             connections_opened: sum.connections_opened,
             connections_lost: sum.connections_lost,
+            connections_closed: sum.connections_closed,
             ..IntervalRecord::new(sum.start_s, sum.duration_s, &h, sum.errors)
         })
         .collect())

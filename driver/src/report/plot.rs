@@ -360,7 +360,8 @@ pub fn storm(r: &Report) -> Res {
     let mut top = vec![(0.0, 0.0)];
     let mut bottom = Vec::new();
     for iv in &r.intervals {
-        open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
+        open = (open + iv.connections_opened)
+            .saturating_sub(iv.connections_lost + iv.connections_closed);
         top.push((iv.start_s + iv.duration_s, open as f64));
         if let Some(l) = iv.latency_us {
             bottom.push((iv.start_s + iv.duration_s / 2.0, l.p99));

@@ -65,10 +65,40 @@ pub struct StormSummary {
     /// The server's process ids that were measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_pids: Vec<u32>,
+    /// Sessions, when clients closed and were replaced (`--session-messages`,
+    /// `--session-duration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Sessions>,
     /// Kernel TCP socket memory before the storm.
     pub sockstat_before: Option<SockStat>,
     /// ... and while holding.
     pub sockstat_holding: Option<SockStat>,
+}
+
+/// What a storm with sessions measured of them. Every connect (replacements included) is in
+/// `started` and in the connect and handshake times.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Sessions {
+    /// Sessions that ended on the driver's terms (past their cap, every reply in).
+    pub completed: u64,
+    /// Connects started per second over the run (the ramp's and the replacements').
+    pub connects_per_s: f64,
+    /// Replies had by the clients still connected at the end, whose sessions were unfinished:
+    /// with every message answered, `completed` × `--session-messages` + this = the replies.
+    pub unfinished_replies: u64,
+}
+
+impl Sessions {
+    /// The parts' sessions added up (their runs span the same window, so their connect rates
+    /// add); none when no part had sessions.
+    fn merge(parts: &[&StormSummary]) -> Option<Sessions> {
+        let all: Vec<Sessions> = parts.iter().filter_map(|p| p.sessions).collect();
+        (!all.is_empty()).then(|| Sessions {
+            completed: all.iter().map(|s| s.completed).sum(),
+            connects_per_s: all.iter().map(|s| s.connects_per_s).sum(),
+            unfinished_replies: all.iter().map(|s| s.unfinished_replies).sum(),
+        })
+    }
 }
 
 /// Storms from several driver processes as one: counts and connect times added, crashes found
@@ -136,6 +166,7 @@ pub fn merge(
         driver_memory: add_mem(parts.iter().filter_map(|p| p.driver_memory).collect()),
         server_memory: server,
         server_pids: pids,
+        sessions: Sessions::merge(parts),
         sockstat_before: max_sock(|p| p.sockstat_before),
         sockstat_holding: max_sock(|p| p.sockstat_holding),
     })
@@ -156,7 +187,8 @@ pub fn crashes(intervals: &[IntervalRecord]) -> Vec<Crash> {
                 open_before: before,
             });
         }
-        open = (open + iv.connections_opened).saturating_sub(iv.connections_lost);
+        open = (open + iv.connections_opened)
+            .saturating_sub(iv.connections_lost + iv.connections_closed);
     }
     out
 }

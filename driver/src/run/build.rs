@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{BenchConfig, Load, StopAt};
+use crate::config::{BenchConfig, Load, StopAt, Storm};
 use crate::engine::control::{StopReason, Timeline};
 use crate::engine::handshakes::Handshakes;
 use crate::engine::ThreadOutcome;
@@ -18,7 +18,7 @@ use crate::report::checks::{Check, Finding};
 use crate::report::histogram::Hist;
 use crate::report::manifest::Manifest;
 use crate::report::server_cpu::ServerCpu;
-use crate::report::storm::{crashes, StormSummary};
+use crate::report::storm::{crashes, Sessions, StormSummary};
 use crate::report::tls::{TlsHistograms, TlsSummary};
 use crate::report::{
     skeleton, CutShort, DriverSummary, Histograms, IntervalRecord, LatencySummary, LoadSummary,
@@ -154,7 +154,12 @@ pub fn build(run: RunRecord<'_>) -> Report {
             seed: arrivals.seed,
             schedule_lag_us: LatencySummary::from_histogram(&t.rec.lag),
         }),
-        Load::Storm(_) => LoadSummary::Storm(Box::new(storm_summary(run.outcomes, &r.intervals))),
+        Load::Storm(st) => LoadSummary::Storm(Box::new(storm_summary(
+            run.outcomes,
+            &r.intervals,
+            st,
+            duration_s,
+        ))),
     };
     r.warmup = Some(WarmupSummary {
         requests: t.rec.warmup.len(),
@@ -227,25 +232,44 @@ fn tls_summary(
     Some(s)
 }
 
-/// The threads' storm figures added up; crashes found in the per-second record.
-fn storm_summary(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> StormSummary {
+/// The threads' storm figures added up over the `duration_s` the storm ran; crashes found in
+/// the per-second record.
+fn storm_summary(
+    outcomes: &[ThreadOutcome],
+    intervals: &[IntervalRecord],
+    st: &Storm,
+    duration_s: f64,
+) -> StormSummary {
     let mut h = new_histogram();
     let mut lag = new_histogram();
     let (mut started, mut timeouts, mut lost) = (0, 0, 0);
+    let (mut completed, mut unfinished_replies) = (0, 0);
     for o in outcomes {
         lost += o.connections_lost;
         lag.add(&o.recorder.lag).expect("histograms share bounds");
         if let Some(s) = &o.storm {
             started += s.started;
             timeouts += s.connect_timeouts;
+            completed += s.sessions_completed;
+            unfinished_replies += s.unfinished_replies;
             h.add(&s.connect_ns).expect("histograms share bounds");
         }
     }
     let connected = h.len();
+    let sessions = st.session.map(|_| Sessions {
+        completed,
+        connects_per_s: if duration_s > 0.0 {
+            started as f64 / duration_s
+        } else {
+            0.0
+        },
+        unfinished_replies,
+    });
     StormSummary {
         started,
         connected,
-        open_at_end: connected.saturating_sub(lost),
+        // A client whose session ended was closed by the driver: neither open nor lost.
+        open_at_end: connected.saturating_sub(lost + completed),
         connect_timeouts: timeouts,
         connect_time_us: LatencySummary::from_histogram(&h),
         connect_time_histogram: Hist(h),
@@ -254,6 +278,7 @@ fn storm_summary(outcomes: &[ThreadOutcome], intervals: &[IntervalRecord]) -> St
         driver_memory: None,
         server_memory: None,
         server_pids: Vec::new(),
+        sessions,
         sockstat_before: None,
         sockstat_holding: None,
     }

@@ -68,6 +68,7 @@ pub(crate) fn watch(
                 received_bytes: iv.received_bytes,
                 connections_opened: iv.opened,
                 connections_lost: iv.lost,
+                connections_closed: iv.closed,
                 ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
             });
             last_event = Instant::now();

@@ -6,14 +6,25 @@ use std::fmt::Write;
 use nines_common::units::thousands;
 
 use crate::config::{BenchConfig, Storm};
-use crate::report::storm::{Memory, StormSummary};
+use crate::report::storm::{Memory, Sessions, StormSummary};
+use crate::schedule::Arrival;
+
+/// What EADDRNOTAVAIL on connect means, and the way out.
+const PORTS_OUT: &str = "EADDRNOTAVAIL: no local port was free to connect from (a connection this side closes holds its port in TIME_WAIT for a minute, and sessions close many): add --source addresses, widen net.ipv4.ip_local_port_range, enable net.ipv4.tcp_tw_reuse, or lengthen the sessions";
 use crate::report::tls::TlsSummary;
 use crate::report::Report;
 
 /// The title line of a storm.
 pub fn title(r: &Report, c: &BenchConfig, st: &Storm) -> String {
+    let spacing = match st.think {
+        Arrival::Constant => "",
+        Arrival::Poisson => " on average (poisson)",
+    };
+    let sessions = st.session.map_or(String::new(), |s| {
+        format!(" | sessions of {}", s.describe())
+    });
     format!(
-        "nines storm {}{} | {} connection(s) at {}/s, a message every {} | {} thread(s) | {} | held {}",
+        "nines storm {}{} | {} connection(s) at {}/s, a message every {}{spacing}{sessions} | {} thread(s) | {} | held {}",
         r.target,
         super::embedded(r),
         thousands(c.connections as u64),
@@ -23,6 +34,17 @@ pub fn title(r: &Report, c: &BenchConfig, st: &Storm) -> String {
         c.request.describe(),
         nines_common::units::HumanDuration(st.hold),
     )
+}
+
+/// A storm's sessions: how many ended and were replaced, and the connect rate they made.
+fn sessions(s: &mut String, ss: &Sessions) {
+    let _ = writeln!(
+        s,
+        "  sessions    {} completed, {:.1} connects/s over the run (the connect times include every replacement), {} replies to clients still connected at the end",
+        thousands(ss.completed),
+        ss.connects_per_s,
+        thousands(ss.unfinished_replies),
+    );
 }
 
 /// A TLS storm's handshakes: the rate, full vs resumed, their time apart from TCP's, and the
@@ -74,6 +96,12 @@ pub fn lines(s: &mut String, r: &Report, st: &StormSummary) {
             by.join(", "),
             thousands(st.connect_timeouts)
         );
+        if r.driver.connect_failures.contains_key("EADDRNOTAVAIL") {
+            let _ = writeln!(s, "  {PORTS_OUT}");
+        }
+    }
+    if let Some(ss) = &st.sessions {
+        sessions(s, ss);
     }
     if let Some(l) = &st.connect_time_us {
         let _ = writeln!(

@@ -125,8 +125,9 @@ impl StormArgs {
         let request = self
             .request
             .requests(self.target.target.as_deref(), defaults::SEED)?;
+        let load = self.storm.load()?;
         self.target
-            .config(STORM, connections, self.storm.load(), request)
+            .config(STORM, connections, load, request)
             .map_err(|e| vec![e])
     }
 }
@@ -210,7 +211,7 @@ impl Observer for Live {
         else {
             return;
         };
-        self.open = (self.open + iv.opened).saturating_sub(iv.lost);
+        self.open = (self.open + iv.opened).saturating_sub(iv.lost + iv.closed);
         if !self.enabled {
             return;
         }
@@ -389,6 +390,9 @@ fn start_parts(
                 connections: cfg.connections / n + usize::from(i < cfg.connections % n),
                 load: Load::Storm(nines_driver::config::Storm {
                     connect_rate: st.connect_rate / n as f64,
+                    // Each part's connections draw gaps of their own (a part numbers its
+                    // threads from 0, as every other part does): part i seeds with seed + i.
+                    seed: st.seed.wrapping_add(i as u64),
                     ..st
                 }),
                 // Each child takes every n-th source address.

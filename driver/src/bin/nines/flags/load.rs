@@ -145,7 +145,8 @@ pub struct StormFlags {
     /// Connections opened per second (1000: one per millisecond).
     #[arg(long, default_value_t = defaults::STORM_CONNECT_RATE, value_parser = parse_rate)]
     pub connect_rate: f64,
-    /// Each open connection sends one timestamped message this often; the server echoes it.
+    /// Each open connection sends one timestamped message this often (on average, with --think
+    /// poisson); the server echoes it.
     #[arg(long, default_value_t = HumanDuration(defaults::STORM_INTERVAL))]
     pub interval: HumanDuration,
     /// How long every connection is held once the last has been started.
@@ -157,16 +158,22 @@ pub struct StormFlags {
     /// their Reports are merged into one.
     #[arg(long, default_value_t = defaults::STORM_PROCESSES)]
     pub processes: usize,
+    #[command(flatten)]
+    pub sessions: super::session::SessionFlags,
 }
 
 impl StormFlags {
     /// The storm the flags describe.
-    pub fn load(&self) -> Load {
-        Load::Storm(Storm {
+    pub fn load(&self) -> Result<Load, Vec<UsageError>> {
+        let (session, think, seed) = self.sessions.get()?;
+        Ok(Load::Storm(Storm {
             connect_rate: self.connect_rate,
             interval: self.interval.0,
             hold: self.duration.0,
             lag_threshold: self.lag.get(),
-        })
+            session,
+            think,
+            seed,
+        }))
     }
 }

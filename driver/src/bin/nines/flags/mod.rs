@@ -12,6 +12,7 @@ use nines_common::usage::UsageError;
 pub mod load;
 pub mod output;
 pub mod request;
+pub mod session;
 pub mod target;
 pub mod tls;
 

@@ -6,6 +6,13 @@
 //!
 //! Connections, bytes and replies go through the same [`Conn`] and [`Books`] as bench load;
 //! what is new is the pacing: a connect schedule, and a heap of per-connection message timers.
+//!
+//! With sessions (session.rs) a client closes on the driver's terms and a new one connects in
+//! its slot (same token, same `--source` address) at once: the population stays steady, so the
+//! replacement is not paced by `--connect-rate`, which paces the ramp only. A replacement that
+//! fails to connect (or times out under `--connect-timeout`) is counted like any failed connect
+//! and its slot stays empty: failures are reported, not retried into a stream of errors. Each
+//! close leaves this side's local port in TIME_WAIT (the client closes first).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -14,13 +21,17 @@ use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 
-use super::conn::{Cause, Conn, Connecting, Dial};
+mod session;
+
+use session::{Due, Slot, Think};
+
+use super::conn::{Cause, Conn, Connecting, Dial, Reply};
 use super::control::Timeline;
 use super::intervals::Shipper;
 use super::wakeup::Wakeup;
 use super::{thread_cpu_time, Books, ThreadPlan};
 use crate::clock::RunClock;
-use crate::config::{BenchConfig, Picker, Storm};
+use crate::config::{BenchConfig, Picker, Session, Storm};
 use crate::errors::ErrorKind;
 use crate::recorder::new_histogram;
 
@@ -45,6 +56,10 @@ pub struct StormThread {
     pub connect_timeouts: u64,
     /// CPU time spent spinning for the next due time (not work).
     pub idle_spin: Duration,
+    /// Sessions that ended on the driver's terms (each then replaced, while the run lasted).
+    pub sessions_completed: u64,
+    /// Replies had by the clients still open when the run ended (their sessions unfinished).
+    pub unfinished_replies: u64,
 }
 
 /// One storm thread's loop.
@@ -55,13 +70,20 @@ pub(crate) struct StormLoop<'a, 'b> {
     books: &'b mut Books<'a>,
     shipper: &'b mut Shipper,
     conns: Vec<Conn>,
-    timers: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Each connection's client (same index).
+    slots: Vec<Slot>,
+    /// Slots whose session ended, to connect again.
+    replacing: Vec<usize>,
+    timers: BinaryHeap<Reverse<(u64, usize, Due)>>,
     failures: BTreeMap<String, u64>,
     stats: StormThread,
     next_id: u64,
     open: u64,
     connecting: u64,
-    interval_ns: u64,
+    think: Think,
+    session: Option<Session>,
+    /// When the run stops issuing (no message or replacement after it).
+    end_ns: u64,
     period_ns: u64,
     first_connect_ns: u64,
     idle_spin_ns: u64,
@@ -91,6 +113,8 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             books,
             shipper,
             conns: Vec::with_capacity(plan.connections),
+            slots: Vec::with_capacity(plan.connections),
+            replacing: Vec::new(),
             timers: BinaryHeap::with_capacity(plan.connections),
             failures: BTreeMap::new(),
             stats: StormThread {
@@ -98,11 +122,15 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 connect_ns: new_histogram(),
                 connect_timeouts: 0,
                 idle_spin: Duration::ZERO,
+                sessions_completed: 0,
+                unfinished_replies: 0,
             },
             next_id: (plan.index as u64) << 48,
             open: 0,
             connecting: 0,
-            interval_ns: storm.interval.as_nanos().max(1) as u64,
+            think: Think::new(storm.think, storm.interval, storm.seed, plan.index),
+            session: storm.session,
+            end_ns: u64::MAX,
             period_ns: period_ns.max(1),
             first_connect_ns: start_ns + period_ns * plan.index as u64 / threads as u64,
             idle_spin_ns: 0,
@@ -125,6 +153,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         self.wakeup = Wakeup::new(poll.registry(), WAKEUP).ok();
         let start = self.clock.now_ns();
         let end_ns = timeline.end_ns.unwrap_or(u64::MAX);
+        self.end_ns = end_ns;
         let drain_ns = self.cfg.drain_timeout.as_nanos() as u64;
         let mut next_check = start + CHECK_EVERY_NS;
         loop {
@@ -177,9 +206,14 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 next_check = now + CHECK_EVERY_NS;
                 self.check_timeouts(now);
             }
+            self.start_replacements(poll, now);
         }
         // Whatever is still in flight was neither answered nor given up on by the end.
         self.books.bytes_at_end = super::bytes_of(&self.conns);
+        self.stats.unfinished_replies = (self.conns.iter().zip(&self.slots))
+            .filter(|(c, _)| c.is_open())
+            .map(|(_, s)| s.replies())
+            .sum();
         let left = std::mem::take(&mut self.books.in_flight);
         if !self.books.tally.control.stopped() {
             self.books.tally.add(ErrorKind::DrainTimeout, left);
@@ -222,18 +256,24 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 None => self.connecting += 1,
             }
             self.conns.push(conn);
+            self.slots.push(Slot::new());
         }
     }
 
     /// Sends every message that is due, on connections still open.
     fn send_due(&mut self, now: u64) {
-        while let Some(&Reverse((due, i))) = self.timers.peek() {
+        while let Some(&Reverse((due, i, what))) = self.timers.peek() {
             if due > now {
                 break;
             }
             self.timers.pop();
             let conn = &mut self.conns[i];
             if !conn.is_open() {
+                continue;
+            }
+            if what == Due::End {
+                self.slots[i].stop_sending();
+                self.end_if_done(i);
                 continue;
             }
             conn.send(self.next_id, due, now);
@@ -246,7 +286,10 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 self.lose(lost);
                 continue;
             }
-            self.timers.push(Reverse((due + self.interval_ns, i)));
+            let next = self.slots[i].sent(due, &self.think, self.session.as_ref());
+            if let Some((at, what)) = next {
+                self.timers.push(Reverse((at, i, what)));
+            }
         }
     }
 
@@ -259,7 +302,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
         if now < end_ns && self.conns.len() < self.plan.connections {
             next = next.min(self.first_connect_ns + self.conns.len() as u64 * self.period_ns);
         }
-        if let Some(&Reverse((due, _))) = self.timers.peek() {
+        if let Some(&Reverse((due, _, _))) = self.timers.peek() {
             next = next.min(due);
         }
         let until = next.saturating_sub(now);
@@ -290,8 +333,9 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                     self.connecting -= 1;
                     self.open += 1;
                     self.books.interval_opened += 1;
-                    // The first message is due at once, then every interval.
-                    self.timers.push(Reverse((now, i)));
+                    // The first message is due at once, then one gap after another.
+                    self.slots[i].begin(&self.think, i, now);
+                    self.timers.push(Reverse((now, i, Due::Send)));
                 }
                 Connecting::Failed(e) => {
                     self.connecting -= 1;
@@ -312,16 +356,21 @@ impl<'a, 'b> StormLoop<'a, 'b> {
             return;
         }
         let books = &mut *self.books;
+        let slot = &mut self.slots[i];
         let mut moved = conn
             .read(self.clock, to_eof, &mut |now, r, k| {
-                books.on_reply(now, r, k)
+                if matches!(r, Reply::Answered { .. }) {
+                    slot.answered();
+                }
+                books.on_reply(now, r, k);
             })
             .map(|_| ());
         if moved.is_ok() && writable {
             moved = conn.flush();
         }
-        if let Err(lost) = moved {
-            self.lose(lost);
+        match moved {
+            Ok(()) => self.end_if_done(i),
+            Err(lost) => self.lose(lost),
         }
     }
 
@@ -380,6 +429,7 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 self.books.aborted(aborted);
                 self.open -= 1;
             }
+            self.end_if_done(i);
         }
     }
 }
