@@ -21,79 +21,43 @@ pub fn parse_line(
     payload: Option<&Payload>,
     dir: Option<&Path>,
 ) -> Result<RequestSpec, String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() {
+    let w = Words {
+        words: text.split_whitespace().collect(),
+        payload,
+    };
+    if w.words.is_empty() {
         return Err("the request is empty".to_string());
     }
-    let size = |w: Option<&&str>| -> Result<Payload, String> {
-        match w {
-            Some(w) => Payload::parse(w),
-            None => Ok(payload.cloned().unwrap_or_default()),
-        }
-    };
-    let at_most = |n: usize| -> Result<(), String> {
-        match words.get(n..) {
-            Some([]) | None => Ok(()),
-            Some(extra) => Err(format!("`{}` is more than the request", extra.join(" "))),
-        }
-    };
     match base {
-        RequestSpec::Nines(op) => {
-            let spec = match words[0] {
-                "echo" => NinesOp::Echo {
-                    payload_bytes: size(words.get(1))?,
-                },
-                "source" => NinesOp::Source {
-                    reply_bytes: size(words.get(1))?,
-                },
-                "work" => NinesOp::Work {
-                    work_us: match words.get(1) {
-                        Some(w) => w
-                            .parse()
-                            .map_err(|_| format!("`{w}` is not CPU microseconds"))?,
-                        None => match op {
-                            NinesOp::Work { work_us } => *work_us,
-                            _ => defaults::WORK_US,
-                        },
-                    },
-                },
-                "stats" => NinesOp::Stats,
-                w => {
-                    return Err(format!(
-                        "`{w}` is not a nines request (echo [SIZE], source [SIZE], work [US], \
-                         stats)"
-                    ))
-                }
-            };
-            at_most(if spec == NinesOp::Stats { 1 } else { 2 })?;
-            Ok(RequestSpec::Nines(spec))
-        }
+        RequestSpec::Nines(op) => nines(&w, op).map(RequestSpec::Nines),
         RequestSpec::Echo { .. } => {
-            let w = words
+            let sizes: Vec<&str> = w
+                .words
                 .iter()
-                .skip_while(|w| **w == "echo")
-                .collect::<Vec<_>>();
-            if w.len() > 1 {
+                .copied()
+                .skip_while(|x| *x == "echo")
+                .collect();
+            if sizes.len() > 1 {
                 return Err(format!("`{text}`: an echo line is a size (64, 4k, 64..4k)"));
             }
             Ok(RequestSpec::Echo {
-                payload_bytes: size(w.first().copied())?,
+                payload_bytes: w.size_of(sizes.first().copied())?,
             })
         }
         RequestSpec::Ws(base_ws) => {
-            let message = match words[0] {
+            let message = match w.words[0] {
                 "binary" => WsMessage::Binary,
                 "text" => WsMessage::Text,
-                w => {
+                x => {
                     return Err(format!(
-                        "`{w}` is not a WebSocket message type (binary, text)"
+                        "`{x}` is not a WebSocket message type (binary, text)"
                     ))
                 }
             };
-            at_most(2)?;
+            w.at_most(2)?;
             Ok(RequestSpec::Ws(WsRequest {
                 message,
-                payload_bytes: size(words.get(1))?,
+                payload_bytes: w.size(1)?,
                 ..base_ws.clone()
             }))
         }
@@ -104,38 +68,102 @@ pub fn parse_line(
                 ..r.clone()
             }))
         }
-        RequestSpec::Http(h) => {
-            let method = parse_method(words[0])?;
-            let Some(path) = words.get(1) else {
-                return Err(format!(
-                    "`{text}` has no path (write METHOD PATH, e.g. GET /a)"
-                ));
-            };
-            if !path.starts_with('/') {
-                return Err(format!("`{path}` is not a path (it starts with /)"));
-            }
-            let body = match words.get(2) {
-                Some(f) => match f.strip_prefix('@') {
-                    Some(file) => Body::Bytes(read_body(file, dir)?),
-                    None => return Err(format!("`{f}`: a body file is written @FILE")),
-                },
-                None => match payload {
-                    Some(p) if method_sends_body(&method) => Body::Sized(p.clone()),
-                    _ => Body::None,
-                },
-            };
-            at_most(3)?;
-            Ok(RequestSpec::Http(HttpRequest {
-                method,
-                resource: Resource {
-                    path: path.to_string(),
-                    ..h.resource.clone()
-                },
-                body,
-                ..h.clone()
-            }))
+        RequestSpec::Http(h) => http(&w, h, dir).map(RequestSpec::Http),
+    }
+}
+
+/// A line's words, and the sizes a word that gives none falls back to.
+struct Words<'a> {
+    words: Vec<&'a str>,
+    payload: Option<&'a Payload>,
+}
+
+impl Words<'_> {
+    /// The sizes word `i` gives, or `--payload`'s (or the default) when there is none.
+    fn size(&self, i: usize) -> Result<Payload, String> {
+        self.size_of(self.words.get(i).copied())
+    }
+
+    fn size_of(&self, word: Option<&str>) -> Result<Payload, String> {
+        match word {
+            Some(w) => Payload::parse(w),
+            None => Ok(self.payload.cloned().unwrap_or_default()),
         }
     }
+
+    /// Refuses words past the first `n`.
+    fn at_most(&self, n: usize) -> Result<(), String> {
+        match self.words.get(n..) {
+            Some([]) | None => Ok(()),
+            Some(extra) => Err(format!("`{}` is more than the request", extra.join(" "))),
+        }
+    }
+}
+
+/// `echo|source [SIZE]`, `work [US]` or `stats`; a `work` without its time takes `--work-us`'s
+/// (from `op`, the request the flags describe).
+fn nines(w: &Words<'_>, op: &NinesOp) -> Result<NinesOp, String> {
+    let spec = match w.words[0] {
+        "echo" => NinesOp::Echo {
+            payload_bytes: w.size(1)?,
+        },
+        "source" => NinesOp::Source {
+            reply_bytes: w.size(1)?,
+        },
+        "work" => NinesOp::Work {
+            work_us: match w.words.get(1) {
+                Some(us) => us
+                    .parse()
+                    .map_err(|_| format!("`{us}` is not CPU microseconds"))?,
+                None => match op {
+                    NinesOp::Work { work_us } => *work_us,
+                    _ => defaults::WORK_US,
+                },
+            },
+        },
+        "stats" => NinesOp::Stats,
+        x => {
+            return Err(format!(
+                "`{x}` is not a nines request (echo [SIZE], source [SIZE], work [US], stats)"
+            ))
+        }
+    };
+    w.at_most(if spec == NinesOp::Stats { 1 } else { 2 })?;
+    Ok(spec)
+}
+
+/// `METHOD PATH [@BODY-FILE]`; a POST, PUT or PATCH without a file sends `--payload`'s sizes.
+fn http(w: &Words<'_>, h: &HttpRequest, dir: Option<&Path>) -> Result<HttpRequest, String> {
+    let method = parse_method(w.words[0])?;
+    let Some(path) = w.words.get(1) else {
+        return Err(format!(
+            "`{}` has no path (write METHOD PATH, e.g. GET /a)",
+            w.words[0]
+        ));
+    };
+    if !path.starts_with('/') {
+        return Err(format!("`{path}` is not a path (it starts with /)"));
+    }
+    let body = match w.words.get(2) {
+        Some(f) => match f.strip_prefix('@') {
+            Some(file) => Body::Bytes(read_body(file, dir)?),
+            None => return Err(format!("`{f}`: a body file is written @FILE")),
+        },
+        None => match w.payload {
+            Some(p) if method_sends_body(&method) => Body::Sized(p.clone()),
+            _ => Body::None,
+        },
+    };
+    w.at_most(3)?;
+    Ok(HttpRequest {
+        method,
+        resource: Resource {
+            path: path.to_string(),
+            ..h.resource.clone()
+        },
+        body,
+        ..h.clone()
+    })
 }
 
 /// Reads a body file, no further than the largest body a run takes (validation refuses a

@@ -7,11 +7,13 @@
 //! arm per protocol).
 
 pub mod defaults;
+mod http;
 mod limits;
 mod line;
 mod load;
 mod mix;
 mod payload;
+mod picker;
 mod protocol;
 mod request;
 pub mod secs;
@@ -20,19 +22,20 @@ mod sweep;
 mod tls;
 mod validate;
 
+pub use http::{
+    method_sends_body, parse_accept, parse_header, parse_method, status_accepted, Body,
+    HttpRequest, Resource,
+};
 pub use limits::Limits;
 pub use line::{parse_line, read_body};
 pub use load::{Arrivals, Bench, Load, StopAt, Storm};
 pub use mix::{
-    example as mix_example, parse_request_file, parse_weighted, Line, Pick, Picker, Requests,
-    MAX_LINES,
+    example as mix_example, parse_request_file, parse_weighted, Line, Requests, MAX_LINES,
 };
 pub use payload::{Payload, MAX_EMPIRICAL_SIZES};
+pub use picker::{Pick, Picker};
 pub use protocol::Protocol;
-pub use request::{
-    method_sends_body, parse_accept, parse_header, parse_method, split_command, status_accepted,
-    Body, HttpRequest, NinesOp, RedisRequest, RequestSpec, Resource, WsMessage, WsRequest,
-};
+pub use request::{split_command, NinesOp, RedisRequest, RequestSpec, WsMessage, WsRequest};
 pub use session::Session;
 pub use sweep::{RateLevel, SweepConfig};
 pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};

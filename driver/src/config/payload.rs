@@ -91,11 +91,8 @@ impl Payload {
     pub fn draw(&self, rng: &mut SplitMix64) -> usize {
         match self {
             Payload::Fixed(n) => *n,
-            Payload::Uniform { min, max } => {
-                let span = (max - min) as u64 + 1;
-                min + (rng.next_u64() % span) as usize
-            }
-            Payload::Empirical { sizes } => sizes[(rng.next_u64() % sizes.len() as u64) as usize],
+            Payload::Uniform { min, max } => min + below(rng.next_u64(), (max - min) as u64 + 1),
+            Payload::Empirical { sizes } => sizes[below(rng.next_u64(), sizes.len() as u64)],
         }
     }
 
@@ -152,6 +149,13 @@ impl Payload {
         }
         Ok(Payload::Empirical { sizes })
     }
+}
+
+/// `x` (uniform over u64) scaled to `0..n`: a multiply, not a division (Lemire's method;
+/// the bias is below n / 2^64).
+#[inline]
+pub(crate) fn below(x: u64, n: u64) -> usize {
+    ((u128::from(x) * u128::from(n)) >> 64) as usize
 }
 
 /// A byte count in words: `64 B`, `4KiB`.

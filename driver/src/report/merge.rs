@@ -111,17 +111,27 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
             source,
         }
     })?;
-    for p in &reports {
-        super::by_request::add(&mut r.by_request, &p.by_request).map_err(|source| {
+    r.by_request = merged_lines(&reports, r.duration_s)?;
+    r.diagnosis = super::diagnosis::diagnose(&r);
+    Ok(r)
+}
+
+/// The parts' request-mix lines added up by name, over the merged `duration_s`.
+fn merged_lines(
+    reports: &[&Report],
+    duration_s: f64,
+) -> Result<Vec<super::by_request::RequestResult>, MergeError> {
+    let mut lines = Vec::new();
+    for p in reports {
+        super::by_request::add(&mut lines, &p.by_request).map_err(|source| {
             MergeError::Histogram {
                 file: "a request line's latencies".to_string(),
                 source,
             }
         })?;
     }
-    super::by_request::refigure(&mut r.by_request, r.duration_s);
-    r.diagnosis = super::diagnosis::diagnose(&r);
-    Ok(r)
+    super::by_request::refigure(&mut lines, duration_s);
+    Ok(lines)
 }
 
 /// The server's CPU when every part measured the same server processes (driver processes on

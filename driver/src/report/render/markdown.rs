@@ -42,16 +42,7 @@ pub fn render(r: &Report) -> String {
     ];
     latency_table(&mut s, &rows);
     by_request(&mut s, r);
-    if let Some(t) = r.transfer.filter(|t| t.received_bytes > 0) {
-        let _ = writeln!(
-            s,
-            "Received {} ({}/s), sent {} ({}/s).\n",
-            text::bytes_text(t.received_bytes as f64),
-            text::bytes_text(t.received_bytes_per_s),
-            text::bytes_text(t.sent_bytes as f64),
-            text::bytes_text(t.sent_bytes_per_s)
-        );
-    }
+    transfer(&mut s, r);
     if let Some(t) = &r.tls {
         let _ = writeln!(s, "TLS: {}.\n", t.line());
         if let Some(f) = &t.first_failure {
@@ -93,6 +84,20 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(s, "{}", provenance(r));
     s
+}
+
+/// Bytes received and sent, when any were.
+fn transfer(s: &mut String, r: &Report) {
+    if let Some(t) = r.transfer.filter(|t| t.received_bytes > 0) {
+        let _ = writeln!(
+            s,
+            "Received {} ({}/s), sent {} ({}/s).\n",
+            text::bytes_text(t.received_bytes as f64),
+            text::bytes_text(t.received_bytes_per_s),
+            text::bytes_text(t.sent_bytes as f64),
+            text::bytes_text(t.sent_bytes_per_s)
+        );
+    }
 }
 
 /// Each line of a request mix, as a table.

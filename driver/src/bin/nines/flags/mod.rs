@@ -11,6 +11,7 @@ use nines_common::usage::UsageError;
 
 pub mod load;
 pub mod output;
+mod refusal;
 pub mod request;
 pub mod session;
 pub mod target;
