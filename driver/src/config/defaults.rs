@@ -44,6 +44,11 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// eight times Redis' own largest bulk string (proto-max-bulk-len, 512 MB).
 pub const MAX_RESPONSE_BYTES: u64 = 4 << 30;
 
+/// [`MAX_RESPONSE_BYTES`], for a report from before `--max-response`, which reads as it.
+pub fn max_response_bytes() -> u64 {
+    MAX_RESPONSE_BYTES
+}
+
 /// Connections a storm opens.
 pub const STORM_CONNECTIONS: usize = 1000;
 /// Connections a storm opens per second: one per millisecond, as in seed 003's test.

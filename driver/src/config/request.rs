@@ -78,7 +78,7 @@ pub struct WsRequest {
     /// Bytes per message.
     pub payload_bytes: Payload,
     /// Largest response taken (`--max-response`); past it, `response_too_large`.
-    #[serde(default = "max_response_bytes")]
+    #[serde(default = "defaults::max_response_bytes")]
     pub max_response_bytes: u64,
 }
 
@@ -118,7 +118,7 @@ pub struct RedisRequest {
     /// Bytes `__data__` stands for.
     pub data_bytes: Payload,
     /// Largest response taken (`--max-response`); past it, `response_too_large`.
-    #[serde(default = "max_response_bytes")]
+    #[serde(default = "defaults::max_response_bytes")]
     pub max_response_bytes: u64,
 }
 
@@ -245,11 +245,6 @@ impl RequestSpec {
     }
 }
 
-/// A report from before `--max-response` reads as its default.
-pub(super) fn max_response_bytes() -> u64 {
-    defaults::MAX_RESPONSE_BYTES
-}
-
 /// Splits a command line into arguments: spaces separate, double quotes group, `\"` and `\\`
 /// escape inside quotes.
 pub fn split_command(s: &str) -> Result<Vec<String>, String> {
@@ -363,5 +358,17 @@ mod tests {
             assert_eq!(json["protocol"], protocol.to_string());
             assert_eq!(serde_json::from_value::<RequestSpec>(json).unwrap(), spec);
         }
+    }
+
+    #[test]
+    fn bodies_round_trip_as_base64() {
+        let spec = RequestSpec::Http(HttpRequest {
+            body: Body::Bytes(vec![0, 255, 10]),
+            ..HttpRequest::default()
+        });
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(v["body_base64"], "AP8K");
+        assert_eq!(v["path"], "/");
+        assert_eq!(serde_json::from_value::<RequestSpec>(v).unwrap(), spec);
     }
 }

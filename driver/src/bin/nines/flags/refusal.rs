@@ -3,8 +3,6 @@
 
 use nines_driver::config::{NinesOp, RequestSpec};
 
-use super::request::RequestFlags;
-
 /// The request flags that only some requests read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RequestFlag {
@@ -53,24 +51,6 @@ impl RequestFlag {
             RequestFlag::Command => "--command",
             RequestFlag::Keyspace => "--keyspace",
             RequestFlag::MaxResponse => "--max-response",
-        }
-    }
-
-    /// Whether it was given.
-    pub(super) fn given(self, f: &RequestFlags) -> bool {
-        match self {
-            RequestFlag::Payload => f.payload.is_some(),
-            RequestFlag::PayloadFile => f.payload_file.is_some(),
-            RequestFlag::Op => f.op.is_some(),
-            RequestFlag::WorkUs => f.work_us.is_some(),
-            RequestFlag::Method => f.method.is_some(),
-            RequestFlag::Header => !f.headers.is_empty(),
-            RequestFlag::Body => f.body.is_some(),
-            RequestFlag::Accept => f.accept.is_some(),
-            RequestFlag::Message => f.message.is_some(),
-            RequestFlag::Command => f.command.is_some(),
-            RequestFlag::Keyspace => f.keyspace.is_some(),
-            RequestFlag::MaxResponse => f.max_response.is_some(),
         }
     }
 

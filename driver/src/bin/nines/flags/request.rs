@@ -136,6 +136,25 @@ impl RequestFlags {
         }
     }
 
+    /// Whether `flag` was given.
+    fn given(&self, flag: RequestFlag) -> bool {
+        let f = self;
+        match flag {
+            RequestFlag::Payload => f.payload.is_some(),
+            RequestFlag::PayloadFile => f.payload_file.is_some(),
+            RequestFlag::Op => f.op.is_some(),
+            RequestFlag::WorkUs => f.work_us.is_some(),
+            RequestFlag::Method => f.method.is_some(),
+            RequestFlag::Header => !f.headers.is_empty(),
+            RequestFlag::Body => f.body.is_some(),
+            RequestFlag::Accept => f.accept.is_some(),
+            RequestFlag::Message => f.message.is_some(),
+            RequestFlag::Command => f.command.is_some(),
+            RequestFlag::Keyspace => f.keyspace.is_some(),
+            RequestFlag::MaxResponse => f.max_response.is_some(),
+        }
+    }
+
     /// `--payload`, or the sizes listed in `--payload-file`.
     fn payload_sizes(&self) -> Result<Option<Payload>, Vec<UsageError>> {
         let Some(path) = &self.payload_file else {
@@ -271,7 +290,7 @@ impl RequestFlags {
         let protocol = specs[0].protocol();
         RequestFlag::ALL
             .into_iter()
-            .filter(|f| f.given(self))
+            .filter(|f| self.given(*f))
             .filter_map(|f| {
                 if mix && f.said_by_lines() {
                     return Some(UsageError::new(
