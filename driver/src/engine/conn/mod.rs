@@ -24,6 +24,8 @@ mod answers;
 mod opening;
 mod outcome;
 #[cfg(test)]
+mod reads;
+#[cfg(test)]
 mod script;
 mod tcp;
 #[cfg(test)]
