@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::secs;
 use super::session::Session;
+use super::stages::Rate;
 use crate::schedule::Arrival;
 
 /// How load is applied.
@@ -24,8 +25,9 @@ pub enum Load {
         /// In flight per connection, warm-up, when the measurement stops.
         #[serde(flatten)]
         bench: Bench,
-        /// Requests per second, across all threads and connections.
-        rate_per_s: f64,
+        /// Requests per second, across all threads and connections: steady, or in stages.
+        #[serde(flatten)]
+        rate: Rate,
         /// How they are spaced, and how late the driver may send them.
         #[serde(flatten)]
         arrivals: Arrivals,
@@ -222,7 +224,7 @@ mod tests {
     fn each_model_saves_only_what_it_has() {
         let open = Load::OpenLoop {
             bench: Bench::default(),
-            rate_per_s: 1234.5,
+            rate: Rate::Steady { rate_per_s: 1234.5 },
             arrivals: Arrivals {
                 arrival: Arrival::Poisson,
                 ..Arrivals::default()

@@ -18,6 +18,7 @@ mod protocol;
 mod request;
 pub mod secs;
 mod session;
+mod stages;
 mod sweep;
 mod tls;
 mod validate;
@@ -37,6 +38,7 @@ pub use picker::{Pick, Picker};
 pub use protocol::Protocol;
 pub use request::{split_command, NinesOp, RedisRequest, RequestSpec, WsMessage, WsRequest};
 pub use session::Session;
+pub use stages::{Rate, Span, Stage, Stages};
 pub use sweep::{RateLevel, SweepConfig};
 pub use tls::{ClientCert, TlsOptions, TlsVersion, Verify};
 pub use validate::{MAX_BODY_BYTES, MAX_RATE_PER_THREAD};
@@ -181,7 +183,7 @@ mod tests {
                     stop: StopAt::Requests(77),
                     ..Bench::default()
                 },
-                rate_per_s: 1234.5,
+                rate: Rate::Steady { rate_per_s: 1234.5 },
                 arrivals: Arrivals {
                     arrival: Arrival::Poisson,
                     seed: 9,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{secs, Arrivals, Bench, BenchConfig, Load, StopAt};
+use super::{secs, Arrivals, Bench, BenchConfig, Load, Rate, StopAt};
 
 /// An open-loop level: a share of the measured peak, or a rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ impl SweepConfig {
             connections: self.open_loop_connections(),
             load: Load::OpenLoop {
                 bench: self.bench(),
-                rate_per_s,
+                rate: Rate::Steady { rate_per_s },
                 arrivals: self.arrivals,
             },
             ..self.base.clone()

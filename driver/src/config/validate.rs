@@ -10,8 +10,8 @@ use nines_common::usage::{check_range, UsageError};
 use nines_protocol::{DEFAULT_MAX_FRAME_BYTES, HEADER_LEN};
 
 use super::{
-    split_command, Bench, BenchConfig, Body, Limits, Load, NinesOp, Payload, Protocol, RequestSpec,
-    StopAt, Storm, Target,
+    split_command, Bench, BenchConfig, Body, Limits, Load, NinesOp, Payload, Protocol, Rate,
+    RequestSpec, StopAt, Storm, Target,
 };
 
 /// Most driver threads (and embedded server workers).
@@ -56,11 +56,18 @@ impl BenchConfig {
         self.check_shape(limits, processes, &mut e);
         match &self.load {
             Load::ClosedLoop(b) => check_bench(b, &mut e),
-            Load::OpenLoop {
-                bench, rate_per_s, ..
-            } => {
+            Load::OpenLoop { bench, rate, .. } => {
                 check_bench(bench, &mut e);
-                self.check_rate(*rate_per_s, &mut e);
+                match rate {
+                    Rate::Steady { rate_per_s } => self.check_rate(*rate_per_s, &mut e),
+                    Rate::Staged { stages } => {
+                        let length = match bench.stop {
+                            StopAt::Duration(d) => Some(d),
+                            StopAt::Requests(_) => None,
+                        };
+                        stages.check(length, bench.warmup, self.max_rate(), &mut e);
+                    }
+                }
             }
             Load::Storm(st) => self.check_storm(st, &mut e),
         }
@@ -123,8 +130,13 @@ impl BenchConfig {
         }
     }
 
+    /// The most requests per second the run's driver threads may be asked for.
+    fn max_rate(&self) -> f64 {
+        MAX_RATE_PER_THREAD * self.threads_used() as f64
+    }
+
     fn check_rate(&self, rate_per_s: f64, e: &mut Vec<UsageError>) {
-        let max = MAX_RATE_PER_THREAD * self.threads_used() as f64;
+        let max = self.max_rate();
         if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= max) {
             e.push(UsageError::new(
                 "--rate",
@@ -379,7 +391,7 @@ mod tests {
         BenchConfig {
             load: Load::OpenLoop {
                 bench: Bench::default(),
-                rate_per_s,
+                rate: Rate::Steady { rate_per_s },
                 arrivals: Arrivals::default(),
             },
             ..BenchConfig::default()

@@ -340,11 +340,11 @@ pub fn run_thread(
         Load::ClosedLoop(bench) => bench_thread(plan, cfg, bench, Pace::Closed, control, clock, tx),
         Load::OpenLoop {
             bench,
-            rate_per_s,
+            rate,
             arrivals,
         } => {
             let pace = Pace::Open {
-                rate_per_s: *rate_per_s,
+                rate: rate.clone(),
                 arrivals: *arrivals,
             };
             bench_thread(plan, cfg, bench, pace, control, clock, tx)

@@ -12,19 +12,20 @@
 //! A connection ramp (connections opened at a rate, as storms need) and per-connection schedules
 //! are further variants of this enum; the loop does not change.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Arrivals;
+use crate::config::{Arrivals, Rate};
 use crate::schedule::{Schedule, SplitMix64};
 
 /// Which pacer a bench thread gets: what its load model says, before the run's timeline is
 /// known.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pace {
     /// A request whenever a slot is free.
     Closed,
-    /// Requests on a schedule of `rate_per_s` across every thread.
-    Open { rate_per_s: f64, arrivals: Arrivals },
+    /// Requests on a schedule at `rate` across every thread (steady, or in stages).
+    Open { rate: Rate, arrivals: Arrivals },
 }
 
 /// Which requests belong to the run.
@@ -114,21 +115,25 @@ impl Pacer {
     ) -> Pacer {
         match pace {
             Pace::Closed => Pacer::Closed { window },
-            Pace::Open {
-                rate_per_s,
-                arrivals,
-            } => {
+            Pace::Open { rate, arrivals } => {
                 let seed = SplitMix64::new(
                     arrivals.seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407),
                 )
                 .next_u64();
-                Pacer::Open {
-                    schedule: Schedule::new(
+                let share = 1.0 / threads.max(1) as f64;
+                let schedule = match rate {
+                    Rate::Steady { rate_per_s } => {
+                        Schedule::new(start_ns, rate_per_s * share, arrivals.arrival, seed)
+                    }
+                    Rate::Staged { stages } => Schedule::ramped(
                         start_ns,
-                        rate_per_s / threads.max(1) as f64,
+                        Arc::new(stages.ramp().scaled(share)),
                         arrivals.arrival,
                         seed,
                     ),
+                };
+                Pacer::Open {
+                    schedule,
                     window,
                     timeout_ns: timeout.as_nanos() as u64,
                 }

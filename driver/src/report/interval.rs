@@ -24,6 +24,10 @@ pub struct IntervalRecord {
     /// Bytes read from the target in it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub received_bytes: u64,
+    /// The rate the open loop's schedule asked for over it, requests per second (a staged
+    /// run's changes second by second); none in closed loop and storms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rps: Option<f64>,
     /// Connections established in it (storms, reconnects).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub connections_opened: u64,
@@ -52,6 +56,7 @@ impl IntervalRecord {
             latency_us: LatencySummary::from_histogram(hist),
             histogram: Packed::pack(hist),
             received_bytes: 0,
+            target_rps: None,
             connections_opened: 0,
             connections_lost: 0,
             connections_closed: 0,

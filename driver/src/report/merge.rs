@@ -112,6 +112,11 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
         }
     })?;
     r.by_request = merged_lines(&reports, r.duration_s)?;
+    let stages: Vec<&[super::stages::StageResult]> =
+        reports.iter().map(|p| p.stages.as_slice()).collect();
+    r.stages = super::stages::merged_spans(&stages).map_or_else(Vec::new, |spans| {
+        super::stages::results(&spans, &r.intervals)
+    });
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
 }
@@ -215,6 +220,9 @@ fn add_intervals(
             sum.duration_s = sum.duration_s.max(iv.duration_s);
             sum.errors += iv.errors;
             sum.received_bytes += iv.received_bytes;
+            if let Some(t) = iv.target_rps {
+                *sum.target_rps.get_or_insert(0.0) += t;
+            }
             sum.connections_opened += iv.connections_opened;
             sum.connections_lost += iv.connections_lost;
             sum.connections_closed += iv.connections_closed;
@@ -224,6 +232,7 @@ fn add_intervals(
         .into_values()
         .map(|(h, sum)| IntervalRecord {
             received_bytes: sum.received_bytes,
+            target_rps: sum.target_rps,
             connections_opened: sum.connections_opened,
             connections_lost: sum.connections_lost,
             connections_closed: sum.connections_closed,

@@ -31,6 +31,7 @@ mod sections;
 pub mod server_cpu;
 pub mod slo;
 mod sniff;
+pub mod stages;
 pub mod storm;
 mod summary;
 pub mod sweep;
@@ -141,6 +142,9 @@ pub struct Report {
     /// Results per line of a request mix (none for a run of one request).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_request: Vec<by_request::RequestResult>,
+    /// A staged open loop's results stage by stage (none for a steady rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<stages::StageResult>,
     /// What limited the run, each claim with its evidence.
     #[serde(default)]
     pub diagnosis: Vec<diagnosis::Limit>,
@@ -245,6 +249,7 @@ pub(crate) fn skeleton(
         tls: None,
         confidence: None,
         by_request: Vec::new(),
+        stages: Vec::new(),
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,

@@ -176,8 +176,15 @@ type LogYChart<'a, 'b> = ChartContext<
     >,
 >;
 
-/// Throughput and p99 per second over the run (two panels).
+/// Throughput and p99 per second over the run (two panels); an open loop's target rate is
+/// drawn beside the throughput it achieved.
 pub fn timeline(r: &Report) -> Res {
+    let target: Vec<(f64, f64)> = r
+        .intervals
+        .iter()
+        .filter(|iv| iv.duration_s >= MIN_INTERVAL_S)
+        .filter_map(|iv| Some((iv.start_s + iv.duration_s / 2.0, iv.target_rps?)))
+        .collect();
     let pts: Vec<(f64, f64, Option<f64>)> = r
         .intervals
         .iter()
@@ -205,24 +212,28 @@ pub fn timeline(r: &Report) -> Res {
                 y_desc: "throughput (req/s)",
                 color: BLUE,
                 points: top,
+                target: (!target.is_empty()).then_some(target),
             },
             Panel {
                 caption: "p99 latency per second (corrected)",
                 y_desc: "p99 latency (µs)",
                 color: RED,
                 points: bottom,
+                target: None,
             },
         ],
     )
 }
 
 /// One per-second series: the panel's caption, its y-axis description, its colour and its
-/// points (x seconds, y where measured).
+/// points (x seconds, y where measured); and what was asked for, when the series has a target
+/// (drawn beside it in grey, with a legend naming both).
 struct Panel<'a> {
     caption: &'a str,
     y_desc: &'a str,
     color: RGBColor,
     points: Vec<(f64, f64)>,
+    target: Option<Vec<(f64, f64)>>,
 }
 
 /// Two per-second series in two panels, one above the other on the same time axis: each keeps
@@ -240,7 +251,13 @@ fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res {
         let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
         let (top, bottom) = root.split_vertically(SIZE.1 / 2 - 30);
         for (area, panel, last) in [(top, &panels[0], false), (bottom, &panels[1], true)] {
-            let y_max = panel.points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+            let y_max = panel
+                .points
+                .iter()
+                .chain(panel.target.iter().flatten())
+                .map(|p| p.1)
+                .fold(1.0, f64::max)
+                * 1.15;
             let mut chart = ChartBuilder::on(&area)
                 .caption(panel.caption, ("sans-serif", 16))
                 .margin(10)
@@ -255,12 +272,39 @@ fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res {
                 mesh.x_desc(x_desc);
             }
             mesh.draw().map_err(err)?;
-            chart
+            let color = panel.color;
+            // The target first, so what was achieved is drawn over it where they agree.
+            if let Some(target) = &panel.target {
+                let grey = RGBColor(150, 150, 150);
+                chart
+                    .draw_series(LineSeries::new(
+                        target.iter().copied(),
+                        grey.stroke_width(2),
+                    ))
+                    .map_err(err)?
+                    .label("target")
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
+                    });
+            }
+            let drawn = chart
                 .draw_series(LineSeries::new(
                     panel.points.iter().copied(),
-                    panel.color.stroke_width(2),
+                    color.stroke_width(2),
                 ))
                 .map_err(err)?;
+            if panel.target.is_some() {
+                drawn.label("achieved").legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()
+                    .map_err(err)?;
+            }
         }
         root.present().map_err(err)?;
     }
@@ -376,12 +420,14 @@ pub fn storm(r: &Report) -> Res {
                 y_desc: "connections open",
                 color: BLUE,
                 points: top,
+                target: None,
             },
             Panel {
                 caption: "echo p99 per second",
                 y_desc: "echo p99 (µs)",
                 color: RED,
                 points: bottom,
+                target: None,
             },
         ],
     )

@@ -141,14 +141,13 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.embedded_server = cfg.embedded();
     r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
     r.by_request = crate::report::by_request::results(&cfg.request, &t.rec.lines, duration_s);
+    if let Load::OpenLoop { rate, .. } = &cfg.load {
+        r.stages = crate::report::stages::targets(rate, &mut r.intervals);
+    }
     r.load = match &cfg.load {
         Load::ClosedLoop(_) => LoadSummary::ClosedLoop,
-        Load::OpenLoop {
-            rate_per_s,
-            arrivals,
-            ..
-        } => LoadSummary::OpenLoop(OpenLoopSummary {
-            requested_rps: *rate_per_s,
+        Load::OpenLoop { rate, arrivals, .. } => LoadSummary::OpenLoop(OpenLoopSummary {
+            requested_rps: rate.mean_per_s(),
             achieved_rps: r.throughput_rps,
             arrival: arrivals.arrival,
             seed: arrivals.seed,

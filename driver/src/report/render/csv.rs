@@ -1,36 +1,61 @@
 //! CSV: one header line and one row per result, for spreadsheets and for comparing runs, then
 //! (for a request mix) one row per line of the mix, named in the `line` column (empty on the
-//! result's own row, so summing rows with an empty `line` never counts a reply twice).
+//! result's own row, so summing rows with an empty `line` never counts a reply twice), and
+//! (for a staged run) one row per stage, numbered in the `stage` column.
 //! Latencies are in microseconds; a figure a result does not have is an empty field.
 
 use crate::config::{Load, StopAt};
 use crate::report::{LatencySummary, Outcome, Report};
 
 /// The column names.
-pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind,tls_handshakes,tls_resumed,tls_handshake_p50_us,tls_handshake_p99_us,tcp_connect_p50_us,tcp_connect_p99_us,tls_insecure,line";
+pub const HEADER: &str = "target,mode,threads,connections,pipeline,request,rate_rps,stop,status,requests,errors,duration_s,throughput_rps,min_us,mean_us,p50_us,p75_us,p90_us,p95_us,p99_us,p99_9_us,p99_99_us,max_us,uncorrected_p99_us,warnings,started_unix_s,received_bytes_per_s,errors_by_kind,tls_handshakes,tls_resumed,tls_handshake_p50_us,tls_handshake_p99_us,tcp_connect_p50_us,tcp_connect_p99_us,tls_insecure,line,stage";
 
 /// Where the figures a mix line has of its own sit in a row.
 const REQUEST: usize = 5;
 const REQUESTS: usize = 9;
 const FIRST_LATENCY: usize = 13;
 const UNCORRECTED_P99: usize = 23;
+const RATE: usize = 6;
+const DURATION: usize = 11;
+const LINE: usize = 35;
 
-/// A result's rows: its own, then one per line of its request mix.
+/// A result's rows: its own, then one per line of its request mix, then one per stage.
 pub fn rows(r: &Report) -> Vec<String> {
     let total = fields(r);
     let mut out = vec![join(&total)];
-    for l in &r.by_request {
+    let part = |requests: u64, errors: u64, rps: f64, latency: Option<&LatencySummary>| {
         let mut f = total.clone();
-        f[REQUEST] = l.request.clone();
-        f[REQUESTS] = l.requests.to_string();
-        f[REQUESTS + 1] = l.errors.to_string();
-        f[REQUESTS + 3] = format!("{:.1}", l.throughput_rps);
-        let named = l.latency_us.as_ref().map(LatencySummary::named);
+        f[REQUESTS] = requests.to_string();
+        f[REQUESTS + 1] = errors.to_string();
+        f[REQUESTS + 3] = format!("{rps:.1}");
+        let named = latency.map(LatencySummary::named);
         for i in 0..10 {
             f[FIRST_LATENCY + i] = named.map_or(String::new(), |n| n[i].1.to_string());
         }
         f[UNCORRECTED_P99] = String::new();
-        *f.last_mut().expect("a row has fields") = l.name.clone();
+        f
+    };
+    for l in &r.by_request {
+        let mut f = part(
+            l.requests,
+            l.errors,
+            l.throughput_rps,
+            l.latency_us.as_ref(),
+        );
+        f[REQUEST] = l.request.clone();
+        f[LINE] = l.name.clone();
+        out.push(join(&f));
+    }
+    for st in &r.stages {
+        let mut f = part(
+            st.requests,
+            st.errors,
+            st.throughput_rps,
+            st.latency_us.as_ref(),
+        );
+        f[RATE] = (st.target_requests / st.duration_s).to_string();
+        f[DURATION] = format!("{:.3}", st.duration_s);
+        f[LINE + 1] = st.stage.to_string();
         out.push(join(&f));
     }
     out
@@ -65,7 +90,7 @@ fn fields(r: &Report) -> Vec<String> {
             .map_or(String::new(), |b| b.pipeline.to_string()),
         c.map_or(String::new(), |c| c.request.describe()),
         match c.map(|c| &c.load) {
-            Some(Load::OpenLoop { rate_per_s, .. }) => rate_per_s.to_string(),
+            Some(Load::OpenLoop { rate, .. }) => rate.mean_per_s().to_string(),
             _ => String::new(),
         },
         c.map_or(String::new(), |c| match c.stop() {
@@ -115,6 +140,7 @@ fn fields(r: &Report) -> Vec<String> {
         pct(t.and_then(|t| t.tcp_connect_us.as_ref()), true),
         t.map_or(String::new(), |t| t.insecure.to_string()),
         String::new(),
+        String::new(),
     ]);
     fields
 }
@@ -136,7 +162,15 @@ mod tests {
         assert_eq!(super::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::quote("plain"), "plain");
         let names: Vec<&str> = super::HEADER.split(',').collect();
-        assert_eq!(names.len(), 36);
+        assert_eq!(names.len(), 37);
+        assert_eq!(
+            (names[super::RATE], names[super::DURATION]),
+            ("rate_rps", "duration_s")
+        );
+        assert_eq!(
+            (names[super::LINE], names[super::LINE + 1]),
+            ("line", "stage")
+        );
         assert_eq!(
             [
                 names[super::REQUEST],

@@ -42,6 +42,7 @@ pub fn render(r: &Report) -> String {
     ];
     latency_table(&mut s, &rows);
     by_request(&mut s, r);
+    super::stages::markdown(&mut s, r);
     transfer(&mut s, r);
     if let Some(t) = &r.tls {
         let _ = writeln!(s, "TLS: {}.\n", t.line());

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod hgrm;
 pub mod hlog;
 mod markdown;
+mod stages;
 mod storm;
 pub mod sweep;
 pub mod text;

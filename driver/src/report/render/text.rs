@@ -23,6 +23,7 @@ pub fn render(r: &Report) -> String {
     );
     latency(&mut s, r);
     by_request(&mut s, r);
+    super::stages::text(&mut s, r);
     transfer(&mut s, r);
     if let Some(t) = &r.tls {
         let _ = writeln!(s, "  tls         {}", t.line());
@@ -173,15 +174,23 @@ fn run_title(r: &Report, m: &Manifest) -> String {
         Load::ClosedLoop(b) => bench(b, "closed loop".to_string()),
         Load::OpenLoop {
             bench: b,
-            rate_per_s,
+            rate,
             arrivals,
         } => bench(
             b,
-            format!(
-                "open loop {} req/s {}",
-                rate_text(*rate_per_s),
-                arrivals.arrival
-            ),
+            match rate.stages() {
+                None => format!(
+                    "open loop {} req/s {}",
+                    rate_text(rate.mean_per_s()),
+                    arrivals.arrival
+                ),
+                Some(stages) => format!(
+                    "open loop in stages {} (mean {} req/s) {}",
+                    stages.describe(),
+                    rate_text(rate.mean_per_s()),
+                    arrivals.arrival
+                ),
+            },
         ),
         Load::Storm(st) => super::storm::title(r, c, st),
     }

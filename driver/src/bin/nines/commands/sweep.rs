@@ -74,6 +74,11 @@ impl SweepArgs {
                 "a sweep takes --rates LEVELS (e.g. 50%,90%,20k)",
             ),
             (
+                self.load.stages.is_some(),
+                "--stages",
+                "shapes one bench run's rate; a sweep takes --rates LEVELS (e.g. 50%,90%,20k)",
+            ),
+            (
                 self.output.hdr_out.is_some(),
                 "--hdr-out",
                 "is per run; a sweep saves every step's histograms with --json",

@@ -1,4 +1,4 @@
-//! How load is applied: closed loop, or (with `--rate`) open loop, with its pipeline, warm-up,
+//! How load is applied: closed loop, or (with `--rate` or `--stages`) open loop, with its pipeline, warm-up,
 //! length and error limit; a storm's own flags; and the lag threshold both judge the driver by.
 
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use nines_common::units::{parse_rate, HumanDuration};
 use nines_common::usage::UsageError;
-use nines_driver::config::{defaults, Arrivals, Bench, Load, StopAt, Storm};
+use nines_driver::config::{defaults, Arrivals, Bench, Load, Rate, Stages, StopAt, Storm};
 use nines_driver::schedule::Arrival;
 
 use super::with_default;
@@ -21,8 +21,14 @@ pub struct LoadFlags {
     /// Open loop: requests per second in total (50000, 50k, 1.5m), due on a schedule whatever
     /// the server does; latency is measured from when each request was due. Without it, load
     /// is closed loop.
-    #[arg(short = 'R', long, value_parser = parse_rate)]
+    #[arg(short = 'R', long, value_parser = parse_rate, conflicts_with = "stages")]
     pub rate: Option<f64>,
+    /// Open loop in stages, DURATION:RATE,... (30s:1000,2m:10k,30s:0): each stage ramps
+    /// linearly from the previous stage's rate (0 at the start) to its own over its duration,
+    /// so a hold is two stages at one rate. The stages set how long the run lasts; each gets
+    /// its own percentiles.
+    #[arg(long, value_name = "STAGES", value_parser = Stages::parse)]
+    pub stages: Option<Stages>,
     #[command(flatten)]
     pub arrivals: ArrivalFlags,
     /// How long to measure, e.g. 10s, 500ms, 2m [default: 10s; 3s for profile].
@@ -31,9 +37,11 @@ pub struct LoadFlags {
     /// Stop after exactly this many replies instead of after --duration.
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
-    /// Load applied before measuring, reported apart and discarded, e.g. 2s, 0s.
-    #[arg(short, long, default_value_t = HumanDuration(defaults::WARMUP))]
-    pub warmup: HumanDuration,
+    #[arg(short, long, help = with_default(
+        "Load applied before measuring, reported apart and discarded, e.g. 2s, 0s (none with --stages)",
+        HumanDuration(defaults::WARMUP),
+    ))]
+    pub warmup: Option<HumanDuration>,
     /// Stop the run (exit status 1, results kept) once this many errors have been counted.
     #[arg(long, default_value_t = defaults::MAX_ERRORS)]
     pub max_errors: u64,
@@ -87,7 +95,7 @@ impl ArrivalFlags {
             ];
             let refused = super::refuse_given(
                 &given,
-                "applies to open-loop load: add --rate (a sweep: --rates), or drop it",
+                "applies to open-loop load: add --rate or --stages (a sweep: --rates), or drop it",
             );
             if !refused.is_empty() {
                 return Err(refused);
@@ -110,10 +118,16 @@ impl ArrivalFlags {
 
 impl LoadFlags {
     /// What closed and open loop share, measuring for `default_duration` unless told.
+    /// With stages, the run lasts as long as they do and has no warm-up unless told (the
+    /// stages' check refuses a length or a warm-up given beside them).
     pub fn bench(&self, default_duration: Duration) -> Bench {
+        let (default_duration, default_warmup) = match &self.stages {
+            None => (default_duration, defaults::WARMUP),
+            Some(stages) => (stages.total(), Duration::ZERO),
+        };
         Bench {
             pipeline: self.pipeline,
-            warmup: self.warmup.0,
+            warmup: self.warmup.map_or(default_warmup, |w| w.0),
             stop: self.requests.map_or(
                 StopAt::Duration(self.duration.map_or(default_duration, |d| d.0)),
                 StopAt::Requests,
@@ -122,16 +136,28 @@ impl LoadFlags {
         }
     }
 
+    /// The open loop's rate, when one was given (steady or in stages).
+    fn rate(&self) -> Option<Rate> {
+        match (self.rate, &self.stages) {
+            (Some(rate_per_s), _) => Some(Rate::Steady { rate_per_s }),
+            (None, Some(stages)) => Some(Rate::Staged {
+                stages: stages.clone(),
+            }),
+            (None, None) => None,
+        }
+    }
+
     /// The load: open loop with `--rate`, else closed loop; `draws` says whether requests are
     /// drawn (so `--seed` applies to closed loop too).
     pub fn load(&self, default_duration: Duration, draws: bool) -> Result<Load, Vec<UsageError>> {
-        let arrivals = self.arrivals.arrivals(self.rate.is_some(), draws)?;
+        let rate = self.rate();
+        let arrivals = self.arrivals.arrivals(rate.is_some(), draws)?;
         let bench = self.bench(default_duration);
-        Ok(match self.rate {
+        Ok(match rate {
             None => Load::ClosedLoop(bench),
-            Some(rate_per_s) => Load::OpenLoop {
+            Some(rate) => Load::OpenLoop {
                 bench,
-                rate_per_s,
+                rate,
                 arrivals,
             },
         })

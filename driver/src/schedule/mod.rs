@@ -3,9 +3,16 @@
 //! The schedule is pure arithmetic on the run clock, so it can be tested without sockets and a
 //! seed reproduces a Poisson run exactly. Due times are computed from the start time and the
 //! arrival count in f64 nanoseconds (exact to the nanosecond for 100 days), so a constant rate
-//! never drifts however long the run.
+//! never drifts however long the run. A rate that ramps through stages warps the same
+//! schedule's clock ([`ramp`]).
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+pub use ramp::Ramp;
+
+mod ramp;
 
 /// How arrivals are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
@@ -45,17 +52,33 @@ impl SplitMix64 {
     }
 }
 
+/// How fast arrivals come: one rate throughout, or a ramp through stages.
+#[derive(Debug, Clone)]
+enum Pace {
+    /// Mean gap between arrivals, ns.
+    Steady { gap_ns: f64 },
+    /// The ramp, and the segment the last arrival fell in.
+    Ramped { ramp: Arc<Ramp>, segment: usize },
+}
+
 /// The due times of one driver thread's requests.
+///
+/// Arrivals are drawn in expected-arrival units (Λ): the k-th constant arrival at Λ = k,
+/// Poisson arrivals at unit-mean exponential gaps. A steady rate maps Λ to time by one
+/// multiply; a ramp through its inverse ([`Ramp::when`]). Either way each due time is computed
+/// from the start, not from the last, so nothing accumulates.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     start_ns: u64,
-    mean_gap_ns: f64,
+    pace: Pace,
     arrival: Arrival,
     rng: SplitMix64,
     /// Arrivals already taken.
     count: u64,
-    /// Offset of the next arrival from `start_ns`, in ns.
-    next_offset_ns: f64,
+    /// Λ of the next arrival.
+    next_lambda: f64,
+    /// When the next arrival is due, ns after `start_ns` (`u64::MAX`: never).
+    next_offset_ns: u64,
 }
 
 impl Schedule {
@@ -69,29 +92,60 @@ impl Schedule {
             rate_per_s > 0.0 && rate_per_s.is_finite(),
             "rate must be positive"
         );
+        Schedule::with_pace(
+            start_ns,
+            Pace::Steady {
+                gap_ns: 1e9 / rate_per_s,
+            },
+            arrival,
+            seed,
+        )
+    }
+
+    /// A schedule whose rate follows `ramp` from `start_ns` on (a run's stages, scaled to
+    /// this thread's share).
+    pub fn ramped(start_ns: u64, ramp: Arc<Ramp>, arrival: Arrival, seed: u64) -> Schedule {
+        Schedule::with_pace(start_ns, Pace::Ramped { ramp, segment: 0 }, arrival, seed)
+    }
+
+    fn with_pace(start_ns: u64, pace: Pace, arrival: Arrival, seed: u64) -> Schedule {
         let mut s = Schedule {
             start_ns,
-            mean_gap_ns: 1e9 / rate_per_s,
+            pace,
             arrival,
             rng: SplitMix64::new(seed),
             count: 0,
-            next_offset_ns: 0.0,
+            next_lambda: 0.0,
+            next_offset_ns: 0,
         };
         if arrival == Arrival::Poisson {
             // The first arrival is one random gap after the start, like every other.
-            s.next_offset_ns = s.gap();
+            s.next_lambda = s.gap();
         }
+        s.next_offset_ns = s.offset_of(s.next_lambda);
         s
     }
 
+    /// A unit-mean exponential gap.
     fn gap(&mut self) -> f64 {
-        -self.rng.next_open01().ln() * self.mean_gap_ns
+        -self.rng.next_open01().ln()
     }
 
-    /// When the next request is due (run-clock ns).
+    /// When `lambda` arrivals are expected, ns after the start.
+    #[inline]
+    fn offset_of(&mut self, lambda: f64) -> u64 {
+        match &mut self.pace {
+            Pace::Steady { gap_ns } => (lambda * *gap_ns) as u64,
+            Pace::Ramped { ramp, segment } => {
+                ramp.when(lambda, segment).map_or(u64::MAX, |t| t as u64)
+            }
+        }
+    }
+
+    /// When the next request is due (run-clock ns; `u64::MAX` when none ever will be).
     #[inline]
     pub fn peek(&self) -> u64 {
-        self.start_ns + self.next_offset_ns as u64
+        self.start_ns.saturating_add(self.next_offset_ns)
     }
 
     /// Takes the next due time and moves on.
@@ -99,10 +153,11 @@ impl Schedule {
     pub fn take(&mut self) -> u64 {
         let due = self.peek();
         self.count += 1;
-        self.next_offset_ns = match self.arrival {
-            Arrival::Constant => self.count as f64 * self.mean_gap_ns,
-            Arrival::Poisson => self.next_offset_ns + self.gap(),
+        self.next_lambda = match self.arrival {
+            Arrival::Constant => self.count as f64,
+            Arrival::Poisson => self.next_lambda + self.gap(),
         };
+        self.next_offset_ns = self.offset_of(self.next_lambda);
         due
     }
 
@@ -178,6 +233,43 @@ mod tests {
             "sd {} mean {mean}",
             var.sqrt()
         );
+    }
+
+    #[test]
+    fn a_ramped_schedule_follows_its_stages_second_by_second() {
+        // 0 -> 2,000/s over 2 s, then held 2 s: 2,000 then 4,000 arrivals.
+        let ramp = Arc::new(Ramp::new([(2e9, 2000.0), (2e9, 2000.0)]));
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            let mut s = Schedule::ramped(0, ramp.clone(), arrival, 5);
+            let per_second: Vec<u64> = (1..=4)
+                .map(|k| count_before(&mut s, k * 1_000_000_000))
+                .collect();
+            // Constant spacing is exact to one arrival; Poisson within 4 sd of each count.
+            let expected = [500.0, 1500.0, 2000.0, 2000.0];
+            for (n, e) in per_second.iter().zip(expected) {
+                let tolerance = match arrival {
+                    Arrival::Constant => 1.0,
+                    Arrival::Poisson => 4.0 * f64::sqrt(e),
+                };
+                assert!(
+                    (*n as f64 - e).abs() <= tolerance,
+                    "{arrival}: {per_second:?}"
+                );
+            }
+            assert!(
+                s.peek() >= 4_000_000_000,
+                "the hold's rate carries on past the end"
+            );
+        }
+        // Ramped down to 0, nothing is ever due again.
+        let mut s = Schedule::ramped(
+            7,
+            Arc::new(Ramp::new([(1e9, 100.0), (1e9, 0.0)])),
+            Arrival::Constant,
+            0,
+        );
+        assert_eq!(count_before(&mut s, u64::MAX - 1), 100);
+        assert_eq!(s.peek(), u64::MAX);
     }
 
     #[test]

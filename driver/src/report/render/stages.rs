@@ -1,0 +1,91 @@
+//! A staged run's stages as the text summary and Markdown show them: each stage's time, its
+//! rates, the requests it asked for and got, and its corrected latency percentiles.
+
+use std::fmt::Write;
+
+use nines_common::units::{rate_text, thousands};
+
+use crate::report::stages::StageResult;
+use crate::report::{LatencySummary, Report};
+
+/// The columns after the stage's own: asked, replies, req/s, errors, then percentiles.
+fn figures(st: &StageResult) -> [String; 8] {
+    let p = |f: fn(&LatencySummary) -> f64| {
+        st.latency_us
+            .as_ref()
+            .map_or("-".to_string(), |s| format!("{:.1}", f(s)))
+    };
+    [
+        thousands(st.target_requests.round() as u64),
+        thousands(st.requests),
+        rate_text(st.throughput_rps),
+        thousands(st.errors),
+        p(|s| s.p50),
+        p(|s| s.p99),
+        p(|s| s.p99_9),
+        p(|s| s.max),
+    ]
+}
+
+/// `0-30s`, `30s-2m30s`: where a stage sits in the run.
+fn time(st: &StageResult) -> String {
+    let at = |s: f64| {
+        nines_common::units::HumanDuration(std::time::Duration::from_secs_f64(s.max(0.0)))
+            .to_string()
+    };
+    format!("{}-{}", at(st.start_s), at(st.start_s + st.duration_s))
+}
+
+/// The stages table of the terminal summary (nothing for a steady rate).
+pub fn text(s: &mut String, r: &Report) {
+    if r.stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "  stages      #  {:<13}  {:<22}  {:>9}  {:>9}  {:>7}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}",
+        "time",
+        "rate",
+        "asked",
+        "replies",
+        "req/s",
+        "errors",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "max µs"
+    );
+    for st in &r.stages {
+        let [asked, replies, rps, errors, p50, p99, p999, max] = figures(st);
+        let _ = writeln!(
+            s,
+            "              {:<2} {:<13}  {:<22}  {asked:>9}  {replies:>9}  {rps:>7}  {errors:>6}  {p50:>9}  {p99:>9}  {p999:>9}  {max:>9}",
+            st.stage,
+            time(st),
+            st.span().rates_text(),
+        );
+    }
+}
+
+/// The stages as a Markdown table (nothing for a steady rate).
+pub fn markdown(s: &mut String, r: &Report) {
+    if r.stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| stage | time | rate | asked | replies | req/s | errors | p50 µs | p99 µs | p99.9 µs | max µs |"
+    );
+    let _ = writeln!(s, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for st in &r.stages {
+        let [asked, replies, rps, errors, p50, p99, p999, max] = figures(st);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {asked} | {replies} | {rps} | {errors} | {p50} | {p99} | {p999} | {max} |",
+            st.stage,
+            time(st),
+            st.span().rates_text(),
+        );
+    }
+    s.push('\n');
+}
