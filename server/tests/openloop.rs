@@ -5,7 +5,7 @@ mod util;
 
 use std::time::Duration;
 
-use nines_driver::config::{Arrivals, BenchConfig, Load, StopAt};
+use nines_driver::config::{Arrivals, BenchConfig, Load, Rate, StopAt};
 use nines_driver::report::{Finding, LoadSummary, Report};
 use nines_driver::run::{run, Hooks};
 use nines_driver::schedule::Arrival;
@@ -25,7 +25,7 @@ fn open(
     bench.stop = StopAt::Duration(Duration::from_secs(secs));
     cfg.load = Load::OpenLoop {
         bench,
-        rate_per_s: rate,
+        rate: Rate::Steady { rate_per_s: rate },
         arrivals: Arrivals {
             arrival,
             seed,
