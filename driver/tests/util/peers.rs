@@ -85,12 +85,28 @@ impl Nginx {
     /// nginx with one worker whose one `server {}` block holds `server` (which must listen on
     /// 127.0.0.1:`port`); temp paths, logs and pid file all under `dir`.
     pub fn start_with(dir: &Path, port: u16, server: &str) -> Nginx {
+        Nginx::launch(dir, port, None, server)
+    }
+
+    /// Like [`Nginx::start_with`], each access-log line written in `format` (nginx's
+    /// `log_format` variables, e.g. `$request_uri $status $request_length`; no single
+    /// quotes); [`Nginx::stop_and_log`] reads the lines back.
+    pub fn start_logging(dir: &Path, port: u16, format: &str, server: &str) -> Nginx {
+        Nginx::launch(dir, port, Some(format), server)
+    }
+
+    fn launch(dir: &Path, port: u16, format: Option<&str>, server: &str) -> Nginx {
         let bin = need("nginx", "nginx-light");
         std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let (log_format, format_name) = match format {
+            Some(f) => (format!("log_format custom '{f}';\n  "), " custom"),
+            None => (String::new(), ""),
+        };
         let conf = format!(
             "worker_processes 1;\ndaemon off;\nerror_log {d}/logs/error.log;\npid {d}/nginx.pid;\n\
              events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/body;\n  \
+             http {{\n  {log_format}access_log {d}/logs/access.log{format_name};\n  \
+             client_body_temp_path {d}/body;\n  \
              proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  \
              scgi_temp_path {d}/scgi;\n  server {{\n    {server}\n  }}\n}}\n",
             d = dir.display()
@@ -114,12 +130,17 @@ impl Nginx {
         }
     }
 
-    /// Stops nginx (gracefully, so the access log is complete) and counts its lines by status.
-    pub fn stop_and_count(mut self) -> std::collections::BTreeMap<String, u64> {
+    /// Stops nginx (gracefully, so the access log is complete); its access log's lines.
+    pub fn stop_and_log(mut self) -> Vec<String> {
         stop(&mut self.child, libc::SIGQUIT);
         let log = std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default();
+        log.lines().map(str::to_string).collect()
+    }
+
+    /// Stops nginx (gracefully, so the access log is complete) and counts its lines by status.
+    pub fn stop_and_count(self) -> std::collections::BTreeMap<String, u64> {
         let mut by_status = std::collections::BTreeMap::new();
-        for line in log.lines() {
+        for line in self.stop_and_log() {
             // `... "GET / HTTP/1.1" 200 6 "-" "-"`: the status follows the quoted request.
             let status = line
                 .split('"')

@@ -125,6 +125,7 @@ impl StormArgs {
         let request = self
             .request
             .requests(self.target.target.as_deref(), defaults::SEED)?;
+        self.gate.check_lines(&request).map_err(|e| vec![e])?;
         let load = self.storm.load()?;
         self.target
             .config(STORM, connections, load, request)

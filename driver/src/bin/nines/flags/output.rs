@@ -93,12 +93,19 @@ pub struct GateFlags {
 pub struct SloExpr(pub Vec<slo::Clause>);
 
 impl GateFlags {
-    /// Refuses a clause about a line the run's requests do not have.
+    /// Refuses a clause about a line the run's requests do not have. A run of one request
+    /// (a one-line mix too) keeps no results per line, so it has no line to judge.
     pub fn check_lines(&self, requests: &nines_driver::config::Requests) -> Result<(), UsageError> {
         let Some(SloExpr(clauses)) = &self.slo else {
             return Ok(());
         };
-        match slo::lines_named(clauses).find(|n| requests.position(n).is_none()) {
+        let mut named = slo::lines_named(clauses);
+        let unknown = if requests.is_mix() {
+            named.find(|n| requests.position(n).is_none())
+        } else {
+            named.next()
+        };
+        match unknown {
             None => Ok(()),
             Some(name) => {
                 let names: Vec<&str> = requests.lines().iter().map(|l| l.name.as_str()).collect();
@@ -110,7 +117,9 @@ impl GateFlags {
                             names.join(", ")
                         )
                     } else {
-                        format!("[{name}] names a line of a --request mix, and this run has none")
+                        format!(
+                            "[{name}] names a line of a --request mix of two or more lines, and this run sends one request: drop [{name}] to judge the whole run"
+                        )
                     },
                 ))
             }

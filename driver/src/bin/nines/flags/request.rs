@@ -41,7 +41,13 @@ pub struct RequestFlags {
     /// [@BODY-FILE]`, redis the command, nines `echo|source [SIZE]`, `work [US]` or `stats`,
     /// ws `binary|text [SIZE]`, echo `SIZE`. Results are kept per line, under NAME (default:
     /// REQUEST as written).
-    #[arg(long = "request", value_name = "WEIGHT REQUEST")]
+    // Hyphen values allowed: `--request "-1 GET /"` is a line with a bad weight, which the
+    // line's parser names, not an unknown flag `-1`.
+    #[arg(
+        long = "request",
+        value_name = "WEIGHT REQUEST",
+        allow_hyphen_values = true
+    )]
     pub mix: Vec<String>,
     /// Mix lines from a file, one `WEIGHT [name=NAME] REQUEST` a line, `#` comments; @BODY-FILE
     /// paths are relative to the file.
