@@ -210,6 +210,10 @@ impl AcceptState {
 pub(crate) trait AcceptSink {
     /// Takes one accepted connection, and says whether to accept the next.
     fn take(&mut self, stream: TcpStream) -> Taken;
+    /// Whether the sink is as far ahead of its workers as it may get: accept nothing yet.
+    fn ahead(&self) -> bool {
+        false
+    }
     /// Called after each accept batch (the pooled model wakes its workers here, once each).
     fn batch_done(&mut self) {}
 }
@@ -241,6 +245,12 @@ pub(crate) fn run_acceptor(
         }
         if shutdown.load(Ordering::Acquire) {
             return;
+        }
+        // A paused acceptor checks again before it accepts: accepting first and pausing after
+        // would take one more descriptor at every check while the workers are still placing.
+        if sink.ahead() {
+            state.backoff = Some(PAUSE);
+            continue;
         }
         let go_on = state.accept_batch(&listener, counters, |stream| sink.take(stream));
         sink.batch_done();
@@ -316,14 +326,18 @@ impl AcceptSink for HandOff<'_> {
         if link.tx.send(handoff).is_err() {
             return Taken::Stop;
         }
-        // Past the limit, every connection accepted holds a descriptor until its worker makes
-        // room or closes it: do not get further ahead than the reserve allows.
-        let admission = &self.dispatch.admission;
-        if admission.open() >= admission.max() + crate::limits::ACCEPT_AHEAD {
+        if self.ahead() {
             Taken::Pause
         } else {
             Taken::Go
         }
+    }
+
+    /// Past the limit, every connection accepted holds a descriptor until its worker makes
+    /// room or closes it: do not get further ahead than the reserve allows.
+    fn ahead(&self) -> bool {
+        let admission = &self.dispatch.admission;
+        admission.open() >= admission.max() + crate::limits::ACCEPT_AHEAD
     }
 
     fn batch_done(&mut self) {
