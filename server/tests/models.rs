@@ -10,7 +10,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use nines_driver::run::{run, Hooks};
-use util::{config, get, wait_for_stats, wait_until, ServerProc, WAIT_LIMIT};
+use util::{config, get, wait_for_stats, ServerProc};
+#[cfg(feature = "thread-per-connection")]
+use util::{wait_until, WAIT_LIMIT};
 
 fn exercise(args: &[&str]) {
     let server = ServerProc::start(args);
