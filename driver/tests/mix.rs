@@ -15,18 +15,10 @@ use util::peers::{free_port, Nginx, Redis};
 use util::server::{counter, server, stop_srv};
 use util::{nines, scratch};
 
-/// Runs `nines bench ARGS --json FILE -t 1 -w 0s` (no warm-up: every reply is measured, so
+/// Runs `nines bench -t 1 -w 0s ARGS --json FILE` (no warm-up: every reply is measured, so
 /// each line's count is every request of it); the exit code and the report.
 fn bench(tag: &str, args: &[&str]) -> (i32, Value) {
-    let json = scratch("mix").join(format!("{tag}.json"));
-    let path = json.to_str().unwrap().to_string();
-    let mut all = vec!["bench", "-t", "1", "-w", "0s", "-q", "--json", &path];
-    all.extend_from_slice(args);
-    let out = nines(&all);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{tag}: no report ({e}); stderr: {stderr}"));
-    (out.status.code().unwrap_or(-1), report)
+    util::bench_report("mix", tag, args)
 }
 
 fn n(v: &Value) -> u64 {

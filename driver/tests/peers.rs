@@ -11,20 +11,11 @@ use std::process::Command;
 
 use serde_json::Value;
 use util::peers::{python, script, Nginx, Redis, WsEcho};
-use util::{nines, scratch};
+use util::scratch;
 
-/// Runs `nines bench ARGS --json FILE -t 1 -w 0s`; the exit code and the report.
+/// Runs `nines bench -t 1 -w 0s ARGS --json FILE`; the exit code and the report.
 fn bench(tag: &str, args: &[&str]) -> (i32, Value) {
-    let json = scratch("peers").join(format!("{tag}.json"));
-    let mut all = vec!["bench", "-t", "1", "-w", "0s", "-q", "--json"];
-    let path = json.to_str().unwrap().to_string();
-    all.push(&path);
-    all.extend_from_slice(args);
-    let out = nines(&all);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{tag}: no report ({e}); stderr: {stderr}"));
-    (out.status.code().unwrap_or(-1), report)
+    util::bench_report("peers", tag, args)
 }
 
 fn n(v: &Value) -> u64 {

@@ -313,23 +313,27 @@ pub fn parse_request_file(
     Ok(lines)
 }
 
+/// A mix of nines `work` lines (`l0`, `l1`, ...) with these weights and seed 7, for tests.
+#[cfg(test)]
+pub(super) fn work_mix(weights: &[u32]) -> Requests {
+    use crate::config::{NinesOp, RequestSpec};
+    let lines = weights
+        .iter()
+        .enumerate()
+        .map(|(i, &weight)| Line {
+            name: format!("l{i}"),
+            weight,
+            request: RequestSpec::Nines(NinesOp::Work { work_us: i as u32 }),
+        })
+        .collect();
+    Requests::mix(lines, 7).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{NinesOp, RequestSpec};
-
-    fn mix(weights: &[u32]) -> Requests {
-        let lines = weights
-            .iter()
-            .enumerate()
-            .map(|(i, &weight)| Line {
-                name: format!("l{i}"),
-                weight,
-                request: RequestSpec::Nines(NinesOp::Work { work_us: i as u32 }),
-            })
-            .collect();
-        Requests::mix(lines, 7).unwrap()
-    }
+    use crate::config::RequestSpec;
+    use work_mix as mix;
 
     #[test]
     fn bad_mixes_say_why() {

@@ -116,21 +116,8 @@ fn size_u32(n: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::mix::work_mix as mix;
     use super::*;
-    use crate::config::{Line, NinesOp, RequestSpec};
-
-    fn mix(weights: &[u32]) -> Requests {
-        let lines = weights
-            .iter()
-            .enumerate()
-            .map(|(i, &weight)| Line {
-                name: format!("l{i}"),
-                weight,
-                request: RequestSpec::Nines(NinesOp::Work { work_us: i as u32 }),
-            })
-            .collect();
-        Requests::mix(lines, 7).unwrap()
-    }
 
     #[test]
     fn many_connections_draw_the_weights_and_the_seed_repeats_them() {

@@ -25,6 +25,20 @@ pub fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `nines bench -t 1 -w 0s -q --json FILE ARGS` (one driver thread, no warm-up: every
+/// reply is measured), FILE under the scratch directory `dir`; the exit code and the report.
+pub fn bench_report(dir: &str, tag: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    let json = scratch(dir).join(format!("{tag}.json"));
+    let path = json.to_str().unwrap().to_string();
+    let mut all = vec!["bench", "-t", "1", "-w", "0s", "-q", "--json", &path];
+    all.extend_from_slice(args);
+    let out = nines(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{tag}: no report ({e}); stderr: {stderr}"));
+    (out.status.code().unwrap_or(-1), report)
+}
+
 /// A scratch directory for this test process, named for `tag`.
 pub fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nines-{tag}-{}", std::process::id()));

@@ -41,7 +41,7 @@ pub fn render(r: &Report) -> String {
         ),
     ];
     latency_table(&mut s, &rows);
-    by_request(&mut s, r);
+    super::by_request::markdown(&mut s, r);
     super::stages::markdown(&mut s, r);
     transfer(&mut s, r);
     if let Some(t) = &r.tls {
@@ -99,40 +99,6 @@ fn transfer(s: &mut String, r: &Report) {
             text::bytes_text(t.sent_bytes_per_s)
         );
     }
-}
-
-/// Each line of a request mix, as a table.
-fn by_request(s: &mut String, r: &Report) {
-    if r.by_request.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        s,
-        "| request | asked | got | replies | req/s | errors | p50 µs | p99 µs | p99.9 µs | max µs |"
-    );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for l in &r.by_request {
-        let p = |f: fn(&LatencySummary) -> f64| {
-            l.latency_us
-                .as_ref()
-                .map_or("-".to_string(), |s| format!("{:.1}", f(s)))
-        };
-        let _ = writeln!(
-            s,
-            "| {} | {:.1}% | {:.1}% | {} | {} | {} | {} | {} | {} | {} |",
-            l.name.replace('|', "\\|"),
-            100.0 * l.share,
-            100.0 * l.reply_share,
-            thousands(l.requests),
-            thousands(l.throughput_rps.round() as u64),
-            thousands(l.errors),
-            p(|s| s.p50),
-            p(|s| s.p99),
-            p(|s| s.p99_9),
-            p(|s| s.max),
-        );
-    }
-    s.push('\n');
 }
 
 fn latency_table(s: &mut String, rows: &[(&str, Option<&LatencySummary>)]) {

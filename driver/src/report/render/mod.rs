@@ -1,6 +1,7 @@
 //! Every output of a result renders the one [`Report`] value: the terminal text a live run
 //! prints is the same function `nines report` calls, so a saved result re-renders identically.
 
+mod by_request;
 pub mod csv;
 pub mod hgrm;
 pub mod hlog;
@@ -33,6 +34,18 @@ pub enum Format {
 }
 
 nines_common::value_enum_display!(Format);
+
+/// p50, p99, p99.9 and max in µs with one decimal, `-` each without a latency: the columns a
+/// table of parts of a result (mix lines, stages) ends with.
+fn tail_cells(l: Option<&super::LatencySummary>) -> [String; 4] {
+    let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    [
+        cell(l.map(|l| l.p50)),
+        cell(l.map(|l| l.p99)),
+        cell(l.map(|l| l.p99_9)),
+        cell(l.map(|l| l.max)),
+    ]
+}
 
 impl Format {
     /// Whether several results render into one output of this format (tables do; a

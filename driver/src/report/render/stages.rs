@@ -6,24 +6,20 @@ use std::fmt::Write;
 use nines_common::units::{rate_text, thousands};
 
 use crate::report::stages::StageResult;
-use crate::report::{LatencySummary, Report};
+use crate::report::Report;
 
 /// The columns after the stage's own: asked, replies, req/s, errors, then percentiles.
 fn figures(st: &StageResult) -> [String; 8] {
-    let p = |f: fn(&LatencySummary) -> f64| {
-        st.latency_us
-            .as_ref()
-            .map_or("-".to_string(), |s| format!("{:.1}", f(s)))
-    };
+    let [p50, p99, p999, max] = super::tail_cells(st.latency_us.as_ref());
     [
         thousands(st.target_requests.round() as u64),
         thousands(st.requests),
         rate_text(st.throughput_rps),
         thousands(st.errors),
-        p(|s| s.p50),
-        p(|s| s.p99),
-        p(|s| s.p99_9),
-        p(|s| s.max),
+        p50,
+        p99,
+        p999,
+        max,
     ]
 }
 

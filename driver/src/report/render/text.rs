@@ -22,7 +22,7 @@ pub fn render(r: &Report) -> String {
         r.duration_s
     );
     latency(&mut s, r);
-    by_request(&mut s, r);
+    super::by_request::text(&mut s, r);
     super::stages::text(&mut s, r);
     transfer(&mut s, r);
     if let Some(t) = &r.tls {
@@ -86,46 +86,6 @@ pub fn render(r: &Report) -> String {
         );
     }
     s
-}
-
-/// Each line of a request mix: its share asked and got, replies, errors and latency.
-fn by_request(s: &mut String, r: &Report) {
-    if r.by_request.is_empty() {
-        return;
-    }
-    let width = r
-        .by_request
-        .iter()
-        .map(|l| l.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .clamp(4, 40);
-    let _ = writeln!(
-        s,
-        "  by request  {:<width$}  asked    got      replies    req/s  errors     p50 µs     p99 µs   p99.9 µs     max µs",
-        "name"
-    );
-    for l in &r.by_request {
-        let name: String = l.name.chars().take(width).collect();
-        let p = |f: fn(&LatencySummary) -> f64| {
-            l.latency_us
-                .as_ref()
-                .map_or("-".to_string(), |s| format!("{:.1}", f(s)))
-        };
-        let _ = writeln!(
-            s,
-            "              {name:<width$}  {:>5.1}%  {:>5.1}%  {:>9}  {:>7}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}",
-            100.0 * l.share,
-            100.0 * l.reply_share,
-            thousands(l.requests),
-            thousands(l.throughput_rps.round() as u64),
-            thousands(l.errors),
-            p(|s| s.p50),
-            p(|s| s.p99),
-            p(|s| s.p99_9),
-            p(|s| s.max),
-        );
-    }
 }
 
 /// The first line: what was loaded, how, and for how long.
