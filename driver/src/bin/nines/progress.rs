@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use nines_common::units::thousands;
 use std::time::Duration;
 
-use nines_driver::config::StopAt;
+use nines_driver::config::{Rate, StopAt};
 use nines_driver::observer::{Event, Observer};
 
 use crate::console;
@@ -23,6 +23,8 @@ pub struct Progress {
     /// at zero), and the last elapsed time seen in this one.
     before_s: f64,
     last_s: f64,
+    /// An open loop's rate, whose target for each second is shown beside what it achieved.
+    target: Option<Rate>,
 }
 
 impl Progress {
@@ -54,7 +56,14 @@ impl Progress {
             bar,
             before_s: 0.0,
             last_s: 0.0,
+            target: None,
         }
+    }
+
+    /// Shows each second's target rate beside its achieved one (an open loop's).
+    pub fn with_target(mut self, rate: Rate) -> Progress {
+        self.target = Some(rate);
+        self
     }
 
     /// Seconds since the first run began, from the current run's `elapsed_s`.
@@ -134,8 +143,17 @@ impl Observer for Progress {
                     true => "-".to_string(),
                     false => format!("{:.1}", interval.hist.value_at_quantile(q) as f64 / 1000.0),
                 };
+                // A staged run's target changes second by second: say what it was.
+                let target = match &self.target {
+                    Some(t) if t.stages().is_some() => {
+                        let start = interval.offset_ns as f64 / 1e9;
+                        let asked = t.expected_between(start, start + secs) / secs;
+                        format!(" of {:>9}", thousands(asked.round() as u64))
+                    }
+                    _ => String::new(),
+                };
                 let line = format!(
-                    "{:>10} req/s  p50 {:>9} µs  p99 {:>9} µs  errors {errors}",
+                    "{:>10}{target} req/s  p50 {:>9} µs  p99 {:>9} µs  errors {errors}",
                     thousands(rate.round() as u64),
                     us(0.5),
                     us(0.99),

@@ -56,7 +56,11 @@ pub fn progress_for(cfg: &nines_driver::BenchConfig, watch: &WatchFlags) -> Prog
         nines_driver::StopAt::Duration(d) => Some(cfg.load.warmup() + d),
         nines_driver::StopAt::Requests(_) => None,
     };
-    Progress::new(length, cfg.stop(), watch.live())
+    let progress = Progress::new(length, cfg.stop(), watch.live());
+    match &cfg.load {
+        nines_driver::config::Load::OpenLoop { rate, .. } => progress.with_target(rate.clone()),
+        _ => progress,
+    }
 }
 
 /// Refuses two outputs on stdout at once (the JSON and the stats stream), which nothing could
