@@ -21,8 +21,8 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// `nines bench ADDR --stages STAGES ARGS --json FILE`: exit code, report, stdout.
-fn staged(tag: &str, addr: &str, stages: &str, args: &[&str]) -> (i32, Value, String) {
+/// `nines bench ADDR --stages STAGES ARGS --json FILE`: exit code, report, stdout and stderr.
+fn staged(tag: &str, addr: &str, stages: &str, args: &[&str]) -> (i32, Value, String, String) {
     let json = scratch("stages").join(format!("{tag}.json"));
     let path = json.to_str().unwrap().to_string();
     let mut all = vec![
@@ -34,18 +34,23 @@ fn staged(tag: &str, addr: &str, stages: &str, args: &[&str]) -> (i32, Value, St
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{tag}: no report ({e}); stderr: {stderr}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.code().unwrap_or(-1), report, stdout)
+    (
+        out.status.code().unwrap_or(-1),
+        report,
+        stdout,
+        stderr.into_owned(),
+    )
 }
 
 #[test]
 fn a_ramp_up_hold_and_ramp_down_is_followed_second_by_second() {
     let (srv, addr) = server(&["--workers", "1"], "");
     let dir = scratch("stages").join("report");
-    let (code, r, stdout) = staged(
+    let (code, r, stdout, stderr) = staged(
         "constant",
         &addr.to_string(),
         "2s:2000,2s:2000,2s:0",
-        &["-c", "4", "--report", dir.to_str().unwrap()],
+        &["-c", "4", "--progress", "--report", dir.to_str().unwrap()],
     );
     assert_eq!(code, 0, "{r}");
     assert_eq!(n(&r["errors"]), 0);
@@ -108,6 +113,14 @@ fn a_ramp_up_hold_and_ramp_down_is_followed_second_by_second() {
         stdout.contains("0 → 2,000/s") && stdout.contains("2,000 → 0/s"),
         "{stdout}"
     );
+    // While it ran, each second's progress line said its target beside what it achieved.
+    for target in [
+        "of       500 req/s",
+        "of     1,500 req/s",
+        "of     2,000 req/s",
+    ] {
+        assert!(stderr.contains(target), "{target}: {stderr}");
+    }
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(
         md.contains("| stage | time | rate |") && md.contains("| 2 | 2s-4s | 2,000/s |"),
@@ -137,7 +150,7 @@ fn a_ramp_up_hold_and_ramp_down_is_followed_second_by_second() {
 #[test]
 fn poisson_stages_keep_each_stage_s_count_within_its_spread() {
     let (srv, addr) = server(&["--workers", "1"], "");
-    let (code, r, _) = staged(
+    let (code, r, _, _) = staged(
         "poisson",
         &addr.to_string(),
         "1s:3000,2s:3000",
