@@ -167,7 +167,8 @@ impl<'a, 'b> StormLoop<'a, 'b> {
                 break;
             }
             let issuing = now < end_ns;
-            if !issuing && (self.books.in_flight == 0 || now >= end_ns + drain_ns) {
+            let settled = self.books.in_flight == 0 && self.connecting == 0;
+            if !issuing && (settled || now >= end_ns + drain_ns) {
                 break;
             }
             if issuing {

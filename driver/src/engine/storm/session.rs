@@ -171,13 +171,12 @@ impl Slot {
 
 /// The storm loop's side of sessions: ending one, and connecting its replacement.
 impl StormLoop<'_, '_> {
-    /// Connects a new client in each slot whose session ended, at once (while the run issues):
-    /// the same token and source address, the connect timed from now.
+    /// Connects a new client in each slot whose session ended, at once: the same token and
+    /// source address, the connect timed from now. Sessions end only while the run issues
+    /// ([`Self::end_if_done`]), so each replacement belongs to the run even when the loop gets
+    /// to it a moment after the end (a late wakeup); the drain waits for it to connect.
     pub(super) fn start_replacements(&mut self, poll: &Poll, now: u64) {
         for i in std::mem::take(&mut self.replacing) {
-            if now >= self.end_ns {
-                break;
-            }
             self.stats.started += 1;
             match self.conns[i].reconnect(poll.registry(), now) {
                 Ok(()) => self.connecting += 1,
@@ -187,9 +186,15 @@ impl StormLoop<'_, '_> {
     }
 
     /// Ends slot `i`'s session if it is over (past its cap, nothing in flight): a clean close,
-    /// counted as a session completed, and a new client to connect in its place.
+    /// counted as a session completed, and a new client to connect in its place. Once the run
+    /// has stopped issuing, a session stays open: its last replies still come in, but it could
+    /// not be replaced, so ending it would leave its slot empty at the end. It is counted open
+    /// at the end, with its replies among the unfinished ones.
     pub(super) fn end_if_done(&mut self, i: usize) {
         if !(self.conns[i].is_open() && self.slots[i].is_done(self.conns[i].in_flight())) {
+            return;
+        }
+        if self.clock.now_ns() >= self.end_ns {
             return;
         }
         self.conns[i].close();
