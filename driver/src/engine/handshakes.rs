@@ -6,7 +6,7 @@
 use hdrhistogram::Histogram;
 
 use super::conn::Opened;
-use super::Tally;
+use super::tally::Tally;
 use crate::recorder::new_histogram;
 use crate::transport::Failure;
 
