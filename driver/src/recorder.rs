@@ -48,6 +48,10 @@ pub struct Recorder {
     pub interval: Histogram<u64>,
     /// Each line's own, when requests are drawn from a mix of more than one (else empty).
     pub lines: Vec<LineRecord>,
+    /// A staged run's: each stage's corrected latencies, of the requests due in it (else
+    /// empty), and where each stage ends, ns after the start of measurement.
+    pub stages: Vec<Histogram<u64>>,
+    stage_ends_ns: Vec<u64>,
 }
 
 /// What one line of a mix recorded.
@@ -68,6 +72,8 @@ impl Default for Recorder {
             lag: new_histogram(),
             interval: new_histogram(),
             lines: Vec::new(),
+            stages: Vec::new(),
+            stage_ends_ns: Vec::new(),
         }
     }
 }
@@ -87,6 +93,28 @@ impl Recorder {
             },
             ..Recorder::default()
         }
+    }
+
+    /// The same recorder keeping a histogram per stage, the stages ending at `ends_ns` (ns
+    /// after the start of measurement, in order; none: no stages).
+    pub fn with_stages(self, ends_ns: Vec<u64>) -> Recorder {
+        Recorder {
+            stages: ends_ns.iter().map(|_| new_histogram()).collect(),
+            stage_ends_ns: ends_ns,
+            ..self
+        }
+    }
+
+    /// Records a measured reply's corrected latency for the stage its request was due in,
+    /// `due_ns` after the start of measurement (when stages are kept).
+    #[inline]
+    pub fn record_stage(&mut self, due_ns: u64, corrected_ns: u64) {
+        if self.stages.is_empty() {
+            return;
+        }
+        let i = self.stage_ends_ns.partition_point(|&end| end <= due_ns);
+        let last = self.stages.len() - 1;
+        put(&mut self.stages[i.min(last)], corrected_ns);
     }
 
     /// Records a measured reply's corrected latency for its line (when lines are kept).
@@ -147,6 +175,13 @@ impl Recorder {
                 l.measured.reset();
                 l.errors = 0;
             }
+        }
+        if self.stages.is_empty() && !other.stages.is_empty() {
+            self.stage_ends_ns.clone_from(&other.stage_ends_ns);
+            self.stages = other.stages.iter().map(|_| new_histogram()).collect();
+        }
+        for (mine, theirs) in self.stages.iter_mut().zip(&other.stages) {
+            mine.add(theirs).expect("histograms share bounds");
         }
         for (mine, theirs) in self.lines.iter_mut().zip(&other.lines) {
             mine.measured

@@ -21,13 +21,11 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// `nines bench ADDR --stages STAGES ARGS --json FILE`: exit code, report, stdout and stderr.
+/// `nines bench ADDR --stages STAGES --json FILE ARGS`: exit code, report, stdout and stderr.
 fn staged(tag: &str, addr: &str, stages: &str, args: &[&str]) -> (i32, Value, String, String) {
     let json = scratch("stages").join(format!("{tag}.json"));
     let path = json.to_str().unwrap().to_string();
-    let mut all = vec![
-        "bench", addr, "--stages", stages, "-t", "1", "--json", &path,
-    ];
+    let mut all = vec!["bench", addr, "--stages", stages, "--json", &path];
     all.extend_from_slice(args);
     let out = nines(&all);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -50,7 +48,15 @@ fn a_ramp_up_hold_and_ramp_down_is_followed_second_by_second() {
         "constant",
         &addr.to_string(),
         "2s:2000,2s:2000,2s:0",
-        &["-c", "4", "--progress", "--report", dir.to_str().unwrap()],
+        &[
+            "-c",
+            "4",
+            "-t",
+            "1",
+            "--progress",
+            "--report",
+            dir.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 0, "{r}");
     assert_eq!(n(&r["errors"]), 0);
@@ -154,7 +160,17 @@ fn poisson_stages_keep_each_stage_s_count_within_its_spread() {
         "poisson",
         &addr.to_string(),
         "1s:3000,2s:3000",
-        &["-c", "4", "--arrival", "poisson", "--seed", "7", "-q"],
+        &[
+            "-c",
+            "4",
+            "-t",
+            "1",
+            "--arrival",
+            "poisson",
+            "--seed",
+            "7",
+            "-q",
+        ],
     );
     drop(srv);
     assert_eq!(code, 0, "{r}");
@@ -243,6 +259,36 @@ fn two_drivers_staged_together_merge_with_their_rates_added() {
 }
 
 #[test]
+fn a_run_lasts_its_stages_and_threads_send_exactly_what_is_asked() {
+    let (srv, addr) = server(&["--workers", "1"], "");
+    // Ramped to 0 after 1 s, then 2 s of nothing: the run still lasts 3 s and measures them.
+    let (code, r, _, _) = staged(
+        "to-zero",
+        &addr.to_string(),
+        "1s:100,1ms:0,2s:0",
+        &["-c", "2", "-t", "1", "-q"],
+    );
+    assert_eq!(code, 0, "{r}");
+    assert!(f(&r["duration_s"]) >= 2.9, "{}", r["duration_s"]);
+    let stages = r["stages"].as_array().unwrap();
+    assert_eq!(
+        (n(&stages[0]["requests"]), n(&stages[2]["requests"])),
+        (50, 0)
+    );
+    // Eight threads share a ramp from 0: they interleave, so together they send the 50 asked,
+    // not one each at the instant the rate is still 0.
+    let (code, r, _, _) = staged(
+        "threads",
+        &addr.to_string(),
+        "1s:100",
+        &["-c", "8", "-t", "8", "-q"],
+    );
+    drop(srv);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(n(&r["requests"]), 50, "{}", r["stages"]);
+}
+
+#[test]
 fn stages_that_cannot_run_are_one_line_naming_the_flag() {
     for (args, flag) in [
         (&["bench", "--stages", "0s:100"][..], "--stages"),
@@ -255,7 +301,7 @@ fn stages_that_cannot_run_are_one_line_naming_the_flag() {
             "--stages",
         ),
         (&["bench", "--stages", "2s:100", "-d", "5s"], "--duration"),
-        (&["bench", "--stages", "2s:100", "-n", "50"], "--duration"),
+        (&["bench", "--stages", "2s:100", "-n", "50"], "--requests"),
         (&["bench", "--stages", "2s:100", "-w", "1s"], "--warmup"),
         (&["bench", "--stages", "2s:99m"], "--stages"),
         (&["sweep", "--stages", "2s:100"], "--stages"),

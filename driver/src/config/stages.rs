@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::secs;
 use crate::schedule::Ramp;
 
+/// Most stages a run may have.
+pub const MAX_STAGES: usize = 1000;
+
 /// An open loop's requests per second, across all threads and connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -45,11 +48,16 @@ impl Rate {
         }
     }
 
-    /// Requests expected between `t0_s` and `t1_s` after the start of measurement.
+    /// Requests expected between `t0_s` and `t1_s` after the start of measurement (none
+    /// after the stages end: the run stops issuing there).
     pub fn expected_between(&self, t0_s: f64, t1_s: f64) -> f64 {
         match self {
             Rate::Steady { rate_per_s } => rate_per_s * (t1_s - t0_s),
-            Rate::Staged { stages } => stages.ramp().expected_between(t0_s * 1e9, t1_s * 1e9),
+            Rate::Staged { stages } => {
+                let end = stages.total().as_secs_f64();
+                let ns = |t: f64| t.min(end) * 1e9;
+                stages.ramp().expected_between(ns(t0_s), ns(t1_s))
+            }
         }
     }
 }
@@ -76,6 +84,12 @@ impl TryFrom<Vec<Stage>> for Stages {
     fn try_from(stages: Vec<Stage>) -> Result<Stages, String> {
         if stages.is_empty() {
             return Err("no stages: give DURATION:RATE,... e.g. 30s:1000,2m:1000,30s:0".into());
+        }
+        if stages.len() > MAX_STAGES {
+            return Err(format!(
+                "{} stages: at most {MAX_STAGES} (each is a row of every result)",
+                stages.len()
+            ));
         }
         for (i, s) in stages.iter().enumerate() {
             let n = i + 1;
@@ -126,9 +140,13 @@ impl Stages {
         }
         if length != Some(self.total()) {
             e.push(UsageError::new(
-                "--duration",
+                if length.is_some() {
+                    "--duration"
+                } else {
+                    "--requests"
+                },
                 format!(
-                    "the stages say how long the run lasts ({}): drop --duration and --requests",
+                    "cannot be given with --stages: the stages say how long the run lasts ({})",
                     HumanDuration(self.total())
                 ),
             ));

@@ -45,10 +45,12 @@ pub(crate) struct Books<'a> {
 }
 
 impl<'a> Books<'a> {
-    pub(super) fn new(control: &'a Control, lines: usize) -> Books<'a> {
+    /// Books for requests drawn from `lines` lines, kept per stage too when the stages end at
+    /// `stage_ends_ns` (after the start of measurement).
+    pub(super) fn new(control: &'a Control, lines: usize, stage_ends_ns: Vec<u64>) -> Books<'a> {
         Books {
             tally: Tally::new(control),
-            recorder: Recorder::with_lines(lines),
+            recorder: Recorder::with_lines(lines).with_stages(stage_ends_ns),
             measure_start_ns: u64::MAX,
             in_flight: 0,
             sent: 0,
@@ -117,6 +119,8 @@ impl<'a> Books<'a> {
                 self.capped += u64::from(capped);
                 if !warmup {
                     self.recorder.record_line(line, corrected);
+                    self.recorder
+                        .record_stage(intended_ns - self.measure_start_ns, corrected);
                     self.last_completion_ns = now;
                 }
             }

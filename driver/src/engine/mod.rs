@@ -172,7 +172,7 @@ fn bench_thread(
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
-    let mut books = Books::new(control, cfg.request.lines().len());
+    let mut books = Books::new(control, cfg.request.lines().len(), stage_ends_ns(cfg));
     let mut events = Events::with_capacity(1024);
     let started = clock.now_ns();
     let mut connected = match Poll::new() {
@@ -225,6 +225,24 @@ fn bench_thread(
     }
     settle(&mut out, &mut books, &mut shipper, clock);
     out
+}
+
+/// Where each of a staged run's stages ends, ns after the start of measurement (none for
+/// other runs).
+fn stage_ends_ns(cfg: &BenchConfig) -> Vec<u64> {
+    let Load::OpenLoop { rate, .. } = &cfg.load else {
+        return Vec::new();
+    };
+    let mut end = Duration::ZERO;
+    rate.stages().map_or_else(Vec::new, |s| {
+        s.list()
+            .iter()
+            .map(|st| {
+                end += st.duration;
+                end.as_nanos() as u64
+            })
+            .collect()
+    })
 }
 
 /// Waits for every thread (and `--start-at`); the first through fixes the timeline for all.
@@ -283,7 +301,7 @@ fn storm_thread(
     tx: Option<Sender<ThreadMsg>>,
 ) -> ThreadOutcome {
     let mut out = ThreadOutcome::default();
-    let mut books = Books::new(control, cfg.request.lines().len());
+    let mut books = Books::new(control, cfg.request.lines().len(), Vec::new());
     let mut events = Events::with_capacity(4096);
     let (timeline, mut shipper) = start_together(plan, cfg, control, clock, tx);
     match (timeline, Poll::new()) {

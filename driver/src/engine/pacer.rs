@@ -130,6 +130,7 @@ impl Pacer {
                         Arc::new(stages.ramp().scaled(share)),
                         arrivals.arrival,
                         seed,
+                        (index, threads),
                     ),
                 };
                 Pacer::Open {
@@ -164,13 +165,18 @@ impl Pacer {
         }
     }
 
-    /// Whether the window is still open: requests will still fall due after `now`.
+    /// Whether the window is still open: requests will still fall due after `now`. A
+    /// schedule that has run out (stages ramped down to 0) keeps the window open to its end,
+    /// so the run lasts as long as it says and its last seconds are measured, empty or not.
     pub(crate) fn issuing(&self, now: u64) -> bool {
         match self {
             Pacer::Closed { window } => window.allows(now),
             Pacer::Open {
                 schedule, window, ..
-            } => window.allows(schedule.peek().max(now)),
+            } => match schedule.peek() {
+                u64::MAX => window.allows(now),
+                next => window.allows(next.max(now)),
+            },
         }
     }
 

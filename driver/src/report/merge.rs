@@ -112,13 +112,22 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
         }
     })?;
     r.by_request = merged_lines(&reports, r.duration_s)?;
-    let stages: Vec<&[super::stages::StageResult]> =
-        reports.iter().map(|p| p.stages.as_slice()).collect();
-    r.stages = super::stages::merged_spans(&stages).map_or_else(Vec::new, |spans| {
-        super::stages::results(&spans, &r.intervals)
-    });
+    r.stages = merged_stages(&reports, &r.intervals)?;
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
+}
+
+/// The parts' stages as one (their rates and replies added), when they ran the same stages.
+fn merged_stages(
+    reports: &[&Report],
+    intervals: &[IntervalRecord],
+) -> Result<Vec<super::stages::StageResult>, MergeError> {
+    let stages: Vec<&[super::stages::StageResult]> =
+        reports.iter().map(|p| p.stages.as_slice()).collect();
+    super::stages::merged(&stages, intervals).map_err(|source| MergeError::Histogram {
+        file: "a staged run's stages".to_string(),
+        source,
+    })
 }
 
 /// The parts' request-mix lines added up by name, over the merged `duration_s`.

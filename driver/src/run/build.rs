@@ -141,8 +141,12 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.embedded_server = cfg.embedded();
     r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
     r.by_request = crate::report::by_request::results(&cfg.request, &t.rec.lines, duration_s);
-    if let Load::OpenLoop { rate, .. } = &cfg.load {
-        r.stages = crate::report::stages::targets(rate, &mut r.intervals);
+    if let Load::OpenLoop { rate, bench, .. } = &cfg.load {
+        let window_s = match bench.stop {
+            StopAt::Duration(d) => Some(d.as_secs_f64()),
+            StopAt::Requests(_) => None,
+        };
+        r.stages = crate::report::stages::targets(rate, window_s, &t.rec.stages, &mut r.intervals);
     }
     r.load = match &cfg.load {
         Load::ClosedLoop(_) => LoadSummary::ClosedLoop,

@@ -77,6 +77,8 @@ pub struct Schedule {
     count: u64,
     /// Λ of the next arrival.
     next_lambda: f64,
+    /// Where in each unit of Λ this thread's constant arrivals fall.
+    phase: f64,
     /// When the next arrival is due, ns after `start_ns` (`u64::MAX`: never).
     next_offset_ns: u64,
 }
@@ -103,9 +105,24 @@ impl Schedule {
     }
 
     /// A schedule whose rate follows `ramp` from `start_ns` on (a run's stages, scaled to
-    /// this thread's share).
-    pub fn ramped(start_ns: u64, ramp: Arc<Ramp>, arrival: Arrival, seed: u64) -> Schedule {
-        Schedule::with_pace(start_ns, Pace::Ramped { ramp, segment: 0 }, arrival, seed)
+    /// this thread's share), for thread `index` of `threads`: constant arrivals of the threads
+    /// interleave (this thread's fall at Λ = k + (index + ½) / threads of its share), so
+    /// together they are evenly spaced, none falls at the instant the rate is still 0, and
+    /// each stage's count rounds to the nearest.
+    pub fn ramped(
+        start_ns: u64,
+        ramp: Arc<Ramp>,
+        arrival: Arrival,
+        seed: u64,
+        (index, threads): (usize, usize),
+    ) -> Schedule {
+        let mut s = Schedule::with_pace(start_ns, Pace::Ramped { ramp, segment: 0 }, arrival, seed);
+        if arrival == Arrival::Constant {
+            s.phase = (index as f64 + 0.5) / threads.max(1) as f64;
+            s.next_lambda = s.phase;
+            s.next_offset_ns = s.offset_of(s.next_lambda);
+        }
+        s
     }
 
     fn with_pace(start_ns: u64, pace: Pace, arrival: Arrival, seed: u64) -> Schedule {
@@ -116,6 +133,7 @@ impl Schedule {
             rng: SplitMix64::new(seed),
             count: 0,
             next_lambda: 0.0,
+            phase: 0.0,
             next_offset_ns: 0,
         };
         if arrival == Arrival::Poisson {
@@ -154,7 +172,7 @@ impl Schedule {
         let due = self.peek();
         self.count += 1;
         self.next_lambda = match self.arrival {
-            Arrival::Constant => self.count as f64,
+            Arrival::Constant => self.count as f64 + self.phase,
             Arrival::Poisson => self.next_lambda + self.gap(),
         };
         self.next_offset_ns = self.offset_of(self.next_lambda);
@@ -240,7 +258,7 @@ mod tests {
         // 0 -> 2,000/s over 2 s, then held 2 s: 2,000 then 4,000 arrivals.
         let ramp = Arc::new(Ramp::new([(2e9, 2000.0), (2e9, 2000.0)]));
         for arrival in [Arrival::Constant, Arrival::Poisson] {
-            let mut s = Schedule::ramped(0, ramp.clone(), arrival, 5);
+            let mut s = Schedule::ramped(0, ramp.clone(), arrival, 5, (0, 1));
             let per_second: Vec<u64> = (1..=4)
                 .map(|k| count_before(&mut s, k * 1_000_000_000))
                 .collect();
@@ -267,9 +285,26 @@ mod tests {
             Arc::new(Ramp::new([(1e9, 100.0), (1e9, 0.0)])),
             Arrival::Constant,
             0,
+            (0, 1),
         );
         assert_eq!(count_before(&mut s, u64::MAX - 1), 100);
         assert_eq!(s.peek(), u64::MAX);
+        // Eight threads, each its eighth of 1 s ramping 0 -> 100/s (50 in all): they interleave,
+        // none sends at the start while the rate is 0, and together they send the 50 asked.
+        let ramp = Arc::new(Ramp::new([(1e9, 100.0)]).scaled(1.0 / 8.0));
+        let mut firsts = Vec::new();
+        let mut total = 0;
+        for i in 0..8 {
+            let mut s = Schedule::ramped(0, ramp.clone(), Arrival::Constant, 0, (i, 8));
+            firsts.push(s.peek());
+            total += count_before(&mut s, 1_000_000_000);
+        }
+        assert_eq!(total, 50);
+        assert!(firsts.iter().all(|&t| t > 0), "{firsts:?}");
+        assert!(
+            firsts.windows(2).all(|w| w[0] < w[1]),
+            "interleaved: {firsts:?}"
+        );
     }
 
     #[test]

@@ -176,6 +176,11 @@ impl StormLoop<'_, '_> {
     /// ([`Self::end_if_done`]), so each replacement belongs to the run even when the loop gets
     /// to it a moment after the end (a late wakeup); the drain waits for it to connect.
     pub(super) fn start_replacements(&mut self, poll: &Poll, now: u64) {
+        if self.books.tally.control.stopped() {
+            // Stopped (Ctrl-C, --max-errors): the run ends here, nothing more is started.
+            self.replacing.clear();
+            return;
+        }
         for i in std::mem::take(&mut self.replacing) {
             self.stats.started += 1;
             match self.conns[i].reconnect(poll.registry(), now) {

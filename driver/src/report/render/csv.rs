@@ -1,7 +1,7 @@
 //! CSV: one header line and one row per result, for spreadsheets and for comparing runs, then
 //! (for a request mix) one row per line of the mix, named in the `line` column (empty on the
-//! result's own row, so summing rows with an empty `line` never counts a reply twice), and
-//! (for a staged run) one row per stage, numbered in the `stage` column.
+//! result's own row), and (for a staged run) one row per stage, numbered in the `stage`
+//! column: summing the rows whose `line` and `stage` are both empty never counts a reply twice.
 //! Latencies are in microseconds; a figure a result does not have is an empty field.
 
 use crate::config::{Load, StopAt};

@@ -23,11 +23,12 @@ fn figures(st: &StageResult) -> [String; 8] {
     ]
 }
 
-/// `0-30s`, `30s-2m30s`: where a stage sits in the run.
+/// `0s-30s`, `30s-150s`, `1.5s-3s`: where a stage sits in the run, in seconds (to the
+/// millisecond).
 fn time(st: &StageResult) -> String {
     let at = |s: f64| {
-        nines_common::units::HumanDuration(std::time::Duration::from_secs_f64(s.max(0.0)))
-            .to_string()
+        let text = format!("{:.3}", s.max(0.0));
+        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
     };
     format!("{}-{}", at(st.start_s), at(st.start_s + st.duration_s))
 }
