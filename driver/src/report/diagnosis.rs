@@ -102,6 +102,17 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
                 server_cpu_text(r)
             ),
         ),
+        LoadSummary::OpenLoop(o) => say(
+            &mut out,
+            LimitKind::NotFound,
+            format!(
+                "no limit found among those measured: {} req/s achieved of {} offered{}, the driver on time, no errors, no accept-queue overflow{}; the target (or the path to it) served less than was offered",
+                rate_text(o.achieved_rps),
+                rate_text(o.requested_rps),
+                worst_stage_text(r),
+                server_cpu_text(r)
+            ),
+        ),
         _ => say(
             &mut out,
             LimitKind::NotFound,
@@ -112,6 +123,25 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
         ),
     }
     out
+}
+
+/// A staged run's stage that got the smallest share of what it asked for, when that share is
+/// under 95%: ` (stage 3, 1,000 → 5,000/s, got 61% of its requests)`.
+fn worst_stage_text(r: &Report) -> String {
+    let share = |s: &super::stages::StageResult| s.requests as f64 / s.target_requests;
+    r.stages
+        .iter()
+        .filter(|s| s.target_requests >= 1.0)
+        .min_by(|a, b| share(a).total_cmp(&share(b)))
+        .filter(|s| share(s) < 0.95)
+        .map_or(String::new(), |s| {
+            format!(
+                " (stage {}, {}, got {:.0}% of its requests)",
+                s.stage,
+                s.span().rates_text(),
+                100.0 * share(s)
+            )
+        })
 }
 
 /// A storm's load is its schedule: every connection held and (nearly) every message echoed is
@@ -220,5 +250,48 @@ fn server_cpu_text(r: &Report) -> String {
             c.busiest_thread_pct
         ),
         None => ", the server's CPU not measured (not on this machine)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Stages;
+    use crate::recorder::new_histogram;
+    use crate::report::histogram::Hist;
+    use crate::report::{skeleton, Histograms, Origin};
+
+    #[test]
+    fn an_open_loop_served_short_says_so_and_names_its_worst_stage() {
+        let mut h = new_histogram();
+        h.record_n(1_000, 300).unwrap();
+        let mut r = skeleton(
+            Origin::IntervalLog { file: "x".into() },
+            Histograms::corrected_only(Hist(h.clone())),
+            3.0,
+            0.0,
+            Vec::new(),
+        );
+        let spans: Vec<_> = Stages::parse("1s:100,2s:300").unwrap().spans().collect();
+        let mut half = new_histogram();
+        half.record_n(1_000, 250).unwrap();
+        r.stages = super::super::stages::results(&spans, vec![h.clone(), half], &[]);
+        r.load = LoadSummary::OpenLoop(super::super::sections::OpenLoopSummary {
+            requested_rps: 200.0,
+            achieved_rps: 100.0,
+            arrival: crate::schedule::Arrival::Constant,
+            seed: 1,
+            schedule_lag_us: None,
+        });
+        let said = &diagnose(&r)[0];
+        assert_eq!(said.kind, LimitKind::NotFound);
+        assert!(
+            said.evidence.contains(
+                "100 req/s achieved of 200 offered (stage 2, 100 → 300/s, got 62% of its requests)"
+            ) && said.evidence.contains("served less than was offered")
+                && !said.evidence.contains("closed loop"),
+            "{}",
+            said.evidence
+        );
     }
 }
