@@ -203,6 +203,11 @@ impl Merger {
         }
     }
 
+    /// Whether any thread has finished (its connections closed, its last second sent).
+    pub(crate) fn any_done(&self) -> bool {
+        self.done.iter().any(|&d| d)
+    }
+
     /// The next interval every thread is past, if there is one.
     pub(crate) fn ready(&mut self, measure_start_ns: u64) -> Option<Interval> {
         let k = self.next;

@@ -11,12 +11,14 @@ mod info;
 pub mod kernel;
 mod listeners;
 mod memory;
+mod usage;
 
 pub use cpu::{process_cpu_ns, thread_times, ThreadTimes};
 pub use info::{HostInfo, KEY_SYSCTLS};
 pub use kernel::{KernelCounters, KernelDelta};
 pub use listeners::{listening_pids, served_here, server_pids};
 pub use memory::{open_fds, rss_kib, sockstat, SockStat};
+pub use usage::{usage, Usage};
 
 /// The descriptor limits of this process (RLIMIT_NOFILE), if they can be read.
 pub fn nofile() -> Option<nines_common::sys::NofileLimits> {

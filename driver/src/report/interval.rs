@@ -28,6 +28,9 @@ pub struct IntervalRecord {
     /// run's changes second by second); none in closed loop and storms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_rps: Option<f64>,
+    /// What the target and the driver held at its end (read from /proc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<super::resources::Held>,
     /// Connections established in it (storms, reconnects).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub connections_opened: u64,
@@ -57,10 +60,18 @@ impl IntervalRecord {
             histogram: Packed::pack(hist),
             received_bytes: 0,
             target_rps: None,
+            held: None,
             connections_opened: 0,
             connections_lost: 0,
             connections_closed: 0,
         }
+    }
+}
+
+impl IntervalRecord {
+    /// What was held at its end, and when (seconds into the measurement), if it was read.
+    pub fn held_at(&self) -> Option<(f64, super::resources::Held)> {
+        Some((self.start_s + self.duration_s, self.held?))
     }
 }
 

@@ -26,6 +26,7 @@ mod origin;
 mod outcome;
 pub mod plot;
 pub mod render;
+pub mod resources;
 mod same_run;
 mod sections;
 pub mod server_cpu;
@@ -142,6 +143,10 @@ pub struct Report {
     /// Results per line of a request mix (none for a run of one request).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_request: Vec<by_request::RequestResult>,
+    /// What the target and the driver held over the run, and whether it grew (none without
+    /// three seconds of readings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<resources::ResourceSummary>,
     /// A staged open loop's results stage by stage (none for a steady rate).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<stages::StageResult>,
@@ -250,6 +255,7 @@ pub(crate) fn skeleton(
         confidence: None,
         by_request: Vec::new(),
         stages: Vec::new(),
+        resources: None,
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,

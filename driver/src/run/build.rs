@@ -141,13 +141,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.embedded_server = cfg.embedded();
     r.transfer = Some(Transfer::over(t.received_bytes, t.sent_bytes, duration_s));
     r.by_request = crate::report::by_request::results(&cfg.request, &t.rec.lines, duration_s);
-    if let Load::OpenLoop { rate, bench, .. } = &cfg.load {
-        let window_s = match bench.stop {
-            StopAt::Duration(d) => Some(d.as_secs_f64()),
-            StopAt::Requests(_) => None,
-        };
-        r.stages = crate::report::stages::targets(rate, window_s, &t.rec.stages, &mut r.intervals);
-    }
+    second_by_second(&mut r, &cfg, &t.rec);
     r.load = match &cfg.load {
         Load::ClosedLoop(_) => LoadSummary::ClosedLoop,
         Load::OpenLoop { rate, arrivals, .. } => LoadSummary::OpenLoop(OpenLoopSummary {
@@ -408,6 +402,24 @@ fn pct(part: Duration, whole: Duration) -> f64 {
     // getrusage is charged in scheduler ticks, so a thread's CPU can read a little over its
     // wall time; the share is capped rather than shown above 100%.
     ((part.as_secs_f64() / whole.as_secs_f64() * 1000.0).round() / 10.0).min(100.0)
+}
+
+/// What the run's seconds say besides latency: the resources held (and their growth), and an
+/// open loop's target for each second with, for stages, each stage's results.
+fn second_by_second(r: &mut Report, cfg: &BenchConfig, rec: &Recorder) {
+    let held: Vec<_> = r
+        .intervals
+        .iter()
+        .filter_map(IntervalRecord::held_at)
+        .collect();
+    r.resources = crate::report::resources::summarize(&held);
+    if let Load::OpenLoop { rate, bench, .. } = &cfg.load {
+        let window_s = match bench.stop {
+            StopAt::Duration(d) => Some(d.as_secs_f64()),
+            StopAt::Requests(_) => None,
+        };
+        r.stages = crate::report::stages::targets(rate, window_s, &rec.stages, &mut r.intervals);
+    }
 }
 
 #[cfg(test)]

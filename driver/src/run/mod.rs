@@ -135,7 +135,15 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
     let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
-    let intervals = watch::watch(&handles, &control, clock, hooks, &rx);
+    let server_pids = meter.as_ref().and_then(server_cpu::Meter::server_pids);
+    let intervals = watch::watch(
+        &handles,
+        &control,
+        clock,
+        hooks,
+        &rx,
+        server_pids.as_deref(),
+    );
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {

@@ -75,6 +75,16 @@ impl Meter {
     }
 }
 
+impl Meter {
+    /// The server's processes, when they are on this machine apart from the driver.
+    pub(crate) fn server_pids(&self) -> Option<Vec<u32>> {
+        match self {
+            Meter::Local(l) if !l.embedded => Some(l.pids.clone()),
+            _ => None,
+        }
+    }
+}
+
 impl Local {
     fn start(addr: SocketAddr, embedded: bool) -> Option<Local> {
         // A target this process serves (a sweep's embedded server) is measured as embedded:

@@ -12,7 +12,9 @@ use crate::clock::RunClock;
 use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::{Merger, ThreadMsg};
 use crate::engine::ThreadOutcome;
+use crate::host;
 use crate::observer::{Event, Phase};
+use crate::report::resources::Held;
 use crate::report::IntervalRecord;
 
 /// How long without an interval before a heartbeat.
@@ -27,7 +29,16 @@ pub(crate) fn watch(
     clock: RunClock,
     hooks: &mut Hooks<'_>,
     rx: &Receiver<ThreadMsg>,
+    server_pids: Option<&[u32]>,
 ) -> Vec<IntervalRecord> {
+    let driver = [std::process::id()];
+    // What the server and the driver hold, read as each second is released.
+    let held = || {
+        Some(Held {
+            server: server_pids.and_then(|p| host::usage(p, true)),
+            driver: host::usage(&driver, false)?,
+        })
+    };
     let mut merger = Merger::new(handles.len());
     let mut records = Vec::new();
     // The first heartbeat goes out at once: a run (each step of a sweep) announces itself.
@@ -69,6 +80,9 @@ pub(crate) fn watch(
                 connections_opened: iv.opened,
                 connections_lost: iv.lost,
                 connections_closed: iv.closed,
+                // Once a thread has finished its connections are closed: what is held then
+                // is the run winding down, not the load.
+                held: if merger.any_done() { None } else { held() },
                 ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
             });
             last_event = Instant::now();

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use nines_common::units::{rate_text, thousands};
 
+pub use super::bytes_text;
 use crate::config::{Bench, Load, StopAt};
 use crate::report::manifest::Manifest;
 use crate::report::{LatencySummary, LoadSummary, Origin, Outcome, ProfileSummary, Report};
@@ -64,6 +65,7 @@ pub fn render(r: &Report) -> String {
         _ => connections(&mut s, r),
     }
     server_cpu(&mut s, r);
+    super::resources::text(&mut s, r);
     if let Some(p) = &r.profile {
         profile(&mut s, p);
     }
@@ -238,22 +240,6 @@ fn transfer(s: &mut String, r: &Report) {
             bytes_text(t.sent_bytes as f64),
             bytes_text(t.sent_bytes_per_s),
         );
-    }
-}
-
-/// Bytes in binary units: `512 B`, `1.5 KiB`, `117.3 MiB`, `2.0 GiB`.
-pub fn bytes_text(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }
 
