@@ -1,7 +1,7 @@
 //! Resources under load: a server that leaks memory (16 bytes kept per byte received) and one
 //! that leaks a descriptor per read are caught, each with the rate /proc shows (within 20%),
-//! and said to be growing; nines-server under the same load holds its descriptors flat and is
-//! not.
+//! said to be growing and failed by an SLO on growth (exit 3); nines-server under the same load
+//! holds its descriptors flat and passes.
 
 mod util;
 
@@ -49,7 +49,7 @@ fn proc_of(pid: u32) -> (f64, f64) {
 
 /// `nines bench 127.0.0.1:PORT --protocol PROTO --rate RATE -d SECS ...`: the report, its text
 /// summary and the measured seconds.
-fn load(tag: &str, port: u16, proto: &str, rate: &str, secs: u64) -> (Value, String, f64) {
+fn load(tag: &str, port: u16, rate: &str, secs: u64, slo: &str) -> (Value, String, f64) {
     let json = scratch("resources").join(format!("{tag}.json"));
     let addr = format!("127.0.0.1:{port}");
     let d = format!("{secs}s");
@@ -57,7 +57,7 @@ fn load(tag: &str, port: u16, proto: &str, rate: &str, secs: u64) -> (Value, Str
         "bench",
         &addr,
         "--protocol",
-        proto,
+        "echo",
         "--rate",
         rate,
         "-d",
@@ -68,15 +68,25 @@ fn load(tag: &str, port: u16, proto: &str, rate: &str, secs: u64) -> (Value, Str
         "4",
         "-t",
         "1",
+        "--slo",
+        slo,
         "--json",
         json.to_str().unwrap(),
     ]);
+    // Exit 0 when the SLO holds, 3 when it does not; anything else is a failed run.
+    let code = out.status.code();
     assert!(
-        out.status.success(),
-        "{tag}: {}",
+        matches!(code, Some(0 | 3)),
+        "{tag}: {code:?} {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(
+        code == Some(0),
+        r["slo"]["pass"] == true,
+        "{tag}: {}",
+        r["slo"]
+    );
     let secs = r["duration_s"].as_f64().unwrap();
     (r, String::from_utf8_lossy(&out.stdout).into_owned(), secs)
 }
@@ -92,7 +102,7 @@ fn a_server_leaking_memory_is_caught_at_the_rate_proc_shows() {
     let (mut child, port) = leaky("memory");
     let before = proc_of(child.id());
     // 2,000 64-byte echoes a second: 2 MiB a second kept, the server's growth by far.
-    let (r, text, secs) = load("memory", port, "echo", "2000", 5);
+    let (r, text, secs) = load("memory", port, "2000", 5, "rss_growth<=10MB/min");
     let after = proc_of(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -121,7 +131,7 @@ fn a_server_leaking_memory_is_caught_at_the_rate_proc_shows() {
 fn a_server_leaking_descriptors_is_caught_and_nines_server_is_flat() {
     let (mut child, port) = leaky("fds");
     let before = proc_of(child.id());
-    let (r, text, secs) = load("fds", port, "echo", "200", 4);
+    let (r, text, secs) = load("fds", port, "200", 4, "fd_growth<=0");
     let after = proc_of(child.id());
     let _ = child.kill();
     let _ = child.wait();
@@ -133,11 +143,19 @@ fn a_server_leaking_descriptors_is_caught_and_nines_server_is_flat() {
         "nines {seen}/s, /proc {proc_rate}/s"
     );
     assert!(text.contains("descriptor leak?"), "{text}");
+    assert_eq!(r["slo"]["pass"], false, "{}", r["slo"]);
     // nines-server under the same load: its descriptors do not move, nothing is said.
     let (srv, addr) = server(&["--workers", "1", "--protocol", "echo"], "");
-    let (r, text, _) = load("flat", addr.port(), "echo", "200", 4);
+    let (r, text, _) = load(
+        "flat",
+        addr.port(),
+        "200",
+        4,
+        "fd_growth<=0,rss_growth<=10MB/min",
+    );
     drop(stop_srv(srv));
     let fds = &r["resources"]["server"]["fds"];
     assert_eq!(fds["first"], fds["last"], "{}", r["resources"]);
     assert!(!text.contains("GROWING"), "{text}");
+    assert_eq!(r["slo"]["pass"], true, "flat: {}", r["slo"]);
 }

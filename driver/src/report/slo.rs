@@ -32,6 +32,10 @@ pub enum Metric {
     Errors,
     /// Measured replies per second.
     Rps,
+    /// Growth of the target's resident memory over the run, bytes per second.
+    RssGrowth,
+    /// Growth of the target's open descriptors over the run, per second.
+    FdGrowth,
 }
 
 /// A comparison.
@@ -176,53 +180,60 @@ fn measure_clause(raw: &str) -> Result<Clause, String> {
     let name = raw[..at].trim().to_ascii_lowercase();
     let value = raw[at + op.len()..].trim();
     let bad = |why: &str| format!("`{raw}`: {why}");
-    let (metric, bound) = match name.as_str() {
-        "rps" | "throughput" => (
-            Metric::Rps,
-            nines_common::units::parse_rate(value).map_err(|e| bad(&e))?,
-        ),
-        "errors" => match value.strip_suffix('%') {
-            Some(p) => (
-                Metric::ErrorPercent,
-                p.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
-                    .ok_or_else(|| bad("a percentage from 0% to 100%"))?,
+    let (metric, bound) =
+        match name.as_str() {
+            "rps" | "throughput" => (
+                Metric::Rps,
+                nines_common::units::parse_rate(value).map_err(|e| bad(&e))?,
             ),
-            None => (
-                Metric::Errors,
-                value
-                    .parse::<u64>()
-                    .map_err(|_| bad("a count (errors<=10) or a share (errors<=0.1%)"))?
-                    as f64,
-            ),
-        },
-        "mean" | "max" => (
-            if name == "mean" {
-                Metric::Mean
-            } else {
-                Metric::Max
+            "errors" => match value.strip_suffix('%') {
+                Some(p) => (
+                    Metric::ErrorPercent,
+                    p.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
+                        .ok_or_else(|| bad("a percentage from 0% to 100%"))?,
+                ),
+                None => (
+                    Metric::Errors,
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| bad("a count (errors<=10) or a share (errors<=0.1%)"))?
+                        as f64,
+                ),
             },
-            latency_bound(value).map_err(|e| bad(&e))?,
-        ),
-        p if p.starts_with('p') => {
-            let q: f64 = p[1..]
-                .parse()
-                .ok()
-                .filter(|q: &f64| *q > 0.0 && *q < 100.0)
-                .ok_or_else(|| bad("a percentile is p50, p99, p99.9, p99.99 ..."))?;
-            (
-                Metric::Percentile(q),
+            "rss_growth" => (
+                Metric::RssGrowth,
+                growth_bound(value, true).map_err(|e| bad(&e))?,
+            ),
+            "fd_growth" => (
+                Metric::FdGrowth,
+                growth_bound(value, false).map_err(|e| bad(&e))?,
+            ),
+            "mean" | "max" => (
+                if name == "mean" {
+                    Metric::Mean
+                } else {
+                    Metric::Max
+                },
                 latency_bound(value).map_err(|e| bad(&e))?,
-            )
-        }
-        _ => {
-            return Err(bad(
-                "unknown measure (p50 .. p99.99, mean, max, errors, rps)",
-            ))
-        }
-    };
+            ),
+            p if p.starts_with('p') => {
+                let q: f64 = p[1..]
+                    .parse()
+                    .ok()
+                    .filter(|q: &f64| *q > 0.0 && *q < 100.0)
+                    .ok_or_else(|| bad("a percentile is p50, p99, p99.9, p99.99 ..."))?;
+                (
+                    Metric::Percentile(q),
+                    latency_bound(value).map_err(|e| bad(&e))?,
+                )
+            }
+            _ => return Err(bad(
+                "unknown measure (p50 .. p99.99, mean, max, errors, rps, rss_growth, fd_growth)",
+            )),
+        };
     Ok(Clause {
         text: raw.to_string(),
         metric,
@@ -230,6 +241,32 @@ fn measure_clause(raw: &str) -> Result<Clause, String> {
         bound,
         request: None,
     })
+}
+
+/// A growth bound per second: `10MB/min`, `512k/s`, `0` for memory (`bytes`; k, m, g and KB,
+/// MB, GB are all binary), `5/min`, `0` for descriptors.
+fn growth_bound(v: &str, bytes: bool) -> Result<f64, String> {
+    let (amount, per) = v.split_once('/').unwrap_or((v, "s"));
+    let per_s = match per.trim() {
+        "s" => 1.0,
+        "min" | "m" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("`/{other}`: growth is per s, min or h (10MB/min)")),
+    };
+    let amount = amount.trim().to_ascii_lowercase();
+    let value = if bytes {
+        let binary = ["kb", "mb", "gb"]
+            .iter()
+            .find_map(|u| amount.strip_suffix(u).map(|n| format!("{n}{}", &u[..1])));
+        nines_common::units::parse_bytes(binary.as_deref().unwrap_or(&amount))? as f64
+    } else {
+        amount
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| format!("`{amount}` is not a count of descriptors (fd_growth<=0)"))?
+    };
+    Ok(value / per_s)
 }
 
 /// A latency bound with its unit (`2ms`, `500us`, `1.5s`), in µs.
@@ -279,6 +316,8 @@ fn measure(m: Metric, r: &Report) -> Option<f64> {
             let h = &r.histograms.corrected.0;
             (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
         }
+        Metric::RssGrowth => r.resources?.server.map(|g| g.rss_bytes.per_s),
+        Metric::FdGrowth => r.resources?.server.map(|g| g.fds.per_s),
     }
 }
 
@@ -295,6 +334,8 @@ fn measure_line(m: Metric, l: &super::by_request::RequestResult) -> Option<f64> 
             let h = &l.histogram.0;
             (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
         }
+        // The target's resources are the whole run's, no line's.
+        Metric::RssGrowth | Metric::FdGrowth => None,
     }
 }
 
@@ -334,6 +375,11 @@ impl fmt::Display for Gate {
                     Metric::Rps => {
                         format!("{} req/s", nines_common::units::thousands(v.round() as u64))
                     }
+                    Metric::RssGrowth => {
+                        let sign = if v < 0.0 { "-" } else { "+" };
+                        format!("{sign}{}/min", super::render::bytes_text(v.abs() * 60.0))
+                    }
+                    Metric::FdGrowth => format!("{:+.1}/min", v * 60.0),
                 },
             };
             writeln!(
@@ -379,6 +425,15 @@ mod tests {
             ("max<=1s", Metric::Max, Cmp::Le, 1e6),
             ("mean<500us", Metric::Mean, Cmp::Lt, 500.0),
             ("P50<=1ms", Metric::Percentile(50.0), Cmp::Le, 1000.0),
+            (
+                "rss_growth<=10MB/min",
+                Metric::RssGrowth,
+                Cmp::Le,
+                10.0 * 1048576.0 / 60.0,
+            ),
+            ("rss_growth<=512k/s", Metric::RssGrowth, Cmp::Le, 524_288.0),
+            ("fd_growth<=0", Metric::FdGrowth, Cmp::Le, 0.0),
+            ("fd_growth<30/min", Metric::FdGrowth, Cmp::Lt, 0.5),
         ];
         for (text, metric, cmp, bound) in ok {
             let c = &parse(text).unwrap()[0];
@@ -399,6 +454,9 @@ mod tests {
             ("errors<=x", "a count"),
             ("rps>=fast", "rps"),
             ("p99<=2ms,", "empty clause"),
+            ("rss_growth<=10MB/day", "per s, min or h"),
+            ("rss_growth<=lots/min", "not a byte count"),
+            ("fd_growth<=some", "not a count of descriptors"),
         ];
         for (text, why) in bad {
             let e = parse(text).unwrap_err();
