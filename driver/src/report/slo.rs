@@ -364,7 +364,12 @@ impl fmt::Display for Gate {
         for r in &self.clauses {
             let c = &r.clause;
             let measured = match r.measured {
-                None => "nothing measured".to_string(),
+                None => match c.metric {
+                    Metric::RssGrowth | Metric::FdGrowth => {
+                        "nothing: the target's processes were not read (an embedded server, or one on another machine)".to_string()
+                    }
+                    _ => "nothing".to_string(),
+                },
                 Some(v) => match c.metric {
                     Metric::Percentile(_) | Metric::Mean | Metric::Max if v >= 1000.0 => {
                         format!("{:.2} ms", v / 1000.0)
