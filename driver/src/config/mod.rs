@@ -7,6 +7,7 @@
 //! arm per protocol).
 
 pub mod defaults;
+mod flame;
 mod http;
 mod limits;
 mod line;
@@ -23,6 +24,7 @@ mod sweep;
 mod tls;
 mod validate;
 
+pub use flame::{FlameSpec, Unwind};
 pub use http::{
     method_sends_body, parse_accept, parse_header, parse_method, status_accepted, Body,
     HttpRequest, Resource,
@@ -104,6 +106,9 @@ pub struct BenchConfig {
     /// given without them uses the defaults (verified, resumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsOptions>,
+    /// Sample the target's stacks with perf over the measured window (`--flame`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flame: Option<FlameSpec>,
 }
 
 impl Default for BenchConfig {
@@ -121,6 +126,7 @@ impl Default for BenchConfig {
             start_at_unix_s: None,
             source_addrs: Vec::new(),
             tls: None,
+            flame: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod info;
 pub mod kernel;
 mod listeners;
 mod memory;
+pub mod perf;
 mod usage;
 
 pub use cpu::{process_cpu_ns, thread_times, ThreadTimes};

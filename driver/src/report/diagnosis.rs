@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::flame::Flame;
 use super::{Finding, LoadSummary, Report};
 use nines_common::units::{rate_text, thousands};
 
@@ -32,6 +33,8 @@ pub enum LimitKind {
     NoneBelowOfferedLoad,
     /// Nothing measured explains the result.
     NotFound,
+    /// Where the server's CPU went, from its flame graph: the place most of it was spent.
+    Hotspot,
 }
 
 /// One claim and its evidence.
@@ -43,8 +46,25 @@ pub struct Limit {
     pub evidence: String,
 }
 
-/// What limited `r`.
+/// What limited `r`, and where the server's CPU went when its flame graph shows one place.
 pub fn diagnose(r: &Report) -> Vec<Limit> {
+    let mut out = limits(r);
+    if let Some(Flame::Sampled(g)) = &r.flame {
+        if let Some((pct, cause)) = g.cause() {
+            out.push(Limit {
+                kind: LimitKind::Hotspot,
+                evidence: format!(
+                    "{pct:.0}% of the server's sampled CPU went to {}: {}",
+                    cause.what, cause.advice
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// What limited `r`.
+fn limits(r: &Report) -> Vec<Limit> {
     let mut out = Vec::new();
     let say = |out: &mut Vec<Limit>, kind, evidence: String| out.push(Limit { kind, evidence });
     if let Some(c) = &r.server_cpu {

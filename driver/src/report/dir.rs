@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::flame::{Flame, FlameGraph};
 use super::render::{render, Format};
 use super::sweep::Sweep;
 use super::{plot, write_atomic, LoadSummary, Report};
@@ -77,6 +78,17 @@ fn write_into(w: &mut Written, report: &Report, dir: &Path) {
     if let LoadSummary::Storm(_) = report.load {
         w.plot(dir.join("storm.svg"), plot::storm(report));
     }
+    if let Some(Flame::Sampled(g)) = &report.flame {
+        w.plot(dir.join("flame.svg"), flame_svg(report, g));
+    }
+}
+
+/// A run's flame graph, titled with what was loaded.
+pub fn flame_svg(report: &Report, g: &FlameGraph) -> Result<String, String> {
+    super::render::flame::svg(
+        g,
+        &format!("{} under load: the measured window", report.target),
+    )
 }
 
 /// Writes a sweep's directory into `dir`: summary.md, results.csv (a row per step),

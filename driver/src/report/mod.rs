@@ -17,6 +17,7 @@ pub mod confidence;
 pub mod diagnosis;
 pub mod dir;
 mod files;
+pub mod flame;
 pub mod histogram;
 mod interval;
 mod load;
@@ -147,6 +148,9 @@ pub struct Report {
     /// three seconds of readings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<resources::ResourceSummary>,
+    /// The target's flame graph over the measured window (`--flame`), or why none was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flame: Option<flame::Flame>,
     /// A staged open loop's results stage by stage (none for a steady rate).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<stages::StageResult>,
@@ -256,6 +260,7 @@ pub(crate) fn skeleton(
         by_request: Vec::new(),
         stages: Vec::new(),
         resources: None,
+        flame: None,
         diagnosis: Vec::new(),
         started_unix_s: measure_start_unix_s,
         measure_start_unix_s,

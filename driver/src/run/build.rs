@@ -15,6 +15,7 @@ use crate::host::KernelDelta;
 use crate::recorder::{new_histogram, Recorder};
 use crate::report::add_counts;
 use crate::report::checks::{Check, Finding};
+use crate::report::flame::Flame;
 use crate::report::histogram::Hist;
 use crate::report::manifest::Manifest;
 use crate::report::server_cpu::ServerCpu;
@@ -53,6 +54,8 @@ pub struct RunRecord<'a> {
     pub kernel: KernelDelta,
     /// The server's CPU, when it could be measured.
     pub server_cpu: Option<ServerCpu>,
+    /// The target's flame graph, when one was asked for (or why there is none).
+    pub flame: Option<Flame>,
 }
 
 /// The threads' outcomes added up.
@@ -172,6 +175,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     r.outcome = outcome(run.stop, &r, &cfg);
     r.warnings = self_checks(&r, &cfg);
     r.server_cpu = run.server_cpu;
+    r.flame = run.flame;
     r.confidence = Some(crate::report::confidence::confidence(
         r.requests,
         &r.intervals,

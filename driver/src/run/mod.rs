@@ -2,6 +2,7 @@
 //! driver threads, watch them, and build one [`Report`] from what they measured.
 
 mod build;
+mod flame;
 mod server_cpu;
 pub mod stats;
 mod target;
@@ -129,6 +130,10 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         tls.as_deref(),
         cfg.connect_timeout,
     );
+    // Attached before the load starts, so the whole measured window can be sampled.
+    let mut sampling = cfg.flame.map(|spec| {
+        flame::Sampling::start(spec, meter.as_ref().and_then(server_cpu::Meter::sampled))
+    });
     let threads = cfg.threads_used();
     let control = Arc::new(Control::new(threads, cfg.load.max_errors()));
     let clock = RunClock::start();
@@ -143,6 +148,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         hooks,
         &rx,
         server_pids.as_deref(),
+        sampling.as_mut(),
     );
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
@@ -174,6 +180,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         server,
         kernel: kernel_before.delta(&KernelCounters::read()),
         server_cpu,
+        flame: sampling.map(flame::Sampling::finish),
     }))
 }
 

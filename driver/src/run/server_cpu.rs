@@ -6,6 +6,7 @@ use crate::transport::TlsClient;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::host::perf::Sampled;
 use crate::host::{self, ThreadTimes};
 use crate::report::server_cpu::{from_stats, pct, summarize, ServerCpu};
 
@@ -81,6 +82,17 @@ impl Meter {
         match self {
             Meter::Local(l) if !l.embedded => Some(l.pids.clone()),
             _ => None,
+        }
+    }
+
+    /// What perf samples of the server: its processes, or this process's server threads.
+    pub(crate) fn sampled(&self) -> Option<Sampled> {
+        match self {
+            Meter::Local(l) if l.embedded => Some(Sampled::Threads(
+                l.before.keys().map(|&(_, tid)| tid).collect(),
+            )),
+            Meter::Local(l) => Some(Sampled::Processes(l.pids.clone())),
+            Meter::Stats { .. } => None,
         }
     }
 }

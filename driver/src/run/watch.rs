@@ -7,6 +7,7 @@ use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::flame::{Now, Sampling};
 use super::Hooks;
 use crate::clock::RunClock;
 use crate::engine::control::{Control, StopReason};
@@ -17,6 +18,8 @@ use crate::observer::{Event, Phase};
 use crate::report::resources::Held;
 use crate::report::IntervalRecord;
 
+/// How often the loop wakes at most, to release seconds and forward an interrupt.
+const TICK: Duration = Duration::from_millis(20);
 /// How long without an interval before a heartbeat.
 const HEARTBEAT: Duration = Duration::from_millis(1500);
 
@@ -30,6 +33,7 @@ pub(crate) fn watch(
     hooks: &mut Hooks<'_>,
     rx: &Receiver<ThreadMsg>,
     server_pids: Option<&[u32]>,
+    mut sampling: Option<&mut Sampling>,
 ) -> Vec<IntervalRecord> {
     let driver = [std::process::id()];
     // What the server and the driver hold, read as each second is released.
@@ -47,10 +51,18 @@ pub(crate) fn watch(
         .unwrap_or_else(Instant::now);
     loop {
         let finished = handles.iter().all(JoinHandle::is_finished);
+        // The flame graph's window opens and closes with the measurement's, to the millisecond.
+        let edge = sampling.as_deref_mut().and_then(|s| {
+            s.tick(Now {
+                now_ns: clock.now_ns(),
+                timeline: control.timeline(),
+                ended: finished || control.stopped() || merger.any_done(),
+            })
+        });
         let wait = if finished {
             Duration::ZERO
         } else {
-            Duration::from_millis(20)
+            edge.map_or(TICK, |e| e.clamp(Duration::from_millis(1), TICK))
         };
         while let Ok(msg) = rx.recv_timeout(wait) {
             merger.take(msg);

@@ -4,7 +4,10 @@
 //! here gives up on the rest: a closed stdout or a file that cannot be written is said, kept
 //! elsewhere when it can be ([`crate::fallback`]), and the other outputs are still written.
 
+use std::path::Path;
+
 use nines_driver::report::dir;
+use nines_driver::report::flame::Flame;
 use nines_driver::report::sweep::Sweep;
 use nines_driver::report::{render, Format, Report};
 
@@ -33,6 +36,9 @@ pub fn emit(report: &Report, out: &OutputFlags, stdout_taken: bool) -> bool {
     if let Some(d) = out.report.as_deref() {
         ok &= fallback::write_dir(d, |d| dir::write(report, d));
     }
+    if let Some(path) = out.flame.as_deref() {
+        ok &= flame_file(report, path);
+    }
     for (path, format) in files {
         if let Some(path) = path {
             let what = format.to_string();
@@ -54,7 +60,40 @@ pub fn emit_sweep(sweep: &Sweep, out: &OutputFlags) -> bool {
     if let Some(d) = out.report.as_deref() {
         ok &= fallback::write_dir(d, |d| dir::write_sweep(sweep, d));
     }
+    if let Some(path) = out.flame.as_deref() {
+        // One graph per step, beside the name given: flame.svg -> flame-step-01.svg, ...
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let ext = path
+            .extension()
+            .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+        for (i, step) in sweep.steps.iter().enumerate() {
+            let name = format!("{stem}-{}{ext}", dir::step_dir_name(i));
+            ok &= flame_file(&step.report, &path.with_file_name(name));
+        }
+    }
     ok
+}
+
+/// Writes `report`'s flame graph to `path`; false when it has none to write. A graph perf
+/// could not take is not a failure of the run: the summary said why in one line.
+fn flame_file(report: &Report, path: &Path) -> bool {
+    match &report.flame {
+        Some(Flame::Sampled(g)) => match dir::flame_svg(report, g) {
+            Ok(svg) => fallback::write_file(path, &svg, "svg"),
+            Err(why) => {
+                console::err(&format!("{}: {why}", path.display()));
+                false
+            }
+        },
+        Some(Flame::Unavailable { .. }) => true,
+        None => {
+            console::err(&format!(
+                "{}: this result has no flame graph (a merged result keeps none)",
+                path.display()
+            ));
+            false
+        }
+    }
 }
 
 /// Prints the JSON result (`--json -`); when stdout does not take it, keeps it in a file and

@@ -14,7 +14,8 @@ use request::check_request;
 mod request;
 
 use super::{
-    Bench, BenchConfig, Limits, Load, NinesOp, Protocol, Rate, RequestSpec, StopAt, Storm, Target,
+    defaults, Bench, BenchConfig, Limits, Load, NinesOp, Protocol, Rate, RequestSpec, StopAt,
+    Storm, Target,
 };
 
 /// Most driver threads (and embedded server workers).
@@ -85,6 +86,10 @@ impl BenchConfig {
             );
         }
         self.check_times(limits, &mut e);
+        if let Some(f) = &self.flame {
+            let why = "(perf's own cost grows with it)";
+            check_range(&mut e, "--flame-hz", f.hz, (1, defaults::MAX_FLAME_HZ), why);
+        }
         for line in self.request.lines() {
             check_request(&line.request, &mut e);
         }

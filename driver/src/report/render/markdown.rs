@@ -43,6 +43,7 @@ pub fn render(r: &Report) -> String {
     latency_table(&mut s, &rows);
     super::by_request::markdown(&mut s, r);
     super::stages::markdown(&mut s, r);
+    super::flame::markdown(&mut s, r.flame.as_ref());
     transfer(&mut s, r);
     if let Some(t) = &r.tls {
         let _ = writeln!(s, "TLS: {}.\n", t.line());

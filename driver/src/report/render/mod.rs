@@ -3,6 +3,7 @@
 
 mod by_request;
 pub mod csv;
+pub mod flame;
 pub mod hgrm;
 pub mod hlog;
 mod markdown;

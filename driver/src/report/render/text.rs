@@ -66,6 +66,7 @@ pub fn render(r: &Report) -> String {
     }
     server_cpu(&mut s, r);
     super::resources::text(&mut s, r);
+    super::flame::text(&mut s, r.flame.as_ref());
     if let Some(p) = &r.profile {
         profile(&mut s, p);
     }

@@ -53,9 +53,12 @@ impl BenchArgs {
             }
         };
         self.gate.check_lines(&request).map_err(|e| vec![e])?;
-        self.target
+        let mut cfg = self
+            .target
             .config(BENCH, connections, load, request)
-            .map_err(|e| vec![e])
+            .map_err(|e| vec![e])?;
+        cfg.flame = self.output.flame_spec();
+        Ok(cfg)
     }
 }
 

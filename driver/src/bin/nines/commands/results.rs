@@ -55,6 +55,11 @@ pub struct CompareArgs {
     /// A Markdown table instead of aligned text.
     #[arg(long)]
     pub markdown: bool,
+    /// Draw the differential flame graph of the first configuration against the last to FILE
+    /// (an SVG: red where the CPU's share grew, blue where it shrank); every run compared must
+    /// have been made with --flame.
+    #[arg(long, value_name = "FILE")]
+    pub flame_diff: Option<PathBuf>,
 }
 
 /// Every file, or the exit status after saying which one could not be read.
@@ -185,10 +190,18 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
             .zip(a.results.chunks(n))
             .map(|(rs, paths)| Group::of(&name(paths), &rs.iter().collect::<Vec<_>>()))
             .collect();
-        return status(console::print(
-            &render(&groups, a.markdown),
-            "the comparison",
-        ));
+        let printed = console::print(&render(&groups, a.markdown), "the comparison");
+        let drawn =
+            a.flame_diff.as_deref().is_none_or(|path| {
+                match nines_driver::compare::diff_svg(&groups) {
+                    Ok(svg) => crate::fallback::write_file(path, &svg, "svg"),
+                    Err(why) => {
+                        console::err(&format!("--flame-diff {}: {why}", path.display()));
+                        false
+                    }
+                }
+            });
+        return status(printed && drawn);
     }
     if let Some((run, _)) = a
         .results
@@ -200,6 +213,10 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
             "{} is one run and the others are sweeps: compare sweeps with sweeps, or runs with runs (a sweep's steps are runs: nines report SWEEP.json --out DIR writes each as DIR/step-NN/result.json)",
             run.display()
         ));
+    }
+    if a.flame_diff.is_some() {
+        let why = "compares runs; for sweeps, compare one step's results (nines report SWEEP.json --out DIR writes each as DIR/step-NN/result.json)";
+        exit_with(&[UsageError::new("--flame-diff", why)]);
     }
     let groups: Vec<(String, Vec<&Sweep>)> = sweeps
         .chunks(n)

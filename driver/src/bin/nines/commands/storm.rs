@@ -127,9 +127,16 @@ impl StormArgs {
             .requests(self.target.target.as_deref(), defaults::SEED)?;
         self.gate.check_lines(&request).map_err(|e| vec![e])?;
         let load = self.storm.load()?;
-        self.target
+        if p > 1 && self.output.flame.is_some() {
+            let why = "samples the target over one run's window; with --processes N the storm is N runs (run one process to sample it)";
+            return Err(vec![UsageError::new("--flame", why)]);
+        }
+        let mut cfg = self
+            .target
             .config(STORM, connections, load, request)
-            .map_err(|e| vec![e])
+            .map_err(|e| vec![e])?;
+        cfg.flame = self.output.flame_spec();
+        Ok(cfg)
     }
 }
 

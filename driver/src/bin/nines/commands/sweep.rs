@@ -133,10 +133,12 @@ impl SweepArgs {
         } else {
             levels.clone()
         };
-        let base = self
+        let mut base = self
             .target
             .config(BENCH, levels[0], Load::ClosedLoop(bench), request)
             .map_err(|e| vec![e])?;
+        // Every step (and the peak probe) is sampled over its own measured window.
+        base.flame = self.output.flame_spec();
         Ok(SweepConfig {
             arrivals,
             rates,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use nines_common::usage::UsageError;
+use nines_driver::config::{defaults, FlameSpec, Unwind};
 use nines_driver::report::slo;
 
 /// Files a result is written to, besides the summary on stdout.
@@ -26,6 +27,29 @@ pub struct OutputFlags {
     /// throughput-latency curve and a directory per step.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Sample the target's stacks with perf over exactly the measured window (warm-up and
+    /// drain left out) and draw its flame graph to FILE (an SVG; `--report DIR` gets flame.svg
+    /// too); the hottest frames go in the summary and the JSON. The target must be on this
+    /// machine (a server found by its port, or the embedded one).
+    #[arg(long, value_name = "FILE")]
+    pub flame: Option<PathBuf>,
+    /// Samples a second perf takes of each of the target's CPUs.
+    #[arg(long, value_name = "HZ", requires = "flame", default_value_t = defaults::FLAME_HZ,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(defaults::MAX_FLAME_HZ)))]
+    pub flame_hz: u32,
+    /// How perf unwinds stacks: dwarf (works through libc and std, which have no frame
+    /// pointers) or fp (frame pointers: cheaper, stacks break in code built without them).
+    #[arg(long, value_name = "HOW", requires = "flame", value_enum, default_value_t = UnwindArg::Dwarf)]
+    pub flame_unwind: UnwindArg,
+}
+
+/// `--flame-unwind`'s values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnwindArg {
+    /// DWARF call frame information.
+    Dwarf,
+    /// Frame pointers.
+    Fp,
 }
 
 impl OutputFlags {
@@ -40,6 +64,7 @@ impl OutputFlags {
             ("--hdr-out", self.hdr_out.as_deref()),
             ("--hlog", self.hlog.as_deref()),
             ("--report", self.report.as_deref()),
+            ("--flame", self.flame.as_deref()),
         ];
         let mut seen: Vec<(&str, &Path)> = Vec::new();
         for (flag, path) in files {
@@ -66,6 +91,17 @@ impl OutputFlags {
         } else {
             Err(e)
         }
+    }
+
+    /// How the target is sampled, when `--flame` asks for a flame graph.
+    pub fn flame_spec(&self) -> Option<FlameSpec> {
+        self.flame.as_ref().map(|_| FlameSpec {
+            hz: self.flame_hz,
+            unwind: match self.flame_unwind {
+                UnwindArg::Fp => Unwind::FramePointers,
+                UnwindArg::Dwarf => Unwind::Dwarf,
+            },
+        })
     }
 
     /// Whether the JSON goes to stdout.

@@ -142,6 +142,8 @@ impl TargetFlags {
             start_at_unix_s: self.start_at,
             source_addrs: self.source.clone().map(|s| s.0).unwrap_or_default(),
             tls,
+            // Set by the output flags (`--flame`).
+            flame: None,
         })
     }
 }

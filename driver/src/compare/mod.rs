@@ -6,8 +6,13 @@
 //! never reach that, and the table says so rather than guessing. Results of a request mix are
 //! also compared line by line, lined up by the lines' names.
 
+mod flame;
+
 use std::fmt::Write;
 
+pub use flame::diff_svg;
+
+use crate::report::flame::FlameGraph;
 use crate::report::sweep::{Step, Sweep};
 use crate::report::{LoadSummary, Report};
 
@@ -108,6 +113,8 @@ pub struct Group {
     pub runs: Vec<[Option<f64>; FIGURES]>,
     /// Each run's mix lines' figures ([`line_figures`]).
     pub lines: Vec<Vec<(String, [Option<f64>; 4])>>,
+    /// The runs' flame graphs combined, when every run has one.
+    pub flame: Option<FlameGraph>,
 }
 
 impl Group {
@@ -117,6 +124,7 @@ impl Group {
             name: group_name(name, runs),
             runs: runs.iter().map(|r| figures(r)).collect(),
             lines: runs.iter().map(|r| line_figures(r)).collect(),
+            flame: flame::group_flame(runs),
         }
     }
 
@@ -187,6 +195,7 @@ pub fn render(groups: &[Group], markdown: bool) -> String {
         }
     }
     table(&mut s, &rows, markdown);
+    flame::section(&mut s, groups, markdown);
     let _ = writeln!(s);
     if repeated {
         let n = groups.iter().map(|g| g.runs.len()).min().unwrap_or(0);
@@ -430,6 +439,7 @@ mod tests {
         let g = |name: &str, rps: &[f64]| Group {
             name: name.into(),
             lines: Vec::new(),
+            flame: None,
             runs: rps
                 .iter()
                 .map(|&r| {
