@@ -3,6 +3,7 @@
 #
 # Tests start real processes on 127.0.0.1 only: nines-server, and (for the HTTP, Redis and
 # WebSocket targets, plain and TLS) nginx, redis-server and a python3-websockets echo server,
+# and Linux perf sampling nines-server for its flame graph,
 # with the TLS clients nines did not write (curl, openssl s_client, redis-cli) checking them;
 # all installed here with apt-get when missing.
 set -euo pipefail
@@ -23,6 +24,8 @@ install_missing_packages() {
     [[ -s /etc/ssl/certs/ca-certificates.crt ]] || pkgs+=(ca-certificates)
     # A WebSocket implementation nines did not write, for the interop tests (Debian's python3).
     /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || pkgs+=(python3-websockets)
+    # Linux perf, which `--flame` drives (driver/tests/flame.rs samples a real nines-server).
+    command -v perf >/dev/null 2>&1 || pkgs+=(linux-perf)
     ((${#pkgs[@]})) || return 0
     if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
         log "not root or no apt-get: cannot install ${pkgs[*]}; tests that need them will say so"

@@ -104,3 +104,18 @@ impl Sampling {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_elsewhere_is_one_line_with_the_remedy() {
+        let Flame::Unavailable { reason } = Sampling::start(FlameSpec::default(), None).finish()
+        else {
+            panic!("a target this machine cannot see was sampled");
+        };
+        assert!(reason.contains("not on this machine") && reason.contains("perf record"));
+        assert!(!reason.contains('\n'));
+    }
+}

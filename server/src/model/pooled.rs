@@ -104,20 +104,33 @@ pub(crate) fn start(
             counters,
         });
     }
+    // Each thread says when it runs, and so has its name: whoever finds the server's threads
+    // by name (its CPU, its flame graph) finds them all as soon as this returns.
+    let (ready, started) = std::sync::mpsc::channel::<()>();
     for (i, w) in workers.into_iter().enumerate() {
+        let ready = ready.clone();
         running.threads.push(
             std::thread::Builder::new()
                 .name(format!("{}-{i}", nines_common::cpu::WORKER_THREAD))
-                .spawn(move || w.run())?,
+                .spawn(move || {
+                    let _ = ready.send(());
+                    w.run()
+                })?,
         );
     }
     for a in acceptors {
         let name = format!("{}-{}", nines_common::cpu::ACCEPTOR_THREAD, a.id);
-        running.threads.push(
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || a.run())?,
-        );
+        let ready = ready.clone();
+        running
+            .threads
+            .push(std::thread::Builder::new().name(name).spawn(move || {
+                let _ = ready.send(());
+                a.run()
+            })?);
+    }
+    drop(ready);
+    for _ in 0..running.threads.len() {
+        let _ = started.recv();
     }
     Ok(running)
 }
