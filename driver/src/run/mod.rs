@@ -2,6 +2,7 @@
 //! driver threads, watch them, and build one [`Report`] from what they measured.
 
 mod build;
+mod held;
 mod server_cpu;
 pub mod stats;
 mod target;
@@ -135,15 +136,10 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
     let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
-    let server_pids = meter.as_ref().and_then(server_cpu::Meter::server_pids);
-    let intervals = watch::watch(
-        &handles,
-        &control,
-        clock,
-        hooks,
-        &rx,
-        server_pids.as_deref(),
-    );
+    let mut server_held = held::ServerHeld::of(meter.as_ref(), target, tls.clone());
+    let intervals = watch::watch(&handles, &control, clock, hooks, &rx, &mut server_held);
+    // A remote server's reader thread ends, closing its Stats connection, once dropped.
+    drop(server_held);
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {
