@@ -24,6 +24,8 @@ use crate::transport::TlsClient;
 /// Longest a reading of a remote server may take, connecting included: one later than the next
 /// second is of no use, and a reader this far behind skips seconds rather than queue them.
 const READING_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest the reader goes without a reading while no second asks for one.
+const KEEP_WARM: Duration = Duration::from_secs(1);
 /// How long the end of a run waits for a remote reading already asked for.
 const SETTLE: Duration = Duration::from_millis(250);
 
@@ -40,8 +42,8 @@ pub(crate) enum ServerHeld {
 }
 
 impl ServerHeld {
-    /// The source for the target `meter` found; a remote nines-server's reader connects at its
-    /// first reading.
+    /// The source for the target `meter` found; a remote nines-server's reader connects at
+    /// once.
     pub(crate) fn of(
         meter: Option<&Meter>,
         addr: SocketAddr,
@@ -145,33 +147,43 @@ impl Reader {
     }
 }
 
-/// The reader thread: a reading for each ask, on one connection, opened again only after one
-/// failed. It ends when the run drops its [`Reader`], or at the first reply without the
-/// readings (an older nines-server: it will have none later either).
+/// The reader thread: a reading for each ask, on one connection opened at once (so that it is
+/// in the server's counts before the first second is read) and opened again only after a
+/// reading failed. Between asks (warm-up, a second released late) it reads anyway once a
+/// second, which keeps the server's reading thread going (a server not asked for a while reads
+/// its /proc on the thread that answers, held.rs in nines-server) and the connection from
+/// being closed as idle. It ends when the run drops its [`Reader`], or at the first reply
+/// without the readings (an older nines-server: it will have none later either).
 fn read_when_asked(
     addr: SocketAddr,
     tls: Option<&TlsClient>,
     asked: &Receiver<usize>,
     answer: &mpsc::Sender<(usize, Option<Usage>)>,
 ) {
-    let mut conn: Option<StatsConn> = None;
-    while let Ok(index) = asked.recv() {
+    let connect = || {
+        StatsConn::open(addr, tls, READING_TIMEOUT)
+            .inspect_err(|e| tracing::debug!(%e, "no Stats connection for the server's readings"))
+            .ok()
+    };
+    let mut conn = connect();
+    loop {
+        let index = match asked.recv_timeout(KEEP_WARM) {
+            Ok(index) => Some(index),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let started = Instant::now();
         if conn.is_none() {
-            conn = StatsConn::open(addr, tls, READING_TIMEOUT)
-                .inspect_err(
-                    |e| tracing::debug!(%e, "no Stats connection for the server's readings"),
-                )
-                .ok();
+            conn = connect();
         }
         let reply = conn.as_mut().map(|c| {
             c.fetch(READING_TIMEOUT.saturating_sub(started.elapsed()))
-                .inspect_err(|e| tracing::debug!(%e, "no Stats reading of the server this second"))
+                .inspect_err(|e| tracing::debug!(%e, "no Stats reading of the server"))
         });
         let usage = match reply {
             Some(Ok(pairs)) => match ProcessUsage::from_pairs(&pairs) {
                 Some(u) => Some(usage_of(u)),
-                None => break,
+                None => return,
             },
             Some(Err(_)) => {
                 conn = None;
@@ -179,8 +191,10 @@ fn read_when_asked(
             }
             None => None,
         };
-        if answer.send((index, usage)).is_err() {
-            break;
+        if let Some(index) = index {
+            if answer.send((index, usage)).is_err() {
+                return;
+            }
         }
     }
 }
@@ -346,11 +360,11 @@ mod tests {
             "{settled_in:?}"
         );
         assert!(recs.iter().all(|r| server_of(r).is_none()));
-        // The first reading timed out, so the second asked on a connection of its own.
+        // The first reading timed out, so the next is asked on a connection of its own.
         let deadline = Instant::now() + Duration::from_secs(5);
         while accepted.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert!(accepted.load(Ordering::SeqCst) >= 2);
     }
 }
