@@ -118,7 +118,7 @@ impl Reader {
         let (asks, asked) = mpsc::sync_channel(1);
         let (answer, answers) = mpsc::channel();
         std::thread::Builder::new()
-            .name("nines-held".into())
+            .name("nines-stats".into())
             .spawn(move || read_when_asked(addr, tls.as_deref(), &asked, &answer))
             .ok()?;
         Some(Reader {
