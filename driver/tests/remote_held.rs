@@ -33,8 +33,9 @@ const SRV_IP: &str = "10.97.0.1";
 const DRV_IP: &str = "10.97.0.2";
 
 impl Lab {
-    fn new() -> Lab {
-        let tag = format!("n9h{}", std::process::id() % 100_000);
+    /// A lab named for this test process and `variant` (one letter: tests run side by side).
+    fn new(variant: char) -> Lab {
+        let tag = format!("n9h{}{variant}", std::process::id() % 100_000);
         // The guard exists before the first namespace does.
         let lab = Lab {
             srv: format!("{tag}-srv"),
@@ -195,6 +196,18 @@ fn usage_of(v: &Value) -> Seen {
 #[test]
 #[ignore = "needs root"]
 fn a_nines_server_in_another_namespace_reports_what_it_holds_each_second() {
+    watched_from_another_namespace(None);
+}
+
+/// The same over TLS: the Stats connection kept open is a TLS one, its reads bounded in time
+/// like a plain one's.
+#[test]
+#[ignore = "needs root"]
+fn a_tls_nines_server_in_another_namespace_reports_what_it_holds_each_second() {
+    watched_from_another_namespace(Some(&util::certs::Certs::new()));
+}
+
+fn watched_from_another_namespace(tls: Option<&util::certs::Certs>) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let root_user = unsafe { libc::geteuid() } == 0;
     assert!(
@@ -206,10 +219,20 @@ fn a_nines_server_in_another_namespace_reports_what_it_holds_each_second() {
         has_ip.is_ok_and(|o| o.status.success()),
         "needs ip(8) (iproute2)"
     );
-    let lab = Lab::new();
-    let mut child = lab
-        .exec(&lab.srv, &server_bin())
-        .args(["--bind", SRV_IP, "--port", "0", "--workers", "1"])
+    let lab = Lab::new(if tls.is_some() { 't' } else { 'p' });
+    let mut server_cmd = lab.exec(&lab.srv, &server_bin());
+    server_cmd.args(["--bind", SRV_IP, "--port", "0", "--workers", "1"]);
+    let mut driver_tls: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(c) = tls {
+        server_cmd.arg("--tls-cert").arg(&c.server.cert);
+        server_cmd.arg("--tls-key").arg(&c.server.key);
+        // The certificate names localhost, not the lab's address.
+        for a in ["--tls", "--sni", "localhost", "--cacert"] {
+            driver_tls.push(a.into());
+        }
+        driver_tls.push(c.ca.clone().into());
+    }
+    let mut child = server_cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -247,7 +270,7 @@ fn a_nines_server_in_another_namespace_reports_what_it_holds_each_second() {
         })
     };
     const CONNECTIONS: u64 = 8;
-    let json = scratch("remote-held").join("run.json");
+    let json = scratch("remote-held").join(format!("{}.json", lab.link));
     let out: Output = lab
         .exec(&lab.drv, std::path::Path::new(env!("CARGO_BIN_EXE_nines")))
         .args(["bench", &addr, "-t", "1", "-c", &CONNECTIONS.to_string()])
@@ -259,6 +282,7 @@ fn a_nines_server_in_another_namespace_reports_what_it_holds_each_second() {
             "fd_growth<=0,rss_growth<=10MB/min",
             "--allow-invalid",
         ])
+        .args(&driver_tls)
         .stdin(Stdio::null())
         .output()
         .expect("run nines");

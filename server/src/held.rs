@@ -125,20 +125,24 @@ fn read_self() -> Option<ProcessUsage> {
 }
 
 /// Open descriptors, and how many are sockets (their link reads `socket:[INODE]`, as the
-/// driver tells them for a process on its machine).
+/// driver tells them for a process on its machine). Descriptors open on /proc are this process
+/// reading itself at this moment — this listing, or another thread reading its CPU time for a
+/// Stats reply — and are not counted, nor those closed before their link could be read.
 fn descriptors() -> Option<(u64, u64)> {
     let dir = std::fs::read_dir("/proc/self/fd").ok()?;
     let (mut fds, mut sockets) = (0u64, 0u64);
     for entry in dir.flatten() {
-        fds += 1;
-        if std::fs::read_link(entry.path())
-            .is_ok_and(|t| t.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
-        {
-            sockets += 1;
+        let Ok(link) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let link = link.as_os_str().as_encoded_bytes();
+        if link.starts_with(b"/proc/") {
+            continue;
         }
+        fds += 1;
+        sockets += u64::from(link.starts_with(b"socket:"));
     }
-    // The listing holds a descriptor of its own while it runs, which is not the server's.
-    Some((fds.saturating_sub(1), sockets))
+    Some((fds, sockets))
 }
 
 #[cfg(test)]
