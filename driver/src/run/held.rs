@@ -3,10 +3,11 @@
 //! on a small reader thread so that a slow server never holds up the second being released.
 //!
 //! The reader keeps one Stats connection open for the run: a new connection each second would
-//! be a leak of the driver's own making in the server's counts (TIME_WAIT, accepted and closed
-//! counters), and a connect where a request will do. That one connection, and the server's
-//! thread that reads its /proc while polled, are in what the server reports: one socket, one
-//! descriptor and one thread more than the load alone accounts for, steady over the run.
+//! add to the server's accepted and closed counts and to TIME_WAIT, a connect (over TLS a
+//! handshake) where one request will do. That one connection, and the server's thread that
+//! reads its /proc while polled, are in what the server reports: one socket, one descriptor and
+//! one thread more than the load alone accounts for (a thread-per-connection server: two
+//! threads), steady over the run.
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -26,6 +27,9 @@ use crate::transport::TlsClient;
 const READING_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest the reader goes without a reading while no second asks for one.
 const KEEP_WARM: Duration = Duration::from_secs(1);
+/// Oldest an ask may be when the reader comes to it (after a late reading): past this, its
+/// reading would describe a later moment than its second's end, so it goes without.
+const LATE_ASK: Duration = Duration::from_millis(250);
 /// How long the end of a run waits for a remote reading already asked for.
 const SETTLE: Duration = Duration::from_millis(250);
 
@@ -104,9 +108,9 @@ impl ServerHeld {
 /// A thread with one Stats connection to a remote nines-server, reading it when asked.
 #[derive(Debug)]
 pub(crate) struct Reader {
-    /// Record indices to read for; room for one, so asks never wait (a second asked for while
-    /// a reading is late goes without).
-    asks: SyncSender<usize>,
+    /// Record indices to read for, and when they were asked; room for one, so asks never wait
+    /// (a second asked for while one is queued goes without).
+    asks: SyncSender<(usize, Instant)>,
     /// Each ask's reading (none when it failed).
     answers: Receiver<(usize, Option<Usage>)>,
     /// The last index asked for and not yet answered.
@@ -129,7 +133,7 @@ impl Reader {
     }
 
     fn ask(&mut self, index: usize) {
-        match self.asks.try_send(index) {
+        match self.asks.try_send((index, Instant::now())) {
             Ok(()) => self.in_flight = Some(index),
             // A reading still late, or a server without these readings: this second goes
             // without.
@@ -157,7 +161,7 @@ impl Reader {
 fn read_when_asked(
     addr: SocketAddr,
     tls: Option<&TlsClient>,
-    asked: &Receiver<usize>,
+    asked: &Receiver<(usize, Instant)>,
     answer: &mpsc::Sender<(usize, Option<Usage>)>,
 ) {
     let connect = || {
@@ -168,7 +172,13 @@ fn read_when_asked(
     let mut conn = connect();
     loop {
         let index = match asked.recv_timeout(KEEP_WARM) {
-            Ok(index) => Some(index),
+            Ok((index, at)) if at.elapsed() > LATE_ASK => {
+                if answer.send((index, None)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok((index, _)) => Some(index),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
         };
@@ -316,7 +326,8 @@ mod tests {
 
     /// A server older than the readings gives none (the reader stops asking it), and a server
     /// that never answers holds up neither the ask nor the end of the run longer than
-    /// [`SETTLE`]; its reading is then missing and the next one is asked on a new connection.
+    /// [`SETTLE`]; its readings are then missing (none is taken late for a second asked while
+    /// it was waited for), and the next one is asked on a new connection.
     #[test]
     fn an_older_server_gives_no_readings_and_a_silent_one_holds_nothing_up() {
         let (addr, _) = fake(Answer::CountersOnly);
@@ -331,28 +342,43 @@ mod tests {
             unreachable!()
         };
         assert!(
-            matches!(r.asks.try_send(2), Err(TrySendError::Disconnected(_))),
+            matches!(
+                r.asks.try_send((2, Instant::now())),
+                Err(TrySendError::Disconnected(_))
+            ),
             "the reader stopped"
         );
 
         let (addr, accepted) = fake(Answer::Silent);
         let mut held = ServerHeld::Remote(Reader::start(addr, None).unwrap());
-        let mut recs = records(2);
+        let mut recs = records(3);
         let t = Instant::now();
         held.read(0);
         assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
-        // Its answer: none, once the reading has timed out.
+        // Asked while the first is late: queued, and by the time the first has timed out too
+        // old to describe its second, so answered (with nothing) at once, not read late.
         let in_flight = |h: &ServerHeld| match h {
             ServerHeld::Remote(r) => r.in_flight,
             _ => None,
         };
+        // (The queue has room once the reader has taken the first ask.)
+        while in_flight(&held) != Some(1) && t.elapsed() < READING_TIMEOUT / 2 {
+            held.read(1);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(in_flight(&held), Some(1));
         while in_flight(&held).is_some() && t.elapsed() < 5 * READING_TIMEOUT {
             std::thread::sleep(Duration::from_millis(5));
             held.fill(&mut recs);
         }
+        let answered_in = t.elapsed();
         assert_eq!(in_flight(&held), None);
+        assert!(
+            answered_in < READING_TIMEOUT + Duration::from_millis(500),
+            "{answered_in:?}"
+        );
         let t = Instant::now();
-        held.read(1);
+        held.read(2);
         held.settle(&mut recs);
         let settled_in = t.elapsed();
         assert!(
