@@ -6,9 +6,9 @@
 //! Counting sockets means a look at every descriptor (a readlink, 2-3 µs): some 20-30 ms at
 //! 10,000 connections. A pooled worker answering Stats would hold all its other connections
 //! that long, once a second while a driver polls: a stall the tail would show. So while Stats
-//! requests keep coming the reading is made on a thread of its own (`nines-held`), at most
-//! [`MIN_PERIOD`] old and at most a twentieth of one core, and a reply carries its latest
-//! reading; only the first request after a quiet spell ([`IDLE`] without one) reads on the
+//! requests keep coming the reading is made on a thread of its own (`nines-held`), every
+//! [`MIN_PERIOD`] (less often with very many descriptors: it takes at most a twentieth of one
+//! core), and a reply carries its latest reading; only the first request after a quiet spell ([`IDLE`] without one) reads on the
 //! thread that answers, so a one-off query is fresh and a poller never waits on /proc.
 //!
 //! Each process reads itself: with `--processes N`, a Stats reply describes the one process
