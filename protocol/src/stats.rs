@@ -13,6 +13,55 @@ pub const CPUS: &str = "cpus";
 /// Stats name prefix of one worker's or acceptor's CPU time so far: `thread_cpu_ns:NAME:TID`.
 pub const THREAD_CPU_NS: &str = "thread_cpu_ns:";
 
+/// Stats name of the answering process's resident memory, in bytes (VmRSS).
+pub const PROCESS_RSS_BYTES: &str = "process_rss_bytes";
+/// Stats name of the answering process's open descriptors.
+pub const PROCESS_FDS: &str = "process_fds";
+/// Stats name of the answering process's threads.
+pub const PROCESS_THREADS: &str = "process_threads";
+/// Stats name of the answering process's descriptors that are sockets (for nines-server, its
+/// TCP listeners and connections).
+pub const PROCESS_SOCKETS: &str = "process_sockets";
+
+/// What the process that answered a Stats request holds: the four `process_*` pairs. Named for
+/// the process, not the server, because a server of several processes (`--processes N`)
+/// answers each Stats request from whichever process holds the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProcessUsage {
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Open descriptors.
+    pub fds: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Descriptors that are sockets.
+    pub sockets: u64,
+}
+
+impl ProcessUsage {
+    /// The Stats pairs, in the order a reply carries them.
+    pub fn pairs(&self) -> [(&'static str, u64); 4] {
+        [
+            (PROCESS_RSS_BYTES, self.rss_bytes),
+            (PROCESS_FDS, self.fds),
+            (PROCESS_THREADS, self.threads),
+            (PROCESS_SOCKETS, self.sockets),
+        ]
+    }
+
+    /// The usage a parsed Stats reply carries; none unless it has all four pairs (a server
+    /// older than them has none).
+    pub fn from_pairs(pairs: &[(String, u64)]) -> Option<ProcessUsage> {
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        Some(ProcessUsage {
+            rss_bytes: get(PROCESS_RSS_BYTES)?,
+            fds: get(PROCESS_FDS)?,
+            threads: get(PROCESS_THREADS)?,
+            sockets: get(PROCESS_SOCKETS)?,
+        })
+    }
+}
+
 /// Appends `name value\n` for each pair to `out`.
 pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, u64)>, out: &mut Vec<u8>) {
     use std::io::Write;
@@ -154,6 +203,29 @@ mod tests {
         assert!((p.read_pct - 300.0 * 100.0 / 950.0).abs() < 1e-9);
         assert_eq!(p.bottleneck(), "read");
         assert!(Profile::between(&after, &after).is_none());
+    }
+
+    /// A process's usage goes out as four Stats lines among the counters and comes back
+    /// whole; a reply without all four (an older server's) carries none.
+    #[test]
+    fn process_usage_round_trips_through_a_stats_payload() {
+        let held = ProcessUsage {
+            rss_bytes: 7 << 30,
+            fds: 10_007,
+            threads: 9,
+            sockets: 10_002,
+        };
+        let mut v = Vec::new();
+        encode([("requests", 10)], &mut v);
+        encode(held.pairs(), &mut v);
+        encode([(CPU_NS, 5)], &mut v);
+        let pairs = parse(&v).unwrap();
+        assert_eq!(ProcessUsage::from_pairs(&pairs), Some(held));
+        let older: Vec<_> = pairs
+            .into_iter()
+            .filter(|(k, _)| k != PROCESS_SOCKETS)
+            .collect();
+        assert_eq!(ProcessUsage::from_pairs(&older), None);
     }
 
     #[test]

@@ -227,7 +227,12 @@ impl Handler {
                 let cpu = crate::stats::cpu_pairs();
                 let pairs = self.registry.snapshot().pairs().into_iter();
                 let cpu_pairs = cpu.iter().map(|(k, v)| (k.as_str(), *v));
-                nines_protocol::stats::encode(pairs.chain(cpu_pairs), &mut body);
+                // What this process holds: no /proc read here while a driver polls (held.rs).
+                let held = crate::held::reading()
+                    .map(|u| u.pairs())
+                    .into_iter()
+                    .flatten();
+                nines_protocol::stats::encode(pairs.chain(cpu_pairs).chain(held), &mut body);
                 encode(&h, &body, out)
             }
         }

@@ -81,7 +81,15 @@ fn pipelined_frames_get_replies_in_order_and_partial_tail_is_kept() {
             Op::Echo => assert_eq!(f.payload, b"one"),
             Op::Source => assert!(f.payload.len() == 300 && payload::check(2, f.payload)),
             Op::Work => assert!(f.payload.is_empty()),
-            Op::Stats => assert!(nines_protocol::stats::parse(f.payload).is_ok()),
+            Op::Stats => {
+                // The counters, and what this process holds.
+                let pairs = nines_protocol::stats::parse(f.payload).unwrap();
+                let held = nines_protocol::stats::ProcessUsage::from_pairs(&pairs);
+                assert!(
+                    held.is_some_and(|u| u.rss_bytes > 0 && u.fds > 0),
+                    "{pairs:?}"
+                );
+            }
         }
         ids.push(f.header.request_id);
         rest = &rest[n..];

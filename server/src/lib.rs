@@ -24,7 +24,7 @@
 //! may do and did), `outcome` (why a connection is closed) and [`utf8`] (UTF-8 checked a piece at
 //! a time) at the bottom; then [`limits`]
 //! (timeouts, the reply budget, admission), [`listener`] (socket options), [`stats`] (lock-free
-//! counters), [`tls`] (certificate, key and the TLS choices, read once), `transport` (plain TCP
+//! counters), [`held`] (what the process holds, read off the event loops), [`tls`] (certificate, key and the TLS choices, read once), `transport` (plain TCP
 //! or TLS under a connection, one `Read + Write`) and the protocols ([`http`], then [`ws`]);
 //! [`handler`] (request → reply, shared by all models); `acceptor` (the accept loop) and `conn`
 //! (one connection's buffers and I/O, over its transport);
@@ -39,6 +39,7 @@ mod acceptor;
 pub mod config;
 mod conn;
 pub mod handler;
+pub mod held;
 pub mod http;
 pub mod limits;
 pub mod listener;

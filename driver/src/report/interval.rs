@@ -28,7 +28,8 @@ pub struct IntervalRecord {
     /// run's changes second by second); none in closed loop and storms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_rps: Option<f64>,
-    /// What the target and the driver held at its end (read from /proc).
+    /// What the target and the driver held at its end (read from /proc, or from a remote
+    /// nines-server's Stats reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<super::resources::Held>,
     /// Connections established in it (storms, reconnects).

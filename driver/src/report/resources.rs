@@ -1,5 +1,6 @@
 //! What the target (and the driver) held second by second, and whether it grew: resident
-//! memory, descriptors, threads and sockets read from /proc at each second of measurement, and
+//! memory, descriptors, threads and sockets read at each second of measurement (from /proc, or
+//! for a nines-server on another machine from its Stats replies), and
 //! their growth over the measured window by least squares — the slope, and r² for how well a
 //! straight line explains it (a leak grows steadily: high r²; a cache warming up does not).
 
@@ -10,7 +11,8 @@ use crate::host::Usage;
 /// What was held at the end of one second.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Held {
-    /// The target's processes, when they are on this machine and apart from the driver.
+    /// The target's processes, when they are on this machine and apart from the driver; or
+    /// the process of a nines-server elsewhere that answered its Stats request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<Usage>,
     /// The driver's own process (with an embedded server inside it).
@@ -47,7 +49,8 @@ pub struct Growth {
 /// The target's and the driver's resources over the run.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct ResourceSummary {
-    /// The target's, when it was on this machine apart from the driver.
+    /// The target's, when it was on this machine apart from the driver, or a nines-server
+    /// elsewhere (one process of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<Growth>,
     /// The driver's (an embedded server's included).

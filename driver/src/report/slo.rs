@@ -366,7 +366,7 @@ impl fmt::Display for Gate {
             let measured = match r.measured {
                 None => match c.metric {
                     Metric::RssGrowth | Metric::FdGrowth => {
-                        "nothing: the target's processes were not read (an embedded server, or one on another machine)".to_string()
+                        "nothing: the target's processes were not read (an embedded server, or one on another machine that is not a nines-server reporting them)".to_string()
                     }
                     _ => "nothing".to_string(),
                 },

@@ -3,6 +3,7 @@
 
 mod build;
 mod flame;
+mod held;
 mod server_cpu;
 pub mod stats;
 mod target;
@@ -140,16 +141,18 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
     let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
-    let server_pids = meter.as_ref().and_then(server_cpu::Meter::server_pids);
+    let mut server_held = held::ServerHeld::of(meter.as_ref(), target, tls.clone());
     let intervals = watch::watch(
         &handles,
         &control,
         clock,
         hooks,
         &rx,
-        server_pids.as_deref(),
+        &mut server_held,
         sampling.as_mut(),
     );
+    // A remote server's reader thread ends, closing its Stats connection, once dropped.
+    drop(server_held);
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::flame::{Now, Sampling};
+use super::held::ServerHeld;
 use super::Hooks;
 use crate::clock::RunClock;
 use crate::engine::control::{Control, StopReason};
@@ -32,15 +33,17 @@ pub(crate) fn watch(
     clock: RunClock,
     hooks: &mut Hooks<'_>,
     rx: &Receiver<ThreadMsg>,
-    server_pids: Option<&[u32]>,
+    server: &mut ServerHeld,
     mut sampling: Option<&mut Sampling>,
 ) -> Vec<IntervalRecord> {
     let driver = [std::process::id()];
-    // What the server and the driver hold, read as each second is released.
-    let held = || {
+    // What the server and the driver hold, read as each second is released (a remote
+    // server's reading arrives a little later: `server.fill`).
+    let held = |server: &mut ServerHeld, index: usize| {
+        let driver = host::usage(&driver, false)?;
         Some(Held {
-            server: server_pids.and_then(|p| host::usage(p, true)),
-            driver: host::usage(&driver, false)?,
+            server: server.read(index),
+            driver,
         })
     };
     let mut merger = Merger::new(handles.len());
@@ -67,6 +70,7 @@ pub(crate) fn watch(
         while let Ok(msg) = rx.recv_timeout(wait) {
             merger.take(msg);
         }
+        server.fill(&mut records);
         if hooks
             .interrupt
             .as_ref()
@@ -94,12 +98,17 @@ pub(crate) fn watch(
                 connections_closed: iv.closed,
                 // Once a thread has finished its connections are closed: what is held then
                 // is the run winding down, not the load.
-                held: if merger.any_done() { None } else { held() },
+                held: if merger.any_done() {
+                    None
+                } else {
+                    held(server, records.len())
+                },
                 ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
             });
             last_event = Instant::now();
         }
         if finished {
+            server.settle(&mut records);
             return records;
         }
         if last_event.elapsed() >= HEARTBEAT {
