@@ -1,6 +1,6 @@
 //! The frames every plot is drawn in, so they all look alike: the size, a chart with a linear x
 //! axis and a log latency y axis (the spectrum, the sweep curve), two per-second panels stacked
-//! on one time axis (the timeline, a storm), the legend box and the axis labels.
+//! on one time axis (the timeline, a storm, the resources), the legend box and the axis labels.
 
 use plotters::prelude::*;
 
@@ -90,24 +90,57 @@ pub(super) type LogYChart<'a, 'b> = ChartContext<
     >,
 >;
 
-/// One per-second series: the panel's caption, its y-axis description, its colour and its
-/// points (x seconds, y where measured); and what was asked for, when the series has a target
-/// (drawn beside it in grey, with a legend naming both).
+/// One line of a panel: its points (x seconds, y), its colour, and the name the panel's legend
+/// gives it (none for a panel's only line, which its caption names).
+pub(super) struct Series<'a> {
+    pub name: Option<&'a str>,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Grey: what was asked for, drawn under what was achieved.
+pub(super) const GREY: RGBColor = RGBColor(150, 150, 150);
+
+/// One per-second panel: its caption, its y-axis description and its lines, drawn in order
+/// (what was asked for first, so what was achieved is drawn over it where they agree); a
+/// legend names them when they have names.
 pub(super) struct Panel<'a> {
     pub caption: &'a str,
     pub y_desc: &'a str,
-    pub color: RGBColor,
-    pub points: Vec<(f64, f64)>,
-    pub target: Option<Vec<(f64, f64)>>,
+    pub series: Vec<Series<'a>>,
 }
 
-/// Two per-second series in two panels, one above the other on the same time axis: each keeps
+impl<'a> Panel<'a> {
+    /// A panel of one line in `color`.
+    pub fn one(
+        caption: &'a str,
+        y_desc: &'a str,
+        color: RGBColor,
+        points: Vec<(f64, f64)>,
+    ) -> Self {
+        Panel {
+            caption,
+            y_desc,
+            series: vec![Series {
+                name: None,
+                color,
+                points,
+            }],
+        }
+    }
+
+    fn points(&self) -> impl Iterator<Item = &(f64, f64)> {
+        self.series.iter().flat_map(|s| &s.points)
+    }
+}
+
+/// Per-second series in two panels, one above the other on the same time axis: each keeps
 /// its own y scale without the two lines crossing or hiding each other (as they did on one
 /// chart with a second y axis, when the scales happened to line up).
 pub(super) fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res {
     let x_max = panels
         .iter()
-        .flat_map(|p| p.points.iter().map(|v| v.0))
+        .flat_map(|p| p.points().map(|v| v.0))
         .fold(1.0, f64::max);
     let mut svg = String::new();
     {
@@ -116,13 +149,7 @@ pub(super) fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res 
         let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
         let (top, bottom) = root.split_vertically(SIZE.1 / 2 - 30);
         for (area, panel, last) in [(top, &panels[0], false), (bottom, &panels[1], true)] {
-            let y_max = panel
-                .points
-                .iter()
-                .chain(panel.target.iter().flatten())
-                .map(|p| p.1)
-                .fold(1.0, f64::max)
-                * 1.15;
+            let y_max = panel.points().map(|p| p.1).fold(1.0, f64::max) * 1.15;
             let mut chart = ChartBuilder::on(&area)
                 .caption(panel.caption, ("sans-serif", 16))
                 .margin(10)
@@ -137,31 +164,21 @@ pub(super) fn stacked(title: &str, x_desc: &str, panels: [Panel<'_>; 2]) -> Res 
                 mesh.x_desc(x_desc);
             }
             mesh.draw().map_err(err)?;
-            let color = panel.color;
-            // The target first, so what was achieved is drawn over it where they agree.
-            if let Some(target) = &panel.target {
-                let grey = RGBColor(150, 150, 150);
-                chart
+            for s in &panel.series {
+                let color = s.color;
+                let drawn = chart
                     .draw_series(LineSeries::new(
-                        target.iter().copied(),
-                        grey.stroke_width(2),
+                        s.points.iter().copied(),
+                        color.stroke_width(2),
                     ))
-                    .map_err(err)?
-                    .label("target")
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
+                    .map_err(err)?;
+                if let Some(name) = s.name {
+                    drawn.label(name).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
+                }
             }
-            let drawn = chart
-                .draw_series(LineSeries::new(
-                    panel.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?;
-            if panel.target.is_some() {
-                drawn.label("achieved").legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+            if panel.series.iter().any(|s| s.name.is_some()) {
                 legend(&mut chart)?;
             }
         }

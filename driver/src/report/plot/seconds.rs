@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::chart::{stacked, Panel, Res};
+use super::chart::{stacked, Panel, Res, Series, GREY};
 use super::MIN_INTERVAL_S;
 use crate::report::Report;
 
@@ -34,24 +34,37 @@ pub fn timeline(r: &Report) -> Res {
         return Err("plot: no whole second was measured, so there is no timeline".into());
     }
     let [top, bottom] = split(&pts);
+    let throughput = if target.is_empty() {
+        Panel::one("throughput per second", "throughput (req/s)", BLUE, top)
+    } else {
+        Panel {
+            caption: "throughput per second",
+            y_desc: "throughput (req/s)",
+            series: vec![
+                Series {
+                    name: Some("target"),
+                    color: GREY,
+                    points: target,
+                },
+                Series {
+                    name: Some("achieved"),
+                    color: BLUE,
+                    points: top,
+                },
+            ],
+        }
+    };
     stacked(
         &format!("Throughput and p99 per second — {}", r.target),
         "seconds into the measurement",
         [
-            Panel {
-                caption: "throughput per second",
-                y_desc: "throughput (req/s)",
-                color: BLUE,
-                points: top,
-                target: (!target.is_empty()).then_some(target),
-            },
-            Panel {
-                caption: "p99 latency per second (corrected)",
-                y_desc: "p99 latency (µs)",
-                color: RED,
-                points: bottom,
-                target: None,
-            },
+            throughput,
+            Panel::one(
+                "p99 latency per second (corrected)",
+                "p99 latency (µs)",
+                RED,
+                bottom,
+            ),
         ],
     )
 }
@@ -78,20 +91,8 @@ pub fn storm(r: &Report) -> Res {
         &format!("Connections and echo p99 — storm of {}", r.target),
         "seconds into the storm",
         [
-            Panel {
-                caption: "connections open",
-                y_desc: "connections open",
-                color: BLUE,
-                points: top,
-                target: None,
-            },
-            Panel {
-                caption: "echo p99 per second",
-                y_desc: "echo p99 (µs)",
-                color: RED,
-                points: bottom,
-                target: None,
-            },
+            Panel::one("connections open", "connections open", BLUE, top),
+            Panel::one("echo p99 per second", "echo p99 (µs)", RED, bottom),
         ],
     )
 }
