@@ -70,6 +70,9 @@ fn load(tag: &str, port: u16, rate: &str, secs: u64, slo: &str) -> (Value, Strin
         "1",
         "--slo",
         slo,
+        // The clauses judge the target's growth from /proc, which a driver sending late on a
+        // busy machine (schedule lag, a test beside it) does not shape.
+        "--allow-invalid",
         "--json",
         json.to_str().unwrap(),
     ]);

@@ -57,6 +57,61 @@ pub struct ResourceSummary {
 /// Fewest seconds a trend is drawn through.
 pub const MIN_SECONDS: usize = 3;
 
+/// r² from which a growth is called steady: a leak grows steadily; a cache warming up, a pool
+/// filling or the allocator's moods do not.
+pub const STEADY_R2: f64 = 0.8;
+/// Memory that grows steadily at least this fast, bytes a minute, looks like a leak.
+pub const LEAK_RSS_PER_MIN: f64 = 1_048_576.0;
+/// Descriptors that rose steadily by at least this many over the run look like a leak.
+pub const LEAK_FDS: u64 = 10;
+
+/// What grows in a leak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leak {
+    /// Resident memory.
+    Memory,
+    /// Open descriptors.
+    Descriptors,
+}
+
+impl Growth {
+    /// What grew steadily (r² at least [`STEADY_R2`]) and far enough to look like a leak:
+    /// memory by at least [`LEAK_RSS_PER_MIN`], descriptors by at least [`LEAK_FDS`] over the
+    /// run; each with its trend.
+    pub fn leaks(&self) -> Vec<(Leak, Trend)> {
+        let steady = |t: &Trend| t.per_s > 0.0 && t.r2.is_some_and(|r| r >= STEADY_R2);
+        let mut out = Vec::new();
+        let rss = self.rss_bytes;
+        if steady(&rss) && rss.per_s * 60.0 >= LEAK_RSS_PER_MIN {
+            out.push((Leak::Memory, rss));
+        }
+        if steady(&self.fds) && self.fds.last >= self.fds.first + LEAK_FDS {
+            out.push((Leak::Descriptors, self.fds));
+        }
+        out
+    }
+}
+
+/// A memory growth per second as people read it, per minute: `+118.0 MiB/min`, `-512 B/min`.
+pub fn rss_rate_text(per_s: f64) -> String {
+    let sign = if per_s < 0.0 { "-" } else { "+" };
+    format!(
+        "{sign}{}/min",
+        nines_common::units::bytes_text(per_s.abs() * 60.0)
+    )
+}
+
+/// A descriptor growth per second as people read it, per minute: `+0/min`, `+1.5/min`, `+90/min`.
+pub fn fd_rate_text(per_s: f64) -> String {
+    // `+ 0.0` turns a negative zero into a zero: no `-0/min`.
+    let per_min = per_s * 60.0 + 0.0;
+    if (per_min - per_min.round()).abs() < 0.05 {
+        format!("{:+.0}/min", per_min.round() + 0.0)
+    } else {
+        format!("{per_min:+.1}/min")
+    }
+}
+
 /// The trends of what was `held` at each time (seconds into the measurement); none with
 /// fewer than [`MIN_SECONDS`] readings.
 pub fn summarize(held: &[(f64, Held)]) -> Option<ResourceSummary> {
@@ -131,5 +186,50 @@ mod tests {
             .collect();
         assert!(least_squares(&noise).1.unwrap() < 0.2);
         assert_eq!(least_squares(&[(0.0, 3.0), (1.0, 3.0)]), (0.0, None));
+    }
+
+    fn trend(first: u64, last: u64, per_s: f64, r2: Option<f64>) -> Trend {
+        Trend {
+            first,
+            last,
+            per_s,
+            r2,
+        }
+    }
+
+    #[test]
+    fn a_leak_is_steady_and_large_enough_and_noise_or_a_small_rise_is_not() {
+        let flat = trend(5, 5, 0.0, None);
+        let g = |rss: Trend, fds: Trend| Growth {
+            rss_bytes: rss,
+            fds,
+            threads: flat,
+            sockets: flat,
+        };
+        let mib_per_min = LEAK_RSS_PER_MIN / 60.0;
+        let steady_mem = trend(1 << 20, 2 << 20, 2.0 * mib_per_min, Some(0.99));
+        let steady_fds = trend(20, 20 + LEAK_FDS, 1.0, Some(0.95));
+        let kinds = |g: Growth| g.leaks().iter().map(|l| l.0).collect::<Vec<_>>();
+        assert_eq!(
+            kinds(g(steady_mem, steady_fds)),
+            [Leak::Memory, Leak::Descriptors]
+        );
+        // Fast but noisy; steady but slow; descriptors steady but fewer than LEAK_FDS more.
+        let noisy = trend(1 << 20, 2 << 20, 2.0 * mib_per_min, Some(STEADY_R2 - 0.1));
+        let slow = trend(1 << 20, 1 << 20, 0.5 * mib_per_min, Some(0.99));
+        let few = trend(20, 20 + LEAK_FDS - 1, 1.0, Some(0.99));
+        assert!(kinds(g(noisy, few)).is_empty());
+        assert!(kinds(g(slow, flat)).is_empty());
+    }
+
+    #[test]
+    fn rates_read_per_minute() {
+        assert_eq!(rss_rate_text(2.0 * 1_048_576.0), "+120.0 MiB/min");
+        assert_eq!(rss_rate_text(-512.0 / 60.0), "-512 B/min");
+        assert_eq!(fd_rate_text(0.0), "+0/min");
+        assert_eq!(fd_rate_text(-0.0001), "+0/min");
+        assert_eq!(fd_rate_text(1.5), "+90/min");
+        assert_eq!(fd_rate_text(0.025), "+1.5/min");
+        assert_eq!(fd_rate_text(-0.5), "-30/min");
     }
 }

@@ -380,11 +380,8 @@ impl fmt::Display for Gate {
                     Metric::Rps => {
                         format!("{} req/s", nines_common::units::thousands(v.round() as u64))
                     }
-                    Metric::RssGrowth => {
-                        let sign = if v < 0.0 { "-" } else { "+" };
-                        format!("{sign}{}/min", super::render::bytes_text(v.abs() * 60.0))
-                    }
-                    Metric::FdGrowth => format!("{:+.1}/min", v * 60.0),
+                    Metric::RssGrowth => super::resources::rss_rate_text(v),
+                    Metric::FdGrowth => super::resources::fd_rate_text(v),
                 },
             };
             writeln!(
