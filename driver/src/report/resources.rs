@@ -151,12 +151,20 @@ pub fn summarize(held: &[(f64, Held)]) -> Option<ResourceSummary> {
 
 /// The least-squares slope of `y` on `x`, and r² (none when `y` never changes).
 pub fn least_squares(xy: &[(f64, f64)]) -> (f64, Option<f64>) {
+    let Some(&(x0, y0)) = xy.first() else {
+        return (0.0, None);
+    };
+    // Measured from the first point: a value that never moves is exactly 0 throughout, so its
+    // mean is exactly 0 and it has no r² (16 descriptors' mean over 11 seconds summed as y/n is
+    // 16.000000000000004, which left an "r² 0.00" on flat counts), and large values lose no
+    // digits to their size.
+    let xy: Vec<(f64, f64)> = xy.iter().map(|(x, y)| (x - x0, y - y0)).collect();
     let n = xy.len() as f64;
     let (mx, my) = xy
         .iter()
         .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in xy {
+    for (x, y) in &xy {
         sxy += (x - mx) * (y - my);
         sxx += (x - mx) * (x - mx);
         syy += (y - my) * (y - my);
@@ -186,6 +194,12 @@ mod tests {
             .collect();
         assert!(least_squares(&noise).1.unwrap() < 0.2);
         assert_eq!(least_squares(&[(0.0, 3.0), (1.0, 3.0)]), (0.0, None));
+        // A flat value of any size, over any number of seconds, has no r² and no slope.
+        for v in [16.0, 3.0, 4_521_984.0] {
+            let flat: Vec<(f64, f64)> = (1..=11).map(|t| (t as f64, v)).collect();
+            assert_eq!(least_squares(&flat), (0.0, None), "{v}");
+        }
+        assert_eq!(least_squares(&[]), (0.0, None));
     }
 
     fn trend(first: u64, last: u64, per_s: f64, r2: Option<f64>) -> Trend {
