@@ -17,6 +17,25 @@ pub struct Held {
     pub driver: Usage,
 }
 
+impl Held {
+    /// What two drivers that loaded one target together held in the same second, `self` the
+    /// earlier part's (`nines merge`): the target is the same processes read by each driver, so
+    /// the first reading of it is kept (they differ only by the moment each was read); the
+    /// drivers are separate processes, so theirs add up.
+    pub fn beside(self, other: Held) -> Held {
+        let (a, b) = (self.driver, other.driver);
+        Held {
+            server: self.server.or(other.server),
+            driver: Usage {
+                rss_bytes: a.rss_bytes + b.rss_bytes,
+                fds: a.fds + b.fds,
+                threads: a.threads + b.threads,
+                sockets: a.sockets + b.sockets,
+            },
+        }
+    }
+}
+
 /// A straight line through (seconds, value) points: how fast the value grew, and how well the
 /// line explains it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
