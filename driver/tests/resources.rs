@@ -5,33 +5,10 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
-use util::peers::{python, script};
+use util::peers::leaky_echo as leaky;
 use util::server::{server, stop_srv};
 use util::{nines, scratch};
-
-/// The leaky echo server in `mode` (`memory` or `fds`), and its port.
-fn leaky(mode: &str) -> (Child, u16) {
-    let mut child = Command::new(python())
-        .arg(script("leaky_echo.py"))
-        .arg(mode)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start leaky_echo.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("leaky_echo.py said {line:?}"));
-    (child, port)
-}
 
 /// VmRSS (bytes) and open descriptors of `pid`, read here as a check on nines' own reading.
 fn proc_of(pid: u32) -> (f64, f64) {

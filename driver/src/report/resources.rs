@@ -85,7 +85,8 @@ pub const LEAK_RSS_PER_MIN: f64 = 1_048_576.0;
 pub const LEAK_FDS: u64 = 10;
 
 /// What grows in a leak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Leak {
     /// Resident memory.
     Memory,

@@ -2,11 +2,13 @@
 //! driver threads, watch them, and build one [`Report`] from what they measured.
 
 mod build;
+mod growth;
 mod server_cpu;
 pub mod stats;
 mod target;
 mod watch;
 
+pub use growth::{CERTAIN_R2, MIN_READINGS};
 pub use target::{check_sources, resolve, start_embedded, tls_client};
 
 use std::net::SocketAddr;
@@ -93,6 +95,12 @@ pub struct Hooks<'a> {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Receives progress events.
     pub observer: Option<&'a mut dyn Observer>,
+    /// SLO clauses the run stops on once they are passed for certain, keeping what it
+    /// measured: those on the target's growth (`rss_growth<=10MB/min`, `fd_growth<=0`; upper
+    /// bounds, judged each second from [`MIN_READINGS`] readings, passed when the growth fitted
+    /// so far is past the limit with r² at least [`CERTAIN_R2`]). Other clauses are the
+    /// caller's to judge at the end.
+    pub stop_on: Vec<crate::report::slo::Clause>,
 }
 
 impl std::fmt::Debug for Hooks<'_> {
@@ -100,6 +108,7 @@ impl std::fmt::Debug for Hooks<'_> {
         f.debug_struct("Hooks")
             .field("interrupt", &self.interrupt)
             .field("observer", &self.observer.is_some())
+            .field("stop_on", &self.stop_on)
             .finish()
     }
 }
@@ -136,14 +145,8 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let (tx, rx) = mpsc::channel();
     let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
     let server_pids = meter.as_ref().and_then(server_cpu::Meter::server_pids);
-    let intervals = watch::watch(
-        &handles,
-        &control,
-        clock,
-        hooks,
-        &rx,
-        server_pids.as_deref(),
-    );
+    let mut growing = growth::Growing::new(server_pids, &hooks.stop_on);
+    let intervals = watch::watch(&handles, &control, clock, hooks, &rx, &mut growing);
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {
@@ -168,6 +171,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         target,
         outcomes: &outcomes,
         stop: control.stop_reason(),
+        growth_stop: growing.stopped(),
         timeline: control.timeline(),
         epoch_unix_s,
         intervals,

@@ -7,14 +7,13 @@ use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::growth::Growing;
 use super::Hooks;
 use crate::clock::RunClock;
 use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::{Merger, ThreadMsg};
 use crate::engine::ThreadOutcome;
-use crate::host;
 use crate::observer::{Event, Phase};
-use crate::report::resources::Held;
 use crate::report::IntervalRecord;
 
 /// How long without an interval before a heartbeat.
@@ -29,16 +28,8 @@ pub(crate) fn watch(
     clock: RunClock,
     hooks: &mut Hooks<'_>,
     rx: &Receiver<ThreadMsg>,
-    server_pids: Option<&[u32]>,
+    growing: &mut Growing,
 ) -> Vec<IntervalRecord> {
-    let driver = [std::process::id()];
-    // What the server and the driver hold, read as each second is released.
-    let held = || {
-        Some(Held {
-            server: server_pids.and_then(|p| host::usage(p, true)),
-            driver: host::usage(&driver, false)?,
-        })
-    };
     let mut merger = Merger::new(handles.len());
     let mut records = Vec::new();
     // The first heartbeat goes out at once: a run (each step of a sweep) announces itself.
@@ -67,24 +58,33 @@ pub(crate) fn watch(
             clock.now_ns().saturating_sub(t.start_ns) as f64 / 1e9
         });
         while let Some(iv) = timeline.and_then(|t| merger.ready(t.measure_start_ns)) {
+            let start_s = iv.offset_ns as f64 / 1e9;
+            let duration_s = iv.duration_ns as f64 / 1e9;
+            // What the server and the driver hold, read as each second is released. Once a
+            // thread has finished its connections are closed: what is held then is the run
+            // winding down, not the load.
+            let held = if merger.any_done() {
+                None
+            } else {
+                growing.read(start_s + duration_s)
+            };
             if let Some(o) = hooks.observer.as_deref_mut() {
                 o.on_event(&Event::Interval {
                     interval: &iv,
                     elapsed_s,
                     errors: control.errors(),
+                    held,
                 });
             }
-            let start_s = iv.offset_ns as f64 / 1e9;
             records.push(IntervalRecord {
                 received_bytes: iv.received_bytes,
                 connections_opened: iv.opened,
                 connections_lost: iv.lost,
                 connections_closed: iv.closed,
-                // Once a thread has finished its connections are closed: what is held then
-                // is the run winding down, not the load.
-                held: if merger.any_done() { None } else { held() },
-                ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
+                held,
+                ..IntervalRecord::new(start_s, duration_s, &iv.hist, iv.errors)
             });
+            growing.judge(control, hooks.observer.as_deref_mut(), elapsed_s);
             last_event = Instant::now();
         }
         if finished {
