@@ -191,6 +191,7 @@ pub fn thousands(n: u64) -> String {
 mod tests {
     use super::*;
 
+    /// Byte counts written in the binary units `parse_bytes` reads.
     #[test]
     fn bytes_read_back_in_binary_units() {
         assert_eq!(bytes_text(512.0), "512 B");

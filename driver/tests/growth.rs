@@ -98,6 +98,10 @@ fn held(r: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// A 60 s run of a server leaking 2 MiB a second under `rss_growth<=1MB/min` stops at its tenth
+/// reading with exit 3 and keeps its result: cut short by the growth SLO (clause, rate, r², when),
+/// the gate failed, the growth printed every ten seconds and streamed each second, named in the
+/// diagnosis, and drawn in resources.svg with a point per reading.
 #[test]
 fn a_server_leaking_memory_stops_a_long_run_on_its_growth_slo_and_keeps_the_result() {
     let leaky = Leaky::start("memory");
@@ -216,6 +220,8 @@ fn a_server_leaking_memory_stops_a_long_run_on_its_growth_slo_and_keeps_the_resu
     assert_eq!(data.count(), 4, "{:?}", plot.lines);
 }
 
+/// nines-server holds its memory and descriptors flat: the same SLO, judged from the tenth second
+/// on, never stops its run, which completes and passes.
 #[test]
 fn nines_server_under_the_same_slo_runs_to_its_end() {
     let (_srv, addr) = server(&["--workers", "1", "--protocol", "echo"], "");
@@ -240,6 +246,9 @@ fn nines_server_under_the_same_slo_runs_to_its_end() {
     assert_eq!(r["slo"]["pass"], true, "{}", r["slo"]);
 }
 
+/// Two drivers loading one leaking server together, merged: each second keeps the target's
+/// reading of the first part and the sum of the drivers' own (none where a part read nothing),
+/// and the growth is fitted again over the merged seconds.
 #[test]
 fn merging_two_drivers_keeps_the_targets_growth_and_adds_the_drivers() {
     let leaky = Leaky::start("memory");

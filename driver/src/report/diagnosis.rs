@@ -355,6 +355,8 @@ mod tests {
         );
     }
 
+    /// A target growing steadily is named after what limited the run, with its figures and a
+    /// next step; a flat one is not.
     #[test]
     fn a_server_growing_steadily_is_named_beside_what_limited_the_run_with_a_next_step() {
         use super::super::resources::{Growth, ResourceSummary, Trend};

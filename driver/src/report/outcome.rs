@@ -122,6 +122,7 @@ impl std::fmt::Display for CutShort {
 mod tests {
     use super::*;
 
+    /// A growth stop says its clause, rate, r² and when, and round-trips through JSON by its kind.
     #[test]
     fn a_growth_stop_says_the_clause_the_rate_and_when() {
         let stop = CutShort::GrowthSlo {

@@ -231,6 +231,7 @@ mod tests {
         }
     }
 
+    /// A leak is both steady and past its threshold; noise or a small rise is not one.
     #[test]
     fn a_leak_is_steady_and_large_enough_and_noise_or_a_small_rise_is_not() {
         let flat = trend(5, 5, 0.0, None);
@@ -256,6 +257,7 @@ mod tests {
         assert!(kinds(g(slow, flat)).is_empty());
     }
 
+    /// Growth rates read per minute, with a sign and no negative zero.
     #[test]
     fn rates_read_per_minute() {
         assert_eq!(rss_rate_text(2.0 * 1_048_576.0), "+120.0 MiB/min");

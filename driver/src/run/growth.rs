@@ -176,6 +176,8 @@ mod tests {
         g.stopped()
     }
 
+    /// A steady leak stops the run at the first judgement, with its clause, rate and r²; a
+    /// growth under the limit, a lower bound, noise and a flat count never do.
     #[test]
     fn a_steady_leak_stops_the_run_once_ten_readings_are_in_and_noise_never_does() {
         let mib = 1_048_576;
@@ -229,6 +231,7 @@ mod tests {
         ));
     }
 
+    /// The observer hears the growth at the 10th and 20th second, and at no other.
     #[test]
     fn the_growth_so_far_goes_to_the_observer_every_ten_seconds() {
         let mut g = Growing::new(None, &[]);

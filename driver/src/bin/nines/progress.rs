@@ -228,6 +228,8 @@ fn growth_line(held: &Held, growth: &ResourceSummary) -> String {
 mod tests {
     use super::*;
 
+    /// The ten-second line: the target's memory and descriptors now and their growth so far
+    /// (the driver's when the target was not read).
     #[test]
     fn the_growth_line_says_the_target_now_and_its_growth_so_far() {
         use nines_driver::host::Usage;
