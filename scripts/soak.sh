@@ -5,6 +5,9 @@
 #   - the server's RSS, after the warm-up, grows more than RSS_GROWTH_MIB above the most it
 #     reached during the warm-up (the bound: hostile clients may fill the --max-buffered budget
 #     during the warm-up; past it, memory must stay flat), or
+#   - the server's RSS grows steadily faster than RSS_GROWTH_SLO (`nines bench --slo
+#     rss_growth<=RSS_GROWTH_SLO`: judged each second from the tenth on, it stops the load as
+#     soon as a leak is certain, and the rest of the soak with it), or
 #   - the server dies, or
 #   - the strict-protocol traffic below is answered wrongly, or the counters of its servers
 #     disagree with what it sent.
@@ -21,7 +24,8 @@
 # (closed with 1007 or 1002), keep-alive GETs and the HTTP requests nginx refuses (400, 413, 431).
 #
 # Usage: scripts/soak.sh [MINUTES=10]
-#        env: RATE=20000 CONNS=32 HOSTILE=100 WARMUP_S=60 RSS_GROWTH_MIB=32 STRICT_RATE=20
+#        env: RATE=20000 CONNS=32 HOSTILE=100 WARMUP_S=60 RSS_GROWTH_MIB=32 RSS_GROWTH_SLO=10MB/min
+#             STRICT_RATE=20
 #             SERVER_FLAGS="" (extra nines-server flags) OUT=docs/results/soak.md
 # Server pinned to CPU 0, every client to CPU 1. Loopback only; every load ends with the soak.
 set -euo pipefail
@@ -32,6 +36,7 @@ CONNS=${CONNS:-32}
 HOSTILE=${HOSTILE:-100}
 WARMUP_S=${WARMUP_S:-60}
 RSS_GROWTH_MIB=${RSS_GROWTH_MIB:-32}
+RSS_GROWTH_SLO=${RSS_GROWTH_SLO:-10MB/min}
 STRICT_RATE=${STRICT_RATE:-20}
 SERVER_FLAGS=${SERVER_FLAGS:-}
 OUT=${OUT:-docs/results/soak.md}
@@ -95,7 +100,12 @@ STRICT=$!
 
 status=0
 taskset -c 1 "$BIN/nines" bench "$ADDR" --rate "$RATE" -c "$CONNS" --threads 1 -d "${SECS}s" -w 0s \
-  --json "$TMP/bench.json" >"$TMP/bench.txt" 2>&1 || status=$?
+  --slo "rss_growth<=$RSS_GROWTH_SLO" --json "$TMP/bench.json" >"$TMP/bench.txt" 2>&1 || status=$?
+# A leak stops the load early (its growth SLO passed for certain): the soak stops with it.
+growth_stop=0
+python3 -c 'import json, sys; sys.exit((json.load(open(sys.argv[1])).get("cut_short") or {}).get("kind") != "growth_slo")' \
+  "$TMP/bench.json" 2>/dev/null && growth_stop=1
+if (( growth_stop )); then kill "$STRICT" 2>/dev/null || true; fi
 # The strict traffic stops at the same deadline (each of its waits bounded by 5 s): its counts
 # must be complete before its servers' counters are read.
 wait "$STRICT" 2>/dev/null || true
@@ -110,11 +120,11 @@ for j in $(jobs -p); do [[ $servers == *" $j "* ]] || kill "$j" 2>/dev/null || t
 kill -TERM "$SPID" "${PROTO_PID[ws]}" "${PROTO_PID[http]}" 2>/dev/null || true
 wait 2>/dev/null || true
 
-python3 - "$TMP" "$OUT" "$MIN" "$SECS" "$RATE" "$CONNS" "$HOSTILE" "$WARMUP_S" "$RSS_GROWTH_MIB" "$status" "$alive" "$SERVER_FLAGS" "$STRICT_RATE" "$strict_alive" <<'PY'
+python3 - "$TMP" "$OUT" "$MIN" "$SECS" "$RATE" "$CONNS" "$HOSTILE" "$WARMUP_S" "$RSS_GROWTH_MIB" "$status" "$alive" "$SERVER_FLAGS" "$STRICT_RATE" "$strict_alive" "$RSS_GROWTH_SLO" "$growth_stop" <<'PY'
 import glob, json, os, re, statistics, sys
 sys.path.insert(0, "scripts/lib"); import results
-tmp, out, minutes, secs, rate, conns, hostile, warm, growth, status, alive, flags, strict_rate, strict_alive = sys.argv[1:]
-secs, warm, growth, status, alive, strict_alive = int(secs), int(warm), int(growth), int(status), int(alive), int(strict_alive)
+tmp, out, minutes, secs, rate, conns, hostile, warm, growth, status, alive, flags, strict_rate, strict_alive, growth_slo, growth_stop = sys.argv[1:]
+secs, warm, growth, status, alive, strict_alive, growth_stop = int(secs), int(warm), int(growth), int(status), int(alive), int(strict_alive), int(growth_stop)
 samples, proto_rss = [], {"ws": [], "http": []}
 for line in open(os.path.join(tmp, "samples.csv")):
     t, rss, fds, ws_rss, http_rss = line.strip().split(",")
@@ -144,16 +154,26 @@ if not alive:
 if r is None:
     fails.append("the normal load wrote no result")
 else:
-    if r["errors"] or r["status"] != "completed":
+    if growth_stop:
+        c = r["cut_short"]
+        fails.append(f"the server's memory grew +{c['per_s'] * 60 / 2**20:.1f} MiB/min (r² {c['r2']:.2f}), past "
+                     f"rss_growth<={growth_slo}: the soak stopped after {c['after_s']:.0f} s")
+    elif r["errors"] or r["status"] != "completed":
         fails.append(f"normal requests failed: status {r['status']}, errors {r['errors']} {r['errors_by_kind']}")
+    for c in (r.get("slo") or {}).get("clauses", []):
+        if not c["pass"] and not growth_stop:
+            m = c["measured"]
+            fails.append(f"{c['clause']['text']} failed over the whole soak: measured "
+                         + ("nothing" if m is None else f"{m * 60 / 2**20:+.1f} MiB/min"))
 if after_max > warm_max + growth * 1024:
     fails.append(f"RSS grew to {after_max / 1024:.1f} MiB after the warm-up, more than {growth} MiB above its warm-up peak of {warm_max / 1024:.1f} MiB")
-if not after:
+if not after and not growth_stop:
     fails.append("no samples after the warm-up")
 if not strict_alive:
     fails.append("a strict-protocol server (ws or http) died during the soak")
 if strict is None:
-    fails.append("the strict-protocol traffic wrote no result")
+    if not growth_stop:
+        fails.append("the strict-protocol traffic wrote no result")
 else:
     failed = {k: c["failed"] for k, c in strict["checks"].items() if c["failed"]}
     if failed:
@@ -172,7 +192,7 @@ def q(v, p):
     return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
 
 L = results.header("Soak: open-loop load beside hostile clients",
-                   f"RATE={rate} CONNS={conns} HOSTILE={hostile} WARMUP_S={warm} RSS_GROWTH_MIB={growth} STRICT_RATE={strict_rate} "
+                   f"RATE={rate} CONNS={conns} HOSTILE={hostile} WARMUP_S={warm} RSS_GROWTH_MIB={growth} RSS_GROWTH_SLO={growth_slo} STRICT_RATE={strict_rate} "
                    f"SERVER_FLAGS=\"{flags}\" scripts/soak.sh {minutes}")
 L += [f"- Layout: `nines-server --workers 1 {flags}`".rstrip() + " (default limits otherwise) pinned to CPU 0; on CPU 1 the "
       f"normal load (`nines bench --rate {int(rate):,} -c {conns}`, open loop, latency corrected for coordinated "

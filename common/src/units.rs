@@ -157,6 +157,23 @@ impl FromStr for ByteCount {
     }
 }
 
+/// Bytes in binary units, as [`parse_bytes`] reads them back: `512 B`, `1.5 KiB`, `117.3 MiB`,
+/// `2.0 GiB`.
+pub fn bytes_text(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// `n` with thousands separators: `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -173,6 +190,15 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Byte counts written in the binary units `parse_bytes` reads.
+    #[test]
+    fn bytes_read_back_in_binary_units() {
+        assert_eq!(bytes_text(512.0), "512 B");
+        assert_eq!(bytes_text(1536.0), "1.5 KiB");
+        assert_eq!(bytes_text(117.3 * MIB as f64), "117.3 MiB");
+        assert_eq!(bytes_text(2.0 * GIB as f64), "2.0 GiB");
+    }
 
     #[test]
     fn byte_counts() {

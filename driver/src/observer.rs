@@ -4,6 +4,7 @@
 //! themselves.
 
 use crate::engine::intervals::Interval;
+use crate::report::resources::{Held, ResourceSummary};
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,18 @@ pub enum Event<'a> {
         elapsed_s: f64,
         /// Errors so far.
         errors: u64,
+        /// What the target and the driver held at its end (none once the run winds down).
+        held: Option<Held>,
+    },
+    /// Every ten seconds of measurement: what the target and the driver hold now, and their
+    /// growth fitted over the measurement so far, so a long run shows a leak as it goes.
+    Growth {
+        /// Seconds since load started.
+        elapsed_s: f64,
+        /// What is held now.
+        held: Held,
+        /// The growth so far.
+        growth: &'a ResourceSummary,
     },
 }
 

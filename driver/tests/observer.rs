@@ -29,8 +29,8 @@ fn every_second_reaches_the_observer_and_the_report_alike() {
     let r = run(
         &cfg,
         &mut Hooks {
-            interrupt: None,
             observer: Some(&mut observer),
+            ..Hooks::default()
         },
     )
     .unwrap();

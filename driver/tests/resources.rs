@@ -5,33 +5,10 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
-use util::peers::{python, script};
+use util::peers::leaky_echo as leaky;
 use util::server::{server, stop_srv};
 use util::{nines, scratch};
-
-/// The leaky echo server in `mode` (`memory` or `fds`), and its port.
-fn leaky(mode: &str) -> (Child, u16) {
-    let mut child = Command::new(python())
-        .arg(script("leaky_echo.py"))
-        .arg(mode)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start leaky_echo.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("leaky_echo.py said {line:?}"));
-    (child, port)
-}
 
 /// VmRSS (bytes) and open descriptors of `pid`, read here as a check on nines' own reading.
 fn proc_of(pid: u32) -> (f64, f64) {
@@ -70,6 +47,9 @@ fn load(tag: &str, port: u16, rate: &str, secs: u64, slo: &str) -> (Value, Strin
         "1",
         "--slo",
         slo,
+        // The clauses judge the target's growth from /proc, which a driver sending late on a
+        // busy machine (schedule lag, a test beside it) does not shape.
+        "--allow-invalid",
         "--json",
         json.to_str().unwrap(),
     ]);

@@ -18,6 +18,8 @@ pub enum StopReason {
     Interrupted = 1,
     /// Errors reached `--max-errors`.
     ErrorLimit = 2,
+    /// A clause of `--slo` on the target's growth was passed for certain.
+    GrowthSlo = 3,
 }
 
 impl StopReason {
@@ -25,6 +27,7 @@ impl StopReason {
         match v {
             1 => StopReason::Interrupted,
             2 => StopReason::ErrorLimit,
+            3 => StopReason::GrowthSlo,
             _ => StopReason::None,
         }
     }

@@ -372,7 +372,7 @@ impl Node {
 fn hooks(deadline: &Deadline) -> Hooks<'static> {
     Hooks {
         interrupt: Some(deadline.flag()),
-        observer: None,
+        ..Hooks::default()
     }
 }
 

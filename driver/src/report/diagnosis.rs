@@ -2,13 +2,16 @@
 //! /proc, read by the driver or, for a nines-server elsewhere, sent in its Stats replies), the
 //! driver (its own checks: a saturated thread, schedule lag), the accept queue
 //! (ListenOverflows), retransmits, errors — or, when none of these, that no limit was reached
-//! below the offered load (open loop) or what is known and not (closed loop).
+//! below the offered load (open loop) or what is known and not (closed loop). Beside whatever
+//! limited it, a target whose memory or descriptors grew steadily under the load is named, with
+//! what to do next.
 
 use serde::{Deserialize, Serialize};
 
 use super::flame::Flame;
+use super::resources::{fd_rate_text, rss_rate_text, Leak};
 use super::{Finding, LoadSummary, Report};
-use nines_common::units::{rate_text, thousands};
+use nines_common::units::{bytes_text, rate_text, thousands};
 
 /// A busiest server thread on CPU at least this share of the run is saturated.
 const SATURATED_PCT: f64 = 90.0;
@@ -35,6 +38,19 @@ pub enum LimitKind {
     NotFound,
     /// Where the server's CPU went, from its flame graph: the place most of it was spent.
     Hotspot,
+    /// Not a limit: the target's memory or descriptors grew steadily while it was loaded.
+    ServerGrowth,
+}
+
+impl LimitKind {
+    /// What the summary calls a claim of this kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitKind::ServerGrowth => "growth",
+            LimitKind::Hotspot => "hotspot",
+            _ => "limited by",
+        }
+    }
 }
 
 /// One claim and its evidence.
@@ -46,7 +62,8 @@ pub struct Limit {
     pub evidence: String,
 }
 
-/// What limited `r`, and where the server's CPU went when its flame graph shows one place.
+/// What limited `r`, where the server's CPU went when its flame graph shows one place, and
+/// whether the target grew while it was loaded.
 pub fn diagnose(r: &Report) -> Vec<Limit> {
     let mut out = limits(r);
     if let Some(Flame::Sampled(g)) = &r.flame {
@@ -60,6 +77,7 @@ pub fn diagnose(r: &Report) -> Vec<Limit> {
             });
         }
     }
+    growth(r, &mut out);
     out
 }
 
@@ -143,6 +161,44 @@ fn limits(r: &Report) -> Vec<Limit> {
         ),
     }
     out
+}
+
+/// The target's steady growth while it was loaded ([`Growth::leaks`](super::resources::Growth::leaks)), each with a next step.
+fn growth(r: &Report, out: &mut Vec<Limit>) {
+    let Some(g) = r.resources.and_then(|res| res.server) else {
+        return;
+    };
+    let load = match &r.load {
+        LoadSummary::Storm(_) => "while the storm held its connections",
+        _ if !r.stages.is_empty() => "while the load went through its stages",
+        _ => "while the load was steady",
+    };
+    // `/proc/PID/fd` names the process when there is one; a server of several, each of them.
+    let pid = match r.server_cpu.as_ref().map(|c| c.pids.as_slice()) {
+        Some([one]) => one.to_string(),
+        _ => "PID".to_string(),
+    };
+    for (leak, t) in g.leaks() {
+        let r2 = t.r2.unwrap_or(0.0);
+        let evidence = match leak {
+            Leak::Memory => format!(
+                "the server's RSS grew {} (r² {r2:.2}, {} → {}) {load}: a leak? Run it longer (-d 10m) to see whether it levels off, as a cache or a pool filling up would; if it keeps growing, profile the server's heap under the same load (heaptrack -p {pid}, or valgrind --tool=massif)",
+                rss_rate_text(t.per_s).trim_start_matches('+'),
+                bytes_text(t.first as f64),
+                bytes_text(t.last as f64),
+            ),
+            Leak::Descriptors => format!(
+                "the server's open descriptors grew {} (r² {r2:.2}, {} → {}) {load}: a descriptor leak? List what it holds (ls -l /proc/{pid}/fd, or lsof -p {pid}): sockets kept after their peers closed, or a file opened per request and never closed",
+                fd_rate_text(t.per_s).trim_start_matches('+'),
+                t.first,
+                t.last,
+            ),
+        };
+        out.push(Limit {
+            kind: LimitKind::ServerGrowth,
+            evidence,
+        });
+    }
 }
 
 /// A staged run's stage that got the smallest share of what it asked for, when that share is
@@ -313,5 +369,76 @@ mod tests {
             "{}",
             said.evidence
         );
+    }
+
+    /// A target growing steadily is named after what limited the run, with its figures and a
+    /// next step; a flat one is not.
+    #[test]
+    fn a_server_growing_steadily_is_named_beside_what_limited_the_run_with_a_next_step() {
+        use super::super::resources::{Growth, ResourceSummary, Trend};
+        let mut h = new_histogram();
+        h.record_n(1_000, 100).unwrap();
+        let mut r = skeleton(
+            Origin::IntervalLog { file: "x".into() },
+            Histograms::corrected_only(Hist(h)),
+            10.0,
+            0.0,
+            Vec::new(),
+        );
+        let flat = Trend {
+            first: 4,
+            last: 4,
+            per_s: 0.0,
+            r2: None,
+        };
+        let rising = |first: u64, last: u64, per_s: f64| Trend {
+            first,
+            last,
+            per_s,
+            r2: Some(0.99),
+        };
+        let growth = |rss_bytes, fds| Growth {
+            rss_bytes,
+            fds,
+            threads: flat,
+            sockets: flat,
+        };
+        let quiet = growth(flat, flat);
+        let found = |r: &Report| -> Vec<String> {
+            diagnose(r)
+                .into_iter()
+                .filter(|l| l.kind == LimitKind::ServerGrowth)
+                .map(|l| l.evidence)
+                .collect()
+        };
+        r.resources = Some(ResourceSummary {
+            server: Some(quiet),
+            driver: quiet,
+        });
+        assert!(found(&r).is_empty(), "a flat server grew nothing");
+        // 2 MiB a second, steadily; and descriptors from 10 to 40.
+        r.resources = Some(ResourceSummary {
+            server: Some(growth(
+                rising(1 << 20, 21 << 20, 2.0 * 1_048_576.0),
+                rising(10, 40, 3.0),
+            )),
+            driver: quiet,
+        });
+        let said = found(&r);
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said[0].starts_with("the server's RSS grew 120.0 MiB/min (r² 0.99, 1.0 MiB → 21.0 MiB) while the load was steady: a leak?")
+                && said[0].contains("heaptrack"),
+            "{}",
+            said[0]
+        );
+        assert!(
+            said[1].starts_with("the server's open descriptors grew 180/min (r² 0.99, 10 → 40)")
+                && said[1].contains("/proc/PID/fd"),
+            "{}",
+            said[1]
+        );
+        // What limited the run is still said first; the growth comes beside it.
+        assert_ne!(diagnose(&r)[0].kind, LimitKind::ServerGrowth);
     }
 }

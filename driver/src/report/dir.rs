@@ -1,6 +1,7 @@
 //! The report directory (`--report DIR`, `nines report R.json --out DIR`), laid out once for
 //! every command: a run's `summary.md` (tables to paste in a pull request), `results.csv`,
-//! `latency.hgrm`, `result.json` and its SVG plots; a sweep's summary, a row per step, its
+//! `latency.hgrm`, `result.json` and its SVG plots (resources.svg when the run read what the
+//! target and the driver held); a sweep's summary, a row per step, its
 //! throughput–latency curve and each step's own directory (`step-01`, ...). Every file is
 //! written atomically; a file that cannot be written is listed, and the rest are still written.
 
@@ -77,6 +78,9 @@ fn write_into(w: &mut Written, report: &Report, dir: &Path) {
     w.plot(dir.join("timeline.svg"), plot::timeline(report));
     if let LoadSummary::Storm(_) = report.load {
         w.plot(dir.join("storm.svg"), plot::storm(report));
+    }
+    if report.intervals.iter().any(|iv| iv.held.is_some()) {
+        w.plot(dir.join("resources.svg"), plot::resources(report));
     }
     if let Some(Flame::Sampled(g)) = &report.flame {
         w.plot(dir.join("flame.svg"), flame_svg(report, g));

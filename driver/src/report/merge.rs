@@ -4,7 +4,8 @@
 //! Merging is for drivers that ran together (several processes or machines loading one target,
 //! started with `--start-at`): throughput is all replies over the span from the first part's
 //! start to the last part's end, and seconds of the parts' timelines that fall together are
-//! added together. Parts that are one run (the same file twice, a copy, its interval log) are
+//! added together; so are the drivers' own resources in them, while the target's, read by each
+//! driver alike, are taken once. Parts that are one run (the same file twice, a copy, its interval log) are
 //! refused: their replies would count twice.
 
 use std::collections::BTreeMap;
@@ -113,8 +114,18 @@ pub fn merge(parts: Vec<(String, Report)>) -> Result<Report, MergeError> {
     })?;
     r.by_request = merged_lines(&reports, r.duration_s)?;
     r.stages = merged_stages(&reports, &r.intervals)?;
+    r.resources = resources(&r.intervals);
     r.diagnosis = super::diagnosis::diagnose(&r);
     Ok(r)
+}
+
+/// What the target and the drivers held over the merged seconds, fitted as a run's are.
+fn resources(intervals: &[IntervalRecord]) -> Option<super::resources::ResourceSummary> {
+    let held: Vec<_> = intervals
+        .iter()
+        .filter_map(IntervalRecord::held_at)
+        .collect();
+    super::resources::summarize(&held)
 }
 
 /// The parts' stages as one (their rates and replies added), when they ran the same stages.
@@ -203,12 +214,16 @@ fn add_histograms(parts: &[(String, Report)]) -> Result<Histograms, MergeError> 
     })
 }
 
-/// The parts' seconds, added where they fall in the same second of the merged span.
+/// The parts' seconds, added where they fall in the same second of the merged span. What was
+/// held in a second is the target's reading of the first part (in the order given) beside the
+/// drivers' added ([`super::resources::Held::beside`]), kept only when every part in that second
+/// read it: a sum with a driver missing would show as a drop that never happened.
 fn add_intervals(
     parts: &[(String, Report)],
     start: f64,
 ) -> Result<Vec<IntervalRecord>, MergeError> {
-    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, IntervalRecord)> =
+    // Each second's histogram, its sums so far, and whether every part in it read what was held.
+    let mut seconds: BTreeMap<u64, (hdrhistogram::Histogram<u64>, IntervalRecord, bool)> =
         BTreeMap::new();
     for (file, r) in parts {
         for iv in &r.intervals {
@@ -220,10 +235,10 @@ fn add_intervals(
             let at = (r.measure_start_unix_s + iv.start_s - start)
                 .max(0.0)
                 .round() as u64;
-            let (hist, sum) = seconds.entry(at).or_insert_with(|| {
+            let (hist, sum, all_held) = seconds.entry(at).or_insert_with(|| {
                 let empty = growable();
                 let rec = IntervalRecord::new(at as f64, 0.0, &empty, 0);
-                (empty, rec)
+                (empty, rec, true)
             });
             histogram::add(hist, &h).map_err(bad)?;
             sum.duration_s = sum.duration_s.max(iv.duration_s);
@@ -235,11 +250,17 @@ fn add_intervals(
             sum.connections_opened += iv.connections_opened;
             sum.connections_lost += iv.connections_lost;
             sum.connections_closed += iv.connections_closed;
+            *all_held &= iv.held.is_some();
+            sum.held = match (sum.held, iv.held) {
+                (Some(so_far), Some(h)) => Some(so_far.beside(h)),
+                (so_far, h) => so_far.or(h),
+            };
         }
     }
     Ok(seconds
         .into_values()
-        .map(|(h, sum)| IntervalRecord {
+        .map(|(h, sum, all_held)| IntervalRecord {
+            held: sum.held.filter(|_| all_held),
             received_bytes: sum.received_bytes,
             target_rps: sum.target_rps,
             connections_opened: sum.connections_opened,

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::resources::{Growth, Trend};
 use crate::report::{Finding, Report};
 
 /// Exit status when the run completed but a clause failed (1 is a run that could not complete,
@@ -38,6 +39,17 @@ pub enum Metric {
     FdGrowth,
 }
 
+impl Metric {
+    /// The trend of a process's growth this metric judges (none for the other metrics).
+    pub fn trend(self, g: &Growth) -> Option<Trend> {
+        match self {
+            Metric::RssGrowth => Some(g.rss_bytes),
+            Metric::FdGrowth => Some(g.fds),
+            _ => None,
+        }
+    }
+}
+
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cmp {
@@ -56,7 +68,8 @@ pub enum Cmp {
 }
 
 impl Cmp {
-    fn holds(self, measured: f64, bound: f64) -> bool {
+    /// Whether `measured` is within `bound`.
+    pub fn holds(self, measured: f64, bound: f64) -> bool {
         match self {
             Cmp::Le => measured <= bound,
             Cmp::Lt => measured < bound,
@@ -316,8 +329,7 @@ fn measure(m: Metric, r: &Report) -> Option<f64> {
             let h = &r.histograms.corrected.0;
             (!h.is_empty()).then(|| h.value_at_quantile(q / 100.0) as f64 / 1000.0)
         }
-        Metric::RssGrowth => r.resources?.server.map(|g| g.rss_bytes.per_s),
-        Metric::FdGrowth => r.resources?.server.map(|g| g.fds.per_s),
+        Metric::RssGrowth | Metric::FdGrowth => Some(m.trend(&r.resources?.server?)?.per_s),
     }
 }
 
@@ -380,11 +392,8 @@ impl fmt::Display for Gate {
                     Metric::Rps => {
                         format!("{} req/s", nines_common::units::thousands(v.round() as u64))
                     }
-                    Metric::RssGrowth => {
-                        let sign = if v < 0.0 { "-" } else { "+" };
-                        format!("{sign}{}/min", super::render::bytes_text(v.abs() * 60.0))
-                    }
-                    Metric::FdGrowth => format!("{:+.1}/min", v * 60.0),
+                    Metric::RssGrowth => super::resources::rss_rate_text(v),
+                    Metric::FdGrowth => super::resources::fd_rate_text(v),
                 },
             };
             writeln!(

@@ -42,6 +42,8 @@ pub struct RunRecord<'a> {
     pub outcomes: &'a [ThreadOutcome],
     /// Why the run stopped early, if it did.
     pub stop: StopReason,
+    /// What the target's growth was when it stopped the run ([`StopReason::GrowthSlo`]).
+    pub growth_stop: Option<CutShort>,
     /// The run's phases on the run clock (none if load never started).
     pub timeline: Option<Timeline>,
     /// The Unix time of the run clock's zero.
@@ -172,7 +174,7 @@ pub fn build(run: RunRecord<'_>) -> Report {
     };
     r.server = run.server;
     r.kernel = Some(run.kernel);
-    r.outcome = outcome(run.stop, &r, &cfg);
+    r.outcome = outcome(run.stop, run.growth_stop, &r, &cfg);
     r.warnings = self_checks(&r, &cfg);
     r.server_cpu = run.server_cpu;
     r.flame = run.flame;
@@ -309,7 +311,12 @@ fn measured_end(run: &RunRecord<'_>, cfg: &BenchConfig, t: &Totals) -> u64 {
 }
 
 /// How the run ended: completed only if it ran as planned and measured replies.
-fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
+fn outcome(
+    stop: StopReason,
+    growth_stop: Option<CutShort>,
+    r: &Report,
+    cfg: &BenchConfig,
+) -> Outcome {
     let d = &r.driver;
     let expected_more = match cfg.stop() {
         StopAt::Requests(n) => r.requests < n,
@@ -321,6 +328,9 @@ fn outcome(stop: StopReason, r: &Report, cfg: &BenchConfig) -> Outcome {
             errors: r.errors,
             max_errors: cfg.load.max_errors(),
         },
+        StopReason::GrowthSlo => {
+            growth_stop.expect("a growth stop is recorded before the stop is asked for")
+        }
         StopReason::None if d.connections_opened == 0 => CutShort::NoConnections {
             tried: d.connections,
         },

@@ -78,18 +78,23 @@ impl ServerHeld {
     }
 
     /// Puts the remote readings that have arrived into their records.
-    pub(crate) fn fill(&mut self, records: &mut [IntervalRecord]) {
+    /// Whether any arrived.
+    pub(crate) fn fill(&mut self, records: &mut [IntervalRecord]) -> bool {
+        let mut any = false;
         if let ServerHeld::Remote(r) = self {
             while let Ok(answer) = r.answers.try_recv() {
                 r.put(answer, records);
+                any = true;
             }
         }
+        any
     }
 
     /// [`ServerHeld::fill`], after waiting a little for a reading still on its way: the end of
     /// the run.
-    pub(crate) fn settle(&mut self, records: &mut [IntervalRecord]) {
-        self.fill(records);
+    /// Whether any arrived.
+    pub(crate) fn settle(&mut self, records: &mut [IntervalRecord]) -> bool {
+        let mut any = self.fill(records);
         if let ServerHeld::Remote(r) = self {
             let deadline = Instant::now() + SETTLE;
             while r.in_flight.is_some() {
@@ -97,11 +102,15 @@ impl ServerHeld {
                     .answers
                     .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 {
-                    Ok(answer) => r.put(answer, records),
+                    Ok(answer) => {
+                        r.put(answer, records);
+                        any = true;
+                    }
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
         }
+        any
     }
 }
 

@@ -3,12 +3,14 @@
 
 mod build;
 mod flame;
+mod growth;
 mod held;
 mod server_cpu;
 pub mod stats;
 mod target;
 mod watch;
 
+pub use growth::{CERTAIN_R2, MIN_READINGS};
 pub use target::{check_sources, resolve, start_embedded, tls_client};
 
 use std::net::SocketAddr;
@@ -95,6 +97,12 @@ pub struct Hooks<'a> {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Receives progress events.
     pub observer: Option<&'a mut dyn Observer>,
+    /// SLO clauses the run stops on once they are passed for certain, keeping what it
+    /// measured: those on the target's growth (`rss_growth<=10MB/min`, `fd_growth<=0`; upper
+    /// bounds, judged each second from [`MIN_READINGS`] readings, passed when the growth fitted
+    /// so far is past the limit with r² at least [`CERTAIN_R2`]). Other clauses are the
+    /// caller's to judge at the end.
+    pub stop_on: Vec<crate::report::slo::Clause>,
 }
 
 impl std::fmt::Debug for Hooks<'_> {
@@ -102,6 +110,7 @@ impl std::fmt::Debug for Hooks<'_> {
         f.debug_struct("Hooks")
             .field("interrupt", &self.interrupt)
             .field("observer", &self.observer.is_some())
+            .field("stop_on", &self.stop_on)
             .finish()
     }
 }
@@ -141,18 +150,17 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
     let epoch_unix_s = unix_now_s();
     let (tx, rx) = mpsc::channel();
     let handles = spawn(threads, target, tls.clone(), cfg, &control, clock, tx)?;
-    let mut server_held = held::ServerHeld::of(meter.as_ref(), target, tls.clone());
+    let server_held = held::ServerHeld::of(meter.as_ref(), target, tls.clone());
+    let mut growing = growth::Growing::new(server_held, &hooks.stop_on);
     let intervals = watch::watch(
         &handles,
         &control,
         clock,
         hooks,
         &rx,
-        &mut server_held,
+        &mut growing,
         sampling.as_mut(),
     );
-    // A remote server's reader thread ends, closing its Stats connection, once dropped.
-    drop(server_held);
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {
@@ -177,6 +185,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         target,
         outcomes: &outcomes,
         stop: control.stop_reason(),
+        growth_stop: growing.stopped(),
         timeline: control.timeline(),
         epoch_unix_s,
         intervals,

@@ -8,15 +8,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::flame::{Now, Sampling};
-use super::held::ServerHeld;
+use super::growth::Growing;
 use super::Hooks;
 use crate::clock::RunClock;
 use crate::engine::control::{Control, StopReason};
 use crate::engine::intervals::{Merger, ThreadMsg};
 use crate::engine::ThreadOutcome;
-use crate::host;
 use crate::observer::{Event, Phase};
-use crate::report::resources::Held;
 use crate::report::IntervalRecord;
 
 /// How often the loop wakes at most, to release seconds and forward an interrupt.
@@ -33,19 +31,9 @@ pub(crate) fn watch(
     clock: RunClock,
     hooks: &mut Hooks<'_>,
     rx: &Receiver<ThreadMsg>,
-    server: &mut ServerHeld,
+    growing: &mut Growing,
     mut sampling: Option<&mut Sampling>,
 ) -> Vec<IntervalRecord> {
-    let driver = [std::process::id()];
-    // What the server and the driver hold, read as each second is released (a remote
-    // server's reading arrives a little later: `server.fill`).
-    let held = |server: &mut ServerHeld, index: usize| {
-        let driver = host::usage(&driver, false)?;
-        Some(Held {
-            server: server.read(index),
-            driver,
-        })
-    };
     let mut merger = Merger::new(handles.len());
     let mut records = Vec::new();
     // The first heartbeat goes out at once: a run (each step of a sweep) announces itself.
@@ -54,23 +42,17 @@ pub(crate) fn watch(
         .unwrap_or_else(Instant::now);
     loop {
         let finished = handles.iter().all(JoinHandle::is_finished);
-        // The flame graph's window opens and closes with the measurement's, to the millisecond.
-        let edge = sampling.as_deref_mut().and_then(|s| {
-            s.tick(Now {
-                now_ns: clock.now_ns(),
-                timeline: control.timeline(),
-                ended: finished || control.stopped() || merger.any_done(),
-            })
-        });
-        let wait = if finished {
-            Duration::ZERO
-        } else {
-            edge.map_or(TICK, |e| e.clamp(Duration::from_millis(1), TICK))
+        let now = Now {
+            now_ns: clock.now_ns(),
+            timeline: control.timeline(),
+            ended: finished || control.stopped() || merger.any_done(),
         };
+        let wait = wait_for(sampling.as_deref_mut(), now, finished);
         while let Ok(msg) = rx.recv_timeout(wait) {
             merger.take(msg);
         }
-        server.fill(&mut records);
+        // A remote server's readings, as they arrive.
+        growing.fill(&mut records);
         if hooks
             .interrupt
             .as_ref()
@@ -83,32 +65,37 @@ pub(crate) fn watch(
             clock.now_ns().saturating_sub(t.start_ns) as f64 / 1e9
         });
         while let Some(iv) = timeline.and_then(|t| merger.ready(t.measure_start_ns)) {
+            let start_s = iv.offset_ns as f64 / 1e9;
+            let duration_s = iv.duration_ns as f64 / 1e9;
+            // What the server and the driver hold, read as each second is released. Once a
+            // thread has finished its connections are closed: what is held then is the run
+            // winding down, not the load.
+            let held = if merger.any_done() {
+                None
+            } else {
+                growing.read(records.len(), start_s + duration_s)
+            };
             if let Some(o) = hooks.observer.as_deref_mut() {
                 o.on_event(&Event::Interval {
                     interval: &iv,
                     elapsed_s,
                     errors: control.errors(),
+                    held,
                 });
             }
-            let start_s = iv.offset_ns as f64 / 1e9;
             records.push(IntervalRecord {
                 received_bytes: iv.received_bytes,
                 connections_opened: iv.opened,
                 connections_lost: iv.lost,
                 connections_closed: iv.closed,
-                // Once a thread has finished its connections are closed: what is held then
-                // is the run winding down, not the load.
-                held: if merger.any_done() {
-                    None
-                } else {
-                    held(server, records.len())
-                },
-                ..IntervalRecord::new(start_s, iv.duration_ns as f64 / 1e9, &iv.hist, iv.errors)
+                held,
+                ..IntervalRecord::new(start_s, duration_s, &iv.hist, iv.errors)
             });
+            growing.judge(control, hooks.observer.as_deref_mut(), elapsed_s);
             last_event = Instant::now();
         }
         if finished {
-            server.settle(&mut records);
+            growing.settle(&mut records);
             return records;
         }
         if last_event.elapsed() >= HEARTBEAT {
@@ -126,5 +113,16 @@ pub(crate) fn watch(
             }
             last_event = Instant::now();
         }
+    }
+}
+
+/// How long to wait for the threads' messages: not at all once they have finished, else until
+/// the flame graph's window next opens or closes (to the millisecond), at most [`TICK`].
+fn wait_for(sampling: Option<&mut Sampling>, now: Now, finished: bool) -> Duration {
+    let edge = sampling.and_then(|s| s.tick(now));
+    if finished {
+        Duration::ZERO
+    } else {
+        edge.map_or(TICK, |e| e.clamp(Duration::from_millis(1), TICK))
     }
 }

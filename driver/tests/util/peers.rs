@@ -315,3 +315,24 @@ impl Drop for WsEcho {
         stop(&mut self.child, libc::SIGKILL);
     }
 }
+
+/// driver/tests/peers/leaky_echo.py in `mode` (`memory`: 16 bytes kept per byte echoed;
+/// `fds`: a descriptor kept per read), and its port.
+pub fn leaky_echo(mode: &str) -> (Child, u16) {
+    let mut child = Command::new(python())
+        .arg(script("leaky_echo.py"))
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start leaky_echo.py");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout piped"))
+        .read_line(&mut line)
+        .expect("read leaky_echo.py's port");
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("leaky_echo.py said {line:?}"));
+    (child, port)
+}

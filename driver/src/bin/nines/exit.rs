@@ -1,7 +1,7 @@
 //! How the binary ends and what it sets up first: exit statuses (0 completed, 1 cut short or a
-//! file not written, 2 bad usage, 3 an SLO clause failed), one-line errors, the descriptor
-//! limit, and the signals (Ctrl-C, SIGTERM, a hang-up) that stop a run and keep what it
-//! measured.
+//! file not written, 2 bad usage, 3 an SLO clause failed or stopped the run), one-line errors,
+//! the descriptor limit, and the signals (Ctrl-C, SIGTERM, a hang-up) that stop a run and keep
+//! what it measured.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,11 +12,16 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use nines_driver::report::Report;
+use nines_driver::report::{CutShort, Outcome, Report};
 
-/// Exit status for a result: 0 only when it completed and every file was written.
+/// Exit status for a result: 0 only when it completed and every file was written. A run that a
+/// clause of its SLO stopped early (the target's growth) ends as that SLO failing: 3.
 pub fn finish(report: &Report, written: bool) -> ExitCode {
-    if !(report.completed() && written) {
+    let stopped_by_slo = matches!(
+        report.outcome,
+        Outcome::CutShort(CutShort::GrowthSlo { .. })
+    );
+    if !((report.completed() || stopped_by_slo) && written) {
         ExitCode::from(1)
     } else if report.slo.as_ref().is_some_and(|g| !g.pass) {
         ExitCode::from(nines_driver::report::slo::EXIT_SLO_FAILED)

@@ -1,14 +1,17 @@
 //! Progress on stderr: on a terminal, a bar (indicatif) over the run's (or the whole sweep's)
 //! length with the last second's rate, p50, p99 and the errors so far; elsewhere (logs, CI), one
-//! plain line per second of measurement and a heartbeat while connecting or warming up.
+//! plain line per second of measurement and a heartbeat while connecting or warming up. Every
+//! ten seconds of measurement, a line on what the target holds and how fast it grows.
 
 use std::io::IsTerminal;
 
 use nines_common::units::thousands;
 use std::time::Duration;
 
+use nines_common::units::bytes_text;
 use nines_driver::config::{Rate, StopAt};
 use nines_driver::observer::{Event, Observer};
+use nines_driver::report::resources::{fd_rate_text, rss_rate_text, Held, ResourceSummary, Trend};
 
 use crate::console;
 
@@ -127,6 +130,7 @@ impl Observer for Progress {
                 interval,
                 elapsed_s,
                 errors,
+                ..
             } => {
                 let secs = interval.duration_ns as f64 / 1e9;
                 if secs < nines_driver::report::plot::MIN_INTERVAL_S {
@@ -166,6 +170,18 @@ impl Observer for Progress {
                     None => console::line(format_args!("[{at:>6.1}s / {}] {line}", self.total)),
                 }
             }
+            Event::Growth {
+                elapsed_s,
+                held,
+                growth,
+            } => {
+                let at = self.position(*elapsed_s);
+                let line = growth_line(held, growth);
+                match &self.bar {
+                    Some(bar) => bar.suspend(|| console::line(&line)),
+                    None => console::line(format_args!("[{at:>6.1}s / {}] {line}", self.total)),
+                }
+            }
             Event::Phase {
                 phase,
                 elapsed_s,
@@ -189,9 +205,78 @@ impl Observer for Progress {
     }
 }
 
+/// What the target holds now and its growth so far (the driver's, with the target not read):
+/// `server 41.2 MiB +1.3 MiB/min (r² 0.95), 37 fds +0/min`.
+fn growth_line(held: &Held, growth: &ResourceSummary) -> String {
+    let (who, now, g) = match (held.server, growth.server) {
+        (Some(now), Some(g)) => ("server", now, g),
+        _ => ("driver", held.driver, growth.driver),
+    };
+    let r2 = |t: &Trend| t.r2.map_or(String::new(), |r| format!(" (r² {r:.2})"));
+    format!(
+        "{who} {} {}{}, {} fds {}{}",
+        bytes_text(now.rss_bytes as f64),
+        rss_rate_text(g.rss_bytes.per_s),
+        r2(&g.rss_bytes),
+        now.fds,
+        fd_rate_text(g.fds.per_s),
+        r2(&g.fds)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ten-second line: the target's memory and descriptors now and their growth so far
+    /// (the driver's when the target was not read).
+    #[test]
+    fn the_growth_line_says_the_target_now_and_its_growth_so_far() {
+        use nines_driver::host::Usage;
+        use nines_driver::report::resources::Growth;
+        let usage = |rss_bytes, fds| Usage {
+            rss_bytes,
+            fds,
+            threads: 2,
+            sockets: 1,
+        };
+        let trend = |v: u64, per_s: f64, r2: Option<f64>| Trend {
+            first: v,
+            last: v,
+            per_s,
+            r2,
+        };
+        let growth = |rss: Trend, fds: Trend| Growth {
+            rss_bytes: rss,
+            fds,
+            threads: trend(2, 0.0, None),
+            sockets: trend(1, 0.0, None),
+        };
+        let held = Held {
+            server: Some(usage(43_200_000, 37)),
+            driver: usage(11 << 20, 12),
+        };
+        let summary = ResourceSummary {
+            server: Some(growth(
+                trend(0, 1.3 * 1_048_576.0 / 60.0, Some(0.951)),
+                trend(37, 0.0, None),
+            )),
+            driver: growth(trend(0, 0.0, None), trend(12, 0.0, None)),
+        };
+        assert_eq!(
+            growth_line(&held, &summary),
+            "server 41.2 MiB +1.3 MiB/min (r² 0.95), 37 fds +0/min"
+        );
+        // An embedded (or remote) target: the driver's own.
+        let driver_only = ResourceSummary {
+            server: None,
+            ..summary
+        };
+        assert_eq!(
+            growth_line(&held, &driver_only),
+            "driver 11.0 MiB +0 B/min, 12 fds +0/min"
+        );
+    }
 
     #[test]
     fn a_sweeps_position_runs_on_across_its_steps() {

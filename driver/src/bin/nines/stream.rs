@@ -1,6 +1,6 @@
 //! `--stats-stream FILE|-`: one JSON line per second of measurement for dashboards — the
-//! second's throughput, percentiles, errors, bytes received, and connections opened and lost —
-//! flushed as each second is released.
+//! second's throughput, percentiles, errors, bytes received, connections opened and lost, and
+//! what the target and the driver held at its end — flushed as each second is released.
 
 use std::io::Write;
 use std::path::Path;
@@ -38,6 +38,7 @@ impl Observer for Stream<'_> {
             interval: iv,
             elapsed_s,
             errors,
+            held,
         } = event
         else {
             return;
@@ -61,6 +62,7 @@ impl Observer for Stream<'_> {
             "errors_total": errors,
             "connections_opened": iv.opened,
             "connections_lost": iv.lost,
+            "held": held,
         });
         let written = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
         if written.is_err() && !self.failed {

@@ -62,7 +62,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "- **server CPU**: {}", c.describe(r.all_replies()));
     }
     for l in &r.diagnosis {
-        let _ = writeln!(s, "- **limited by**: {}", l.evidence);
+        let _ = writeln!(s, "- **{}**: {}", l.kind.label(), l.evidence);
     }
     if let Some(gate) = &r.slo {
         for c in &gate.clauses {

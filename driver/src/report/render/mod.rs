@@ -37,21 +37,7 @@ pub enum Format {
 
 nines_common::value_enum_display!(Format);
 
-/// Bytes in binary units: `512 B`, `1.5 KiB`, `117.3 MiB`, `2.0 GiB`.
-pub fn bytes_text(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+pub use nines_common::units::bytes_text;
 
 /// p50, p99, p99.9 and max in µs with one decimal, `-` each without a latency: the columns a
 /// table of parts of a result (mix lines, stages) ends with.

@@ -5,20 +5,16 @@
 use std::fmt::Write;
 
 use super::bytes_text;
-use crate::report::resources::{Growth, Trend};
+use crate::report::resources::{rss_rate_text, Growth, Leak, Trend};
 use crate::report::Report;
-
-/// r² from which a growth is called steady.
-const STEADY_R2: f64 = 0.8;
 
 /// `12.0 MiB → 14.1 MiB (+1.2 MiB/min, r² 0.98)`.
 fn memory(t: &Trend) -> String {
-    let sign = if t.per_s < 0.0 { "-" } else { "+" };
     format!(
-        "RSS {} → {} ({sign}{}/min{})",
+        "RSS {} → {} ({}{})",
         bytes_text(t.first as f64),
         bytes_text(t.last as f64),
-        bytes_text(t.per_s.abs() * 60.0),
+        rss_rate_text(t.per_s),
         t.r2.map_or(String::new(), |r| format!(", r² {r:.2}"))
     )
 }
@@ -42,28 +38,25 @@ fn line(g: &Growth) -> String {
     )
 }
 
-/// Why the target's growth looks like a leak, where it does: a steady rise of memory (at least
-/// 1 MiB a minute), of descriptors (at least 10 over the run), or both.
+/// Why the target's growth looks like a leak, where it does ([`Growth::leaks`]).
 pub fn leak_hints(g: &Growth) -> Vec<String> {
-    let steady = |t: &Trend| t.per_s > 0.0 && t.r2.is_some_and(|r| r >= STEADY_R2);
-    let mut hints = Vec::new();
-    if steady(&g.rss_bytes) && g.rss_bytes.per_s * 60.0 >= f64::from(1u32 << 20) {
-        hints.push(format!(
-            "server RSS +{}/min (r² {:.2}) while it was loaded: a leak?",
-            bytes_text(g.rss_bytes.per_s * 60.0),
-            g.rss_bytes.r2.unwrap_or(0.0)
-        ));
-    }
-    if steady(&g.fds) && g.fds.last >= g.fds.first + 10 {
-        hints.push(format!(
-            "server descriptors {} → {} (+{:.1}/s, r² {:.2}) while it was loaded: a descriptor leak?",
-            g.fds.first,
-            g.fds.last,
-            g.fds.per_s,
-            g.fds.r2.unwrap_or(0.0)
-        ));
-    }
-    hints
+    g.leaks()
+        .into_iter()
+        .map(|(leak, t)| match leak {
+            Leak::Memory => format!(
+                "server RSS {} (r² {:.2}) while it was loaded: a leak?",
+                rss_rate_text(t.per_s),
+                t.r2.unwrap_or(0.0)
+            ),
+            Leak::Descriptors => format!(
+                "server descriptors {} → {} (+{:.1}/s, r² {:.2}) while it was loaded: a descriptor leak?",
+                t.first,
+                t.last,
+                t.per_s,
+                t.r2.unwrap_or(0.0)
+            ),
+        })
+        .collect()
 }
 
 /// The resources lines (nothing without readings).

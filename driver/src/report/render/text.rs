@@ -77,7 +77,7 @@ pub fn render(r: &Report) -> String {
         confidence(&mut s, c);
     }
     for l in &r.diagnosis {
-        let _ = writeln!(s, "  limited by  {}", l.evidence);
+        let _ = writeln!(s, "  {:<11} {}", l.kind.label(), l.evidence);
     }
     if let Some(gate) = &r.slo {
         s.push_str(&gate.to_string());

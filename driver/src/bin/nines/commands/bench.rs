@@ -87,10 +87,15 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
     // Progress lives for the run only: it is gone before the summary is printed.
     let result = {
         let mut progress = super::progress_for(&cfg, &a.watch);
-        super::watched(&a.watch, &mut progress, |hooks| match mode {
-            Mode::Profile => profile(&cfg, hooks),
-            Mode::Bench => run(&cfg, hooks).map_err(ProfileError::Run),
-        })
+        super::watched(
+            &a.watch,
+            a.gate.stop_on(),
+            &mut progress,
+            |hooks| match mode {
+                Mode::Profile => profile(&cfg, hooks),
+                Mode::Bench => run(&cfg, hooks).map_err(ProfileError::Run),
+            },
+        )
     };
     let result = match result {
         Ok(r) => r,

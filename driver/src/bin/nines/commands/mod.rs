@@ -35,9 +35,11 @@ pub fn observer<'a>(
 }
 
 /// Runs `f` with hooks that report to `progress` (behind the stats stream, when one was asked
-/// for) and stop the run on Ctrl-C. Err: the stream could not be opened.
+/// for) and stop the run on Ctrl-C, or once one of the `stop_on` clauses is passed for certain
+/// (those on the target's growth). Err: the stream could not be opened.
 pub fn watched<T>(
     watch: &WatchFlags,
+    stop_on: Vec<slo::Clause>,
     progress: &mut dyn Observer,
     f: impl FnOnce(&mut nines_driver::run::Hooks<'_>) -> T,
 ) -> Result<T, String> {
@@ -46,6 +48,7 @@ pub fn watched<T>(
     let mut hooks = nines_driver::run::Hooks {
         interrupt: Some(crate::exit::interrupt_on_signals()),
         observer: Some(observer),
+        stop_on,
     };
     Ok(f(&mut hooks))
 }

@@ -169,7 +169,7 @@ pub fn storm(a: &StormArgs) -> ExitCode {
             open: 0,
             enabled: a.watch.live(),
         };
-        match super::watched(&a.watch, &mut live, |hooks| {
+        match super::watched(&a.watch, a.gate.stop_on(), &mut live, |hooks| {
             nines_driver::storm::run_storm(&cfg, hooks)
         }) {
             Err(e) => return fail(&e),
@@ -215,6 +215,7 @@ impl Observer for Live {
             interval: iv,
             elapsed_s,
             errors,
+            ..
         } = e
         else {
             return;
@@ -265,7 +266,7 @@ fn run_part(plan: &std::path::Path) -> ExitCode {
     stopping_signals(Mask::Unblock);
     let mut hooks = Hooks {
         interrupt: Some(interrupt),
-        observer: None,
+        ..Hooks::default()
     };
     match nines_driver::storm::run_storm(&part.config, &mut hooks) {
         Ok(r) => {

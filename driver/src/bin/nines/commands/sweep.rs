@@ -172,7 +172,7 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
             cfg.rates.len()
         ));
         say(&table_header());
-        super::watched(&a.watch, &mut progress, |hooks| {
+        super::watched(&a.watch, Vec::new(), &mut progress, |hooks| {
             run_sweep(&cfg, hooks, &mut |step| say(&step_line(step)))
         })
     };

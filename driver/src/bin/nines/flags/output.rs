@@ -115,8 +115,10 @@ impl OutputFlags {
 #[command(next_help_heading = "Output")]
 pub struct GateFlags {
     /// A gate checked at the end: clauses like p99<=2ms, p99.9<=10ms, errors<=0.1%,
-    /// rps>=50000, comma-separated; p99[NAME]<=5ms judges one line of a --request mix alone;
-    /// each printed PASS/FAIL with its measured value; exit 3 when one fails.
+    /// rps>=50000, rss_growth<=10MB/min, fd_growth<=0, comma-separated; p99[NAME]<=5ms judges
+    /// one line of a --request mix alone; each printed PASS/FAIL with its measured value; exit 3
+    /// when one fails. A growth clause passed for certain (10 s in, r² >= 0.9) stops the run
+    /// early, keeping its result.
     #[arg(long, value_name = "EXPR", value_parser = |s: &str| slo::parse(s).map(SloExpr))]
     pub slo: Option<SloExpr>,
     /// Judge the SLO even when the run's own checks say the driver shaped the figures.
@@ -129,6 +131,12 @@ pub struct GateFlags {
 pub struct SloExpr(pub Vec<slo::Clause>);
 
 impl GateFlags {
+    /// The clauses a run stops on once they are passed for certain: every clause is handed
+    /// over, and the run takes those on the target's growth (`nines_driver::run::Hooks`).
+    pub fn stop_on(&self) -> Vec<slo::Clause> {
+        self.slo.as_ref().map(|e| e.0.clone()).unwrap_or_default()
+    }
+
     /// Refuses a clause about a line the run's requests do not have. A run of one request
     /// (a one-line mix too) keeps no results per line, so it has no line to judge.
     pub fn check_lines(&self, requests: &nines_driver::config::Requests) -> Result<(), UsageError> {
