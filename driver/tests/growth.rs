@@ -282,16 +282,7 @@ fn merging_two_drivers_keeps_the_targets_growth_and_adds_the_drivers() {
             (json, child)
         })
         .collect();
-    let mut parts = Vec::new();
-    for (json, child) in runs {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        parts.push(json);
-    }
+    let parts = util::wait_all(runs);
     let merged = d.join("merged.json");
     let out = nines(&[
         "merge",

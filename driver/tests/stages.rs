@@ -219,16 +219,7 @@ fn two_drivers_staged_together_merge_with_their_rates_added() {
             (json, child)
         })
         .collect();
-    let mut files = Vec::new();
-    for (json, child) in runs {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        files.push(json);
-    }
+    let files = util::wait_all(runs);
     drop(srv);
     let merged = d.join("merged.json");
     let out = nines(&[

@@ -65,3 +65,19 @@ pub fn measuring(child: &mut std::process::Child) -> impl Iterator<Item = String
     );
     lines
 }
+
+/// Waits for each started `nines` (with the file it writes), each of which must succeed; the
+/// files, in order.
+pub fn wait_all(runs: Vec<(PathBuf, std::process::Child)>) -> Vec<PathBuf> {
+    runs.into_iter()
+        .map(|(file, child)| {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            file
+        })
+        .collect()
+}
