@@ -16,6 +16,8 @@ pub const HOTTEST: usize = 10;
 const TRUNK_PCT: f64 = 90.0;
 /// A cause under this share of the samples is not worth a sentence.
 const CAUSE_PCT: f64 = 25.0;
+/// Fewest samples a cause is named from: with fewer, a share's error is over ±10 points.
+pub const MIN_SAMPLES: u64 = 100;
 
 /// The flame graph of a run, or why there is none.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -236,6 +238,9 @@ impl FlameGraph {
 
     /// The largest cause the samples fall under, with its share, when it is worth saying.
     pub fn cause(&self) -> Option<(f64, &'static Cause)> {
+        if self.samples < MIN_SAMPLES {
+            return None;
+        }
         let mut counts = vec![0u64; CAUSES.len()];
         for (frames, n) in self.folded.iter().filter_map(|l| split(l)) {
             if let Some(i) = CAUSES

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::report::flame::{Flame, FlameGraph, HotFrame};
+use crate::report::flame::{Flame, FlameGraph, HotFrame, MIN_SAMPLES};
 use nines_common::units::thousands;
 
 /// Frames named per line of the summary.
@@ -64,6 +64,12 @@ pub fn text(s: &mut String, flame: Option<&Flame>) {
                 .collect::<Vec<_>>()
                 .join(", ");
             let _ = writeln!(s, "  flame       {}: {threads}", sampled(g));
+            if g.samples < MIN_SAMPLES {
+                let _ = writeln!(
+                    s,
+                    "  flame       too few samples to read shares from (the target was mostly idle, or the window short): sample longer or at a higher --flame-hz"
+                );
+            }
             let _ = writeln!(s, "  hottest     {}", frames(&g.hottest, |h| h.self_pct));
             if !g.widest.is_empty() {
                 let _ = writeln!(s, "  widest      {}", frames(&g.widest, |h| h.total_pct));
