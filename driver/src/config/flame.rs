@@ -7,7 +7,7 @@ pub use crate::host::perf::Unwind;
 /// How the target is sampled for a flame graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlameSpec {
-    /// Samples a second per CPU.
+    /// Samples a second of each of the target's threads while it is on a CPU.
     pub hz: u32,
     /// How stacks are unwound.
     pub unwind: Unwind,

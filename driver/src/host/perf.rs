@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +22,19 @@ use std::time::{Duration, Instant};
 /// The perf binary: `NINES_PERF` when set (a perf elsewhere than on PATH), else `perf`.
 pub const PERF_ENV: &str = "NINES_PERF";
 /// How long perf may take to attach and say it is ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long perf may take to acknowledge a command.
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long perf may take to write its data after it is told to stop.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bytes of stack copied per sample for DWARF unwinding: an event loop's stacks are shallow,
-/// and perf's default (8 KiB) doubles the data for nothing.
-const DWARF_STACK_BYTES: u32 = 4096;
+/// How long `perf script` may take to read the samples back (about 0.15 s per 1,000 here).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bytes of stack copied per sample for DWARF unwinding: perf's default. With 4 KiB, two in
+/// three of nines-server's worker stacks were cut short of their root (`[unknown]`).
+const DWARF_STACK_BYTES: u32 = 8192;
+/// Largest perf.data: a busy thread's DWARF samples at 499 Hz are about 4 MiB a second, so an
+/// hour-long run stops sampling (perf says so) rather than fill the disk.
+const MAX_DATA: &str = "2G";
 
 /// How stacks are unwound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -108,9 +114,45 @@ fn privileged() -> bool {
     caps & (1 << CAP_SYS_ADMIN | 1 << CAP_PERFMON) != 0
 }
 
-/// The perf binary to run.
-fn perf_binary() -> PathBuf {
-    std::env::var_os(PERF_ENV).map_or_else(|| PathBuf::from("perf"), PathBuf::from)
+/// The perf binary to run: `NINES_PERF`, or `perf` found on PATH; or why there is none.
+fn perf_binary() -> Result<PathBuf, Unavailable> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = match std::env::var_os(PERF_ENV) {
+        Some(p) => Some(PathBuf::from(p)).filter(|p| runnable(p)),
+        None => std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("perf"))
+                .find(|p| runnable(p))
+        }),
+    };
+    found.ok_or_else(|| {
+        let which = std::env::var_os(PERF_ENV).map_or_else(
+            || "perf is not on PATH".to_string(),
+            |p| format!("{PERF_ENV}={} is not a program", PathBuf::from(p).display()),
+        );
+        Unavailable(format!(
+            "{which}: install perf (Debian: apt-get install linux-perf; Ubuntu: apt-get install linux-tools-$(uname -r)) or set {PERF_ENV} to it"
+        ))
+    })
+}
+
+/// `perf record` in a process group of its own (a Ctrl-C at the terminal reaches nines, which
+/// stops perf in order, not perf itself), killed if this thread dies (`setpriv --pdeathsig`,
+/// when util-linux has it: a nines killed outright leaves no perf sampling on).
+fn record_command(perf: &Path) -> Command {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    let mut c = if setpriv.exists() {
+        let mut c = Command::new(setpriv);
+        c.args(["--pdeathsig", "KILL", "--"]).arg(perf);
+        c
+    } else {
+        Command::new(perf)
+    };
+    c.process_group(0);
+    c
 }
 
 /// A running perf process and its scratch directory (FIFOs, data, log), both cleaned up on drop.
@@ -118,25 +160,39 @@ fn perf_binary() -> PathBuf {
 struct Perf {
     child: Child,
     dir: PathBuf,
+    /// How perf ended, once it has (kept: a process is reaped once).
+    status: Option<std::process::ExitStatus>,
 }
 
 impl Perf {
     fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status.is_some()
     }
 
     /// Perf could not go on: stops it, and says why with the first line perf wrote.
     fn failed(&mut self, what: &str) -> Unavailable {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !self.exited() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
         let said = std::fs::read_to_string(self.dir.join("perf.log")).unwrap_or_default();
         let first = said.lines().map(str::trim).find(|l| !l.is_empty());
+        let how = match self.status.and_then(|s| s.code()) {
+            Some(code) if code != 0 => format!(" (exit status {code})"),
+            _ => String::new(),
+        };
         Unavailable(match first {
             Some(l) if l.contains("ermission") || l.contains("paranoid") => format!(
-                "{what}: perf says `{l}`: sampling another process needs root, CAP_PERFMON, or kernel.perf_event_paranoid 1 or less"
+                "{what}{how}: perf says `{l}`: sampling another process needs root, CAP_PERFMON, or kernel.perf_event_paranoid 1 or less"
             ),
-            Some(l) => format!("{what}: perf says `{l}`"),
-            None => what.to_string(),
+            Some(l) if l.contains("control") || l.contains("Usage") => format!(
+                "{what}{how}: perf says `{l}`: nines needs Linux perf 5.10 or later (record --control); set {PERF_ENV} to one"
+            ),
+            Some(l) => format!("{what}{how}: perf says `{l}`"),
+            None => format!("{what}{how}: is {PERF_ENV} (or perf on PATH) Linux perf 5.10 or later?"),
         })
     }
 }
@@ -189,11 +245,12 @@ impl Recording {
         };
         let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
         let event = if kernel { "cpu-clock" } else { "cpu-clock:u" };
-        let binary = perf_binary();
+        let binary = perf_binary()?;
         let log = File::create(dir.join("perf.log"))
             .map_err(|e| Unavailable(format!("cannot write perf's log: {e}")))?;
-        let spawned = Command::new(&binary)
+        let spawned = record_command(&binary)
             .args(["record", "--quiet", "-e", event, "-F", &hz.to_string()])
+            .args(["--max-size", MAX_DATA])
             .args(["--call-graph", &unwind.arg(), "-D", "-1"])
             .arg(format!(
                 "--control=fifo:{},{}",
@@ -211,17 +268,17 @@ impl Recording {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(Unavailable(if e.kind() == std::io::ErrorKind::NotFound {
-                    format!(
-                        "{} not found: install perf (Debian: apt-get install linux-perf; Ubuntu: apt-get install linux-tools-$(uname -r)) or set {PERF_ENV} to it",
-                        binary.display()
-                    )
-                } else {
-                    format!("cannot run {}: {e}", binary.display())
-                }));
+                return Err(Unavailable(format!(
+                    "cannot run {} ({PERF_ENV} or perf on PATH): {e}",
+                    binary.display()
+                )));
             }
         };
-        let mut perf = Perf { child, dir };
+        let mut perf = Perf {
+            child,
+            dir,
+            status: None,
+        };
         let ctl_file = open_ctl(&mut perf, &ctl)?;
         let mut r = Recording {
             perf,
@@ -239,11 +296,14 @@ impl Recording {
         Ok(r)
     }
 
-    /// Turns sampling on (measurement begins).
-    pub fn enable(&mut self) {
-        if self.enabled.is_none() && self.command("enable", ACK_TIMEOUT).is_ok() {
+    /// Turns sampling on (measurement begins), or says why perf did not.
+    pub fn enable(&mut self) -> Result<(), Unavailable> {
+        if self.enabled.is_none() {
+            self.command("enable", ACK_TIMEOUT)
+                .map_err(|why| self.perf.failed(&why))?;
             self.enabled = Some(Instant::now());
         }
+        Ok(())
     }
 
     /// Turns sampling off (measurement ends).
@@ -280,20 +340,26 @@ impl Recording {
     }
 
     /// Stops perf and folds what it sampled into `stack count` lines (the stack's first frame
-    /// the thread's name), or says why not.
-    pub fn finish(mut self) -> Result<Vec<String>, Unavailable> {
+    /// the thread's name), or says why not. A perf that already ended (killed with the target,
+    /// say) has written its data: that is folded. Gives up on reading the samples back after
+    /// [`SCRIPT_TIMEOUT`], or when `give_up` says so (an interrupt): the run is kept either way.
+    pub fn finish(mut self, give_up: &dyn Fn() -> bool) -> Result<Vec<String>, Unavailable> {
         self.disable();
-        let pid = nix::unistd::Pid::from_raw(self.perf.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)
-            .map_err(|e| Unavailable(format!("cannot stop perf: {e}")))?;
+        if !self.perf.exited() {
+            let pid = nix::unistd::Pid::from_raw(self.perf.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        }
         let deadline = Instant::now() + STOP_TIMEOUT;
         while !self.perf.exited() {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || give_up() {
                 return Err(self.perf.failed("perf did not finish writing its samples"));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let script = Command::new(perf_binary())
+        let out = self.perf.dir.join("script.txt");
+        let written = File::create(&out)
+            .map_err(|e| Unavailable(format!("cannot write perf script's output: {e}")))?;
+        let mut script = Command::new(perf_binary()?)
             .args([
                 "script",
                 "--no-inline",
@@ -303,11 +369,30 @@ impl Recording {
             ])
             .arg(self.perf.dir.join("perf.data"))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(written)
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .map_err(|e| Unavailable(format!("cannot run perf script: {e}")))?;
-        fold(script)
+        let deadline = Instant::now() + SCRIPT_TIMEOUT;
+        loop {
+            match script.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline && !give_up() => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    let _ = script.kill();
+                    let _ = script.wait();
+                    return Err(Unavailable(format!(
+                        "perf script did not read the samples back within {SCRIPT_TIMEOUT:?} (or the run was interrupted): no flame graph"
+                    )));
+                }
+            }
+        }
+        let text = File::open(&out)
+            .map_err(|e| Unavailable(format!("cannot read perf script's output: {e}")))?;
+        fold(BufReader::new(text))
     }
 }
 
@@ -339,16 +424,14 @@ fn open_ctl(perf: &mut Perf, path: &Path) -> Result<File, Unavailable> {
 }
 
 /// `perf script`'s output folded by inferno into sorted `stack count` lines.
-fn fold(mut script: Child) -> Result<Vec<String>, Unavailable> {
+fn fold(script: impl BufRead) -> Result<Vec<String>, Unavailable> {
     use inferno::collapse::Collapse as _;
-    let stdout = script.stdout.take().expect("stdout is piped");
     let mut folded = Vec::new();
     let mut options = inferno::collapse::perf::Options::default();
     options.nthreads = 1;
-    let result = inferno::collapse::perf::Folder::from(options)
-        .collapse(BufReader::new(stdout), &mut folded);
-    let _ = script.wait();
-    result.map_err(|e| Unavailable(format!("cannot fold perf's samples: {e}")))?;
+    inferno::collapse::perf::Folder::from(options)
+        .collapse(script, &mut folded)
+        .map_err(|e| Unavailable(format!("cannot fold perf's samples: {e}")))?;
     Ok(BufReader::new(folded.as_slice())
         .lines()
         .map_while(Result::ok)
@@ -356,13 +439,8 @@ fn fold(mut script: Child) -> Result<Vec<String>, Unavailable> {
         .collect())
 }
 
-/// A fresh directory for one recording's FIFOs, data and log.
+/// A fresh directory of this user's own for one recording's FIFOs, data and log.
 fn scratch_dir() -> std::io::Result<PathBuf> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("nines-perf-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir)?;
-    Ok(dir)
+    let template = std::env::temp_dir().join("nines-perf-XXXXXX");
+    nix::unistd::mkdtemp(&template).map_err(std::io::Error::from)
 }

@@ -14,6 +14,9 @@ pub const HOTTEST: usize = 10;
 /// A frame in at least this share of the samples is a trunk every stack passes through
 /// (thread start, the event loop), not a place the time goes: left out of the widest frames.
 const TRUNK_PCT: f64 = 90.0;
+/// The frame perf names when it cannot resolve one: counted in the samples, never named as
+/// hot.
+const UNKNOWN: &str = "[unknown]";
 /// A cause under this share of the samples is not worth a sentence.
 const CAUSE_PCT: f64 = 25.0;
 /// Fewest samples a cause is named from: with fewer, a share's error is over ±10 points.
@@ -37,7 +40,7 @@ pub enum Flame {
 pub struct FlameGraph {
     /// How stacks were unwound.
     pub unwinding: Unwind,
-    /// Samples a second per CPU.
+    /// Samples a second of each of the target's threads while it is on a CPU.
     pub hz: u32,
     /// Seconds sampled (the measured window).
     pub seconds: f64,
@@ -160,10 +163,10 @@ impl<'a> Counts<'a> {
                 continue;
             };
             *c.threads.entry(thread).or_default() += n;
-            if let Some(leaf) = calls.last() {
+            if let Some(leaf) = calls.last().filter(|f| **f != UNKNOWN) {
                 *c.own.entry(leaf).or_default() += n;
             }
-            let mut seen: Vec<&str> = calls.to_vec();
+            let mut seen: Vec<&str> = calls.iter().copied().filter(|f| *f != UNKNOWN).collect();
             seen.sort_unstable();
             seen.dedup();
             for f in seen {

@@ -140,10 +140,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         tls.as_deref(),
         cfg.connect_timeout,
     );
-    // Attached before the load starts, so the whole measured window can be sampled.
-    let mut sampling = cfg.flame.map(|spec| {
-        flame::Sampling::start(spec, meter.as_ref().and_then(server_cpu::Meter::sampled))
-    });
+    let (mut sampling, meter) = flame::attach(cfg.flame, meter);
     let threads = cfg.threads_used();
     let control = Arc::new(Control::new(threads, cfg.load.max_errors()));
     let clock = RunClock::start();
@@ -161,6 +158,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         &mut growing,
         sampling.as_mut(),
     );
+    let give_up = flame::interrupted_from_now(hooks.interrupt.clone());
     let outcomes: Vec<ThreadOutcome> = handles
         .into_iter()
         .map(|h| {
@@ -192,7 +190,7 @@ pub fn run(cfg: &BenchConfig, hooks: &mut Hooks<'_>) -> Result<Report, RunError>
         server,
         kernel: kernel_before.delta(&KernelCounters::read()),
         server_cpu,
-        flame: sampling.map(flame::Sampling::finish),
+        flame: sampling.map(|s| s.finish(&give_up)),
     }))
 }
 

@@ -85,6 +85,14 @@ impl Meter {
         }
     }
 
+    /// The same measurement started again from now (after a wait that is not the run's).
+    pub(crate) fn restarted(self) -> Meter {
+        match self {
+            Meter::Local(l) => Meter::Local(Local::of(l.pids, l.embedded)),
+            stats => stats,
+        }
+    }
+
     /// What perf samples of the server: its processes, or this process's server threads.
     pub(crate) fn sampled(&self) -> Option<Sampled> {
         match self {

@@ -45,7 +45,7 @@ pub(crate) fn watch(
         let now = Now {
             now_ns: clock.now_ns(),
             timeline: control.timeline(),
-            ended: finished || control.stopped() || merger.any_done(),
+            ended: finished || control.stopped(),
         };
         let wait = wait_for(sampling.as_deref_mut(), now, finished);
         while let Ok(msg) = rx.recv_timeout(wait) {

@@ -15,9 +15,10 @@ use crate::console;
 use crate::fallback;
 use crate::flags::output::{is_stdout, OutputFlags};
 
-/// Prints and writes `report` as `out` asks; false if an output (stdout included) did not get
-/// it. With `stdout_taken` (the stats stream writes there) the summary goes to stderr.
-pub fn emit(report: &Report, out: &OutputFlags, stdout_taken: bool) -> bool {
+/// Prints and writes `report` as `out` asks, its flame graph to `flame`; false if an output
+/// (stdout included) did not get it. With `stdout_taken` (the stats stream writes there) the
+/// summary goes to stderr.
+pub fn emit(report: &Report, out: &OutputFlags, flame: Option<&Path>, stdout_taken: bool) -> bool {
     let summary = render(report, Format::Text);
     let mut ok = true;
     if out.json_to_stdout() || stdout_taken {
@@ -36,7 +37,7 @@ pub fn emit(report: &Report, out: &OutputFlags, stdout_taken: bool) -> bool {
     if let Some(d) = out.report.as_deref() {
         ok &= fallback::write_dir(d, |d| dir::write(report, d));
     }
-    if let Some(path) = out.flame.as_deref() {
+    if let Some(path) = flame {
         ok &= flame_file(report, path);
     }
     for (path, format) in files {
@@ -48,8 +49,9 @@ pub fn emit(report: &Report, out: &OutputFlags, stdout_taken: bool) -> bool {
     ok
 }
 
-/// Writes a sweep's JSON file and report directory, as asked; false if one was not written.
-pub fn emit_sweep(sweep: &Sweep, out: &OutputFlags) -> bool {
+/// Writes a sweep's JSON file, report directory and flame graphs, as asked; false if one was
+/// not written.
+pub fn emit_sweep(sweep: &Sweep, out: &OutputFlags, flame: Option<&Path>) -> bool {
     let json = || nines_driver::report::render::sweep::render(sweep, Format::Json);
     let mut ok = true;
     match out.json.as_deref() {
@@ -60,7 +62,7 @@ pub fn emit_sweep(sweep: &Sweep, out: &OutputFlags) -> bool {
     if let Some(d) = out.report.as_deref() {
         ok &= fallback::write_dir(d, |d| dir::write_sweep(sweep, d));
     }
-    if let Some(path) = out.flame.as_deref() {
+    if let Some(path) = flame {
         // One graph per step, beside the name given: flame.svg -> flame-step-01.svg, ...
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let ext = path

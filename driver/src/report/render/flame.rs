@@ -31,16 +31,16 @@ fn frames(list: &[HotFrame], share: impl Fn(&HotFrame) -> f64) -> String {
         .join(", ")
 }
 
-/// What was sampled, in one phrase: `4,990 samples at 499 Hz over 10.0 s (DWARF, kernel and
-/// user frames)`.
+/// What was sampled, in one phrase: `4,990 samples at 499 Hz a thread over 10.0 s (DWARF
+/// unwinding, kernel and user frames)`.
 pub fn sampled(g: &FlameGraph) -> String {
     let frames = if g.kernel_frames {
         "kernel and user frames"
     } else {
-        "user frames only"
+        "user frames only: time in the kernel is not in the graph"
     };
     format!(
-        "{} samples at {} Hz over {:.1} s ({} unwinding, {frames})",
+        "{} samples at {} Hz a thread over {:.1} s ({} unwinding, {frames})",
         thousands(g.samples),
         g.hz,
         g.seconds,
@@ -63,7 +63,11 @@ pub fn text(s: &mut String, flame: Option<&Flame>) {
                 .map(|t| format!("{} {:.0}%", t.name, t.pct))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let _ = writeln!(s, "  flame       {}: {threads}", sampled(g));
+            let _ = writeln!(
+                s,
+                "  flame       {}; samples by thread: {threads}",
+                sampled(g)
+            );
             if g.samples < MIN_SAMPLES {
                 let _ = writeln!(
                     s,
@@ -74,6 +78,10 @@ pub fn text(s: &mut String, flame: Option<&Flame>) {
             if !g.widest.is_empty() {
                 let _ = writeln!(s, "  widest      {}", frames(&g.widest, |h| h.total_pct));
             }
+            let _ = writeln!(
+                s,
+                "  flame       the figures above were measured while perf sampled the target (it costs the target CPU): compare them with runs without --flame"
+            );
         }
     }
 }

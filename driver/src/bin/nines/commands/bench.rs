@@ -11,7 +11,7 @@ use nines_driver::run::{run, RunError};
 
 use crate::exit::{fail, finish, raise_nofile};
 use crate::flags::load::LoadFlags;
-use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
+use crate::flags::output::{FlameFlags, GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
 use crate::flags::target::{TargetFlags, BENCH};
 
@@ -28,6 +28,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub output: OutputFlags,
     #[command(flatten)]
+    pub flame: FlameFlags,
+    #[command(flatten)]
     pub gate: GateFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
@@ -38,7 +40,7 @@ impl BenchArgs {
     /// that does not fit is named.
     pub fn config(&self, default_duration: Duration) -> Result<BenchConfig, Vec<UsageError>> {
         super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
-        self.output.check()?;
+        self.output.check_with(&[self.flame.file()])?;
         let connections = self.target.one_level(BENCH).map_err(|e| vec![e])?;
         let load = self.load.load(default_duration, self.request.draws());
         let request = self
@@ -57,7 +59,7 @@ impl BenchArgs {
             .target
             .config(BENCH, connections, load, request)
             .map_err(|e| vec![e])?;
-        cfg.flame = self.output.flame_spec();
+        cfg.flame = self.flame.flame_spec();
         Ok(cfg)
     }
 }
@@ -110,6 +112,11 @@ pub fn bench(a: &BenchArgs, mode: Mode) -> ExitCode {
     super::judge(&mut report, &a.gate);
     finish(
         &report,
-        crate::output::emit(&report, &a.output, a.watch.stream_to_stdout()),
+        crate::output::emit(
+            &report,
+            &a.output,
+            a.flame.flame.as_deref(),
+            a.watch.stream_to_stdout(),
+        ),
     )
 }

@@ -144,7 +144,10 @@ pub fn merge_cmd(a: &MergeArgs) -> ExitCode {
         .zip(parts)
         .collect();
     match merge(named) {
-        Ok(report) => finish(&report, crate::output::emit(&report, &a.output, false)),
+        Ok(report) => finish(
+            &report,
+            crate::output::emit(&report, &a.output, None, false),
+        ),
         // Naming one run twice is a mistake in the command line, not a failed merge.
         Err(e @ MergeError::SameRun(_)) => {
             console::error(e);
@@ -163,6 +166,13 @@ pub fn compare(a: &CompareArgs) -> ExitCode {
             a.results.len()
         );
         exit_with(&[UsageError::new("--repeat", why)]);
+    }
+    if let Some(Err(why)) = a
+        .flame_diff
+        .as_deref()
+        .map(crate::flags::output::check_file)
+    {
+        exit_with(&[UsageError::new("--flame-diff", why)]);
     }
     let loaded = match load_all(&a.results) {
         Ok(l) => l,

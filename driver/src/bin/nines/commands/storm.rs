@@ -22,7 +22,7 @@ use crate::exit::{
     fail, finish, interrupt_on_signals, raise_nofile, stopping_signals, watch_signals, Mask, Second,
 };
 use crate::flags::load::StormFlags;
-use crate::flags::output::{GateFlags, OutputFlags, WatchFlags};
+use crate::flags::output::{FlameFlags, GateFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
 use crate::flags::target::{TargetFlags, STORM};
 use crate::flags::with_default;
@@ -58,6 +58,8 @@ pub struct StormArgs {
     pub request: RequestFlags,
     #[command(flatten)]
     pub output: OutputFlags,
+    #[command(flatten)]
+    pub flame: FlameFlags,
     #[command(flatten)]
     pub gate: GateFlags,
     #[command(flatten)]
@@ -108,7 +110,7 @@ impl StormArgs {
             }
         }
         super::one_stdout(&self.output, &self.watch).map_err(|e| vec![e])?;
-        self.output.check()?;
+        self.output.check_with(&[self.flame.file()])?;
         let connections = self.target.one_level(STORM).map_err(|e| vec![e])?;
         // (No connections at all is --connections' own error, named when the run is checked.)
         if p > connections && connections > 0 {
@@ -127,7 +129,7 @@ impl StormArgs {
             .requests(self.target.target.as_deref(), defaults::SEED)?;
         self.gate.check_lines(&request).map_err(|e| vec![e])?;
         let load = self.storm.load()?;
-        if p > 1 && self.output.flame.is_some() {
+        if p > 1 && self.flame.flame.is_some() {
             let why = "samples the target over one run's window; with --processes N the storm is N runs (run one process to sample it)";
             return Err(vec![UsageError::new("--flame", why)]);
         }
@@ -135,7 +137,7 @@ impl StormArgs {
             .target
             .config(STORM, connections, load, request)
             .map_err(|e| vec![e])?;
-        cfg.flame = self.output.flame_spec();
+        cfg.flame = self.flame.flame_spec();
         Ok(cfg)
     }
 }
@@ -181,7 +183,12 @@ pub fn storm(a: &StormArgs) -> ExitCode {
     let mut report = report;
     super::record_command(&mut report);
     super::judge(&mut report, &a.gate);
-    let written = crate::output::emit(&report, &a.output, a.watch.stream_to_stdout());
+    let written = crate::output::emit(
+        &report,
+        &a.output,
+        a.flame.flame.as_deref(),
+        a.watch.stream_to_stdout(),
+    );
     finish(&report, written)
 }
 

@@ -14,7 +14,7 @@ use nines_driver::sweep::run_sweep;
 use crate::console;
 use crate::exit::{fail, raise_nofile};
 use crate::flags::load::LoadFlags;
-use crate::flags::output::{OutputFlags, WatchFlags};
+use crate::flags::output::{FlameFlags, OutputFlags, WatchFlags};
 use crate::flags::request::RequestFlags;
 use crate::flags::target::{TargetFlags, BENCH};
 use crate::progress::Progress;
@@ -44,6 +44,8 @@ pub struct SweepArgs {
     pub peak_duration: Option<HumanDuration>,
     #[command(flatten)]
     pub output: OutputFlags,
+    #[command(flatten)]
+    pub flame: FlameFlags,
     #[command(flatten)]
     pub watch: WatchFlags,
     /// Not a sweep's: refused with what to use instead (--slo-p99).
@@ -120,7 +122,12 @@ impl SweepArgs {
         refused.extend(arrivals.as_ref().err().cloned().unwrap_or_default());
         refused.extend(request.as_ref().err().cloned().unwrap_or_default());
         refused.extend(stdout.err());
-        refused.extend(self.output.check().err().unwrap_or_default());
+        refused.extend(
+            self.output
+                .check_with(&[self.flame.file()])
+                .err()
+                .unwrap_or_default(),
+        );
         let (Ok(arrivals), Ok(request), true) = (arrivals, request, refused.is_empty()) else {
             return Err(refused);
         };
@@ -138,7 +145,7 @@ impl SweepArgs {
             .config(BENCH, levels[0], Load::ClosedLoop(bench), request)
             .map_err(|e| vec![e])?;
         // Every step (and the peak probe) is sampled over its own measured window.
-        base.flame = self.output.flame_spec();
+        base.flame = self.flame.flame_spec();
         Ok(SweepConfig {
             arrivals,
             rates,
@@ -193,7 +200,7 @@ pub fn sweep(a: &SweepArgs) -> ExitCode {
     } else {
         console::print(&summary(&sweep), "the sweep's table") && console::stdout_failed().is_none()
     };
-    let written = crate::output::emit_sweep(&sweep, &a.output) && printed;
+    let written = crate::output::emit_sweep(&sweep, &a.output, a.flame.flame.as_deref()) && printed;
     // Steps past the knee may be cut short (errors, unsent requests): that is what a sweep
     // looks for, not a failure of the sweep. A sweep none of whose steps completed measured
     // nothing, though.

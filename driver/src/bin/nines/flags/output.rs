@@ -27,13 +27,19 @@ pub struct OutputFlags {
     /// throughput-latency curve and a directory per step.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+}
+
+/// A flame graph of the target over the measured window (bench, storm, sweep).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Output")]
+pub struct FlameFlags {
     /// Sample the target's stacks with perf over exactly the measured window (warm-up and
     /// drain left out) and draw its flame graph to FILE (an SVG; `--report DIR` gets flame.svg
     /// too); the hottest frames go in the summary and the JSON. The target must be on this
     /// machine (a server found by its port, or the embedded one).
     #[arg(long, value_name = "FILE")]
     pub flame: Option<PathBuf>,
-    /// Samples a second perf takes of each of the target's CPUs.
+    /// Samples a second perf takes of each of the target's threads while it is on a CPU.
     #[arg(long, value_name = "HZ", requires = "flame", default_value_t = defaults::FLAME_HZ,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(defaults::MAX_FLAME_HZ)))]
     pub flame_hz: u32,
@@ -41,6 +47,24 @@ pub struct OutputFlags {
     /// pointers) or fp (frame pointers: cheaper, stacks break in code built without them).
     #[arg(long, value_name = "HOW", requires = "flame", value_enum, default_value_t = UnwindArg::Dwarf)]
     pub flame_unwind: UnwindArg,
+}
+
+impl FlameFlags {
+    /// How the target is sampled, when `--flame` asks for a flame graph.
+    pub fn flame_spec(&self) -> Option<FlameSpec> {
+        self.flame.as_ref().map(|_| FlameSpec {
+            hz: self.flame_hz,
+            unwind: match self.flame_unwind {
+                UnwindArg::Fp => Unwind::FramePointers,
+                UnwindArg::Dwarf => Unwind::Dwarf,
+            },
+        })
+    }
+
+    /// The file `--flame` writes, for [`OutputFlags::check_with`].
+    pub fn file(&self) -> (&'static str, Option<&Path>) {
+        ("--flame", self.flame.as_deref())
+    }
 }
 
 /// `--flame-unwind`'s values.
@@ -58,14 +82,23 @@ impl OutputFlags {
     /// outputs are the same path, and the report directory is a directory name (a run is not
     /// spent to find out a path was mistyped or its results have nowhere to go).
     pub fn check(&self) -> Result<(), Vec<UsageError>> {
+        self.check_with(&[])
+    }
+
+    /// [`OutputFlags::check`] with `extra` files (a flag and its path) beside these.
+    pub fn check_with(
+        &self,
+        extra: &[(&'static str, Option<&Path>)],
+    ) -> Result<(), Vec<UsageError>> {
         let mut e = Vec::new();
         let files = [
             ("--json", self.json.as_deref().filter(|p| !is_stdout(p))),
             ("--hdr-out", self.hdr_out.as_deref()),
             ("--hlog", self.hlog.as_deref()),
             ("--report", self.report.as_deref()),
-            ("--flame", self.flame.as_deref()),
-        ];
+        ]
+        .into_iter()
+        .chain(extra.iter().copied());
         let mut seen: Vec<(&str, &Path)> = Vec::new();
         for (flag, path) in files {
             let Some(path) = path else { continue };
@@ -91,17 +124,6 @@ impl OutputFlags {
         } else {
             Err(e)
         }
-    }
-
-    /// How the target is sampled, when `--flame` asks for a flame graph.
-    pub fn flame_spec(&self) -> Option<FlameSpec> {
-        self.flame.as_ref().map(|_| FlameSpec {
-            hz: self.flame_hz,
-            unwind: match self.flame_unwind {
-                UnwindArg::Fp => Unwind::FramePointers,
-                UnwindArg::Dwarf => Unwind::Dwarf,
-            },
-        })
     }
 
     /// Whether the JSON goes to stdout.
