@@ -29,9 +29,9 @@ pub const KEYSPACE: u64 = 1_000_000;
 pub const SEED: u64 = 1;
 /// Schedule lag p99 above which the driver warns that it shaped the result.
 pub const LAG_THRESHOLD: Duration = Duration::from_millis(1);
-/// Samples a second a flame graph takes of each of the target's threads while it is on a CPU: often enough for a
-/// 10 s run to show a 1% frame with about 50 samples; odd, so it does not beat in step with
-/// timers that fire at round rates.
+/// Samples a second a flame graph takes of each of the target's threads while it is on a CPU:
+/// often enough for a 10 s run of a busy thread to show a 1% frame with about 50 samples; odd,
+/// so it does not beat in step with timers that fire at round rates.
 pub const FLAME_HZ: u32 = 499;
 /// Most samples a second perf is asked for: the kernel lowers its own ceiling
 /// (kernel.perf_event_max_sample_rate) when sampling takes too long, and past this the
