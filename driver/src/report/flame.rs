@@ -260,9 +260,16 @@ impl FlameGraph {
 }
 
 /// The graphs of several runs of one configuration as one: their stacks' samples added (the
-/// longer runs weigh more, as they have more samples). None when no graph is given.
+/// longer runs weigh more, as they have more samples). None when no graph is given, or when
+/// they were sampled at different rates or unwound differently (their samples do not add).
 pub fn combined(graphs: &[&FlameGraph]) -> Option<FlameGraph> {
     let first = graphs.first()?;
+    if graphs
+        .iter()
+        .any(|g| g.hz != first.hz || g.unwinding != first.unwinding)
+    {
+        return None;
+    }
     if graphs.len() == 1 {
         return Some((*first).clone());
     }
@@ -380,6 +387,14 @@ mod tests {
             vec!["w;run;parse 4".to_string(), "w;run;write 1".to_string()]
         );
         assert_eq!(c.seconds, 2.0);
+        let faster = FlameGraph {
+            hz: 999,
+            ..b.clone()
+        };
+        assert!(
+            combined(&[&a, &faster]).is_none(),
+            "samples at two rates do not add"
+        );
     }
 
     #[test]
