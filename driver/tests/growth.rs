@@ -284,18 +284,7 @@ fn merging_two_drivers_keeps_the_targets_growth_and_adds_the_drivers() {
         .collect();
     let parts = util::wait_all(runs);
     let merged = d.join("merged.json");
-    let out = nines(&[
-        "merge",
-        parts[0].to_str().unwrap(),
-        parts[1].to_str().unwrap(),
-        "--json",
-        merged.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    util::merge_ok(&merged, &parts);
     let read = |p: &std::path::Path| -> Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     };

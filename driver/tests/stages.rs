@@ -222,18 +222,7 @@ fn two_drivers_staged_together_merge_with_their_rates_added() {
     let files = util::wait_all(runs);
     drop(srv);
     let merged = d.join("merged.json");
-    let out = nines(&[
-        "merge",
-        files[0].to_str().unwrap(),
-        files[1].to_str().unwrap(),
-        "--json",
-        merged.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    util::merge_ok(&merged, &files);
     let m: Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
     let stages = m["stages"].as_array().unwrap();
     assert_eq!(stages.len(), 2, "{m}");

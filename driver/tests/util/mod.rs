@@ -81,3 +81,11 @@ pub fn wait_all(runs: Vec<(PathBuf, std::process::Child)>) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// `nines merge PARTS --json OUT`, which must succeed.
+pub fn merge_ok(out: &std::path::Path, parts: &[PathBuf]) {
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--json", out.to_str().unwrap()]);
+    ok(&args);
+}
