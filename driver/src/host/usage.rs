@@ -61,19 +61,33 @@ fn sockets(pid: &str) -> u64 {
 mod tests {
     use super::*;
 
+    /// Read of a process no other test touches: a child holding exactly three sockets (this
+    /// test process's own sockets come and go with the tests running beside this one).
     #[test]
-    fn this_process_holds_memory_descriptors_threads_and_its_sockets() {
-        let me = std::process::id();
-        let before = usage(&[me], true).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let after = usage(&[me], true).unwrap();
-        assert!(before.rss_bytes > 0 && before.threads >= 1, "{before:?}");
-        assert!(
-            after.sockets > before.sockets && after.fds > before.fds,
-            "{before:?} {after:?}"
-        );
-        drop(listener);
+    fn a_process_holds_memory_descriptors_threads_and_its_sockets() {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket,time; s=[socket.socket() for _ in range(3)]; print('ready', flush=True); time.sleep(30)",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        let held = usage(&[child.id()], true);
+        let uncounted = usage(&[child.id()], false);
+        let _ = child.kill();
+        let _ = child.wait();
+        let held = held.expect("the child is alive");
+        assert!(held.rss_bytes > 0 && held.threads >= 1, "{held:?}");
+        assert_eq!(held.sockets, 3, "{held:?}");
+        assert!(held.fds >= 3, "{held:?}");
+        assert_eq!(uncounted.unwrap().sockets, 0, "not counted");
         assert_eq!(usage(&[u32::MAX], true), None, "no such process");
-        assert_eq!(usage(&[me], false).unwrap().sockets, 0, "not counted");
     }
 }
