@@ -56,12 +56,18 @@ kill -INT "$SPID"; wait "$SPID" || true
 mkdir -p "$(dirname "$OUT")"
 FOLDED=${FOLDED:-$TMP/stacks.folded}
 /usr/bin/time -f "%U %S" -o "$TMP/script-cpu" perf script -i "$TMP/perf.data" 2>/dev/null >"$TMP/perf.txt"
-inferno-collapse-perf --all <"$TMP/perf.txt" >"$FOLDED"
+# perf's cpu-clock counts nanoseconds (1e9 / FREQ a sample): count samples instead, so the
+# graph's tooltips say how many samples a frame has.
+inferno-collapse-perf --all <"$TMP/perf.txt" | python3 -c '
+import sys
+rows = [l.rstrip("\n").rsplit(" ", 1) for l in sys.stdin if l.strip()]
+period = min(int(n) for _, n in rows)
+sys.stdout.writelines(f"{s} {round(int(n) / period)}\n" for s, n in rows)' >"$FOLDED"
 TITLE=${TITLE:-"nines-server --protocol $PROTO, $CONNS connections (perf -F $FREQ --call-graph $CALLGRAPH, ${SECS} s)"}
-inferno-flamegraph --title "$TITLE" --width 1400 --minwidth 0.2 <"$FOLDED" >"$OUT"
+inferno-flamegraph --title "$TITLE" --width 1400 --minwidth 1 <"$FOLDED" >"$OUT"
 rps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["throughput_rps"]))' "$TMP/run.json")
 sum() { awk '{print $1 + $2}' "$1"; }
-echo "$OUT: $rps req/s; server CPU $(echo "$s1 - $s0" | bc -l) s in the ${SECS} s window;" \
+echo "$OUT: $rps req/s; server CPU $(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }') s while perf ran;" \
   "perf record $(sum "$TMP/perf-cpu") s CPU, $(du -k "$TMP/perf.data" | cut -f1) KiB;" \
   "perf script $(sum "$TMP/script-cpu") s CPU afterwards"
 python3 scripts/lib/flame_shares.py "$FOLDED"

@@ -76,8 +76,8 @@ def main(paths):
 
 
 def _period(path):
-    """Folded counts are sample periods (cpu-clock: ns, 1e9 / FREQ each); the smallest line is
-    one sample."""
+    """Folded counts are samples (scripts/flame.sh) or perf's periods (cpu-clock: ns, 1e9 / FREQ
+    a sample); either way the smallest line is one sample."""
     return min(int(l.rsplit(" ", 1)[1]) for l in open(path) if l.strip())
 
 
