@@ -7,9 +7,10 @@
 //! `__pthread_disable_asynccancel`, a locked compare-exchange each on the thread's cancellation
 //! state, for a `pthread_cancel` Rust never calls. A single-threaded C epoll server, the floor
 //! nines-server is held to, skips the bracket; nines-server paid it on every read and every
-//! write: about 60 ns a call on the test VM, and in the flame graphs more of the worker's
-//! samples than all of nines-server's own code under echo load (docs/results/flame.md). The
-//! same system calls made directly cost what a single-threaded process's `recv` costs.
+//! write: 30-50 ns a call on the test VM (examples/syscall_cost.rs), and in the flame graphs
+//! as many of the worker's samples as all of nines-server's own code under echo load
+//! (docs/results/flame.md). The same system calls made directly cost what a single-threaded
+//! process's `recv` costs.
 //!
 //! Both go through the socket's `try_io`, as mio's own `read` and `write` do: a pass-through on
 //! Linux's epoll, and what keeps a selector that holds state right.
