@@ -13,7 +13,7 @@
 #        REV_A=tree: both sides are this tree's build, told apart by ARGS_A/ARGS_B (extra
 #        driver flags, shell words, e.g. ARGS_B="--request '1 name=a 48..80' --payload ..."):
 #        the cost of a feature against the same request without it, in one build.
-#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines TLS=0|1 ARGS_A= ARGS_B=
+#        env: WHAT=driver|server CONNS=64 RATE=50000 PROTO=echo|nines|http TLS=0|1 ARGS_A= ARGS_B=
 #             OUT=docs/results/$WHAT-ab.md (TLS=1: the server with a certificate made here,
 #             the driver with --tls --cacert; both revisions must speak TLS)
 # Loopback only; every load is bounded by SECONDS.
@@ -118,8 +118,8 @@ L = results.header(f"{what.capitalize()} A/B: before and after a {what} change, 
 if args_a or args_b:
     L.append(f"- Extra driver flags: A `{args_a or '(none)'}`, B `{args_b or '(none)'}`.")
 L += [f"- A = `{a_sha}` ({rev_a}), B = `{b_sha}` (this tree). {setup}: server "
-      f"(--protocol {proto} --workers 1) pinned to CPU 0, load from CPU 1, {conns} connections, 64-byte "
-      f"echo{' over TLS (a P-256 certificate made for the run)' if tls == '1' else ''}, 1 driver thread, {rounds} interleaved rounds of {secs} s (+1 s warm-up); medians. "
+      f"(--protocol {proto} --workers 1) pinned to CPU 0, load from CPU 1, {conns} connections, "
+      f"{'HTTP GET / (keep-alive)' if proto == 'http' else '64-byte echo'}{' over TLS (a P-256 certificate made for the run)' if tls == '1' else ''}, 1 driver thread, {rounds} interleaved rounds of {secs} s (+1 s warm-up); medians. "
       f"CPU per reply is the {what}'s (user + system).\n",
       "| load | figure | A | B | B / A |", "|---|---|---:|---:|---:|"]
 for load, figs in [("closed", [("rps", "throughput req/s"), ("p99_us", "p99 µs"), ("cpu_us_per_req", f"{what} CPU µs per reply")]),

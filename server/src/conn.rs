@@ -16,8 +16,8 @@
 //!
 //! A connection is generic over its stream (a `transport::Stream`: `Read + Write`, plus the
 //! TLS records it holds, whether its handshake is still under way and whether a record has
-//! begun to arrive): the server monomorphises it for its transport over mio's `TcpStream`
-//! (plain or TLS, one enum), so the seam costs nothing at run time, and the tests
+//! begun to arrive): the server monomorphises it for its transport over the accepted socket
+//! (`sock::Sock`; plain or TLS, one enum), so the seam costs nothing at run time, and the tests
 //! (conn_tests.rs) drive every transition through a scripted stream, with exact counts and no
 //! sockets. A connection is drained only
 //! once its stream's `flush` says the TLS records are out too; that write side lives in

@@ -24,8 +24,10 @@
 //! may do and did), `outcome` (why a connection is closed) and [`utf8`] (UTF-8 checked a piece at
 //! a time) at the bottom; then [`limits`]
 //! (timeouts, the reply budget, admission), [`listener`] (socket options), [`stats`] (lock-free
-//! counters), [`held`] (what the process holds, read off the event loops), [`tls`] (certificate, key and the TLS choices, read once), `transport` (plain TCP
-//! or TLS under a connection, one `Read + Write`) and the protocols ([`http`], then [`ws`]);
+//! counters), [`held`] (what the process holds, read off the event loops), [`tls`]
+//! (certificate, key and the TLS choices, read once), `sock` (an accepted socket, read and
+//! written with direct system calls), `transport` (plain TCP or TLS over it, one `Read + Write`)
+//! and the protocols ([`http`], then [`ws`]);
 //! [`handler`] (request → reply, shared by all models); `acceptor` (the accept loop) and `conn`
 //! (one connection's buffers and I/O, over its transport);
 //! `worker` (one mio loop); `model` (the pooled and thread-per-connection schedulers) on top.
@@ -45,6 +47,7 @@ pub mod limits;
 pub mod listener;
 mod model;
 mod outcome;
+mod sock;
 pub mod stats;
 pub mod tls;
 mod transport;

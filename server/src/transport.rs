@@ -21,8 +21,8 @@
 //! Handshake messages produced while reading (the server's flights, session tickets, alerts)
 //! go out at once when the socket takes them; what does not fit waits for WRITABLE like a reply.
 //!
-//! The plain arm is one branch on the enum's tag per call, monomorphised over mio's
-//! `TcpStream`: it pays nothing else for TLS being possible.
+//! The plain arm is one branch on the enum's tag per call, monomorphised over the accepted
+//! socket (`sock::Sock`): it pays nothing else for TLS being possible.
 
 use std::io::{self, Read, Write};
 

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -26,6 +25,7 @@ use crate::conn::{Conn, Ctx};
 use crate::handler::Handler;
 use crate::limits::{Admission, BufferBudget, ConnLimits};
 use crate::outcome::Expiry;
+use crate::sock::Sock;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes};
 use crate::transport::Transport;
 use crate::turn::{Next, Queued, Readiness};
@@ -58,7 +58,7 @@ pub(crate) struct Worker {
 /// What the loop keeps between iterations.
 #[derive(Default)]
 struct State {
-    conns: Slab<Conn<Transport<TcpStream>>>,
+    conns: Slab<Conn<Transport<Sock>>>,
     /// Connections that yielded with work left, in turn.
     runnable: VecDeque<usize>,
     /// Connections whose next reply waits for budget room.
@@ -272,7 +272,7 @@ impl Worker {
             self.closed_one();
             return; // Dropping the stream closes it.
         }
-        let stream = match Transport::new(h.stream, self.tls.as_ref()) {
+        let stream = match Transport::new(Sock::new(h.stream), self.tls.as_ref()) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start TLS on a connection; closing it");

@@ -29,6 +29,7 @@ use crate::conn::{Conn, Ctx};
 use crate::handler::Handler;
 use crate::limits::ConnLimits;
 use crate::outcome::Expiry;
+use crate::sock::Sock;
 use crate::stats::{bump, ns_between, Counters, PhaseTimes, Registry};
 use crate::transport::Transport;
 use crate::turn::{Next, Readiness};
@@ -178,7 +179,7 @@ struct ConnThread {
 impl ConnThread {
     fn serve(self, stream: TcpStream) {
         let local = Counters::default();
-        let stream = match Transport::new(stream, self.tls.as_ref()) {
+        let stream = match Transport::new(Sock::new(stream), self.tls.as_ref()) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start TLS on a connection; closing it");
@@ -262,7 +263,7 @@ impl ConnThread {
 /// the tick passed with nothing to do. Input is asked for only while the connection takes it, or
 /// a client that does not read its replies would make this spin. A peer's FIN shows as readable
 /// (read returns 0); POLLHUP/POLLERR come regardless.
-fn wait(conn: &Conn<Transport<TcpStream>>) -> Result<Option<Readiness>, ()> {
+fn wait(conn: &Conn<Transport<Sock>>) -> Result<Option<Readiness>, ()> {
     let mut want = PollFlags::empty();
     if conn.wants_read() {
         want |= PollFlags::POLLIN;
