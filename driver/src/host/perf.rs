@@ -228,26 +228,23 @@ impl Recording {
     /// Starts perf on `what` at `hz` samples a second, and waits until it is attached.
     pub fn start(what: &Sampled, hz: u32, unwind: Unwind) -> Result<Recording, Unavailable> {
         let kernel = access()?;
+        let binary = perf_binary()?;
         let dir = scratch_dir()
             .map_err(|e| Unavailable(format!("cannot make perf's scratch directory: {e}")))?;
         let (ctl, ack) = (dir.join("ctl"), dir.join("ack"));
-        for p in [&ctl, &ack] {
-            use nix::sys::stat::Mode;
-            nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR)
-                .map_err(|e| Unavailable(format!("cannot make perf's control FIFO: {e}")))?;
-        }
-        // Opened for reading now, without waiting for perf (a FIFO's reader need not wait).
-        let ack_file = nonblocking(&ack, false)
-            .map_err(|e| Unavailable(format!("cannot open perf's ack FIFO: {e}")))?;
+        let (ack_file, log) = match prepare(&dir, &ctl, &ack) {
+            Ok(files) => files,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let (flag, ids) = match what {
             Sampled::Processes(p) => ("--pid", p),
             Sampled::Threads(t) => ("--tid", t),
         };
         let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
         let event = if kernel { "cpu-clock" } else { "cpu-clock:u" };
-        let binary = perf_binary()?;
-        let log = File::create(dir.join("perf.log"))
-            .map_err(|e| Unavailable(format!("cannot write perf's log: {e}")))?;
         let spawned = record_command(&binary)
             .args(["record", "--quiet", "-e", event, "-F", &hz.to_string()])
             .args(["--max-size", MAX_DATA])
@@ -394,6 +391,21 @@ impl Recording {
             .map_err(|e| Unavailable(format!("cannot read perf script's output: {e}")))?;
         fold(BufReader::new(text))
     }
+}
+
+/// The control FIFOs made in `dir`, the ack FIFO opened for reading (without waiting for perf:
+/// a FIFO's reader need not wait), and perf's log.
+fn prepare(dir: &Path, ctl: &Path, ack: &Path) -> Result<(File, File), Unavailable> {
+    for p in [ctl, ack] {
+        use nix::sys::stat::Mode;
+        nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| Unavailable(format!("cannot make perf's control FIFO: {e}")))?;
+    }
+    let ack_file = nonblocking(ack, false)
+        .map_err(|e| Unavailable(format!("cannot open perf's ack FIFO: {e}")))?;
+    let log = File::create(dir.join("perf.log"))
+        .map_err(|e| Unavailable(format!("cannot write perf's log: {e}")))?;
+    Ok((ack_file, log))
 }
 
 /// Opens `path` without waiting for the other end: for reading, or for writing (which fails
